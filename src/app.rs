@@ -1,0 +1,272 @@
+//! Wiring: opens the journal, builds the store, starts the sequencer and the listener, runs a
+//! view, and shuts everything down in order.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::cli::RunArgs;
+use crate::headless::{write_output, Printer};
+use crate::journal::{default_path, JournalFile};
+use crate::pipeline::{Sequencer, SequencerSummary};
+use crate::server::{serve, ServerConfig};
+use crate::store::{Counters, Deduper, SharedStore, Store};
+
+/// An error that ends recmon, with the exit code it maps to.
+#[derive(Debug)]
+pub struct AppError {
+    /// What to tell the user: what happened, and what to do.
+    pub message: String,
+    /// Process exit code.
+    pub code: i32,
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl AppError {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        AppError {
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// A running listener + sequencer + store.
+pub struct Session {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The store the views read.
+    pub shared: Arc<SharedStore>,
+    /// Where the journal is written, if anywhere.
+    pub journal_path: Option<PathBuf>,
+    /// Whether the listener is reachable only from this machine.
+    pub loopback_only: bool,
+    stop_server: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+    sequencer: Sequencer,
+    sequencer_thread: JoinHandle<SequencerSummary>,
+}
+
+/// What a session did, printed at exit.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// Request counters.
+    pub counters: Counters,
+    /// Recordings held.
+    pub recordings: usize,
+    /// Journal lines written by this run.
+    pub lines_written: u64,
+    /// The journal path.
+    pub journal_path: Option<PathBuf>,
+}
+
+impl Session {
+    /// Opens the journal, binds the listener and starts serving.
+    pub async fn start(args: &RunArgs) -> Result<Session, AppError> {
+        let store = Store::new(args.log_capacity);
+        let deduper = Deduper::default();
+        let next_seq = 1;
+
+        let journal_path = if args.no_journal {
+            None
+        } else {
+            Some(
+                args.journal
+                    .clone()
+                    .unwrap_or_else(|| default_path(Utc::now())),
+            )
+        };
+        let journal = match &journal_path {
+            Some(p) => Some(JournalFile::open(p, args.fsync).map_err(|e| {
+                AppError::new(
+                    1,
+                    format!(
+                        "cannot open the journal {}: {e}. Pick a writable path with --journal, or run with --no-journal",
+                        p.display()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+
+        let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
+                    args.listen.port(),
+                    args.listen.ip(),
+                    args.listen.port().wrapping_add(1)
+                )
+            } else {
+                String::new()
+            };
+            AppError::new(1, format!("cannot listen on {}: {e}{hint}", args.listen))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AppError::new(1, e.to_string()))?;
+
+        let shared = SharedStore::new(store);
+        let (sequencer, sequencer_thread) =
+            Sequencer::start(journal, shared.clone(), deduper, next_seq);
+        let cfg = ServerConfig {
+            max_body: args.max_body,
+            api_token: args.api_token.clone(),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        };
+        let (stop_server, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            cfg,
+            sequencer.clone(),
+            shared.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(10),
+        ));
+        Ok(Session {
+            addr,
+            shared,
+            journal_path,
+            loopback_only: addr.ip().is_loopback(),
+            stop_server,
+            server,
+            sequencer,
+            sequencer_thread,
+        })
+    }
+
+    /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
+    pub async fn shutdown(self) -> SessionSummary {
+        let _ = self.stop_server.send(());
+        let _ = self.server.await;
+        self.sequencer.stop().await;
+        drop(self.sequencer);
+        let thread = self.sequencer_thread;
+        let written = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
+        let store = self.shared.lock();
+        SessionSummary {
+            counters: store.counters(),
+            recordings: store.recordings().len(),
+            lines_written: written.lines_written,
+            journal_path: self.journal_path,
+        }
+    }
+}
+
+/// Lines printed at start (on stderr, so stdout stays the request stream).
+pub fn banner(session: &Session) -> Vec<String> {
+    let mut lines = vec![format!("recmon: listening on http://{}", session.addr)];
+    if session.loopback_only {
+        lines.push(format!(
+            "recmon: {} is loopback only: the provider cannot reach it. For real use: recmon --listen 0.0.0.0:{}",
+            session.addr.ip(),
+            session.addr.port()
+        ));
+    }
+    lines.push(match &session.journal_path {
+        Some(p) => format!("recmon: journal: {}", p.display()),
+        None => "recmon: journal: off (--no-journal); requests are not kept on disk".to_string(),
+    });
+    lines
+}
+
+/// The summary printed at exit.
+pub fn summary_lines(s: &SessionSummary) -> Vec<String> {
+    vec![
+        format!(
+            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected; {} recordings",
+            s.counters.accepted, s.counters.duplicate, s.counters.rejected, s.recordings
+        ),
+        match &s.journal_path {
+            Some(p) => format!(
+                "recmon: journal: {} ({} lines written this run)",
+                p.display(),
+                s.lines_written
+            ),
+            None => "recmon: journal: off".to_string(),
+        },
+    ]
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Whether this run should use the headless view.
+pub fn wants_headless(args: &RunArgs) -> bool {
+    args.headless || args.json || !std::io::stdout().is_terminal()
+}
+
+/// Runs the monitor with the headless printer until Ctrl-C or SIGTERM.
+pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
+    let session = Session::start(&args).await?;
+    for l in banner(&session) {
+        eprintln!("{l}");
+    }
+    let shared = session.shared.clone();
+    let mut changes = shared.subscribe();
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let mut printer = Printer::new(args.json, 0);
+    let printer_task = tokio::spawn(async move {
+        let mut printing = true;
+        loop {
+            let last_round = tokio::select! {
+                r = changes.changed() => r.is_err(),
+                _ = &mut stop_rx => true,
+            };
+            // Format under the lock, write outside it: ingest never waits on stdout.
+            let out = printer.take_new(&shared.lock());
+            if printing && !write_output(&out) {
+                // stdout closed: keep serving, stop printing.
+                printing = false;
+            }
+            if last_round {
+                return;
+            }
+        }
+    });
+    shutdown_signal().await;
+    eprintln!("recmon: shutting down: finishing requests in flight, syncing the journal");
+    let summary = session.shutdown().await;
+    let _ = stop_tx.send(());
+    let _ = printer_task.await;
+    for l in summary_lines(&summary) {
+        eprintln!("{l}");
+    }
+    Ok(())
+}

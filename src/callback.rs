@@ -1,0 +1,802 @@
+//! Classification of one HTTP request into a typed callback or a typed rejection.
+//!
+//! This module is pure: no I/O, no clock, no shared state. It is the one place that knows the
+//! provider's wire format (see `../shared/seeds/000_*.txt` and DOMAIN.md), so every consumer
+//! (the live listener, resume, export, replay) classifies a request the same way, and the
+//! journal only has to keep the raw request.
+
+use serde_json::{Map, Value};
+
+/// The HTTP methods the classifier distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Ingest callbacks (publish / publish_done) arrive as GET.
+    Get,
+    /// Recording status and generation callbacks arrive as POST.
+    Post,
+    /// Anything else is answered 405.
+    Other,
+}
+
+impl Method {
+    /// Maps an HTTP method name to the classes the classifier cares about.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// Identity of a stream as the provider names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId {
+    /// The streaming domain.
+    pub domain: String,
+    /// The application name.
+    pub app: String,
+    /// The stream name.
+    pub stream: String,
+}
+
+/// The recording state a status event moves a stream to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordState {
+    /// No status event has been seen for the stream.
+    None,
+    /// `record_started`.
+    Started,
+    /// `record_paused`.
+    Paused,
+    /// `record_resumed`.
+    Resumed,
+}
+
+impl RecordState {
+    /// The lowercase name used in the API, the journal and the views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::None => "none",
+            RecordState::Started => "started",
+            RecordState::Paused => "paused",
+            RecordState::Resumed => "resumed",
+        }
+    }
+}
+
+/// A recording status callback (`NeedStatusNotify=true`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusEvent {
+    /// Which stream.
+    pub id: StreamId,
+    /// The event name exactly as sent.
+    pub event: String,
+}
+
+impl StatusEvent {
+    /// The state this event moves the stream to, or `None` for an event name recmon does not
+    /// know (it is kept and shown, but no state is guessed for it).
+    pub fn target_state(&self) -> Option<RecordState> {
+        match self.event.as_str() {
+            "record_started" => Some(RecordState::Started),
+            "record_paused" => Some(RecordState::Paused),
+            "record_resumed" => Some(RecordState::Resumed),
+            _ => None,
+        }
+    }
+}
+
+/// A recording generation callback: one recording file was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingGenerated {
+    /// Which stream.
+    pub id: StreamId,
+    /// Object path of the file in the OSS bucket.
+    pub uri: String,
+    /// Duration in seconds, as reported by the provider.
+    pub duration: Option<f64>,
+    /// Unix seconds.
+    pub start_time: Option<i64>,
+    /// Unix seconds.
+    pub stop_time: Option<i64>,
+    /// `callback_*` ingest parameters; non-string values are kept as their JSON text.
+    pub push_args: Vec<(String, String)>,
+}
+
+impl RecordingGenerated {
+    /// True when `duration` disagrees with `stop_time - start_time` by more than one second.
+    /// The provider's own sample does (69.403 s vs 54 s), so this is a flag, never a rejection.
+    pub fn duration_mismatch(&self) -> bool {
+        match (self.duration, self.start_time, self.stop_time) {
+            (Some(d), Some(a), Some(b)) => (d - (b as f64 - a as f64)).abs() > 1.0,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a stream started or stopped being pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestAction {
+    /// `action=publish`.
+    Publish,
+    /// `action=publish_done`.
+    PublishDone,
+}
+
+/// A stream ingest callback (GET with a query string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestEvent {
+    /// `app` (the domain), `appname` and `id` from the query.
+    pub id: StreamId,
+    /// publish or publish_done.
+    pub action: IngestAction,
+    /// The pushing client's address, if given.
+    pub ip: Option<String>,
+    /// The edge node, if given.
+    pub node: Option<String>,
+    /// Unix seconds, if given and numeric.
+    pub time: Option<i64>,
+    /// The user's ingest parameters, decoded.
+    pub usrargs: Option<String>,
+}
+
+/// A request that was recognised as one of the provider's callbacks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Callback {
+    /// record_started / record_paused / record_resumed / any other event name.
+    Status(StatusEvent),
+    /// A recording file was written.
+    Recording(RecordingGenerated),
+    /// publish / publish_done.
+    Ingest(IngestEvent),
+}
+
+impl Callback {
+    /// The stream this callback is about.
+    pub fn stream_id(&self) -> &StreamId {
+        match self {
+            Callback::Status(s) => &s.id,
+            Callback::Recording(r) => &r.id,
+            Callback::Ingest(i) => &i.id,
+        }
+    }
+
+    /// Short name of the class: `status`, `recording` or `ingest`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Callback::Status(_) => "status",
+            Callback::Recording(_) => "recording",
+            Callback::Ingest(_) => "ingest",
+        }
+    }
+}
+
+/// Why a request was refused, with the HTTP status it is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// 400, 403, 405, 413, 422, 503...
+    pub status: u16,
+    /// A short sentence naming what is wrong; sent as `{"error": ...}` and journaled.
+    pub error: String,
+}
+
+impl Rejection {
+    /// A rejection with the given status and message.
+    pub fn new(status: u16, error: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            error: error.into(),
+        }
+    }
+}
+
+/// Classifies one request. `query` is the part after `?`, if any; `body` is the complete body
+/// (size limits are enforced by the listener before this is called).
+pub fn classify(method: Method, query: Option<&str>, body: &[u8]) -> Result<Callback, Rejection> {
+    match method {
+        Method::Other => Err(Rejection::new(
+            405,
+            "method not allowed: callbacks are POST (recording) or GET (ingest)",
+        )),
+        Method::Get => classify_ingest(query.unwrap_or("")),
+        Method::Post => classify_post(body),
+    }
+}
+
+fn classify_post(body: &[u8]) -> Result<Callback, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::new(
+            400,
+            "empty body: expected a JSON object with domain, app, stream and event or uri",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Rejection::new(400, format!("body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(Rejection::new(
+            400,
+            format!("body is JSON but not an object (got {})", json_type(&value)),
+        ));
+    };
+
+    let missing: Vec<&str> = ["domain", "app", "stream"]
+        .into_iter()
+        .filter(|k| obj.get(*k).is_none_or(Value::is_null))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejection::new(
+            400,
+            format!("missing field(s): {}", missing.join(", ")),
+        ));
+    }
+    let id = StreamId {
+        domain: req_string(&obj, "domain")?,
+        app: req_string(&obj, "app")?,
+        stream: req_string(&obj, "stream")?,
+    };
+
+    // A body with a uri reports a written file; that is the stronger fact, so it wins over an
+    // `event` field that a custom callback template might add.
+    if obj.get("uri").is_some_and(|v| !v.is_null()) {
+        let uri = req_string(&obj, "uri")?;
+        let duration = opt_f64(&obj, "duration")?;
+        let start_time = opt_i64(&obj, "start_time")?;
+        let stop_time = opt_i64(&obj, "stop_time")?;
+        let push_args = push_args(&obj)?;
+        return Ok(Callback::Recording(RecordingGenerated {
+            id,
+            uri,
+            duration,
+            start_time,
+            stop_time,
+            push_args,
+        }));
+    }
+    if obj.get("event").is_some_and(|v| !v.is_null()) {
+        let event = req_string(&obj, "event")?;
+        return Ok(Callback::Status(StatusEvent { id, event }));
+    }
+    Err(Rejection::new(
+        400,
+        "missing field: event (status callback) or uri (recording callback)",
+    ))
+}
+
+fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
+    let params = parse_query(query);
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let action = match get("action").as_deref() {
+        Some("publish") => IngestAction::Publish,
+        Some("publish_done") => IngestAction::PublishDone,
+        Some(other) => {
+            return Err(Rejection::new(
+                400,
+                format!(
+                    "unknown action {:?}: GET callbacks need action=publish or action=publish_done",
+                    truncate(other, 64)
+                ),
+            ))
+        }
+        None => {
+            return Err(Rejection::new(
+                400,
+                "GET without action: ingest callbacks need action=publish or action=publish_done in the query",
+            ))
+        }
+    };
+    let missing: Vec<&str> = ["app", "appname", "id"]
+        .into_iter()
+        .filter(|k| get(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejection::new(
+            400,
+            format!("missing query parameter(s): {}", missing.join(", ")),
+        ));
+    }
+    let time = match get("time") {
+        None => None,
+        Some(t) if t.is_empty() => None,
+        Some(t) => Some(
+            t.parse::<i64>()
+                .map_err(|_| Rejection::new(422, "query parameter time must be Unix seconds"))?,
+        ),
+    };
+    Ok(Callback::Ingest(IngestEvent {
+        id: StreamId {
+            domain: get("app").unwrap_or_default(),
+            app: get("appname").unwrap_or_default(),
+            stream: get("id").unwrap_or_default(),
+        },
+        action,
+        ip: get("ip"),
+        node: get("node"),
+        time,
+        usrargs: get("usrargs"),
+    }))
+}
+
+/// Splits a query string into decoded key/value pairs (`+` is a space, `%XX` is a byte;
+/// invalid UTF-8 after decoding is replaced, since these values are only shown).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(pair), String::new()),
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h << 4) | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
+    match obj.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(Rejection::new(
+            422,
+            format!("field {key} must be a string, got {}", json_type(other)),
+        )),
+        None => Err(Rejection::new(400, format!("missing field(s): {key}"))),
+    }
+}
+
+fn opt_f64(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Rejection> {
+    let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| bad("a finite number of seconds")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| bad("a number of seconds (a numeric string is accepted)")),
+        Some(other) => Err(bad(&format!(
+            "a number of seconds, got {}",
+            json_type(other)
+        ))),
+    }
+}
+
+fn opt_i64(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Rejection> {
+    let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(Some(i)),
+            // 1488985786.0 is an integer written as a float; accept it, refuse fractions.
+            None => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                _ => Err(bad("an integer number of Unix seconds in range")),
+            },
+        },
+        Some(Value::String(s)) => {
+            s.trim().parse::<i64>().map(Some).map_err(|_| {
+                bad("an integer number of Unix seconds (a numeric string is accepted)")
+            })
+        }
+        Some(other) => Err(bad(&format!(
+            "an integer number of Unix seconds, got {}",
+            json_type(other)
+        ))),
+    }
+}
+
+fn push_args(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, Rejection> {
+    match obj.get("push_args") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => Ok(m
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect()),
+        Some(other) => Err(Rejection::new(
+            422,
+            format!(
+                "field push_args must be an object, got {}",
+                json_type(other)
+            ),
+        )),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS_SAMPLE: &str = r#"{
+"domain": "gs_domain",
+"app": "gs_app",
+"stream": "gs_stream",
+"event": "record_started"
+}"#;
+
+    const RECORDING_SAMPLE: &str = r#"{
+  "domain": "demo.aliyundoc.com",
+  "app": "liveApp****",
+  "stream": "liveStream****",
+  "uri": "liveApp****/liveStream****/0_2017-03-08-23:09:46_2017-03-08-23:10:40.flv",
+  "duration": 69.403,
+  "start_time": 1488985786,
+  "stop_time": 1488985840,
+  "push_args": {
+    "callback_args1": "value1",
+    "callback_myid": "1231389741"
+  }
+}"#;
+
+    fn post(body: &str) -> Result<Callback, Rejection> {
+        classify(Method::Post, None, body.as_bytes())
+    }
+
+    fn status_of(body: &str) -> u16 {
+        post(body).unwrap_err().status
+    }
+
+    #[test]
+    fn spec_status_sample() {
+        let Callback::Status(s) = post(STATUS_SAMPLE).unwrap() else {
+            panic!("not a status callback")
+        };
+        assert_eq!(s.id.domain, "gs_domain");
+        assert_eq!(s.id.app, "gs_app");
+        assert_eq!(s.id.stream, "gs_stream");
+        assert_eq!(s.event, "record_started");
+        assert_eq!(s.target_state(), Some(RecordState::Started));
+    }
+
+    #[test]
+    fn spec_recording_sample() {
+        let Callback::Recording(r) = post(RECORDING_SAMPLE).unwrap() else {
+            panic!("not a recording callback")
+        };
+        assert_eq!(r.id.domain, "demo.aliyundoc.com");
+        assert_eq!(r.id.app, "liveApp****");
+        assert_eq!(r.id.stream, "liveStream****");
+        assert_eq!(
+            r.uri,
+            "liveApp****/liveStream****/0_2017-03-08-23:09:46_2017-03-08-23:10:40.flv"
+        );
+        assert_eq!(r.duration, Some(69.403));
+        assert_eq!(r.start_time, Some(1488985786));
+        assert_eq!(r.stop_time, Some(1488985840));
+        assert_eq!(
+            r.push_args,
+            vec![
+                ("callback_args1".into(), "value1".into()),
+                ("callback_myid".into(), "1231389741".into())
+            ]
+        );
+        // 69.403 s reported for a 54 s span: flagged, not rejected.
+        assert!(r.duration_mismatch());
+    }
+
+    #[test]
+    fn status_events_map_to_states() {
+        for (event, state) in [
+            ("record_started", Some(RecordState::Started)),
+            ("record_paused", Some(RecordState::Paused)),
+            ("record_resumed", Some(RecordState::Resumed)),
+            ("record_stopped", None),
+            ("", None),
+        ] {
+            let body = format!(r#"{{"domain":"d","app":"a","stream":"s","event":"{event}"}}"#);
+            let Callback::Status(s) = post(&body).unwrap() else {
+                panic!()
+            };
+            assert_eq!(s.target_state(), state, "{event}");
+            assert_eq!(s.event, event);
+        }
+    }
+
+    #[test]
+    fn unknown_event_is_accepted_and_kept() {
+        let cb = post(r#"{"domain":"d","app":"a","stream":"s","event":"record_stopped"}"#).unwrap();
+        assert_eq!(cb.kind(), "status");
+        let Callback::Status(s) = cb else { panic!() };
+        assert_eq!(s.event, "record_stopped");
+        assert_eq!(s.target_state(), None);
+    }
+
+    #[test]
+    fn numeric_strings_are_accepted() {
+        let Callback::Recording(r) = post(
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"12.5","start_time":"100","stop_time":" 112 "}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.duration, Some(12.5));
+        assert_eq!(r.start_time, Some(100));
+        assert_eq!(r.stop_time, Some(112));
+        assert!(!r.duration_mismatch());
+    }
+
+    #[test]
+    fn integral_float_times_are_accepted_fractions_are_not() {
+        let ok = post(r#"{"domain":"d","app":"a","stream":"s","uri":"u","start_time":100.0}"#);
+        assert!(ok.is_ok());
+        let e = post(r#"{"domain":"d","app":"a","stream":"s","uri":"u","start_time":100.5}"#)
+            .unwrap_err();
+        assert_eq!(e.status, 422);
+        assert!(e.error.contains("start_time"), "{}", e.error);
+    }
+
+    #[test]
+    fn extra_fields_are_ignored() {
+        let cb = post(
+            r#"{"domain":"d","app":"a","stream":"s","event":"record_paused","extra":{"x":[1,2]},"n":null}"#,
+        )
+        .unwrap();
+        assert_eq!(cb.kind(), "status");
+        let cb =
+            post(r#"{"domain":"d","app":"a","stream":"s","uri":"u","file_format":"mp4","x":1}"#)
+                .unwrap();
+        assert_eq!(cb.kind(), "recording");
+    }
+
+    #[test]
+    fn optional_recording_fields_may_be_absent() {
+        let Callback::Recording(r) =
+            post(r#"{"domain":"d","app":"a","stream":"s","uri":"u"}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.duration, None);
+        assert_eq!(r.start_time, None);
+        assert!(r.push_args.is_empty());
+        assert!(!r.duration_mismatch());
+    }
+
+    #[test]
+    fn push_args_non_strings_kept_as_json_text() {
+        let Callback::Recording(r) = post(
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":{"n":5,"b":true,"o":{"k":"v"},"s":"x"}}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let m: std::collections::HashMap<_, _> = r.push_args.into_iter().collect();
+        assert_eq!(m["n"], "5");
+        assert_eq!(m["b"], "true");
+        assert_eq!(m["o"], r#"{"k":"v"}"#);
+        assert_eq!(m["s"], "x");
+    }
+
+    #[test]
+    fn uri_wins_over_event() {
+        let cb = post(r#"{"domain":"d","app":"a","stream":"s","uri":"u","event":"x"}"#).unwrap();
+        assert_eq!(cb.kind(), "recording");
+    }
+
+    #[test]
+    fn rejects_not_json_with_400() {
+        let e = post("domain=d&app=a").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.error.contains("not valid JSON"), "{}", e.error);
+        assert_eq!(status_of("{\"domain\":"), 400);
+        assert_eq!(status_of(""), 400);
+        assert_eq!(status_of("   \n"), 400);
+    }
+
+    #[test]
+    fn rejects_non_object_with_400() {
+        for body in ["[1,2]", "\"x\"", "42", "null", "true"] {
+            let e = post(body).unwrap_err();
+            assert_eq!(e.status, 400, "{body}");
+            assert!(e.error.contains("not an object"), "{}", e.error);
+        }
+    }
+
+    #[test]
+    fn rejects_missing_identity_with_400_naming_fields() {
+        let e = post(r#"{"domain":"d","event":"record_started"}"#).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.error, "missing field(s): app, stream");
+        let e = post(r#"{"domain":"d","app":null,"stream":"s","uri":"u"}"#).unwrap_err();
+        assert_eq!(e.error, "missing field(s): app");
+        let e = post(r#"{"domain":"d","app":"a","stream":"s"}"#).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.error.contains("event") && e.error.contains("uri"));
+    }
+
+    #[test]
+    fn rejects_wrong_types_with_422_naming_field() {
+        let cases = [
+            (
+                r#"{"domain":1,"app":"a","stream":"s","event":"e"}"#,
+                "domain",
+            ),
+            (
+                r#"{"domain":"d","app":["a"],"stream":"s","event":"e"}"#,
+                "app",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":{},"event":"e"}"#,
+                "stream",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","event":5}"#,
+                "event",
+            ),
+            (r#"{"domain":"d","app":"a","stream":"s","uri":true}"#, "uri"),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"abc"}"#,
+                "duration",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"NaN"}"#,
+                "duration",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"Infinity"}"#,
+                "duration",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":[1]}"#,
+                "duration",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","start_time":"x"}"#,
+                "start_time",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","stop_time":1e300}"#,
+                "stop_time",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","stop_time":99999999999999999999}"#,
+                "stop_time",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":"x=1"}"#,
+                "push_args",
+            ),
+            (
+                r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":[1]}"#,
+                "push_args",
+            ),
+        ];
+        for (body, field) in cases {
+            let e = post(body).unwrap_err();
+            assert_eq!(e.status, 422, "{body}");
+            assert!(e.error.contains(field), "{body}: {}", e.error);
+        }
+    }
+
+    #[test]
+    fn huge_duration_number_is_rejected_not_infinite() {
+        let e = post(r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":1e999}"#);
+        // serde_json refuses numbers out of f64 range at parse time.
+        assert_eq!(e.unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn deep_json_is_rejected_without_crashing() {
+        let body = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(status_of(&body), 400);
+    }
+
+    #[test]
+    fn invalid_utf8_body_is_rejected() {
+        let e = classify(Method::Post, None, b"{\"domain\":\"\xff\"}").unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn rejects_other_methods_with_405() {
+        let e = classify(Method::Other, None, b"").unwrap_err();
+        assert_eq!(e.status, 405);
+        assert_eq!(Method::from_name("PUT"), Method::Other);
+        assert_eq!(Method::from_name("GET"), Method::Get);
+    }
+
+    #[test]
+    fn ingest_sample_from_domain_doc() {
+        let q = "action=publish&app=example.com&appname=test01&id=test01&ip=42.120.0.1&node=cdnvideocenter16011.cm3&time=1579027784&usrargs=vhost%3Dexample.com";
+        let Callback::Ingest(i) = classify(Method::Get, Some(q), b"").unwrap() else {
+            panic!()
+        };
+        assert_eq!(i.action, IngestAction::Publish);
+        assert_eq!(i.id.domain, "example.com");
+        assert_eq!(i.id.app, "test01");
+        assert_eq!(i.id.stream, "test01");
+        assert_eq!(i.ip.as_deref(), Some("42.120.0.1"));
+        assert_eq!(i.time, Some(1579027784));
+        assert_eq!(i.usrargs.as_deref(), Some("vhost=example.com"));
+        let q = "action=publish_done&app=a&appname=b&id=c";
+        let Callback::Ingest(i) = classify(Method::Get, Some(q), b"").unwrap() else {
+            panic!()
+        };
+        assert_eq!(i.action, IngestAction::PublishDone);
+    }
+
+    #[test]
+    fn ingest_rejections() {
+        let e = classify(Method::Get, None, b"").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.error.contains("action"));
+        let e = classify(Method::Get, Some("action=play&app=a&appname=b&id=c"), b"").unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = classify(Method::Get, Some("action=publish&app=a"), b"").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.error, "missing query parameter(s): appname, id");
+        let e = classify(
+            Method::Get,
+            Some("action=publish&app=a&appname=b&id=c&time=x"),
+            b"",
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 422);
+        assert!(e.error.contains("time"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%3Db+c"), "a=b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%e4%b8%ad"), "中");
+    }
+}

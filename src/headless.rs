@@ -1,0 +1,130 @@
+//! The headless view: one line per request on stdout, human-readable or the journal line
+//! itself (`--json`, NDJSON). Used with `--headless`, and automatically when stdout is not a
+//! terminal.
+//!
+//! The printer follows the store's request log by `seq`. The log is bounded, so a printer
+//! that falls far behind (a very slow pipe under heavy load) says how many lines it skipped
+//! instead of blocking ingest; the journal has them all.
+
+use std::io::{self, Write};
+
+use crate::journal::{format_time, Outcome};
+use crate::sanitize::terminal;
+use crate::store::{LogEntry, Store};
+
+/// Longest text field printed, in characters.
+const FIELD_MAX: usize = 160;
+
+/// Formats the log entries that arrived since the last call.
+pub struct Printer {
+    json: bool,
+    last_seq: u64,
+    journal_failures_seen: u64,
+}
+
+/// Text to write after releasing the store lock.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// For stdout: one line per request.
+    pub stdout: String,
+    /// For stderr: journal failure alarms.
+    pub stderr: String,
+}
+
+impl Printer {
+    /// A printer starting after `last_seq` (non-zero when resuming, so that old entries are
+    /// not printed again).
+    pub fn new(json: bool, last_seq: u64) -> Self {
+        Printer {
+            json,
+            last_seq,
+            journal_failures_seen: 0,
+        }
+    }
+
+    /// Formats everything newer than what was formatted before. Cheap enough to run under the
+    /// store lock; the caller writes the text after releasing it.
+    pub fn take_new(&mut self, store: &Store) -> Output {
+        let mut out = Output::default();
+        let log = store.log();
+        if let Some(first) = log.front().map(|e| e.seq) {
+            if first > self.last_seq + 1 && (self.last_seq > 0 || first > 1) {
+                out.stdout.push_str(&format!(
+                    "# {} request(s) not shown: the printer fell behind (all are in the journal)\n",
+                    first - self.last_seq - 1
+                ));
+            }
+        }
+        let start = log.partition_point(|e| e.seq <= self.last_seq);
+        for e in log.range(start..) {
+            if self.json {
+                out.stdout.push_str(&e.line);
+            } else {
+                out.stdout.push_str(&human_line(e, store));
+            }
+            out.stdout.push('\n');
+            self.last_seq = e.seq;
+        }
+        let (failures, last_error) = store.journal_failures();
+        if failures > self.journal_failures_seen {
+            self.journal_failures_seen = failures;
+            out.stderr = format!(
+                "recmon: JOURNAL WRITE FAILED ({failures} so far): {}; requests are being answered 503\n",
+                terminal(last_error.unwrap_or("unknown error"), 400)
+            );
+        }
+        out
+    }
+}
+
+/// Writes a printer's output; false when stdout is closed (e.g. piped into `head`).
+pub fn write_output(out: &Output) -> bool {
+    if !out.stderr.is_empty() {
+        let _ = io::stderr().write_all(out.stderr.as_bytes());
+    }
+    if out.stdout.is_empty() {
+        return true;
+    }
+    let mut so = io::stdout().lock();
+    so.write_all(out.stdout.as_bytes())
+        .and_then(|_| so.flush())
+        .is_ok()
+}
+
+/// One human-readable line: time, outcome, status, kind, stream, key fields.
+pub fn human_line(e: &LogEntry, store: &Store) -> String {
+    let stream = e
+        .stream
+        .and_then(|i| store.streams().get(i as usize))
+        .map(|s| format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream))
+        .unwrap_or_else(|| "-".into());
+    let mut line = format!(
+        "{}  #{:<6} {:<9} {}  {:<9} {}",
+        format_time(e.received_at),
+        e.seq,
+        e.outcome.as_str(),
+        e.status,
+        e.kind.as_deref().unwrap_or("-"),
+        terminal(&stream, FIELD_MAX),
+    );
+    if !e.summary.is_empty() {
+        line.push_str("  ");
+        line.push_str(&terminal(&e.summary, FIELD_MAX));
+    }
+    if !e.detail.is_empty() {
+        line.push_str("  ");
+        line.push_str(&terminal(&e.detail, FIELD_MAX));
+    }
+    if e.outcome == Outcome::Duplicate {
+        line.push_str("  (provider retry, not counted again)");
+    }
+    if let Some(err) = &e.error {
+        line.push_str(&format!(
+            "  {} {}: {}",
+            e.method,
+            terminal(&e.path, 80),
+            terminal(err, FIELD_MAX)
+        ));
+    }
+    line
+}

@@ -1,0 +1,17 @@
+//! recmon: receive ApsaraVideo Live recording callbacks, journal every request, and watch the
+//! streams live.
+//!
+//! Data flows one way:
+//! `server` (HTTP) → `callback` (pure classification) → `pipeline` (sequencer: journal append,
+//! then store apply) → `store` (the one place state changes) → views (`headless`, the
+//! terminal UI, `/api/state`).
+
+pub mod app;
+pub mod callback;
+pub mod cli;
+pub mod headless;
+pub mod journal;
+pub mod pipeline;
+pub mod sanitize;
+pub mod server;
+pub mod store;

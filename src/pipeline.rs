@@ -1,0 +1,338 @@
+//! The sequencer: the single thread that turns classified requests into journal lines and
+//! store changes, in one order.
+//!
+//! For each batch it drains from the listener (group commit) it:
+//! 1. assigns `seq` and decides accepted / duplicate ([`Deduper`]);
+//! 2. serializes each journal line once;
+//! 3. writes the batch with one `write` (and one fsync with `--fsync batch`);
+//! 4. only then applies the batch to the store, notifies the views, and releases the
+//!    responses.
+//!
+//! If the write fails, the batch's requests are answered 503 (the provider retries), the
+//! deduper's decisions are undone, and the store is left untouched: nothing is acknowledged
+//! that is not on disk.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::callback::{classify, Callback, Method, Rejection};
+use crate::journal::{
+    encode_body, JournalEntry, JournalFile, JournalReader, Outcome, ReadItem, Truncation,
+};
+use crate::store::{Deduper, SharedStore, Store};
+
+/// Largest batch written at once.
+const MAX_BATCH: usize = 4096;
+
+/// One request on its way to the journal.
+pub struct Incoming {
+    /// Arrival time.
+    pub received_at: DateTime<Utc>,
+    /// Peer address.
+    pub remote: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path with query.
+    pub path: String,
+    /// The headers that matter.
+    pub headers: BTreeMap<String, String>,
+    /// The body bytes (possibly cut, see `truncated`).
+    pub body: bytes::Bytes,
+    /// Set when the body was over the limit.
+    pub truncated: Option<Truncation>,
+    /// What the classifier (or the listener's checks) made of it.
+    pub verdict: Result<Callback, Rejection>,
+}
+
+struct Submission {
+    req: Incoming,
+    ack: oneshot::Sender<Result<Ack, JournalFailed>>,
+}
+
+/// A request that is safely in the journal.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    /// Its journal sequence number.
+    pub seq: u64,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// The status to answer.
+    pub status: u16,
+}
+
+/// The journal could not be written; the request must be answered 503.
+#[derive(Debug, Clone)]
+pub struct JournalFailed(pub String);
+
+/// The sending side of the sequencer, cloned into every connection.
+#[derive(Clone)]
+pub struct Sequencer {
+    // `None` asks the thread to finish: write what it has, sync, and stop.
+    tx: mpsc::Sender<Option<Submission>>,
+}
+
+/// What the sequencer thread reports when it ends.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SequencerSummary {
+    /// Journal lines written by this run.
+    pub lines_written: u64,
+    /// Batches written.
+    pub batches: u64,
+}
+
+impl Sequencer {
+    /// Starts the sequencer thread. `next_seq` is 1 for a new journal, or the journal's last
+    /// seq + 1 when resuming. Dropping every [`Sequencer`] clone stops the thread after it has
+    /// written and synced everything it was given.
+    pub fn start(
+        journal: Option<JournalFile>,
+        shared: Arc<SharedStore>,
+        deduper: Deduper,
+        next_seq: u64,
+    ) -> (Sequencer, JoinHandle<SequencerSummary>) {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let handle = std::thread::Builder::new()
+            .name("recmon-sequencer".into())
+            .spawn(move || run(rx, journal, shared, deduper, next_seq))
+            .expect("spawn sequencer thread");
+        (Sequencer { tx }, handle)
+    }
+
+    /// Hands a request to the sequencer and waits until it is journaled.
+    pub async fn submit(&self, req: Incoming) -> Result<Ack, JournalFailed> {
+        let (ack, rx) = oneshot::channel();
+        if self.tx.send(Some(Submission { req, ack })).await.is_err() {
+            return Err(JournalFailed("recmon is shutting down".into()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(JournalFailed("the journal writer stopped".into())))
+    }
+
+    /// Asks the thread to stop after what it already has. Requests submitted afterwards are
+    /// answered 503. Used at shutdown once the listener has drained.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(None).await;
+    }
+}
+
+fn run(
+    mut rx: mpsc::Receiver<Option<Submission>>,
+    mut journal: Option<JournalFile>,
+    shared: Arc<SharedStore>,
+    mut deduper: Deduper,
+    mut next_seq: u64,
+) -> SequencerSummary {
+    let mut summary = SequencerSummary::default();
+    let mut batch: Vec<Submission> = Vec::with_capacity(MAX_BATCH);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut staged: Vec<(JournalEntry, std::ops::Range<usize>, Ack)> = Vec::new();
+    let mut undos = Vec::new();
+
+    let mut stopping = false;
+    while !stopping {
+        match rx.blocking_recv() {
+            Some(Some(first)) => batch.push(first),
+            Some(None) | None => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Some(s)) => batch.push(s),
+                Ok(None) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+
+        buf.clear();
+        staged.clear();
+        undos.clear();
+        for Submission { req: sub, .. } in &batch {
+            let seq = next_seq;
+            next_seq += 1;
+            let (outcome, status, error) = match &sub.verdict {
+                Ok(cb) => {
+                    let (o, undo) = deduper.decide(cb, sub.received_at);
+                    undos.extend(undo);
+                    (o, 200, None)
+                }
+                Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone())),
+            };
+            let entry = build_entry(sub, seq, outcome, status, error);
+            let start = buf.len();
+            serde_json::to_writer(&mut buf, &entry).expect("journal entry serializes");
+            let end = buf.len();
+            buf.push(b'\n');
+            staged.push((
+                entry,
+                start..end,
+                Ack {
+                    seq,
+                    outcome,
+                    status,
+                },
+            ));
+        }
+
+        let written = match journal.as_mut() {
+            Some(j) => j.append_batch(&buf),
+            None => Ok(()),
+        };
+        match written {
+            Ok(()) => {
+                summary.lines_written += batch.len() as u64;
+                summary.batches += 1;
+                {
+                    let mut store = shared.lock();
+                    for (sub, (entry, range, _)) in batch.iter().zip(&staged) {
+                        let line: Arc<str> = Arc::from(
+                            std::str::from_utf8(&buf[range.clone()])
+                                .expect("serde_json writes UTF-8"),
+                        );
+                        store.apply(entry, sub.req.verdict.as_ref().ok(), line);
+                    }
+                }
+                shared.notify();
+                for (sub, (_, _, ack)) in batch.drain(..).zip(staged.drain(..)) {
+                    let _ = sub.ack.send(Ok(ack));
+                }
+            }
+            Err(e) => {
+                let msg = format!(
+                    "journal write failed ({}): {e}",
+                    journal
+                        .as_ref()
+                        .map(|j| j.path().display().to_string())
+                        .unwrap_or_default()
+                );
+                tracing::error!("{msg}; {} request(s) answered 503", batch.len());
+                while let Some(u) = undos.pop() {
+                    deduper.undo(u);
+                }
+                shared.lock().note_journal_failure(msg.clone());
+                shared.notify();
+                for sub in batch.drain(..) {
+                    let _ = sub.ack.send(Err(JournalFailed(msg.clone())));
+                }
+            }
+        }
+    }
+    rx.close();
+    while let Ok(Some(late)) = rx.try_recv() {
+        let _ = late
+            .ack
+            .send(Err(JournalFailed("recmon is shutting down".into())));
+    }
+    if let Some(j) = journal.as_mut() {
+        if let Err(e) = j.sync() {
+            tracing::error!("final journal sync failed: {e}");
+        }
+    }
+    summary
+}
+
+fn build_entry(
+    sub: &Incoming,
+    seq: u64,
+    outcome: Outcome,
+    status: u16,
+    error: Option<String>,
+) -> JournalEntry {
+    let body = encode_body(&sub.body);
+    JournalEntry {
+        seq,
+        received_at: sub.received_at,
+        remote: sub.remote.clone(),
+        method: sub.method.clone(),
+        path: sub.path.clone(),
+        headers: sub.headers.clone(),
+        outcome,
+        status,
+        kind: sub.verdict.as_ref().ok().map(|c| c.kind().to_string()),
+        error,
+        body_bytes: sub.body.len() as u64,
+        body: body.body,
+        body_text: body.body_text,
+        body_base64: body.body_base64,
+        body_truncated: sub.truncated.clone(),
+    }
+}
+
+/// Re-classifies a journaled request: the journal keeps raw requests, and the classifier is
+/// the one definition of what they mean. Returns `None` for rejected entries.
+pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
+    if entry.outcome == Outcome::Rejected {
+        return None;
+    }
+    classify(
+        Method::from_name(&entry.method),
+        entry.query(),
+        &entry.body_raw(),
+    )
+    .ok()
+}
+
+/// What rebuilding a store from a journal found.
+#[derive(Debug, Default)]
+pub struct Rebuilt {
+    /// Entries applied.
+    pub entries: u64,
+    /// The highest seq seen (new writes continue after it).
+    pub last_seq: u64,
+    /// Garbled or partial lines, described for the operator.
+    pub problems: Vec<String>,
+}
+
+/// Rebuilds a store and deduper from a journal, trusting each entry's recorded outcome.
+/// `progress` is called with the byte offset now and then.
+pub fn rebuild(
+    path: &Path,
+    store: &mut Store,
+    deduper: &mut Deduper,
+    mut progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    let mut out = Rebuilt::default();
+    let mut reader = JournalReader::open(path)?;
+    while let Some(item) = reader.next() {
+        match item? {
+            ReadItem::Entry(entry) => {
+                let cb = callback_of(&entry);
+                if entry.outcome == Outcome::Accepted {
+                    if let Some(cb) = &cb {
+                        deduper.observe_accepted(cb, entry.received_at);
+                    }
+                }
+                let line: Arc<str> = Arc::from(reader.last_line());
+                out.last_seq = out.last_seq.max(entry.seq);
+                store.apply(&entry, cb.as_ref(), line);
+                out.entries += 1;
+            }
+            ReadItem::Garbled {
+                line,
+                offset,
+                error,
+            } => out.problems.push(format!(
+                "line {line} (byte {offset}) is not a journal entry and was skipped: {error}"
+            )),
+            ReadItem::PartialTail {
+                line,
+                offset,
+                bytes,
+            } => out.problems.push(format!(
+                "line {line} at byte offset {offset} was cut off mid-line ({bytes} bytes, probably a crash) and was skipped"
+            )),
+        }
+        if out.entries % 65536 == 0 {
+            progress(reader.offset());
+        }
+    }
+    progress(reader.offset());
+    Ok(out)
+}

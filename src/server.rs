@@ -1,0 +1,377 @@
+//! The HTTP listener: takes every request, reads its body within limits, classifies it, hands
+//! it to the sequencer and answers once it is journaled.
+//!
+//! Paths: `/healthz` and `/api/...` are recmon's own; every other path takes callbacks,
+//! because the user picks the path in their NotifyUrl.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming as Body;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::callback::{classify, Method, Rejection};
+use crate::journal::{Outcome, Truncation};
+use crate::pipeline::{Incoming, Sequencer};
+use crate::store::SharedStore;
+
+/// Listener limits and access settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest body accepted, in bytes (`--max-body`).
+    pub max_body: usize,
+    /// Token that opens `/api/...` to non-loopback clients (`--api-token`).
+    pub api_token: Option<String>,
+    /// Time allowed to send a request's headers (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// Maximum simultaneous connections (`--max-connections`).
+    pub max_connections: usize,
+    /// Time allowed for a whole request, headers to answer (`--request-timeout`).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body: 64 * 1024,
+            api_token: None,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Ctx {
+    cfg: ServerConfig,
+    seq: Sequencer,
+    shared: Arc<SharedStore>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+/// (up to `grace`), and returns. The sequencer handle is dropped on return.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    seq: Sequencer,
+    shared: Arc<SharedStore>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let conns = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let ctx = Arc::new(Ctx { cfg, seq, shared });
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a connection slot before accepting: excess clients queue in the kernel's
+        // backlog instead of being accepted and starved.
+        let permit = tokio::select! {
+            p = conns.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let header_timeout = ctx.cfg.header_timeout;
+        let ctx = ctx.clone();
+        let service = service_fn(move |req| {
+            let ctx = ctx.clone();
+            async move { Ok::<_, Infallible>(handle(req, remote, ctx).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    drop(ctx);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {grace:?}; stopping anyway");
+    }
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error_response(status: u16, error: &str) -> Resp {
+    json_response(status, serde_json::json!({ "error": error }))
+}
+
+/// The headers worth keeping in the journal: what identifies the sender and the provider's
+/// signature headers. Names are lowercase; values that are not UTF-8 are kept lossily.
+fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        let keep = matches!(
+            n,
+            "content-type"
+                | "content-length"
+                | "transfer-encoding"
+                | "user-agent"
+                | "host"
+                | "x-forwarded-for"
+        ) || n.starts_with("ali-live-");
+        if keep {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            out.entry(n.to_string())
+                .and_modify(|old: &mut String| {
+                    old.push_str(", ");
+                    old.push_str(&v);
+                })
+                .or_insert(v);
+        }
+    }
+    out
+}
+
+/// Reads at most `max` bytes of body. A declared Content-Length over the limit is refused
+/// without reading; a chunked body is read until it passes the limit, then cut.
+async fn read_body(
+    body: Body,
+    declared: Option<u64>,
+    max: usize,
+) -> (Bytes, Option<Truncation>, Option<String>) {
+    if let Some(d) = declared {
+        if d > max as u64 {
+            return (
+                Bytes::new(),
+                Some(Truncation {
+                    received_bytes: 0,
+                    declared_bytes: Some(d),
+                }),
+                None,
+            );
+        }
+    }
+    let mut body = body;
+    let mut buf = BytesMut::new();
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    received += data.len() as u64;
+                    let room = (max + 1).saturating_sub(buf.len());
+                    buf.extend_from_slice(&data[..data.len().min(room)]);
+                    if received > max as u64 {
+                        buf.truncate(max);
+                        return (
+                            buf.freeze(),
+                            Some(Truncation {
+                                received_bytes: received,
+                                declared_bytes: declared,
+                            }),
+                            None,
+                        );
+                    }
+                }
+            }
+            Err(e) => return (buf.freeze(), None, Some(e.to_string())),
+        }
+    }
+    (buf.freeze(), None, None)
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Constant-time equality for secrets (the API token, signatures).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a request may read `/api/...`: with a token configured, only with
+/// `Authorization: Bearer TOKEN` (from anywhere, loopback included, so that a reverse proxy on
+/// the same host cannot open it by accident); without one, loopback clients only.
+fn api_allowed(
+    cfg: &ServerConfig,
+    remote: &SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), Rejection> {
+    match &cfg.api_token {
+        Some(token) => {
+            let given = headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+                Ok(())
+            } else {
+                Err(Rejection::new(
+                    401,
+                    "the API needs Authorization: Bearer <--api-token>",
+                ))
+            }
+        }
+        None if is_loopback(remote) => Ok(()),
+        None => Err(Rejection::new(
+            403,
+            "the API answers loopback clients only; start recmon with --api-token to open it",
+        )),
+    }
+}
+
+async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
+    let received_at = Utc::now();
+    let path = req.uri().path().to_string();
+
+    if path == "/healthz" {
+        return json_response(200, serde_json::json!({ "status": "ok" }));
+    }
+    let api = path == "/api" || path.starts_with("/api/");
+    if api {
+        match api_allowed(&ctx.cfg, &remote, req.headers()) {
+            Ok(()) if path == "/api/state" && req.method() == hyper::Method::GET => {
+                let doc = ctx.shared.lock().state_json();
+                return json_response(200, doc);
+            }
+            Ok(()) => {
+                return error_response(404, "unknown API path: recmon serves GET /api/state");
+            }
+            // Refused API requests are journaled like any other rejection: they are
+            // someone probing the listener, and the operator should see them.
+            Err(rej) => return submit_rejected(req, remote, received_at, rej, &ctx).await,
+        }
+    }
+
+    let path_q = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or(path);
+    let method_name = req.method().as_str().to_string();
+    let headers = kept_headers(req.headers());
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let query = req.uri().query().map(str::to_string);
+
+    let (body, truncated, read_error) =
+        read_body(req.into_body(), declared, ctx.cfg.max_body).await;
+
+    let verdict = if let Some(t) = &truncated {
+        Err(Rejection::new(
+            413,
+            format!(
+                "body too large: {} bytes, over the --max-body limit of {} bytes",
+                t.declared_bytes.unwrap_or(t.received_bytes),
+                ctx.cfg.max_body
+            ),
+        ))
+    } else if let Some(e) = read_error {
+        Err(Rejection::new(400, format!("could not read the body: {e}")))
+    } else {
+        classify(Method::from_name(&method_name), query.as_deref(), &body)
+    };
+    let close = truncated.is_some();
+
+    let incoming = Incoming {
+        received_at,
+        remote: remote.to_string(),
+        method: method_name,
+        path: path_q,
+        headers,
+        body,
+        truncated,
+        verdict,
+    };
+    let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
+    let mut resp = answer(&ctx, incoming, error_text).await;
+    if close {
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn submit_rejected(
+    req: Request<Body>,
+    remote: SocketAddr,
+    received_at: chrono::DateTime<Utc>,
+    rej: Rejection,
+    ctx: &Ctx,
+) -> Resp {
+    let incoming = Incoming {
+        received_at,
+        remote: remote.to_string(),
+        method: req.method().as_str().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        headers: kept_headers(req.headers()),
+        body: Bytes::new(),
+        truncated: None,
+        verdict: Err(rej.clone()),
+    };
+    answer(ctx, incoming, Some(rej.error)).await
+}
+
+async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Resp {
+    match ctx.seq.submit(incoming).await {
+        Ok(ack) => match ack.outcome {
+            Outcome::Rejected => {
+                error_response(ack.status, error_text.as_deref().unwrap_or("rejected"))
+            }
+            o => json_response(
+                200,
+                serde_json::json!({ "ok": true, "seq": ack.seq, "outcome": o.as_str() }),
+            ),
+        },
+        Err(failed) => error_response(
+            503,
+            &format!("{}; the callback was not recorded, retry later", failed.0),
+        ),
+    }
+}

@@ -1,0 +1,774 @@
+//! The state store: the one place where the session's state changes.
+//!
+//! It knows nothing about HTTP or terminals. Every view (terminal UI, headless printer,
+//! `/api/state`) is derived from it. It is fed committed journal entries in `seq` order, both
+//! live (by the sequencer in [`crate::pipeline`]) and when rebuilding from a journal, so a
+//! rebuilt store is the same as the live one was.
+//!
+//! Memory: stream identities are stored once, and a recording refers to its stream by index,
+//! so a recording costs its uri and push_args text plus a fixed ~100 bytes. The request log is
+//! a bounded ring; the counters stay exact however long the session runs.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::callback::{Callback, IngestAction, RecordState, StreamId};
+use crate::journal::{format_time, JournalEntry, Outcome};
+
+/// How long a repeated status or ingest event counts as a provider retry.
+pub const DUPLICATE_WINDOW_SECS: i64 = 30;
+
+/// Default number of requests kept in the in-memory request log.
+pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
+
+/// Whether the stream is being pushed, from ingest callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ingest {
+    /// No ingest callback seen.
+    Unknown,
+    /// Last ingest callback was `publish`.
+    Live,
+    /// Last ingest callback was `publish_done`.
+    Offline,
+}
+
+impl Ingest {
+    /// The lowercase name used in the API and the views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ingest::Unknown => "unknown",
+            Ingest::Live => "live",
+            Ingest::Offline => "offline",
+        }
+    }
+}
+
+/// One stream, keyed by (domain, app, stream).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// Identity.
+    pub id: StreamId,
+    /// Recording state from status callbacks.
+    pub state: RecordState,
+    /// When the current state was entered (receive time; status callbacks carry no clock).
+    pub state_since: Option<DateTime<Utc>>,
+    /// Ingest state from publish / publish_done.
+    pub ingest: Ingest,
+    /// When the ingest state last changed.
+    pub ingest_since: Option<DateTime<Utc>>,
+    /// The last accepted event's name: a status event name, `recording`, `publish` or
+    /// `publish_done`.
+    pub last_event: Option<String>,
+    /// When the last accepted event arrived.
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Accepted recordings.
+    pub recordings: u64,
+    /// Accepted `record_paused` events.
+    pub pauses: u64,
+    /// Sum of the recordings' durations, in seconds.
+    pub total_duration_s: f64,
+    /// Index into [`Store::recordings`] of the newest recording.
+    pub last_recording: Option<usize>,
+}
+
+/// One recording file, as reported by a generation callback.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// Journal sequence number of the callback.
+    pub seq: u64,
+    /// Index into [`Store::streams`].
+    pub stream: u32,
+    /// When the callback arrived.
+    pub received_at: DateTime<Utc>,
+    /// Object path in the OSS bucket.
+    pub uri: Box<str>,
+    /// Reported duration, seconds.
+    pub duration: Option<f64>,
+    /// Unix seconds.
+    pub start_time: Option<i64>,
+    /// Unix seconds.
+    pub stop_time: Option<i64>,
+    /// `callback_*` ingest parameters.
+    pub push_args: Box<[(Box<str>, Box<str>)]>,
+    /// `duration` differs from `stop_time - start_time` by more than 1 s.
+    pub mismatch: bool,
+}
+
+impl Recording {
+    /// The duration to count: the reported one, else stop - start.
+    pub fn effective_duration(&self) -> Option<f64> {
+        self.duration.or(match (self.start_time, self.stop_time) {
+            (Some(a), Some(b)) => Some((b - a) as f64),
+            _ => None,
+        })
+    }
+
+    /// push_args as one JSON object text (for views and exports).
+    pub fn push_args_json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .push_args
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+}
+
+/// One request, for the request log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Peer address.
+    pub remote: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path with query.
+    pub path: String,
+    /// accepted / duplicate / rejected.
+    pub outcome: Outcome,
+    /// HTTP status answered.
+    pub status: u16,
+    /// status / recording / ingest.
+    pub kind: Option<String>,
+    /// Index into [`Store::streams`] when the request was a recognised callback.
+    pub stream: Option<u32>,
+    /// The event name, uri or ingest action.
+    pub summary: String,
+    /// Key fields: a recording's duration and times, an ingest's client address.
+    pub detail: String,
+    /// Why it was rejected.
+    pub error: Option<String>,
+    /// The journal line, for `--json` output and the detail view.
+    pub line: Arc<str>,
+}
+
+/// Request counters. Exact for the whole session, whatever the log keeps.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counters {
+    /// Callbacks applied.
+    pub accepted: u64,
+    /// Provider retries recognised and not applied again.
+    pub duplicate: u64,
+    /// Requests refused with a 4xx.
+    pub rejected: u64,
+}
+
+/// The session state.
+#[derive(Debug)]
+pub struct Store {
+    streams: Vec<Stream>,
+    index: HashMap<StreamId, u32>,
+    recordings: Vec<Recording>,
+    log: VecDeque<LogEntry>,
+    log_capacity: usize,
+    counters: Counters,
+    journal_failures: u64,
+    last_journal_error: Option<String>,
+    last_seq: u64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(DEFAULT_LOG_CAPACITY)
+    }
+}
+
+impl Store {
+    /// An empty store keeping at most `log_capacity` requests in the log.
+    pub fn new(log_capacity: usize) -> Self {
+        Store {
+            streams: Vec::new(),
+            index: HashMap::new(),
+            recordings: Vec::new(),
+            log: VecDeque::new(),
+            log_capacity: log_capacity.max(1),
+            counters: Counters::default(),
+            journal_failures: 0,
+            last_journal_error: None,
+            last_seq: 0,
+        }
+    }
+
+    /// Applies one committed request. `callback` is the classified request when the outcome
+    /// is accepted or duplicate. Duplicates and rejections only count and log.
+    pub fn apply(&mut self, entry: &JournalEntry, callback: Option<&Callback>, line: Arc<str>) {
+        self.last_seq = self.last_seq.max(entry.seq);
+        let at = entry.received_at;
+        match entry.outcome {
+            Outcome::Accepted => self.counters.accepted += 1,
+            Outcome::Duplicate => self.counters.duplicate += 1,
+            Outcome::Rejected => self.counters.rejected += 1,
+        }
+        let stream = callback.map(|cb| self.intern(cb.stream_id()));
+        let summary = match callback {
+            Some(Callback::Status(s)) => s.event.clone(),
+            Some(Callback::Recording(r)) => r.uri.clone(),
+            Some(Callback::Ingest(i)) => ingest_name(i.action).to_string(),
+            None => String::new(),
+        };
+        let detail = callback.map(detail_of).unwrap_or_default();
+        if let (Outcome::Accepted, Some(cb), Some(idx)) = (entry.outcome, callback, stream) {
+            self.apply_accepted(idx, cb, entry.seq, at);
+        }
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogEntry {
+            seq: entry.seq,
+            received_at: at,
+            remote: entry.remote.clone(),
+            method: entry.method.clone(),
+            path: entry.path.clone(),
+            outcome: entry.outcome,
+            status: entry.status,
+            kind: entry.kind.clone(),
+            stream,
+            summary,
+            detail,
+            error: entry.error.clone(),
+            line,
+        });
+    }
+
+    fn apply_accepted(&mut self, idx: u32, cb: &Callback, seq: u64, at: DateTime<Utc>) {
+        let next_recording = self.recordings.len();
+        let s = &mut self.streams[idx as usize];
+        match cb {
+            Callback::Status(ev) => {
+                if let Some(state) = ev.target_state() {
+                    if state == RecordState::Paused {
+                        s.pauses += 1;
+                    }
+                    if s.state != state || s.state_since.is_none() {
+                        s.state = state;
+                        s.state_since = Some(at);
+                    }
+                }
+                s.last_event = Some(ev.event.clone());
+            }
+            Callback::Recording(r) => {
+                let rec = Recording {
+                    seq,
+                    stream: idx,
+                    received_at: at,
+                    uri: r.uri.as_str().into(),
+                    duration: r.duration,
+                    start_time: r.start_time,
+                    stop_time: r.stop_time,
+                    push_args: r
+                        .push_args
+                        .iter()
+                        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                        .collect(),
+                    mismatch: r.duration_mismatch(),
+                };
+                s.recordings += 1;
+                s.total_duration_s += rec.effective_duration().unwrap_or(0.0);
+                s.last_recording = Some(next_recording);
+                s.last_event = Some("recording".to_string());
+                self.recordings.push(rec);
+            }
+            Callback::Ingest(i) => {
+                let ingest = match i.action {
+                    IngestAction::Publish => Ingest::Live,
+                    IngestAction::PublishDone => Ingest::Offline,
+                };
+                if s.ingest != ingest {
+                    s.ingest = ingest;
+                    s.ingest_since = Some(at);
+                }
+                s.last_event = Some(ingest_name(i.action).to_string());
+            }
+        }
+        s.last_event_at = Some(at);
+    }
+
+    fn intern(&mut self, id: &StreamId) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.streams.len() as u32;
+        self.streams.push(Stream {
+            id: id.clone(),
+            state: RecordState::None,
+            state_since: None,
+            ingest: Ingest::Unknown,
+            ingest_since: None,
+            last_event: None,
+            last_event_at: None,
+            recordings: 0,
+            pauses: 0,
+            total_duration_s: 0.0,
+            last_recording: None,
+        });
+        self.index.insert(id.clone(), i);
+        i
+    }
+
+    /// Records a failed journal write (its requests were answered 503 and not applied).
+    pub fn note_journal_failure(&mut self, error: String) {
+        self.journal_failures += 1;
+        self.last_journal_error = Some(error);
+    }
+
+    /// Streams in first-seen order.
+    pub fn streams(&self) -> &[Stream] {
+        &self.streams
+    }
+
+    /// Accepted recordings in arrival order.
+    pub fn recordings(&self) -> &[Recording] {
+        &self.recordings
+    }
+
+    /// The newest requests, oldest first (bounded).
+    pub fn log(&self) -> &VecDeque<LogEntry> {
+        &self.log
+    }
+
+    /// Exact request counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// How many journal writes failed, and the last error.
+    pub fn journal_failures(&self) -> (u64, Option<&str>) {
+        (self.journal_failures, self.last_journal_error.as_deref())
+    }
+
+    /// The highest `seq` applied.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The `/api/state` document.
+    pub fn state_json(&self) -> serde_json::Value {
+        let streams: Vec<serde_json::Value> = self
+            .streams
+            .iter()
+            .map(|s| {
+                let last = s.last_recording.map(|i| {
+                    let r = &self.recordings[i];
+                    serde_json::json!({
+                        "seq": r.seq,
+                        "uri": &*r.uri,
+                        "duration": r.duration,
+                        "start_time": r.start_time,
+                        "stop_time": r.stop_time,
+                        "duration_mismatch": r.mismatch,
+                    })
+                });
+                serde_json::json!({
+                    "domain": s.id.domain,
+                    "app": s.id.app,
+                    "stream": s.id.stream,
+                    "state": s.state.as_str(),
+                    "ingest": s.ingest.as_str(),
+                    "state_since": s.state_since.map(format_time),
+                    "recordings": s.recordings,
+                    "total_duration_s": round_ms(s.total_duration_s),
+                    "pauses": s.pauses,
+                    "last_event": s.last_event,
+                    "last_event_at": s.last_event_at.map(format_time),
+                    "last_recording": last,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "streams": streams,
+            "recordings_total": self.recordings.len(),
+            "requests": self.counters,
+            "journal_failures": self.journal_failures,
+            "last_seq": self.last_seq,
+        })
+    }
+}
+
+fn detail_of(cb: &Callback) -> String {
+    match cb {
+        Callback::Status(s) if s.target_state().is_none() => {
+            "unknown event, state unchanged".to_string()
+        }
+        Callback::Status(_) => String::new(),
+        Callback::Recording(r) => {
+            let mut d = match r.duration {
+                Some(x) => format!("duration={x:.3}s"),
+                None => "duration=-".to_string(),
+            };
+            if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {
+                d.push_str(&format!(" start={a} stop={b} span={}s", b - a));
+            }
+            if r.duration_mismatch() {
+                d.push_str(" MISMATCH");
+            }
+            d
+        }
+        Callback::Ingest(i) => {
+            let mut d = String::new();
+            if let Some(ip) = &i.ip {
+                d.push_str(&format!("ip={ip}"));
+            }
+            if let Some(n) = &i.node {
+                d.push_str(&format!(" node={n}"));
+            }
+            d
+        }
+    }
+}
+
+fn round_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The event name an ingest action is logged as.
+pub fn ingest_name(a: IngestAction) -> &'static str {
+    match a {
+        IngestAction::Publish => "publish",
+        IngestAction::PublishDone => "publish_done",
+    }
+}
+
+/// Decides whether a callback is a provider retry. Owned by the sequencer, which consults it
+/// in commit order; if a batch cannot be journaled its decisions are undone, so a retry of a
+/// request that got 503 is accepted, not taken for a duplicate.
+#[derive(Debug, Default)]
+pub struct Deduper {
+    recordings: HashSet<u128>,
+    last_status: HashMap<StreamId, (String, DateTime<Utc>)>,
+    last_ingest: HashMap<StreamId, (IngestAction, DateTime<Utc>)>,
+}
+
+/// What to restore if a decision has to be taken back.
+#[derive(Debug)]
+pub enum Undo {
+    /// Forget a recording key.
+    Recording(u128),
+    /// Restore the previous last status event.
+    Status(StreamId, Option<(String, DateTime<Utc>)>),
+    /// Restore the previous last ingest event.
+    Ingest(StreamId, Option<(IngestAction, DateTime<Utc>)>),
+}
+
+impl Deduper {
+    /// Accepted or duplicate, remembering accepted ones. Returns how to undo it.
+    pub fn decide(&mut self, cb: &Callback, at: DateTime<Utc>) -> (Outcome, Option<Undo>) {
+        let within = |prev: DateTime<Utc>| (at - prev).num_seconds().abs() < DUPLICATE_WINDOW_SECS;
+        match cb {
+            Callback::Recording(r) => {
+                let key = recording_key(&r.id, &r.uri);
+                if self.recordings.insert(key) {
+                    (Outcome::Accepted, Some(Undo::Recording(key)))
+                } else {
+                    (Outcome::Duplicate, None)
+                }
+            }
+            Callback::Status(s) => {
+                let prev = self.last_status.get(&s.id);
+                if prev.is_some_and(|(ev, t)| *ev == s.event && within(*t)) {
+                    return (Outcome::Duplicate, None);
+                }
+                let prev = self.last_status.insert(s.id.clone(), (s.event.clone(), at));
+                (Outcome::Accepted, Some(Undo::Status(s.id.clone(), prev)))
+            }
+            Callback::Ingest(i) => {
+                let prev = self.last_ingest.get(&i.id);
+                if prev.is_some_and(|(a, t)| *a == i.action && within(*t)) {
+                    return (Outcome::Duplicate, None);
+                }
+                let prev = self.last_ingest.insert(i.id.clone(), (i.action, at));
+                (Outcome::Accepted, Some(Undo::Ingest(i.id.clone(), prev)))
+            }
+        }
+    }
+
+    /// Takes a decision back (newest first).
+    pub fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Recording(k) => {
+                self.recordings.remove(&k);
+            }
+            Undo::Status(id, prev) => match prev {
+                Some(p) => {
+                    self.last_status.insert(id, p);
+                }
+                None => {
+                    self.last_status.remove(&id);
+                }
+            },
+            Undo::Ingest(id, prev) => match prev {
+                Some(p) => {
+                    self.last_ingest.insert(id, p);
+                }
+                None => {
+                    self.last_ingest.remove(&id);
+                }
+            },
+        }
+    }
+
+    /// Remembers a callback that a journal says was accepted (used when rebuilding).
+    pub fn observe_accepted(&mut self, cb: &Callback, at: DateTime<Utc>) {
+        match cb {
+            Callback::Recording(r) => {
+                self.recordings.insert(recording_key(&r.id, &r.uri));
+            }
+            Callback::Status(s) => {
+                self.last_status.insert(s.id.clone(), (s.event.clone(), at));
+            }
+            Callback::Ingest(i) => {
+                self.last_ingest.insert(i.id.clone(), (i.action, at));
+            }
+        }
+    }
+}
+
+/// A 128-bit digest of (domain, app, stream, uri): 16 bytes per recording instead of four
+/// strings. Fields are length-prefixed so that no two different tuples hash the same input.
+fn recording_key(id: &StreamId, uri: &str) -> u128 {
+    let mut h = Md5::new();
+    for part in [&id.domain, &id.app, &id.stream, uri] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    u128::from_le_bytes(h.finalize().into())
+}
+
+/// The store as shared between the sequencer (the only writer) and the views.
+/// Views wait on `changes` instead of polling.
+pub struct SharedStore {
+    store: Mutex<Store>,
+    changes: watch::Sender<u64>,
+}
+
+impl SharedStore {
+    /// Wraps a store.
+    pub fn new(store: Store) -> Arc<Self> {
+        let (changes, _) = watch::channel(0);
+        Arc::new(SharedStore {
+            store: Mutex::new(store),
+            changes,
+        })
+    }
+
+    /// Locks the store for reading or (from the sequencer) writing. Keep it short.
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves a store that is still consistent per entry.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the views that the store changed.
+    pub fn notify(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that wakes when the store changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callback::{classify, Method};
+    use std::collections::BTreeMap;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn entry(seq: u64, t: DateTime<Utc>, outcome: Outcome) -> JournalEntry {
+        JournalEntry {
+            seq,
+            received_at: t,
+            remote: "127.0.0.1:1".into(),
+            method: "POST".into(),
+            path: "/".into(),
+            headers: BTreeMap::new(),
+            outcome,
+            status: 200,
+            kind: None,
+            error: None,
+            body_bytes: 0,
+            body: None,
+            body_text: None,
+            body_base64: None,
+            body_truncated: None,
+        }
+    }
+
+    fn status(stream: &str, event: &str) -> Callback {
+        classify(
+            Method::Post,
+            None,
+            format!(r#"{{"domain":"d","app":"a","stream":"{stream}","event":"{event}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn recording(stream: &str, uri: &str, dur: f64) -> Callback {
+        classify(
+            Method::Post,
+            None,
+            format!(
+                r#"{{"domain":"d","app":"a","stream":"{stream}","uri":"{uri}","duration":{dur},"start_time":100,"stop_time":110}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// Runs callbacks through a deduper and a store like the sequencer does.
+    fn run(cbs: &[(i64, Callback)]) -> (Store, Vec<Outcome>) {
+        let mut store = Store::default();
+        let mut dedup = Deduper::default();
+        let mut outcomes = vec![];
+        for (i, (t, cb)) in cbs.iter().enumerate() {
+            let (o, _) = dedup.decide(cb, at(*t));
+            store.apply(&entry(i as u64 + 1, at(*t), o), Some(cb), Arc::from(""));
+            outcomes.push(o);
+        }
+        (store, outcomes)
+    }
+
+    #[test]
+    fn states_follow_status_events_and_unknown_events_keep_state() {
+        let (store, _) = run(&[
+            (0, status("s", "record_started")),
+            (5, status("s", "record_paused")),
+            (9, status("s", "record_stopped")),
+        ]);
+        let s = &store.streams()[0];
+        assert_eq!(s.state, RecordState::Paused);
+        assert_eq!(s.state_since, Some(at(5)));
+        assert_eq!(s.last_event.as_deref(), Some("record_stopped"));
+        assert_eq!(s.last_event_at, Some(at(9)));
+        assert_eq!(s.pauses, 1);
+    }
+
+    #[test]
+    fn resumed_without_start_is_resumed() {
+        let (store, _) = run(&[(0, status("s", "record_resumed"))]);
+        assert_eq!(store.streams()[0].state, RecordState::Resumed);
+    }
+
+    #[test]
+    fn recording_for_unseen_stream_creates_it_with_state_none() {
+        let (store, _) = run(&[(0, recording("x", "u1", 10.0))]);
+        let s = &store.streams()[0];
+        assert_eq!(s.state, RecordState::None);
+        assert_eq!(s.recordings, 1);
+        assert_eq!(s.total_duration_s, 10.0);
+        assert_eq!(s.last_recording, Some(0));
+    }
+
+    #[test]
+    fn duplicate_recordings_count_once() {
+        let (store, outcomes) = run(&[
+            (0, recording("s", "u1", 10.0)),
+            (1, recording("s", "u1", 10.0)),
+            (500, recording("s", "u1", 10.0)),
+            (2, recording("t", "u1", 10.0)),
+        ]);
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Accepted,
+                Outcome::Duplicate,
+                Outcome::Duplicate,
+                Outcome::Accepted
+            ]
+        );
+        assert_eq!(store.recordings().len(), 2);
+        assert_eq!(
+            store.counters(),
+            Counters {
+                accepted: 2,
+                duplicate: 2,
+                rejected: 0
+            }
+        );
+    }
+
+    #[test]
+    fn repeated_status_within_window_is_duplicate_after_it_is_not() {
+        let (_, outcomes) = run(&[
+            (0, status("s", "record_paused")),
+            (1, status("s", "record_paused")),
+            (29, status("s", "record_paused")),
+            (31, status("s", "record_paused")),
+            (32, status("s", "record_resumed")),
+            (33, status("s", "record_paused")),
+        ]);
+        use Outcome::*;
+        assert_eq!(
+            outcomes,
+            vec![Accepted, Duplicate, Duplicate, Accepted, Accepted, Accepted]
+        );
+    }
+
+    #[test]
+    fn undo_takes_decisions_back() {
+        let mut d = Deduper::default();
+        let cb = recording("s", "u", 1.0);
+        let (o, u) = d.decide(&cb, at(0));
+        assert_eq!(o, Outcome::Accepted);
+        d.undo(u.unwrap());
+        assert_eq!(d.decide(&cb, at(1)).0, Outcome::Accepted);
+        let st = status("s", "record_started");
+        let (_, u) = d.decide(&st, at(0));
+        d.undo(u.unwrap());
+        assert_eq!(d.decide(&st, at(1)).0, Outcome::Accepted);
+    }
+
+    #[test]
+    fn log_is_bounded_counters_are_not() {
+        let mut store = Store::new(3);
+        for i in 0..10 {
+            store.apply(&entry(i + 1, at(0), Outcome::Rejected), None, Arc::from(""));
+        }
+        assert_eq!(store.log().len(), 3);
+        assert_eq!(store.log().front().unwrap().seq, 8);
+        assert_eq!(store.counters().rejected, 10);
+    }
+
+    #[test]
+    fn state_json_shape() {
+        let (store, _) = run(&[
+            (0, status("s", "record_started")),
+            (1, recording("s", "u1", 10.5)),
+        ]);
+        let v = store.state_json();
+        let s = &v["streams"][0];
+        for k in [
+            "domain",
+            "app",
+            "stream",
+            "state",
+            "ingest",
+            "state_since",
+            "recordings",
+            "total_duration_s",
+            "pauses",
+            "last_event",
+        ] {
+            assert!(s.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(s["state"], "started");
+        assert_eq!(s["ingest"], "unknown");
+        assert_eq!(s["recordings"], 1);
+        assert_eq!(s["total_duration_s"], 10.5);
+        assert_eq!(v["recordings_total"], 1);
+        assert_eq!(v["requests"]["accepted"], 2);
+    }
+}
