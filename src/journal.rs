@@ -244,8 +244,9 @@ impl JournalFile {
         });
         match res {
             Ok(()) => {
-                // A file removed under us still accepts writes on Linux; refuse to pretend.
-                if !self.path.exists() {
+                // A file removed (or replaced) under us still accepts writes on Linux, into an
+                // inode nobody can read any more; refuse to pretend they were kept.
+                if !self.still_at_path() {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
                         format!("journal file {} was removed", self.path.display()),
@@ -258,6 +259,21 @@ impl JournalFile {
                 let _ = self.file.set_len(self.committed_len);
                 Err(e)
             }
+        }
+    }
+
+    fn still_at_path(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(&self.path), self.file.metadata()) {
+                (Ok(p), Ok(f)) => p.ino() == f.ino() && p.dev() == f.dev(),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            self.path.exists()
         }
     }
 
