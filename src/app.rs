@@ -126,6 +126,7 @@ impl Session {
             max_body: args.max_body,
             api_token: args.api_token.clone(),
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
             max_connections: args.max_connections,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         };

@@ -58,9 +58,14 @@ pub struct RunArgs {
     )]
     pub api_token: Option<String>,
 
-    /// Seconds a client may take to send a request's headers (against slowloris).
+    /// Seconds a client may take to send a request's headers, from its first byte
+    /// (against slowloris).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub header_timeout: u64,
+
+    /// Seconds a keep-alive connection may wait for its next request before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub idle_timeout: u64,
 
     /// Seconds a client may take to send a whole request body.
     #[arg(long, value_name = "SECS", default_value_t = 30)]

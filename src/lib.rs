@@ -9,8 +9,10 @@
 pub mod app;
 pub mod callback;
 pub mod cli;
+pub mod conn_guard;
 pub mod headless;
 pub mod journal;
+pub mod loadgen;
 pub mod pipeline;
 pub mod sanitize;
 pub mod server;

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::callback::{classify, Method, Rejection};
+use crate::conn_guard::{watchdog, Activity, Expired, Watched};
 use crate::journal::{Outcome, Truncation};
 use crate::pipeline::{Incoming, Sequencer};
 use crate::store::SharedStore;
@@ -34,8 +35,10 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// Token that opens `/api/...` to non-loopback clients (`--api-token`).
     pub api_token: Option<String>,
-    /// Time allowed to send a request's headers (`--header-timeout`).
+    /// Time allowed to send a request's headers, from its first byte (`--header-timeout`).
     pub header_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request (`--idle-timeout`).
+    pub idle_timeout: Duration,
     /// Maximum simultaneous connections (`--max-connections`).
     pub max_connections: usize,
     /// Time allowed for a whole request, headers to answer (`--request-timeout`).
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             max_body: 64 * 1024,
             api_token: None,
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
             max_connections: 1024,
             request_timeout: Duration::from_secs(30),
         }
@@ -61,6 +65,10 @@ struct Ctx {
 }
 
 type Resp = Response<Full<Bytes>>;
+
+/// Largest request head (request line + headers) hyper buffers; beyond it the connection
+/// gets 431 and is closed. 64 KiB fits any real callback with room to spare.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
 /// (up to `grace`), and returns. The sequencer handle is dropped on return.
@@ -96,20 +104,64 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let header_timeout = ctx.cfg.header_timeout;
-        let ctx = ctx.clone();
-        let service = service_fn(move |req| {
+        let activity = Activity::new();
+        let limits = (ctx.cfg.idle_timeout, ctx.cfg.header_timeout);
+        let service = {
             let ctx = ctx.clone();
-            async move { Ok::<_, Infallible>(handle(req, remote, ctx).await) }
-        });
+            let activity = activity.clone();
+            service_fn(move |req| {
+                let ctx = ctx.clone();
+                let activity = activity.clone();
+                async move {
+                    activity.request_started();
+                    let resp = handle(req, remote, ctx).await;
+                    activity.request_finished();
+                    Ok::<_, Infallible>(resp)
+                }
+            })
+        };
+        // hyper's header_read_timeout would also cut idle keep-alive connections; the
+        // watchdog enforces the two limits separately (see conn_guard).
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .header_read_timeout(None)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .serve_connection(
+                TokioIo::new(Watched::new(stream, activity.clone())),
+                service,
+            );
         let conn = graceful.watch(conn);
+        let ctx = ctx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = conn.await;
+            let broken = tokio::select! {
+                r = conn => match r {
+                    Err(e) if e.is_parse_too_large() => Some(Rejection::new(
+                        431,
+                        format!("request head too large (over {MAX_HEAD_BYTES} bytes or too many headers): {e}"),
+                    )),
+                    Err(e) if e.is_parse() => {
+                        Some(Rejection::new(400, format!("malformed HTTP request: {e}")))
+                    }
+                    _ => None,
+                },
+                why = watchdog(activity, limits.0, limits.1) => {
+                    tracing::debug!("closing connection from {remote}: {why:?}");
+                    (why == Expired::SlowHeaders).then(|| Rejection::new(
+                        408,
+                        format!(
+                            "request headers not complete within --header-timeout ({}s); connection closed",
+                            limits.1.as_secs()
+                        ),
+                    ))
+                }
+            };
+            // Requests hyper refuses before they reach the service (bad request line, huge
+            // head, conflicting Content-Length / Transfer-Encoding) and slowloris attempts
+            // are still requests that reached the listener: journal them.
+            if let Some(rej) = broken {
+                journal_broken(&ctx, remote, rej).await;
+            }
         });
     }
     drop(listener);
@@ -162,13 +214,21 @@ fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
+/// Why a body could not be read in full.
+enum BodyError {
+    /// `--request-timeout` passed first.
+    TimedOut(Duration),
+    /// The client broke the body (bad chunking, early close).
+    Io(String),
+}
+
 /// Reads at most `max` bytes of body. A declared Content-Length over the limit is refused
 /// without reading; a chunked body is read until it passes the limit, then cut.
 async fn read_body(
     body: Body,
     declared: Option<u64>,
     max: usize,
-) -> (Bytes, Option<Truncation>, Option<String>) {
+) -> (Bytes, Option<Truncation>, Option<BodyError>) {
     if let Some(d) = declared {
         if d > max as u64 {
             return (
@@ -204,7 +264,7 @@ async fn read_body(
                     }
                 }
             }
-            Err(e) => return (buf.freeze(), None, Some(e.to_string())),
+            Err(e) => return (buf.freeze(), None, Some(BodyError::Io(e.to_string()))),
         }
     }
     (buf.freeze(), None, None)
@@ -296,8 +356,19 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
         .and_then(|v| v.parse::<u64>().ok());
     let query = req.uri().query().map(str::to_string);
 
-    let (body, truncated, read_error) =
-        read_body(req.into_body(), declared, ctx.cfg.max_body).await;
+    let (body, truncated, read_error) = match tokio::time::timeout(
+        ctx.cfg.request_timeout,
+        read_body(req.into_body(), declared, ctx.cfg.max_body),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => (
+            Bytes::new(),
+            None,
+            Some(BodyError::TimedOut(ctx.cfg.request_timeout)),
+        ),
+    };
 
     let verdict = if let Some(t) = &truncated {
         Err(Rejection::new(
@@ -309,11 +380,21 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
             ),
         ))
     } else if let Some(e) = read_error {
-        Err(Rejection::new(400, format!("could not read the body: {e}")))
+        Err(match e {
+            BodyError::TimedOut(t) => Rejection::new(
+                408,
+                format!(
+                    "the body did not arrive within --request-timeout ({}s)",
+                    t.as_secs()
+                ),
+            ),
+            BodyError::Io(e) => Rejection::new(400, format!("could not read the body: {e}")),
+        })
     } else {
         classify(Method::from_name(&method_name), query.as_deref(), &body)
     };
-    let close = truncated.is_some();
+    let close = truncated.is_some()
+        || matches!(&verdict, Err(r) if r.status == 408 || r.status == 400 && r.error.starts_with("could not read"));
 
     let incoming = Incoming {
         received_at,
@@ -332,6 +413,20 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
+    let incoming = Incoming {
+        received_at: Utc::now(),
+        remote: remote.to_string(),
+        method: "-".into(),
+        path: "-".into(),
+        headers: BTreeMap::new(),
+        body: Bytes::new(),
+        truncated: None,
+        verdict: Err(rej),
+    };
+    let _ = ctx.seq.submit(incoming).await;
 }
 
 async fn submit_rejected(
