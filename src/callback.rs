@@ -195,25 +195,47 @@ impl Rejection {
 /// Classifies one request. `query` is the part after `?`, if any; `body` is the complete body
 /// (size limits are enforced by the listener before this is called).
 pub fn classify(method: Method, query: Option<&str>, body: &[u8]) -> Result<Callback, Rejection> {
+    classify_request(method, query, body).0
+}
+
+/// Like [`classify`], and also says whether the body parsed as JSON (the journal keeps such
+/// bodies inline; it must not inline anything a JSON reader would refuse).
+pub fn classify_request(
+    method: Method,
+    query: Option<&str>,
+    body: &[u8],
+) -> (Result<Callback, Rejection>, bool) {
     match method {
-        Method::Other => Err(Rejection::new(
-            405,
-            "method not allowed: callbacks are POST (recording) or GET (ingest)",
-        )),
-        Method::Get => classify_ingest(query.unwrap_or("")),
-        Method::Post => classify_post(body),
+        Method::Other => (
+            Err(Rejection::new(
+                405,
+                "method not allowed: callbacks are POST (recording) or GET (ingest)",
+            )),
+            false,
+        ),
+        Method::Get => (classify_ingest(query.unwrap_or("")), false),
+        Method::Post => {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return (
+                    Err(Rejection::new(
+                        400,
+                        "empty body: expected a JSON object with domain, app, stream and event or uri",
+                    )),
+                    false,
+                );
+            }
+            match serde_json::from_slice::<Value>(body) {
+                Ok(value) => (classify_post(value), true),
+                Err(e) => (
+                    Err(Rejection::new(400, format!("body is not valid JSON: {e}"))),
+                    false,
+                ),
+            }
+        }
     }
 }
 
-fn classify_post(body: &[u8]) -> Result<Callback, Rejection> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Rejection::new(
-            400,
-            "empty body: expected a JSON object with domain, app, stream and event or uri",
-        ));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::new(400, format!("body is not valid JSON: {e}")))?;
+fn classify_post(value: Value) -> Result<Callback, Rejection> {
     let Value::Object(obj) = value else {
         return Err(Rejection::new(
             400,

@@ -107,8 +107,41 @@ pub struct EncodedBody {
     pub body_base64: Option<String>,
 }
 
-/// Picks the most readable lossless form for a body.
-pub fn encode_body(bytes: &[u8]) -> EncodedBody {
+/// Deepest JSON nesting kept inline. Readers parse journal lines with serde_json's default
+/// recursion limit (128), so a deeper body goes to `body_text` instead, where it is only a
+/// string and every reader can load the line.
+const MAX_INLINE_DEPTH: usize = 64;
+
+/// Maximum nesting of `[`/`{` outside strings (a cheap scan; the text need not be valid).
+fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Picks the most readable lossless form for a body. `parsed_as_json` says the classifier
+/// parsed it as JSON (serde_json's limits: numbers in range, nesting within 128), so a JSON
+/// reader will load it too.
+pub fn encode_body(bytes: &[u8], parsed_as_json: bool) -> EncodedBody {
     let mut out = EncodedBody {
         body: None,
         body_text: None,
@@ -119,7 +152,10 @@ pub fn encode_body(bytes: &[u8]) -> EncodedBody {
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => {
-            let inlinable = text.trim() == text && !text.contains(['\n', '\r']);
+            let inlinable = parsed_as_json
+                && text.trim() == text
+                && !text.contains(['\n', '\r'])
+                && json_depth(text.as_bytes()) <= MAX_INLINE_DEPTH;
             if inlinable {
                 if let Ok(raw) = RawValue::from_string(text.to_owned()) {
                     out.body = Some(raw);
@@ -389,7 +425,8 @@ mod tests {
     use super::*;
 
     fn entry(seq: u64, body: &[u8]) -> JournalEntry {
-        let b = encode_body(body);
+        let parsed = serde_json::from_slice::<serde_json::Value>(body).is_ok();
+        let b = encode_body(body, parsed);
         JournalEntry {
             seq,
             received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
@@ -428,6 +465,18 @@ mod tests {
             let back: JournalEntry = serde_json::from_str(&line).unwrap();
             assert_eq!(back.body_raw(), body, "{line}");
         }
+    }
+
+    #[test]
+    fn deep_json_is_kept_as_text_so_readers_can_load_the_line() {
+        let deep = "[".repeat(1000) + &"]".repeat(1000);
+        let e = entry(1, deep.as_bytes());
+        assert!(e.body.is_none());
+        let line = serde_json::to_string(&e).unwrap();
+        let back: JournalEntry = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.body_raw(), deep.as_bytes());
+        assert_eq!(json_depth(br#"{"a":"[[[[","b":[{}]}"#), 3);
+        assert_eq!(json_depth(br#""\"[""#), 0);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Incoming {
     pub truncated: Option<Truncation>,
     /// What the classifier (or the listener's checks) made of it.
     pub verdict: Result<Callback, Rejection>,
+    /// The classifier parsed the body as JSON (see [`encode_body`]).
+    pub body_is_json: bool,
 }
 
 struct Submission {
@@ -245,7 +247,7 @@ fn build_entry(
     status: u16,
     error: Option<String>,
 ) -> JournalEntry {
-    let body = encode_body(&sub.body);
+    let body = encode_body(&sub.body, sub.body_is_json);
     JournalEntry {
         seq,
         received_at: sub.received_at,

@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::callback::{classify, Method, Rejection};
+use crate::callback::{classify_request, Method, Rejection};
 use crate::conn_guard::{watchdog, Activity, Expired, Watched};
 use crate::journal::{Outcome, Truncation};
 use crate::pipeline::{Incoming, Sequencer};
@@ -125,6 +125,9 @@ pub async fn serve(
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(None)
+            // A client that shuts down its write side after sending a request still gets
+            // its answer (and the request is not cancelled half-way through journaling).
+            .half_close(true)
             .max_buf_size(MAX_HEAD_BYTES)
             .serve_connection(
                 TokioIo::new(Watched::new(stream, activity.clone())),
@@ -355,6 +358,11 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let query = req.uri().query().map(str::to_string);
+    // Content-Length with Transfer-Encoding is a request-smuggling shape: hyper already
+    // lets chunked win (RFC 9112 §6.3); recmon also closes the connection after answering,
+    // as the RFC asks, so nothing after this request is read from the same stream.
+    let smuggling = req.headers().contains_key(CONTENT_LENGTH)
+        && req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
 
     let (body, truncated, read_error) = match tokio::time::timeout(
         ctx.cfg.request_timeout,
@@ -370,6 +378,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
         ),
     };
 
+    let mut body_is_json = false;
     let verdict = if let Some(t) = &truncated {
         Err(Rejection::new(
             413,
@@ -391,9 +400,13 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
             BodyError::Io(e) => Rejection::new(400, format!("could not read the body: {e}")),
         })
     } else {
-        classify(Method::from_name(&method_name), query.as_deref(), &body)
+        let (verdict, json) =
+            classify_request(Method::from_name(&method_name), query.as_deref(), &body);
+        body_is_json = json;
+        verdict
     };
     let close = truncated.is_some()
+        || smuggling
         || matches!(&verdict, Err(r) if r.status == 408 || r.status == 400 && r.error.starts_with("could not read"));
 
     let incoming = Incoming {
@@ -405,6 +418,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
         body,
         truncated,
         verdict,
+        body_is_json,
     };
     let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
     let mut resp = answer(&ctx, incoming, error_text).await;
@@ -425,6 +439,7 @@ async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
         body: Bytes::new(),
         truncated: None,
         verdict: Err(rej),
+        body_is_json: false,
     };
     let _ = ctx.seq.submit(incoming).await;
 }
@@ -449,6 +464,7 @@ async fn submit_rejected(
         body: Bytes::new(),
         truncated: None,
         verdict: Err(rej.clone()),
+        body_is_json: false,
     };
     answer(ctx, incoming, Some(rej.error)).await
 }
