@@ -227,11 +227,14 @@ enum BodyError {
 
 /// Reads at most `max` bytes of body. A declared Content-Length over the limit is refused
 /// without reading; a chunked body is read until it passes the limit, then cut.
+/// Whatever arrived before `timeout` is kept, so the journal shows how far a slow client got.
 async fn read_body(
     body: Body,
     declared: Option<u64>,
     max: usize,
+    timeout: Duration,
 ) -> (Bytes, Option<Truncation>, Option<BodyError>) {
+    let deadline = tokio::time::Instant::now() + timeout;
     if let Some(d) = declared {
         if d > max as u64 {
             return (
@@ -247,7 +250,12 @@ async fn read_body(
     let mut body = body;
     let mut buf = BytesMut::new();
     let mut received: u64 = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => return (buf.freeze(), None, Some(BodyError::TimedOut(timeout))),
+        };
         match frame {
             Ok(f) => {
                 if let Ok(data) = f.into_data() {
@@ -364,19 +372,13 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
     let smuggling = req.headers().contains_key(CONTENT_LENGTH)
         && req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
 
-    let (body, truncated, read_error) = match tokio::time::timeout(
+    let (body, truncated, read_error) = read_body(
+        req.into_body(),
+        declared,
+        ctx.cfg.max_body,
         ctx.cfg.request_timeout,
-        read_body(req.into_body(), declared, ctx.cfg.max_body),
     )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => (
-            Bytes::new(),
-            None,
-            Some(BodyError::TimedOut(ctx.cfg.request_timeout)),
-        ),
-    };
+    .await;
 
     let mut body_is_json = false;
     let verdict = if let Some(t) = &truncated {
