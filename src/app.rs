@@ -13,6 +13,7 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::auth::AuthConfig;
 use crate::cli::RunArgs;
 use crate::headless::{write_output, Printer};
 use crate::journal::{default_path, JournalFile};
@@ -54,6 +55,8 @@ pub struct Session {
     pub journal_path: Option<PathBuf>,
     /// Whether the listener is reachable only from this machine.
     pub loopback_only: bool,
+    /// Signature checking settings, when on.
+    pub auth: Option<AuthConfig>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
@@ -69,6 +72,8 @@ pub struct SessionSummary {
     pub recordings: usize,
     /// Journal lines written by this run.
     pub lines_written: u64,
+    /// Requests refused for a bad signature.
+    pub auth_failures: u64,
     /// The journal path.
     pub journal_path: Option<PathBuf>,
 }
@@ -119,6 +124,20 @@ impl Session {
             .local_addr()
             .map_err(|e| AppError::new(1, e.to_string()))?;
 
+        let auth = match args.auth_key.as_deref() {
+            Some("") => {
+                return Err(AppError::new(
+                    2,
+                    "--auth-key (or RECMON_AUTH_KEY) is empty: set it to your NotifyAuthKey",
+                ))
+            }
+            Some(k) => Some(AuthConfig::new(
+                k.to_string(),
+                args.auth_host.clone(),
+                args.auth_max_age,
+            )),
+            None => None,
+        };
         let shared = SharedStore::new(store);
         let (sequencer, sequencer_thread) =
             Sequencer::start(journal, shared.clone(), deduper, next_seq);
@@ -129,6 +148,7 @@ impl Session {
             idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
             max_connections: args.max_connections,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            auth: auth.clone(),
         };
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(
@@ -146,6 +166,7 @@ impl Session {
             shared,
             journal_path,
             loopback_only: addr.ip().is_loopback(),
+            auth,
             stop_server,
             server,
             sequencer,
@@ -170,6 +191,7 @@ impl Session {
             counters: store.counters(),
             recordings: store.recordings().len(),
             lines_written: written.lines_written,
+            auth_failures: store.auth_failures(),
             journal_path: self.journal_path,
         }
     }
@@ -185,6 +207,33 @@ pub fn banner(session: &Session) -> Vec<String> {
             session.addr.port()
         ));
     }
+    match &session.auth {
+        Some(a) => {
+            lines.push(format!(
+                "recmon: signature checking: on (host: {}, max age: {})",
+                a.host_override
+                    .as_deref()
+                    .map(|h| format!("{h} (--auth-host)"))
+                    .unwrap_or_else(|| "from the Host header".into()),
+                if a.max_age_secs == 0 {
+                    "unchecked".to_string()
+                } else {
+                    format!("{} s", a.max_age_secs)
+                }
+            ));
+            if !a.key_looks_valid() {
+                lines.push(
+                    "recmon: warning: the auth key is not 16 to 64 letters and digits, as the provider's NotifyAuthKey is; check it"
+                        .into(),
+                );
+            }
+        }
+        None if !session.loopback_only => lines.push(format!(
+            "recmon: WARNING: listening on {} with no signature checking: anyone who can reach this port can forge callbacks. Set RECMON_AUTH_KEY to your NotifyAuthKey.",
+            session.addr
+        )),
+        None => lines.push("recmon: signature checking: off (set RECMON_AUTH_KEY to turn it on)".into()),
+    }
     lines.push(match &session.journal_path {
         Some(p) => format!("recmon: journal: {}", p.display()),
         None => "recmon: journal: off (--no-journal); requests are not kept on disk".to_string(),
@@ -196,8 +245,12 @@ pub fn banner(session: &Session) -> Vec<String> {
 pub fn summary_lines(s: &SessionSummary) -> Vec<String> {
     vec![
         format!(
-            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected; {} recordings",
-            s.counters.accepted, s.counters.duplicate, s.counters.rejected, s.recordings
+            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({} bad signature); {} recordings",
+            s.counters.accepted,
+            s.counters.duplicate,
+            s.counters.rejected,
+            s.auth_failures,
+            s.recordings
         ),
         match &s.journal_path {
             Some(p) => format!(

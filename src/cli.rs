@@ -58,6 +58,25 @@ pub struct RunArgs {
     )]
     pub api_token: Option<String>,
 
+    /// Check ALI-LIVE-SIGNATURE on every callback with this key (the NotifyAuthKey).
+    /// Prefer the RECMON_AUTH_KEY environment variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "RECMON_AUTH_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub auth_key: Option<String>,
+
+    /// Host name the signature is computed over, instead of the Host header (for a reverse
+    /// proxy that rewrites Host).
+    #[arg(long, value_name = "NAME")]
+    pub auth_host: Option<String>,
+
+    /// Largest age (either way) of ALI-LIVE-TIMESTAMP, in seconds; 0 = do not check.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub auth_max_age: u64,
+
     /// Seconds a client may take to send a request's headers, from its first byte
     /// (against slowloris).
     #[arg(long, value_name = "SECS", default_value_t = 10)]

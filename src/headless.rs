@@ -61,6 +61,12 @@ impl Printer {
                 out.stdout.push_str(&e.line);
             } else {
                 out.stdout.push_str(&human_line(e, store));
+                if e.auth_failed {
+                    out.stdout.push_str(&format!(
+                        "  [bad signatures so far: {}]",
+                        store.auth_failures()
+                    ));
+                }
             }
             out.stdout.push('\n');
             self.last_seq = e.seq;

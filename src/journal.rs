@@ -95,6 +95,19 @@ pub struct JournalEntry {
     /// Present when the body was larger than `--max-body` and was cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_truncated: Option<Truncation>,
+    /// The signature check's result, when `--auth-key` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthCheck>,
+}
+
+/// Result of the `ALI-LIVE-SIGNATURE` check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthCheck {
+    /// The signature matched (and its timestamp was within `--auth-max-age`).
+    Ok,
+    /// Missing, malformed, wrong or stale: answered 403, never applied.
+    Failed,
 }
 
 /// The three lossless body fields, chosen from the raw bytes.
@@ -445,6 +458,7 @@ mod tests {
             body_text: b.body_text,
             body_base64: b.body_base64,
             body_truncated: None,
+            auth: None,
         }
     }
 

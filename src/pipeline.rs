@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::callback::{classify, Callback, Method, Rejection};
 use crate::journal::{
-    encode_body, JournalEntry, JournalFile, JournalReader, Outcome, ReadItem, Truncation,
+    encode_body, AuthCheck, JournalEntry, JournalFile, JournalReader, Outcome, ReadItem, Truncation,
 };
 use crate::store::{Deduper, SharedStore, Store};
 
@@ -50,6 +50,8 @@ pub struct Incoming {
     pub verdict: Result<Callback, Rejection>,
     /// The classifier parsed the body as JSON (see [`encode_body`]).
     pub body_is_json: bool,
+    /// Signature check result: `Some(true)` verified, `Some(false)` failed, `None` not checked.
+    pub auth: Option<bool>,
 }
 
 struct Submission {
@@ -264,6 +266,9 @@ fn build_entry(
         body_text: body.body_text,
         body_base64: body.body_base64,
         body_truncated: sub.truncated.clone(),
+        auth: sub
+            .auth
+            .map(|ok| if ok { AuthCheck::Ok } else { AuthCheck::Failed }),
     }
 }
 

@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::auth::{constant_time_eq, AuthConfig};
 use crate::callback::{classify_request, Method, Rejection};
 use crate::conn_guard::{watchdog, Activity, Expired, Watched};
 use crate::journal::{Outcome, Truncation};
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Time allowed for a whole request, headers to answer (`--request-timeout`).
     pub request_timeout: Duration,
+    /// Signature checking, when `--auth-key` is set.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(30),
             max_connections: 1024,
             request_timeout: Duration::from_secs(30),
+            auth: None,
         }
     }
 }
@@ -290,14 +294,6 @@ fn is_loopback(addr: &SocketAddr) -> bool {
     }
 }
 
-/// Constant-time equality for secrets (the API token, signatures).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Whether a request may read `/api/...`: with a token configured, only with
 /// `Authorization: Bearer TOKEN` (from anywhere, loopback included, so that a reverse proxy on
 /// the same host cannot open it by accident); without one, loopback clients only.
@@ -380,8 +376,23 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
     )
     .await;
 
+    // Checked first: a forged request is refused whatever it contains, and never reaches
+    // the classifier or the store.
+    let auth_result = ctx.cfg.auth.as_ref().map(|auth| {
+        auth.verify(
+            headers.get("host").map(String::as_str),
+            headers.get("ali-live-timestamp").map(String::as_str),
+            headers.get("ali-live-signature").map(String::as_str),
+            received_at.timestamp(),
+        )
+    });
     let mut body_is_json = false;
-    let verdict = if let Some(t) = &truncated {
+    let verdict = if let Some(Err(why)) = &auth_result {
+        Err(Rejection::new(
+            403,
+            format!("signature check failed: {why}"),
+        ))
+    } else if let Some(t) = &truncated {
         Err(Rejection::new(
             413,
             format!(
@@ -421,6 +432,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
         truncated,
         verdict,
         body_is_json,
+        auth: auth_result.map(|r| r.is_ok()),
     };
     let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
     let mut resp = answer(&ctx, incoming, error_text).await;
@@ -442,6 +454,7 @@ async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
         truncated: None,
         verdict: Err(rej),
         body_is_json: false,
+        auth: None,
     };
     let _ = ctx.seq.submit(incoming).await;
 }
@@ -467,6 +480,7 @@ async fn submit_rejected(
         truncated: None,
         verdict: Err(rej.clone()),
         body_is_json: false,
+        auth: None,
     };
     answer(ctx, incoming, Some(rej.error)).await
 }

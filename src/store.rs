@@ -147,6 +147,8 @@ pub struct LogEntry {
     pub detail: String,
     /// Why it was rejected.
     pub error: Option<String>,
+    /// Refused for a missing, wrong or stale signature.
+    pub auth_failed: bool,
     /// The journal line, for `--json` output and the detail view.
     pub line: Arc<str>,
 }
@@ -173,6 +175,7 @@ pub struct Store {
     counters: Counters,
     journal_failures: u64,
     last_journal_error: Option<String>,
+    auth_failures: u64,
     last_seq: u64,
 }
 
@@ -194,6 +197,7 @@ impl Store {
             counters: Counters::default(),
             journal_failures: 0,
             last_journal_error: None,
+            auth_failures: 0,
             last_seq: 0,
         }
     }
@@ -207,6 +211,9 @@ impl Store {
             Outcome::Accepted => self.counters.accepted += 1,
             Outcome::Duplicate => self.counters.duplicate += 1,
             Outcome::Rejected => self.counters.rejected += 1,
+        }
+        if entry.auth == Some(crate::journal::AuthCheck::Failed) {
+            self.auth_failures += 1;
         }
         let stream = callback.map(|cb| self.intern(cb.stream_id()));
         let summary = match callback {
@@ -235,6 +242,7 @@ impl Store {
             summary,
             detail,
             error: entry.error.clone(),
+            auth_failed: entry.auth == Some(crate::journal::AuthCheck::Failed),
             line,
         });
     }
@@ -345,6 +353,11 @@ impl Store {
         (self.journal_failures, self.last_journal_error.as_deref())
     }
 
+    /// Requests refused because their signature was missing, wrong or stale.
+    pub fn auth_failures(&self) -> u64 {
+        self.auth_failures
+    }
+
     /// The highest `seq` applied.
     pub fn last_seq(&self) -> u64 {
         self.last_seq
@@ -388,6 +401,7 @@ impl Store {
             "recordings_total": self.recordings.len(),
             "requests": self.counters,
             "journal_failures": self.journal_failures,
+            "auth_failures": self.auth_failures,
             "last_seq": self.last_seq,
         })
     }
@@ -603,6 +617,7 @@ mod tests {
             body_text: None,
             body_base64: None,
             body_truncated: None,
+            auth: None,
         }
     }
 

@@ -1,0 +1,204 @@
+//! Signature verification over real HTTP: good, bad, missing, stale and future-dated
+//! signatures, Host with and without a port, and --auth-host. A failure is 403, journaled,
+//! counted, and never changes state; neither the key nor the expected signature leaks.
+
+mod common;
+
+use common::*;
+use recmon::auth::signature;
+
+const KEY: &str = "k3yForTests0123456789";
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn signed(r: &Recmon, host: &str, ts: i64, sig: &str, body: &str) -> (u16, String) {
+    let ts = ts.to_string();
+    request(
+        r.addr,
+        "POST",
+        "/cb",
+        &[
+            ("Host", host),
+            ("ALI-LIVE-TIMESTAMP", &ts),
+            ("ALI-LIVE-SIGNATURE", sig),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// A request with only the headers given (the harness adds its own Host otherwise).
+fn raw_post(r: &Recmon, headers: &str, body: &str) -> u16 {
+    let raw = format!(
+        "POST /cb HTTP/1.1\r\n{headers}Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    parse_response(&raw_exchange(r.addr, raw.as_bytes()))
+        .unwrap()
+        .0
+}
+
+#[test]
+fn signatures_are_checked() {
+    let mut r = Recmon::start(&["--auth-key", KEY]);
+    let t = now();
+    let good = signature("rec.example.com", t, KEY);
+
+    // Good, with and without a port in Host.
+    assert_eq!(
+        signed(&r, "rec.example.com", t, &good, STATUS_SAMPLE).0,
+        200
+    );
+    assert_eq!(
+        signed(&r, "rec.example.com:8080", t, &good, RECORDING_SAMPLE).0,
+        200
+    );
+
+    // Bad: wrong key, wrong host, tampered.
+    let paused = STATUS_SAMPLE.replace("record_started", "record_paused");
+    let wrong_key = signature("rec.example.com", t, "someOtherKey000000");
+    let (status, body) = signed(&r, "rec.example.com", t, &wrong_key, &paused);
+    assert_eq!(status, 403);
+    assert!(body.contains("does not match"), "{body}");
+    assert!(!body.contains(&good));
+    assert_eq!(signed(&r, "evil.example.com", t, &good, &paused).0, 403);
+
+    // Missing headers.
+    assert_eq!(raw_post(&r, "Host: rec.example.com\r\n", &paused), 403);
+    assert_eq!(
+        raw_post(
+            &r,
+            &format!("Host: rec.example.com\r\nALI-LIVE-TIMESTAMP: {t}\r\n"),
+            &paused
+        ),
+        403
+    );
+
+    // Stale and future-dated beyond --auth-max-age (300 s).
+    let old = t - 600;
+    assert_eq!(
+        signed(
+            &r,
+            "rec.example.com",
+            old,
+            &signature("rec.example.com", old, KEY),
+            &paused
+        )
+        .0,
+        403
+    );
+    let future = t + 600;
+    let (status, body) = signed(
+        &r,
+        "rec.example.com",
+        future,
+        &signature("rec.example.com", future, KEY),
+        &paused,
+    );
+    assert_eq!(status, 403);
+    assert!(body.contains("future"), "{body}");
+
+    // No forged callback changed the state.
+    let st = r.state();
+    let gs = st["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "gs_stream")
+        .unwrap()
+        .clone();
+    assert_eq!(gs["state"], "started");
+    assert_eq!(gs["pauses"], 0);
+    assert_eq!(st["requests"]["accepted"], 2);
+    assert_eq!(st["requests"]["rejected"], 6);
+    assert_eq!(st["auth_failures"], 6);
+
+    let lines = r.journal_lines();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[0]["auth"], "ok");
+    for l in &lines[2..] {
+        assert_eq!(l["status"], 403);
+        assert_eq!(l["auth"], "failed");
+        assert!(l["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature check failed"));
+    }
+
+    let journal_text = std::fs::read_to_string(&r.journal).unwrap();
+    let (status, out, err) = r.stop();
+    assert!(status.success());
+    assert!(out.contains("[bad signatures so far: 6]"), "{out}");
+    assert!(err.contains("6 bad signature"), "{err}");
+    // The key never appears anywhere; the expected signature for a forged request never does.
+    for text in [&journal_text, &out, &err] {
+        assert!(!text.contains(KEY), "key leaked");
+        assert!(
+            !text.contains(&signature("evil.example.com", t, KEY)),
+            "expected signature leaked"
+        );
+    }
+}
+
+#[test]
+fn auth_host_overrides_the_host_header() {
+    let r = Recmon::start(&["--auth-key", KEY, "--auth-host", "public.example.com"]);
+    let t = now();
+    let sig = signature("public.example.com", t, KEY);
+    // Behind a proxy, Host is the internal address; the signature is over the public name.
+    assert_eq!(signed(&r, "10.0.0.5:8080", t, &sig, STATUS_SAMPLE).0, 200);
+    let internal = signature("10.0.0.5", t, KEY);
+    assert_eq!(
+        signed(&r, "10.0.0.5:8080", t, &internal, RECORDING_SAMPLE).0,
+        403
+    );
+}
+
+#[test]
+fn max_age_zero_skips_the_age_check() {
+    let r = Recmon::start(&["--auth-key", KEY, "--auth-max-age", "0"]);
+    let old = now() - 86_400;
+    let sig = signature("h.example.com", old, KEY);
+    assert_eq!(signed(&r, "h.example.com", old, &sig, STATUS_SAMPLE).0, 200);
+}
+
+#[test]
+fn key_from_environment_and_warning_without_key_on_public_address() {
+    // RECMON_AUTH_KEY is read from the environment (so it stays out of `ps`).
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(bin())
+        .args(["--headless", "--no-journal", "--listen", "0.0.0.0:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WARNING") && err.contains("no signature checking"),
+        "{err}"
+    );
+
+    let child = std::process::Command::new(bin())
+        .args(["--headless", "--no-journal", "--listen", "127.0.0.1:0"])
+        .env("RECMON_AUTH_KEY", KEY)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("signature checking: on"), "{err}");
+    assert!(!err.contains(KEY));
+}
