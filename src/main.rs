@@ -1,6 +1,11 @@
 //! The `recmon` binary: parse the command line, pick a mode, run it, map errors to exit codes.
 
 use clap::Parser;
+
+// mimalloc: the request path allocates many small short-lived buffers across threads, which
+// glibc's malloc serves with arena lock contention (seen in perf under load).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use recmon::app;
 use recmon::cli::Cli;
 
