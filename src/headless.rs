@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use crate::journal::{format_time, Outcome};
+use crate::journal::Outcome;
 use crate::sanitize::terminal;
 use crate::store::{LogEntry, Store};
 
@@ -98,39 +98,46 @@ pub fn write_output(out: &Output) -> bool {
 }
 
 /// One human-readable line: time, outcome, status, kind, stream, key fields.
+/// Written into one buffer (no intermediate strings): it runs once per request.
 pub fn human_line(e: &LogEntry, store: &Store) -> String {
-    let stream = e
-        .stream
-        .and_then(|i| store.streams().get(i as usize))
-        .map(|s| format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream))
-        .unwrap_or_else(|| "-".into());
-    let mut line = format!(
-        "{}  #{:<6} {:<9} {}  {:<9} {}",
-        format_time(e.received_at),
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(192);
+    let _ = write!(
+        line,
+        "{}  #{:<6} {:<9} {}  {:<9} ",
+        e.received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
         e.seq,
         e.outcome.as_str(),
         e.status,
         e.kind.as_deref().unwrap_or("-"),
-        terminal(&stream, FIELD_MAX),
     );
-    if !e.summary.is_empty() {
-        line.push_str("  ");
-        line.push_str(&terminal(&e.summary, FIELD_MAX));
+    match e.stream.and_then(|i| store.streams().get(i as usize)) {
+        Some(s) => {
+            line.push_str(&terminal(&s.id.domain, FIELD_MAX));
+            line.push('/');
+            line.push_str(&terminal(&s.id.app, FIELD_MAX));
+            line.push('/');
+            line.push_str(&terminal(&s.id.stream, FIELD_MAX));
+        }
+        None => line.push('-'),
     }
-    if !e.detail.is_empty() {
-        line.push_str("  ");
-        line.push_str(&terminal(&e.detail, FIELD_MAX));
+    for text in [&e.summary, &e.detail] {
+        if !text.is_empty() {
+            line.push_str("  ");
+            line.push_str(&terminal(text, FIELD_MAX));
+        }
     }
     if e.outcome == Outcome::Duplicate {
         line.push_str("  (provider retry, not counted again)");
     }
     if let Some(err) = &e.error {
-        line.push_str(&format!(
+        let _ = write!(
+            line,
             "  {} {}: {}",
-            e.method,
+            terminal(&e.method, 16),
             terminal(&e.path, 80),
             terminal(err, FIELD_MAX)
-        ));
+        );
     }
     line
 }

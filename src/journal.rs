@@ -110,10 +110,10 @@ pub enum AuthCheck {
     Failed,
 }
 
-/// The three lossless body fields, chosen from the raw bytes.
-pub struct EncodedBody {
-    /// See [`JournalEntry::body`].
-    pub body: Option<Box<RawValue>>,
+/// The lossless body fields, chosen from the raw bytes.
+pub struct EncodedBody<'a> {
+    /// One-line JSON to write inline as `"body":` (see [`write_line`]).
+    pub inline: Option<&'a str>,
     /// See [`JournalEntry::body_text`].
     pub body_text: Option<String>,
     /// See [`JournalEntry::body_base64`].
@@ -153,10 +153,10 @@ fn json_depth(bytes: &[u8]) -> usize {
 
 /// Picks the most readable lossless form for a body. `parsed_as_json` says the classifier
 /// parsed it as JSON (serde_json's limits: numbers in range, nesting within 128), so a JSON
-/// reader will load it too.
-pub fn encode_body(bytes: &[u8], parsed_as_json: bool) -> EncodedBody {
+/// reader will load it too, and it need not be validated again here.
+pub fn encode_body(bytes: &[u8], parsed_as_json: bool) -> EncodedBody<'_> {
     let mut out = EncodedBody {
-        body: None,
+        inline: None,
         body_text: None,
         body_base64: None,
     };
@@ -170,18 +170,32 @@ pub fn encode_body(bytes: &[u8], parsed_as_json: bool) -> EncodedBody {
                 && !text.contains(['\n', '\r'])
                 && json_depth(text.as_bytes()) <= MAX_INLINE_DEPTH;
             if inlinable {
-                if let Ok(raw) = RawValue::from_string(text.to_owned()) {
-                    out.body = Some(raw);
-                    return out;
-                }
+                out.inline = Some(text);
+            } else {
+                out.body_text = Some(text.to_owned());
             }
-            out.body_text = Some(text.to_owned());
         }
         Err(_) => {
             out.body_base64 = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
         }
     }
     out
+}
+
+/// Appends one journal line (with its newline) to `buf`. An inline body is spliced in as the
+/// last field, verbatim: it was validated once by the classifier, so it is not parsed or
+/// re-serialized again on the hot path.
+pub fn write_line(buf: &mut Vec<u8>, entry: &JournalEntry, inline_body: Option<&str>) {
+    serde_json::to_writer(&mut *buf, entry).expect("journal entry serializes");
+    if let Some(raw) = inline_body {
+        debug_assert!(entry.body.is_none());
+        debug_assert_eq!(buf.last(), Some(&b'}'));
+        buf.pop();
+        buf.extend_from_slice(b",\"body\":");
+        buf.extend_from_slice(raw.as_bytes());
+        buf.push(b'}');
+    }
+    buf.push(b'\n');
 }
 
 impl JournalEntry {
@@ -437,9 +451,19 @@ impl<R: BufRead> Iterator for JournalReader<R> {
 mod tests {
     use super::*;
 
+    /// An entry as a reader sees it after the sequencer wrote it.
     fn entry(seq: u64, body: &[u8]) -> JournalEntry {
         let parsed = serde_json::from_slice::<serde_json::Value>(body).is_ok();
-        let b = encode_body(body, parsed);
+        let enc = encode_body(body, parsed);
+        let mut e = bare_entry(seq, body.len());
+        e.body_text = enc.body_text.clone();
+        e.body_base64 = enc.body_base64.clone();
+        let mut line = Vec::new();
+        write_line(&mut line, &e, enc.inline);
+        serde_json::from_slice(&line).unwrap()
+    }
+
+    fn bare_entry(seq: u64, body_len: usize) -> JournalEntry {
         JournalEntry {
             seq,
             received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
@@ -453,10 +477,10 @@ mod tests {
             status: 200,
             kind: Some("status".into()),
             error: None,
-            body_bytes: body.len() as u64,
-            body: b.body,
-            body_text: b.body_text,
-            body_base64: b.body_base64,
+            body_bytes: body_len as u64,
+            body: None,
+            body_text: None,
+            body_base64: None,
             body_truncated: None,
             auth: None,
         }
@@ -486,6 +510,7 @@ mod tests {
         let deep = "[".repeat(1000) + &"]".repeat(1000);
         let e = entry(1, deep.as_bytes());
         assert!(e.body.is_none());
+        assert!(e.body_text.is_some());
         let line = serde_json::to_string(&e).unwrap();
         let back: JournalEntry = serde_json::from_str(&line).unwrap();
         assert_eq!(back.body_raw(), deep.as_bytes());

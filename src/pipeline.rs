@@ -23,7 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::callback::{classify, Callback, Method, Rejection};
 use crate::journal::{
-    encode_body, AuthCheck, JournalEntry, JournalFile, JournalReader, Outcome, ReadItem, Truncation,
+    encode_body, write_line, AuthCheck, EncodedBody, JournalEntry, JournalFile, JournalReader,
+    Outcome, ReadItem, Truncation,
 };
 use crate::store::{Deduper, SharedStore, Store};
 
@@ -169,11 +170,11 @@ fn run(
                 }
                 Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone())),
             };
-            let entry = build_entry(sub, seq, outcome, status, error);
+            let enc = encode_body(&sub.body, sub.body_is_json);
+            let entry = build_entry(sub, seq, outcome, status, error, &enc);
             let start = buf.len();
-            serde_json::to_writer(&mut buf, &entry).expect("journal entry serializes");
-            let end = buf.len();
-            buf.push(b'\n');
+            write_line(&mut buf, &entry, enc.inline);
+            let end = buf.len() - 1;
             staged.push((
                 entry,
                 start..end,
@@ -248,8 +249,8 @@ fn build_entry(
     outcome: Outcome,
     status: u16,
     error: Option<String>,
+    body: &EncodedBody,
 ) -> JournalEntry {
-    let body = encode_body(&sub.body, sub.body_is_json);
     JournalEntry {
         seq,
         received_at: sub.received_at,
@@ -262,9 +263,9 @@ fn build_entry(
         kind: sub.verdict.as_ref().ok().map(|c| c.kind().to_string()),
         error,
         body_bytes: sub.body.len() as u64,
-        body: body.body,
-        body_text: body.body_text,
-        body_base64: body.body_base64,
+        body: None,
+        body_text: body.body_text.clone(),
+        body_base64: body.body_base64.clone(),
         body_truncated: sub.truncated.clone(),
         auth: sub
             .auth

@@ -36,11 +36,11 @@ fuzz_target!(|data: &[u8]| {
     }
     // The journal's body encoding must round-trip and stay loadable.
     let enc = encode_body(body, parsed);
-    if let Some(raw) = &enc.body {
+    if let Some(raw) = enc.inline {
         // Inline bodies must load with a plain JSON reader, nested one level deeper.
-        let line = format!("{{\"body\":{}}}", raw.get());
+        let line = format!("{{\"body\":{raw}}}");
         serde_json::from_str::<serde_json::Value>(&line).expect("inline body must parse");
-        assert_eq!(raw.get().as_bytes(), body);
+        assert_eq!(raw.as_bytes(), body);
     } else if let Some(text) = &enc.body_text {
         assert_eq!(text.as_bytes(), body);
     }
