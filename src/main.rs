@@ -1,8 +1,8 @@
 //! The `recmon` binary: parse the command line, pick a mode, run it, map errors to exit codes.
 
 use clap::Parser;
-use recmon::app;
 use recmon::cli::Cli;
+use recmon::{app, tui};
 
 fn main() {
     let cli = Cli::parse();
@@ -17,8 +17,8 @@ fn main() {
         if app::wants_headless(&cli.run) {
             app::run_headless(cli.run).await
         } else {
-            // The terminal UI arrives with its own issue; until then plain `recmon` is headless.
-            app::run_headless(cli.run).await
+            // No exporter yet: the session-log export comes with its own issue.
+            tui::run(cli.run, None).await
         }
     });
     if let Err(e) = result {
