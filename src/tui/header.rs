@@ -31,12 +31,13 @@ pub struct HeaderInfo {
     pub started_at: DateTime<Utc>,
 }
 
-/// Lines the header needs.
+/// Lines the header needs: identity, journal and status, requests; and one more, loud,
+/// when journal writes fail.
 pub fn height(src: &Source) -> u16 {
     if src.journal_failures > 0 {
-        3
+        4
     } else {
-        2
+        3
     }
 }
 
@@ -51,19 +52,23 @@ pub fn render(
 ) {
     let t = view.theme;
     let rows = Layout::vertical(vec![Constraint::Length(1); area.height as usize]).split(area);
-    first_line(frame, rows[0], view, now, ctx);
-    second_line(frame, rows[1], src, view);
-    if src.journal_failures > 0 && rows.len() >= 3 {
+    if rows.len() < 3 {
+        return;
+    }
+    identity_line(frame, rows[0], view, now, ctx);
+    journal_line(frame, rows[1], src, view, ctx);
+    requests_line(frame, rows[2], src, view);
+    if src.journal_failures > 0 && rows.len() >= 4 {
         let msg = format!(
             " JOURNAL WRITE FAILED {} time(s): requests are answered 503 and not recorded (the provider retries). Last error: {} ",
             thousands(src.journal_failures),
             clean(src.last_journal_error.unwrap_or("unknown"), 300)
         );
-        frame.render_widget(Paragraph::new(Line::styled(msg, t.alarm())), rows[2]);
+        frame.render_widget(Paragraph::new(Line::styled(msg, t.alarm())), rows[3]);
     }
 }
 
-fn first_line(
+fn identity_line(
     frame: &mut Frame,
     area: Rect,
     view: &ViewState,
@@ -86,27 +91,25 @@ fn first_line(
             t.warn(),
         ));
     }
-    spans.push(Span::styled("  sig: ", t.dim()));
-    spans.push(if ctx.signature_checking {
-        Span::styled("on", t.fg(Color::Green))
-    } else {
-        Span::raw("off")
-    });
-    spans.push(Span::styled("  journal: ", t.dim()));
-    spans.push(match &ctx.journal_path {
-        Some(p) => Span::raw(clean(&p.display().to_string(), 80)),
-        None => Span::styled("off (--no-journal)", t.warn()),
-    });
-    spans.push(Span::styled("  up ", t.dim()));
-    spans.push(Span::raw(hms((now - ctx.started_at).num_seconds())));
-
     let zone = if view.utc { "UTC" } else { "local" };
-    let right = format!("{} {zone} ", clock(now, view.utc));
-    let [left_area, right_area] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(right.len() as u16)])
-            .areas(area);
+    let right = Line::from(vec![
+        Span::styled("sig: ", t.dim()),
+        if ctx.signature_checking {
+            Span::styled("on", t.fg(Color::Green))
+        } else {
+            Span::raw("off")
+        },
+        Span::styled("  up ", t.dim()),
+        Span::raw(hms((now - ctx.started_at).num_seconds())),
+        Span::styled(format!("  {} {zone} ", clock(now, view.utc)), t.dim()),
+    ]);
+    let [left_area, right_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(right.width() as u16),
+    ])
+    .areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
-    frame.render_widget(Paragraph::new(Span::styled(right, t.dim())), right_area);
+    frame.render_widget(Paragraph::new(right), right_area);
 }
 
 fn title_style(t: Theme) -> Style {
@@ -120,7 +123,43 @@ fn title_style(t: Theme) -> Style {
     }
 }
 
-fn second_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
+/// The journal, then what changes how the panels read: the filter and the frozen state.
+fn journal_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState, ctx: &HeaderInfo) {
+    let t = view.theme;
+    let mut spans = vec![Span::styled(" journal: ", t.dim())];
+    spans.push(match &ctx.journal_path {
+        Some(p) => Span::raw(clean(&p.display().to_string(), 60)),
+        None => Span::styled("off (--no-journal): nothing is kept on disk", t.warn()),
+    });
+    if !view.filter.is_empty() || view.filter_editing {
+        spans.push(Span::styled("   filter: ", t.dim()));
+        spans.push(Span::styled(
+            format!("\"{}\"", clean(&view.filter, 60)),
+            t.warn(),
+        ));
+        let pending = view.filter_pending(src);
+        if pending > 0 {
+            spans.push(Span::styled(
+                format!(" (searching, {} to go)", thousands(pending as u64)),
+                t.dim(),
+            ));
+        }
+    }
+    if view.frozen.is_some() {
+        spans.push(Span::raw("   "));
+        spans.push(Span::styled(
+            format!(
+                " FROZEN · {} request(s) arrived meanwhile ({} recording(s)) · space resumes ",
+                thousands(src.arrived_while_frozen),
+                thousands(src.recordings_while_frozen as u64)
+            ),
+            t.alarm(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn requests_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
     let t = view.theme;
     let c = src.counters;
     let counters = Line::from(vec![
@@ -143,18 +182,17 @@ fn second_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
                 Style::new()
             },
         ),
-        Span::raw("   "),
+        Span::styled("   rate ", t.dim()),
     ]);
     let rate = format!(" {}/s", thousands(view.rate.last_second()));
-    let [counters_area, spark_area, rate_area, status_area] = Layout::horizontal([
+    let [counters_area, spark_area, rate_area] = Layout::horizontal([
         Constraint::Length(counters.width() as u16),
-        Constraint::Length(RATE_SECONDS as u16 / 2),
-        Constraint::Length(rate.chars().count() as u16 + 2),
+        Constraint::Length(RATE_SECONDS as u16),
         Constraint::Fill(1),
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(counters), counters_area);
-    // Half a minute fits beside the counters; the newest seconds are at the right.
+    // The newest second is at the right; a minute fits.
     let data: Vec<u64> = view
         .rate
         .per_second
@@ -165,41 +203,18 @@ fn second_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
         .copied()
         .collect();
     let pad = (spark_area.width as usize).saturating_sub(data.len());
-    let data: Vec<u64> = std::iter::repeat_n(0, pad).chain(data).collect();
+    // A quiet second is drawn as a dot, so an idle minute still shows as a baseline.
+    let data: Vec<Option<u64>> = std::iter::repeat_n(0, pad)
+        .chain(data)
+        .map(|n| (n > 0).then_some(n))
+        .collect();
     frame.render_widget(
         Sparkline::default()
             .data(data)
             .style(t.fg(Color::Cyan))
-            .absent_value_symbol("▁"),
+            .absent_value_symbol("·")
+            .absent_value_style(t.dim()),
         spark_area,
     );
-    frame.render_widget(Paragraph::new(Span::raw(rate)), rate_area);
-
-    let mut status = Vec::new();
-    if !view.filter.is_empty() || view.filter_editing {
-        status.push(Span::styled("  filter: ", t.dim()));
-        status.push(Span::styled(
-            format!("\"{}\"", clean(&view.filter, 60)),
-            t.warn(),
-        ));
-        let pending = view.filter_pending(src);
-        if pending > 0 {
-            status.push(Span::styled(
-                format!(" (searching, {} to go)", thousands(pending as u64)),
-                t.dim(),
-            ));
-        }
-    }
-    if view.frozen.is_some() {
-        status.push(Span::raw("  "));
-        status.push(Span::styled(
-            format!(
-                " FROZEN · {} request(s) arrived meanwhile ({} recording(s)) · space resumes ",
-                thousands(src.arrived_while_frozen),
-                thousands(src.recordings_while_frozen as u64)
-            ),
-            t.alarm(),
-        ));
-    }
-    frame.render_widget(Paragraph::new(Line::from(status)), status_area);
+    frame.render_widget(Paragraph::new(Span::styled(rate, t.dim())), rate_area);
 }
