@@ -440,3 +440,41 @@ fn a_million_recordings_cost_the_same_per_frame() {
     assert!(text.contains("Recordings 11 of 1,000,000"), "{text}");
     eprintln!("slowest frame while filtering: {slowest:?} (debug build)");
 }
+
+#[test]
+fn clearing_the_filter_keeps_the_selected_recording_selected() {
+    let mut f = Feed::new();
+    for n in 0..200u32 {
+        f.recording(
+            n as i64,
+            "cam-1",
+            n,
+            base().timestamp() + n as i64 * 60,
+            60,
+            60.0,
+        );
+    }
+    let now = at(300);
+    let mut v = view();
+    draw(&f.store, &mut v, 140, 36, now);
+    press(&mut v, &f.store, now, &[KeyCode::Tab, KeyCode::Up]);
+    press(
+        &mut v,
+        &f.store,
+        now,
+        &[KeyCode::Char('/'), KeyCode::Char('7'), KeyCode::Char('_')],
+    );
+    press(
+        &mut v,
+        &f.store,
+        now,
+        &[KeyCode::Enter, KeyCode::Down, KeyCode::Down],
+    );
+    draw(&f.store, &mut v, 140, 36, now);
+    // Matches of "7_": 7, 17, 27, ...; the third is recording 27.
+    assert_eq!(v.recording_at(v.recordings.selected), Some(27));
+    press(&mut v, &f.store, now, &[KeyCode::Esc]);
+    let text = area_text(&draw(&f.store, &mut v, 140, 36, now), v.areas.recordings);
+    assert_eq!(v.recordings.selected, 27);
+    assert!(text.contains("/27_"), "{text}");
+}

@@ -171,7 +171,7 @@ fn requests_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) 
         Span::raw("  "),
         Span::styled(
             format!("↻ {} duplicate", thousands(c.duplicate)),
-            t.fg(Color::Blue),
+            t.fg(Color::Magenta),
         ),
         Span::raw("  "),
         Span::styled(

@@ -8,9 +8,7 @@ use ratatui::Frame;
 
 use super::screen::{panel_block, scrollbar};
 use super::state::{Panel, Source, ViewState};
-use super::text::{
-    clean, clean_tail, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX,
-};
+use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 
 /// Width of the stream column.
 const STREAM_COLUMN: usize = 28;
@@ -98,10 +96,7 @@ fn recording_row<'a>(r: &Recording, view: &ViewState) -> Row<'a> {
         Cell::from(clock(r.received_at, utc)),
         Cell::from(unix_date_time(r.start_time, utc)),
         Cell::from(unix_stop_time(r.start_time, r.stop_time, utc)),
-        Cell::from(clean_tail(
-            view.stream_label(r.stream as usize),
-            STREAM_COLUMN,
-        )),
+        Cell::from(view.stream_label_within(r.stream as usize, STREAM_COLUMN)),
         Cell::from(duration),
         Cell::from(clean(&r.uri, FIELD_MAX)),
         Cell::from(clean(&push_args, FIELD_MAX)),

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::screen::{panel_block, right, scrollbar};
 use super::state::{Panel, Source, ViewState};
-use super::text::{clean, clean_tail, clock_ms, thousands, FIELD_MAX};
+use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 
 /// Width of the stream column.
 const STREAM_COLUMN: usize = 28;
@@ -73,7 +73,7 @@ fn request_row<'a>(e: &LogEntry, src: &Source, view: &ViewState) -> Row<'a> {
     let t = view.theme;
     let stream = match e.stream {
         Some(i) if (i as usize) < src.streams.len() => {
-            clean_tail(view.stream_label(i as usize), STREAM_COLUMN)
+            view.stream_label_within(i as usize, STREAM_COLUMN)
         }
         _ => "-".into(),
     };

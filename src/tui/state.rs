@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use super::text::{clean, contains_ci, FIELD_MAX};
+use super::text::{clean, clean_tail, contains_ci, FIELD_MAX};
 use super::theme::Theme;
 use crate::callback::RecordState;
 use crate::store::{Counters, LogEntry, Recording, Store, Stream};
@@ -453,7 +453,8 @@ pub struct ViewState {
     pub areas: PanelAreas,
     /// Requests per second.
     pub rate: RateHistory,
-    stream_labels: Vec<String>,
+    /// Sanitized (`domain/app/stream`, `app/stream`) per stream, made once per stream.
+    stream_labels: Vec<(String, String)>,
     stream_order: Vec<u32>,
     recording_index: RecordingIndex,
     log_rows: Vec<usize>,
@@ -492,14 +493,24 @@ impl ViewState {
     /// Sets the filter text; the derived row lists are rebuilt on the next frame.
     pub fn set_filter(&mut self, text: String) {
         if text != self.filter {
+            // Clearing the filter keeps the selected rows selected (without a filter a row
+            // is its recording / log position); a new filter starts at the top of its
+            // matches, which are still being found.
+            let keep_recording = self.recording_index.recording_at(self.recordings.selected);
+            let keep_request = self.log_rows.get(self.requests.selected).copied();
             self.filter = text;
             self.filter_generation += 1;
             self.recording_index.reset(&self.filter);
             self.log_key = None;
             self.streams = Cursor::default();
             if !self.follow {
-                self.recordings = Cursor::default();
-                self.requests = Cursor::default();
+                if self.filter.is_empty() {
+                    self.recordings.selected = keep_recording.unwrap_or(0);
+                    self.requests.selected = keep_request.unwrap_or(0);
+                } else {
+                    self.recordings = Cursor::default();
+                    self.requests = Cursor::default();
+                }
             }
         }
     }
@@ -510,7 +521,9 @@ impl ViewState {
     pub fn sync(&mut self, src: &Source) {
         for s in &src.streams[self.stream_labels.len().min(src.streams.len())..] {
             let label = format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream);
-            self.stream_labels.push(clean(&label, FIELD_MAX));
+            let short = format!("{}/{}", s.id.app, s.id.stream);
+            self.stream_labels
+                .push((clean(&label, FIELD_MAX), clean(&short, FIELD_MAX)));
         }
 
         self.stream_order = (0..src.streams.len() as u32)
@@ -523,18 +536,18 @@ impl ViewState {
         match self.sort {
             StreamSort::Name => self
                 .stream_order
-                .sort_by(|&a, &b| labels[a as usize].cmp(&labels[b as usize])),
+                .sort_by(|&a, &b| labels[a as usize].0.cmp(&labels[b as usize].0)),
             StreamSort::State => self.stream_order.sort_by(|&a, &b| {
                 let rank = |i: u32| state_rank(streams[i as usize].state);
                 rank(a)
                     .cmp(&rank(b))
-                    .then_with(|| labels[a as usize].cmp(&labels[b as usize]))
+                    .then_with(|| labels[a as usize].0.cmp(&labels[b as usize].0))
             }),
             StreamSort::LastEvent => self.stream_order.sort_by(|&a, &b| {
                 streams[b as usize]
                     .last_event_at
                     .cmp(&streams[a as usize].last_event_at)
-                    .then_with(|| labels[a as usize].cmp(&labels[b as usize]))
+                    .then_with(|| labels[a as usize].0.cmp(&labels[b as usize].0))
             }),
         }
 
@@ -570,7 +583,21 @@ impl ViewState {
 
     /// Sanitized `domain/app/stream` of stream `i`.
     pub fn stream_label(&self, i: usize) -> &str {
-        self.stream_labels.get(i).map_or("?", String::as_str)
+        self.stream_labels.get(i).map_or("?", |l| l.0.as_str())
+    }
+
+    /// Stream `i` in at most `width` characters for a narrow column: `domain/app/stream` if
+    /// it fits, else `app/stream` (the domain is usually the same for every stream), else the
+    /// end of it, which is what tells streams apart.
+    pub fn stream_label_within(&self, i: usize, width: usize) -> String {
+        let Some((full, short)) = self.stream_labels.get(i) else {
+            return "?".into();
+        };
+        if full.chars().count() <= width {
+            full.clone()
+        } else {
+            clean_tail(short, width)
+        }
     }
 
     /// Stream indices in display order (filtered, sorted).

@@ -102,7 +102,7 @@ impl Theme {
     pub fn outcome(&self, o: Outcome) -> Style {
         match o {
             Outcome::Accepted => self.fg(Color::Green),
-            Outcome::Duplicate => self.fg(Color::Blue),
+            Outcome::Duplicate => self.fg(Color::Magenta),
             Outcome::Rejected => self.fg(Color::Red).add_modifier(Modifier::BOLD),
         }
     }
