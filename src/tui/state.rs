@@ -19,7 +19,7 @@ use crate::store::{Counters, LogEntry, Recording, Store, Stream};
 /// Recordings the filter examines per frame. A new filter over a million rows is spread over
 /// a few frames, so the store lock (which the sequencer needs to apply callbacks) is never
 /// held for long.
-pub const FILTER_BUDGET: usize = 250_000;
+pub const FILTER_BUDGET: usize = 100_000;
 
 /// Seconds of history in the request-rate sparkline.
 pub const RATE_SECONDS: usize = 60;
