@@ -18,3 +18,4 @@ pub mod pipeline;
 pub mod sanitize;
 pub mod server;
 pub mod store;
+pub mod tui;

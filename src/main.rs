@@ -1,13 +1,13 @@
 //! The `recmon` binary: parse the command line, pick a mode, run it, map errors to exit codes.
 
 use clap::Parser;
+use recmon::cli::Cli;
+use recmon::{app, tui};
 
 // mimalloc: the request path allocates many small short-lived buffers across threads, which
 // glibc's malloc serves with arena lock contention (seen in perf under load).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use recmon::app;
-use recmon::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();
@@ -22,8 +22,8 @@ fn main() {
         if app::wants_headless(&cli.run) {
             app::run_headless(cli.run).await
         } else {
-            // The terminal UI arrives with its own issue; until then plain `recmon` is headless.
-            app::run_headless(cli.run).await
+            // No exporter yet: the session-log export comes with its own issue.
+            tui::run(cli.run, None).await
         }
     });
     if let Err(e) = result {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Makes screenshots/*.png from scratch: the release binary in a real terminal (tmux,
+# 160×45, TERM=xterm-256color) fed a realistic broadcast (scripts/broadcast.py), captured
+# with `tmux capture-pane -e` and drawn to PNG by scripts/ansi2png.py. Nothing is edited by
+# hand. Rerun it whenever the screen changes.
+#
+# Needs: tmux, python3 with Pillow, DejaVu fonts. On Debian/Ubuntu this installs them:
+#   apt-get install -y tmux python3-pil fonts-dejavu-core
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/screenshots"
+
+# A python3 with Pillow: the one on PATH, or the system one (where python3-pil installs).
+pick_python() {
+  for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import PIL' >/dev/null 2>&1; then
+      echo "$p"
+      return
+    fi
+  done
+}
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ -n "$(pick_python)" ] || missing+=(python3-pil)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "screenshots.sh: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" || {
+    echo "screenshots.sh: please install: ${missing[*]} (Debian package names)" >&2
+    exit 1
+  }
+fi
+
+PY=$(pick_python)
+[ -n "$PY" ] || { echo "screenshots.sh: no python3 with Pillow found" >&2; exit 1; }
+
+cargo build --release --locked
+BIN="$ROOT/target/release/recmon"
+WORK=$(mktemp -d)
+SOCKET="recmon-shots-$$"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() { tmux -L "$SOCKET" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+T() { tmux -L "$SOCKET" "$@"; }
+key() { T send-keys -t shots "$@"; sleep 0.4; }
+shot() {
+  sleep 1.2 # let the screen settle (it redraws on change and on the 1 s tick)
+  T capture-pane -p -e -t shots >"$WORK/$1.ans"
+  "$PY" "$ROOT/scripts/ansi2png.py" "$WORK/$1.ans" "$OUT/$1.png" --cols 160 --rows 45
+  echo "screenshots/$1.png"
+}
+
+# Listening on all interfaces, as in real use (the header then has no loopback warning).
+T -f /dev/null new-session -d -x 160 -y 45 -s shots -c "$WORK" \
+  "env -u NO_COLOR TERM=xterm-256color '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl; sleep 30"
+for _ in $(seq 50); do
+  T capture-pane -p -t shots | grep -q "Streams" && break
+  sleep 0.2
+done
+
+python3 "$ROOT/scripts/broadcast.py" "http://127.0.0.1:$PORT"
+mkdir -p "$OUT"
+shot main
+
+# The detail of a recording a few rows up: its request, headers and pretty-printed body.
+key Tab; key Up; key Up; key Enter
+shot detail
+key Escape
+
+key /; for c in m a t c h; do key "$c"; done; key Enter
+shot filter
+key Escape
+
+key '?'
+shot help
+key Escape
+key q

@@ -1,0 +1,371 @@
+//! The detail popup's content: one request in full (raw body pretty-printed, headers,
+//! outcome, journal `seq`), or a stream or recording with the request behind it.
+//!
+//! Built once when the popup opens, from the journal line the store keeps for each request
+//! in its log; every line is sanitized here, where it enters the view model.
+
+use chrono::{DateTime, Utc};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::state::{Detail, Panel, Source, ViewState};
+use super::text::{clean, date_time, hms, hms_ms, unix_date_time};
+use super::theme::{ingest_label, outcome_label, state_label, Theme};
+use crate::journal::{format_time, JournalEntry};
+use crate::store::{LogEntry, Recording, Store, Stream};
+
+/// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
+const LINE_MAX: usize = 2000;
+
+/// Most body lines shown; the journal has the rest.
+const BODY_LINES_MAX: usize = 5000;
+
+/// The detail of the selected row of the focused panel, if there is one.
+pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
+    let theme = view.theme;
+    let utc = view.utc;
+    let mut b = Builder {
+        lines: Vec::new(),
+        theme,
+    };
+    let title = match view.focus {
+        Panel::Streams => {
+            let idx = *view.stream_order().get(view.streams.selected)? as usize;
+            let s = src.streams.get(idx)?;
+            stream_lines(&mut b, s, src.now, utc);
+            let last = src.log.iter().rev().find(|e| e.stream == Some(idx as u32));
+            match last {
+                Some(e) => {
+                    b.blank();
+                    b.heading("last request for this stream");
+                    request_lines(&mut b, e, utc);
+                }
+                None => b.note("No request for this stream is in the in-memory log any more; the journal has them all."),
+            }
+            format!("stream {}", view.stream_label(idx))
+        }
+        Panel::Recordings => {
+            let i = view.recording_at(view.recordings.selected)?;
+            let r = src.recordings.get(i)?;
+            let stream = src.streams.get(r.stream as usize);
+            recording_lines(&mut b, r, stream, utc);
+            b.blank();
+            match find_by_seq(src, r.seq) {
+                Some(e) => {
+                    b.heading("the request");
+                    request_lines(&mut b, e, utc);
+                }
+                None => b.note(&format!(
+                    "The raw request is no longer in the in-memory request log (it keeps the newest {}); it is in the journal at seq {}.",
+                    store.log().len(),
+                    r.seq
+                )),
+            }
+            format!("recording · seq {}", r.seq)
+        }
+        Panel::Requests => {
+            let pos = *view.log_rows().get(view.requests.selected)?;
+            let e = src.log.get(pos)?;
+            request_lines(&mut b, e, utc);
+            format!("request · seq {}", e.seq)
+        }
+    };
+    Some(Detail {
+        title,
+        lines: b.lines,
+        scroll: 0,
+    })
+}
+
+/// The log entry with this `seq`, if the bounded log still has it (the log is in seq order).
+fn find_by_seq<'a>(src: &Source<'a>, seq: u64) -> Option<&'a LogEntry> {
+    let i = src.log.partition_point(|e| e.seq < seq);
+    src.log.get(i).filter(|e| e.seq == seq)
+}
+
+struct Builder {
+    lines: Vec<Line<'static>>,
+    theme: Theme,
+}
+
+impl Builder {
+    fn field(&mut self, label: &str, value: &str) {
+        self.field_styled(label, value, Style::new());
+    }
+
+    fn field_styled(&mut self, label: &str, value: &str, style: Style) {
+        self.lines.push(Line::from(vec![
+            Span::styled(format!("{label:<13} "), self.theme.dim()),
+            Span::styled(clean(value, LINE_MAX), style),
+        ]));
+    }
+
+    fn heading(&mut self, text: &str) {
+        self.lines
+            .push(Line::styled(format!("── {text}"), self.theme.header()));
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.lines.push(Line::raw(clean(text, LINE_MAX)));
+    }
+
+    fn note(&mut self, text: &str) {
+        self.lines
+            .push(Line::styled(clean(text, LINE_MAX), self.theme.warn()));
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::raw(""));
+    }
+}
+
+fn time(t: DateTime<Utc>, utc: bool) -> String {
+    format!(
+        "{} {}",
+        date_time(t, utc),
+        if utc { "UTC" } else { "local" }
+    )
+}
+
+fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool) {
+    b.field("domain", &s.id.domain);
+    b.field("app", &s.id.app);
+    b.field("stream", &s.id.stream);
+    let since = s
+        .state_since
+        .map(|t| {
+            format!(
+                " for {} (since {})",
+                hms((now - t).num_seconds()),
+                time(t, utc)
+            )
+        })
+        .unwrap_or_default();
+    b.field_styled(
+        "state",
+        &format!("{}{since}", state_label(s.state)),
+        b.theme.state(s.state),
+    );
+    let since = s
+        .ingest_since
+        .map(|t| format!(" (since {})", time(t, utc)))
+        .unwrap_or_default();
+    b.field_styled(
+        "ingest",
+        &format!("{}{since}", ingest_label(s.ingest)),
+        b.theme.ingest(s.ingest),
+    );
+    b.field("recordings", &s.recordings.to_string());
+    b.field("total", &hms_ms(s.total_duration_s));
+    b.field("pauses", &s.pauses.to_string());
+    match (&s.last_event, s.last_event_at) {
+        (Some(ev), Some(at)) => b.field("last event", &format!("{ev} at {}", time(at, utc))),
+        _ => b.field("last event", "-"),
+    }
+}
+
+fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc: bool) {
+    if let Some(s) = stream {
+        b.field(
+            "stream",
+            &format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream),
+        );
+    }
+    b.field("uri", &r.uri);
+    b.field(
+        "duration",
+        &r.duration
+            .map(|d| format!("{} ({d} s)", hms_ms(d)))
+            .unwrap_or_else(|| "-".into()),
+    );
+    b.field("start_time", &unix_date_time(r.start_time, utc));
+    b.field("stop_time", &unix_date_time(r.stop_time, utc));
+    if r.mismatch {
+        if let (Some(d), Some(a), Some(z)) = (r.duration, r.start_time, r.stop_time) {
+            let msg = format!(
+                "≠ duration {d} s disagrees with stop_time − start_time = {} s (kept as reported)",
+                z - a
+            );
+            b.note(&msg);
+        }
+    }
+    if r.push_args.is_empty() {
+        b.field("push_args", "-");
+    }
+    for (k, v) in r.push_args.iter() {
+        b.field("push_args", &format!("{k} = {v}"));
+    }
+    b.field("received", &time(r.received_at, utc));
+}
+
+fn request_lines(b: &mut Builder, e: &LogEntry, utc: bool) {
+    b.field("seq", &e.seq.to_string());
+    b.field(
+        "received",
+        &format!(
+            "{}  ({})",
+            time(e.received_at, utc),
+            format_time(e.received_at)
+        ),
+    );
+    b.field("from", &e.remote);
+    b.field("request", &format!("{} {}", e.method, e.path));
+    b.field_styled(
+        "outcome",
+        &format!(
+            "{}  HTTP {}{}",
+            outcome_label(e.outcome),
+            e.status,
+            e.kind
+                .as_deref()
+                .map(|k| format!("  ({k})"))
+                .unwrap_or_default()
+        ),
+        b.theme.outcome(e.outcome),
+    );
+    if let Some(err) = &e.error {
+        b.field_styled("reason", err, b.theme.outcome(e.outcome));
+    }
+    let Ok(je) = serde_json::from_str::<JournalEntry>(&e.line) else {
+        b.note(&format!(
+            "The journal line for this request could not be read here; see the journal at seq {}.",
+            e.seq
+        ));
+        return;
+    };
+    b.blank();
+    b.heading("headers");
+    if je.headers.is_empty() {
+        b.raw("(none kept)");
+    }
+    for (k, v) in &je.headers {
+        b.field(k, v);
+    }
+    b.blank();
+    body_lines(b, &je);
+}
+
+fn body_lines(b: &mut Builder, je: &JournalEntry) {
+    let raw = je.body_raw();
+    let cut = je
+        .body_truncated
+        .as_ref()
+        .map(|t| {
+            format!(
+                ", cut: {} bytes received{}",
+                t.received_bytes,
+                t.declared_bytes
+                    .map(|d| format!(", {d} declared"))
+                    .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    if raw.is_empty() {
+        b.heading(&format!("body: empty{cut}"));
+        return;
+    }
+    let text = if je.body_base64.is_some() {
+        b.heading(&format!(
+            "body: {} bytes, not UTF-8, shown as base64{cut}",
+            raw.len()
+        ));
+        je.body_base64.clone().unwrap_or_default()
+    } else {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+            b.heading(&format!(
+                "body: {} bytes, JSON, pretty-printed{cut}",
+                raw.len()
+            ));
+            pretty_json(&text)
+        } else {
+            b.heading(&format!("body: {} bytes, as received{cut}", raw.len()));
+            text
+        }
+    };
+    for (i, line) in text.lines().enumerate() {
+        if i == BODY_LINES_MAX {
+            b.note("… (more in the journal)");
+            break;
+        }
+        b.raw(line);
+    }
+}
+
+/// Re-indents valid JSON text without parsing it into values, so that key order and number
+/// spelling stay exactly as the provider sent them (serde_json's map would sort the keys).
+pub fn pretty_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // Skip whitespace to see whether the container is empty.
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    out.push(chars.next().unwrap_or(' '));
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_json_keeps_order_and_numbers() {
+        let s = r#"{"z":1,"a":[1.50,{"k":"v, \"q\" {x}"}],"e":{},"n":[ ]}"#;
+        assert_eq!(
+            pretty_json(s),
+            "{\n  \"z\": 1,\n  \"a\": [\n    1.50,\n    {\n      \"k\": \"v, \\\"q\\\" {x}\"\n    }\n  ],\n  \"e\": {},\n  \"n\": []\n}"
+        );
+        // Already pretty input comes out the same shape.
+        let again = pretty_json(&pretty_json(s));
+        assert_eq!(again, pretty_json(s));
+    }
+}

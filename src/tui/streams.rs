@@ -1,0 +1,107 @@
+//! The streams panel: one row per stream, its recording state (colour + symbol + word), how
+//! long it has been in it, ingest, recordings and their total duration, and the last event.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::header::HeaderInfo;
+use super::screen::{panel_block, right, scrollbar};
+use super::state::{Panel, Source, ViewState};
+use super::text::{ago, clean, hms, thousands};
+use super::theme::{ingest_label, state_label};
+
+/// Longest event name shown.
+const EVENT_MAX: usize = 24;
+
+/// Draws the streams panel.
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: &HeaderInfo) {
+    let t = view.theme;
+    let focused = view.focus == Panel::Streams;
+    let total = src.streams.len();
+    let shown = view.stream_order().len();
+    let count = if shown == total {
+        thousands(total as u64)
+    } else {
+        format!("{} of {}", thousands(shown as u64), thousands(total as u64))
+    };
+    let block = panel_block(
+        format!(" Streams {count} · sort: {} ", view.sort.label()),
+        focused,
+        t,
+    );
+    if total == 0 {
+        let hint = vec![
+            Line::styled("No callbacks yet.", t.dim()),
+            Line::styled(
+                format!(
+                    "Point NotifyUrl at http://{}/<any path>, or try: curl -X POST http://{}/recmon -d '{{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"record_started\"}}'",
+                    ctx.listen, ctx.listen
+                ),
+                t.dim(),
+            ),
+        ];
+        frame.render_widget(
+            Paragraph::new(hint).block(block).wrap(Wrap { trim: false }),
+            area,
+        );
+        return;
+    }
+    let height = (area.height as usize).saturating_sub(3);
+    let window = view.streams.window(shown, height);
+    let now = src.now;
+    let rows: Vec<Row> = view.stream_order()[window.clone()]
+        .iter()
+        .map(|&i| {
+            let s = &src.streams[i as usize];
+            let in_state = s
+                .state_since
+                .map(|at| hms((now - at).num_seconds()))
+                .unwrap_or_else(|| "-".into());
+            let (last, last_ago) = match (&s.last_event, s.last_event_at) {
+                (Some(ev), Some(at)) => (clean(ev, EVENT_MAX), ago((now - at).num_seconds())),
+                _ => ("-".into(), "-".into()),
+            };
+            Row::new(vec![
+                Cell::from(view.stream_label(i as usize).to_owned()),
+                Cell::from(Span::styled(state_label(s.state), t.state(s.state))),
+                Cell::from(right(in_state)),
+                Cell::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
+                Cell::from(right(thousands(s.recordings))),
+                Cell::from(right(hms(s.total_duration_s.round() as i64))),
+                Cell::from(last),
+                Cell::from(right(last_ago)),
+            ])
+        })
+        .collect();
+    let header = Row::new(vec![
+        Cell::from("domain/app/stream"),
+        Cell::from("state"),
+        Cell::from(right("for")),
+        Cell::from("ingest"),
+        Cell::from(right("recs")),
+        Cell::from(right("total")),
+        Cell::from("last event"),
+        Cell::from(right("ago")),
+    ])
+    .style(t.header());
+    let widths = [
+        Constraint::Fill(1),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(10),
+        Constraint::Length(EVENT_MAX as u16),
+        Constraint::Length(6),
+    ];
+    let selected = view.streams.selected.checked_sub(window.start);
+    let mut state = TableState::default().with_selected(selected.filter(|_| shown > 0));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .row_highlight_style(t.selected(focused));
+    frame.render_stateful_widget(table, area, &mut state);
+    scrollbar(frame, area, shown, height, window.start, t);
+}

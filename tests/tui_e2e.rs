@@ -1,0 +1,329 @@
+//! End to end: the real binary in a real terminal (tmux), callbacks over real HTTP, and
+//! assertions on what the pane shows. Each test has its own tmux server (`-L`), so tests run
+//! in parallel. tmux is required: `.ci/run` installs it; without it these tests fail.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// The shell prompt in the pane (capture-pane drops trailing spaces, so the PS1 is this plus
+/// a space): seeing it again means recmon has exited.
+const PROMPT: &str = "e2e$";
+
+/// A tmux server with one 160×45 pane running a plain bash in a temp dir.
+struct Pane {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Pane {
+    fn start() -> Pane {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "tmux is required for the end-to-end tests (bash .ci/run installs it; or apt-get install tmux)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!(
+            "recmon-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let pane = Pane { socket, dir };
+        pane.tmux(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "-s",
+            "e2e",
+            "-c",
+            &pane.dir.path().display().to_string(),
+            &format!("env -u NO_COLOR -u RECMON_LISTEN TERM=xterm-256color PS1='{PROMPT} ' bash --norc --noprofile"),
+        ]);
+        pane.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+            s.contains(PROMPT)
+        });
+        pane
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types a line into the shell.
+    fn run(&self, line: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", "-l", line]);
+        self.tmux(&["send-keys", "-t", "e2e", "Enter"]);
+    }
+
+    /// Presses keys (tmux key names), one at a time with a pause, so that Esc followed by a
+    /// key is not read as Alt+key.
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+
+    fn screen(&self) -> String {
+        // -J joins wrapped lines, so long messages can be matched whole.
+        self.tmux(&["capture-pane", "-p", "-J", "-t", "e2e"])
+    }
+
+    fn screen_with_escapes(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "e2e"])
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > limit {
+                panic!("{what}: not on screen within {limit:?}:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Starts recmon in the pane on a free port and waits for its screen.
+    fn start_recmon(&self, env: &str) -> SocketAddr {
+        let addr = free_port();
+        self.run(&format!(
+            "S=$(stty -g); {env} {} --listen {addr} --journal j.jsonl",
+            bin()
+        ));
+        self.wait_for("the recmon header", Duration::from_secs(20), |s| {
+            s.contains(&format!("http://{addr}")) && s.contains("Streams")
+        });
+        addr
+    }
+
+    /// After recmon exits: the prompt is back, the terminal settings are what they were
+    /// before recmon started, and the shell runs commands.
+    fn assert_terminal_restored(&self) {
+        self.wait_for("the summary", Duration::from_secs(20), |s| {
+            s.contains("recmon: stopped.")
+        });
+        // The marker is computed by the shell, so it appears only if the command ran.
+        self.run(r#"[ "$(stty -g)" = "$S" ] && echo "tty-$((6*7))-restored""#);
+        self.wait_for("a usable shell", Duration::from_secs(10), |s| {
+            s.contains("tty-42-restored") && s.trim_end().ends_with(PROMPT)
+        });
+    }
+
+    fn journal(&self) -> std::path::PathBuf {
+        self.dir.path().join("j.jsonl")
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn status(addr: SocketAddr, event: &str) {
+    let body = STATUS_SAMPLE.replace("record_started", event);
+    assert_eq!(
+        request(addr, "POST", "/recmon", &[], body.as_bytes()).0,
+        200
+    );
+}
+
+/// The line of the pane that shows a stream in the streams panel.
+fn stream_row<'a>(screen: &'a str, stream: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(stream))
+        .unwrap_or_default()
+}
+
+/// Within a second of each callback, the screen shows it.
+const SOON: Duration = Duration::from_secs(1);
+
+#[test]
+fn states_change_live_and_the_keys_work() {
+    let pane = Pane::start();
+    let addr = pane.start_recmon("");
+
+    for (event, shown) in [
+        ("record_started", "● started"),
+        ("record_paused", "‖ paused"),
+        ("record_resumed", "▶ resumed"),
+    ] {
+        status(addr, event);
+        pane.wait_for(&format!("gs_stream {shown}"), SOON, |s| {
+            stream_row(s, "gs_domain/gs_app/gs_stream").contains(shown)
+        });
+    }
+    request(addr, "POST", "/recmon", &[], RECORDING_SAMPLE.as_bytes());
+    pane.wait_for("the recording", SOON, |s| {
+        s.contains("0:01:09.403 ≠") && s.contains("liveApp****/liveStream****/0_2017-03-08")
+    });
+    request(addr, "POST", "/recmon", &[], b"{broken");
+    pane.wait_for("the rejected request", SOON, |s| {
+        s.contains("✗ rejected") && s.contains("body is not valid JSON")
+    });
+
+    // `/` filters every panel; Esc clears it.
+    pane.keys(&["/", "g", "s", "_", "s", "t", "Enter"]);
+    pane.wait_for("the filter", SOON, |s| {
+        s.contains("filter: \"gs_st\"") && !s.contains("demo.aliyundoc.com")
+    });
+    pane.keys(&["Escape"]);
+    pane.wait_for("the filter cleared", SOON, |s| {
+        !s.contains("filter:") && s.contains("demo.aliyundoc.com")
+    });
+
+    // `?` lists every key.
+    pane.keys(&["?"]);
+    pane.wait_for("the help popup", SOON, |s| {
+        s.contains("Keys") && s.contains("this help") && s.contains("mouse wheel")
+    });
+    pane.keys(&["Escape"]);
+    pane.wait_for("the help closed", SOON, |s| !s.contains("this help"));
+
+    // Enter on the recording shows its request, body pretty-printed.
+    pane.keys(&["Tab", "Enter"]);
+    pane.wait_for("the detail popup", SOON, |s| {
+        s.contains("recording · seq 4") && s.contains("\"callback_myid\": \"1231389741\"")
+    });
+    pane.keys(&["Escape"]);
+    pane.wait_for("the detail closed", SOON, |s| {
+        !s.contains("recording · seq 4")
+    });
+
+    // `f` turns following off and on.
+    pane.keys(&["f"]);
+    pane.wait_for("follow off", SOON, |s| s.contains("follow:off"));
+    pane.keys(&["f"]);
+    pane.wait_for("follow on", SOON, |s| s.contains("follow:on"));
+
+    // A tiny terminal shows a notice, and the screen comes back when it grows.
+    pane.tmux(&["resize-window", "-t", "e2e", "-x", "20", "-y", "5"]);
+    pane.wait_for("the too-small notice", Duration::from_secs(2), |s| {
+        s.contains("too small")
+    });
+    pane.tmux(&["resize-window", "-t", "e2e", "-x", "160", "-y", "45"]);
+    pane.wait_for("the screen again", Duration::from_secs(2), |s| {
+        s.contains("Streams")
+    });
+
+    pane.keys(&["q"]);
+    pane.assert_terminal_restored();
+    let s = pane.screen();
+    assert!(s.contains("4 accepted, 0 duplicate, 1 rejected"), "{s}");
+    assert_eq!(journal_lines(&pane.journal()).len(), 5);
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_no_color_is_honoured() {
+    let pane = Pane::start();
+    let addr = pane.start_recmon("NO_COLOR=1");
+    status(addr, "record_started");
+    pane.wait_for("the stream", SOON, |s| s.contains("● started"));
+    let with_escapes = pane.screen_with_escapes();
+    assert_no_colours(&with_escapes);
+
+    let shell: u32 = pane
+        .tmux(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("list the shell's children");
+    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    pane.assert_terminal_restored();
+}
+
+#[test]
+fn a_panic_in_a_spawned_task_restores_the_terminal_first() {
+    let pane = Pane::start();
+    pane.start_recmon("RECMON_DEBUG_PANIC_IN_TASK_MS=800");
+    let s = pane.wait_for("the panic message", Duration::from_secs(10), |s| {
+        s.contains("deliberate panic in a spawned task")
+    });
+    // The message is on the normal screen, not lost with the alternate one.
+    assert!(!s.contains("╭ Streams"), "{s}");
+    pane.assert_terminal_restored();
+}
+
+#[test]
+fn a_port_in_use_is_reported_on_a_normal_terminal() {
+    let pane = Pane::start();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    pane.run(&format!(
+        "S=$(stty -g); {} --listen {addr} --journal j.jsonl",
+        bin()
+    ));
+    pane.wait_for("the error", Duration::from_secs(20), |s| {
+        s.contains("cannot listen on") && s.contains("pick another port")
+    });
+    pane.run(r#"[ "$(stty -g)" = "$S" ] && echo "tty-$((6*7))-restored""#);
+    pane.wait_for("a usable shell", Duration::from_secs(10), |s| {
+        s.contains("tty-42-restored")
+    });
+    assert!(!Path::new(&pane.journal()).exists() || journal_lines(&pane.journal()).is_empty());
+}
+
+/// No SGR colour parameter (30–38, 40–48, 90–97, 100–107) in the captured escapes.
+fn assert_no_colours(screen: &str) {
+    let mut rest = screen;
+    while let Some(i) = rest.find("\x1b[") {
+        let after = &rest[i + 2..];
+        let end = after
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            for p in after[..end].split(';') {
+                let n: u32 = p.parse().unwrap_or(0);
+                assert!(
+                    !matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107),
+                    "colour {n} with NO_COLOR set in {:?}",
+                    &after[..end]
+                );
+            }
+        }
+        rest = &after[end..];
+    }
+}
