@@ -7,11 +7,17 @@
 //! terminal UI, `/api/state`).
 
 pub mod app;
+pub mod auth;
 pub mod callback;
 pub mod cli;
+pub mod client;
+pub mod export;
 pub mod headless;
 pub mod journal;
 pub mod pipeline;
+pub mod progress;
+pub mod replay;
 pub mod sanitize;
 pub mod server;
+pub mod simulate;
 pub mod store;

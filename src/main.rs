@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use recmon::app;
-use recmon::cli::Cli;
+use recmon::cli::{Cli, Command};
+use recmon::{export, replay, simulate};
 
 fn main() {
     let cli = Cli::parse();
@@ -14,6 +15,16 @@ fn main() {
         }
     };
     let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Export(args)) => {
+                return tokio::task::spawn_blocking(move || export::run(args))
+                    .await
+                    .unwrap_or_else(|e| Err(app::AppError::new(1, format!("export failed: {e}"))))
+            }
+            Some(Command::Replay(args)) => return replay::run(args).await,
+            Some(Command::Simulate(args)) => return simulate::run(args).await,
+            None => {}
+        }
         if app::wants_headless(&cli.run) {
             app::run_headless(cli.run).await
         } else {

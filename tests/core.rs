@@ -52,7 +52,10 @@ fn malformed_body_gets_400_and_a_journal_line() {
     assert_eq!(status, 400);
     assert!(body.contains("app, stream"), "{body}");
 
-    let (status, body) = r.post("/cb", r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"long"}"#);
+    let (status, body) = r.post(
+        "/cb",
+        r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"long"}"#,
+    );
     assert_eq!(status, 422);
     assert!(body.contains("duration"), "{body}");
 
@@ -67,7 +70,10 @@ fn malformed_body_gets_400_and_a_journal_line() {
     assert_eq!(lines[0]["outcome"], "rejected");
     assert_eq!(lines[0]["status"], 400);
     assert_eq!(lines[0]["body_text"], "{not json");
-    assert!(lines[0]["error"].as_str().unwrap().contains("not valid JSON"));
+    assert!(lines[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
     assert_eq!(lines[2]["status"], 422);
     assert_eq!(lines[3]["method"], "DELETE");
     assert_eq!(lines[3]["status"], 405);
@@ -190,7 +196,10 @@ fn journal_write_failure_answers_503_not_200() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("journal write failed"), "{body}");
     let st = r.state();
-    assert_eq!(st["requests"]["accepted"], 0, "a 503'd callback must not change state");
+    assert_eq!(
+        st["requests"]["accepted"], 0,
+        "a 503'd callback must not change state"
+    );
     assert_eq!(st["journal_failures"], 1);
     let (_, _, err) = r.stop();
     assert!(err.contains("JOURNAL WRITE FAILED"), "{err}");
@@ -228,9 +237,8 @@ fn shutdown_leaves_a_complete_journal() {
             std::thread::spawn(move || {
                 let mut acked = 0;
                 for i in 0..40 {
-                    let body = format!(
-                        r#"{{"domain":"d","app":"a","stream":"s","uri":"{t}_{i}.flv"}}"#
-                    );
+                    let body =
+                        format!(r#"{{"domain":"d","app":"a","stream":"s","uri":"{t}_{i}.flv"}}"#);
                     match try_request(addr, "POST", "/cb", &[], body.as_bytes()) {
                         Ok((200, _)) => acked += 1,
                         _ => break,
@@ -248,10 +256,16 @@ fn shutdown_leaves_a_complete_journal() {
     assert!(err.contains("recmon: stopped."), "{err}");
     assert!(err.contains(&journal.display().to_string()), "{err}");
     let raw = std::fs::read_to_string(&journal).unwrap();
-    assert!(raw.is_empty() || raw.ends_with('\n'), "journal ends mid-line");
+    assert!(
+        raw.is_empty() || raw.ends_with('\n'),
+        "journal ends mid-line"
+    );
     let lines = journal_lines(&journal);
     let accepted = lines.iter().filter(|l| l["outcome"] == "accepted").count();
-    assert!(accepted >= acked, "{accepted} journaled < {acked} acknowledged");
+    assert!(
+        accepted >= acked,
+        "{accepted} journaled < {acked} acknowledged"
+    );
     // Every journaled request was printed by the headless view.
     assert_eq!(out.lines().count(), lines.len(), "{out}");
 }
@@ -266,7 +280,10 @@ fn port_in_use_exits_1_with_a_clear_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot listen on") && err.contains("--listen"), "{err}");
+    assert!(
+        err.contains("cannot listen on") && err.contains("--listen"),
+        "{err}"
+    );
 }
 
 #[test]

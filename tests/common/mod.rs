@@ -59,12 +59,12 @@ impl Recmon {
 
     /// Starts recmon with an explicit journal path (which may be unwritable).
     pub fn start_in(dir: &Path, journal: &Path, extra: &[&str]) -> Recmon {
-        let mut args: Vec<String> = vec![
-            "--headless".into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ];
-        if !extra.contains(&"--journal") && !extra.contains(&"--no-journal") {
+        let mut args: Vec<String> =
+            vec!["--headless".into(), "--listen".into(), "127.0.0.1:0".into()];
+        if !extra.contains(&"--journal")
+            && !extra.contains(&"--no-journal")
+            && !extra.contains(&"--resume")
+        {
             args.push("--journal".into());
             args.push(journal.display().to_string());
         }
@@ -117,10 +117,7 @@ impl Recmon {
             Ok(a) => a.parse().unwrap(),
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "recmon did not start; stderr:\n{}",
-                    stderr.lock().unwrap()
-                );
+                panic!("recmon did not start; stderr:\n{}", stderr.lock().unwrap());
             }
         };
         Recmon {
