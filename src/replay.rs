@@ -19,6 +19,7 @@ use crate::journal::{JournalEntry, Outcome};
 use crate::pipeline::for_each_entry;
 use crate::progress::{eprint_line, journal_bar};
 use crate::sanitize::terminal;
+use crate::simulate::INTERRUPTED;
 
 /// Entries read ahead of the sender.
 const READ_AHEAD: usize = 1024;
@@ -99,10 +100,29 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
     tally.start();
     let mut first_at = None;
     let mut stopped: Option<String> = None;
-    while let Some(entry) = rx.recv().await {
+    // Ctrl-C stops sending but still prints the summary of what was sent.
+    let interrupt = crate::app::shutdown_signal();
+    tokio::pin!(interrupt);
+    loop {
+        let entry = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = &mut interrupt => {
+                stopped = Some(INTERRUPTED.to_string());
+                break;
+            }
+        };
         let t0 = *first_at.get_or_insert(entry.received_at);
         let gap = (entry.received_at - t0).num_milliseconds() as f64 / 1000.0;
-        pacer.wait(gap).await;
+        tokio::select! {
+            _ = pacer.wait(gap) => {}
+            _ = &mut interrupt => {
+                stopped = Some(INTERRUPTED.to_string());
+                break;
+            }
+        }
         let out = match outgoing_for(&entry, sender.target()) {
             Ok(o) => o,
             Err(e) => {
@@ -166,7 +186,8 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         tally.summary()
     );
     if let Some(e) = stopped {
-        return Err(AppError::new(1, format!("replay stopped early: {e}")));
+        let code = if e == INTERRUPTED { 130 } else { 1 };
+        return Err(AppError::new(code, format!("replay stopped early: {e}")));
     }
     if !tally.all_ok() {
         return Err(AppError::new(

@@ -31,6 +31,9 @@ use crate::client::{CallbackSender, Outgoing, Pacer, Speed, Tally, Target};
 /// seed names one exact sequence of requests, times included.
 pub const DEFAULT_EPOCH: i64 = 1_767_225_600;
 
+/// Why a run stopped when the user pressed Ctrl-C (exit code 130, as shells expect).
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C)";
+
 /// Share of callbacks the simulated provider re-sends (its retries), in percent.
 const RETRY_PERCENT: u32 = 10;
 /// Share of recording files whose reported duration is off by more than a second, in percent.
@@ -623,17 +626,17 @@ pub enum Pacing {
     SimClock(f64),
 }
 
-/// Sends `requests` in order, one at a time, paced. Reports each non-2xx answer on stderr
-/// through `report`, stops at the first request that gets no answer at all, and returns what
-/// was sent and the answers.
+/// Sends `requests` in order, one at a time, paced, counting into `sent` and `tally` (so a
+/// caller that stops this future early still has the counts). Reports each non-2xx answer
+/// through `report`. Returns why it stopped early: a request that got no answer at all.
 pub async fn run_requests(
     requests: impl Iterator<Item = SimRequest>,
     sender: &CallbackSender,
     pacing: Pacing,
+    sent: &mut SentSummary,
+    tally: &mut Tally,
     mut report: impl FnMut(&str),
-) -> (SentSummary, Tally, Option<String>) {
-    let mut sent = SentSummary::default();
-    let mut tally = Tally::default();
+) -> Option<String> {
     tally.start();
     let mut pacer = match pacing {
         Pacing::Rate(speed) => Pacer::new(speed),
@@ -648,7 +651,7 @@ pub async fn run_requests(
         pacer.wait(offset).await;
         let out = match req.outgoing(sender.target()) {
             Ok(o) => o,
-            Err(e) => return (sent, tally, Some(e)),
+            Err(e) => return Some(e),
         };
         let what = format!("{} {}", req.method, out.uri);
         match sender.send(out).await {
@@ -667,11 +670,11 @@ pub async fn run_requests(
             }
             Err(e) => {
                 tally.failed += 1;
-                return (sent, tally, Some(e));
+                return Some(e);
             }
         }
     }
-    (sent, tally, None)
+    None
 }
 
 /// `recmon simulate`.
@@ -700,10 +703,20 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
             .unwrap_or_default()
     );
     let requests = Generator::new(params).take(args.count.unwrap_or(u64::MAX) as usize);
-    let (sent, tally, stopped) = run_requests(requests, &sender, Pacing::Rate(args.rate), |line| {
-        eprintln!("recmon simulate: {line}")
-    })
-    .await;
+    let (mut sent, mut tally) = (SentSummary::default(), Tally::default());
+    let sending = run_requests(
+        requests,
+        &sender,
+        Pacing::Rate(args.rate),
+        &mut sent,
+        &mut tally,
+        |line| eprintln!("recmon simulate: {line}"),
+    );
+    // Ctrl-C still prints what was sent so far.
+    let stopped = tokio::select! {
+        r = sending => r,
+        _ = crate::app::shutdown_signal() => Some(INTERRUPTED.to_string()),
+    };
     eprintln!(
         "recmon simulate: sent {} request(s): {}",
         tally.answered,
@@ -712,7 +725,8 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
     eprintln!("recmon simulate: {}", tally.summary());
     eprintln!("recmon simulate: repeat this exact sequence with --seed {seed}");
     if let Some(e) = stopped {
-        return Err(AppError::new(1, format!("simulate stopped early: {e}")));
+        let code = if e == INTERRUPTED { 130 } else { 1 };
+        return Err(AppError::new(code, format!("simulate stopped early: {e}")));
     }
     if !tally.all_ok() {
         return Err(AppError::new(
@@ -745,10 +759,12 @@ pub async fn run_demo(addr: SocketAddr) {
     params.delay_s = 15;
     params.stagger_s = 2;
     let sender = CallbackSender::new(target, None, "recmon-demo");
-    let (_, _, stopped) = run_requests(
+    let stopped = run_requests(
         Generator::new(params),
         &sender,
         Pacing::SimClock(1.0),
+        &mut SentSummary::default(),
+        &mut Tally::default(),
         |line| tracing::warn!("demo: {line}"),
     )
     .await;

@@ -804,6 +804,35 @@ fn replay_keeps_the_recorded_pace_scaled_by_speed() {
     );
     assert_eq!(b.state()["requests"]["accepted"], 3);
     assert_eq!(b.state()["requests"]["duplicate"], 3);
+
+    // Ctrl-C during a slow replay: it stops, and still says what it sent.
+    let child = Command::new(bin())
+        .args([
+            "replay",
+            a.journal.to_str().unwrap(),
+            "--to",
+            &to,
+            "--speed",
+            "0.01",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the first replayed request",
+        Duration::from_secs(10),
+        || b.state()["requests"]["duplicate"] == 4,
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("resent 1 request(s)") && err.contains("interrupted"),
+        "{err}"
+    );
 }
 
 #[test]
