@@ -178,17 +178,17 @@ fn read_pass(
                 return ControlFlow::Continue(());
             }
             let cb = callback_of(&entry);
+            if let Some(store) = store.as_mut() {
+                // The log ring is not exported, so its copy of the line is left empty.
+                store.apply(&entry, cb.as_ref(), empty.clone());
+            }
             if let Some(sink) = events.as_deref_mut() {
                 if filter.admits_stream(cb.as_ref().map(Callback::stream_id)) {
-                    if let Err(e) = sink.write(entry.clone(), line, cb.as_ref()) {
+                    if let Err(e) = sink.write(entry, line, cb.as_ref()) {
                         failed = Some(e);
                         return ControlFlow::Break(());
                     }
                 }
-            }
-            if let Some(store) = store.as_mut() {
-                // The log ring is not exported, so its copy of the line is left empty.
-                store.apply(&entry, cb.as_ref(), empty.clone());
             }
             ControlFlow::Continue(())
         },

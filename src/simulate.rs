@@ -230,14 +230,9 @@ impl Generator {
     /// A generator for `params`.
     pub fn new(params: SimParams) -> Self {
         let mut rng = StdRng::seed_from_u64(params.seed);
-        let mut g = Generator {
-            streams: Vec::new(),
-            queue: BTreeMap::new(),
-            order: 0,
-            rng: StdRng::seed_from_u64(0),
-            params: params.clone(),
-        };
         let domains = params.domains.max(1);
+        let mut streams = Vec::new();
+        let mut first_wake = Vec::new();
         let mut first_ms = params.epoch * 1000;
         for i in 0..params.streams.max(1) {
             let d = i % domains;
@@ -246,6 +241,7 @@ impl Generator {
             } else {
                 format!("live{}.example.com", d + 1)
             };
+            // Some streams are pushed without callback_* parameters, as in real use.
             let push_args = match rng.random_range(0..10) {
                 0 => None,
                 1 => Some(BTreeMap::new()),
@@ -258,7 +254,7 @@ impl Generator {
                     ("callback_args1".to_string(), format!("room{}", i + 1)),
                 ])),
             };
-            g.streams.push(SimStream {
+            streams.push(SimStream {
                 domain,
                 app: APPS[i as usize % APPS.len()].to_string(),
                 name: format!("{}-{:02}", NAMES[i as usize % NAMES.len()], i + 1),
@@ -276,13 +272,21 @@ impl Generator {
                 next_pause_ms: 0,
                 end_ms: 0,
             });
-            g.push(first_ms, Pending::Wake(i));
+            first_wake.push(first_ms);
             first_ms += rng.random_range(0..=params.stagger_s.max(0)) * 1000;
         }
-        if params.broadcasts == Some(0) {
-            g.queue.clear();
+        let mut g = Generator {
+            params,
+            rng,
+            streams,
+            queue: BTreeMap::new(),
+            order: 0,
+        };
+        if g.params.broadcasts != Some(0) {
+            for (i, at) in first_wake.into_iter().enumerate() {
+                g.push(at, Pending::Wake(i as u32));
+            }
         }
-        g.rng = rng;
         g
     }
 
