@@ -241,7 +241,9 @@ impl Session {
         ));
         let demo = args
             .demo
-            .then(|| tokio::spawn(crate::simulate::run_demo(addr)));
+            // Once the listener verifies signatures (--auth-key), pass that key here so
+            // the demo's callbacks are signed with it.
+            .then(|| tokio::spawn(crate::simulate::run_demo(addr, None)));
         Ok(Session {
             addr,
             shared,

@@ -19,6 +19,12 @@ use hyper_util::rt::TokioExecutor;
 use crate::auth;
 use crate::sanitize::terminal;
 
+/// Header carrying the signing time (Unix seconds), see [`crate::auth`].
+pub const TIMESTAMP_HEADER: &str = "ALI-LIVE-TIMESTAMP";
+
+/// Header carrying the signature, see [`crate::auth::signature`].
+pub const SIGNATURE_HEADER: &str = "ALI-LIVE-SIGNATURE";
+
 /// How long one request may take before it counts as failed. The provider itself gives up
 /// after about 5 s; this is generous so a slow receiver is reported, not mistaken for down.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -255,8 +261,8 @@ impl CallbackSender {
         }
         if let Some(key) = &self.auth_key {
             let ts = chrono::Utc::now().timestamp();
-            req = req.header(auth::TIMESTAMP_HEADER, ts.to_string()).header(
-                auth::SIGNATURE_HEADER,
+            req = req.header(TIMESTAMP_HEADER, ts.to_string()).header(
+                SIGNATURE_HEADER,
                 auth::signature(&self.target.host, ts, key),
             );
         }

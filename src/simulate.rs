@@ -746,8 +746,9 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
 
 /// The `--demo` driver: four streams on two domains, 20 s files, following the simulated clock
 /// in real time (so times on screen agree with the recordings' times), forever. Runs until
-/// the task is dropped; stops quietly if the monitor goes away.
-pub async fn run_demo(addr: SocketAddr) {
+/// the task is dropped; stops quietly if the monitor goes away. `auth_key` signs the requests,
+/// for a monitor that checks signatures with that key.
+pub async fn run_demo(addr: SocketAddr, auth_key: Option<String>) {
     let target = match Target::parse(&format!("http://{addr}/recmon")) {
         Ok(t) => t,
         Err(e) => {
@@ -762,7 +763,7 @@ pub async fn run_demo(addr: SocketAddr) {
     params.cycle_s = 20;
     params.delay_s = 15;
     params.stagger_s = 2;
-    let sender = CallbackSender::new(target, None, "recmon-demo");
+    let sender = CallbackSender::new(target, auth_key, "recmon-demo");
     let stopped = run_requests(
         Generator::new(params),
         &sender,
