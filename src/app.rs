@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -17,7 +17,8 @@ use crate::auth::AuthConfig;
 use crate::cli::RunArgs;
 use crate::headless::{write_output, Printer};
 use crate::journal::{default_path, JournalFile};
-use crate::pipeline::{Sequencer, SequencerSummary};
+use crate::pipeline::{rebuild, Sequencer, SequencerSummary};
+use crate::progress::{eprint_line, journal_bar};
 use crate::server::{serve, ServerConfig};
 use crate::store::{Counters, Deduper, SharedStore, Store};
 
@@ -37,7 +38,8 @@ impl fmt::Display for AppError {
 }
 
 impl AppError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
+    /// An error with its exit code (1: failure, 2: usage).
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
         AppError {
             message: message.into(),
             code,
@@ -57,6 +59,10 @@ pub struct Session {
     pub loopback_only: bool,
     /// Signature checking settings, when on.
     pub auth: Option<AuthConfig>,
+    /// What `--resume` rebuilt, when it was given.
+    pub resumed: Option<ResumeReport>,
+    /// The `--demo` simulator, running against this session's listener.
+    demo: Option<tokio::task::JoinHandle<()>>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
@@ -78,21 +84,107 @@ pub struct SessionSummary {
     pub journal_path: Option<PathBuf>,
 }
 
+/// What `--resume` found in the journal it rebuilt the state from.
+#[derive(Debug, Clone)]
+pub struct ResumeReport {
+    /// The journal.
+    pub journal: PathBuf,
+    /// Entries applied.
+    pub entries: u64,
+    /// The highest seq in the journal; new requests continue after it.
+    pub last_seq: u64,
+    /// Garbled middle lines and a cut-off last line, described (line number, byte offset).
+    pub problems: Vec<String>,
+}
+
+impl ResumeReport {
+    /// The closing line: how many entries, from where, and where seq continues.
+    pub fn summary_line(&self) -> String {
+        let mut line = format!(
+            "recmon: resumed {} entries from {}; new requests continue at seq {}",
+            self.entries,
+            self.journal.display(),
+            self.last_seq + 1
+        );
+        if !self.problems.is_empty() {
+            line.push_str(&format!(
+                "; {} damaged line(s) skipped, listed above",
+                self.problems.len()
+            ));
+        }
+        line
+    }
+}
+
+/// Rebuilds the store and the deduper from `path` for `--resume`, with a progress bar on a
+/// terminal, and prints what it found (damaged lines, then a count) on stderr, before any
+/// view starts. Blocking.
+fn rebuild_for_resume(
+    path: &Path,
+    log_capacity: usize,
+) -> Result<(Store, Deduper, ResumeReport), AppError> {
+    let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+        AppError::new(
+            1,
+            format!(
+                "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
+                path.display()
+            ),
+        )
+    })?;
+    let mut store = Store::new(log_capacity);
+    let mut deduper = Deduper::default();
+    let bar = journal_bar(size, "resume");
+    let rebuilt = rebuild(path, &mut store, &mut deduper, |o| bar.set_position(o))
+        .map_err(|e| AppError::new(1, format!("cannot resume from {}: {e}", path.display())))?;
+    bar.finish_and_clear();
+    let report = ResumeReport {
+        journal: path.to_path_buf(),
+        entries: rebuilt.entries,
+        last_seq: rebuilt.last_seq,
+        problems: rebuilt.problems,
+    };
+    for p in &report.problems {
+        eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
+    }
+    eprintln!("{}", report.summary_line());
+    Ok((store, deduper, report))
+}
+
 impl Session {
-    /// Opens the journal, binds the listener and starts serving.
+    /// Opens the journal (rebuilding the state from it with `--resume`), binds the listener,
+    /// starts serving, and with `--demo` starts the simulator against it.
     pub async fn start(args: &RunArgs) -> Result<Session, AppError> {
-        let store = Store::new(args.log_capacity);
-        let deduper = Deduper::default();
-        let next_seq = 1;
+        let (store, deduper, resumed) = match &args.resume {
+            Some(path) => {
+                let (path, capacity) = (path.clone(), args.log_capacity);
+                let (store, deduper, report) =
+                    tokio::task::spawn_blocking(move || rebuild_for_resume(&path, capacity))
+                        .await
+                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
+                (store, deduper, Some(report))
+            }
+            None => (Store::new(args.log_capacity), Deduper::default(), None),
+        };
+        let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
 
         let journal_path = if args.no_journal {
             None
+        } else if let Some(p) = &args.resume {
+            Some(p.clone())
         } else {
-            Some(
-                args.journal
-                    .clone()
-                    .unwrap_or_else(|| default_path(Utc::now())),
-            )
+            Some(args.journal.clone().unwrap_or_else(|| {
+                let path = default_path(Utc::now());
+                if args.demo {
+                    // Name demo journals so they are easy to tell from real sessions.
+                    PathBuf::from(
+                        path.to_string_lossy()
+                            .replacen("recmon-", "recmon-demo-", 1),
+                    )
+                } else {
+                    path
+                }
+            }))
         };
         let journal = match &journal_path {
             Some(p) => Some(JournalFile::open(p, args.fsync).map_err(|e| {
@@ -107,7 +199,14 @@ impl Session {
             None => None,
         };
 
-        let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+        let bound = match TcpListener::bind(args.listen).await {
+            // The demo only needs some port: if the usual one is taken, take any free one.
+            Err(e) if args.demo && e.kind() == std::io::ErrorKind::AddrInUse => {
+                TcpListener::bind(SocketAddr::new(args.listen.ip(), 0)).await
+            }
+            other => other,
+        };
+        let listener = bound.map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
                 format!(
                     ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
@@ -161,12 +260,19 @@ impl Session {
             },
             Duration::from_secs(10),
         ));
+        let demo = args
+            .demo
+            // Once the listener verifies signatures (--auth-key), pass that key here so
+            // the demo's callbacks are signed with it.
+            .then(|| tokio::spawn(crate::simulate::run_demo(addr, args.auth_key.clone())));
         Ok(Session {
             addr,
             shared,
             journal_path,
             loopback_only: addr.ip().is_loopback(),
             auth,
+            resumed,
+            demo,
             stop_server,
             server,
             sequencer,
@@ -176,6 +282,9 @@ impl Session {
 
     /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
     pub async fn shutdown(self) -> SessionSummary {
+        if let Some(demo) = &self.demo {
+            demo.abort();
+        }
         let _ = self.stop_server.send(());
         let _ = self.server.await;
         self.sequencer.stop().await;
@@ -238,6 +347,12 @@ pub fn banner(session: &Session) -> Vec<String> {
         Some(p) => format!("recmon: journal: {}", p.display()),
         None => "recmon: journal: off (--no-journal); requests are not kept on disk".to_string(),
     });
+    if session.demo.is_some() {
+        lines.push(format!(
+            "recmon: demo: simulating 4 streams on 2 domains against http://{}/recmon; Ctrl-C to stop",
+            session.addr
+        ));
+    }
     lines
 }
 
@@ -295,7 +410,11 @@ pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
     let shared = session.shared.clone();
     let mut changes = shared.subscribe();
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
-    let mut printer = Printer::new(args.json, 0);
+    // After --resume, the old entries are in the store's log; print only new ones.
+    let mut printer = Printer::new(
+        args.json,
+        session.resumed.as_ref().map_or(0, |r| r.last_seq),
+    );
     let printer_task = tokio::spawn(async move {
         let mut printing = true;
         loop {

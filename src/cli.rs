@@ -3,18 +3,168 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::client::Speed;
 use crate::journal::FsyncPolicy;
 
 /// Receive ApsaraVideo Live recording callbacks, journal every request, and watch the streams
 /// live in a terminal.
 #[derive(Debug, Parser)]
-#[command(name = "recmon", version, about, long_about = None)]
+#[command(
+    name = "recmon",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// A tool that works on journals or sends callbacks; without one, recmon runs the monitor.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Options for the monitor.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// The subcommands next to the monitor.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a journal's events, recordings or final stream states as JSON lines, JSON or CSV.
+    Export(ExportArgs),
+    /// Resend a journal's accepted callbacks to a receiver, in order, byte for byte.
+    Replay(ReplayArgs),
+    /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
+    Simulate(SimulateArgs),
+}
+
+/// Output format of `recmon export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line (for events: the journal lines themselves, byte for byte).
+    Jsonl,
+    /// One pretty-printed JSON array.
+    Json,
+    /// CSV with a header row; columns are listed in the README.
+    Csv,
+}
+
+/// What `recmon export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportWhat {
+    /// Every request in the journal (accepted, duplicate and rejected).
+    Events,
+    /// One row per accepted recording file (provider retries excluded).
+    Recordings,
+    /// The final state of each stream, as in /api/state.
+    Streams,
+}
+
+/// `recmon export JOURNAL`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The journal to read (a recmon-*.jsonl file).
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: ExportFormat,
+
+    /// What to export.
+    #[arg(long, value_enum, default_value = "events")]
+    pub what: ExportWhat,
+
+    /// Only streams whose `domain/app/stream` contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub stream: Option<String>,
+
+    /// Only requests received at or after T (RFC 3339, e.g. 2026-11-27T17:00:00Z, or Unix seconds).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+
+    /// Only requests received before T (RFC 3339 or Unix seconds).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `recmon replay JOURNAL --to URL`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The journal to replay.
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+
+    /// The receiver. `http://host:port` keeps each request's recorded path and query;
+    /// `http://host:port/path` sends every request to that path (the recorded query is kept).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+
+    /// Pace: 1 = the recorded pace, 10 = ten times faster, `max` = as fast as the receiver answers.
+    #[arg(long, value_name = "N|max", default_value = "1")]
+    pub speed: Speed,
+
+    /// Also resend the provider retries that recmon recorded as duplicates.
+    #[arg(long)]
+    pub with_duplicates: bool,
+
+    /// Sign each request with ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE using this key.
+    #[arg(
+        long,
+        env = "RECMON_AUTH_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub auth_key: Option<String>,
+}
+
+/// `recmon simulate --to URL`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The receiver; every callback goes to this URL's path (ingest callbacks add their query).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+
+    /// Number of streams broadcasting.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub streams: u32,
+
+    /// Number of streaming domains the streams are spread over.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub domains: u32,
+
+    /// Requests per second, or `max` (one at a time, as fast as the receiver answers).
+    #[arg(long, value_name = "R|max", default_value = "20")]
+    pub rate: Speed,
+
+    /// Send exactly N requests (streams keep broadcasting until then). Default: one broadcast
+    /// per stream, start to end.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Random seed; the same seed and options send the same sequence. Default: a random seed,
+    /// printed at the end.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Simulated clock start (RFC 3339 or Unix seconds) for the callbacks' times.
+    /// Default: 2026-01-01T00:00:00Z, so that a seed repeats exactly.
+    #[arg(long, value_name = "T")]
+    pub start_time: Option<String>,
+
+    /// Sign each request with ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE using this key.
+    #[arg(
+        long,
+        env = "RECMON_AUTH_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub auth_key: Option<String>,
 }
 
 /// Options for the monitor (listener, journal, views).
@@ -27,6 +177,15 @@ pub struct RunArgs {
     /// Journal file (JSON lines). Default: recmon-YYYYmmdd-HHMMSS.jsonl in the working directory.
     #[arg(long, value_name = "PATH", conflicts_with = "no_journal")]
     pub journal: Option<PathBuf>,
+
+    /// Rebuild the state from an earlier journal, then keep appending to it (seq continues).
+    /// For restarting recmon mid-broadcast.
+    #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["journal", "no_journal"])]
+    pub resume: Option<PathBuf>,
+
+    /// Run a simulated broadcast against this monitor, so there is something to watch.
+    #[arg(long)]
+    pub demo: bool,
 
     /// Do not write a journal (requests are still sequenced, counted and shown).
     #[arg(long)]

@@ -1,13 +1,26 @@
 //! The `recmon` binary: parse the command line, pick a mode, run it, map errors to exit codes.
 
 use clap::Parser;
-use recmon::cli::Cli;
-use recmon::{app, tui};
+use recmon::cli::{Cli, Command};
+use recmon::{app, export, replay, simulate, tui};
 
 // mimalloc: the request path allocates many small short-lived buffers across threads, which
 // glibc's malloc serves with arena lock contention (seen in perf under load).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// What `e` in the terminal UI runs: the session-log export beside the journal.
+fn session_exporter() -> tui::Exporter {
+    std::sync::Arc::new(|src: &tui::ExportSource| {
+        let journal = src.journal_path.as_ref().ok_or_else(|| {
+            "nothing to export: recmon runs with --no-journal, so no session log is kept"
+                .to_string()
+        })?;
+        export::export_session(journal)
+            .map(|e| e.paths())
+            .map_err(|e| e.to_string())
+    })
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -19,11 +32,20 @@ fn main() {
         }
     };
     let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Export(args)) => {
+                return tokio::task::spawn_blocking(move || export::run(args))
+                    .await
+                    .unwrap_or_else(|e| Err(app::AppError::new(1, format!("export failed: {e}"))))
+            }
+            Some(Command::Replay(args)) => return replay::run(args).await,
+            Some(Command::Simulate(args)) => return simulate::run(args).await,
+            None => {}
+        }
         if app::wants_headless(&cli.run) {
             app::run_headless(cli.run).await
         } else {
-            // No exporter yet: the session-log export comes with its own issue.
-            tui::run(cli.run, None).await
+            tui::run(cli.run, Some(session_exporter())).await
         }
     });
     if let Err(e) = result {

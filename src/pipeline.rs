@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -287,15 +288,76 @@ pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
     .ok()
 }
 
-/// What rebuilding a store from a journal found.
+/// What reading a journal found.
 #[derive(Debug, Default)]
 pub struct Rebuilt {
-    /// Entries applied.
+    /// Entries read (well-formed lines).
     pub entries: u64,
     /// The highest seq seen (new writes continue after it).
     pub last_seq: u64,
     /// Garbled or partial lines, described for the operator.
     pub problems: Vec<String>,
+}
+
+/// How often (in lines) the progress callback is told the byte offset: often enough for a
+/// smooth bar, rare enough to cost nothing.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Describes a line the reader could not use, for the operator: where it is (line number and
+/// byte offset) and that it was skipped. `None` for a well-formed entry.
+pub fn problem_text(item: &ReadItem) -> Option<String> {
+    match item {
+        ReadItem::Entry(_) => None,
+        ReadItem::Garbled {
+            line,
+            offset,
+            error,
+        } => Some(format!(
+            "line {line} (byte {offset}) is not a journal entry and was skipped: {error}"
+        )),
+        ReadItem::PartialTail {
+            line,
+            offset,
+            bytes,
+        } => Some(format!(
+            "line {line} at byte offset {offset} was cut off mid-line ({bytes} bytes, probably a crash) and was skipped"
+        )),
+    }
+}
+
+/// Reads a journal with the one [`JournalReader`], calling `visit` with each well-formed entry
+/// and its line (exactly as in the file, without the newline). Garbled and partial lines are
+/// skipped and described in [`Rebuilt::problems`]. `visit` may stop the read early with
+/// `ControlFlow::Break`. `progress` is called with the byte offset now and then, and at the end.
+/// Resume, export and replay all read journals through this.
+pub fn for_each_entry(
+    path: &Path,
+    mut visit: impl FnMut(JournalEntry, &str) -> ControlFlow<()>,
+    mut progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    let mut out = Rebuilt::default();
+    let mut reader = JournalReader::open(path)?;
+    let mut lines: u64 = 0;
+    while let Some(item) = reader.next() {
+        let item = item?;
+        lines += 1;
+        if lines.is_multiple_of(PROGRESS_EVERY) {
+            progress(reader.offset());
+        }
+        if let Some(problem) = problem_text(&item) {
+            out.problems.push(problem);
+            continue;
+        }
+        if let ReadItem::Entry(entry) = item {
+            out.entries += 1;
+            out.last_seq = out.last_seq.max(entry.seq);
+            if visit(*entry, reader.last_line()).is_break() {
+                break;
+            }
+        }
+    }
+    progress(reader.offset());
+    Ok(out)
 }
 
 /// Rebuilds a store and deduper from a journal, trusting each entry's recorded outcome.
@@ -304,43 +366,20 @@ pub fn rebuild(
     path: &Path,
     store: &mut Store,
     deduper: &mut Deduper,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> io::Result<Rebuilt> {
-    let mut out = Rebuilt::default();
-    let mut reader = JournalReader::open(path)?;
-    while let Some(item) = reader.next() {
-        match item? {
-            ReadItem::Entry(entry) => {
-                let cb = callback_of(&entry);
-                if entry.outcome == Outcome::Accepted {
-                    if let Some(cb) = &cb {
-                        deduper.observe_accepted(cb, entry.received_at);
-                    }
+    for_each_entry(
+        path,
+        |entry, line| {
+            let cb = callback_of(&entry);
+            if entry.outcome == Outcome::Accepted {
+                if let Some(cb) = &cb {
+                    deduper.observe_accepted(cb, entry.received_at);
                 }
-                let line: Arc<str> = Arc::from(reader.last_line());
-                out.last_seq = out.last_seq.max(entry.seq);
-                store.apply(&entry, cb.as_ref(), line);
-                out.entries += 1;
             }
-            ReadItem::Garbled {
-                line,
-                offset,
-                error,
-            } => out.problems.push(format!(
-                "line {line} (byte {offset}) is not a journal entry and was skipped: {error}"
-            )),
-            ReadItem::PartialTail {
-                line,
-                offset,
-                bytes,
-            } => out.problems.push(format!(
-                "line {line} at byte offset {offset} was cut off mid-line ({bytes} bytes, probably a crash) and was skipped"
-            )),
-        }
-        if out.entries % 65536 == 0 {
-            progress(reader.offset());
-        }
-    }
-    progress(reader.offset());
-    Ok(out)
+            store.apply(&entry, cb.as_ref(), Arc::from(line));
+            ControlFlow::Continue(())
+        },
+        progress,
+    )
 }

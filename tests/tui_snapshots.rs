@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use recmon::callback::{classify, Callback, Method, RecordingGenerated, StreamId};
-use recmon::journal::{encode_body, JournalEntry, Outcome};
+use recmon::callback::{classify_request, Callback, Method, RecordingGenerated, StreamId};
+use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
 use recmon::sanitize::is_unsafe_char;
 use recmon::store::{Deduper, Store};
 use recmon::tui::state::Panel;
@@ -64,7 +64,7 @@ impl Feed {
         self.seq += 1;
         let received_at = at(t);
         let query = path.split_once('?').map(|(_, q)| q);
-        let verdict = classify(Method::from_name(method), query, body.as_bytes());
+        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
         let (outcome, status, error, cb) = match verdict {
             Ok(cb) => {
                 let (o, _) = self.dedup.decide(&cb, received_at);
@@ -72,7 +72,7 @@ impl Feed {
             }
             Err(r) => (Outcome::Rejected, r.status, Some(r.error), None),
         };
-        let enc = encode_body(body.as_bytes());
+        let enc = encode_body(body.as_bytes(), parsed);
         let mut headers = BTreeMap::new();
         headers.insert("host".to_string(), "rec.example.com:8080".to_string());
         headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
@@ -91,12 +91,18 @@ impl Feed {
             kind: cb.as_ref().map(|c| c.kind().to_string()),
             error,
             body_bytes: body.len() as u64,
-            body: enc.body,
+            body: None,
             body_text: enc.body_text,
             body_base64: enc.body_base64,
             body_truncated: None,
+            auth: None,
         };
-        let line = serde_json::to_string(&entry).unwrap();
+        // Written and read back exactly as the sequencer and the journal reader do.
+        let mut line = Vec::new();
+        write_line(&mut line, &entry, enc.inline);
+        let line = String::from_utf8(line).unwrap();
+        let line = line.trim_end();
+        let entry: JournalEntry = serde_json::from_str(line).unwrap();
         self.store.apply(&entry, cb.as_ref(), Arc::from(line));
     }
 
@@ -411,6 +417,7 @@ fn a_million_recordings_cost_the_same_per_frame() {
             body_text: None,
             body_base64: None,
             body_truncated: None,
+            auth: None,
         };
         store.apply(&entry, Some(&cb), line.clone());
     }

@@ -23,7 +23,7 @@ pub struct HeaderInfo {
     pub listen: SocketAddr,
     /// Whether only this machine can reach the listener.
     pub loopback_only: bool,
-    /// Whether callback signatures are checked (not implemented yet: always false).
+    /// Whether callback signatures are checked (`--auth-key`).
     pub signature_checking: bool,
     /// The journal file, or `None` with `--no-journal`.
     pub journal_path: Option<PathBuf>,
@@ -89,6 +89,11 @@ fn identity_line(
                 ctx.listen.port()
             ),
             t.warn(),
+        ));
+    } else if !ctx.signature_checking {
+        spans.push(Span::styled(
+            "  ⚠ public and unsigned: anyone can forge callbacks (set RECMON_AUTH_KEY)",
+            t.alarm(),
         ));
     }
     let zone = if view.utc { "UTC" } else { "local" };
@@ -182,8 +187,15 @@ fn requests_line(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) 
                 Style::new()
             },
         ),
-        Span::styled("   rate ", t.dim()),
     ]);
+    let mut counters = counters;
+    if src.auth_failures > 0 {
+        counters.spans.push(Span::styled(
+            format!(" ({} bad signature)", thousands(src.auth_failures)),
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    counters.spans.push(Span::styled("   rate ", t.dim()));
     let rate = format!(" {}/s", thousands(view.rate.last_second()));
     let [counters_area, spark_area, rate_area] = Layout::horizontal([
         Constraint::Length(counters.width() as u16),

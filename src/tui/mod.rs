@@ -81,7 +81,7 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
     let ctx = HeaderInfo {
         listen: session.addr,
         loopback_only: session.loopback_only,
-        signature_checking: false,
+        signature_checking: session.auth.is_some(),
         journal_path: session.journal_path.clone(),
         started_at: Utc::now(),
     };
@@ -90,6 +90,32 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
         shared: session.shared.clone(),
     });
     let mut view = ViewState::new(Theme::from_env(), false);
+    if let Some(r) = &session.resumed {
+        // The resume report went to stderr before the screen took over; repeat it where the
+        // operator can see it.
+        let problems = if r.problems.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} damaged line(s) skipped; details on exit and in the log)",
+                r.problems.len()
+            )
+        };
+        view.toast = Some(Toast {
+            text: crate::sanitize::terminal(
+                &format!(
+                    "resumed {} entries from {}; seq continues at {}{problems}",
+                    r.entries,
+                    r.journal.display(),
+                    r.last_seq + 1
+                ),
+                200,
+            )
+            .into_owned(),
+            until: Utc::now() + chrono::Duration::seconds(20),
+            error: !r.problems.is_empty(),
+        });
+    }
 
     let result = match TerminalGuard::enter() {
         Ok((guard, mut terminal)) => {

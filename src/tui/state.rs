@@ -148,6 +148,7 @@ pub struct Frozen {
     counters: Counters,
     journal_failures: u64,
     last_journal_error: Option<String>,
+    auth_failures: u64,
     /// The store's `last_seq` at the time: requests after it arrived while frozen.
     pub last_seq: u64,
 }
@@ -164,6 +165,7 @@ impl Frozen {
             counters: store.counters(),
             journal_failures: failures,
             last_journal_error: last_error.map(str::to_owned),
+            auth_failures: store.auth_failures(),
             last_seq: store.last_seq(),
         }
     }
@@ -183,6 +185,8 @@ pub struct Source<'a> {
     pub journal_failures: u64,
     /// The last journal error.
     pub last_journal_error: Option<&'a str>,
+    /// Requests refused for a missing, wrong or stale signature.
+    pub auth_failures: u64,
     /// The time the panels' clocks use (ages, time in state).
     pub now: DateTime<Utc>,
     /// Requests that arrived since the view was frozen (0 when live).
@@ -204,6 +208,7 @@ impl<'a> Source<'a> {
                     counters: store.counters(),
                     journal_failures: failures,
                     last_journal_error: last_error,
+                    auth_failures: store.auth_failures(),
                     now,
                     arrived_while_frozen: 0,
                     recordings_while_frozen: 0,
@@ -218,6 +223,7 @@ impl<'a> Source<'a> {
                     counters: f.counters,
                     journal_failures: f.journal_failures,
                     last_journal_error: f.last_journal_error.as_deref(),
+                    auth_failures: f.auth_failures,
                     now: f.at,
                     arrived_while_frozen: store.last_seq().saturating_sub(f.last_seq),
                     recordings_while_frozen: store.recordings().len() - recordings.len(),

@@ -61,7 +61,10 @@ impl Recmon {
     pub fn start_in(dir: &Path, journal: &Path, extra: &[&str]) -> Recmon {
         let mut args: Vec<String> =
             vec!["--headless".into(), "--listen".into(), "127.0.0.1:0".into()];
-        if !extra.contains(&"--journal") && !extra.contains(&"--no-journal") {
+        if !extra.contains(&"--journal")
+            && !extra.contains(&"--no-journal")
+            && !extra.contains(&"--resume")
+        {
             args.push("--journal".into());
             args.push(journal.display().to_string());
         }

@@ -1,0 +1,435 @@
+//! Sending callbacks to a receiver, shared by `replay` and `simulate`.
+//!
+//! One request is in flight at a time over a keep-alive connection: the receiver must see the
+//! callbacks in the order they were recorded (or generated), because a stream's state depends
+//! on it (paused before resumed). On loopback this still sends thousands of requests a second.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::auth;
+use crate::sanitize::terminal;
+
+/// Header carrying the signing time (Unix seconds), see [`crate::auth`].
+pub const TIMESTAMP_HEADER: &str = "ALI-LIVE-TIMESTAMP";
+
+/// Header carrying the signature, see [`crate::auth::signature`].
+pub const SIGNATURE_HEADER: &str = "ALI-LIVE-SIGNATURE";
+
+/// How long one request may take before it counts as failed. The provider itself gives up
+/// after about 5 s; this is generous so a slow receiver is reported, not mistaken for down.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The receiver a `--to URL` names.
+#[derive(Debug, Clone)]
+pub struct Target {
+    url: String,
+    scheme_authority: String,
+    host: String,
+    path: Option<String>,
+    query: Option<String>,
+}
+
+impl Target {
+    /// Parses `--to URL`: `http://host[:port][/path][?query]`. Only plain HTTP is supported.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let uri: Uri = url.parse().map_err(|e| {
+            format!("--to {url:?} is not a URL ({e}); expected e.g. http://127.0.0.1:8080/recmon")
+        })?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "--to {url}: https is not supported; send to the receiver's plain http port, or put it behind a local TLS-terminating proxy"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "--to {url:?} needs http:// and a host, e.g. http://127.0.0.1:8080/recmon"
+                ))
+            }
+        }
+        let authority = uri.authority().ok_or_else(|| {
+            format!("--to {url:?} has no host; expected e.g. http://127.0.0.1:8080")
+        })?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let path = match uri.path() {
+            "" | "/" => None,
+            p => Some(p.to_string()),
+        };
+        Ok(Target {
+            url: url.to_string(),
+            scheme_authority: format!("http://{authority}"),
+            host,
+            path,
+            query: uri.query().filter(|q| !q.is_empty()).map(str::to_string),
+        })
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The host name the signature is computed over (no port, no brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Where a recorded request goes. With a bare `--to http://host:port` the recorded path and
+    /// query are kept. With a path in `--to`, that path replaces the recorded one (it is the
+    /// receiver's NotifyUrl) and the recorded query is kept, after `--to`'s own query if any.
+    pub fn uri_for_recorded(&self, recorded: &str) -> Result<Uri, String> {
+        let (rec_path, rec_query) = match recorded.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (recorded, None),
+        };
+        let path = self
+            .path
+            .as_deref()
+            .unwrap_or(if rec_path.is_empty() { "/" } else { rec_path });
+        self.build(path, rec_query)
+    }
+
+    /// Where a generated request goes: `--to`'s path (or `/`), with `query` after `--to`'s own.
+    pub fn uri_with_query(&self, query: Option<&str>) -> Result<Uri, String> {
+        self.build(self.path.as_deref().unwrap_or("/"), query)
+    }
+
+    fn build(&self, path: &str, extra_query: Option<&str>) -> Result<Uri, String> {
+        let query = match (self.query.as_deref(), extra_query.filter(|q| !q.is_empty())) {
+            (Some(a), Some(b)) => format!("?{a}&{b}"),
+            (Some(a), None) | (None, Some(a)) => format!("?{a}"),
+            (None, None) => String::new(),
+        };
+        let text = format!("{}{path}{query}", self.scheme_authority);
+        text.parse()
+            .map_err(|e| format!("cannot build a request URL from {text:?}: {e}"))
+    }
+}
+
+/// How fast to send: a factor of the recorded pace, or as fast as the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// No waiting between requests.
+    Max,
+    /// Offsets are divided by this factor (2 = twice as fast).
+    Factor(f64),
+}
+
+impl FromStr for Speed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Factor(x)),
+            _ => Err(format!(
+                "expected a positive number (e.g. 1, 10, 0.5) or `max`, got {s:?}"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Speed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Speed::Max => f.write_str("max"),
+            Speed::Factor(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// Sends each request at `start + offset / speed`. Deadlines are absolute, so time spent
+/// sending does not accumulate into drift.
+pub struct Pacer {
+    speed: Speed,
+    start: Option<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// A pacer; the clock starts at the first [`Pacer::wait`].
+    pub fn new(speed: Speed) -> Self {
+        Pacer { speed, start: None }
+    }
+
+    /// Waits until `offset_secs` (scaled) after the first call.
+    pub async fn wait(&mut self, offset_secs: f64) {
+        let Speed::Factor(speed) = self.speed else {
+            return;
+        };
+        let start = *self.start.get_or_insert_with(tokio::time::Instant::now);
+        let secs = (offset_secs / speed).max(0.0);
+        if secs.is_finite() {
+            tokio::time::sleep_until(start + Duration::from_secs_f64(secs)).await;
+        }
+    }
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// GET, POST, ...
+    pub method: String,
+    /// Full URL (from [`Target`]).
+    pub uri: Uri,
+    /// Content-Type to send, if any.
+    pub content_type: Option<String>,
+    /// The body, byte for byte.
+    pub body: Bytes,
+}
+
+/// The receiver's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The answer's body (for reporting non-2xx answers).
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Whether the receiver accepted the request (2xx).
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as terminal-safe text, cut short, for a report line.
+    pub fn body_excerpt(&self) -> String {
+        terminal(&String::from_utf8_lossy(&self.body), 200).into_owned()
+    }
+}
+
+/// Sends callbacks over one keep-alive HTTP/1.1 client, signing them when a key is given.
+pub struct CallbackSender {
+    client: Client<HttpConnector, Full<Bytes>>,
+    target: Target,
+    auth_key: Option<String>,
+    user_agent: HeaderValue,
+}
+
+impl CallbackSender {
+    /// A sender to `target`. With `auth_key`, each request gets fresh `ALI-LIVE-TIMESTAMP`
+    /// and `ALI-LIVE-SIGNATURE` headers (see [`crate::auth`]).
+    pub fn new(target: Target, auth_key: Option<String>, user_agent: &'static str) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(4)
+            .build(connector);
+        CallbackSender {
+            client,
+            target,
+            auth_key: auth_key.filter(|k| !k.is_empty()),
+            user_agent: HeaderValue::from_static(user_agent),
+        }
+    }
+
+    /// The receiver.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Sends one request and waits for the whole answer. An error means no HTTP answer came
+    /// back (connection refused, reset, timeout); its text says what to check.
+    pub async fn send(&self, out: Outgoing) -> Result<Answer, String> {
+        let method = Method::from_bytes(out.method.as_bytes())
+            .map_err(|_| format!("{:?} is not an HTTP method", out.method))?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(out.uri.clone())
+            .header(USER_AGENT, self.user_agent.clone());
+        if let Some(ct) = out.content_type.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(ct) {
+                req = req.header(CONTENT_TYPE, v);
+            }
+        }
+        if let Some(key) = &self.auth_key {
+            let ts = chrono::Utc::now().timestamp();
+            req = req.header(TIMESTAMP_HEADER, ts.to_string()).header(
+                SIGNATURE_HEADER,
+                auth::signature(&self.target.host, ts, key),
+            );
+        }
+        let req = req
+            .body(Full::new(out.body))
+            .map_err(|e| format!("cannot build the request to {}: {e}", out.uri))?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                let mut msg = format!("no answer from {}: {e}", self.target.url());
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    msg.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                msg.push_str("; is the receiver running and reachable?");
+                msg
+            })?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("the answer from {} was cut off: {e}", self.target.url()))?
+                .to_bytes();
+            Ok(Answer { status, body })
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "{} did not answer within {} s",
+                self.target.url(),
+                REQUEST_TIMEOUT.as_secs()
+            )),
+        }
+    }
+}
+
+/// Counts answers by status, for the summary line.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Requests for which an answer came back.
+    pub answered: u64,
+    /// Answers per HTTP status.
+    pub by_status: std::collections::BTreeMap<u16, u64>,
+    /// Requests that got no answer.
+    pub failed: u64,
+    started: Option<Instant>,
+}
+
+impl Tally {
+    /// Starts the clock for the rate in [`Tally::summary`].
+    pub fn start(&mut self) {
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    /// Counts one answer.
+    pub fn record(&mut self, answer: &Answer) {
+        self.answered += 1;
+        *self.by_status.entry(answer.status).or_default() += 1;
+    }
+
+    /// Answers outside 2xx.
+    pub fn non_success(&self) -> u64 {
+        self.by_status
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(*s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// True when every request was answered 2xx.
+    pub fn all_ok(&self) -> bool {
+        self.failed == 0 && self.non_success() == 0
+    }
+
+    /// `answers: 200 ×57, 503 ×2; 1 without answer; 3.1 s (18/s)`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} ×{n}"))
+            .collect();
+        if parts.is_empty() {
+            parts.push("none".into());
+        }
+        let mut line = format!("answers: {}", parts.join(", "));
+        if self.failed > 0 {
+            line.push_str(&format!("; {} without answer", self.failed));
+        }
+        if let Some(t) = self.started {
+            let secs = t.elapsed().as_secs_f64();
+            let rate = if secs > 0.0 {
+                self.answered as f64 / secs
+            } else {
+                0.0
+            };
+            line.push_str(&format!("; {secs:.1} s ({rate:.0}/s)"));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_target_keeps_the_recorded_path_and_query() {
+        let t = Target::parse("http://127.0.0.1:9000").unwrap();
+        assert_eq!(
+            t.uri_for_recorded("/pub?action=publish&id=x").unwrap(),
+            "http://127.0.0.1:9000/pub?action=publish&id=x"
+        );
+        assert_eq!(t.host(), "127.0.0.1");
+        let t = Target::parse("http://example.com/").unwrap();
+        assert_eq!(
+            t.uri_for_recorded("/recmon").unwrap(),
+            "http://example.com/recmon"
+        );
+    }
+
+    #[test]
+    fn target_path_replaces_the_recorded_path_and_queries_join() {
+        let t = Target::parse("http://h:1/hooks/aliyun?token=t").unwrap();
+        assert_eq!(
+            t.uri_for_recorded("/recmon?action=publish").unwrap(),
+            "http://h:1/hooks/aliyun?token=t&action=publish"
+        );
+        assert_eq!(
+            t.uri_for_recorded("/recmon").unwrap(),
+            "http://h:1/hooks/aliyun?token=t"
+        );
+        assert_eq!(
+            t.uri_with_query(Some("a=1")).unwrap(),
+            "http://h:1/hooks/aliyun?token=t&a=1"
+        );
+        assert_eq!(t.host(), "h");
+    }
+
+    #[test]
+    fn bad_targets_say_what_is_expected() {
+        assert!(Target::parse("https://h").unwrap_err().contains("https"));
+        assert!(Target::parse("h:80").unwrap_err().contains("http://"));
+        assert!(Target::parse("ftp://h").unwrap_err().contains("http://"));
+        assert_eq!(Target::parse("http://[::1]:8080").unwrap().host(), "::1");
+    }
+
+    #[test]
+    fn speed_parses_numbers_and_max() {
+        assert_eq!("max".parse::<Speed>().unwrap(), Speed::Max);
+        assert_eq!("2.5".parse::<Speed>().unwrap(), Speed::Factor(2.5));
+        for bad in ["0", "-1", "fast", "NaN", "inf"] {
+            assert!(bad.parse::<Speed>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tally_counts_non_success() {
+        let mut t = Tally::default();
+        for s in [200, 200, 503, 404] {
+            t.record(&Answer {
+                status: s,
+                body: Bytes::new(),
+            });
+        }
+        assert_eq!(t.non_success(), 2);
+        assert!(!t.all_ok());
+        assert!(t.summary().starts_with("answers: 200 ×2, 404 ×1, 503 ×1"));
+    }
+}
