@@ -155,6 +155,46 @@ impl Session {
     /// Opens the journal (rebuilding the state from it with `--resume`), binds the listener,
     /// starts serving, and with `--demo` starts the simulator against it.
     pub async fn start(args: &RunArgs) -> Result<Session, AppError> {
+        // Usage checks and the port first: a mistake or a busy port is reported at once,
+        // before a long resume and without leaving an empty journal file behind.
+        let auth = match args.auth_key.as_deref() {
+            Some("") => {
+                return Err(AppError::new(
+                    2,
+                    "--auth-key (or RECMON_AUTH_KEY) is empty: set it to your NotifyAuthKey",
+                ))
+            }
+            Some(k) => Some(AuthConfig::new(
+                k.to_string(),
+                args.auth_host.clone(),
+                args.auth_max_age,
+            )),
+            None => None,
+        };
+        let bound = match TcpListener::bind(args.listen).await {
+            // The demo only needs some port: if the usual one is taken, take any free one.
+            Err(e) if args.demo && e.kind() == std::io::ErrorKind::AddrInUse => {
+                TcpListener::bind(SocketAddr::new(args.listen.ip(), 0)).await
+            }
+            other => other,
+        };
+        let listener = bound.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
+                    args.listen.port(),
+                    args.listen.ip(),
+                    args.listen.port().wrapping_add(1)
+                )
+            } else {
+                String::new()
+            };
+            AppError::new(1, format!("cannot listen on {}: {e}{hint}", args.listen))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AppError::new(1, e.to_string()))?;
+
         let (store, deduper, resumed) = match &args.resume {
             Some(path) => {
                 let (path, capacity) = (path.clone(), args.log_capacity);
@@ -199,44 +239,6 @@ impl Session {
             None => None,
         };
 
-        let bound = match TcpListener::bind(args.listen).await {
-            // The demo only needs some port: if the usual one is taken, take any free one.
-            Err(e) if args.demo && e.kind() == std::io::ErrorKind::AddrInUse => {
-                TcpListener::bind(SocketAddr::new(args.listen.ip(), 0)).await
-            }
-            other => other,
-        };
-        let listener = bound.map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!(
-                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
-                    args.listen.port(),
-                    args.listen.ip(),
-                    args.listen.port().wrapping_add(1)
-                )
-            } else {
-                String::new()
-            };
-            AppError::new(1, format!("cannot listen on {}: {e}{hint}", args.listen))
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| AppError::new(1, e.to_string()))?;
-
-        let auth = match args.auth_key.as_deref() {
-            Some("") => {
-                return Err(AppError::new(
-                    2,
-                    "--auth-key (or RECMON_AUTH_KEY) is empty: set it to your NotifyAuthKey",
-                ))
-            }
-            Some(k) => Some(AuthConfig::new(
-                k.to_string(),
-                args.auth_host.clone(),
-                args.auth_max_age,
-            )),
-            None => None,
-        };
         let shared = SharedStore::new(store);
         let (sequencer, sequencer_thread) =
             Sequencer::start(journal, shared.clone(), deduper, next_seq);
@@ -369,13 +371,60 @@ pub fn summary_lines(s: &SessionSummary) -> Vec<String> {
         ),
         match &s.journal_path {
             Some(p) => format!(
-                "recmon: journal: {} ({} lines written this run)",
+                "recmon: journal: {} ({} line(s) written this run)",
                 p.display(),
                 s.lines_written
             ),
             None => "recmon: journal: off".to_string(),
         },
     ]
+}
+
+/// Sends diagnostics (tracing) to `--log-file` if given. Otherwise, in headless mode, warnings
+/// and errors go to stderr; under the terminal UI nothing may reach the terminal, so they are
+/// dropped (the journal and the header still show journal failures).
+pub fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), AppError> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if args.log_file.is_some() {
+                "info"
+            } else {
+                "warn"
+            })
+        })
+    };
+    // `try_init`: when a subscriber is already set (tests, embedding), keep it.
+    match &args.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    AppError::new(
+                        1,
+                        format!(
+                            "cannot open the log file {}: {e}. Pick a writable path with --log-file",
+                            path.display()
+                        ),
+                    )
+                })?;
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_env_filter(filter())
+                .try_init();
+        }
+        None if headless => {
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(filter())
+                .try_init();
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -403,6 +452,7 @@ pub fn wants_headless(args: &RunArgs) -> bool {
 
 /// Runs the monitor with the headless printer until Ctrl-C or SIGTERM.
 pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
+    init_tracing(&args, true)?;
     let session = Session::start(&args).await?;
     for l in banner(&session) {
         eprintln!("{l}");

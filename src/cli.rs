@@ -257,7 +257,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = crate::store::DEFAULT_LOG_CAPACITY)]
     pub log_capacity: usize,
 
-    /// Write diagnostics (tracing) to this file. Default: stderr in headless mode.
+    /// Write diagnostics (tracing) to this file. Default: warnings to stderr in headless
+    /// mode, nowhere under the terminal UI (nothing may disturb the screen).
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 }

@@ -312,8 +312,9 @@ fn hostile_requests_get_documented_answers_and_are_journaled() {
     check_views(&r.journal);
 }
 
-/// Where hostile text reaches a view: the rebuilt store renders without raw control
-/// characters.
+/// Where hostile text reaches a view: the rebuilt store renders (headless lines, every panel
+/// of the terminal UI, the detail popup of every request) without a raw control character,
+/// and the real `recmon export` CSVs hold no control character and no live formula.
 fn check_views(journal: &std::path::Path) {
     use recmon::pipeline::rebuild;
     use recmon::store::{Deduper, Store};
@@ -322,7 +323,7 @@ fn check_views(journal: &std::path::Path) {
     let rebuilt = rebuild(journal, &mut store, &mut dedup, |_| {}).unwrap();
     assert!(rebuilt.problems.is_empty(), "{:?}", rebuilt.problems);
     assert!(store.streams().len() > 10);
-    // Headless output of every request must be inert.
+
     let mut printer = recmon::headless::Printer::new(false, 0);
     let out = printer.take_new(&store);
     for c in out.stdout.chars() {
@@ -330,5 +331,102 @@ fn check_views(journal: &std::path::Path) {
             c == '\n' || !recmon::sanitize::is_unsafe_char(c),
             "raw {c:?} in headless output"
         );
+    }
+
+    check_screens(&store);
+    check_csv_exports(journal);
+}
+
+fn assert_inert_screen(term: &ratatui::Terminal<ratatui::backend::TestBackend>, what: &str) {
+    for cell in term.backend().buffer().content() {
+        for c in cell.symbol().chars() {
+            assert!(
+                !recmon::sanitize::is_unsafe_char(c),
+                "raw {c:?} on the screen ({what}):\n{}",
+                term.backend()
+            );
+        }
+    }
+}
+
+fn check_screens(store: &recmon::store::Store) {
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use recmon::tui::theme::Theme;
+    use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+
+    let now = chrono::Utc::now();
+    let ctx = HeaderInfo {
+        listen: "0.0.0.0:8080".parse().unwrap(),
+        loopback_only: false,
+        signature_checking: false,
+        journal_path: Some("journal.jsonl".into()),
+        started_at: now,
+    };
+    let key = |k| KeyEvent::new(k, KeyModifiers::NONE);
+    let mut view = ViewState::new(Theme { color: true }, true);
+    let mut term = Terminal::new(TestBackend::new(220, 60)).unwrap();
+    let mut draw = |view: &mut ViewState, what: &str| {
+        term.draw(|f| render(f, store, view, now, &ctx)).unwrap();
+        assert_inert_screen(&term, what);
+    };
+    draw(&mut view, "main screen");
+    // Every row of every panel, and the detail popup of each.
+    for panel in 0..3 {
+        handle_key(&mut view, &key(KeyCode::Home), store, now);
+        let rows = match panel {
+            0 => store.streams().len(),
+            1 => store.recordings().len(),
+            _ => store.log().len(),
+        };
+        for row in 0..rows {
+            draw(&mut view, &format!("panel {panel} row {row}"));
+            handle_key(&mut view, &key(KeyCode::Enter), store, now);
+            draw(&mut view, &format!("detail of panel {panel} row {row}"));
+            handle_key(&mut view, &key(KeyCode::Esc), store, now);
+            handle_key(&mut view, &key(KeyCode::Down), store, now);
+        }
+        handle_key(&mut view, &key(KeyCode::Tab), store, now);
+    }
+}
+
+fn check_csv_exports(journal: &std::path::Path) {
+    let dir = journal.parent().unwrap();
+    for what in ["events", "recordings", "streams"] {
+        let out = dir.join(format!("{what}.csv"));
+        let status = std::process::Command::new(bin())
+            .args(["export", "--format", "csv", "--what", what, "-o"])
+            .arg(&out)
+            .arg(journal)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let mut reader = csv::Reader::from_path(&out).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        let mut rows = 0;
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            rows += 1;
+            for (name, cell) in headers.iter().zip(rec.iter()) {
+                for c in cell.chars() {
+                    assert!(
+                        !recmon::sanitize::is_unsafe_char(c),
+                        "{what}.csv column {name}: raw {c:?} in {cell:?}"
+                    );
+                }
+                let live = matches!(cell.chars().next(), Some('=' | '+' | '-' | '@'));
+                // A numeric cell may be negative; anything else must not start a formula.
+                assert!(
+                    !live || cell.parse::<f64>().is_ok(),
+                    "{what}.csv column {name}: live formula {cell:?}"
+                );
+            }
+        }
+        assert!(rows > 0, "{what}.csv is empty");
     }
 }

@@ -149,4 +149,43 @@ fn kill_9_mid_load_keeps_every_acknowledged_callback() {
             serde_json::from_str::<serde_json::Value>(&body_for(*i, DUP_EVERY)).unwrap()
         );
     }
+
+    // Restart with --resume: the rebuilt state holds every acknowledged callback.
+    let journal = r.journal.clone();
+    let resumed = Recmon::start_in(&r.dir, &journal, &["--resume", journal.to_str().unwrap()]);
+    let st = resumed.state();
+    let journaled_accepted = by_seq
+        .values()
+        .filter(|l| l["outcome"] == "accepted")
+        .count();
+    assert_eq!(st["requests"]["accepted"], journaled_accepted as u64);
+    let acked_accepted = acked.iter().filter(|a| a.2 == "accepted").count();
+    assert!(journaled_accepted >= acked_accepted);
+    let mut acked_per_stream: HashMap<String, u64> = HashMap::new();
+    for (i, _, outcome) in &acked {
+        let body: serde_json::Value = serde_json::from_str(&body_for(*i, DUP_EVERY)).unwrap();
+        if outcome == "accepted" && body.get("uri").is_some() {
+            *acked_per_stream
+                .entry(body["stream"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    for s in st["streams"].as_array().unwrap() {
+        let name = s["stream"].as_str().unwrap();
+        let want = acked_per_stream.remove(name).unwrap_or(0);
+        assert!(
+            s["recordings"].as_u64().unwrap() >= want,
+            "stream {name}: {} recordings after resume, {want} acknowledged",
+            s["recordings"]
+        );
+    }
+    assert!(
+        acked_per_stream.is_empty(),
+        "streams missing after resume: {acked_per_stream:?}"
+    );
+    // New requests continue the journal's seq.
+    let (status, body) = resumed.post("/cb", STATUS_SAMPLE);
+    assert_eq!(status, 200);
+    let max_seq = by_seq.keys().max().copied().unwrap();
+    assert!(body.contains(&format!("\"seq\":{}", max_seq + 1)), "{body}");
 }

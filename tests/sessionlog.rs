@@ -470,7 +470,7 @@ fn resume_after_kill9_keeps_every_acknowledged_callback() {
     let (_, out, err) = b.stop();
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains(&format!("#{}", n + 1)), "{out}");
-    assert!(err.contains("1 lines written this run"), "{err}");
+    assert!(err.contains("1 line(s) written this run"), "{err}");
     let seqs: Vec<u64> = entries(&a.journal).iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=n + 1).collect::<Vec<_>>());
 }

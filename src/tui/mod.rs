@@ -74,7 +74,7 @@ pub type Exporter = Arc<dyn Fn(&ExportSource) -> Result<Vec<PathBuf>, String> + 
 /// Runs the monitor with the terminal UI until `q`, Ctrl-C or SIGTERM. `exporter` is what
 /// `e` runs; with `None` the key says that export is not available in this build.
 pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppError> {
-    init_tracing(&args)?;
+    app::init_tracing(&args, false)?;
     // Started before the screen is taken over, so that an error (port in use, journal not
     // writable) is printed on a normal terminal.
     let session = Session::start(&args).await?;
@@ -141,34 +141,6 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
         eprintln!("{l}");
     }
     result.map_err(|message| AppError { message, code: 1 })
-}
-
-/// Sends diagnostics to `--log-file`, or nowhere: nothing may be written to the terminal
-/// while the screen is up.
-fn init_tracing(args: &RunArgs) -> Result<(), AppError> {
-    let Some(path) = &args.log_file else {
-        return Ok(());
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| AppError {
-            message: format!(
-                "cannot open the log file {}: {e}. Pick a writable path with --log-file",
-                path.display()
-            ),
-            code: 1,
-        })?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Already set (tests, embedding): keep the existing subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init();
-    Ok(())
 }
 
 /// Whether recmon currently owns the terminal (raw mode, alternate screen, mouse capture).
