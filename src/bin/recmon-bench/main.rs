@@ -1,0 +1,447 @@
+//! `recmon-bench`: the load generator and the baseline server used by the load tests and the
+//! benchmark suite. Runs as a separate process so that load and server never share a runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use recmon::loadgen::{self, LoadSpec};
+
+mod suite;
+
+// Same allocator as recmon, so memory figures and the baseline compare like with like.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "recmon-bench",
+    about = "Load generator and baseline server for recmon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send callbacks over keep-alive connections and print a JSON report on stdout.
+    Load {
+        /// Target address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        to: SocketAddr,
+        /// Request path.
+        #[arg(long, default_value = "/cb")]
+        path: String,
+        /// Simultaneous connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Total requests.
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        /// Every Nth request is a retry of the previous one (0 = none).
+        #[arg(long, default_value_t = 10)]
+        dup_every: u64,
+        /// Fixed total rate in requests/s (default: as fast as answers come).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Send the spec's recording sample every time.
+        #[arg(long)]
+        fixed_body: bool,
+        /// Write `index seq outcome` for every acknowledged request here.
+        #[arg(long)]
+        acked_file: Option<PathBuf>,
+    },
+    /// Run the benchmark suite and write BENCHMARKS.md.
+    Run {
+        /// A tiny run that only checks that every part still works.
+        #[arg(long)]
+        smoke: bool,
+        /// Where to write the report.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// Only these sections: ingest, tui, latency, screen, frames, memory, journal, load.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Print the RSS growth per recording for N recordings held (one measurement process).
+    Memory {
+        /// How many recordings.
+        #[arg(long, default_value_t = 1_000_000)]
+        recordings: usize,
+        /// `store`: the real store and deduper; `strings`: the same strings alone.
+        #[arg(long, default_value = "store")]
+        mode: String,
+    },
+    /// Write a realistic journal of N lines (statuses, recordings, ingest, retries, rejects).
+    MakeJournal {
+        /// Lines to write.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: u64,
+        /// Output file.
+        #[arg(short, long)]
+        o: PathBuf,
+    },
+    /// Count the lines of a file (the baseline for journal reading).
+    Linecount {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Run the bare hyper baseline server (answers 200 to everything).
+    Baseline {
+        /// Address to listen on (port 0 picks one; the address is printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Also parse each body with serde_json.
+        #[arg(long)]
+        parse_json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { smoke, out, only } => std::process::exit(run_suite(smoke, &out, &only)),
+        Command::Memory { recordings, mode } => {
+            memory(recordings, &mode);
+            return;
+        }
+        Command::MakeJournal { lines, o } => {
+            make_journal(lines, &o);
+            return;
+        }
+        Command::Linecount { path } => {
+            let mut f = std::fs::File::open(&path).expect("open");
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n = 0usize;
+            loop {
+                let k = std::io::Read::read(&mut f, &mut buf).expect("read");
+                if k == 0 {
+                    break;
+                }
+                n += buf[..k].iter().filter(|b| **b == b'\n').count();
+            }
+            println!("{n}");
+            return;
+        }
+        _ => {}
+    }
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let code = rt.block_on(async move {
+        match cli.command {
+            Command::Load {
+                to,
+                path,
+                connections,
+                count,
+                dup_every,
+                rate,
+                fixed_body,
+                acked_file,
+            } => {
+                let spec = LoadSpec {
+                    addr: to,
+                    path,
+                    connections,
+                    count,
+                    dup_every,
+                    rate,
+                    fixed_body,
+                    acked_file,
+                };
+                match loadgen::run(spec).await {
+                    Ok(report) => {
+                        println!("{}", serde_json::to_string(&report).unwrap());
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("recmon-bench: load failed: {e}");
+                        1
+                    }
+                }
+            }
+            Command::Run { .. }
+            | Command::Memory { .. }
+            | Command::MakeJournal { .. }
+            | Command::Linecount { .. } => unreachable!("handled above"),
+            Command::Baseline { listen, parse_json } => {
+                let listener = match tokio::net::TcpListener::bind(listen).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("recmon-bench: cannot listen on {listen}: {e}");
+                        return 1;
+                    }
+                };
+                println!("listening on {}", listener.local_addr().unwrap());
+                if let Err(e) = loadgen::serve_baseline(listener, parse_json).await {
+                    eprintln!("recmon-bench: baseline server failed: {e}");
+                    return 1;
+                }
+                0
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
+    let bin_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+        .expect("where recmon-bench lives");
+    if !bin_dir.join("recmon").exists() {
+        eprintln!(
+            "recmon-bench: no recmon binary beside me in {}",
+            bin_dir.display()
+        );
+        return 1;
+    }
+    let size = if smoke {
+        suite::Size::smoke()
+    } else {
+        suite::Size::full()
+    };
+    let mut s = suite::Suite::new(bin_dir, size);
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let started = std::time::Instant::now();
+    type Section = (&'static str, fn(&mut suite::Suite));
+    let sections: [Section; 8] = [
+        ("ingest", suite::Suite::ingest),
+        ("tui", suite::Suite::ingest_tui),
+        ("latency", suite::Suite::latency),
+        ("screen", suite::Suite::callback_to_screen),
+        ("frames", suite::Suite::frame_cost),
+        ("memory", suite::Suite::memory),
+        ("journal", suite::Suite::journal_reading),
+        ("load", suite::Suite::load_and_crash),
+    ];
+    for (name, f) in sections {
+        if want(name) {
+            eprintln!("recmon-bench: {name}...");
+            let t = std::time::Instant::now();
+            f(&mut s);
+            eprintln!(
+                "recmon-bench: {name} done in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let table = s.table();
+    println!("{table}");
+    let report = report(&s, &table, smoke, started.elapsed().as_secs_f64());
+    if let Err(e) = std::fs::write(out, report) {
+        eprintln!("recmon-bench: cannot write {}: {e}", out.display());
+        return 1;
+    }
+    eprintln!("recmon-bench: wrote {}", out.display());
+    0
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or("unknown".into(), |kb| {
+            format!("{:.0} GiB", kb as f64 / 1048576.0)
+        });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores ({cpu}), {mem} RAM, Linux {}", kernel.trim())
+}
+
+fn report(s: &suite::Suite, table: &str, smoke: bool, secs: f64) -> String {
+    format!(
+        "# recmon benchmarks\n\n\
+Generated by `bash bench/run.sh` (which builds the release binaries and runs \
+`target/release/recmon-bench run`){}. Took {secs:.0} s.\n\n\
+Machine: {}. Binaries: {}.\n\n\
+Every figure is measured against a baseline **in the same run**, on the same machine, with \
+the same load generator (`recmon-bench load`, a separate process speaking raw HTTP/1.1 \
+over keep-alive loopback connections): these machines are noisy, so only ratios are \
+comparable between runs.\n\n\
+{table}\n\
+## Method\n\n\
+- **Ingest throughput**: the spec's recording sample POSTed over 32 connections, {} requests \
+per run, as fast as answers come back. Baseline: `recmon-bench baseline`, a bare hyper 1.x \
+server from the same hyper version that reads the body and answers 200. recmon runs \
+`--headless` with its stdout to /dev/null and the journal on. Runs alternate baseline, \
+recmon, baseline, recmon; medians are compared. Reproduce one section with \
+`target/release/recmon-bench run --only ingest`.\n\
+- **TUI in a pty**: recmon with the terminal UI inside tmux (200×50) against recmon \
+headless, same load, A B A B (`--only tui`).\n\
+- **Ack latency**: open loop at a fixed 10,000 requests/s over 32 connections, time from \
+writing a request to reading its answer, default `--fsync batch` (`--only latency`).\n\
+- **Callback to screen**: a status callback for a new stream is POSTed and tmux's \
+`capture-pane` is polled until its name is on screen. Baseline: the same with recmon \
+`--headless` printing into the same kind of pane, which pays the same POST and capture \
+costs (`--only screen`).\n\
+- **Frame cost**: one frame rendered into a ratatui `TestBackend` of 200×50, median of 200 \
+frames, with 1,000 vs {} recordings, in three situations (`--only frames`).\n\
+- **Memory**: RSS growth of a process holding N recordings in the real store (with the \
+duplicate index) against a process holding only the same uri and push_args strings \
+(`recmon-bench memory --mode store|strings`; `--only memory`).\n\
+- **Journal reading**: a {}-line journal written by `recmon-bench make-journal` \
+(statuses, recordings, ingest callbacks, retries and rejections in the real format), read \
+by `recmon export` and by `recmon --resume` (time until it serves /healthz). Baseline: \
+counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
+- **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
+10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
+is killed with kill -9 half-way, and recmon restarted with `--resume` (`--only load`).\n\n\
+## Raw numbers\n\n{}",
+        if smoke {
+            " in **smoke** size (not representative)"
+        } else {
+            ""
+        },
+        machine(),
+        s.bin_dir().display(),
+        if smoke { "3,000" } else { "200,000" },
+        if smoke { "20,000" } else { "1,000,000" },
+        if smoke { "20,000" } else { "1,000,000" },
+        if smoke { "5,000" } else { "200,000" },
+        s.raw()
+    )
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn memory(n: usize, mode: &str) {
+    use recmon::callback::{Callback, RecordingGenerated, StreamId};
+    use recmon::store::{Deduper, Store};
+    let ids: Vec<StreamId> = (0..20)
+        .map(|s| StreamId {
+            domain: "live.example.com".into(),
+            app: "studio".into(),
+            stream: format!("cam-{s}"),
+        })
+        .collect();
+    let uri = |i: usize| {
+        format!(
+            "record/studio/cam-{}/{i}_1795780800_1795781100.m3u8",
+            i % 20
+        )
+    };
+    let arg = |i: usize| format!("show-{}", i % 13);
+    let before = rss_bytes();
+    let after;
+    if mode == "strings" {
+        // The strings a recording holds: its uri and its push_args pairs.
+        type Strings = (Box<str>, Box<[(Box<str>, Box<str>)]>);
+        let v: Vec<Strings> = (0..n)
+            .map(|i| {
+                (
+                    uri(i).into_boxed_str(),
+                    vec![("callback_show".into(), arg(i).into_boxed_str())].into_boxed_slice(),
+                )
+            })
+            .collect();
+        after = rss_bytes();
+        std::hint::black_box(&v);
+    } else {
+        let mut store = Store::new(recmon::store::DEFAULT_LOG_CAPACITY);
+        let mut dedup = Deduper::default();
+        let line: std::sync::Arc<str> = std::sync::Arc::from("{}");
+        for i in 0..n {
+            let cb = Callback::Recording(RecordingGenerated {
+                id: ids[i % 20].clone(),
+                uri: uri(i),
+                duration: Some(300.0),
+                start_time: Some(1_795_780_800),
+                stop_time: Some(1_795_781_100),
+                push_args: vec![("callback_show".into(), arg(i))],
+            });
+            let at = chrono::DateTime::from_timestamp(1_795_780_800 + i as i64, 0).unwrap();
+            let (outcome, _) = dedup.decide(&cb, at);
+            let entry = suite::frames::entry_for_memory(i as u64 + 1, at, outcome);
+            store.apply(&entry, Some(&cb), line.clone());
+        }
+        after = rss_bytes();
+        std::hint::black_box((&store, &dedup));
+    }
+    let per = (after.saturating_sub(before)) as f64 / n as f64;
+    println!("{{\"mode\":\"{mode}\",\"recordings\":{n},\"rss_growth\":{},\"bytes_per_recording\":{per:.1}}}", after - before);
+}
+
+fn make_journal(lines: u64, path: &std::path::Path) {
+    use recmon::callback::{classify_request, Method};
+    use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
+    use recmon::store::Deduper;
+    use std::io::Write;
+    let mut out =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let mut dedup = Deduper::default();
+    let mut buf = Vec::with_capacity(1024);
+    let base = chrono::DateTime::from_timestamp(1_795_780_800, 0).unwrap();
+    for i in 0..lines {
+        let at = base + chrono::Duration::milliseconds(i as i64 * 7);
+        let (method, path, body): (&str, String, String) = if i % 1000 == 500 {
+            ("GET", format!("/pub?action={}&app=load.example.com&appname=live&id=s{}&ip=198.51.100.7&node=edge1&time={}", if i % 2000 == 500 { "publish" } else { "publish_done" }, i % 64, at.timestamp()), String::new())
+        } else if i % 997 == 3 {
+            ("POST", "/cb".into(), "{not json".into())
+        } else {
+            ("POST", "/cb".into(), loadgen::body_for(i, 10))
+        };
+        let query = path.split_once('?').map(|(_, q)| q);
+        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
+        let (outcome, status, error, kind) = match &verdict {
+            Ok(cb) => (
+                dedup.decide(cb, at).0,
+                200,
+                None,
+                Some(cb.kind().to_string()),
+            ),
+            Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone()), None),
+        };
+        let enc = encode_body(body.as_bytes(), parsed);
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("host".to_string(), "rec.example.com:8080".to_string());
+        headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
+        if !body.is_empty() {
+            headers.insert("content-length".to_string(), body.len().to_string());
+            headers.insert("content-type".to_string(), "application/json".to_string());
+        }
+        let entry = JournalEntry {
+            seq: i + 1,
+            received_at: at,
+            remote: format!("203.0.113.{}:{}", i % 200, 40000 + i % 20000),
+            method: method.into(),
+            path,
+            headers,
+            outcome,
+            status,
+            kind,
+            error,
+            body_bytes: body.len() as u64,
+            body: None,
+            body_text: enc.body_text.clone(),
+            body_base64: enc.body_base64.clone(),
+            body_truncated: None,
+            auth: None,
+        };
+        buf.clear();
+        write_line(&mut buf, &entry, enc.inline);
+        out.write_all(&buf).expect("write");
+    }
+    out.flush().expect("flush");
+}

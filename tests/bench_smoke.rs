@@ -1,0 +1,44 @@
+//! The benchmark suite still runs (smoke size: it checks that every section works, not the
+//! numbers, which need a release build and a quiet machine: `bash bench/run.sh`).
+
+use std::process::Command;
+
+#[test]
+fn benchmark_suite_runs_in_smoke_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let run = Command::new(env!("CARGO_BIN_EXE_recmon-bench"))
+        .args(["run", "--smoke", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = std::fs::read_to_string(&out).unwrap();
+    for row in [
+        "Ingest throughput, journal on, --fsync never",
+        "Ingest throughput, journal on, --fsync batch",
+        "Ingest throughput with the TUI in a pty",
+        "Ack latency at 10000 req/s",
+        "Callback to screen",
+        "Frame cost, following the newest rows",
+        "Frame cost, filter active",
+        "Memory per recording held",
+        "Journal reading: export --format jsonl",
+        "Journal reading: --resume",
+        "Load: 5000 callbacks, 64 connections",
+        "Crash: kill -9 mid-load, then --resume",
+    ] {
+        assert!(report.contains(row), "missing row {row:?}:\n{report}");
+    }
+    // The load and crash checks are correctness checks even at smoke size.
+    for line in report
+        .lines()
+        .filter(|l| l.starts_with("| Load") || l.starts_with("| Crash"))
+    {
+        assert!(line.ends_with("| met |"), "{line}");
+    }
+}
