@@ -97,15 +97,33 @@ pub fn write_output(out: &Output) -> bool {
         .is_ok()
 }
 
+/// RFC 3339 UTC with milliseconds, written by hand: chrono's general formatter parses its
+/// format string on every call, which showed up as a tenth of the per-request cost.
+fn push_time(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis().min(999)
+    );
+}
+
 /// One human-readable line: time, outcome, status, kind, stream, key fields.
 /// Written into one buffer (no intermediate strings): it runs once per request.
 pub fn human_line(e: &LogEntry, store: &Store) -> String {
     use std::fmt::Write as _;
     let mut line = String::with_capacity(192);
+    push_time(&mut line, e.received_at);
     let _ = write!(
         line,
-        "{}  #{:<6} {:<9} {}  {:<9} ",
-        e.received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        "  #{:<6} {:<9} {}  {:<9} ",
         e.seq,
         e.outcome.as_str(),
         e.status,
@@ -140,4 +158,19 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
         );
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_matches_the_journal_format() {
+        for ms in [0i64, 1, 999, 1_795_780_800_123, 951_782_400_007] {
+            let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+            let mut s = String::new();
+            push_time(&mut s, t);
+            assert_eq!(s, crate::journal::format_time(t));
+        }
+    }
 }

@@ -125,10 +125,15 @@ pub struct EncodedBody<'a> {
 /// string and every reader can load the line.
 const MAX_INLINE_DEPTH: usize = 64;
 
-/// Maximum nesting of `[`/`{` outside strings (a cheap scan; the text need not be valid).
-fn json_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+/// One pass over a body: its maximum nesting outside strings, and whether it holds a line
+/// break anywhere (a journal line must stay one line).
+fn scan_json(bytes: &[u8]) -> (usize, bool) {
+    let (mut depth, mut max, mut in_str, mut esc, mut newline) =
+        (0usize, 0usize, false, false, false);
     for &b in bytes {
+        if b == b'\n' || b == b'\r' {
+            newline = true;
+        }
         if in_str {
             match (esc, b) {
                 (true, _) => esc = false,
@@ -148,7 +153,7 @@ fn json_depth(bytes: &[u8]) -> usize {
             _ => {}
         }
     }
-    max
+    (max, newline)
 }
 
 /// Picks the most readable lossless form for a body. `parsed_as_json` says the classifier
@@ -165,10 +170,10 @@ pub fn encode_body(bytes: &[u8], parsed_as_json: bool) -> EncodedBody<'_> {
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => {
-            let inlinable = parsed_as_json
-                && text.trim() == text
-                && !text.contains(['\n', '\r'])
-                && json_depth(text.as_bytes()) <= MAX_INLINE_DEPTH;
+            let inlinable = parsed_as_json && text.trim() == text && {
+                let (depth, newline) = scan_json(text.as_bytes());
+                !newline && depth <= MAX_INLINE_DEPTH
+            };
             if inlinable {
                 out.inline = Some(text);
             } else {
@@ -514,8 +519,9 @@ mod tests {
         let line = serde_json::to_string(&e).unwrap();
         let back: JournalEntry = serde_json::from_str(&line).unwrap();
         assert_eq!(back.body_raw(), deep.as_bytes());
-        assert_eq!(json_depth(br#"{"a":"[[[[","b":[{}]}"#), 3);
-        assert_eq!(json_depth(br#""\"[""#), 0);
+        assert_eq!(scan_json(br#"{"a":"[[[[","b":[{}]}"#), (3, false));
+        assert_eq!(scan_json(br#""\"[""#), (0, false));
+        assert_eq!(scan_json(b"{\"a\":\n1}"), (1, true));
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn run(
         buf.clear();
         staged.clear();
         undos.clear();
-        for Submission { req: sub, .. } in &batch {
+        for Submission { req: sub, .. } in batch.iter_mut() {
             let seq = next_seq;
             next_seq += 1;
             let (outcome, status, error) = match &sub.verdict {
@@ -171,7 +171,10 @@ fn run(
                 }
                 Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone())),
             };
-            let enc = encode_body(&sub.body, sub.body_is_json);
+            // The body stays with the request (a cheap Bytes handle) while the entry borrows
+            // its encoding.
+            let body = sub.body.clone();
+            let enc = encode_body(&body, sub.body_is_json);
             let entry = build_entry(sub, seq, outcome, status, error, &enc);
             let start = buf.len();
             write_line(&mut buf, &entry, enc.inline);
@@ -244,8 +247,9 @@ fn run(
     summary
 }
 
+/// Moves the request's strings into its journal entry (the request is done with them).
 fn build_entry(
-    sub: &Incoming,
+    sub: &mut Incoming,
     seq: u64,
     outcome: Outcome,
     status: u16,
@@ -255,10 +259,10 @@ fn build_entry(
     JournalEntry {
         seq,
         received_at: sub.received_at,
-        remote: sub.remote.clone(),
-        method: sub.method.clone(),
-        path: sub.path.clone(),
-        headers: sub.headers.clone(),
+        remote: std::mem::take(&mut sub.remote),
+        method: std::mem::take(&mut sub.method),
+        path: std::mem::take(&mut sub.path),
+        headers: std::mem::take(&mut sub.headers),
         outcome,
         status,
         kind: sub.verdict.as_ref().ok().map(|c| c.kind().to_string()),
@@ -267,7 +271,7 @@ fn build_entry(
         body: None,
         body_text: body.body_text.clone(),
         body_base64: body.body_base64.clone(),
-        body_truncated: sub.truncated.clone(),
+        body_truncated: sub.truncated.take(),
         auth: sub
             .auth
             .map(|ok| if ok { AuthCheck::Ok } else { AuthCheck::Failed }),
