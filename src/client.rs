@@ -16,6 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::app::AppError;
 use crate::auth;
 use crate::sanitize::terminal;
 
@@ -336,6 +337,29 @@ impl Tally {
     /// True when every request was answered 2xx.
     pub fn all_ok(&self) -> bool {
         self.failed == 0 && self.non_success() == 0
+    }
+
+    /// How a sending command (`replay`, `simulate`) ends: 130 when interrupted, 1 when it
+    /// stopped early for another reason or when any answer was not 2xx, else success.
+    pub fn outcome(&self, command: &str, stopped: Option<String>) -> Result<(), AppError> {
+        if let Some(e) = stopped {
+            let code = if e == crate::simulate::INTERRUPTED {
+                130
+            } else {
+                1
+            };
+            return Err(AppError::new(code, format!("{command} stopped early: {e}")));
+        }
+        if !self.all_ok() {
+            return Err(AppError::new(
+                1,
+                format!(
+                    "{} request(s) were not answered 2xx (listed above)",
+                    self.non_success()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `answers: 200 ×57, 503 ×2; 1 without answer; 3.1 s (18/s)`.

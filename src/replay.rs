@@ -185,18 +185,5 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         },
         tally.summary()
     );
-    if let Some(e) = stopped {
-        let code = if e == INTERRUPTED { 130 } else { 1 };
-        return Err(AppError::new(code, format!("replay stopped early: {e}")));
-    }
-    if !tally.all_ok() {
-        return Err(AppError::new(
-            1,
-            format!(
-                "{} request(s) were not answered 2xx (listed above)",
-                tally.non_success()
-            ),
-        ));
-    }
-    Ok(())
+    tally.outcome("replay", stopped)
 }

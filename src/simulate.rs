@@ -728,20 +728,7 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
     );
     eprintln!("recmon simulate: {}", tally.summary());
     eprintln!("recmon simulate: repeat this exact sequence with --seed {seed}");
-    if let Some(e) = stopped {
-        let code = if e == INTERRUPTED { 130 } else { 1 };
-        return Err(AppError::new(code, format!("simulate stopped early: {e}")));
-    }
-    if !tally.all_ok() {
-        return Err(AppError::new(
-            1,
-            format!(
-                "{} request(s) were not answered 2xx (listed above)",
-                tally.non_success()
-            ),
-        ));
-    }
-    Ok(())
+    tally.outcome("simulate", stopped)
 }
 
 /// The `--demo` driver: four streams on two domains, 20 s files, following the simulated clock
