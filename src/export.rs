@@ -208,9 +208,12 @@ fn read_pass(
         eprint_line(&bar, &format!("recmon export: {}: {p}", journal.display()));
     }
     if read.problems.len() > PROBLEMS_SHOWN {
-        eprintln!(
-            "recmon export: … and {} more problem line(s)",
-            read.problems.len() - PROBLEMS_SHOWN
+        eprint_line(
+            &bar,
+            &format!(
+                "recmon export: … and {} more problem line(s)",
+                read.problems.len() - PROBLEMS_SHOWN
+            ),
         );
     }
     Ok((store, read))

@@ -235,6 +235,39 @@ fn states_change_live_and_the_keys_work() {
     pane.keys(&["f"]);
     pane.wait_for("follow on", SOON, |s| s.contains("follow:on"));
 
+    // `e` writes the export beside the journal, and nothing it does tears the screen
+    // (a progress bar on stderr once pushed every row up by one).
+    pane.keys(&["e"]);
+    let s = pane.wait_for("the export", Duration::from_secs(10), |s| {
+        s.contains("export written")
+    });
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(
+        lines[0].contains("recmon") && lines[1].contains("journal:"),
+        "the header was torn:\n{s}"
+    );
+    assert!(
+        !s.contains("export ["),
+        "a progress bar reached the screen:\n{s}"
+    );
+    let dir = pane.journal().parent().unwrap().to_path_buf();
+    let exported: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("-export-"))
+        .collect();
+    assert_eq!(exported.len(), 1, "one export folder beside the journal");
+    let csv = std::fs::read_to_string(exported[0].path().join("recordings.csv")).unwrap();
+    assert!(
+        csv.contains("liveApp****/liveStream****/0_2017-03-08"),
+        "{csv}"
+    );
+    status(addr, "record_paused");
+    pane.wait_for("the screen still live after the export", SOON, |s| {
+        s.lines().next().unwrap_or("").contains("recmon")
+            && stream_row(s, "gs_domain/gs_app/gs_stream").contains("‖ paused")
+    });
+
     // A tiny terminal shows a notice, and the screen comes back when it grows.
     pane.tmux(&["resize-window", "-t", "e2e", "-x", "20", "-y", "5"]);
     pane.wait_for("the too-small notice", Duration::from_secs(2), |s| {
@@ -248,8 +281,8 @@ fn states_change_live_and_the_keys_work() {
     pane.keys(&["q"]);
     pane.assert_terminal_restored();
     let s = pane.screen();
-    assert!(s.contains("4 accepted, 0 duplicate, 1 rejected"), "{s}");
-    assert_eq!(journal_lines(&pane.journal()).len(), 5);
+    assert!(s.contains("5 accepted, 0 duplicate, 1 rejected"), "{s}");
+    assert_eq!(journal_lines(&pane.journal()).len(), 6);
 }
 
 #[test]

@@ -155,6 +155,7 @@ static PANIC_HOOK: Once = Once::new();
 /// Idempotent, and safe from any thread (the panic hook calls it).
 fn restore_terminal() {
     if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+        crate::progress::set_screen_owned(false);
         let _ = execute!(
             io::stdout(),
             DisableMouseCapture,
@@ -190,6 +191,7 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
+        crate::progress::set_screen_owned(true);
         // From here on, an error drops the guard, which restores what was set.
         let guard = TerminalGuard;
         execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
