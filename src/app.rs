@@ -80,8 +80,27 @@ pub struct SessionSummary {
     pub lines_written: u64,
     /// Requests refused for a bad signature.
     pub auth_failures: u64,
+    /// Journal batches that could not be written (their requests got 503).
+    pub journal_failures: u64,
     /// The journal path.
     pub journal_path: Option<PathBuf>,
+}
+
+impl SessionSummary {
+    /// The exit status of a session: an error when journal writes failed, so that a script
+    /// running recmon notices that some callbacks were answered 503 and not recorded.
+    pub fn exit_status(&self) -> Result<(), AppError> {
+        if self.journal_failures > 0 {
+            return Err(AppError::new(
+                1,
+                format!(
+                    "{} journal write(s) failed during the session; the requests in them were answered 503 (the provider retries) and are not in the journal",
+                    self.journal_failures
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What `--resume` found in the journal it rebuilt the state from.
@@ -174,6 +193,10 @@ impl Session {
         let bound = match TcpListener::bind(args.listen).await {
             // The demo only needs some port: if the usual one is taken, take any free one.
             Err(e) if args.demo && e.kind() == std::io::ErrorKind::AddrInUse => {
+                eprintln!(
+                    "recmon: port {} is taken; the demo listens on a free port instead (shown below)",
+                    args.listen.port()
+                );
                 TcpListener::bind(SocketAddr::new(args.listen.ip(), 0)).await
             }
             other => other,
@@ -226,6 +249,23 @@ impl Session {
                 }
             }))
         };
+        if args.resume.is_none() {
+            if let Some(p) = &journal_path {
+                // Appending to an old journal without rebuilding its state would restart seq
+                // at 1 and leave the journal and the state disagreeing.
+                let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                if len > 0 {
+                    return Err(AppError::new(
+                        2,
+                        format!(
+                            "the journal {} already holds {len} bytes from an earlier session. Continue it with --resume {} (rebuilds the state, continues its seq), or pick a new path with --journal",
+                            p.display(),
+                            p.display()
+                        ),
+                    ));
+                }
+            }
+        }
         let journal = match &journal_path {
             Some(p) => Some(JournalFile::open(p, args.fsync).map_err(|e| {
                 AppError::new(
@@ -303,6 +343,7 @@ impl Session {
             recordings: store.recordings().len(),
             lines_written: written.lines_written,
             auth_failures: store.auth_failures(),
+            journal_failures: store.journal_failures().0,
             journal_path: self.journal_path,
         }
     }
@@ -491,5 +532,5 @@ pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
     for l in summary_lines(&summary) {
         eprintln!("{l}");
     }
-    Ok(())
+    summary.exit_status()
 }

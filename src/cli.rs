@@ -171,7 +171,7 @@ pub struct SimulateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Address to listen on. Use 0.0.0.0:8080 so the provider can reach you.
-    #[arg(long, env = "RECMON_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "RECMON_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Journal file (JSON lines). Default: recmon-YYYYmmdd-HHMMSS.jsonl in the working directory.
@@ -261,4 +261,46 @@ pub struct RunArgs {
     /// mode, nowhere under the terminal UI (nothing may disturb the screen).
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+}
+
+/// `IP:PORT`, plus two forms people type: `localhost:PORT` and a bare `PORT` (both loopback).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let loopback = |port: &str| {
+        port.parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+    };
+    let found = match s.rsplit_once(':') {
+        Some(("localhost", port)) => loopback(port),
+        None => loopback(s),
+        _ => None,
+    };
+    found.ok_or_else(|| {
+        format!("{s:?} is not IP:PORT; use 0.0.0.0:8080 (all interfaces, for the provider) or 127.0.0.1:8080 (this machine only)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(
+            parse_listen("0.0.0.0:8080").unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(parse_listen("[::]:8080").unwrap().to_string(), "[::]:8080");
+        assert_eq!(
+            parse_listen("localhost:9000").unwrap().to_string(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(parse_listen("9000").unwrap().to_string(), "127.0.0.1:9000");
+        let e = parse_listen("example.com:80").unwrap_err();
+        assert!(e.contains("0.0.0.0:8080"), "{e}");
+        assert!(parse_listen("localhost:99999").is_err());
+    }
 }

@@ -352,3 +352,24 @@ fn ingest_get_callbacks() {
     assert_eq!(s, 400);
     assert!(body.contains("action"));
 }
+
+#[test]
+fn an_existing_journal_is_not_appended_to_without_resume() {
+    let mut r = Recmon::start(&[]);
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    let journal = r.journal.clone();
+    r.stop();
+    let out = std::process::Command::new(bin())
+        .args(["--headless", "--listen", "127.0.0.1:0", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(
+        journal_lines(&journal).len(),
+        1,
+        "the old journal is untouched"
+    );
+}

@@ -140,7 +140,8 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
     for l in app::summary_lines(&summary) {
         eprintln!("{l}");
     }
-    result.map_err(|message| AppError { message, code: 1 })
+    result.map_err(|message| AppError { message, code: 1 })?;
+    summary.exit_status()
 }
 
 /// Whether recmon currently owns the terminal (raw mode, alternate screen, mouse capture).

@@ -23,7 +23,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
     let focused = view.focus == Panel::Requests;
     let shown = view.log_rows().len();
     let mut title = format!(
-        " Requests {} (newest {} kept in memory; all are in the journal) ",
+        " Requests {} (newest {} kept in memory) ",
         thousands(src.counters.accepted + src.counters.duplicate + src.counters.rejected),
         thousands(src.log.len() as u64)
     );

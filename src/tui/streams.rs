@@ -35,10 +35,20 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         let hint = vec![
             Line::styled("No callbacks yet.", t.dim()),
             Line::styled(
-                format!(
-                    "Point NotifyUrl at http://{}/<any path>, or try: curl -X POST http://{}/recmon -d '{{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"record_started\"}}'",
-                    ctx.listen, ctx.listen
-                ),
+                {
+                    // 0.0.0.0 is where recmon listens, not an address anyone can call.
+                    let (public, local) = if ctx.listen.ip().is_unspecified() {
+                        (
+                            format!("<this host>:{}", ctx.listen.port()),
+                            format!("127.0.0.1:{}", ctx.listen.port()),
+                        )
+                    } else {
+                        (ctx.listen.to_string(), ctx.listen.to_string())
+                    };
+                    format!(
+                        "Point NotifyUrl at http://{public}/<any path>, or try: curl -X POST http://{local}/recmon -d '{{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"record_started\"}}'"
+                    )
+                },
                 t.dim(),
             ),
         ];
