@@ -54,9 +54,11 @@ shot() {
   echo "screenshots/$1.png"
 }
 
-# Listening on all interfaces, as in real use (the header then has no loopback warning).
+# Listening on all interfaces with signature checking on, as in real use (the header then
+# has no loopback or unsigned warning); broadcast.py signs its callbacks with the same key.
+export RECMON_AUTH_KEY=screenshotKey0123456789
 T -f /dev/null new-session -d -x 160 -y 45 -s shots -c "$WORK" \
-  "env -u NO_COLOR TERM=xterm-256color '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl; sleep 30"
+  "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl; sleep 30"
 for _ in $(seq 50); do
   T capture-pane -p -t shots | grep -q "Streams" && break
   sleep 0.2
