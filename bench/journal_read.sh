@@ -4,6 +4,7 @@
 #
 #   bench/journal_read.sh [--generate] [JOURNAL] [RUNS]
 #
+# BIN selects the recmon binary (default target/release/recmon), e.g. a baseline build.
 # JOURNAL defaults to /tmp/recmon-bench-1m.jsonl. With --generate (or when JOURNAL does not
 # exist) it is first written by a real release recmon (headless, --fsync never) driven by
 # `recmon simulate --rate max --count $LINES --streams 50 --domains 3 --seed 42` (LINES
@@ -27,7 +28,7 @@ journal="${1:-/tmp/recmon-bench-1m.jsonl}"
 runs="${2:-3}"
 lines_wanted="${LINES:-1000000}"
 port="${PORT:-$((20000 + $$ % 20000))}"
-bin=target/release/recmon
+bin="${BIN:-target/release/recmon}"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -35,6 +36,22 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+now() { date +%s%N; }
+
+# recmon can miss a SIGINT that arrives while it is still installing its handler (right after
+# it starts serving): ask again, then SIGKILL, so that a run never hangs.
+stop_server() {
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        kill -INT "$server_pid" 2>/dev/null || break
+        sleep 0.5
+        kill -0 "$server_pid" 2>/dev/null || break
+    done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
 
 [[ "${SKIP_BUILD:-0}" == 1 ]] || cargo build --release --quiet
 mkdir -p target/bench
@@ -49,14 +66,13 @@ if [[ "$generate" == 1 || ! -s "$journal" ]]; then
     until curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; do sleep 0.05; done
     "$bin" simulate --to "http://127.0.0.1:$port/cb" --rate max --count "$lines_wanted" \
         --streams 50 --domains 3 --seed 42 >&2
-    kill -INT "$server_pid"; wait "$server_pid" || true; server_pid=""
+    stop_server
 fi
 
 cat "$journal" >/dev/null # warm the page cache
 lines=$(wc -l <"$journal")
 bytes=$(stat -c %s "$journal")
 
-now() { date +%s%N; }
 declare -A results
 record() { results[$1]+="$2 "; }
 
@@ -78,7 +94,8 @@ time_resume() {
     # the rebuild waits in the backlog and is answered as soon as serving starts.
     until curl -s -o /dev/null --max-time 600 "http://127.0.0.1:$port/healthz"; do sleep 0.005; done
     t1=$(now)
-    kill -INT "$server_pid"; wait "$server_pid" || true; server_pid=""
+    stop_server
+
     record resume $(( (t1 - t0) / 1000 ))
 }
 
@@ -92,13 +109,15 @@ for ((i = 1; i <= runs; i++)); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+minimum() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
 
 base_us=$(echo "${results[linecount]}" | median)
 printf '# journal reading: %s (%s lines, %s bytes), %s run(s), median; %s, %s cores\n' \
     "$journal" "$lines" "$bytes" "$runs" "$(git rev-parse --short HEAD)" "$(nproc)"
-printf '%-14s %10s %14s %12s   %s\n' measurement "time_s" "lines_per_s" "vs_linecount" "all runs (us)"
+printf '%-14s %10s %14s %12s %14s   %s\n' measurement "time_s" "lines_per_s" "vs_linecount" "best_lines_s" "all runs (us)"
 for name in linecount export-jsonl export-csv-r export-csv-e resume; do
     us=$(echo "${results[$name]}" | median)
-    awk -v n="$name" -v us="$us" -v l="$lines" -v b="$base_us" -v all="${results[$name]}" \
-        'BEGIN { printf "%-14s %10.3f %14.0f %12.3f   %s\n", n, us / 1e6, l / (us / 1e6), b / us, all }'
+    best=$(echo "${results[$name]}" | minimum)
+    awk -v n="$name" -v us="$us" -v best="$best" -v l="$lines" -v b="$base_us" -v all="${results[$name]}" \
+        'BEGIN { printf "%-14s %10.3f %14.0f %12.3f %14.0f   %s\n", n, us / 1e6, l / (us / 1e6), b / us, l / (best / 1e6), all }'
 done

@@ -442,13 +442,7 @@ pub struct RecordingRow {
 
 impl RecordingRow {
     fn new(r: &Recording, s: &Stream) -> Self {
-        let format = r
-            .uri
-            .rsplit('/')
-            .next()
-            .and_then(|f| f.rsplit_once('.'))
-            .map(|(_, ext)| ext.to_string())
-            .unwrap_or_default();
+        let format = uri_format(&r.uri).to_string();
         RecordingRow {
             seq: r.seq,
             received_at: format_time(r.received_at),
@@ -465,7 +459,7 @@ impl RecordingRow {
             stop_time_unix: r.stop_time,
             span_s: r.start_time.zip(r.stop_time).map(|(a, b)| b - a),
             duration_mismatch: r.mismatch,
-            push_args: serde_json::from_str(&r.push_args_json()).unwrap_or_default(),
+            push_args: serde_json::Value::Object(r.push_args_map()),
         }
     }
 
@@ -548,13 +542,61 @@ fn write_recordings(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    write_rows(
-        recording_rows(store, filter).into_iter(),
-        format,
-        &RECORDING_COLUMNS,
-        RecordingRow::csv_record,
-        out,
-    )
+    let rows = store.recordings().iter().filter_map(|r| {
+        let s = &store.streams()[r.stream as usize];
+        filter.admits_stream(Some(&s.id)).then_some((r, s))
+    });
+    if format != ExportFormat::Csv {
+        return write_rows(
+            rows.map(|(r, s)| RecordingRow::new(r, s)),
+            format,
+            &RECORDING_COLUMNS,
+            RecordingRow::csv_record,
+            out,
+        );
+    }
+    // CSV rows are written as they are made, with the text cells borrowed from the store:
+    // the same cells as [`RecordingRow::csv_record`].
+    let mut w = csv::Writer::from_writer(&mut *out);
+    w.write_record(RECORDING_COLUMNS).map_err(csv_error)?;
+    let mut n = 0;
+    for (r, s) in rows {
+        let received_at = format_time(r.received_at);
+        let start = unix_to_rfc3339(r.start_time).unwrap_or_default();
+        let stop = unix_to_rfc3339(r.stop_time).unwrap_or_default();
+        let push_args = r.push_args_json();
+        let record: [Cow<str>; 16] = [
+            r.seq.to_string().into(),
+            csv_cell(&received_at),
+            format!("{:.3}", r.received_at.timestamp_millis() as f64 / 1000.0).into(),
+            csv_cell(&s.id.domain),
+            csv_cell(&s.id.app),
+            csv_cell(&s.id.stream),
+            csv_cell(&r.uri),
+            csv_cell(uri_format(&r.uri)),
+            seconds_ms(r.duration).into(),
+            csv_cell(&start),
+            opt_num(r.start_time).into(),
+            csv_cell(&stop),
+            opt_num(r.stop_time).into(),
+            opt_num(r.start_time.zip(r.stop_time).map(|(a, b)| b - a)).into(),
+            r.mismatch.to_string().into(),
+            csv_cell(&push_args),
+        ];
+        w.write_record(record.iter().map(|c| c.as_bytes()))
+            .map_err(csv_error)?;
+        n += 1;
+    }
+    w.flush().map_err(write_error)?;
+    Ok(n)
+}
+
+/// A uri's extension (flv, m3u8, mp4, cmaf...), empty when it has none.
+fn uri_format(uri: &str) -> &str {
+    uri.rsplit('/')
+        .next()
+        .and_then(|f| f.rsplit_once('.'))
+        .map_or("", |(_, ext)| ext)
 }
 
 fn write_streams(

@@ -111,12 +111,34 @@ impl Recording {
 
     /// push_args as one JSON object text (for views and exports).
     pub fn push_args_json(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .push_args
+        // The classifier gives them in key order, one per key: then they are written as they
+        // are, which is what going through a JSON map would write.
+        if self.push_args.windows(2).all(|w| w[0].0 < w[1].0) {
+            return serde_json::to_string(&PushArgs(&self.push_args)).expect("strings serialize");
+        }
+        serde_json::Value::Object(self.push_args_map()).to_string()
+    }
+
+    /// push_args as a JSON map (for JSON exports).
+    pub fn push_args_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.push_args
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-            .collect();
-        serde_json::Value::Object(map).to_string()
+            .collect()
+    }
+}
+
+/// push_args written as a JSON object, in their order.
+struct PushArgs<'a>(&'a [(Box<str>, Box<str>)]);
+
+impl Serialize for PushArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 
