@@ -112,8 +112,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[i
 minimum() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
 
 base_us=$(echo "${results[linecount]}" | median)
-printf '# journal reading: %s (%s lines, %s bytes), %s run(s), median; %s, %s cores\n' \
-    "$journal" "$lines" "$bytes" "$runs" "$(git rev-parse --short HEAD)" "$(nproc)"
+printf '# journal reading: %s (%s lines, %s bytes), %s run(s), median; %s (tree %s), %s cores\n' \
+    "$journal" "$lines" "$bytes" "$runs" "$bin" "$(git rev-parse --short HEAD)" "$(nproc)"
 printf '%-14s %10s %14s %12s %14s   %s\n' measurement "time_s" "lines_per_s" "vs_linecount" "best_lines_s" "all runs (us)"
 for name in linecount export-jsonl export-csv-r export-csv-e resume; do
     us=$(echo "${results[$name]}" | median)
