@@ -5,7 +5,11 @@
 //! (the live listener, resume, export, replay) classifies a request the same way, and the
 //! journal only has to keep the raw request.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 /// The HTTP methods the classifier distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +228,10 @@ pub fn classify_request(
                     false,
                 );
             }
+            // Most bodies: read in place, without building a `Value` (see `InPlace`).
+            if let Ok(obj) = serde_json::from_slice::<InPlace>(body) {
+                return (classify_object(&obj), true);
+            }
             match serde_json::from_slice::<Value>(body) {
                 Ok(value) => (classify_post(value), true),
                 Err(e) => (
@@ -242,10 +250,15 @@ fn classify_post(value: Value) -> Result<Callback, Rejection> {
             format!("body is JSON but not an object (got {})", json_type(&value)),
         ));
     };
+    classify_object(&obj)
+}
 
+/// What a POST body's object means: the one definition, over either a parsed `Value` map or
+/// an [`InPlace`] reading of the same body.
+fn classify_object(obj: &impl Fields) -> Result<Callback, Rejection> {
     let missing: Vec<&str> = ["domain", "app", "stream"]
         .into_iter()
-        .filter(|k| obj.get(*k).is_none_or(Value::is_null))
+        .filter(|k| obj.field(k).is_none_or(|v| v.is_null()))
         .collect();
     if !missing.is_empty() {
         return Err(Rejection::new(
@@ -254,19 +267,19 @@ fn classify_post(value: Value) -> Result<Callback, Rejection> {
         ));
     }
     let id = StreamId {
-        domain: req_string(&obj, "domain")?,
-        app: req_string(&obj, "app")?,
-        stream: req_string(&obj, "stream")?,
+        domain: req_string(obj, "domain")?,
+        app: req_string(obj, "app")?,
+        stream: req_string(obj, "stream")?,
     };
 
     // A body with a uri reports a written file; that is the stronger fact, so it wins over an
     // `event` field that a custom callback template might add.
-    if obj.get("uri").is_some_and(|v| !v.is_null()) {
-        let uri = req_string(&obj, "uri")?;
-        let duration = opt_f64(&obj, "duration")?;
-        let start_time = opt_i64(&obj, "start_time")?;
-        let stop_time = opt_i64(&obj, "stop_time")?;
-        let push_args = push_args(&obj)?;
+    if obj.field("uri").is_some_and(|v| !v.is_null()) {
+        let uri = req_string(obj, "uri")?;
+        let duration = opt_f64(obj, "duration")?;
+        let start_time = opt_i64(obj, "start_time")?;
+        let stop_time = opt_i64(obj, "stop_time")?;
+        let push_args = push_args(obj)?;
         return Ok(Callback::Recording(RecordingGenerated {
             id,
             uri,
@@ -276,14 +289,301 @@ fn classify_post(value: Value) -> Result<Callback, Rejection> {
             push_args,
         }));
     }
-    if obj.get("event").is_some_and(|v| !v.is_null()) {
-        let event = req_string(&obj, "event")?;
+    if obj.field("event").is_some_and(|v| !v.is_null()) {
+        let event = req_string(obj, "event")?;
         return Ok(Callback::Status(StatusEvent { id, event }));
     }
     Err(Rejection::new(
         400,
         "missing field: event (status callback) or uri (recording callback)",
     ))
+}
+
+/// One member of a body's top-level object, as the classifier looks at it.
+enum FieldRef<'v> {
+    Null,
+    Bool,
+    Number(&'v Number),
+    String(&'v str),
+    Array,
+    /// An object: only `push_args` is read as one, as (key, text) pairs in key order.
+    Object(ObjectRef<'v>),
+}
+
+enum ObjectRef<'v> {
+    Value(&'v Map<String, Value>),
+    /// Already sorted by key, one pair per key (the last one given), like a `Value` map.
+    Pairs(&'v [(Cow<'v, str>, Cow<'v, str>)]),
+}
+
+impl FieldRef<'_> {
+    fn is_null(&self) -> bool {
+        matches!(self, FieldRef::Null)
+    }
+
+    fn json_type(&self) -> &'static str {
+        match self {
+            FieldRef::Null => "null",
+            FieldRef::Bool => "a boolean",
+            FieldRef::Number(_) => "a number",
+            FieldRef::String(_) => "a string",
+            FieldRef::Array => "an array",
+            FieldRef::Object(_) => "an object",
+        }
+    }
+}
+
+/// A body's top-level object: a `Value` map, or an [`InPlace`] reading.
+trait Fields {
+    fn field(&self, key: &str) -> Option<FieldRef<'_>>;
+}
+
+impl Fields for Map<String, Value> {
+    fn field(&self, key: &str) -> Option<FieldRef<'_>> {
+        Some(match self.get(key)? {
+            Value::Null => FieldRef::Null,
+            Value::Bool(_) => FieldRef::Bool,
+            Value::Number(n) => FieldRef::Number(n),
+            Value::String(s) => FieldRef::String(s),
+            Value::Array(_) => FieldRef::Array,
+            Value::Object(m) => FieldRef::Object(ObjectRef::Value(m)),
+        })
+    }
+}
+
+/// A POST body read in place: the members the classifier reads, borrowed from the body where
+/// they need no unescaping; every other member is checked exactly as parsing it into a `Value`
+/// would (numbers in range, nesting within the limit, valid strings), but not kept. So a body
+/// reads this way exactly when it parses as a `Value` object, and means the same. Anything
+/// this does not handle (not an object; serde_json's private raw-value key) fails here and
+/// goes through `Value`.
+#[derive(Default)]
+struct InPlace<'a> {
+    domain: Option<Member<'a>>,
+    app: Option<Member<'a>>,
+    stream: Option<Member<'a>>,
+    uri: Option<Member<'a>>,
+    event: Option<Member<'a>>,
+    duration: Option<Member<'a>>,
+    start_time: Option<Member<'a>>,
+    stop_time: Option<Member<'a>>,
+    push_args: Option<Member<'a>>,
+}
+
+enum Member<'a> {
+    Null,
+    Bool,
+    Number(Number),
+    String(Cow<'a, str>),
+    Array,
+    Object(Vec<(Cow<'a, str>, Cow<'a, str>)>),
+}
+
+impl Fields for InPlace<'_> {
+    fn field(&self, key: &str) -> Option<FieldRef<'_>> {
+        let m = match key {
+            "domain" => &self.domain,
+            "app" => &self.app,
+            "stream" => &self.stream,
+            "uri" => &self.uri,
+            "event" => &self.event,
+            "duration" => &self.duration,
+            "start_time" => &self.start_time,
+            "stop_time" => &self.stop_time,
+            "push_args" => &self.push_args,
+            _ => return None,
+        };
+        Some(match m.as_ref()? {
+            Member::Null => FieldRef::Null,
+            Member::Bool => FieldRef::Bool,
+            Member::Number(n) => FieldRef::Number(n),
+            Member::String(s) => FieldRef::String(s),
+            Member::Array => FieldRef::Array,
+            Member::Object(pairs) => FieldRef::Object(ObjectRef::Pairs(pairs)),
+        })
+    }
+}
+
+/// The first key by which serde_json's `Value` recognises a raw value (feature `raw_value`):
+/// an object starting with it is not read in place.
+const RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
+
+/// A JSON string, borrowed when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Checks a value the way parsing it into a `Value` would, keeping nothing.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckVisitor)
+    }
+}
+
+struct CheckVisitor;
+
+impl<'de> Visitor<'de> for CheckVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let mut first = true;
+        while let Some(key) = map.next_key::<Text>()? {
+            if std::mem::take(&mut first) && key.0 == RAW_VALUE_KEY {
+                return Err(de::Error::custom("raw value"));
+            }
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
+}
+
+/// A member the classifier reads: scalars kept, arrays and objects checked; an object's
+/// members kept as (key, text) pairs, in key order, the last of a repeated key winning.
+impl<'de> Deserialize<'de> for Member<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Member<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Member::Bool)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Member::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Member::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                // As `Value` does: a float that is not finite is null.
+                Ok(Number::from_f64(v).map_or(Member::Null, Member::Number))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Member::String(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Member::String(Cow::Owned(v.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Member::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                CheckVisitor.visit_seq(seq).map(|_| Member::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs: Vec<(Cow<'de, str>, Cow<'de, str>)> = Vec::new();
+                while let Some(key) = map.next_key::<Text>()? {
+                    if pairs.is_empty() && key.0 == RAW_VALUE_KEY {
+                        return Err(de::Error::custom("raw value"));
+                    }
+                    let value = match map.next_value::<Member>()? {
+                        Member::String(s) => s,
+                        // A non-string value is kept as its JSON text as `Value` prints it:
+                        // rare, so such a body is read through `Value` instead.
+                        _ => return Err(de::Error::custom("not a string")),
+                    };
+                    pairs.push((key.0, value));
+                }
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut kept: Vec<(Cow<'de, str>, Cow<'de, str>)> = Vec::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    match kept.last_mut() {
+                        Some(last) if last.0 == k => last.1 = v,
+                        _ => kept.push((k, v)),
+                    }
+                }
+                Ok(Member::Object(kept))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for InPlace<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = InPlace<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut obj = InPlace::default();
+                let mut first = true;
+                while let Some(key) = map.next_key::<Text>()? {
+                    let slot = match key.0.as_ref() {
+                        "domain" => &mut obj.domain,
+                        "app" => &mut obj.app,
+                        "stream" => &mut obj.stream,
+                        "uri" => &mut obj.uri,
+                        "event" => &mut obj.event,
+                        "duration" => &mut obj.duration,
+                        "start_time" => &mut obj.start_time,
+                        "stop_time" => &mut obj.stop_time,
+                        "push_args" => &mut obj.push_args,
+                        k => {
+                            if first && k == RAW_VALUE_KEY {
+                                return Err(de::Error::custom("raw value"));
+                            }
+                            first = false;
+                            map.next_value::<Checked>()?;
+                            continue;
+                        }
+                    };
+                    first = false;
+                    // A repeated key: the last one counts, as in a `Value` map.
+                    *slot = Some(map.next_value::<Member>()?);
+                }
+                Ok(obj)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
@@ -359,6 +659,9 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned();
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -394,27 +697,27 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
-    match obj.get(key) {
-        Some(Value::String(s)) => Ok(s.clone()),
+fn req_string(obj: &impl Fields, key: &str) -> Result<String, Rejection> {
+    match obj.field(key) {
+        Some(FieldRef::String(s)) => Ok(s.to_owned()),
         Some(other) => Err(Rejection::new(
             422,
-            format!("field {key} must be a string, got {}", json_type(other)),
+            format!("field {key} must be a string, got {}", other.json_type()),
         )),
         None => Err(Rejection::new(400, format!("missing field(s): {key}"))),
     }
 }
 
-fn opt_f64(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Rejection> {
+fn opt_f64(obj: &impl Fields, key: &str) -> Result<Option<f64>, Rejection> {
     let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
+    match obj.field(key) {
+        None | Some(FieldRef::Null) => Ok(None),
+        Some(FieldRef::Number(n)) => n
             .as_f64()
             .filter(|f| f.is_finite())
             .map(Some)
             .ok_or_else(|| bad("a finite number of seconds")),
-        Some(Value::String(s)) => s
+        Some(FieldRef::String(s)) => s
             .trim()
             .parse::<f64>()
             .ok()
@@ -423,16 +726,16 @@ fn opt_f64(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Rejection
             .ok_or_else(|| bad("a number of seconds (a numeric string is accepted)")),
         Some(other) => Err(bad(&format!(
             "a number of seconds, got {}",
-            json_type(other)
+            other.json_type()
         ))),
     }
 }
 
-fn opt_i64(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Rejection> {
+fn opt_i64(obj: &impl Fields, key: &str) -> Result<Option<i64>, Rejection> {
     let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
+    match obj.field(key) {
+        None | Some(FieldRef::Null) => Ok(None),
+        Some(FieldRef::Number(n)) => match n.as_i64() {
             Some(i) => Ok(Some(i)),
             // 1488985786.0 is an integer written as a float; accept it, refuse fractions.
             None => match n.as_f64() {
@@ -440,22 +743,22 @@ fn opt_i64(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Rejection
                 _ => Err(bad("an integer number of Unix seconds in range")),
             },
         },
-        Some(Value::String(s)) => {
+        Some(FieldRef::String(s)) => {
             s.trim().parse::<i64>().map(Some).map_err(|_| {
                 bad("an integer number of Unix seconds (a numeric string is accepted)")
             })
         }
         Some(other) => Err(bad(&format!(
             "an integer number of Unix seconds, got {}",
-            json_type(other)
+            other.json_type()
         ))),
     }
 }
 
-fn push_args(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, Rejection> {
-    match obj.get("push_args") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(m)) => Ok(m
+fn push_args(obj: &impl Fields) -> Result<Vec<(String, String)>, Rejection> {
+    match obj.field("push_args") {
+        None | Some(FieldRef::Null) => Ok(Vec::new()),
+        Some(FieldRef::Object(ObjectRef::Value(m))) => Ok(m
             .iter()
             .map(|(k, v)| {
                 let v = match v {
@@ -465,11 +768,15 @@ fn push_args(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, Rejectio
                 (k.clone(), v)
             })
             .collect()),
+        Some(FieldRef::Object(ObjectRef::Pairs(pairs))) => Ok(pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()),
         Some(other) => Err(Rejection::new(
             422,
             format!(
                 "field push_args must be an object, got {}",
-                json_type(other)
+                other.json_type()
             ),
         )),
     }
@@ -513,6 +820,120 @@ mod tests {
 
     fn status_of(body: &str) -> u16 {
         post(body).unwrap_err().status
+    }
+
+    /// The body read through `Value` only, as before `InPlace` existed.
+    fn via_value(body: &[u8]) -> (Result<Callback, Rejection>, bool) {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => (classify_post(value), true),
+            Err(_) => (Err(Rejection::new(400, "not JSON")), false),
+        }
+    }
+
+    /// Reading a body in place means exactly what reading it through `Value` means, whenever
+    /// it succeeds; and it fails only where `Value` fails or for the cases it leaves to it.
+    #[test]
+    fn in_place_reading_agrees_with_value() {
+        let mut bodies: Vec<String> = vec![
+            STATUS_SAMPLE.into(),
+            RECORDING_SAMPLE.into(),
+            r#"{"$serde_json::private::RawValue":"{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"e\"}"}"#.into(),
+            r#"{"x":{"$serde_json::private::RawValue":"1"},"domain":"d","app":"a","stream":"s","event":"e"}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e","x":1e400}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e","x":[[[[1]]]]}"#.into(),
+            format!(r#"{{"domain":"d","app":"a","stream":"s","event":"e","x":{}1{}}}"#, "[".repeat(200), "]".repeat(200)),
+            format!(r#"{{"domain":"d","app":"a","stream":"s","event":"e","x":{}1{}}}"#, "[".repeat(126), "]".repeat(126)),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e","x":"\ud800"}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":{"b":"1","a":"2","b":"3","c":{"z":1,"y":[2.50]}}}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":{"b":"1","a":"2","b":"3"}}"#.into(),
+            r#"{"domain":"d","domain":"e","app":"a","stream":"s","event":"e","event":null,"uri":"u"}"#.into(),
+            r#"{"dom\u0061in":"d\n","app":"a","stream":"s","event":"e"}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":18446744073709551615,"start_time":-9223372036854775808,"stop_time":1.5e3}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","start_time":9.5e15}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":" 1e3 ","start_time":" 7 "}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":"inf"}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","duration":true}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","uri":"u","push_args":[1]}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e","push_args":[1],"duration":{}}"#.into(),
+            r#"{"domain":1,"app":"a","stream":"s","event":"e"}"#.into(),
+            r#"{"app":"a","stream":null,"event":"e"}"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s"}"#.into(),
+            r#"{}"#.into(),
+            r#"[]"#.into(),
+            r#""text""#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e"} x"#.into(),
+            r#"{"domain":"d","app":"a","stream":"s","event":"e",}"#.into(),
+        ];
+        // And many random objects over the keys the classifier reads.
+        let keys = [
+            "domain",
+            "app",
+            "stream",
+            "uri",
+            "event",
+            "duration",
+            "start_time",
+            "stop_time",
+            "push_args",
+            "other",
+            "$serde_json::private::RawValue",
+        ];
+        let values = [
+            r#""s""#,
+            r#""\u00e9\t""#,
+            r#"" 12 ""#,
+            r#""-3.5""#,
+            "null",
+            "true",
+            "0",
+            "-1",
+            "1.0",
+            "2.5",
+            "1e3",
+            "1e308",
+            "18446744073709551615",
+            "-9223372036854775809",
+            "[]",
+            "[1,[2]]",
+            "{}",
+            r#"{"k":"v"}"#,
+            r#"{"k":1}"#,
+            r#"{"b":"1","a":"2"}"#,
+        ];
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let members: Vec<String> = (0..next(9))
+                .map(|_| {
+                    format!(
+                        r#""{}":{}"#,
+                        keys[next(keys.len())],
+                        values[next(values.len())]
+                    )
+                })
+                .collect();
+            bodies.push(format!("{{{}}}", members.join(",")));
+        }
+        let mut in_place = 0;
+        for body in &bodies {
+            let (want, want_json) = via_value(body.as_bytes());
+            let (got, got_json) = classify_request(Method::Post, None, body.as_bytes());
+            assert_eq!(got_json, want_json, "{body}");
+            if want_json {
+                assert_eq!(got, want, "{body}");
+            }
+            if let Ok(obj) = serde_json::from_slice::<InPlace>(body.as_bytes()) {
+                in_place += 1;
+                assert!(want_json, "{body}");
+                assert_eq!(classify_object(&obj), want, "{body}");
+            }
+        }
+        assert!(in_place > bodies.len() / 2, "{in_place}");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -23,11 +22,11 @@ use serde::Serialize;
 use crate::app::AppError;
 use crate::callback::{Callback, StreamId};
 use crate::cli::{ExportArgs, ExportFormat, ExportWhat};
-use crate::journal::{format_time, JournalEntry};
-use crate::pipeline::{callback_of, for_each_entry, Rebuilt};
+use crate::journal::{format_time, EntryRef, JournalEntry};
+use crate::pipeline::{callback_of_ref, for_each_entry, Rebuilt};
 use crate::progress::{eprint_line, journal_bar};
 use crate::sanitize::csv_cell;
-use crate::store::{ingest_name, Recording, Store, Stream};
+use crate::store::{ingest_name, Recording, Request, Store, Stream};
 
 /// Problem lines printed one by one before the rest are only counted.
 const PROBLEMS_SHOWN: usize = 20;
@@ -168,23 +167,30 @@ fn read_pass(
         ))
     })?;
     let bar = journal_bar(size, "export");
+    // The store is only read for its recordings and streams: its request log is not filled.
     let mut store = want_store.then(|| Store::new(1));
     let mut failed: Option<ExportError> = None;
-    let empty: Arc<str> = Arc::from("");
+    // JSON lines and JSON events need no classification unless a stream filter asks for it.
+    let classify = store.is_some()
+        || filter.stream.is_some()
+        || events.as_deref().is_some_and(EventSink::needs_callback);
     let read = for_each_entry(
         journal,
-        |entry, line| {
+        |entry| {
             if !filter.admits_time(entry.received_at) {
                 return ControlFlow::Continue(());
             }
-            let cb = callback_of(&entry);
+            let cb = if classify {
+                callback_of_ref(entry)
+            } else {
+                None
+            };
             if let Some(store) = store.as_mut() {
-                // The log ring is not exported, so its copy of the line is left empty.
-                store.apply(&entry, cb.as_ref(), empty.clone());
+                store.apply_state(&Request::from(entry), cb.as_ref());
             }
             if let Some(sink) = events.as_deref_mut() {
                 if filter.admits_stream(cb.as_ref().map(Callback::stream_id)) {
-                    if let Err(e) = sink.write(entry, line, cb.as_ref()) {
+                    if let Err(e) = sink.write(entry, cb.as_ref()) {
                         failed = Some(e);
                         return ControlFlow::Break(());
                     }
@@ -329,51 +335,51 @@ impl<'a> EventSink<'a> {
         }
     }
 
-    fn write(
-        &mut self,
-        entry: JournalEntry,
-        line: &str,
-        cb: Option<&Callback>,
-    ) -> Result<(), ExportError> {
+    /// Whether rows need the classified callback (the CSV's domain, app, stream, event).
+    fn needs_callback(&self) -> bool {
+        matches!(self, EventSink::Csv(..))
+    }
+
+    fn write(&mut self, entry: &EntryRef, cb: Option<&Callback>) -> Result<(), ExportError> {
         match self {
             EventSink::Jsonl(out, n) => {
                 // The journal line itself: a filtered export is a valid journal.
-                out.write_all(line.as_bytes())
+                out.write_all(entry.line.as_bytes())
                     .and_then(|_| out.write_all(b"\n"))
                     .map_err(write_error)?;
                 *n += 1;
             }
-            EventSink::Json(_, all) => all.push(entry),
+            EventSink::Json(_, all) => all.push(entry.to_entry()),
             EventSink::Csv(w, n) => {
                 let id = cb.map(Callback::stream_id);
                 let event = match cb {
-                    Some(Callback::Status(s)) => s.event.clone(),
-                    Some(Callback::Recording(r)) => r.uri.clone(),
-                    Some(Callback::Ingest(i)) => ingest_name(i.action).to_string(),
-                    None => String::new(),
+                    Some(Callback::Status(s)) => s.event.as_str(),
+                    Some(Callback::Recording(r)) => r.uri.as_str(),
+                    Some(Callback::Ingest(i)) => ingest_name(i.action),
+                    None => "",
                 };
                 let body = entry.body_raw();
                 let body = String::from_utf8_lossy(&body);
-                let text = |s: &str| csv_cell(s).into_owned();
+                let received_at = format_time(entry.received_at);
                 let record: [Cow<str>; 16] = [
                     entry.seq.to_string().into(),
-                    text(&format_time(entry.received_at)).into(),
+                    csv_cell(&received_at),
                     unix_ms(entry.received_at).into(),
-                    text(&entry.remote).into(),
-                    text(&entry.method).into(),
-                    text(&entry.path).into(),
-                    text(entry.outcome.as_str()).into(),
+                    csv_cell(&entry.remote),
+                    csv_cell(&entry.method),
+                    csv_cell(&entry.path),
+                    csv_cell(entry.outcome.as_str()),
                     entry.status.to_string().into(),
-                    text(entry.kind.as_deref().unwrap_or("")).into(),
-                    text(id.map_or("", |i| &i.domain)).into(),
-                    text(id.map_or("", |i| &i.app)).into(),
-                    text(id.map_or("", |i| &i.stream)).into(),
-                    text(&event).into(),
-                    text(entry.error.as_deref().unwrap_or("")).into(),
+                    csv_cell(entry.kind.as_deref().unwrap_or("")),
+                    csv_cell(id.map_or("", |i| &i.domain)),
+                    csv_cell(id.map_or("", |i| &i.app)),
+                    csv_cell(id.map_or("", |i| &i.stream)),
+                    csv_cell(event),
+                    csv_cell(entry.error.as_deref().unwrap_or("")),
                     entry.body_bytes.to_string().into(),
-                    text(&body).into(),
+                    csv_cell(&body),
                 ];
-                w.write_record(record.iter().map(|c| c.as_ref()))
+                w.write_record(record.iter().map(|c| c.as_bytes()))
                     .map_err(csv_error)?;
                 *n += 1;
             }
@@ -439,13 +445,7 @@ pub struct RecordingRow {
 
 impl RecordingRow {
     fn new(r: &Recording, s: &Stream) -> Self {
-        let format = r
-            .uri
-            .rsplit('/')
-            .next()
-            .and_then(|f| f.rsplit_once('.'))
-            .map(|(_, ext)| ext.to_string())
-            .unwrap_or_default();
+        let format = uri_format(&r.uri).to_string();
         RecordingRow {
             seq: r.seq,
             received_at: format_time(r.received_at),
@@ -462,7 +462,7 @@ impl RecordingRow {
             stop_time_unix: r.stop_time,
             span_s: r.start_time.zip(r.stop_time).map(|(a, b)| b - a),
             duration_mismatch: r.mismatch,
-            push_args: serde_json::from_str(&r.push_args_json()).unwrap_or_default(),
+            push_args: serde_json::Value::Object(r.push_args_map()),
         }
     }
 
@@ -545,13 +545,61 @@ fn write_recordings(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    write_rows(
-        recording_rows(store, filter).into_iter(),
-        format,
-        &RECORDING_COLUMNS,
-        RecordingRow::csv_record,
-        out,
-    )
+    let rows = store.recordings().iter().filter_map(|r| {
+        let s = &store.streams()[r.stream as usize];
+        filter.admits_stream(Some(&s.id)).then_some((r, s))
+    });
+    if format != ExportFormat::Csv {
+        return write_rows(
+            rows.map(|(r, s)| RecordingRow::new(r, s)),
+            format,
+            &RECORDING_COLUMNS,
+            RecordingRow::csv_record,
+            out,
+        );
+    }
+    // CSV rows are written as they are made, with the text cells borrowed from the store:
+    // the same cells as [`RecordingRow::csv_record`].
+    let mut w = csv::Writer::from_writer(&mut *out);
+    w.write_record(RECORDING_COLUMNS).map_err(csv_error)?;
+    let mut n = 0;
+    for (r, s) in rows {
+        let received_at = format_time(r.received_at);
+        let start = unix_to_rfc3339(r.start_time).unwrap_or_default();
+        let stop = unix_to_rfc3339(r.stop_time).unwrap_or_default();
+        let push_args = r.push_args_json();
+        let record: [Cow<str>; 16] = [
+            r.seq.to_string().into(),
+            csv_cell(&received_at),
+            format!("{:.3}", r.received_at.timestamp_millis() as f64 / 1000.0).into(),
+            csv_cell(&s.id.domain),
+            csv_cell(&s.id.app),
+            csv_cell(&s.id.stream),
+            csv_cell(&r.uri),
+            csv_cell(uri_format(&r.uri)),
+            seconds_ms(r.duration).into(),
+            csv_cell(&start),
+            opt_num(r.start_time).into(),
+            csv_cell(&stop),
+            opt_num(r.stop_time).into(),
+            opt_num(r.start_time.zip(r.stop_time).map(|(a, b)| b - a)).into(),
+            r.mismatch.to_string().into(),
+            csv_cell(&push_args),
+        ];
+        w.write_record(record.iter().map(|c| c.as_bytes()))
+            .map_err(csv_error)?;
+        n += 1;
+    }
+    w.flush().map_err(write_error)?;
+    Ok(n)
+}
+
+/// A uri's extension (flv, m3u8, mp4, cmaf...), empty when it has none.
+fn uri_format(uri: &str) -> &str {
+    uri.rsplit('/')
+        .next()
+        .and_then(|f| f.rsplit_once('.'))
+        .map_or("", |(_, ext)| ext)
 }
 
 fn write_streams(

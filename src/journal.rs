@@ -10,13 +10,16 @@
 //! - `body_bytes` is the number of bytes kept; an over-size body sets `body_truncated` with
 //!   how many bytes were read and how many the client declared, so what was cut is explicit.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -108,6 +111,181 @@ pub enum AuthCheck {
     Ok,
     /// Missing, malformed, wrong or stale: answered 403, never applied.
     Failed,
+}
+
+/// A journal line parsed in place, for readers that do not keep what they read (resume,
+/// export): text fields borrow from the line (they are copied only when the JSON text has
+/// escapes), headers are borrowed pairs, and an inline body is a slice of the line. It accepts
+/// exactly the lines [`JournalEntry`] accepts; [`EntryRef::to_entry`] gives the owned form.
+#[derive(Debug, Deserialize)]
+pub struct EntryRef<'a> {
+    /// See [`JournalEntry::seq`].
+    pub seq: u64,
+    /// See [`JournalEntry::received_at`].
+    #[serde(deserialize_with = "rfc3339_ms::deserialize")]
+    pub received_at: DateTime<Utc>,
+    /// See [`JournalEntry::remote`].
+    #[serde(borrow)]
+    pub remote: Cow<'a, str>,
+    /// See [`JournalEntry::method`].
+    #[serde(borrow)]
+    pub method: Cow<'a, str>,
+    /// See [`JournalEntry::path`].
+    #[serde(borrow)]
+    pub path: Cow<'a, str>,
+    /// See [`JournalEntry::headers`]; in line order (a repeated name: the last one counts).
+    #[serde(default, borrow)]
+    pub headers: Headers<'a>,
+    /// See [`JournalEntry::outcome`].
+    pub outcome: Outcome,
+    /// See [`JournalEntry::status`].
+    pub status: u16,
+    /// See [`JournalEntry::kind`].
+    #[serde(default, borrow)]
+    pub kind: Option<Cow<'a, str>>,
+    /// See [`JournalEntry::error`].
+    #[serde(default, borrow)]
+    pub error: Option<Cow<'a, str>>,
+    /// See [`JournalEntry::body_bytes`].
+    #[serde(default)]
+    pub body_bytes: u64,
+    /// See [`JournalEntry::body`].
+    #[serde(default, borrow)]
+    pub body: Option<&'a RawValue>,
+    /// See [`JournalEntry::body_text`].
+    #[serde(default, borrow)]
+    pub body_text: Option<Cow<'a, str>>,
+    /// See [`JournalEntry::body_base64`].
+    #[serde(default, borrow)]
+    pub body_base64: Option<Cow<'a, str>>,
+    /// See [`JournalEntry::body_truncated`].
+    #[serde(default)]
+    pub body_truncated: Option<Truncation>,
+    /// See [`JournalEntry::auth`].
+    #[serde(default)]
+    pub auth: Option<AuthCheck>,
+    /// The whole line as it is in the file, without its newline.
+    #[serde(skip)]
+    pub line: &'a str,
+}
+
+/// The headers of an [`EntryRef`]: a JSON object of strings, kept as borrowed pairs.
+#[derive(Debug, Default)]
+pub struct Headers<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Headers<'a> {
+    /// The value of a header (the last one if the name is repeated, as a map would keep).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_string(V).map(BorrowedStr)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Headers<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(m.size_hint().unwrap_or(6));
+                while let Some((k, v)) = m.next_entry::<BorrowedStr<'a>, BorrowedStr<'a>>()? {
+                    pairs.push((k.0, v.0));
+                }
+                Ok(Headers(pairs))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl EntryRef<'_> {
+    /// The owned entry.
+    pub fn to_entry(&self) -> JournalEntry {
+        let s = |c: &Cow<str>| c.to_string();
+        JournalEntry {
+            seq: self.seq,
+            received_at: self.received_at,
+            remote: s(&self.remote),
+            method: s(&self.method),
+            path: s(&self.path),
+            headers: self.headers.0.iter().map(|(k, v)| (s(k), s(v))).collect(),
+            outcome: self.outcome,
+            status: self.status,
+            kind: self.kind.as_ref().map(s),
+            error: self.error.as_ref().map(s),
+            body_bytes: self.body_bytes,
+            body: self.body.map(|b| b.to_owned()),
+            body_text: self.body_text.as_ref().map(s),
+            body_base64: self.body_base64.as_ref().map(s),
+            body_truncated: self.body_truncated.clone(),
+            auth: self.auth,
+        }
+    }
+
+    /// The body bytes exactly as received, borrowed from the line unless it is base64.
+    pub fn body_raw(&self) -> Cow<'_, [u8]> {
+        body_raw(
+            self.body,
+            self.body_text.as_deref(),
+            self.body_base64.as_deref(),
+        )
+    }
+
+    /// The query part of `path`, without the `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.path.split_once('?').map(|(_, q)| q)
+    }
+}
+
+fn body_raw<'a>(
+    inline: Option<&'a RawValue>,
+    text: Option<&'a str>,
+    b64: Option<&'a str>,
+) -> Cow<'a, [u8]> {
+    if let Some(raw) = inline {
+        Cow::Borrowed(raw.get().as_bytes())
+    } else if let Some(text) = text {
+        Cow::Borrowed(text.as_bytes())
+    } else if let Some(b64) = b64 {
+        Cow::Owned(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default(),
+        )
+    } else {
+        Cow::Borrowed(&[])
+    }
 }
 
 /// The lossless body fields, chosen from the raw bytes.
@@ -206,17 +384,12 @@ pub fn write_line(buf: &mut Vec<u8>, entry: &JournalEntry, inline_body: Option<&
 impl JournalEntry {
     /// The body bytes exactly as received (or as much as was kept, see `body_truncated`).
     pub fn body_raw(&self) -> Vec<u8> {
-        if let Some(raw) = &self.body {
-            raw.get().as_bytes().to_vec()
-        } else if let Some(text) = &self.body_text {
-            text.as_bytes().to_vec()
-        } else if let Some(b64) = &self.body_base64 {
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        }
+        body_raw(
+            self.body.as_deref(),
+            self.body_text.as_deref(),
+            self.body_base64.as_deref(),
+        )
+        .into_owned()
     }
 
     /// The query part of `path`, without the `?`.
@@ -234,10 +407,47 @@ mod rfc3339_ms {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let s = super::BorrowedStr::deserialize(d)?.0;
+        if let Some(t) = parse_journal_time(&s) {
+            return Ok(t);
+        }
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
+    }
+
+    /// The journal's own form, `YYYY-MM-DDTHH:MM:SS.mmmZ`, without chrono's general parser.
+    /// `None` for anything else (other forms, leap seconds, out-of-range fields), which then
+    /// goes through chrono, so exactly the same texts are accepted.
+    pub fn parse_journal_time(s: &str) -> Option<DateTime<Utc>> {
+        let b = s.as_bytes();
+        if b.len() != 24
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+            || b[23] != b'Z'
+        {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |n, &c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        let year = num(0..4)?;
+        if year < 1000 {
+            return None;
+        }
+        let sec = num(17..19)?;
+        if sec > 59 {
+            return None;
+        }
+        chrono::NaiveDate::from_ymd_opt(year as i32, num(5..7)?, num(8..10)?)?
+            .and_hms_milli_opt(num(11..13)?, num(14..16)?, sec, num(20..23)?)
+            .map(|t| t.and_utc())
     }
 }
 
@@ -416,11 +626,22 @@ impl<R: BufRead> JournalReader<R> {
     }
 }
 
-impl<R: BufRead> Iterator for JournalReader<R> {
-    type Item = io::Result<ReadItem>;
+/// One item read from a journal by [`JournalReader::next_ref`], borrowing the reader's line.
+#[derive(Debug)]
+// Not boxed: an entry per line is the common case, and the point is not to allocate for it.
+#[allow(clippy::large_enum_variant)]
+pub enum ItemRef<'a> {
+    /// A complete, well-formed line, parsed in place.
+    Entry(EntryRef<'a>),
+    /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
+    Damaged(ReadItem),
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
+impl<R: BufRead> JournalReader<R> {
+    /// Reads the next non-empty line and parses it in place (see [`EntryRef`]): what resume,
+    /// export and replay use. The [`Iterator`] gives the same items owned.
+    pub fn next_ref(&mut self) -> Option<io::Result<ItemRef<'_>>> {
+        let (start, n) = loop {
             self.buf.clear();
             let n = match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
@@ -430,25 +651,46 @@ impl<R: BufRead> Iterator for JournalReader<R> {
             let start = self.offset;
             self.offset += n;
             self.line_no += 1;
-            let complete = self.buf.last() == Some(&b'\n');
-            let text = self.buf.trim_ascii();
-            if text.is_empty() {
-                continue;
+            if !self.buf.trim_ascii().is_empty() {
+                break (start, n);
             }
-            return Some(Ok(match serde_json::from_slice::<JournalEntry>(text) {
-                Ok(e) => ReadItem::Entry(Box::new(e)),
-                Err(_) if !complete => ReadItem::PartialTail {
-                    line: self.line_no,
-                    offset: start,
-                    bytes: n,
-                },
-                Err(e) => ReadItem::Garbled {
-                    line: self.line_no,
-                    offset: start,
-                    error: e.to_string(),
-                },
-            }));
-        }
+        };
+        let complete = self.buf.last() == Some(&b'\n');
+        let text = self.buf.trim_ascii();
+        // Validate UTF-8 once for the whole line, then parse without re-checking each string.
+        // A line that is not UTF-8 is parsed as bytes, for the same error (or, if the bad
+        // bytes are in a field no reader looks at, the same entry, with an empty `line`).
+        let parsed = match std::str::from_utf8(text) {
+            Ok(line) => serde_json::from_str::<EntryRef>(line).map(|mut e| {
+                e.line = line;
+                e
+            }),
+            Err(_) => serde_json::from_slice::<EntryRef>(text),
+        };
+        Some(Ok(match parsed {
+            Ok(e) => ItemRef::Entry(e),
+            Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
+                line: self.line_no,
+                offset: start,
+                bytes: n,
+            }),
+            Err(e) => ItemRef::Damaged(ReadItem::Garbled {
+                line: self.line_no,
+                offset: start,
+                error: e.to_string(),
+            }),
+        }))
+    }
+}
+
+impl<R: BufRead> Iterator for JournalReader<R> {
+    type Item = io::Result<ReadItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_ref()?.map(|item| match item {
+            ItemRef::Entry(e) => ReadItem::Entry(Box::new(e.to_entry())),
+            ItemRef::Damaged(d) => d,
+        }))
     }
 }
 
@@ -563,6 +805,82 @@ mod tests {
         assert!(
             matches!(items[4], ReadItem::PartialTail { line: 5, offset, .. } if offset == tail_at)
         );
+    }
+
+    /// The in-place parse accepts exactly the lines the owned one does, and reads the same.
+    #[test]
+    fn entry_ref_accepts_what_journal_entry_accepts() {
+        let good = serde_json::to_string(&entry(7, br#"{"a":"\u00e9\"x"}"#)).unwrap();
+        let mut lines: Vec<Vec<u8>> = vec![good.clone().into_bytes()];
+        let mut edit = |from: &str, to: &str| {
+            assert!(good.contains(from), "{from}");
+            lines.push(good.replacen(from, to, 1).into_bytes());
+        };
+        edit("\"seq\":7,", "");
+        edit("\"seq\":7,", "\"seq\":7,\"seq\":8,");
+        edit("\"seq\":7,", "\"seq\":-7,");
+        edit(
+            "\"remote\":\"127.0.0.1:1\"",
+            "\"remote\":\"\\u0031\\n\\ud83d\\ude00\"",
+        );
+        edit("\"remote\":\"127.0.0.1:1\"", "\"remote\":5");
+        edit("\"remote\":\"127.0.0.1:1\"", "\"remote\":null");
+        edit("\"headers\":{}", "\"headers\":{\"a\":\"1\",\"a\":\"\\t2\"}");
+        edit("\"headers\":{}", "\"headers\":{\"a\":1}");
+        edit("\"headers\":{}", "\"headers\":null");
+        edit("\"headers\":{}", "\"headers\":[]");
+        edit("\"headers\":{},", "");
+        edit("\"kind\":\"status\"", "\"kind\":null");
+        edit("\"kind\":\"status\"", "\"kind\":[\"status\"]");
+        edit("\"outcome\":\"accepted\"", "\"outcome\":\"Accepted\"");
+        edit("\"status\":200", "\"status\":70000");
+        edit("\"status\":200", "\"status\":200,\"extra\":{\"x\":[1e400]}");
+        edit("\"body\":{", "\"body\":null,\"b\":{");
+        edit("\"body\":{", "\"body\": {");
+        for t in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T03:04:05.5Z",
+            "2026-01-02t03:04:05.678z",
+            "2026-01-02T05:04:05.678+02:00",
+            "2016-12-31T23:59:60.500Z",
+            "2026-02-30T03:04:05.678Z",
+            "2026-01-02T24:04:05.678Z",
+            "2026-01-02T03:04:05.6789Z",
+            "0999-01-02T03:04:05.678Z",
+            "2026-01-02 03:04:05.678Z",
+            "2026-1-02T03:04:05.678ZZ",
+            "+2026-01-02T03:04:05.678Z",
+        ] {
+            edit("2026-01-02T03:04:05.678Z", t);
+        }
+        lines.push(b"{\"seq\":1,\"x\":\"\xff\"}".to_vec());
+        let mut with_bad_utf8 = good.clone().into_bytes();
+        with_bad_utf8.pop();
+        with_bad_utf8.extend(b",\"extra\":\"\xff\xfe\"}");
+        lines.push(with_bad_utf8);
+        for line in &lines {
+            let owned = serde_json::from_slice::<JournalEntry>(line);
+            let mut data = line.clone();
+            data.push(b'\n');
+            let mut reader = JournalReader::new(&data[..]);
+            let text = String::from_utf8_lossy(line);
+            match (reader.next_ref().unwrap().unwrap(), owned) {
+                (ItemRef::Entry(r), Ok(o)) => {
+                    assert_eq!(
+                        serde_json::to_string(&r.to_entry()).unwrap(),
+                        serde_json::to_string(&o).unwrap(),
+                        "{text}"
+                    );
+                    let expect_line = std::str::from_utf8(line).unwrap_or("");
+                    assert_eq!(r.line, expect_line);
+                    assert_eq!(&*r.body_raw(), &o.body_raw()[..], "{text}");
+                }
+                (ItemRef::Damaged(ReadItem::Garbled { error, .. }), Err(e)) => {
+                    assert_eq!(error, e.to_string(), "{text}");
+                }
+                (got, want) => panic!("{text}: read {got:?}, owned parse {want:?}"),
+            }
+        }
     }
 
     #[test]

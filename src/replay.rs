@@ -26,7 +26,11 @@ const READ_AHEAD: usize = 1024;
 
 /// Whether an entry is resent.
 pub fn is_replayed(entry: &JournalEntry, with_duplicates: bool) -> bool {
-    match entry.outcome {
+    replays(entry.outcome, with_duplicates)
+}
+
+fn replays(outcome: Outcome, with_duplicates: bool) -> bool {
+    match outcome {
         Outcome::Accepted => true,
         Outcome::Duplicate => with_duplicates,
         Outcome::Rejected => false,
@@ -66,12 +70,12 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             let mut skipped = 0u64;
             let read = for_each_entry(
                 &path,
-                |entry, _| {
-                    if !is_replayed(&entry, with_duplicates) {
+                |entry| {
+                    if !replays(entry.outcome, with_duplicates) {
                         skipped += 1;
                         return ControlFlow::Continue(());
                     }
-                    match tx.blocking_send(entry) {
+                    match tx.blocking_send(entry.to_entry()) {
                         Ok(()) => ControlFlow::Continue(()),
                         // The sender stopped (the receiver went away): stop reading.
                         Err(_) => ControlFlow::Break(()),

@@ -24,6 +24,10 @@ pub fn is_unsafe_char(c: char) -> bool {
 /// Terminal-safe text: unsafe characters become visible escapes (`\x1b`, `\u{202e}`), and the
 /// result is cut to at most `max_chars` characters with an ellipsis.
 pub fn terminal(s: &str, max_chars: usize) -> Cow<'_, str> {
+    // Printable ASCII is safe: checked a byte at a time, without decoding characters.
+    if s.len() <= max_chars && printable_ascii(s.as_bytes()) {
+        return Cow::Borrowed(s);
+    }
     if !s.chars().any(is_unsafe_char) && (s.len() <= max_chars || s.chars().count() <= max_chars) {
         return Cow::Borrowed(s);
     }
@@ -56,6 +60,19 @@ pub fn terminal(s: &str, max_chars: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether every byte is printable ASCII; 16 bytes at a time without an early exit inside a
+/// block, so that the compiler vectorizes it.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    let printable = |ok: bool, &b: &u8| ok & (0x20..0x7f).contains(&b);
+    let mut blocks = bytes.chunks_exact(16);
+    for block in &mut blocks {
+        if !block.iter().fold(true, printable) {
+            return false;
+        }
+    }
+    blocks.remainder().iter().fold(true, printable)
+}
+
 /// A CSV text cell that no spreadsheet will run as a formula: unsafe characters are escaped as
 /// for the terminal, and a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`.
 /// Only for text columns: numeric columns are written as numbers and never pass through here.
@@ -72,6 +89,20 @@ pub fn csv_cell(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unsafe_character_is_caught_wherever_it_is() {
+        let chars = (0u32..0x100)
+            .chain([0x61c, 0x200b, 0x202e, 0x2069, 0xfeff, 0xfffb, 0xe9, 0x1f600])
+            .filter_map(char::from_u32);
+        for c in chars {
+            for at in [0, 1, 15, 16, 17, 31, 32, 40] {
+                let s: String = (0..41).map(|i| if i == at { c } else { 'a' }).collect();
+                let borrowed = matches!(terminal(&s, usize::MAX), Cow::Borrowed(_));
+                assert_eq!(borrowed, !is_unsafe_char(c), "{c:?} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

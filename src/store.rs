@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::callback::{Callback, IngestAction, RecordState, StreamId};
-use crate::journal::{format_time, JournalEntry, Outcome};
+use crate::journal::{format_time, AuthCheck, EntryRef, JournalEntry, Outcome};
 
 /// How long a repeated status or ingest event counts as a provider retry.
 pub const DUPLICATE_WINDOW_SECS: i64 = 30;
@@ -111,12 +111,34 @@ impl Recording {
 
     /// push_args as one JSON object text (for views and exports).
     pub fn push_args_json(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .push_args
+        // The classifier gives them in key order, one per key: then they are written as they
+        // are, which is what going through a JSON map would write.
+        if self.push_args.windows(2).all(|w| w[0].0 < w[1].0) {
+            return serde_json::to_string(&PushArgs(&self.push_args)).expect("strings serialize");
+        }
+        serde_json::Value::Object(self.push_args_map()).to_string()
+    }
+
+    /// push_args as a JSON map (for JSON exports).
+    pub fn push_args_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.push_args
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-            .collect();
-        serde_json::Value::Object(map).to_string()
+            .collect()
+    }
+}
+
+/// push_args written as a JSON object, in their order.
+struct PushArgs<'a>(&'a [(Box<str>, Box<str>)]);
+
+impl Serialize for PushArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 
@@ -151,6 +173,66 @@ pub struct LogEntry {
     pub auth_failed: bool,
     /// The journal line, for `--json` output and the detail view.
     pub line: Arc<str>,
+}
+
+/// What the store reads from one journal entry, borrowed from a [`JournalEntry`] (live) or an
+/// [`EntryRef`] (read back from a journal).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// accepted / duplicate / rejected.
+    pub outcome: Outcome,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The signature check's result.
+    pub auth: Option<AuthCheck>,
+    /// Peer address.
+    pub remote: &'a str,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path with query.
+    pub path: &'a str,
+    /// status / recording / ingest.
+    pub kind: Option<&'a str>,
+    /// Why it was rejected.
+    pub error: Option<&'a str>,
+}
+
+impl<'a> From<&'a JournalEntry> for Request<'a> {
+    fn from(e: &'a JournalEntry) -> Self {
+        Request {
+            seq: e.seq,
+            received_at: e.received_at,
+            outcome: e.outcome,
+            status: e.status,
+            auth: e.auth,
+            remote: &e.remote,
+            method: &e.method,
+            path: &e.path,
+            kind: e.kind.as_deref(),
+            error: e.error.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a EntryRef<'_>> for Request<'a> {
+    fn from(e: &'a EntryRef<'_>) -> Self {
+        Request {
+            seq: e.seq,
+            received_at: e.received_at,
+            outcome: e.outcome,
+            status: e.status,
+            auth: e.auth,
+            remote: &e.remote,
+            method: &e.method,
+            path: &e.path,
+            kind: e.kind.as_deref(),
+            error: e.error.as_deref(),
+        }
+    }
 }
 
 /// Request counters. Exact for the whole session, whatever the log keeps.
@@ -205,17 +287,41 @@ impl Store {
     /// Applies one committed request. `callback` is the classified request when the outcome
     /// is accepted or duplicate. Duplicates and rejections only count and log.
     pub fn apply(&mut self, entry: &JournalEntry, callback: Option<&Callback>, line: Arc<str>) {
-        self.last_seq = self.last_seq.max(entry.seq);
-        let at = entry.received_at;
-        match entry.outcome {
+        let req = Request::from(entry);
+        let stream = self.apply_state(&req, callback);
+        self.push_log(&req, callback, stream, line);
+    }
+
+    /// The state half of [`Store::apply`]: counters and streams and recordings, but not the
+    /// request log. Rebuilding from a journal applies every entry this way, and logs only
+    /// the entries the bounded log will keep ([`Store::push_log`]); an export, which shows no
+    /// log, only this. Returns the stream's index when the request was a callback.
+    pub fn apply_state(&mut self, req: &Request, callback: Option<&Callback>) -> Option<u32> {
+        self.last_seq = self.last_seq.max(req.seq);
+        match req.outcome {
             Outcome::Accepted => self.counters.accepted += 1,
             Outcome::Duplicate => self.counters.duplicate += 1,
             Outcome::Rejected => self.counters.rejected += 1,
         }
-        if entry.auth == Some(crate::journal::AuthCheck::Failed) {
+        if req.auth == Some(AuthCheck::Failed) {
             self.auth_failures += 1;
         }
         let stream = callback.map(|cb| self.intern(cb.stream_id()));
+        if let (Outcome::Accepted, Some(cb), Some(idx)) = (req.outcome, callback, stream) {
+            self.apply_accepted(idx, cb, req.seq, req.received_at);
+        }
+        stream
+    }
+
+    /// The log half of [`Store::apply`], for a request already applied with
+    /// [`Store::apply_state`] (which returned `stream`).
+    pub fn push_log(
+        &mut self,
+        req: &Request,
+        callback: Option<&Callback>,
+        stream: Option<u32>,
+        line: Arc<str>,
+    ) {
         let summary = match callback {
             Some(Callback::Status(s)) => s.event.clone(),
             Some(Callback::Recording(r)) => r.uri.clone(),
@@ -223,28 +329,30 @@ impl Store {
             None => String::new(),
         };
         let detail = callback.map(detail_of).unwrap_or_default();
-        if let (Outcome::Accepted, Some(cb), Some(idx)) = (entry.outcome, callback, stream) {
-            self.apply_accepted(idx, cb, entry.seq, at);
-        }
         if self.log.len() == self.log_capacity {
             self.log.pop_front();
         }
         self.log.push_back(LogEntry {
-            seq: entry.seq,
-            received_at: at,
-            remote: entry.remote.clone(),
-            method: entry.method.clone(),
-            path: entry.path.clone(),
-            outcome: entry.outcome,
-            status: entry.status,
-            kind: entry.kind.clone(),
+            seq: req.seq,
+            received_at: req.received_at,
+            remote: req.remote.to_string(),
+            method: req.method.to_string(),
+            path: req.path.to_string(),
+            outcome: req.outcome,
+            status: req.status,
+            kind: req.kind.map(str::to_string),
             stream,
             summary,
             detail,
-            error: entry.error.clone(),
-            auth_failed: entry.auth == Some(crate::journal::AuthCheck::Failed),
+            error: req.error.map(str::to_string),
+            auth_failed: req.auth == Some(AuthCheck::Failed),
             line,
         });
+    }
+
+    /// How many requests the log keeps.
+    pub fn log_capacity(&self) -> usize {
+        self.log_capacity
     }
 
     fn apply_accepted(&mut self, idx: u32, cb: &Callback, seq: u64, at: DateTime<Utc>) {
@@ -320,6 +428,11 @@ impl Store {
         });
         self.index.insert(id.clone(), i);
         i
+    }
+
+    /// The index of a known stream.
+    pub fn stream_index(&self, id: &StreamId) -> Option<u32> {
+        self.index.get(id).copied()
     }
 
     /// Records a failed journal write (its requests were answered 503 and not applied).
@@ -535,12 +648,23 @@ impl Deduper {
             Callback::Recording(r) => {
                 self.recordings.insert(recording_key(&r.id, &r.uri));
             }
-            Callback::Status(s) => {
-                self.last_status.insert(s.id.clone(), (s.event.clone(), at));
-            }
-            Callback::Ingest(i) => {
-                self.last_ingest.insert(i.id.clone(), (i.action, at));
-            }
+            // In place when the stream is known (almost always, over a long journal): no
+            // key or event string is allocated again.
+            Callback::Status(s) => match self.last_status.get_mut(&s.id) {
+                Some((event, t)) => {
+                    event.clone_from(&s.event);
+                    *t = at;
+                }
+                None => {
+                    self.last_status.insert(s.id.clone(), (s.event.clone(), at));
+                }
+            },
+            Callback::Ingest(i) => match self.last_ingest.get_mut(&i.id) {
+                Some(last) => *last = (i.action, at),
+                None => {
+                    self.last_ingest.insert(i.id.clone(), (i.action, at));
+                }
+            },
         }
     }
 }
