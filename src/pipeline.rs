@@ -496,7 +496,7 @@ mod tests {
                 Ok(cb) => (dedup.decide(cb, at).0, 200, None),
                 Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone())),
             };
-            let sub = Incoming {
+            let mut sub = Incoming {
                 received_at: at,
                 remote: "127.0.0.1:9".into(),
                 method: method.to_string(),
@@ -509,7 +509,7 @@ mod tests {
                 auth: (i % 7 == 3).then_some(i % 2 == 0),
             };
             let enc = encode_body(body, is_json);
-            let entry = build_entry(&sub, i as u64 + 1, outcome, status, error, &enc);
+            let entry = build_entry(&mut sub, i as u64 + 1, outcome, status, error, &enc);
             write_line(&mut out, &entry, enc.inline);
             if i == 5 {
                 out.extend_from_slice(b"{\"seq\":\"garbled\n\n");
