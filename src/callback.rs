@@ -243,6 +243,19 @@ pub fn classify_request(
     }
 }
 
+/// The reference reading of a POST body, always through a `Value` parse: what the in-place
+/// fast path in [`classify_request`] must agree with. For differential tests and fuzzing.
+#[doc(hidden)]
+pub fn classify_post_reference(body: &[u8]) -> (Result<Callback, Rejection>, bool) {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => (classify_post(value), true),
+        Err(e) => (
+            Err(Rejection::new(400, format!("body is not valid JSON: {e}"))),
+            false,
+        ),
+    }
+}
+
 fn classify_post(value: Value) -> Result<Callback, Rejection> {
     let Value::Object(obj) = value else {
         return Err(Rejection::new(

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use recmon::callback::{classify_request, Callback, Method};
+use recmon::callback::{classify_post_reference, classify_request, Callback, Method};
 use recmon::journal::encode_body;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +23,12 @@ fuzz_target!(|data: &[u8]| {
     let query = std::str::from_utf8(&rest[..split]).ok();
     let body = &rest[split.min(rest.len())..];
     let (verdict, parsed) = classify_request(method, query, body);
+    // The in-place fast path must read every POST body exactly as a full `Value` parse does.
+    if method == Method::Post && !body.iter().all(u8::is_ascii_whitespace) {
+        let (reference, reference_parsed) = classify_post_reference(body);
+        assert_eq!(verdict, reference, "fast path and Value path disagree");
+        assert_eq!(parsed, reference_parsed);
+    }
     match &verdict {
         Ok(Callback::Recording(r)) => {
             assert!(r.duration.is_none_or(f64::is_finite));
