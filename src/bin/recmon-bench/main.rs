@@ -300,7 +300,7 @@ counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
 - **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
 10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
 is killed with kill -9 half-way, and recmon restarted with `--resume` (`--only load`).\n\n\
-## Raw numbers\n\n{}",
+## Raw numbers\n\n{}\n{}",
         if smoke {
             " in **smoke** size (not representative)"
         } else {
@@ -312,7 +312,9 @@ is killed with kill -9 half-way, and recmon restarted with `--resume` (`--only l
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "5,000" } else { "200,000" },
-        s.raw()
+        s.raw(),
+        // Hand-written analysis of what the numbers mean (kept in the repo next to the suite).
+        std::fs::read_to_string("bench/notes.md").unwrap_or_default()
     )
 }
 
