@@ -512,14 +512,32 @@ impl JournalFile {
         &self.path
     }
 
-    /// Appends one batch of complete lines. On error the file is cut back to the end of the
-    /// previous batch where possible, so that a half-written batch (whose requests get 503)
-    /// never looks acknowledged on resume.
+    /// Appends one batch of complete lines and, with `--fsync batch`, fsyncs it. On error the
+    /// file is cut back to the end of the previous batch where possible, so that a
+    /// half-written batch (whose requests get 503) never looks acknowledged on resume.
     pub fn append_batch(&mut self, lines: &[u8]) -> io::Result<()> {
-        let res = self.file.write_all(lines).and_then(|_| match self.fsync {
+        self.write_batch(lines)?;
+        match self.fsync {
             FsyncPolicy::Batch => self.file.sync_data(),
             FsyncPolicy::Never => Ok(()),
-        });
+        }
+    }
+
+    /// The fsync policy this journal was opened with.
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    /// A second handle on the same open file, for a thread that fsyncs while this one keeps
+    /// writing (group commit: one fsync covers every batch written before it started).
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// Appends one batch of complete lines without fsyncing them (see [`Self::append_batch`]
+    /// for what happens on error).
+    pub fn write_batch(&mut self, lines: &[u8]) -> io::Result<()> {
+        let res = self.file.write_all(lines);
         match res {
             Ok(()) => {
                 // A file removed (or replaced) under us still accepts writes on Linux, into an

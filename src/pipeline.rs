@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -24,8 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::callback::{classify, Callback, Method, Rejection};
 use crate::journal::{
-    encode_body, write_line, AuthCheck, EncodedBody, EntryRef, ItemRef, JournalEntry, JournalFile,
-    JournalReader, Outcome, ReadItem, Truncation,
+    encode_body, write_line, AuthCheck, EncodedBody, EntryRef, FsyncPolicy, ItemRef, JournalEntry,
+    JournalFile, JournalReader, Outcome, ReadItem, Truncation,
 };
 use crate::store::{Deduper, Request, SharedStore, Store};
 
@@ -139,6 +140,25 @@ fn run(
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut staged: Vec<(JournalEntry, std::ops::Range<usize>, Ack)> = Vec::new();
     let mut undos = Vec::new();
+    // Set when an fsync failed: the file can no longer be trusted to hold what was written,
+    // so every later request is answered 503 until recmon is restarted.
+    let poisoned = Arc::new(AtomicBool::new(false));
+    let syncer = journal
+        .as_ref()
+        .filter(|j| j.fsync_policy() == FsyncPolicy::Batch)
+        .map(|j| {
+            let file = j
+                .sync_handle()
+                .expect("duplicate the journal's file handle");
+            let (tx, rx) = std::sync::mpsc::channel::<WrittenBatch>();
+            let (shared, poisoned, path) =
+                (shared.clone(), poisoned.clone(), j.path().to_path_buf());
+            let handle = std::thread::Builder::new()
+                .name("recmon-fsync".into())
+                .spawn(move || sync_loop(rx, file, &shared, &poisoned, &path))
+                .expect("spawn the journal syncer thread");
+            (tx, handle)
+        });
 
     let mut stopping = false;
     while !stopping {
@@ -190,27 +210,34 @@ fn run(
             ));
         }
 
-        let written = match journal.as_mut() {
-            Some(j) => j.append_batch(&buf),
-            None => Ok(()),
+        let written = if poisoned.load(Ordering::SeqCst) {
+            Err(io::Error::other(
+                "an earlier fsync of the journal failed; restart recmon with a healthy --journal",
+            ))
+        } else {
+            match journal.as_mut() {
+                Some(j) => j.write_batch(&buf),
+                None => Ok(()),
+            }
         };
         match written {
             Ok(()) => {
                 summary.lines_written += batch.len() as u64;
                 summary.batches += 1;
-                {
-                    let mut store = shared.lock();
-                    for (sub, (entry, range, _)) in batch.iter().zip(&staged) {
-                        let line: Arc<str> = Arc::from(
-                            std::str::from_utf8(&buf[range.clone()])
-                                .expect("serde_json writes UTF-8"),
-                        );
-                        store.apply(entry, sub.req.verdict.as_ref().ok(), line);
+                let done = WrittenBatch {
+                    subs: std::mem::take(&mut batch),
+                    staged: std::mem::take(&mut staged),
+                    buf: std::mem::replace(&mut buf, Vec::with_capacity(1 << 16)),
+                };
+                match &syncer {
+                    // The syncer fsyncs, then applies and answers; meanwhile this thread
+                    // goes on writing the next batches.
+                    Some((tx, _)) => {
+                        if let Err(failed) = tx.send(done) {
+                            fail_batch(failed.0.subs, "the journal syncer stopped");
+                        }
                     }
-                }
-                shared.notify();
-                for (sub, (_, _, ack)) in batch.drain(..).zip(staged.drain(..)) {
-                    let _ = sub.ack.send(Ok(ack));
+                    None => commit(&shared, done),
                 }
             }
             Err(e) => {
@@ -227,11 +254,15 @@ fn run(
                 }
                 shared.lock().note_journal_failure(msg.clone());
                 shared.notify();
-                for sub in batch.drain(..) {
-                    let _ = sub.ack.send(Err(JournalFailed(msg.clone())));
-                }
+                fail_batch(std::mem::take(&mut batch), &msg);
+                staged.clear();
             }
         }
+    }
+    // Let the syncer fsync and answer what it still has before the final sync.
+    if let Some((tx, handle)) = syncer {
+        drop(tx);
+        let _ = handle.join();
     }
     rx.close();
     while let Ok(Some(late)) = rx.try_recv() {
@@ -245,6 +276,79 @@ fn run(
         }
     }
     summary
+}
+
+/// A batch written to the journal, on its way to being applied and answered.
+struct WrittenBatch {
+    subs: Vec<Submission>,
+    staged: Vec<(JournalEntry, std::ops::Range<usize>, Ack)>,
+    buf: Vec<u8>,
+}
+
+/// Applies a batch that is safely in the journal to the store, in seq order, and answers it.
+fn commit(shared: &SharedStore, b: WrittenBatch) {
+    {
+        let mut store = shared.lock();
+        for (sub, (entry, range, _)) in b.subs.iter().zip(&b.staged) {
+            let line: Arc<str> = Arc::from(
+                std::str::from_utf8(&b.buf[range.clone()]).expect("serde_json writes UTF-8"),
+            );
+            store.apply(entry, sub.req.verdict.as_ref().ok(), line);
+        }
+    }
+    shared.notify();
+    for (sub, (_, _, ack)) in b.subs.into_iter().zip(b.staged) {
+        let _ = sub.ack.send(Ok(ack));
+    }
+}
+
+fn fail_batch(subs: Vec<Submission>, why: &str) {
+    for sub in subs {
+        let _ = sub.ack.send(Err(JournalFailed(why.to_string())));
+    }
+}
+
+/// Group commit for `--fsync batch`: one fdatasync covers every batch written before it
+/// started, so while it runs the sequencer keeps writing, and the next fsync takes all of
+/// that at once. Only then are the batches applied and answered.
+fn sync_loop(
+    rx: std::sync::mpsc::Receiver<WrittenBatch>,
+    file: std::fs::File,
+    shared: &SharedStore,
+    poisoned: &AtomicBool,
+    path: &Path,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            group.push(more);
+        }
+        let synced = if poisoned.load(Ordering::SeqCst) {
+            Err(io::Error::other("an earlier fsync of the journal failed"))
+        } else {
+            file.sync_data()
+        };
+        match synced {
+            Ok(()) => {
+                for b in group {
+                    commit(shared, b);
+                }
+            }
+            Err(e) => {
+                poisoned.store(true, Ordering::SeqCst);
+                let msg = format!(
+                    "journal fsync failed ({}): {e}; every request is answered 503 until recmon is restarted",
+                    path.display()
+                );
+                tracing::error!("{msg}");
+                shared.lock().note_journal_failure(msg.clone());
+                shared.notify();
+                for b in group {
+                    fail_batch(b.subs, &msg);
+                }
+            }
+        }
+    }
 }
 
 /// Moves the request's strings into its journal entry (the request is done with them).

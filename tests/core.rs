@@ -207,12 +207,15 @@ fn journal_write_failure_answers_503_not_200() {
 
 #[test]
 fn removed_journal_answers_503() {
-    let r = Recmon::start(&["--fsync", "never"]);
-    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
-    std::fs::remove_file(&r.journal).unwrap();
-    let (status, _) = r.post("/cb", RECORDING_SAMPLE);
-    assert_eq!(status, 503);
-    assert_eq!(r.state()["recordings_total"], 0);
+    // Both write paths: direct (never) and through the fsync thread (batch).
+    for fsync in ["never", "batch"] {
+        let r = Recmon::start(&["--fsync", fsync]);
+        assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+        std::fs::remove_file(&r.journal).unwrap();
+        let (status, _) = r.post("/cb", RECORDING_SAMPLE);
+        assert_eq!(status, 503, "--fsync {fsync}");
+        assert_eq!(r.state()["recordings_total"], 0);
+    }
 }
 
 #[test]
