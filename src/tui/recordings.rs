@@ -3,10 +3,10 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
-use super::screen::{panel_block, scrollbar};
+use super::screen::{draw_table, panel_block};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 
@@ -63,14 +63,18 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         Constraint::Fill(2),
         Constraint::Fill(1),
     ];
-    let selected = view.recordings.selected.checked_sub(window.start);
-    let mut state = TableState::default().with_selected(selected.filter(|_| shown > 0));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(block)
-        .row_highlight_style(t.selected(focused));
-    frame.render_stateful_widget(table, area, &mut state);
-    scrollbar(frame, area, shown, height, window.start, t);
+    let table = Table::new(rows, widths).header(header).block(block);
+    draw_table(
+        frame,
+        area,
+        table,
+        view.recordings.selected,
+        window.start,
+        shown,
+        height,
+        focused,
+        t,
+    );
 }
 
 fn recording_row<'a>(r: &Recording, view: &ViewState) -> Row<'a> {

@@ -4,10 +4,10 @@
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
-use super::screen::{panel_block, right, scrollbar};
+use super::screen::{draw_table, panel_block, right};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 
@@ -59,14 +59,18 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         Constraint::Length(STREAM_COLUMN as u16),
         Constraint::Fill(1),
     ];
-    let selected = view.requests.selected.checked_sub(window.start);
-    let mut state = TableState::default().with_selected(selected.filter(|_| shown > 0));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(block)
-        .row_highlight_style(t.selected(focused));
-    frame.render_stateful_widget(table, area, &mut state);
-    scrollbar(frame, area, shown, height, window.start, t);
+    let table = Table::new(rows, widths).header(header).block(block);
+    draw_table(
+        frame,
+        area,
+        table,
+        view.requests.selected,
+        window.start,
+        shown,
+        height,
+        focused,
+        t,
+    );
 }
 
 fn request_row<'a>(e: &LogEntry, src: &Source, view: &ViewState) -> Row<'a> {

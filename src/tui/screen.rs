@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, BorderType, Borders, Scrollbar, ScrollbarOrientation, ScrollbarState,
+    Block, BorderType, Borders, Scrollbar, ScrollbarOrientation, ScrollbarState, Table, TableState,
 };
 use ratatui::Frame;
 
@@ -100,6 +100,30 @@ pub(super) fn panel_block<'a>(title: String, focused: bool, t: Theme) -> Block<'
 /// Right-aligned cell text.
 pub(super) fn right<'a>(s: impl Into<String>) -> Line<'a> {
     Line::from(s.into()).right_aligned()
+}
+
+/// Draws a panel's table of visible rows: the selection (when it is inside the window) is
+/// highlighted, and a scrollbar shows where the window is among `shown` rows.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn draw_table<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    table: Table<'a>,
+    selected: usize,
+    window_start: usize,
+    shown: usize,
+    height: usize,
+    focused: bool,
+    t: Theme,
+) {
+    let selected = selected.checked_sub(window_start);
+    let mut state = TableState::default().with_selected(selected.filter(|_| shown > 0));
+    frame.render_stateful_widget(
+        table.row_highlight_style(t.selected(focused)),
+        area,
+        &mut state,
+    );
+    scrollbar(frame, area, shown, height, window_start, t);
 }
 
 /// A vertical scrollbar on a panel's right border, when its rows do not fit.

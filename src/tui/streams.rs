@@ -3,11 +3,11 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
 use super::header::HeaderInfo;
-use super::screen::{panel_block, right, scrollbar};
+use super::screen::{draw_table, panel_block, right};
 use super::state::{Panel, Source, ViewState};
 use super::text::{ago, clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
@@ -106,12 +106,16 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         Constraint::Length(EVENT_MAX as u16),
         Constraint::Length(6),
     ];
-    let selected = view.streams.selected.checked_sub(window.start);
-    let mut state = TableState::default().with_selected(selected.filter(|_| shown > 0));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(block)
-        .row_highlight_style(t.selected(focused));
-    frame.render_stateful_widget(table, area, &mut state);
-    scrollbar(frame, area, shown, height, window.start, t);
+    let table = Table::new(rows, widths).header(header).block(block);
+    draw_table(
+        frame,
+        area,
+        table,
+        view.streams.selected,
+        window.start,
+        shown,
+        height,
+        focused,
+        t,
+    );
 }
