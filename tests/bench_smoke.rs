@@ -27,8 +27,9 @@ fn benchmark_suite_runs_in_smoke_size() {
         "Frame cost, following the newest rows",
         "Frame cost, filter active",
         "Memory per recording held",
-        "Journal reading: export --format jsonl",
-        "Journal reading: --resume",
+        "Journal reading (load journal): export --format jsonl",
+        "Journal reading (load journal): --resume",
+        "Journal reading (broadcast journal): --resume",
         "Load: 5000 callbacks, 64 connections",
         "Crash: kill -9 mid-load, then --resume",
     ] {

@@ -73,11 +73,17 @@ enum Command {
         #[arg(long, default_value = "store")]
         mode: String,
     },
-    /// Write a realistic journal of N lines (statuses, recordings, ingest, retries, rejects).
+    /// Write a journal of N lines in the real format.
     MakeJournal {
         /// Lines to write.
         #[arg(long, default_value_t = 1_000_000)]
         lines: u64,
+        /// `load`: the load generator's requests (89% unique recordings, 10% retries, a few
+        /// rejections and ingest callbacks), the heavy case; `broadcast`: what `recmon
+        /// simulate` sends for 50 streams going live again and again (statuses, files,
+        /// ingest, retries), the realistic case.
+        #[arg(long, default_value = "load")]
+        mix: String,
         /// Output file.
         #[arg(short, long)]
         o: PathBuf,
@@ -106,8 +112,8 @@ fn main() {
             memory(recordings, &mode);
             return;
         }
-        Command::MakeJournal { lines, o } => {
-            make_journal(lines, &o);
+        Command::MakeJournal { lines, o, mix } => {
+            make_journal(lines, &o, &mix);
             return;
         }
         Command::Linecount { path } => {
@@ -385,7 +391,7 @@ fn memory(n: usize, mode: &str) {
     println!("{{\"mode\":\"{mode}\",\"recordings\":{n},\"rss_growth\":{},\"bytes_per_recording\":{per:.1}}}", after - before);
 }
 
-fn make_journal(lines: u64, path: &std::path::Path) {
+fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
     use recmon::callback::{classify_request, Method};
     use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
     use recmon::store::Deduper;
@@ -395,9 +401,26 @@ fn make_journal(lines: u64, path: &std::path::Path) {
     let mut dedup = Deduper::default();
     let mut buf = Vec::with_capacity(1024);
     let base = chrono::DateTime::from_timestamp(1_795_780_800, 0).unwrap();
+    let mut broadcast = (mix == "broadcast").then(|| {
+        let mut p = recmon::simulate::SimParams::new(42, 50, 3);
+        p.broadcasts = None;
+        recmon::simulate::Generator::new(p)
+    });
     for i in 0..lines {
-        let at = base + chrono::Duration::milliseconds(i as i64 * 7);
-        let (method, path, body): (&str, String, String) = if i % 1000 == 500 {
+        let mut at = base + chrono::Duration::milliseconds(i as i64 * 7);
+        let (method, path, body): (&str, String, String) = if let Some(g) = broadcast.as_mut() {
+            let r = g.next().expect("the broadcast generator runs forever");
+            at = chrono::DateTime::from_timestamp_millis(r.at_ms).unwrap_or(at);
+            let path = match &r.query {
+                Some(q) => format!("/cb?{q}"),
+                None => "/cb".to_string(),
+            };
+            (
+                r.method,
+                path,
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
+        } else if i % 1000 == 500 {
             ("GET", format!("/pub?action={}&app=load.example.com&appname=live&id=s{}&ip=198.51.100.7&node=edge1&time={}", if i % 2000 == 500 { "publish" } else { "publish_done" }, i % 64, at.timestamp()), String::new())
         } else if i % 997 == 3 {
             ("POST", "/cb".into(), "{not json".into())

@@ -495,13 +495,22 @@ impl Suite {
         });
     }
 
-    /// Journal reading (resume and export) on a journal of many lines, against reading its
-    /// lines alone.
+    /// Journal reading (resume and export) on journals of many lines, against reading their
+    /// lines alone: a heavy one (the load generator's unique recordings) and a realistic one
+    /// (a simulated broadcast).
     pub fn journal_reading(&mut self) {
-        let journal = self.work.path().join("big.jsonl");
+        for mix in ["load", "broadcast"] {
+            self.journal_reading_of(mix);
+        }
+    }
+
+    fn journal_reading_of(&mut self, mix: &str) {
+        let journal = self.work.path().join(format!("big-{mix}.jsonl"));
         let out = Command::new(self.bench())
             .args([
                 "make-journal",
+                "--mix",
+                mix,
                 "--lines",
                 &self.size.journal_lines.to_string(),
                 "-o",
@@ -569,6 +578,7 @@ impl Suite {
             }));
         }
         let base = lines / median(&mut base_t.clone());
+        let _ = std::fs::remove_file(&journal);
         for (label, t) in [
             ("export --format jsonl", jsonl_t),
             ("export --format csv --what recordings", csv_t),
@@ -577,7 +587,7 @@ impl Suite {
             let mut t2 = t.clone();
             let rate = lines / median(&mut t2);
             self.rows.push(Row {
-                what: format!("Journal reading: {label}"),
+                what: format!("Journal reading ({mix} journal): {label}"),
                 value: format!("{:.0}k lines/s", rate / 1000.0),
                 baseline: format!("{:.0}k lines/s (line count only)", base / 1000.0),
                 ratio: format!("{:.2}×", rate / base),
