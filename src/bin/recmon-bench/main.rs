@@ -299,9 +299,12 @@ frames, with 1,000 vs {} recordings, in three situations (`--only frames`).\n\
 - **Memory**: RSS growth of a process holding N recordings in the real store (with the \
 duplicate index) against a process holding only the same uri and push_args strings \
 (`recmon-bench memory --mode store|strings`; `--only memory`).\n\
-- **Journal reading**: a {}-line journal written by `recmon-bench make-journal` \
-(statuses, recordings, ingest callbacks, retries and rejections in the real format), read \
-by `recmon export` and by `recmon --resume` (time until it serves /healthz). Baseline: \
+- **Journal reading**: two {}-line journals in the real format written by \
+`recmon-bench make-journal`: `--mix load`, the load generator's requests (89% unique \
+recordings with push_args, 10% retries, some ingest callbacks and rejections), the heavy \
+case; and `--mix broadcast`, what `recmon simulate` sends for 50 streams going live again \
+and again (statuses, files, ingest, retries), the realistic case. Each is read by \
+`recmon export` and by `recmon --resume` (time until it serves /healthz). Baseline: \
 counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
 - **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
 10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
