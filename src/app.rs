@@ -468,22 +468,62 @@ pub fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C and SIGTERM, with their handlers installed when this is created. Create it before
+/// the listener starts: a signal that arrives while recmon is starting (or before the first
+/// await reaches the handler) then still leads to the graceful shutdown, instead of the
+/// default action that kills the process without syncing the journal or printing the
+/// summary.
+pub struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers now.
+    pub fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            ShutdownSignal {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// Resolves on the next Ctrl-C or SIGTERM.
+    pub async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = next(&mut self.interrupt) => {},
+                _ = next(&mut self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (handlers installed at the first call).
+pub async fn shutdown_signal() {
+    ShutdownSignal::register().wait().await
 }
 
 /// Whether this run should use the headless view.
@@ -493,6 +533,7 @@ pub fn wants_headless(args: &RunArgs) -> bool {
 
 /// Runs the monitor with the headless printer until Ctrl-C or SIGTERM.
 pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
+    let mut signals = ShutdownSignal::register();
     init_tracing(&args, true)?;
     let session = Session::start(&args).await?;
     for l in banner(&session) {
@@ -524,7 +565,7 @@ pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
             }
         }
     });
-    shutdown_signal().await;
+    signals.wait().await;
     eprintln!("recmon: shutting down: finishing requests in flight, syncing the journal");
     let summary = session.shutdown().await;
     let _ = stop_tx.send(());

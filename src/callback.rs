@@ -228,6 +228,9 @@ pub fn classify_request(
                     false,
                 );
             }
+            if let Some(rej) = reserved_key(body) {
+                return (Err(rej), false);
+            }
             // Most bodies: read in place, without building a `Value` (see `InPlace`).
             if let Ok(obj) = serde_json::from_slice::<InPlace>(body) {
                 return (classify_object(&obj), true);
@@ -247,6 +250,9 @@ pub fn classify_request(
 /// fast path in [`classify_request`] must agree with. For differential tests and fuzzing.
 #[doc(hidden)]
 pub fn classify_post_reference(body: &[u8]) -> (Result<Callback, Rejection>, bool) {
+    if let Some(rej) = reserved_key(body) {
+        return (Err(rej), false);
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => (classify_post(value), true),
         Err(e) => (
@@ -415,6 +421,21 @@ impl Fields for InPlace<'_> {
             Member::Object(pairs) => FieldRef::Object(ObjectRef::Pairs(pairs)),
         })
     }
+}
+
+/// With serde_json's `raw_value` feature, an object whose key is [`RAW_VALUE_KEY`] is read by
+/// `Value` as the JSON text inside it, so `{"$serde_json::private::RawValue":"{...}"}` would be
+/// taken for the callback in the string. No provider body contains that key: refuse it.
+fn reserved_key(body: &[u8]) -> Option<Rejection> {
+    let key = RAW_VALUE_KEY.as_bytes();
+    // Bodies almost never hold a `$`: one cheap scan before the window search.
+    if !body.contains(&b'$') || !body.windows(key.len()).any(|w| w == key) {
+        return None;
+    }
+    Some(Rejection::new(
+        400,
+        format!("body uses serde_json's reserved key {RAW_VALUE_KEY:?}; not a provider callback"),
+    ))
 }
 
 /// The first key by which serde_json's `Value` recognises a raw value (feature `raw_value`):
@@ -835,8 +856,24 @@ mod tests {
         post(body).unwrap_err().status
     }
 
+    #[test]
+    fn serde_json_raw_value_key_is_refused_not_unwrapped() {
+        for body in [
+            r#"{"$serde_json::private::RawValue":"{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"record_started\"}"}"#,
+            r#"{"domain":"d","app":"a","stream":"s","event":"e","x":{"$serde_json::private::RawValue":"1"}}"#,
+        ] {
+            let e = post(body).unwrap_err();
+            assert_eq!(e.status, 400, "{body}");
+            assert!(e.error.contains("reserved key"), "{}", e.error);
+            assert_eq!(classify_post_reference(body.as_bytes()).0, Err(e));
+        }
+    }
+
     /// The body read through `Value` only, as before `InPlace` existed.
     fn via_value(body: &[u8]) -> (Result<Callback, Rejection>, bool) {
+        if let Some(rej) = reserved_key(body) {
+            return (Err(rej), false);
+        }
         match serde_json::from_slice::<Value>(body) {
             Ok(value) => (classify_post(value), true),
             Err(_) => (Err(Rejection::new(400, "not JSON")), false),
@@ -940,7 +977,10 @@ mod tests {
             if want_json {
                 assert_eq!(got, want, "{body}");
             }
-            if let Ok(obj) = serde_json::from_slice::<InPlace>(body.as_bytes()) {
+            // (classify_request refuses bodies with the reserved key before reading in place.)
+            let readable = reserved_key(body.as_bytes()).is_none();
+            let read = serde_json::from_slice::<InPlace>(body.as_bytes()).ok();
+            if let Some(obj) = read.filter(|_| readable) {
                 in_place += 1;
                 assert!(want_json, "{body}");
                 assert_eq!(classify_object(&obj), want, "{body}");

@@ -376,3 +376,15 @@ fn an_existing_journal_is_not_appended_to_without_resume() {
         "the old journal is untouched"
     );
 }
+
+#[test]
+fn sigterm_right_after_start_still_shuts_down_gracefully() {
+    // The handlers are installed before the listener starts, so a signal in the start-up
+    // window is not the default (immediate) kill.
+    for _ in 0..5 {
+        let mut r = Recmon::start(&[]);
+        let (status, _, err) = r.stop();
+        assert!(status.success(), "{status:?}\n{err}");
+        assert!(err.contains("recmon: stopped."), "{err}");
+    }
+}

@@ -74,6 +74,8 @@ pub type Exporter = Arc<dyn Fn(&ExportSource) -> Result<Vec<PathBuf>, String> + 
 /// Runs the monitor with the terminal UI until `q`, Ctrl-C or SIGTERM. `exporter` is what
 /// `e` runs; with `None` the key says that export is not available in this build.
 pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppError> {
+    // Before anything starts: a signal during start-up still means a graceful shutdown.
+    let mut signals = app::ShutdownSignal::register();
     app::init_tracing(&args, false)?;
     // Started before the screen is taken over, so that an error (port in use, journal not
     // writable) is printed on a normal terminal.
@@ -127,6 +129,7 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
                 &mut view,
                 exporter,
                 export_source,
+                &mut signals,
             )
             .await;
             drop(terminal);
@@ -231,13 +234,14 @@ async fn event_loop(
     view: &mut ViewState,
     exporter: Option<Exporter>,
     export_source: Arc<ExportSource>,
+    signals: &mut app::ShutdownSignal,
 ) -> Result<(), String> {
     let mut events = EventStream::new();
     let mut changes = shared.subscribe();
     let mut changes_open = true;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let shutdown = app::shutdown_signal();
+    let shutdown = signals.wait();
     tokio::pin!(shutdown);
     let (export_tx, mut export_rx) = mpsc::unbounded_channel::<Result<Vec<PathBuf>, String>>();
 
