@@ -385,28 +385,34 @@ fn build_entry(
 /// Re-classifies a journaled request: the journal keeps raw requests, and the classifier is
 /// the one definition of what they mean. Returns `None` for rejected entries.
 pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
-    if entry.outcome == Outcome::Rejected {
-        return None;
-    }
-    classify(
-        Method::from_name(&entry.method),
+    reclassify(
+        entry.outcome,
+        &entry.method,
         entry.query(),
         &entry.body_raw(),
     )
-    .ok()
 }
 
 /// [`callback_of`] for an entry parsed in place (the body is not copied).
 pub fn callback_of_ref(entry: &EntryRef) -> Option<Callback> {
-    if entry.outcome == Outcome::Rejected {
-        return None;
-    }
-    classify(
-        Method::from_name(&entry.method),
+    reclassify(
+        entry.outcome,
+        &entry.method,
         entry.query(),
         &entry.body_raw(),
     )
-    .ok()
+}
+
+fn reclassify(
+    outcome: Outcome,
+    method: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<Callback> {
+    if outcome == Outcome::Rejected {
+        return None;
+    }
+    classify(Method::from_name(method), query, body).ok()
 }
 
 /// What reading a journal found.

@@ -163,12 +163,13 @@ fn max_age_zero_skips_the_age_check() {
     assert_eq!(signed(&r, "h.example.com", old, &sig, STATUS_SAMPLE).0, 200);
 }
 
-#[test]
-fn key_from_environment_and_warning_without_key_on_public_address() {
-    // RECMON_AUTH_KEY is read from the environment (so it stays out of `ps`).
+/// What recmon prints at start-up (stderr) when listening on `listen` with `env` set; it is
+/// stopped with SIGTERM once started.
+fn startup_stderr(listen: &str, env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(bin())
-        .args(["--headless", "--no-journal", "--listen", "0.0.0.0:0"])
+        .args(["--headless", "--no-journal", "--listen", listen])
+        .envs(env.iter().copied())
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .current_dir(dir.path())
@@ -179,26 +180,19 @@ fn key_from_environment_and_warning_without_key_on_public_address() {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn key_from_environment_and_warning_without_key_on_public_address() {
+    let err = startup_stderr("0.0.0.0:0", &[]);
     assert!(
         err.contains("WARNING") && err.contains("no signature checking"),
         "{err}"
     );
 
-    let child = std::process::Command::new(bin())
-        .args(["--headless", "--no-journal", "--listen", "127.0.0.1:0"])
-        .env("RECMON_AUTH_KEY", KEY)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .current_dir(dir.path())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // RECMON_AUTH_KEY is read from the environment (so it stays out of `ps`).
+    let err = startup_stderr("127.0.0.1:0", &[("RECMON_AUTH_KEY", KEY)]);
     assert!(err.contains("signature checking: on"), "{err}");
     assert!(!err.contains(KEY));
 }

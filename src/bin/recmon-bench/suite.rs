@@ -105,6 +105,16 @@ fn wait_healthy(addr: SocketAddr, limit: Duration) -> bool {
     false
 }
 
+/// Starts a server process and waits until it answers /healthz on `port`.
+fn start_server(cmd: &mut Command, port: u16, limit: Duration, what: &str) -> Proc {
+    let p = Proc(cmd.spawn().unwrap());
+    assert!(
+        wait_healthy(SocketAddr::from(([127, 0, 0, 1], port)), limit),
+        "{what} did not start"
+    );
+    p
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if v.is_empty() {
@@ -200,37 +210,43 @@ impl Suite {
     }
 
     fn spawn_recmon(&self, port: u16, args: &[&str]) -> Proc {
-        let child = Command::new(self.recmon())
-            .args(["--headless", "--listen", &format!("127.0.0.1:{port}")])
-            .args(args)
-            .current_dir(self.work.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let p = Proc(child);
-        assert!(
-            wait_healthy(
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                Duration::from_secs(30)
-            ),
-            "recmon did not start"
-        );
-        p
+        start_server(
+            Command::new(self.recmon())
+                .args(["--headless", "--listen", &format!("127.0.0.1:{port}")])
+                .args(args)
+                .current_dir(self.work.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            port,
+            Duration::from_secs(30),
+            "recmon",
+        )
     }
 
     fn spawn_baseline(&self, port: u16) -> Proc {
-        let child = Command::new(self.bench())
-            .args(["baseline", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let p = Proc(child);
-        assert!(wait_healthy(
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_secs(10)
-        ));
-        p
+        start_server(
+            Command::new(self.bench())
+                .args(["baseline", "--listen", &format!("127.0.0.1:{port}")])
+                .stdout(Stdio::null()),
+            port,
+            Duration::from_secs(10),
+            "the baseline server",
+        )
+    }
+
+    /// Starts recmon on `journal` with --resume (the rebuild happens before it serves).
+    fn spawn_resumed(&self, port: u16, journal: &Path) -> Proc {
+        start_server(
+            Command::new(self.recmon())
+                .args(["--headless", "--listen", &format!("127.0.0.1:{port}")])
+                .arg("--resume")
+                .arg(journal)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            port,
+            Duration::from_secs(120),
+            "recmon --resume",
+        )
     }
 
     /// Runs the load generator; returns its JSON report.
@@ -561,19 +577,7 @@ impl Suite {
             std::fs::copy(&journal, &copy).unwrap();
             let port = free_port();
             resume_t.push(time(&mut || {
-                let child = Command::new(self.recmon())
-                    .args(["--headless", "--listen", &format!("127.0.0.1:{port}")])
-                    .arg("--resume")
-                    .arg(&copy)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let mut p = Proc(child);
-                assert!(wait_healthy(
-                    SocketAddr::from(([127, 0, 0, 1], port)),
-                    Duration::from_secs(120)
-                ));
+                let mut p = self.spawn_resumed(port, &copy);
                 term(&mut p);
             }));
         }
@@ -690,23 +694,7 @@ impl Suite {
             .count();
         let port = free_port();
         let started = Instant::now();
-        let resumed = Command::new(self.recmon())
-            .args([
-                "--headless",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--resume",
-            ])
-            .arg(&journal)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let _resumed = Proc(resumed);
-        assert!(wait_healthy(
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_secs(120)
-        ));
+        let _resumed = self.spawn_resumed(port, &journal);
         let resume_s = started.elapsed().as_secs_f64();
         let state = get_json(SocketAddr::from(([127, 0, 0, 1], port)), "/api/state");
         let total = state["requests"]["accepted"].as_u64().unwrap()
