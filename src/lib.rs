@@ -14,6 +14,7 @@ pub mod client;
 pub mod conn_guard;
 pub mod export;
 pub mod headless;
+pub mod human;
 pub mod journal;
 pub mod loadgen;
 pub mod pipeline;

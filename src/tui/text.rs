@@ -4,6 +4,8 @@ use chrono::{DateTime, Local, Utc};
 
 use crate::sanitize;
 
+pub use crate::human::{hms, hms_ms, thousands};
+
 /// Longest callback field kept in a row, in characters; columns cut further to fit.
 pub const FIELD_MAX: usize = 200;
 
@@ -89,30 +91,6 @@ pub fn unix_stop_time(start: Option<i64>, stop: Option<i64>, utc: bool) -> Strin
     }
 }
 
-/// Whole seconds as `h:mm:ss` (hours are not capped: `123:04:05`).
-pub fn hms(secs: i64) -> String {
-    let s = secs.max(0);
-    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-}
-
-/// Fractional seconds as `h:mm:ss.mmm`.
-pub fn hms_ms(secs: f64) -> String {
-    if !secs.is_finite() {
-        return "-".into();
-    }
-    let neg = secs < 0.0;
-    let ms = (secs.abs() * 1000.0).round() as u64;
-    let s = ms / 1000;
-    format!(
-        "{}{}:{:02}:{:02}.{:03}",
-        if neg { "-" } else { "" },
-        s / 3600,
-        (s / 60) % 60,
-        s % 60,
-        ms % 1000
-    )
-}
-
 /// A short age: `5s`, `3m05s`, `2h03m`, `4d02h`.
 pub fn ago(secs: i64) -> String {
     let s = secs.max(0);
@@ -125,19 +103,6 @@ pub fn ago(secs: i64) -> String {
     } else {
         format!("{}d{:02}h", s / 86_400, (s / 3600) % 24)
     }
-}
-
-/// `1234567` as `1,234,567`: counters stay readable when they grow.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// ASCII case-insensitive substring test, without allocating: the filter runs it over up to
@@ -156,18 +121,6 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(hms(0), "0:00:00");
-        assert_eq!(hms(3723), "1:02:03");
-        assert_eq!(hms(-5), "0:00:00");
-        assert_eq!(hms(123 * 3600 + 4 * 60 + 5), "123:04:05");
-        assert_eq!(hms_ms(69.403), "0:01:09.403");
-        assert_eq!(hms_ms(3600.0005), "1:00:00.001");
-        assert_eq!(hms_ms(-1.5), "-0:00:01.500");
-        assert_eq!(hms_ms(f64::NAN), "-");
-    }
 
     #[test]
     fn ages() {
@@ -212,13 +165,5 @@ mod tests {
         assert!(contains_ci("abc", ""));
         assert!(!contains_ci("ab", "abc"));
         assert!(!contains_ci("live", "x"));
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }
