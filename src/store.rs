@@ -78,6 +78,24 @@ pub struct Stream {
     pub last_recording: Option<usize>,
 }
 
+impl Stream {
+    /// This stream's recordings, newest first, from `recordings` (the store's, or a prefix of
+    /// them such as a frozen view's). Each step follows one link, so listing the newest few
+    /// costs the same however many recordings other streams have.
+    pub fn recordings_newest_first<'a>(
+        &self,
+        recordings: &'a [Recording],
+    ) -> impl Iterator<Item = (usize, &'a Recording)> + 'a {
+        let mut next = self.last_recording;
+        std::iter::from_fn(move || {
+            let i = next?;
+            let r = recordings.get(i)?;
+            next = r.previous_in_stream();
+            Some((i, r))
+        })
+    }
+}
+
 /// One recording file, as reported by a generation callback.
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -99,9 +117,34 @@ pub struct Recording {
     pub push_args: Box<[(Box<str>, Box<str>)]>,
     /// `duration` differs from `stop_time - start_time` by more than 1 s.
     pub mismatch: bool,
+    /// Index into [`Store::recordings`] of the same stream's previous recording: with
+    /// [`Stream::last_recording`] a list per stream, so that one stream's recordings are
+    /// listed without scanning everyone's (4 bytes, which fit in the struct's padding).
+    previous_in_stream: Option<NonMaxIndex>,
+}
+
+/// A recording's index, stored in 4 bytes: recordings are addressed with `u32` everywhere in
+/// the views, and `u32::MAX` is kept free to mean "none" so that the option costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NonMaxIndex(std::num::NonZeroU32);
+
+impl NonMaxIndex {
+    fn new(i: usize) -> Option<Self> {
+        let i = u32::try_from(i).ok()?;
+        std::num::NonZeroU32::new(i ^ u32::MAX).map(NonMaxIndex)
+    }
+
+    fn get(self) -> usize {
+        (self.0.get() ^ u32::MAX) as usize
+    }
 }
 
 impl Recording {
+    /// Index into [`Store::recordings`] of this stream's recording before this one.
+    pub fn previous_in_stream(&self) -> Option<usize> {
+        self.previous_in_stream.map(NonMaxIndex::get)
+    }
+
     /// The duration to count: the reported one, else stop - start.
     pub fn effective_duration(&self) -> Option<f64> {
         self.duration.or(match (self.start_time, self.stop_time) {
@@ -387,6 +430,7 @@ impl Store {
                         .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
                         .collect(),
                     mismatch: r.duration_mismatch(),
+                    previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
                 };
                 s.recordings += 1;
                 s.total_duration_s += rec.effective_duration().unwrap_or(0.0);
@@ -902,6 +946,36 @@ mod tests {
         let (_, u) = d.decide(&st, at(0));
         d.undo(u.unwrap());
         assert_eq!(d.decide(&st, at(1)).0, Outcome::Accepted);
+    }
+
+    #[test]
+    fn each_stream_lists_its_own_recordings_newest_first() {
+        let (store, _) = run(&[
+            (0, recording("a", "a1", 1.0)),
+            (1, recording("b", "b1", 1.0)),
+            (2, recording("a", "a2", 1.0)),
+            (3, recording("b", "b1", 1.0)), // duplicate: not a recording
+            (4, recording("b", "b2", 1.0)),
+            (5, recording("a", "a3", 1.0)),
+        ]);
+        let uris = |s: &Stream, recs: &[Recording]| -> Vec<String> {
+            s.recordings_newest_first(recs)
+                .map(|(_, r)| r.uri.to_string())
+                .collect()
+        };
+        let recs = store.recordings();
+        assert_eq!(uris(&store.streams()[0], recs), ["a3", "a2", "a1"]);
+        assert_eq!(uris(&store.streams()[1], recs), ["b2", "b1"]);
+        // A prefix of the recordings (a frozen view) with the stream as it was then.
+        let mut frozen_a = store.streams()[0].clone();
+        frozen_a.last_recording = Some(2);
+        assert_eq!(uris(&frozen_a, &recs[..3]), ["a2", "a1"]);
+        // The link costs no memory: it fits in the padding.
+        assert_eq!(std::mem::size_of::<Option<NonMaxIndex>>(), 4);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(std::mem::size_of::<Recording>(), 112, "as before the link");
+        assert_eq!(NonMaxIndex::new(0).map(NonMaxIndex::get), Some(0));
+        assert_eq!(NonMaxIndex::new(u32::MAX as usize), None);
     }
 
     #[test]
