@@ -9,13 +9,17 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::state::{Detail, Panel, Source, ViewState};
-use super::text::{clean, date_time, hms, hms_ms, unix_date_time};
+use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
+use crate::human::count;
 use crate::journal::{format_time, JournalEntry};
 use crate::store::{LogEntry, Recording, Store, Stream};
 
 /// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
 const LINE_MAX: usize = 2000;
+
+/// Most recordings listed in a stream's detail (newest first); the journal has the rest.
+pub const STREAM_RECORDINGS_MAX: usize = 500;
 
 /// Most body lines shown; the journal has the rest.
 const BODY_LINES_MAX: usize = 5000;
@@ -33,6 +37,8 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
             let idx = *view.stream_order().get(view.streams.selected)? as usize;
             let s = src.streams.get(idx)?;
             stream_lines(&mut b, s, src.now, utc);
+            b.blank();
+            stream_recordings(&mut b, s, src.recordings, utc);
             let last = src.log.iter().rev().find(|e| e.stream == Some(idx as u32));
             match last {
                 Some(e) => {
@@ -162,6 +168,132 @@ fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool) {
         (Some(ev), Some(at)) => b.field("last event", &format!("{ev} at {}", time(at, utc))),
         _ => b.field("last event", "-"),
     }
+}
+
+/// A stream's recordings, newest first, each with the gap since the file before it (its
+/// start − the previous file's stop). Follows the store's per-stream links, so it costs the
+/// rows it lists, however many recordings other streams have.
+fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc: bool) {
+    if s.last_recording.is_none() {
+        b.heading("recordings of this stream: none yet");
+        return;
+    }
+    // One more than is listed: the last listed row's gap needs the file before it.
+    let newest: Vec<&Recording> = s
+        .recordings_newest_first(recordings)
+        .map(|(_, r)| r)
+        .take(STREAM_RECORDINGS_MAX + 1)
+        .collect();
+    let listed = newest.len().min(STREAM_RECORDINGS_MAX);
+    let total = s.recordings.max(newest.len() as u64);
+    if (listed as u64) < total {
+        b.heading(&format!(
+            "recordings of this stream: the newest {} of {}",
+            thousands(listed as u64),
+            thousands(total)
+        ));
+    } else {
+        b.heading(&format!(
+            "recordings of this stream, newest first: {}",
+            thousands(total)
+        ));
+    }
+    let rows: Vec<[String; 5]> = newest[..listed]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let duration = match r.duration {
+                Some(d) if r.mismatch => format!("{} ≠", hms_ms(d)),
+                Some(d) => hms_ms(d),
+                None => "-".into(),
+            };
+            [
+                format!("#{}", r.seq),
+                unix_date_time(r.start_time, utc),
+                unix_stop_time(r.start_time, r.stop_time, utc),
+                duration,
+                gap_text(
+                    newest.get(i + 1).map(|p| (p.start_time, p.stop_time)),
+                    (r.start_time, r.stop_time),
+                ),
+            ]
+        })
+        .collect();
+    let header = [
+        "seq".to_string(),
+        format!("start ({})", if utc { "UTC" } else { "local" }),
+        "stop".to_string(),
+        "duration".to_string(),
+        "gap before".to_string(),
+    ];
+    let width = |c: usize| {
+        rows.iter()
+            .map(|r| r[c].chars().count())
+            .chain([header[c].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [width(0), width(1), width(2), width(3)];
+    let line = |r: &[String; 5]| {
+        format!(
+            " {:>w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+    };
+    b.lines.push(Line::styled(line(&header), b.theme.dim()));
+    for r in &rows {
+        let style = if r[4].contains('⚠') {
+            b.theme.warn()
+        } else {
+            Style::new()
+        };
+        b.lines.push(Line::styled(clean(&line(r), LINE_MAX), style));
+    }
+    if (listed as u64) < total {
+        b.note(&format!(
+            "… {} older: in the journal, and in the export (e).",
+            count(total - listed as u64, "recording", "recordings")
+        ));
+    }
+}
+
+/// Start and stop of a file, Unix seconds, when known.
+type FileSpan = (Option<i64>, Option<i64>);
+
+/// The gap before a file (`this`): its start − the previous file's stop, when both are
+/// known. Negative is flagged: an overlap, or a file that arrived after a later one.
+fn gap_text(previous: Option<FileSpan>, this: FileSpan) -> String {
+    let Some((prev_start, prev_stop)) = previous else {
+        return "-".into();
+    };
+    let (Some(stop), Some(start)) = (prev_stop, this.0) else {
+        return "-".into();
+    };
+    let gap = start.saturating_sub(stop);
+    if gap >= 0 {
+        return hms(gap);
+    }
+    let before_previous = matches!(
+        (this.1, prev_start),
+        (Some(this_stop), Some(prev_start)) if this_stop <= prev_start
+    );
+    format!(
+        "-{} ⚠ {}",
+        hms(gap.saturating_neg()),
+        if before_previous {
+            "out of order"
+        } else {
+            "overlap"
+        }
+    )
 }
 
 fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc: bool) {
@@ -356,6 +488,25 @@ pub fn pretty_json(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_next_start_minus_previous_stop_and_negative_ones_are_flagged() {
+        let a = (Some(1000), Some(1600));
+        assert_eq!(gap_text(None, a), "-");
+        assert_eq!(gap_text(Some(a), (Some(1600), Some(2200))), "0:00:00");
+        assert_eq!(gap_text(Some(a), (Some(1605), Some(2200))), "0:00:05");
+        assert_eq!(gap_text(Some(a), (Some(5200), None)), "1:00:00");
+        assert_eq!(
+            gap_text(Some(a), (Some(1590), Some(2200))),
+            "-0:00:10 ⚠ overlap"
+        );
+        assert_eq!(
+            gap_text(Some(a), (Some(400), Some(1000))),
+            "-0:20:00 ⚠ out of order"
+        );
+        assert_eq!(gap_text(Some((Some(1), None)), a), "-");
+        assert_eq!(gap_text(Some(a), (None, Some(9))), "-");
+    }
 
     #[test]
     fn pretty_json_keeps_order_and_numbers() {

@@ -193,7 +193,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('/')],
         label: "/",
         action: Action::Filter,
-        help: "filter every panel: substring of domain, app, stream, uri, push_args",
+        help: "filter every panel (what it matches: below)",
         footer: Some(("/", "filter")),
         scope: Scope::Everywhere,
     },
@@ -277,6 +277,20 @@ pub const FILTER_HELP: &[(&str, &str)] = &[
     ("Ctrl-U", "delete all"),
 ];
 
+/// What the filter text matches, for the help popup (the README says the same).
+pub const FILTER_SYNTAX: &[(&str, &str)] = &[
+    (
+        "text",
+        "rows with a field containing it, in any case: domain, app, stream, uri, push_args, \
+         event, state, kind (status, recording, ingest), outcome (accepted, duplicate, \
+         rejected), the reason a request was rejected",
+    ),
+    (
+        "#120",
+        "exactly the request with journal seq 120, the recording it reported, its stream",
+    ),
+];
+
 /// Rows moved by one mouse wheel notch.
 const WHEEL_ROWS: isize = 3;
 
@@ -319,9 +333,16 @@ pub fn handle_key(
     }
     match &mut view.popup {
         Some(Popup::Help { scroll }) => {
+            // The help may be taller than the terminal (80×24): the keys that scroll the
+            // detail popup scroll it too; any other key closes it.
+            let page = view.areas.popup.height.saturating_sub(4).max(1);
             match ev.code {
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                 KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(page),
+                KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(page),
+                KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
                 _ => view.popup = None,
             }
             return Effect::Redraw;
@@ -614,6 +635,33 @@ mod tests {
         assert!(matches!(v.popup, Some(Popup::Help { .. })));
         // Keys go to the popup, not to the panels.
         assert_eq!(handle_key(&mut v, &ch('q'), &store, now()), Effect::Redraw);
+        assert!(v.popup.is_none());
+    }
+
+    #[test]
+    fn help_scrolls_with_the_paging_keys_and_closes_on_others() {
+        let store = Store::default();
+        let mut v = view();
+        handle_key(&mut v, &ch('?'), &store, now());
+        v.areas.popup = Rect::new(0, 0, 70, 22);
+        let scroll = |v: &ViewState| match v.popup {
+            Some(Popup::Help { scroll }) => scroll,
+            _ => panic!("the help closed"),
+        };
+        handle_key(&mut v, &key(KeyCode::PageDown), &store, now());
+        assert_eq!(scroll(&v), 18);
+        handle_key(&mut v, &ch('j'), &store, now());
+        assert_eq!(scroll(&v), 19);
+        handle_key(&mut v, &key(KeyCode::PageUp), &store, now());
+        assert_eq!(scroll(&v), 1);
+        handle_key(&mut v, &key(KeyCode::Up), &store, now());
+        handle_key(&mut v, &key(KeyCode::Up), &store, now());
+        assert_eq!(scroll(&v), 0);
+        handle_key(&mut v, &key(KeyCode::End), &store, now());
+        assert_eq!(scroll(&v), u16::MAX, "the popup clamps it when drawn");
+        handle_key(&mut v, &ch('g'), &store, now());
+        assert_eq!(scroll(&v), 0);
+        handle_key(&mut v, &key(KeyCode::Esc), &store, now());
         assert!(v.popup.is_none());
     }
 

@@ -4,10 +4,13 @@
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{
+    Block, BorderType, Borders, Clear, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState,
+    Wrap,
+};
 use ratatui::Frame;
 
-use super::keys::{BINDINGS, FILTER_HELP, MOUSE_HELP};
+use super::keys::{BINDINGS, FILTER_HELP, FILTER_SYNTAX, MOUSE_HELP};
 use super::screen::{MIN_HEIGHT, MIN_WIDTH};
 use super::state::{Popup, ViewState};
 use super::theme::Theme;
@@ -21,19 +24,36 @@ pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     };
     match popup {
         Popup::Help { scroll } => {
-            let lines = help_lines(t);
-            let width = lines.iter().map(Line::width).max().unwrap_or(20) as u16 + 4;
-            let height = lines.len() as u16 + 2;
+            // As wide as the key table needs (longer texts wrap), within the terminal with a
+            // column of margin, so that it fits 80×24; taller than the terminal, it scrolls.
+            let width = (help_natural_width() as u16 + 2).min(area.width.saturating_sub(2));
+            let inner_width = width.saturating_sub(2) as usize;
+            let lines = help_lines(t, inner_width);
+            let total = lines.len();
+            let height = (total as u16 + 2).min(area.height.saturating_sub(2));
             let rect = centered(area, width, height);
-            *scroll =
-                (*scroll).min((lines.len() as u16).saturating_sub(rect.height.saturating_sub(2)));
+            let inner_height = rect.height.saturating_sub(2) as usize;
+            let max_scroll = total.saturating_sub(inner_height) as u16;
+            *scroll = (*scroll).min(max_scroll);
+            let hint = if max_scroll > 0 {
+                let first = *scroll as usize + 1;
+                let last = (*scroll as usize + inner_height).min(total);
+                format!(
+                    " ↑↓ PgUp PgDn scroll · lines {first}–{last} of {total} · other keys close "
+                )
+            } else {
+                " any key closes ".to_string()
+            };
             frame.render_widget(Clear, rect);
             frame.render_widget(
                 Paragraph::new(lines)
                     .scroll((*scroll, 0))
-                    .block(popup_block(" Keys ", " any key closes ", t)),
+                    .block(popup_block(" Keys ", &hint, t)),
                 rect,
             );
+            if max_scroll > 0 {
+                popup_scrollbar(frame, rect, total, inner_height, *scroll as usize, t);
+            }
             view.areas.popup = rect;
         }
         Popup::Detail(d) => {
@@ -81,35 +101,138 @@ fn popup_block<'a>(title: &str, bottom: &str, t: Theme) -> Block<'a> {
         .title_bottom(Line::styled(bottom.to_string(), t.dim()).right_aligned())
 }
 
-/// The help text, generated from the key table.
-fn help_lines(t: Theme) -> Vec<Line<'static>> {
-    let key_width = BINDINGS
+/// Width of the key column of the help (one space, the longest key label, two spaces).
+fn help_key_width() -> usize {
+    BINDINGS
         .iter()
-        .map(|b| b.label.chars().count())
-        .chain([MOUSE_HELP.0.len()])
+        .map(|b| b.label)
+        .chain([MOUSE_HELP.0])
+        .chain(FILTER_HELP.iter().map(|(k, _)| *k))
+        .chain(FILTER_SYNTAX.iter().map(|(k, _)| *k))
+        .map(|k| Line::raw(k).width())
         .max()
         .unwrap_or(8)
-        + 2;
+        + 3
+}
+
+/// The widest line of the key table unwrapped: the help popup is no wider than that (the
+/// filter syntax, which is longer, wraps within it).
+fn help_natural_width() -> usize {
+    BINDINGS
+        .iter()
+        .map(|b| b.help)
+        .chain([MOUSE_HELP.1])
+        .chain(FILTER_HELP.iter().map(|(_, h)| *h))
+        .map(|h| help_key_width() + Line::raw(h).width() + 1)
+        .max()
+        .unwrap_or(40)
+}
+
+/// The help text, generated from the key table, wrapped at word boundaries to `width`
+/// columns with the descriptions kept in their column.
+fn help_lines(t: Theme, width: usize) -> Vec<Line<'static>> {
+    let key_width = help_key_width();
     let key = Style::new().add_modifier(Modifier::BOLD);
-    let row = |k: &str, what: &str| {
-        Line::from(vec![
-            Span::styled(format!(" {k:<key_width$}"), key),
-            Span::raw(what.to_string()),
-        ])
+    let text_width = width.saturating_sub(key_width + 1).max(10);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let row = |lines: &mut Vec<Line<'static>>, k: &str, what: &str| {
+        for (i, part) in wrap_words(what, text_width).into_iter().enumerate() {
+            let k = if i == 0 { k } else { "" };
+            let pad = key_width.saturating_sub(1 + Line::raw(k).width());
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {k}{}", " ".repeat(pad)), key),
+                Span::raw(part),
+            ]));
+        }
     };
-    let mut lines: Vec<Line<'static>> = BINDINGS.iter().map(|b| row(b.label, b.help)).collect();
-    lines.push(row(MOUSE_HELP.0, MOUSE_HELP.1));
+    for b in BINDINGS {
+        row(&mut lines, b.label, b.help);
+    }
+    row(&mut lines, MOUSE_HELP.0, MOUSE_HELP.1);
     lines.push(Line::raw(""));
     lines.push(Line::styled(" While typing a filter:", t.header()));
     for (k, what) in FILTER_HELP {
-        lines.push(row(k, what));
+        row(&mut lines, k, what);
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " In a popup: ↑↓ PgUp PgDn scroll, Esc closes.",
-        t.dim(),
-    ));
+    lines.push(Line::styled(" What the filter matches:", t.header()));
+    for (k, what) in FILTER_SYNTAX {
+        row(&mut lines, k, what);
+    }
+    lines.push(Line::raw(""));
+    for part in wrap_words(
+        "In a popup: ↑↓ PgUp PgDn Home End scroll, Esc closes.",
+        width.saturating_sub(1).max(10),
+    ) {
+        lines.push(Line::styled(format!(" {part}"), t.dim()));
+    }
     lines
+}
+
+/// Greedy word wrap to `width` columns; a word longer than a line is cut.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut line_width = 0;
+    for word in text.split_whitespace() {
+        let w = Line::raw(word).width();
+        if line_width > 0 && line_width + 1 + w > width {
+            out.push(std::mem::take(&mut line));
+            line_width = 0;
+        }
+        if line_width > 0 {
+            line.push(' ');
+            line_width += 1;
+        }
+        line.push_str(word);
+        line_width += w;
+        while line_width > width {
+            // One word wider than the line: cut it where the line ends.
+            let cut = line
+                .char_indices()
+                .scan(0, |acc, (i, c)| {
+                    *acc += Line::raw(c.to_string()).width();
+                    Some((i, *acc))
+                })
+                .find(|&(_, acc)| acc > width)
+                .map_or(line.len(), |(i, _)| i);
+            let rest = line.split_off(cut);
+            out.push(std::mem::replace(&mut line, rest));
+            line_width = Line::raw(line.as_str()).width();
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// A scrollbar on a popup's right border, beside its text rows.
+fn popup_scrollbar(
+    frame: &mut Frame,
+    rect: Rect,
+    total: usize,
+    height: usize,
+    offset: usize,
+    t: Theme,
+) {
+    let mut state = ScrollbarState::new(total.saturating_sub(height) + 1)
+        .position(offset)
+        .viewport_content_length(height);
+    frame.render_stateful_widget(
+        Scrollbar::new(ScrollbarOrientation::VerticalRight)
+            .begin_symbol(None)
+            .end_symbol(None)
+            .track_symbol(Some("║"))
+            .style(t.border(true)),
+        Rect {
+            y: rect.y + 1,
+            height: rect.height.saturating_sub(2),
+            ..rect
+        },
+        &mut state,
+    );
 }
 
 /// A rectangle of at most `width` × `height` in the middle of `area`.
@@ -179,6 +302,25 @@ pub fn wrap_lines(lines: &[Line<'static>], width: usize) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_and_long_words_are_cut() {
+        assert_eq!(wrap_words("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap_words("aa bb cc", 8), ["aa bb cc"]);
+        assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
+        assert_eq!(wrap_words("", 3), [""]);
+        assert_eq!(wrap_words("中文中文 x", 5), ["中文", "中文", "x"]);
+    }
+
+    #[test]
+    fn help_lines_fit_the_width_they_are_given() {
+        for width in [40, 60, 76, 90] {
+            let lines = help_lines(Theme { color: false }, width);
+            for l in &lines {
+                assert!(l.width() <= width, "{width}: {l:?} is {} wide", l.width());
+            }
+        }
+    }
 
     #[test]
     fn wrap_cuts_at_width_and_keeps_styles() {

@@ -3,6 +3,7 @@
 //! caches derived from the store so that a frame costs the same with ten recordings or a
 //! million. The store itself is never changed from here.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use ratatui::text::Line;
 use super::text::{clean, clean_tail, contains_ci, FIELD_MAX};
 use super::theme::Theme;
 use crate::callback::RecordState;
+use crate::journal::Outcome;
 use crate::store::{Counters, LogEntry, Recording, Store, Stream};
 
 /// Recordings the filter examines per frame. A new filter over a million rows is spread over
@@ -233,62 +235,192 @@ impl<'a> Source<'a> {
     }
 }
 
+/// What the `/` filter text asks for, parsed once when the text changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FilterQuery {
+    /// No filter: every row.
+    #[default]
+    All,
+    /// Rows with a field that contains this text, ignoring ASCII case: a stream's domain,
+    /// app, stream, state or last event; a recording's stream, uri, push_args, kind
+    /// (`recording`) or outcome (`accepted`); a request's stream, event or uri, path, kind,
+    /// outcome, detail or reason.
+    Text(String),
+    /// `#N` (digits only): exactly the request with journal seq N, the recording it
+    /// reported, and its stream. A seq is exact because `#12` inside `#120` is never meant.
+    Seq(u64),
+}
+
+impl FilterQuery {
+    /// Reads the filter text: `#` then digits is a seq, anything else a substring.
+    pub fn parse(text: &str) -> FilterQuery {
+        if text.is_empty() {
+            return FilterQuery::All;
+        }
+        let seq = text
+            .trim()
+            .strip_prefix('#')
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        match seq.and_then(|d| d.parse().ok()) {
+            Some(n) => FilterQuery::Seq(n),
+            None => FilterQuery::Text(text.to_owned()),
+        }
+    }
+
+    /// Whether a stream's identity matches (what a recording of it matches through).
+    pub fn matches_stream_id(&self, s: &Stream) -> bool {
+        match self {
+            FilterQuery::All => true,
+            FilterQuery::Text(t) => stream_id_contains(s, t),
+            FilterQuery::Seq(_) => false,
+        }
+    }
+
+    /// Whether a row of the streams panel matches. A seq filter shows the stream of that
+    /// request, which only the log and the recordings know: see [`seq_stream`].
+    pub fn matches_stream(&self, s: &Stream) -> bool {
+        match self {
+            FilterQuery::All => true,
+            FilterQuery::Text(t) => {
+                stream_id_contains(s, t)
+                    || contains_ci(s.state.as_str(), t)
+                    || s.last_event.as_deref().is_some_and(|e| contains_ci(e, t))
+            }
+            FilterQuery::Seq(_) => false,
+        }
+    }
+
+    /// Whether a recording matches; `stream_hit` is [`Self::matches_stream_id`] of its stream
+    /// and `constant_hit` is [`Self::matches_every_recording`] (both worked out once, not per
+    /// recording).
+    pub fn matches_recording(&self, r: &Recording, stream_hit: bool, constant_hit: bool) -> bool {
+        match self {
+            FilterQuery::All => true,
+            FilterQuery::Text(t) => {
+                stream_hit
+                    || constant_hit
+                    || contains_ci(&r.uri, t)
+                    || r.push_args
+                        .iter()
+                        .any(|(k, v)| contains_ci(k, t) || contains_ci(v, t))
+            }
+            FilterQuery::Seq(n) => r.seq == *n,
+        }
+    }
+
+    /// Whether the text matches what every recording is: kind `recording`, outcome
+    /// `accepted` (only accepted recordings are kept).
+    pub fn matches_every_recording(&self) -> bool {
+        match self {
+            FilterQuery::All => true,
+            FilterQuery::Text(t) => {
+                contains_ci("recording", t) || contains_ci(Outcome::Accepted.as_str(), t)
+            }
+            FilterQuery::Seq(_) => false,
+        }
+    }
+
+    /// Whether a request of the log matches.
+    pub fn matches_request(&self, e: &LogEntry, streams: &[Stream]) -> bool {
+        match self {
+            FilterQuery::All => true,
+            FilterQuery::Text(t) => {
+                e.stream
+                    .and_then(|i| streams.get(i as usize))
+                    .is_some_and(|s| stream_id_contains(s, t))
+                    || contains_ci(&e.summary, t)
+                    || contains_ci(&e.path, t)
+                    || contains_ci(e.outcome.as_str(), t)
+                    || e.kind.as_deref().is_some_and(|k| contains_ci(k, t))
+                    || contains_ci(&e.detail, t)
+                    || e.error.as_deref().is_some_and(|r| contains_ci(r, t))
+            }
+            FilterQuery::Seq(n) => e.seq == *n,
+        }
+    }
+}
+
+/// The stream that request `seq` concerns, from the request log or else from the recording
+/// it reported: both are in seq order (the store is fed in seq order), so two binary
+/// searches, whatever their size.
+pub fn seq_stream(seq: u64, log: &VecDeque<LogEntry>, recordings: &[Recording]) -> Option<u32> {
+    let i = log.partition_point(|e| e.seq < seq);
+    if let Some(e) = log.get(i).filter(|e| e.seq == seq) {
+        return e.stream;
+    }
+    let i = recordings.partition_point(|r| r.seq < seq);
+    recordings.get(i).filter(|r| r.seq == seq).map(|r| r.stream)
+}
+
 /// The recordings that match the filter, as indices into the recordings, kept up to date
 /// incrementally: new recordings are examined once when they arrive, and the whole list is
 /// rebuilt (a budget per frame) only when the filter text changes.
 #[derive(Debug, Default)]
 pub struct RecordingIndex {
-    needle: String,
+    query: FilterQuery,
     matches: Vec<u32>,
     scanned: usize,
     stream_match: Vec<bool>,
+    every_recording: bool,
 }
 
 impl RecordingIndex {
-    /// Starts over with a new filter text.
-    fn reset(&mut self, needle: &str) {
-        self.needle = needle.to_owned();
+    /// Starts over with a new filter.
+    fn reset(&mut self, query: &FilterQuery) {
+        self.query = query.clone();
         self.matches.clear();
         self.scanned = 0;
         self.stream_match.clear();
+        self.every_recording = query.matches_every_recording();
     }
 
-    /// Examines up to `budget` recordings not examined yet.
-    fn advance(&mut self, streams: &[Stream], recordings: &[Recording], budget: usize) {
-        if self.needle.is_empty() {
+    /// Examines up to `budget` recordings not examined yet; returns how many it examined.
+    fn advance(&mut self, streams: &[Stream], recordings: &[Recording], budget: usize) -> usize {
+        if self.query == FilterQuery::All {
             self.scanned = recordings.len();
-            return;
+            return 0;
         }
         if self.scanned > recordings.len() {
             // Only possible if the source shrank (a new store): start over.
-            let needle = std::mem::take(&mut self.needle);
-            self.reset(&needle);
+            let query = std::mem::take(&mut self.query);
+            self.reset(&query);
         }
-        for s in &streams[self.stream_match.len()..] {
-            self.stream_match.push(stream_matches(s, &self.needle));
+        if let FilterQuery::Seq(n) = self.query {
+            // Recordings are in seq order: one binary search instead of a scan.
+            let new = &recordings[self.scanned..];
+            let i = new.partition_point(|r| r.seq < n);
+            if new.get(i).is_some_and(|r| r.seq == n) {
+                self.matches.push((self.scanned + i) as u32);
+            }
+            self.scanned = recordings.len();
+            return 0;
+        }
+        for s in &streams[self.stream_match.len().min(streams.len())..] {
+            self.stream_match.push(self.query.matches_stream_id(s));
         }
         let end = recordings.len().min(self.scanned.saturating_add(budget));
-        for (i, r) in recordings[self.scanned..end].iter().enumerate() {
-            let hit = self
+        let start = self.scanned;
+        for (i, r) in recordings[start..end].iter().enumerate() {
+            let stream_hit = self
                 .stream_match
                 .get(r.stream as usize)
                 .copied()
-                .unwrap_or(false)
-                || contains_ci(&r.uri, &self.needle)
-                || r.push_args
-                    .iter()
-                    .any(|(k, v)| contains_ci(k, &self.needle) || contains_ci(v, &self.needle));
-            if hit {
-                self.matches.push((self.scanned + i) as u32);
+                .unwrap_or(false);
+            if self
+                .query
+                .matches_recording(r, stream_hit, self.every_recording)
+            {
+                self.matches.push((start + i) as u32);
             }
         }
         self.scanned = end;
+        end - start
     }
 
     /// Number of rows the recordings panel has, given how many recordings the source holds.
     /// While a new filter is still being applied this counts the matches found so far.
     pub fn rows(&self, total: usize) -> usize {
-        if self.needle.is_empty() {
+        if self.query == FilterQuery::All {
             total
         } else {
             self.matches.len()
@@ -297,7 +429,7 @@ impl RecordingIndex {
 
     /// The recording shown at row `row`.
     pub fn recording_at(&self, row: usize) -> Option<usize> {
-        if self.needle.is_empty() {
+        if self.query == FilterQuery::All {
             Some(row)
         } else {
             self.matches.get(row).map(|&i| i as usize)
@@ -310,11 +442,21 @@ impl RecordingIndex {
     }
 }
 
-/// Whether a stream's identity matches the filter.
-pub fn stream_matches(s: &Stream, needle: &str) -> bool {
-    contains_ci(&s.id.domain, needle)
-        || contains_ci(&s.id.app, needle)
-        || contains_ci(&s.id.stream, needle)
+/// Whether a stream's domain, app or stream contains `text`.
+fn stream_id_contains(s: &Stream, text: &str) -> bool {
+    contains_ci(&s.id.domain, text)
+        || contains_ci(&s.id.app, text)
+        || contains_ci(&s.id.stream, text)
+}
+
+/// Work one frame did, counted so that tests can show that a frame costs the same with a
+/// thousand recordings or a million without timing anything.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FrameWork {
+    /// Recordings the filter examined.
+    pub recordings_examined: usize,
+    /// Rows of the recordings panel looked up (one per row drawn).
+    pub recording_rows_resolved: usize,
 }
 
 /// Requests per second over the last minute, for the header sparkline. Computed from the
@@ -462,10 +604,12 @@ pub struct ViewState {
     /// Sanitized (`domain/app/stream`, `app/stream`) per stream, made once per stream.
     stream_labels: Vec<(String, String)>,
     stream_order: Vec<u32>,
+    query: FilterQuery,
     recording_index: RecordingIndex,
     log_rows: Vec<usize>,
     log_key: Option<(u64, u64, usize, u64)>,
     filter_generation: u64,
+    work: Cell<FrameWork>,
 }
 
 impl ViewState {
@@ -489,10 +633,12 @@ impl ViewState {
             rate: RateHistory::default(),
             stream_labels: Vec::new(),
             stream_order: Vec::new(),
+            query: FilterQuery::All,
             recording_index: RecordingIndex::default(),
             log_rows: Vec::new(),
             log_key: None,
             filter_generation: 0,
+            work: Cell::new(FrameWork::default()),
         }
     }
 
@@ -505,8 +651,9 @@ impl ViewState {
             let keep_recording = self.recording_index.recording_at(self.recordings.selected);
             let keep_request = self.log_rows.get(self.requests.selected).copied();
             self.filter = text;
+            self.query = FilterQuery::parse(&self.filter);
             self.filter_generation += 1;
-            self.recording_index.reset(&self.filter);
+            self.recording_index.reset(&self.query);
             self.log_key = None;
             self.streams = Cursor::default();
             if !self.follow {
@@ -525,6 +672,7 @@ impl ViewState {
     /// streams are labelled once, new recordings examined once, the log (bounded) re-filtered
     /// only when it changed.
     pub fn sync(&mut self, src: &Source) {
+        self.work.set(FrameWork::default());
         for s in &src.streams[self.stream_labels.len().min(src.streams.len())..] {
             let label = format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream);
             let short = format!("{}/{}", s.id.app, s.id.stream);
@@ -532,10 +680,13 @@ impl ViewState {
                 .push((clean(&label, FIELD_MAX), clean(&short, FIELD_MAX)));
         }
 
+        let seq_stream = match self.query {
+            FilterQuery::Seq(n) => seq_stream(n, src.log, src.recordings),
+            _ => None,
+        };
+        let query = &self.query;
         self.stream_order = (0..src.streams.len() as u32)
-            .filter(|&i| {
-                self.filter.is_empty() || stream_matches(&src.streams[i as usize], &self.filter)
-            })
+            .filter(|&i| seq_stream == Some(i) || query.matches_stream(&src.streams[i as usize]))
             .collect();
         let streams = src.streams;
         let labels = &self.stream_labels;
@@ -557,8 +708,10 @@ impl ViewState {
             }),
         }
 
-        self.recording_index
+        let examined = self
+            .recording_index
             .advance(src.streams, src.recordings, FILTER_BUDGET);
+        self.count_work(|w| w.recordings_examined += examined);
 
         let key = (
             src.log.front().map_or(0, |e| e.seq),
@@ -568,13 +721,13 @@ impl ViewState {
         );
         if self.log_key != Some(key) {
             self.log_key = Some(key);
-            self.log_rows = if self.filter.is_empty() {
+            self.log_rows = if self.query == FilterQuery::All {
                 (0..src.log.len()).collect()
             } else {
                 src.log
                     .iter()
                     .enumerate()
-                    .filter(|(_, e)| log_matches(e, src.streams, &self.filter))
+                    .filter(|(_, e)| self.query.matches_request(e, src.streams))
                     .map(|(i, _)| i)
                     .collect()
             };
@@ -618,7 +771,24 @@ impl ViewState {
 
     /// The recording (index into the source's recordings) at a row.
     pub fn recording_at(&self, row: usize) -> Option<usize> {
+        self.count_work(|w| w.recording_rows_resolved += 1);
         self.recording_index.recording_at(row)
+    }
+
+    /// The parsed filter.
+    pub fn query(&self) -> &FilterQuery {
+        &self.query
+    }
+
+    /// What the last frame (since the last [`ViewState::sync`]) did.
+    pub fn work(&self) -> FrameWork {
+        self.work.get()
+    }
+
+    fn count_work(&self, f: impl FnOnce(&mut FrameWork)) {
+        let mut w = self.work.get();
+        f(&mut w);
+        self.work.set(w);
     }
 
     /// Positions in the source's log, in display order.
@@ -660,18 +830,183 @@ fn state_rank(s: RecordState) -> u8 {
     }
 }
 
-/// Whether a request matches the filter: its stream, its uri / event, or its path.
-fn log_matches(e: &LogEntry, streams: &[Stream], needle: &str) -> bool {
-    e.stream
-        .and_then(|i| streams.get(i as usize))
-        .is_some_and(|s| stream_matches(s, needle))
-        || contains_ci(&e.summary, needle)
-        || contains_ci(&e.path, needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callback::{classify, Method};
+    use crate::journal::JournalEntry;
+
+    /// A store fed like the sequencer feeds it: (seq, outcome, body) per request.
+    fn store(requests: &[(u64, Outcome, &str)]) -> Store {
+        store_keeping(requests, 100)
+    }
+
+    /// Like [`store`], with a request log of `log_capacity`.
+    fn store_keeping(requests: &[(u64, Outcome, &str)], log_capacity: usize) -> Store {
+        let mut store = Store::new(log_capacity);
+        for &(seq, outcome, body) in requests {
+            let verdict = classify(Method::Post, None, body.as_bytes());
+            let cb = verdict.as_ref().ok();
+            let entry = JournalEntry {
+                seq,
+                received_at: DateTime::from_timestamp(1_700_000_000 + seq as i64, 0).unwrap(),
+                remote: "127.0.0.1:1".into(),
+                method: "POST".into(),
+                path: "/recmon".into(),
+                headers: Default::default(),
+                outcome: if cb.is_some() {
+                    outcome
+                } else {
+                    Outcome::Rejected
+                },
+                status: if cb.is_some() { 200 } else { 400 },
+                kind: cb.map(|c| c.kind().to_string()),
+                error: verdict.as_ref().err().map(|r| r.error.clone()),
+                body_bytes: body.len() as u64,
+                body: None,
+                body_text: None,
+                body_base64: None,
+                body_truncated: None,
+                auth: None,
+            };
+            store.apply(&entry, cb, Arc::from(""));
+        }
+        store
+    }
+
+    const STARTED: &str =
+        r#"{"domain":"d.example","app":"studio","stream":"cam-1","event":"record_started"}"#;
+    const PAUSED: &str =
+        r#"{"domain":"d.example","app":"studio","stream":"cam-2","event":"record_paused"}"#;
+    const REC: &str = r#"{"domain":"d.example","app":"studio","stream":"cam-1","uri":"record/x/7_1.m3u8","duration":5,"start_time":1,"stop_time":6,"push_args":{"callback_show":"news"}}"#;
+
+    fn sample() -> Store {
+        store(&[
+            (1, Outcome::Accepted, STARTED),
+            (2, Outcome::Accepted, PAUSED),
+            (3, Outcome::Rejected, "{broken"),
+            (4, Outcome::Accepted, REC),
+            (5, Outcome::Duplicate, PAUSED),
+        ])
+    }
+
+    /// The seqs of the requests, the stream names and the recording uris a filter keeps.
+    fn kept(store: &Store, filter: &str) -> (Vec<u64>, Vec<String>, Vec<String>) {
+        let mut v = ViewState::new(Theme { color: false }, true);
+        v.set_filter(filter.to_string());
+        let src = Source::new(
+            store,
+            None,
+            DateTime::from_timestamp(1_700_000_100, 0).unwrap(),
+        );
+        v.sync(&src);
+        let requests = v.log_rows().iter().map(|&i| src.log[i].seq).collect();
+        let mut streams: Vec<String> = v
+            .stream_order()
+            .iter()
+            .map(|&i| src.streams[i as usize].id.stream.clone())
+            .collect();
+        streams.sort();
+        let recordings = (0..v.recording_rows(&src))
+            .filter_map(|row| v.recording_at(row))
+            .map(|i| src.recordings[i].uri.to_string())
+            .collect();
+        (requests, streams, recordings)
+    }
+
+    #[test]
+    fn filter_text_is_a_seq_only_as_hash_and_digits() {
+        assert_eq!(FilterQuery::parse(""), FilterQuery::All);
+        assert_eq!(FilterQuery::parse("#120"), FilterQuery::Seq(120));
+        assert_eq!(FilterQuery::parse(" #7 "), FilterQuery::Seq(7));
+        for text in [
+            "#",
+            "#12a",
+            "# 12",
+            "120",
+            "#-1",
+            "#99999999999999999999999",
+        ] {
+            assert_eq!(
+                FilterQuery::parse(text),
+                FilterQuery::Text(text.into()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn filter_matches_outcome_in_the_request_log() {
+        let s = sample();
+        let (requests, streams, recordings) = kept(&s, "rejected");
+        assert_eq!(requests, [3]);
+        assert!(streams.is_empty() && recordings.is_empty());
+        assert_eq!(kept(&s, "DUPLICATE").0, [5], "any case");
+        // Every recording was accepted.
+        let (requests, _, recordings) = kept(&s, "accepted");
+        assert_eq!(requests, [1, 2, 4]);
+        assert_eq!(recordings, ["record/x/7_1.m3u8"]);
+    }
+
+    #[test]
+    fn filter_matches_event_state_and_kind() {
+        let s = sample();
+        let (requests, streams, recordings) = kept(&s, "record_paused");
+        assert_eq!(requests, [2, 5]);
+        assert_eq!(streams, ["cam-2"], "its last event");
+        assert!(recordings.is_empty());
+        assert_eq!(kept(&s, "paused").1, ["cam-2"], "its state");
+        let (requests, streams, recordings) = kept(&s, "recording");
+        assert_eq!(requests, [4], "the kind");
+        assert_eq!(streams, ["cam-1"], "its last event");
+        assert_eq!(recordings.len(), 1);
+        assert_eq!(kept(&s, "status").0, [1, 2, 5]);
+        // The reason a request was rejected.
+        assert_eq!(kept(&s, "not valid JSON").0, [3]);
+    }
+
+    #[test]
+    fn filter_still_matches_identity_uri_and_push_args() {
+        let s = sample();
+        let (requests, streams, recordings) = kept(&s, "CAM-1");
+        assert_eq!(requests, [1, 4]);
+        assert_eq!(streams, ["cam-1"]);
+        assert_eq!(recordings.len(), 1);
+        assert_eq!(kept(&s, "news").2.len(), 1);
+        assert_eq!(kept(&s, "7_1.m3u8").0, [4]);
+        let (requests, streams, recordings) = kept(&s, "nothing-like-this");
+        assert!(requests.is_empty() && streams.is_empty() && recordings.is_empty());
+    }
+
+    #[test]
+    fn seq_filter_is_exact_and_shows_the_request_its_recording_and_stream() {
+        let s = sample();
+        let (requests, streams, recordings) = kept(&s, "#4");
+        assert_eq!(requests, [4]);
+        assert_eq!(streams, ["cam-1"]);
+        assert_eq!(recordings, ["record/x/7_1.m3u8"]);
+        // #2 is a status event: no recording; not #20-something, not seq 12.
+        let (requests, streams, recordings) = kept(&s, "#2");
+        assert_eq!(requests, [2]);
+        assert_eq!(streams, ["cam-2"]);
+        assert!(recordings.is_empty());
+        // A rejected request has no stream.
+        assert_eq!(kept(&s, "#3"), (vec![3], vec![], vec![]));
+        assert_eq!(kept(&s, "#99"), (vec![], vec![], vec![]));
+    }
+
+    #[test]
+    fn seq_filter_finds_a_recording_the_bounded_log_has_dropped() {
+        let s = store_keeping(
+            &[(1, Outcome::Accepted, REC), (2, Outcome::Accepted, STARTED)],
+            1,
+        );
+        assert_eq!(s.log().len(), 1);
+        let (requests, streams, recordings) = kept(&s, "#1");
+        assert!(requests.is_empty(), "the log no longer has it");
+        assert_eq!(streams, ["cam-1"]);
+        assert_eq!(recordings.len(), 1);
+    }
 
     #[test]
     fn window_keeps_selection_visible_and_never_overshoots() {
