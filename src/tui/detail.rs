@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::state::{Detail, Panel, Source, ViewState};
+use super::state::{Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
 use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
 use crate::human::count;
@@ -17,9 +17,6 @@ use crate::store::{LogEntry, Recording, Store, Stream};
 
 /// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
 const LINE_MAX: usize = 2000;
-
-/// Most recordings listed in a stream's detail (newest first); the journal has the rest.
-pub const STREAM_RECORDINGS_MAX: usize = 500;
 
 /// Most body lines shown; the journal has the rest.
 const BODY_LINES_MAX: usize = 5000;
@@ -198,20 +195,19 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
             thousands(total)
         ));
     }
-    let rows: Vec<[String; 5]> = newest[..listed]
+    let rows: Vec<[String; 6]> = newest[..listed]
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let duration = match r.duration {
-                Some(d) if r.mismatch => format!("{} ≠", hms_ms(d)),
-                Some(d) => hms_ms(d),
-                None => "-".into(),
-            };
+            // `≠` after the number, in a column of its own, so that durations stay aligned.
+            let duration = r.duration.map_or_else(|| "-".into(), hms_ms);
+            let mark = if r.mismatch { "≠" } else { " " };
             [
                 format!("#{}", r.seq),
                 unix_date_time(r.start_time, utc),
                 unix_stop_time(r.start_time, r.stop_time, utc),
                 duration,
+                mark.to_string(),
                 gap_text(
                     newest.get(i + 1).map(|p| (p.start_time, p.stop_time)),
                     (r.start_time, r.stop_time),
@@ -224,6 +220,7 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
         format!("start ({})", if utc { "UTC" } else { "local" }),
         "stop".to_string(),
         "duration".to_string(),
+        " ".to_string(),
         "gap before".to_string(),
     ];
     let width = |c: usize| {
@@ -234,14 +231,15 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
             .unwrap_or(0)
     };
     let w = [width(0), width(1), width(2), width(3)];
-    let line = |r: &[String; 5]| {
+    let line = |r: &[String; 6]| {
         format!(
-            " {:>w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
+            " {:>w0$}  {:<w1$}  {:<w2$}  {:>w3$} {} {}",
             r[0],
             r[1],
             r[2],
             r[3],
             r[4],
+            r[5],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
@@ -250,7 +248,7 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
     };
     b.lines.push(Line::styled(line(&header), b.theme.dim()));
     for r in &rows {
-        let style = if r[4].contains('⚠') {
+        let style = if r[5].contains('⚠') {
             b.theme.warn()
         } else {
             Style::new()
@@ -259,8 +257,8 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
     }
     if (listed as u64) < total {
         b.note(&format!(
-            "… {} older: in the journal, and in the export (e).",
-            count(total - listed as u64, "recording", "recordings")
+            "… and {}: in the journal, and in the export (e).",
+            count(total - listed as u64, "older recording", "older recordings")
         ));
     }
 }

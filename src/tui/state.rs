@@ -23,6 +23,10 @@ use crate::store::{Counters, LogEntry, Recording, Store, Stream};
 /// held for long.
 pub const FILTER_BUDGET: usize = 100_000;
 
+/// Most recordings listed in a stream's detail popup (newest first): the popup is built
+/// when it opens, and a stream may have a million; the journal and the export have all.
+pub const STREAM_RECORDINGS_MAX: usize = 500;
+
 /// Seconds of history in the request-rate sparkline.
 pub const RATE_SECONDS: usize = 60;
 
