@@ -118,12 +118,13 @@ fn help_key_width() -> usize {
 /// The widest line of the key table unwrapped: the help popup is no wider than that (the
 /// filter syntax, which is longer, wraps within it).
 fn help_natural_width() -> usize {
+    let key_width = help_key_width();
     BINDINGS
         .iter()
         .map(|b| b.help)
         .chain([MOUSE_HELP.1])
         .chain(FILTER_HELP.iter().map(|(_, h)| *h))
-        .map(|h| help_key_width() + Line::raw(h).width() + 1)
+        .map(|h| key_width + Line::raw(h).width() + 1)
         .max()
         .unwrap_or(40)
 }
