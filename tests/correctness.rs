@@ -4,6 +4,10 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use common::*;
 
 /// The documented limit (README, Limits): request line + headers + the blank line.
@@ -139,4 +143,236 @@ fn own_endpoints_answer_404_and_405_with_allow_and_journal_them() {
     assert_eq!(status, 200);
     assert_eq!(r.journal_lines().len(), cases.len());
     assert_eq!(r.state()["requests"]["rejected"], cases.len() as u64);
+}
+
+/// Runs `recmon ARGS` to its end (within `limit`); returns its exit code and stderr.
+fn run_recmon(args: &[&str], limit: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("RECMON_AUTH_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recmon");
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = wait_timeout(&mut child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("recmon {args:?} did not end within {limit:?}")
+    });
+    (status.code(), reader.join().unwrap())
+}
+
+/// Starts `recmon ARGS` with stderr piped, reads its first stderr line, then closes the pipe
+/// as `head -1` does. Returns the line and how the process ended (within `limit`).
+fn close_stderr_after_first_line(args: &[&str], limit: Duration) -> (String, Option<i32>) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("RECMON_AUTH_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recmon");
+    let mut first = String::new();
+    {
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        err.read_line(&mut first).unwrap();
+        // Dropped here: the only reader of the pipe is gone.
+    }
+    let status = wait_timeout(&mut child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("recmon {args:?} kept running {limit:?} after its stderr was closed")
+    });
+    (first, status.code())
+}
+
+#[test]
+fn simulate_stops_quietly_with_exit_0_when_its_output_pipe_closes() {
+    let r = Recmon::start(&["--fsync", "never"]);
+    let to = format!("http://{}", r.addr);
+    let count = 200_000;
+    let (first, code) = close_stderr_after_first_line(
+        &[
+            "simulate",
+            "--to",
+            &to,
+            "--rate",
+            "max",
+            "--count",
+            &count.to_string(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        first.starts_with("recmon simulate: 3 streams on 1 domain"),
+        "{first}"
+    );
+    // Not 101 (a panic on EPIPE): the normal code for what was sent, all answered 200.
+    assert_eq!(code, Some(0));
+    // It stopped sending when nobody read its report any more, far short of the count.
+    let sent = r.state()["requests"]["accepted"].as_u64().unwrap()
+        + r.state()["requests"]["duplicate"].as_u64().unwrap();
+    assert!(sent < count, "sent all {sent}");
+}
+
+#[test]
+fn replay_stops_quietly_when_its_output_pipe_closes() {
+    let source = Recmon::start(&["--fsync", "never"]);
+    let (code, err) = run_recmon(
+        &[
+            "simulate",
+            "--to",
+            &format!("http://{}", source.addr),
+            "--rate",
+            "max",
+            "--count",
+            "300",
+            "--seed",
+            "5",
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let target = Recmon::start(&["--fsync", "never"]);
+    let (first, code) = close_stderr_after_first_line(
+        &[
+            "replay",
+            source.journal.to_str().unwrap(),
+            "--to",
+            &format!("http://{}", target.addr),
+            "--speed",
+            "max",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(first.starts_with("recmon replay: "), "{first}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn headless_shuts_down_gracefully_when_stdout_is_closed_without_another_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut child = Command::new(bin())
+        .args(["--headless", "--listen", "127.0.0.1:0", "--journal"])
+        .arg(&journal)
+        .env_remove("RECMON_LISTEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recmon");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if let Some(a) = line.strip_prefix("recmon: listening on http://") {
+                let _ = tx.send(a.trim().to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(20)).expect("started");
+    let addr = addr.parse().unwrap();
+    // `| head -2`: read two request lines, then close the pipe.
+    {
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        for stream in ["one", "two"] {
+            let (status, body) = request(
+                addr,
+                "POST",
+                "/cb",
+                &[],
+                STATUS_SAMPLE.replace("gs_stream", stream).as_bytes(),
+            );
+            assert_eq!(status, 200, "{body}");
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert!(line.contains(stream), "{line}");
+        }
+    }
+    // No further request: recmon notices the closed pipe by itself and stops like SIGTERM.
+    let started = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("recmon kept running after its stdout was closed")
+    });
+    assert_eq!(status.code(), Some(0), "after {:?}", started.elapsed());
+    let err = stderr.join().unwrap();
+    assert!(
+        err.contains("recmon: stdout was closed (its reader exited); shutting down"),
+        "{err}"
+    );
+    assert!(err.contains("recmon: stopped."), "{err}");
+    let lines = journal_lines(&journal);
+    assert_eq!(lines.len(), 2, "journal synced with both requests");
+}
+
+#[test]
+fn simulate_count_0_reads_right() {
+    let r = Recmon::start(&[]);
+    let (code, err) = run_recmon(
+        &[
+            "simulate",
+            "--to",
+            &format!("http://{}", r.addr),
+            "--count",
+            "0",
+            "--streams",
+            "1",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("recmon simulate: 1 stream on 1 domain ->"),
+        "{err}"
+    );
+    assert!(err.contains(", 0 requests)"), "{err}");
+    assert!(err.contains("recmon simulate: sent 0 requests\n"), "{err}");
+    assert!(!err.contains("(s)"), "{err}");
+}
+
+#[test]
+fn replay_summary_says_what_the_receiver_counted_as_duplicates() {
+    let source = Recmon::start(&[]);
+    for _ in 0..2 {
+        assert_eq!(source.post("/cb", RECORDING_SAMPLE).0, 200);
+    }
+    assert_eq!(source.post("/cb", STATUS_SAMPLE).0, 200);
+    let target = Recmon::start(&[]);
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["replay", source.journal.to_str().unwrap(), "--to"];
+        let to = format!("http://{}", target.addr);
+        args.push(&to);
+        args.extend(["--speed", "max"]);
+        args.extend(extra);
+        let (code, err) = run_recmon(&args, Duration::from_secs(60));
+        assert_eq!(code, Some(0), "{err}");
+        err
+    };
+    // The journal's retry, resent too: the receiver takes it for a duplicate again.
+    let err = replay(&["--with-duplicates"]);
+    assert!(err.contains("resent 3 requests to"), "{err}");
+    assert!(
+        err.contains("answers: 200 ×3; the receiver counted 2 accepted, 1 duplicate;"),
+        "{err}"
+    );
+    // Everything again: the receiver already has it all.
+    let err = replay(&[]);
+    assert!(err.contains("resent 2 requests to"), "{err}");
+    assert!(err.contains("1 journal entry not resent"), "{err}");
+    assert!(
+        err.contains("answers: 200 ×2; the receiver counted 2 duplicates;"),
+        "{err}"
+    );
 }
