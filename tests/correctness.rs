@@ -376,3 +376,60 @@ fn replay_summary_says_what_the_receiver_counted_as_duplicates() {
         "{err}"
     );
 }
+
+/// The README (The session journal): what recmon answers itself is journaled before the
+/// answer; what hyper's parser refuses on its own is journaled right after hyper's answer.
+#[test]
+fn journaled_before_the_answer_except_what_the_http_parser_refuses_itself() {
+    let r = Recmon::start(&[]);
+    // Answered by recmon: the line is on disk when the answer arrives (read at once, no wait).
+    let answered: [(&str, &str, u16, &str); 4] = [
+        ("POST", RECORDING_SAMPLE, 200, "accepted"),
+        ("POST", RECORDING_SAMPLE, 200, "duplicate"),
+        ("POST", "{not json", 400, "rejected"),
+        ("PUT", "{}", 405, "rejected"),
+    ];
+    for (i, (method, body, status, outcome)) in answered.iter().enumerate() {
+        let (got, text) = request(r.addr, method, "/cb", &[], body.as_bytes());
+        assert_eq!(got, *status, "{text}");
+        let lines = r.journal_lines();
+        assert_eq!(
+            lines.len(),
+            i + 1,
+            "line {} missing when the answer came",
+            i + 1
+        );
+        assert_eq!(lines[i]["outcome"], *outcome);
+        assert_eq!(lines[i]["status"], *status);
+        assert_eq!(lines[i]["method"], *method);
+    }
+    // Refused by hyper's parser: hyper's 400 comes first, the line follows.
+    let resp = raw_exchange(
+        r.addr,
+        b"POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    );
+    assert_eq!(parse_response(&resp).map(|r| r.0), Some(400), "{resp}");
+    let start = Instant::now();
+    let line = loop {
+        let lines = r.journal_lines();
+        if lines.len() > answered.len() {
+            break lines[answered.len()].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the refused request was never journaled"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(line["status"], 400, "{line}");
+    assert_eq!(line["outcome"], "rejected");
+    assert_eq!(line["method"], "-");
+    assert_eq!(line["path"], "-");
+    assert!(
+        line["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed HTTP request: "),
+        "{line}"
+    );
+}
