@@ -912,7 +912,7 @@ fn simulate_with_a_fixed_seed_sends_the_same_sequence_twice() {
         assert!(
             err.contains(&format!(
                 "sent {}",
-                recmon::human::count(n as u64, "request", "requests")
+                recmon::human::count(n, "request", "requests")
             )),
             "{err}"
         );
