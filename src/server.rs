@@ -153,7 +153,10 @@ pub async fn serve(
                 r = conn => match r {
                     Err(e) if e.is_parse_too_large() => Some(Rejection::new(
                         431,
-                        format!("request head too large (over {MAX_HEAD_BYTES} bytes, or over 100 headers): {e}"),
+                        format!(
+                            "request head too large (far over the {}-byte limit, or over 100 headers): {e}; send fewer or shorter headers",
+                            crate::human::thousands(MAX_HEAD_BYTES as u64)
+                        ),
                     )),
                     Err(e) if e.is_parse() => {
                         Some(Rejection::new(400, format!("malformed HTTP request: {e}")))
@@ -402,7 +405,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
         let rej = Rejection::new(
             431,
             format!(
-                "request head too large: {} bytes; the request line and headers may take at most {} bytes",
+                "request head too large: {} bytes; the request line and headers may take at most {} bytes, so send fewer or shorter headers",
                 crate::human::thousands(head_bytes as u64),
                 crate::human::thousands(MAX_HEAD_BYTES as u64)
             ),
