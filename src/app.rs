@@ -537,7 +537,7 @@ pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
     init_tracing(&args, true)?;
     let session = Session::start(&args).await?;
     for l in banner(&session) {
-        eprintln!("{l}");
+        crate::output::eline(&l);
     }
     let shared = session.shared.clone();
     let mut changes = shared.subscribe();
@@ -565,13 +565,20 @@ pub async fn run_headless(args: RunArgs) -> Result<(), AppError> {
             }
         }
     });
-    signals.wait().await;
-    eprintln!("recmon: shutting down: finishing requests in flight, syncing the journal");
+    // A closed stdout (`recmon … | head -2` after head exits) ends the session like SIGTERM:
+    // nobody reads the stream any more, and it must not keep running unseen.
+    let why = tokio::select! {
+        _ = signals.wait() => "",
+        _ = crate::output::reader_gone(crate::output::Stream::Stdout) => "stdout was closed (its reader exited); ",
+    };
+    crate::output::eline(&format!(
+        "recmon: {why}shutting down: finishing requests in flight, syncing the journal"
+    ));
     let summary = session.shutdown().await;
     let _ = stop_tx.send(());
     let _ = printer_task.await;
     for l in summary_lines(&summary) {
-        eprintln!("{l}");
+        crate::output::eline(&l);
     }
     summary.exit_status()
 }

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::app::AppError;
 use crate::auth;
+use crate::human;
 use crate::sanitize::terminal;
 
 /// Header carrying the signing time (Unix seconds), see [`crate::auth`].
@@ -301,16 +302,36 @@ impl CallbackSender {
     }
 }
 
-/// Counts answers by status, for the summary line.
+/// Counts answers by status, and by what a recmon receiver made of them, for the summary.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
     /// Requests for which an answer came back.
     pub answered: u64,
     /// Answers per HTTP status.
     pub by_status: std::collections::BTreeMap<u16, u64>,
+    /// 2xx answers per `outcome` named in their body (`accepted`, `duplicate`): what a
+    /// recmon receiver did with them. Empty for receivers that do not say.
+    pub by_outcome: std::collections::BTreeMap<String, u64>,
     /// Requests that got no answer.
     pub failed: u64,
     started: Option<Instant>,
+}
+
+/// The `outcome` a recmon acknowledgement carries: `{"ok":true,"seq":7,"outcome":"duplicate"}`.
+fn ack_outcome(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Ack {
+        outcome: String,
+    }
+    let ack: Ack = serde_json::from_slice(body).ok()?;
+    // Only a plain word is counted: the receiver is not trusted to send sane text.
+    (!ack.outcome.is_empty()
+        && ack.outcome.len() <= 32
+        && ack
+            .outcome
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    .then_some(ack.outcome)
 }
 
 impl Tally {
@@ -323,6 +344,11 @@ impl Tally {
     pub fn record(&mut self, answer: &Answer) {
         self.answered += 1;
         *self.by_status.entry(answer.status).or_default() += 1;
+        if answer.is_success() {
+            if let Some(outcome) = ack_outcome(&answer.body) {
+                *self.by_outcome.entry(outcome).or_default() += 1;
+            }
+        }
     }
 
     /// Answers outside 2xx.
@@ -340,9 +366,11 @@ impl Tally {
     }
 
     /// How a sending command (`replay`, `simulate`) ends: 130 when interrupted, 1 when it
-    /// stopped early for another reason or when any answer was not 2xx, else success.
+    /// stopped early for another reason or when any answer was not 2xx, else success. A
+    /// closed output ([`crate::simulate::OUTPUT_CLOSED`]) is a normal end: the code is what
+    /// the requests sent until then earned.
     pub fn outcome(&self, command: &str, stopped: Option<String>) -> Result<(), AppError> {
-        if let Some(e) = stopped {
+        if let Some(e) = stopped.filter(|e| e != crate::simulate::OUTPUT_CLOSED) {
             let code = if e == crate::simulate::INTERRUPTED {
                 130
             } else {
@@ -351,30 +379,51 @@ impl Tally {
             return Err(AppError::new(code, format!("{command} stopped early: {e}")));
         }
         if !self.all_ok() {
+            let n = self.non_success();
             return Err(AppError::new(
                 1,
                 format!(
-                    "{} request(s) were not answered 2xx (listed above)",
-                    self.non_success()
+                    "{} not answered 2xx{}",
+                    human::count(n, "request was", "requests were"),
+                    if self.failed > 0 && n == 0 {
+                        String::new()
+                    } else {
+                        " (listed above)".to_string()
+                    }
                 ),
             ));
         }
         Ok(())
     }
 
-    /// `answers: 200 ×57, 503 ×2; 1 without answer; 3.1 s (18/s)`.
+    /// `answers: 200 ×57, 503 ×2; the receiver counted 50 accepted, 7 duplicates;
+    /// 1 without answer; 3.1 s (18/s)`.
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = self
             .by_status
             .iter()
-            .map(|(s, n)| format!("{s} ×{n}"))
+            .map(|(s, n)| format!("{s} ×{}", human::thousands(*n)))
             .collect();
         if parts.is_empty() {
             parts.push("none".into());
         }
         let mut line = format!("answers: {}", parts.join(", "));
+        if !self.by_outcome.is_empty() {
+            let counted: Vec<String> = self
+                .by_outcome
+                .iter()
+                .map(|(o, n)| match o.as_str() {
+                    "duplicate" => human::count(*n, "duplicate", "duplicates"),
+                    _ => format!("{} {o}", human::thousands(*n)),
+                })
+                .collect();
+            line.push_str(&format!("; the receiver counted {}", counted.join(", ")));
+        }
         if self.failed > 0 {
-            line.push_str(&format!("; {} without answer", self.failed));
+            line.push_str(&format!(
+                "; {} without answer",
+                human::thousands(self.failed)
+            ));
         }
         if let Some(t) = self.started {
             let secs = t.elapsed().as_secs_f64();
@@ -383,7 +432,10 @@ impl Tally {
             } else {
                 0.0
             };
-            line.push_str(&format!("; {secs:.1} s ({rate:.0}/s)"));
+            line.push_str(&format!(
+                "; {secs:.1} s ({}/s)",
+                human::thousands(rate.round() as u64)
+            ));
         }
         line
     }
@@ -455,5 +507,40 @@ mod tests {
         assert_eq!(t.non_success(), 2);
         assert!(!t.all_ok());
         assert!(t.summary().starts_with("answers: 200 ×2, 404 ×1, 503 ×1"));
+        assert_eq!(
+            t.outcome("replay", None).unwrap_err().message,
+            "2 requests were not answered 2xx (listed above)"
+        );
+    }
+
+    #[test]
+    fn tally_counts_what_the_receiver_made_of_each_answer() {
+        let mut t = Tally::default();
+        let ack = |outcome: &str| Answer {
+            status: 200,
+            body: Bytes::from(format!(r#"{{"ok":true,"seq":1,"outcome":"{outcome}"}}"#)),
+        };
+        for _ in 0..1234 {
+            t.record(&ack("accepted"));
+        }
+        t.record(&ack("duplicate"));
+        // Not from recmon, or not a word: not counted as an outcome.
+        t.record(&Answer {
+            status: 200,
+            body: Bytes::from_static(b"OK"),
+        });
+        t.record(&ack("\\u001b[2J"));
+        t.record(&Answer {
+            status: 503,
+            body: Bytes::from_static(br#"{"outcome":"accepted"}"#),
+        });
+        assert_eq!(
+            t.summary(),
+            "answers: 200 ×1,237, 503 ×1; the receiver counted 1,234 accepted, 1 duplicate"
+        );
+        assert_eq!(
+            t.outcome("simulate", None).unwrap_err().message,
+            "1 request was not answered 2xx (listed above)"
+        );
     }
 }

@@ -6,9 +6,14 @@
 //! open between callbacks, while a slowloris client must be cut quickly. The connection's IO
 //! is wrapped so the first byte of a new request is noticed, and the service marks when a
 //! request is being handled; a watchdog closes the connection when a phase lasts too long.
+//!
+//! The same wrapper measures each request head (request line, headers and the blank line
+//! that ends them) byte for byte as it arrives, because hyper's `max_buf_size` bounds its
+//! read buffer, not the head: a read can overshoot it, so heads somewhat over the limit got
+//! through. The listener compares the exact size with its limit.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -29,6 +34,8 @@ fn now_ms() -> u64 {
 pub struct Activity {
     phase: AtomicU8,
     since_ms: AtomicU64,
+    /// Bytes of the current request's head seen so far (see [`HeadScanner`]).
+    head_bytes: AtomicUsize,
 }
 
 impl Activity {
@@ -37,6 +44,7 @@ impl Activity {
         Arc::new(Activity {
             phase: AtomicU8::new(IDLE),
             since_ms: AtomicU64::new(now_ms()),
+            head_bytes: AtomicUsize::new(0),
         })
     }
 
@@ -55,10 +63,25 @@ impl Activity {
         self.set(IDLE);
     }
 
-    fn bytes_arrived(&self) {
+    /// The size of the request head just read, in bytes, and forgets it. 0 when unknown: a
+    /// pipelined request whose head hyper read ahead while the previous one was handled
+    /// (hyper's own buffer cap still bounds it).
+    pub fn take_head_bytes(&self) -> usize {
+        self.head_bytes.swap(0, Ordering::Relaxed)
+    }
+
+    /// New bytes arrived; true when they start a new request.
+    fn bytes_arrived(&self) -> bool {
         if self.phase.load(Ordering::Acquire) == IDLE {
             self.set(HEADERS);
+            true
+        } else {
+            false
         }
+    }
+
+    fn in_headers(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == HEADERS
     }
 }
 
@@ -98,16 +121,63 @@ pub async fn watchdog(activity: Arc<Activity>, idle: Duration, headers: Duration
     }
 }
 
-/// A stream that reports arriving bytes to its [`Activity`].
+/// Counts the bytes of one request head: everything up to and including the first empty
+/// line that follows a non-empty one. Line ends may be CRLF or a bare LF, as hyper's parser
+/// accepts both; empty lines before the request line are counted but do not end the head.
+#[derive(Debug, Default, Clone)]
+pub struct HeadScanner {
+    bytes: usize,
+    at_line_start: bool,
+    seen_text: bool,
+    done: bool,
+}
+
+impl HeadScanner {
+    /// Feeds the next bytes of the connection; bytes after the head's end are ignored.
+    pub fn feed(&mut self, data: &[u8]) {
+        for &b in data {
+            if self.done {
+                return;
+            }
+            self.bytes += 1;
+            match b {
+                b'\n' if self.at_line_start && self.seen_text => self.done = true,
+                b'\n' => self.at_line_start = true,
+                b'\r' => {}
+                _ => {
+                    self.at_line_start = false;
+                    self.seen_text = true;
+                }
+            }
+        }
+    }
+
+    /// Head bytes seen so far (the whole head once [`HeadScanner::complete`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether the head's closing empty line has been seen.
+    pub fn complete(&self) -> bool {
+        self.done
+    }
+}
+
+/// A stream that reports arriving bytes to its [`Activity`] and measures request heads.
 pub struct Watched<S> {
     inner: S,
     activity: Arc<Activity>,
+    head: HeadScanner,
 }
 
 impl<S> Watched<S> {
     /// Wraps a stream.
     pub fn new(inner: S, activity: Arc<Activity>) -> Self {
-        Watched { inner, activity }
+        Watched {
+            inner,
+            activity,
+            head: HeadScanner::default(),
+        }
     }
 }
 
@@ -120,7 +190,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.bytes_arrived();
+            let this = &mut *self;
+            if this.activity.bytes_arrived() {
+                this.head = HeadScanner::default();
+            }
+            if this.activity.in_headers() && !this.head.complete() {
+                this.head.feed(&buf.filled()[before..]);
+                this.activity
+                    .head_bytes
+                    .store(this.head.bytes(), Ordering::Relaxed);
+            }
         }
         res
     }
@@ -153,5 +232,40 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measure(parts: &[&[u8]]) -> (usize, bool) {
+        let mut h = HeadScanner::default();
+        for p in parts {
+            h.feed(p);
+        }
+        (h.bytes(), h.complete())
+    }
+
+    #[test]
+    fn a_head_ends_at_its_first_empty_line_whatever_the_reads() {
+        let head = b"POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n";
+        let mut with_body = head.to_vec();
+        with_body.extend_from_slice(b"\r\n\r\nab");
+        assert_eq!(measure(&[&with_body]), (head.len(), true));
+        // Split anywhere, even inside the closing CRLFCRLF.
+        for cut in 1..head.len() {
+            let (a, b) = with_body.split_at(cut);
+            assert_eq!(measure(&[a, b]), (head.len(), true), "cut at {cut}");
+        }
+        let bare_lf = b"GET / HTTP/1.1\nHost: x\n\n";
+        assert_eq!(measure(&[bare_lf, b"rest"]), (bare_lf.len(), true));
+    }
+
+    #[test]
+    fn leading_empty_lines_count_but_do_not_end_the_head() {
+        assert_eq!(measure(&[b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"]), (22, true));
+        let partial = b"GET / HTTP/1.1\r\nHost: x\r\n";
+        assert_eq!(measure(&[partial]), (partial.len(), false));
     }
 }

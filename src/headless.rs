@@ -49,9 +49,10 @@ impl Printer {
         let log = store.log();
         if let Some(first) = log.front().map(|e| e.seq) {
             if first > self.last_seq + 1 && (self.last_seq > 0 || first > 1) {
+                let missed = first - self.last_seq - 1;
                 out.stdout.push_str(&format!(
-                    "# {} request(s) not shown: the printer fell behind (all are in the journal)\n",
-                    first - self.last_seq - 1
+                    "# {} not shown: the printer fell behind (all are in the journal)\n",
+                    crate::human::count(missed, "request", "requests")
                 ));
             }
         }
@@ -64,7 +65,7 @@ impl Printer {
                 if e.auth_failed {
                     out.stdout.push_str(&format!(
                         "  [bad signatures so far: {}]",
-                        store.auth_failures()
+                        crate::human::thousands(store.auth_failures())
                     ));
                 }
             }
@@ -75,7 +76,8 @@ impl Printer {
         if failures > self.journal_failures_seen {
             self.journal_failures_seen = failures;
             out.stderr = format!(
-                "recmon: JOURNAL WRITE FAILED ({failures} so far): {}; requests are being answered 503\n",
+                "recmon: JOURNAL WRITE FAILED ({} so far): {}; requests are being answered 503\n",
+                crate::human::thousands(failures),
                 terminal(last_error.unwrap_or("unknown error"), 400)
             );
         }

@@ -17,6 +17,7 @@ pub mod headless;
 pub mod human;
 pub mod journal;
 pub mod loadgen;
+pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod replay;

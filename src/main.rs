@@ -49,7 +49,8 @@ fn main() {
         }
     });
     if let Err(e) = result {
-        eprintln!("recmon: {e}");
+        // Not eprintln!: it panics when stderr is a closed pipe (`… 2>&1 | head -1`).
+        recmon::output::eline(&format!("recmon: {e}"));
         std::process::exit(e.code);
     }
 }

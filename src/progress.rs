@@ -40,9 +40,10 @@ pub fn journal_bar(total_bytes: u64, what: &str) -> ProgressBar {
 
 /// Prints one line on stderr without tearing `bar` (works whether it is visible or hidden).
 /// Dropped while the terminal UI owns the screen; the caller returns what it would have said.
-pub fn eprint_line(bar: &ProgressBar, line: &str) {
+/// A closed stderr is not an error here (see [`crate::output`]): false tells the caller.
+pub fn eprint_line(bar: &ProgressBar, line: &str) -> bool {
     if SCREEN_OWNED.load(Ordering::SeqCst) {
-        return;
+        return true;
     }
-    bar.suspend(|| eprintln!("{line}"));
+    bar.suspend(|| crate::output::eline(line))
 }

@@ -15,11 +15,13 @@ use tokio::sync::mpsc;
 use crate::app::AppError;
 use crate::cli::ReplayArgs;
 use crate::client::{CallbackSender, Outgoing, Pacer, Tally, Target};
+use crate::human;
 use crate::journal::{JournalEntry, Outcome};
+use crate::output;
 use crate::pipeline::for_each_entry;
 use crate::progress::{eprint_line, journal_bar};
 use crate::sanitize::terminal;
-use crate::simulate::INTERRUPTED;
+use crate::simulate::{INTERRUPTED, OUTPUT_CLOSED};
 
 /// Entries read ahead of the sender.
 const READ_AHEAD: usize = 1024;
@@ -45,6 +47,12 @@ pub fn outgoing_for(entry: &JournalEntry, target: &Target) -> Result<Outgoing, S
         content_type: entry.headers.get("content-type").cloned(),
         body: entry.body_raw().into(),
     })
+}
+
+/// One report line on stderr; a closed stderr is ignored (the replay is stopped by
+/// [`output::reader_gone`]).
+fn say(line: &str) -> bool {
+    output::eline(&format!("recmon replay: {line}"))
 }
 
 /// `recmon replay`.
@@ -88,8 +96,8 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
     };
 
     let sender = CallbackSender::new(target, args.auth_key.clone(), "recmon-replay");
-    eprintln!(
-        "recmon replay: {} -> {} (speed {}{})",
+    say(&format!(
+        "{} -> {} (speed {}{})",
         args.journal.display(),
         args.to,
         args.speed,
@@ -98,15 +106,18 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         } else {
             ""
         }
-    );
+    ));
     let mut pacer = Pacer::new(args.speed);
     let mut tally = Tally::default();
     tally.start();
     let mut first_at = None;
     let mut stopped: Option<String> = None;
-    // Ctrl-C stops sending but still prints the summary of what was sent.
+    // Ctrl-C stops sending but still prints the summary of what was sent; a closed stderr
+    // (nobody reads the report any more) stops it quietly.
     let interrupt = crate::app::shutdown_signal();
     tokio::pin!(interrupt);
+    let output_gone = output::reader_gone(output::Stream::Stderr);
+    tokio::pin!(output_gone);
     loop {
         let entry = tokio::select! {
             e = rx.recv() => match e {
@@ -117,6 +128,10 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
                 stopped = Some(INTERRUPTED.to_string());
                 break;
             }
+            _ = &mut output_gone => {
+                stopped = Some(OUTPUT_CLOSED.to_string());
+                break;
+            }
         };
         let t0 = *first_at.get_or_insert(entry.received_at);
         let gap = (entry.received_at - t0).num_milliseconds() as f64 / 1000.0;
@@ -124,6 +139,10 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             _ = pacer.wait(gap) => {}
             _ = &mut interrupt => {
                 stopped = Some(INTERRUPTED.to_string());
+                break;
+            }
+            _ = &mut output_gone => {
+                stopped = Some(OUTPUT_CLOSED.to_string());
                 break;
             }
         }
@@ -161,7 +180,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             }
         }
         bar.set_position(offset.load(Ordering::Relaxed));
-        bar.set_message(format!("{} sent", tally.answered));
+        bar.set_message(format!("{} sent", human::thousands(tally.answered)));
     }
     drop(rx);
     bar.finish_and_clear();
@@ -175,19 +194,19 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         )
     })?;
     for p in &read.problems {
-        eprintln!("recmon replay: {}: {p}", args.journal.display());
+        say(&format!("{}: {p}", args.journal.display()));
     }
-    eprintln!(
-        "recmon replay: resent {} request(s) to {}; {} journal entries not resent ({}); {}",
-        tally.answered,
+    say(&format!(
+        "resent {} to {}; {} not resent ({}); {}",
+        human::count(tally.answered, "request", "requests"),
         args.to,
-        skipped,
+        human::count(skipped, "journal entry", "journal entries"),
         if args.with_duplicates {
             "rejected requests"
         } else {
             "rejected requests and duplicates; add --with-duplicates to send duplicates too"
         },
         tally.summary()
-    );
+    ));
     tally.outcome("replay", stopped)
 }

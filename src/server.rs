@@ -70,9 +70,16 @@ struct Ctx {
 
 type Resp = Response<Full<Bytes>>;
 
-/// Largest request head (request line + headers) hyper buffers; beyond it the connection
-/// gets 431 and is closed. 64 KiB fits any real callback with room to spare.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Largest request head (request line, headers and the blank line ending them), counted
+/// byte for byte on the wire by [`crate::conn_guard`]; a larger head gets 431 and the
+/// connection is closed. 64 KiB fits any real callback with room to spare.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer cap while it waits for a complete head. It is not an exact head limit
+/// (a read may overshoot it), so it is set above [`MAX_HEAD_BYTES`]: a head just over the
+/// limit reaches the handler, which refuses it with its method and path, journaled before
+/// the answer. Only heads far over the limit meet hyper's own 431 (journaled after it).
+const HYPER_BUF_CAP: usize = 2 * MAX_HEAD_BYTES;
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
 /// (up to `grace`), and returns. The sequencer handle is dropped on return.
@@ -118,7 +125,8 @@ pub async fn serve(
                 let activity = activity.clone();
                 async move {
                     activity.request_started();
-                    let resp = handle(req, remote, ctx).await;
+                    let head_bytes = activity.take_head_bytes();
+                    let resp = handle(req, remote, head_bytes, ctx).await;
                     activity.request_finished();
                     Ok::<_, Infallible>(resp)
                 }
@@ -132,7 +140,7 @@ pub async fn serve(
             // A client that shuts down its write side after sending a request still gets
             // its answer (and the request is not cancelled half-way through journaling).
             .half_close(true)
-            .max_buf_size(MAX_HEAD_BYTES)
+            .max_buf_size(HYPER_BUF_CAP)
             .serve_connection(
                 TokioIo::new(Watched::new(stream, activity.clone())),
                 service,
@@ -145,7 +153,10 @@ pub async fn serve(
                 r = conn => match r {
                     Err(e) if e.is_parse_too_large() => Some(Rejection::new(
                         431,
-                        format!("request head too large (over {MAX_HEAD_BYTES} bytes or too many headers): {e}"),
+                        format!(
+                            "request head too large (far over the {}-byte limit, or over 100 headers): {e}; send fewer or shorter headers",
+                            crate::human::thousands(MAX_HEAD_BYTES as u64)
+                        ),
                     )),
                     Err(e) if e.is_parse() => {
                         Some(Rejection::new(400, format!("malformed HTTP request: {e}")))
@@ -192,6 +203,12 @@ fn text_response(status: u16, body: String) -> Resp {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
+}
+
+/// Adds `Allow` to a 405 (RFC 9110 §15.5.6: a 405 must list the methods the target takes).
+fn allow(resp: &mut Resp, methods: &'static str) {
+    resp.headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static(methods));
 }
 
 fn error_response(status: u16, error: &str) -> Resp {
@@ -331,27 +348,99 @@ fn api_allowed(
     }
 }
 
-async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
+/// The methods recmon's own endpoints answer (HEAD is GET without the body, which hyper
+/// drops by itself), as sent in `Allow` with a 405.
+const OWN_ENDPOINT_METHODS: &str = "GET, HEAD";
+
+/// The methods a callback path takes, as sent in `Allow` with a 405.
+const CALLBACK_METHODS: &str = "GET, POST";
+
+/// One of recmon's own paths (not a callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnEndpoint {
+    /// `/healthz`.
+    Health,
+    /// `/api` or anything under `/api/`; `true` when it is the one known API path.
+    Api(bool),
+}
+
+fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
+    if path == "/healthz" {
+        Some(OwnEndpoint::Health)
+    } else if path == "/api" || path.starts_with("/api/") {
+        Some(OwnEndpoint::Api(path == "/api/state"))
+    } else {
+        None
+    }
+}
+
+/// Why a request to one of recmon's own endpoints is refused once access is granted: an
+/// unknown `/api` path (404) or a method the endpoint does not answer (405, with `Allow`).
+fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) -> Option<Rejection> {
+    if endpoint == OwnEndpoint::Api(false) {
+        return Some(Rejection::new(
+            404,
+            "unknown API path: recmon's API has one path, GET /api/state",
+        ));
+    }
+    if method == hyper::Method::GET || method == hyper::Method::HEAD {
+        return None;
+    }
+    let what = match endpoint {
+        OwnEndpoint::Health => "/healthz",
+        _ => "/api/state",
+    };
+    Some(Rejection::new(
+        405,
+        format!("method {method} not allowed on {what}: it answers {OWN_ENDPOINT_METHODS} only"),
+    ))
+}
+
+async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: Arc<Ctx>) -> Resp {
     let received_at = Utc::now();
     let path = req.uri().path().to_string();
 
-    if path == "/healthz" {
-        return json_response(200, serde_json::json!({ "status": "ok" }));
+    // Checked before anything else, for every path: the documented limit holds to the byte.
+    if head_bytes > MAX_HEAD_BYTES {
+        let rej = Rejection::new(
+            431,
+            format!(
+                "request head too large: {} bytes; the request line and headers may take at most {} bytes, so send fewer or shorter headers",
+                crate::human::thousands(head_bytes as u64),
+                crate::human::thousands(MAX_HEAD_BYTES as u64)
+            ),
+        );
+        let mut resp = submit_rejected(req, remote, received_at, rej, &ctx).await;
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
     }
-    let api = path == "/api" || path.starts_with("/api/");
-    if api {
-        match api_allowed(&ctx.cfg, &remote, req.headers()) {
-            Ok(()) if path == "/api/state" && req.method() == hyper::Method::GET => {
-                let doc = ctx.shared.lock().state_json();
-                return json_response(200, doc);
+
+    // recmon's own endpoints. A successful read of them is not journaled (it is not a
+    // callback); every refusal is, like any other rejected request.
+    if let Some(endpoint) = own_endpoint(&path) {
+        let refusal = match endpoint {
+            OwnEndpoint::Health => None,
+            OwnEndpoint::Api(_) => api_allowed(&ctx.cfg, &remote, req.headers()).err(),
+        };
+        let refusal = refusal.or_else(|| endpoint_refusal(endpoint, req.method()));
+        return match refusal {
+            Some(rej) => {
+                let status = rej.status;
+                let mut resp = submit_rejected(req, remote, received_at, rej, &ctx).await;
+                if status == 405 && resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                    allow(&mut resp, OWN_ENDPOINT_METHODS);
+                }
+                resp
             }
-            Ok(()) => {
-                return error_response(404, "unknown API path: recmon serves GET /api/state");
-            }
-            // Refused API requests are journaled like any other rejection: they are
-            // someone probing the listener, and the operator should see them.
-            Err(rej) => return submit_rejected(req, remote, received_at, rej, &ctx).await,
-        }
+            None => match endpoint {
+                OwnEndpoint::Health => json_response(200, serde_json::json!({ "status": "ok" })),
+                OwnEndpoint::Api(_) => {
+                    let doc = ctx.shared.lock().state_json();
+                    json_response(200, doc)
+                }
+            },
+        };
     }
 
     let path_q = req
@@ -441,6 +530,9 @@ async fn handle(req: Request<Body>, remote: SocketAddr, ctx: Arc<Ctx>) -> Resp {
     };
     let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
     let mut resp = answer(&ctx, incoming, error_text).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        allow(&mut resp, CALLBACK_METHODS);
+    }
     if close {
         resp.headers_mut()
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));

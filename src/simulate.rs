@@ -26,6 +26,8 @@ use serde::Serialize;
 use crate::app::AppError;
 use crate::cli::SimulateArgs;
 use crate::client::{CallbackSender, Outgoing, Pacer, Speed, Tally, Target};
+use crate::human;
+use crate::output;
 
 /// The simulated clock starts here unless told otherwise (2026-01-01T00:00:00Z), so that a
 /// seed names one exact sequence of requests, times included.
@@ -33,6 +35,11 @@ pub const DEFAULT_EPOCH: i64 = 1_767_225_600;
 
 /// Why a run stopped when the user pressed Ctrl-C (exit code 130, as shells expect).
 pub const INTERRUPTED: &str = "interrupted (Ctrl-C)";
+
+/// Why a run stopped when nobody reads its report any more (`recmon simulate … 2>&1 | head`):
+/// a normal end, as for any Unix filter whose reader has what it wanted. The exit code is
+/// what the requests sent until then earned (see [`crate::client::Tally::outcome`]).
+pub const OUTPUT_CLOSED: &str = "its output was closed";
 
 /// Share of callbacks the simulated provider re-sends (its retries), in percent.
 const RETRY_PERCENT: u32 = 10;
@@ -584,28 +591,41 @@ impl SentSummary {
         }
     }
 
-    /// `publish 3, record_started 3, ..., recording 17 (4 with duration ≠ span); 6 retries`.
+    /// `12 requests: publish 3, record_started 3, …, recording 4 (1 with duration ≠ span);
+    /// 2 of them provider retries`, or `0 requests`.
     pub fn line(&self) -> String {
+        let total: u64 = self.by_kind.values().sum();
+        let mut line = human::count(total, "request", "requests");
+        if total == 0 {
+            return line;
+        }
         let parts: Vec<String> = self
             .by_kind
             .iter()
             .map(|(k, n)| {
+                let n = human::thousands(*n);
                 if *k == SimKind::Recording {
                     format!(
                         "{} {n} ({} with duration ≠ span)",
                         k.as_str(),
-                        self.mismatched
+                        human::thousands(self.mismatched)
                     )
                 } else {
                     format!("{} {n}", k.as_str())
                 }
             })
             .collect();
-        format!(
-            "{}; {} of them provider retries",
+        line.push_str(&format!(
+            ": {}; {} of them {}",
             parts.join(", "),
-            self.retries
-        )
+            human::thousands(self.retries),
+            if self.retries == 1 {
+                "a provider retry"
+            } else {
+                "provider retries"
+            }
+        ));
+        line
     }
 }
 
@@ -696,16 +716,16 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
         params.broadcasts = None;
     }
     let sender = CallbackSender::new(target, args.auth_key.clone(), "recmon-simulate");
-    eprintln!(
-        "recmon simulate: {} stream(s) on {} domain(s) -> {} (seed {seed}, rate {}{})",
-        params.streams,
-        params.domains,
+    say(&format!(
+        "{} on {} -> {} (seed {seed}, rate {}{})",
+        human::count(params.streams as u64, "stream", "streams"),
+        human::count(params.domains as u64, "domain", "domains"),
         args.to,
         args.rate,
         args.count
-            .map(|c| format!(", {c} requests"))
+            .map(|c| format!(", {}", human::count(c, "request", "requests")))
             .unwrap_or_default()
-    );
+    ));
     let requests = Generator::new(params).take(args.count.unwrap_or(u64::MAX) as usize);
     let (mut sent, mut tally) = (SentSummary::default(), Tally::default());
     let sending = run_requests(
@@ -714,21 +734,26 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
         Pacing::Rate(args.rate),
         &mut sent,
         &mut tally,
-        |line| eprintln!("recmon simulate: {line}"),
+        |line| {
+            say(line);
+        },
     );
-    // Ctrl-C still prints what was sent so far.
+    // Ctrl-C still prints what was sent so far; a closed output stops quietly.
     let stopped = tokio::select! {
         r = sending => r,
         _ = crate::app::shutdown_signal() => Some(INTERRUPTED.to_string()),
+        _ = output::reader_gone(output::Stream::Stderr) => Some(OUTPUT_CLOSED.to_string()),
     };
-    eprintln!(
-        "recmon simulate: sent {} request(s): {}",
-        tally.answered,
-        sent.line()
-    );
-    eprintln!("recmon simulate: {}", tally.summary());
-    eprintln!("recmon simulate: repeat this exact sequence with --seed {seed}");
+    say(&format!("sent {}", sent.line()));
+    say(&tally.summary());
+    say(&format!("repeat this exact sequence with --seed {seed}"));
     tally.outcome("simulate", stopped)
+}
+
+/// One report line on stderr; a closed stderr is ignored (the run is stopped by
+/// [`output::reader_gone`]).
+fn say(line: &str) -> bool {
+    output::eline(&format!("recmon simulate: {line}"))
 }
 
 /// The `--demo` driver: four streams on two domains, 20 s files, following the simulated clock

@@ -304,8 +304,10 @@ fn healthz_and_api() {
     assert_eq!(r.get("/healthz").0, 200);
     assert_eq!(r.get("/api/nope").0, 404);
     assert_eq!(r.get("/api/state").0, 200);
-    // Not journaled: they are recmon's own endpoints, not callbacks.
-    assert!(r.journal_lines().is_empty());
+    // Only the refused one is journaled: the others are recmon's own endpoints, not callbacks.
+    let lines = r.journal_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], 404);
 }
 
 #[test]

@@ -512,15 +512,18 @@ fn resume_after_kill9_during_a_running_simulation() {
     let sim_err = text(&sim_out.stderr);
     assert_eq!(sim_out.status.code(), Some(1), "{sim_err}");
     assert!(sim_err.contains("simulate stopped early"), "{sim_err}");
-    // "sent N request(s)": N answers came back, all 200 (the summary would list others).
+    // "sent N requests": N answers came back, all 200 (the summary would list others).
     let acked: usize = sim_err
         .split("sent ")
         .nth(1)
         .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.replace(',', "").parse().ok())
         .unwrap_or_else(|| panic!("no count in {sim_err}"));
     assert!(
-        sim_err.contains(&format!("answers: 200 ×{acked};")),
+        sim_err.contains(&format!(
+            "answers: 200 ×{};",
+            recmon::human::thousands(acked as u64)
+        )),
         "{sim_err}"
     );
 
@@ -693,7 +696,7 @@ fn replay_into_a_second_recmon_reproduces_its_state() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("1 journal entries not resent"), "{err}");
+    assert!(err.contains("1 journal entry not resent"), "{err}");
     let state_b = b.state();
     let mut expected = stable(&state_a);
     expected["requests"]["rejected"] = json!(0);
@@ -742,7 +745,7 @@ fn replay_reports_non_2xx_answers_and_fails() {
     let err = text(&out.stderr);
     assert!(err.contains("#2 POST /cb -> 413"), "{err}");
     assert!(err.contains("answers: 200 ×1, 413 ×1"), "{err}");
-    assert!(err.contains("1 request(s) were not answered 2xx"), "{err}");
+    assert!(err.contains("1 request was not answered 2xx"), "{err}");
     // --to with a path: every request goes there.
     let paths: Vec<String> = b
         .journal_lines()
@@ -830,7 +833,7 @@ fn replay_keeps_the_recorded_pace_scaled_by_speed() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
-        err.contains("resent 1 request(s)") && err.contains("interrupted"),
+        err.contains("resent 1 request ") && err.contains("interrupted"),
         "{err}"
     );
 }
@@ -906,7 +909,13 @@ fn simulate_with_a_fixed_seed_sends_the_same_sequence_twice() {
         let mut r = Recmon::start(&[]);
         let out = simulate(&r, seed, n, &["--streams", "3", "--domains", "2"]);
         let err = text(&out.stderr);
-        assert!(err.contains(&format!("sent {n} request(s)")), "{err}");
+        assert!(
+            err.contains(&format!(
+                "sent {}",
+                recmon::human::count(n, "request", "requests")
+            )),
+            "{err}"
+        );
         assert!(err.contains(&format!("--seed {seed}")), "{err}");
         r.stop();
         runs.push(r.journal.clone());
