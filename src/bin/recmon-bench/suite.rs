@@ -694,10 +694,14 @@ impl Suite {
         self.rows.push(Row {
             what: "Frame cost, filter active (from setting it)".into(),
             value: format!(
-                "{:.3} ms with {} recordings; the {} that filter: median {:.3} ms, worst {:.3} ms",
+                "{:.3} ms with {} recordings; the {}: median {:.3} ms, worst {:.3} ms",
                 b.median,
                 self.size.big,
-                recmon::human::count(b.filtering.len() as u64, "frame", "frames"),
+                recmon::human::count(
+                    b.filtering.len() as u64,
+                    "frame that filters",
+                    "frames that filter"
+                ),
                 median(&mut b.filtering.clone()),
                 b.filtering.iter().cloned().fold(0.0, f64::max),
             ),
