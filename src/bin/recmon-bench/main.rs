@@ -268,6 +268,7 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
         smoke,
         started.elapsed().as_secs_f64(),
         &load,
+        only,
         &carried,
     );
     if let Err(e) = std::fs::write(out, report) {
@@ -320,6 +321,7 @@ fn report(
     smoke: bool,
     secs: f64,
     load: &str,
+    only: &[String],
     carried: &(Vec<String>, Vec<String>),
 ) -> String {
     let earlier = if carried.0.is_empty() && carried.1.is_empty() {
@@ -385,10 +387,10 @@ counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
 is killed with kill -9 half-way, and recmon restarted with `--resume`; at least one request \
 must have been acknowledged before the kill (`--only load`).\n\n\
 ## {}\n\n{}\n{}{}",
-        if smoke {
-            " in **smoke** size (not representative)"
-        } else {
-            ""
+        match (smoke, only.is_empty()) {
+            (true, _) => " in **smoke** size (not representative)".to_string(),
+            (false, true) => String::new(),
+            (false, false) => format!(", sections `--only {}`", only.join(",")),
         },
         machine(),
         s.bin_dir().display(),
