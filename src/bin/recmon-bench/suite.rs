@@ -1163,7 +1163,7 @@ pub mod frames {
 
     /// Sets `needle` as the filter on a warmed-up view and times every frame from then on:
     /// the frames that apply it, then 200 more.
-    fn time_filter(
+    pub fn time_filter(
         store: &Store,
         view: &mut ViewState,
         now: DateTime<Utc>,
@@ -1329,6 +1329,22 @@ mod tests {
         );
         assert!(!text.contains("Frame cost"), "{text}");
         assert!(text.contains("load 3.1"), "{text}");
+    }
+
+    #[test]
+    fn the_filter_row_times_the_frames_that_apply_the_filter() {
+        use recmon::tui::state::FILTER_BUDGET;
+        use recmon::tui::theme::Theme;
+        use recmon::tui::ViewState;
+        // More recordings than one frame's budget: applying the filter takes two frames,
+        // and both must be among the timed ones.
+        let n = FILTER_BUDGET + 10;
+        let store = frames::store_with(n);
+        let now = chrono::DateTime::from_timestamp(1_795_780_800 + n as i64, 0).unwrap();
+        let mut view = ViewState::new(Theme { color: false }, true);
+        let timed = frames::time_filter(&store, &mut view, now, "show-7");
+        assert_eq!(timed.filtering.len(), 2, "{:?}", timed.filtering);
+        assert!(timed.filtering.iter().all(|ms| *ms > 0.0));
     }
 
     #[test]
