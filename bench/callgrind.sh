@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # User-space instructions per request, for recmon headless and the bare hyper baseline, from
 # valgrind's callgrind: instruction counts are repeatable on a noisy machine, where
-# requests/s are not. Same load for both: 20,000 POSTs of the spec's recording sample over
-# 8 keep-alive connections (recmon-bench load --fixed-body).
+# requests/s are not. Same load for both: 20,000 POSTs over 8 keep-alive connections, each a
+# new recording with a unique uri (recmon-bench load --dup-every 0), so recmon's figure is
+# the new-recording path, not the cheaper duplicate answer.
 #   bash bench/callgrind.sh            # prints both figures and their ratio
 # Needs valgrind (apt-get install -y valgrind). Kernel time (TCP, syscalls) is not counted.
 set -euo pipefail
@@ -30,7 +31,7 @@ measure() { # name, command...
   valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.out" "$@" --listen "127.0.0.1:$p" >/dev/null 2>&1 &
   local pid=$!
   wait_up "$p"
-  "$BIN/recmon-bench" load --to "127.0.0.1:$p" --count $N --connections 8 --fixed-body >/dev/null
+  "$BIN/recmon-bench" load --to "127.0.0.1:$p" --count $N --connections 8 --dup-every 0 >/dev/null
   kill -TERM $pid; wait $pid 2>/dev/null || true
   per_request "$WORK/$name.out"
 }

@@ -2,6 +2,13 @@
 //! connections over loopback, each sending callbacks as fast as answers come back (closed
 //! loop) or at a fixed total rate (open loop, for latency at a given load).
 //!
+//! Every request carries a recording of its own (unique uri), so a run measures the path a
+//! new recording takes, not the cheaper duplicate answer; retries are mixed in only when
+//! asked for. In an open-loop run a request's latency is counted from the instant the
+//! schedule meant it to be sent, not from when a busy connection got round to sending it:
+//! otherwise a stalled server delays the requests behind the stall and that wait is never
+//! counted (coordinated omission).
+//!
 //! It speaks raw HTTP/1.1 on tokio sockets so the client side costs little and is the same
 //! for every server it is pointed at. It records every acknowledgement (`seq` and outcome from
 //! recmon's answer), so tests can check that nothing acknowledged was lost.
@@ -33,15 +40,9 @@ pub struct LoadSpec {
     pub dup_every: u64,
     /// Total requests per second across all connections; None = as fast as possible.
     pub rate: Option<f64>,
-    /// Send the spec's recording sample verbatim every time (for raw throughput baselines,
-    /// where body variety does not matter) instead of unique recordings.
-    pub fixed_body: bool,
     /// Where to write one line per acknowledged request (`index seq outcome`).
     pub acked_file: Option<PathBuf>,
 }
-
-/// The spec's recording generation sample, as one line.
-pub const SPEC_RECORDING: &str = r#"{"domain":"demo.aliyundoc.com","app":"liveApp****","stream":"liveStream****","uri":"liveApp****/liveStream****/0_2017-03-08-23:09:46_2017-03-08-23:10:40.flv","duration":69.403,"start_time":1488985786,"stop_time":1488985840,"push_args":{"callback_args1":"value1","callback_myid":"1231389741"}}"#;
 
 /// The body of request `i` of a run: a unique recording on one of 64 streams, a status
 /// event now and then, and every `dup_every`-th request a retry of the previous recording.
@@ -84,12 +85,16 @@ pub struct LoadReport {
     pub accepted: u64,
     /// 200 answers whose body said duplicate.
     pub duplicate: u64,
+    /// Answers with a 2xx status: the requests the server took.
+    pub ok: u64,
     /// Wall time of the run.
     pub elapsed_s: f64,
-    /// Answers per second.
+    /// 2xx answers per second (an error page answered quickly is not throughput).
     pub rps: f64,
-    /// Latency percentiles in microseconds, from writing the request to reading its answer.
-    pub latency_us: Percentiles,
+    /// Latency percentiles in microseconds of the 2xx answers, from the scheduled send
+    /// instant (open loop) or from writing the request (closed loop) to reading the answer.
+    /// `None` (JSON `null`) when no request got a 2xx answer: nothing was measured.
+    pub latency_us: Option<Percentiles>,
 }
 
 /// Latency percentiles.
@@ -104,18 +109,19 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    /// Computes percentiles from samples (sorted in place).
-    pub fn of(samples: &mut [u64]) -> Self {
+    /// Computes percentiles from samples (sorted in place); `None` without samples, so that
+    /// a run that measured nothing cannot read as a run with no latency.
+    pub fn of(samples: &mut [u64]) -> Option<Self> {
         if samples.is_empty() {
-            return Percentiles::default();
+            return None;
         }
         samples.sort_unstable();
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-        Percentiles {
+        Some(Percentiles {
             p50: at(0.50),
             p99: at(0.99),
-            max: *samples.last().unwrap(),
-        }
+            max: *samples.last()?,
+        })
     }
 }
 
@@ -168,15 +174,21 @@ pub async fn run(spec: LoadSpec) -> io::Result<LoadReport> {
         }
         std::fs::write(path, text)?;
     }
-    let answered: u64 = total.statuses.values().sum();
+    let ok: u64 = total
+        .statuses
+        .iter()
+        .filter(|(status, _)| (200..300).contains(*status))
+        .map(|(_, n)| n)
+        .sum();
     Ok(LoadReport {
         sent: total.sent,
         statuses: total.statuses,
         errors: total.errors,
         accepted: total.accepted,
         duplicate: total.duplicate,
+        ok,
         elapsed_s: elapsed,
-        rps: answered as f64 / elapsed.max(1e-9),
+        rps: ok as f64 / elapsed.max(1e-9),
         latency_us: Percentiles::of(&mut total.latencies),
     })
 }
@@ -190,7 +202,6 @@ async fn connect(addr: SocketAddr) -> io::Result<BufReader<TcpStream>> {
 async fn worker(spec: &LoadSpec, next: &AtomicU64, start: Instant) -> WorkerResult {
     let mut r = WorkerResult::default();
     let mut conn = connect(spec.addr).await.ok();
-    let fixed = spec.fixed_body.then(|| request_bytes(spec, SPEC_RECORDING));
     let mut line = String::new();
     let mut body = Vec::new();
     loop {
@@ -198,24 +209,29 @@ async fn worker(spec: &LoadSpec, next: &AtomicU64, start: Instant) -> WorkerResu
         if i >= spec.count {
             break;
         }
-        if let Some(rate) = spec.rate {
-            let due = start + Duration::from_secs_f64(i as f64 / rate);
-            tokio::time::sleep_until(due.into()).await;
-        }
-        let req = match &fixed {
-            Some(b) => b.clone(),
-            None => request_bytes(spec, &body_for(i, spec.dup_every)),
+        let req = request_bytes(spec, &body_for(i, spec.dup_every));
+        // Open loop: latency counts from when the schedule meant this request to go out. If
+        // this connection was still waiting on a slow answer, that wait is part of what the
+        // request experienced (a real sender would not have waited for the connection).
+        let scheduled = match spec.rate {
+            Some(rate) => {
+                let due = start + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
         };
         let Some(c) = conn.as_mut() else {
             // The server is gone (or refuses connections): this worker stops.
             r.errors += 1;
             break;
         };
-        let sent_at = Instant::now();
         r.sent += 1;
         match exchange(c, &req, &mut line, &mut body).await {
             Ok((status, keep)) => {
-                r.latencies.push(sent_at.elapsed().as_micros() as u64);
+                if (200..300).contains(&status) {
+                    r.latencies.push(scheduled.elapsed().as_micros() as u64);
+                }
                 *r.statuses.entry(status).or_default() += 1;
                 if status == 200 {
                     if let Some((seq, dup)) = parse_ack(&body) {
@@ -385,7 +401,92 @@ mod tests {
     #[test]
     fn percentiles() {
         let mut v: Vec<u64> = (1..=100).collect();
-        let p = Percentiles::of(&mut v);
+        let p = Percentiles::of(&mut v).unwrap();
         assert_eq!((p.p50, p.p99, p.max), (51, 99, 100));
+        // No answer, no figure: not a latency of 0.
+        assert!(Percentiles::of(&mut []).is_none());
+    }
+
+    /// A one-connection server on loopback that holds its first answer for `stall` and
+    /// answers every later request at once, with `status`.
+    async fn stalling_server(stall: Duration, status: u16) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut s = BufReader::new(s);
+            let mut first = true;
+            let mut line = String::new();
+            loop {
+                let mut len = 0usize;
+                loop {
+                    line.clear();
+                    if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let l = line.trim_end().to_ascii_lowercase();
+                    if l.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = l.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; len];
+                s.read_exact(&mut body).await.unwrap();
+                if std::mem::take(&mut first) {
+                    tokio::time::sleep(stall).await;
+                }
+                let body = r#"{"ok":true,"seq":1,"outcome":"accepted"}"#;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                s.get_mut().write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    fn spec(addr: SocketAddr, count: u64, rate: Option<f64>) -> LoadSpec {
+        LoadSpec {
+            addr,
+            path: "/cb".into(),
+            connections: 1,
+            count,
+            dup_every: 0,
+            rate,
+            acked_file: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn open_loop_latency_counts_from_the_scheduled_send() {
+        // 20 requests due over 190 ms; the server holds the first answer 600 ms, so every
+        // request waits behind it. Timed from the actual send, only the first would be slow
+        // (p50 near zero); timed from its scheduled instant, each request waited at least
+        // 600 - 190 ms.
+        let addr = stalling_server(Duration::from_millis(600), 200).await;
+        let report = run(spec(addr, 20, Some(100.0))).await.unwrap();
+        assert_eq!(report.ok, 20, "{report:?}");
+        let lat = report.latency_us.unwrap();
+        assert!(lat.p50 >= 400_000, "{lat:?}");
+        assert!(lat.max >= 600_000, "{lat:?}");
+    }
+
+    #[tokio::test]
+    async fn only_2xx_answers_count_as_throughput_and_latency() {
+        let addr = stalling_server(Duration::ZERO, 503).await;
+        let report = run(spec(addr, 10, None)).await.unwrap();
+        assert_eq!(report.statuses.get(&503), Some(&10), "{report:?}");
+        assert_eq!((report.ok, report.rps), (0, 0.0), "{report:?}");
+        assert!(report.latency_us.is_none(), "{report:?}");
+    }
+
+    #[test]
+    fn every_request_of_a_run_without_retries_is_a_new_recording() {
+        let bodies: std::collections::HashSet<String> =
+            (0..5_000).map(|i| body_for(i, 0)).collect();
+        assert_eq!(bodies.len(), 5_000);
     }
 }

@@ -39,15 +39,14 @@ enum Command {
         /// Total requests.
         #[arg(long, default_value_t = 200_000)]
         count: u64,
-        /// Every Nth request is a retry of the previous one (0 = none).
+        /// Every Nth request is a retry of the previous one (0 = none: every request is a
+        /// new recording).
         #[arg(long, default_value_t = 10)]
         dup_every: u64,
-        /// Fixed total rate in requests/s (default: as fast as answers come).
+        /// Fixed total rate in requests/s, open loop: latency counts from each request's
+        /// scheduled send instant (default: closed loop, as fast as answers come).
         #[arg(long)]
         rate: Option<f64>,
-        /// Send the spec's recording sample every time.
-        #[arg(long)]
-        fixed_body: bool,
         /// Write `index seq outcome` for every acknowledged request here.
         #[arg(long)]
         acked_file: Option<PathBuf>,
@@ -142,7 +141,6 @@ fn main() {
                 count,
                 dup_every,
                 rate,
-                fixed_body,
                 acked_file,
             } => {
                 let spec = LoadSpec {
@@ -152,7 +150,6 @@ fn main() {
                     count,
                     dup_every,
                     rate,
-                    fixed_body,
                     acked_file,
                 };
                 match loadgen::run(spec).await {
@@ -208,7 +205,18 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
         suite::Size::full()
     };
     let mut s = suite::Suite::new(bin_dir, size);
+    if let Some(unknown) = only
+        .iter()
+        .find(|o| !suite::SECTIONS.iter().any(|(name, _)| name == o))
+    {
+        eprintln!(
+            "recmon-bench: there is no section {unknown:?}; the sections are: {}",
+            suite::SECTIONS.map(|(name, _)| name).join(", ")
+        );
+        return 2;
+    }
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let load_at_start = loadavg();
     let started = std::time::Instant::now();
     type Section = (&'static str, fn(&mut suite::Suite));
     let sections: [Section; 8] = [
@@ -234,7 +242,35 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
     }
     let table = s.table();
     println!("{table}");
-    let report = report(&s, &table, smoke, started.elapsed().as_secs_f64());
+    let load = format!(
+        "1-minute load average {load_at_start} at the start and {} at the end, on {} \
+         (above the core count, other work was competing for the CPU)",
+        loadavg(),
+        recmon::human::count(
+            std::thread::available_parallelism().map_or(0, |n| n.get() as u64),
+            "core",
+            "cores"
+        )
+    );
+    // `--only NAME` replaces that section's rows in the existing report and keeps the others,
+    // marked as carried over; a full run replaces everything.
+    let carried = if only.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let measured: Vec<&str> = only.iter().map(String::as_str).collect();
+        std::fs::read_to_string(out)
+            .map(|old| suite::carried_over(&old, &measured))
+            .unwrap_or_default()
+    };
+    let report = report(
+        &s,
+        &table,
+        smoke,
+        started.elapsed().as_secs_f64(),
+        &load,
+        only,
+        &carried,
+    );
     if let Err(e) = std::fs::write(out, report) {
         eprintln!("recmon-bench: cannot write {}: {e}", out.display());
         return 1;
@@ -268,34 +304,74 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem} RAM, Linux {}", kernel.trim())
 }
 
-fn report(s: &suite::Suite, table: &str, smoke: bool, secs: f64) -> String {
+/// The 1-minute load average, as /proc/loadavg gives it.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Timeless notes on method and targets; the figures all come from the run.
+const STATIC_NOTES: &str = include_str!("../../../bench/notes.md");
+
+fn report(
+    s: &suite::Suite,
+    table: &str,
+    smoke: bool,
+    secs: f64,
+    load: &str,
+    only: &[String],
+    carried: &(Vec<String>, Vec<String>),
+) -> String {
+    let earlier = if carried.0.is_empty() && carried.1.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "## {}\n\n\
+This run measured only some sections (`--only`). These rows are copied unchanged from the \
+report this file held before, measured by an earlier run, possibly on a busier or quieter \
+machine and with the method of that time. They are not comparable with the figures above; \
+rerun their sections to replace them.\n\n\
+| measure | recmon | baseline (that run) | ratio | target | verdict |\n|---|---|---|---|---|---|\n\
+{}\n\n{}\n\n",
+            suite::CARRIED_HEADING,
+            carried.0.join("\n"),
+            carried.1.join("\n")
+        )
+    };
     format!(
         "# recmon benchmarks\n\n\
 Generated by `bash bench/run.sh` (which builds the release binaries and runs \
 `target/release/recmon-bench run`){}. Took {secs:.0} s.\n\n\
 Machine: {}. Binaries: {}.\n\n\
-Every figure is measured against a baseline **in the same run**, on the same machine, with \
+Every figure in the first table is measured against a baseline **in the same run**, on the same machine, with \
 the same load generator (`recmon-bench load`, a separate process speaking raw HTTP/1.1 \
 over keep-alive loopback connections): these machines are noisy, so only ratios are \
 comparable between runs.\n\n\
 {table}\n\
+{}\
 ## Method\n\n\
-- **Ingest throughput**: the spec's recording sample POSTed over 32 connections, {} requests \
-per run, as fast as answers come back. Baseline: `recmon-bench baseline`, a bare hyper 1.x \
+- **Ingest throughput**: {} requests per run over 32 connections, each a new recording with \
+a unique uri (no retries), as fast as answers come back; only 2xx answers count, and every \
+answer from recmon must say `accepted` or the row is \"not measured\". Baseline: `recmon-bench baseline`, a bare hyper 1.x \
 server from the same hyper version that reads the body and answers 200. recmon runs \
 `--headless` with its stdout to /dev/null and the journal on. Runs alternate baseline, \
 recmon, baseline, recmon; medians are compared. Reproduce one section with \
 `target/release/recmon-bench run --only ingest`.\n\
 - **TUI in a pty**: recmon with the terminal UI inside tmux (200×50) against recmon \
 headless, same load, A B A B (`--only tui`).\n\
-- **Ack latency**: open loop at a fixed 10,000 requests/s over 32 connections, time from \
-writing a request to reading its answer, default `--fsync batch` (`--only latency`).\n\
+- **Ack latency**: open loop at a fixed 10,000 requests/s over 32 connections, each a new \
+recording; time from the instant the schedule meant a request to be sent (not from when a \
+free connection sent it, which would hide stalls) to reading its answer, 2xx answers only, \
+default `--fsync batch` (`--only latency`).\n\
 - **Callback to screen**: a status callback for a new stream is POSTed and tmux's \
 `capture-pane` is polled until its name is on screen. Baseline: the same with recmon \
 `--headless` printing into the same kind of pane, which pays the same POST and capture \
 costs (`--only screen`).\n\
 - **Frame cost**: one frame rendered into a ratatui `TestBackend` of 200×50, median of 200 \
-frames, with 1,000 vs {} recordings, in three situations (`--only frames`).\n\
+frames, with 1,000 vs {} recordings, in three situations; with a filter, every frame from \
+setting it is timed, the frames that apply it included (`--only frames`).\n\
 - **Memory**: RSS growth of a process holding N recordings in the real store (with the \
 duplicate index) against a process holding only the same uri and push_args strings \
 (`recmon-bench memory --mode store|strings`; `--only memory`).\n\
@@ -308,22 +384,25 @@ and again (statuses, files, ingest, retries), the realistic case. Each is read b
 counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
 - **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
 10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
-is killed with kill -9 half-way, and recmon restarted with `--resume` (`--only load`).\n\n\
-## Raw numbers\n\n{}\n{}",
-        if smoke {
-            " in **smoke** size (not representative)"
-        } else {
-            ""
+is killed with kill -9 half-way, and recmon restarted with `--resume`; at least one request \
+must have been acknowledged before the kill (`--only load`).\n\n\
+## {}\n\n{}\n{}{}",
+        match (smoke, only.is_empty()) {
+            (true, _) => " in **smoke** size (not representative)".to_string(),
+            (false, true) => String::new(),
+            (false, false) => format!(", sections `--only {}`", only.join(",")),
         },
         machine(),
         s.bin_dir().display(),
+        suite::findings(&s.rows, smoke, load),
         if smoke { "3,000" } else { "200,000" },
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "5,000" } else { "200,000" },
+        suite::RAW_HEADING,
         s.raw(),
-        // Hand-written analysis of what the numbers mean (kept in the repo next to the suite).
-        std::fs::read_to_string("bench/notes.md").unwrap_or_default()
+        earlier,
+        STATIC_NOTES
     )
 }
 
@@ -472,4 +551,47 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
         out.write_all(&buf).expect("write");
     }
     out.flush().expect("flush");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::STATIC_NOTES;
+
+    /// The static notes are pasted into every report, so a figure in them would be an old
+    /// run's figure shown as if it were this run's.
+    #[test]
+    fn the_static_notes_hold_no_measured_figures() {
+        let units = [
+            "req/s",
+            "×",
+            "ms",
+            "µs",
+            "k",
+            "%",
+            "instructions",
+            "lines/s",
+            "B",
+            "s",
+            "KiB",
+            "MiB",
+        ];
+        let words: Vec<&str> = STATIC_NOTES.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            let w = w.trim_start_matches(['~', '(', '≥', '≤']);
+            let digits = w.chars().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                continue;
+            }
+            let rest = w[digits..].trim_start_matches(['.', ',']);
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            let rest = rest.trim_end_matches([',', '.', ';', ':', ')']);
+            let next = words.get(i + 1).copied().unwrap_or("");
+            let next = next.trim_end_matches([',', '.', ';', ':', ')']);
+            let unit = units.iter().find(|u| rest == **u || next == **u);
+            assert!(
+                unit.is_none(),
+                "bench/notes.md holds a figure ({w} {next}); figures belong to a run's report"
+            );
+        }
+    }
 }

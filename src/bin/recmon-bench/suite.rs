@@ -65,8 +65,8 @@ pub struct Row {
     pub ratio: String,
     /// The target.
     pub target: String,
-    /// met / missed.
-    pub verdict: String,
+    /// Whether the target was reached.
+    pub verdict: Verdict,
     /// The raw numbers behind it.
     pub raw: String,
 }
@@ -123,8 +123,191 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn verdict(ok: bool) -> String {
-    if ok { "met" } else { "**missed**" }.to_string()
+/// Whether a row's target was reached. A figure that could not be measured is never "met":
+/// a missing number must not read as a good one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The target was reached.
+    Met,
+    /// The figure was measured and misses the target.
+    Missed,
+    /// There is no valid figure (the reason says why); counts as a failure.
+    NotMeasured(String),
+}
+
+impl Verdict {
+    /// Met when `ok`, missed otherwise.
+    pub fn of(ok: bool) -> Verdict {
+        if ok {
+            Verdict::Met
+        } else {
+            Verdict::Missed
+        }
+    }
+
+    /// Whether the target was reached.
+    pub fn is_met(&self) -> bool {
+        *self == Verdict::Met
+    }
+}
+
+/// The sections of the suite (`--only` names) and how their rows' names begin, so that a
+/// report's rows can be told apart by section (also in a report written by an earlier run).
+pub const SECTIONS: [(&str, &[&str]); 8] = [
+    ("ingest", &["Ingest throughput, journal on"]),
+    ("tui", &["Ingest throughput with the TUI"]),
+    ("latency", &["Ack latency"]),
+    ("screen", &["Callback to screen"]),
+    ("frames", &["Frame cost"]),
+    ("memory", &["Memory per recording"]),
+    ("journal", &["Journal reading"]),
+    ("load", &["Load:", "Crash:"]),
+];
+
+/// The heading of a report's raw numbers.
+pub const RAW_HEADING: &str = "Raw numbers";
+/// The heading of the rows an `--only` run carried over from the previous report.
+pub const CARRIED_HEADING: &str = "Earlier figures, not measured in this run";
+
+/// The section a row belongs to, from the row's name.
+pub fn section_of(what: &str) -> Option<&'static str> {
+    SECTIONS
+        .iter()
+        .find(|(_, prefixes)| prefixes.iter().any(|p| what.starts_with(p)))
+        .map(|(name, _)| *name)
+}
+
+/// What this run's figures say, generated from its rows: each target missed or not measured,
+/// with the figure, its baseline and the target, and how busy the machine was. Nothing in it
+/// comes from an earlier run.
+pub fn findings(rows: &[Row], smoke: bool, load: &str) -> String {
+    let mut t = String::from(
+        "## What this run shows
+
+",
+    );
+    if smoke {
+        t.push_str(
+            "This is a **smoke** run: the sizes are too small for the figures to mean \
+             anything; it shows only that every section ran.\n\n",
+        );
+    }
+    let _ = writeln!(t, "Machine load during the run: {load}.\n");
+    let failed: Vec<&Row> = rows.iter().filter(|r| !r.verdict.is_met()).collect();
+    let met = rows.len() - failed.len();
+    let _ = writeln!(
+        t,
+        "{} of {} met.",
+        recmon::human::thousands(met as u64),
+        recmon::human::count(rows.len() as u64, "target", "targets")
+    );
+    for r in &failed {
+        let _ = match &r.verdict {
+            Verdict::NotMeasured(why) => writeln!(
+                t,
+                "- **{}**: not measured ({why}); target {}.",
+                r.what, r.target
+            ),
+            _ => writeln!(
+                t,
+                "- **{}**: {} against {}, {}; target {}.",
+                r.what, r.value, r.baseline, r.ratio, r.target
+            ),
+        };
+    }
+    t.push('\n');
+    t
+}
+
+/// From an earlier report (`old`), the table rows and raw-number lines of the sections this
+/// run did not measure (`measured` holds the section names it did), so that `--only NAME`
+/// replaces that section's rows and keeps the rest, marked as carried over.
+pub fn carried_over(old: &str, measured: &[&str]) -> (Vec<String>, Vec<String>) {
+    let keep = |what: &str| section_of(what).is_some_and(|s| !measured.contains(&s));
+    let mut rows = Vec::new();
+    let mut raw = Vec::new();
+    // Raw-number lines look like the findings' lines; take them only from their sections.
+    let mut in_raw = false;
+    for line in old.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            in_raw = heading.starts_with(RAW_HEADING) || heading.starts_with(CARRIED_HEADING);
+        } else if let Some(what) = line.strip_prefix("| ") {
+            if keep(what) && !rows.iter().any(|r: &String| r == line) {
+                rows.push(line.to_string());
+            }
+        } else if let Some(what) = line.strip_prefix("- **") {
+            if in_raw && keep(what) && !raw.iter().any(|r: &String| r == line) {
+                raw.push(line.to_string());
+            }
+        }
+    }
+    (rows, raw)
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Met => f.write_str("met"),
+            Verdict::Missed => f.write_str("**missed**"),
+            Verdict::NotMeasured(why) => write!(f, "**not measured**: {why}"),
+        }
+    }
+}
+
+/// The verdict of an open-loop latency run: `report` is the load generator's JSON report of
+/// `count` requests, and its p99 must be at most `limit_ms`. A run where some request got no
+/// 2xx answer, or with no latency figures at all, measured nothing.
+pub fn latency_verdict(report: &serde_json::Value, count: u64, limit_ms: f64) -> Verdict {
+    let ok = report["ok"].as_u64().unwrap_or(0);
+    if ok != count {
+        return Verdict::NotMeasured(format!(
+            "{} of {} requests answered 2xx",
+            recmon::human::thousands(ok),
+            recmon::human::thousands(count)
+        ));
+    }
+    match report["latency_us"]["p99"].as_u64() {
+        Some(p99) => Verdict::of(p99 as f64 / 1000.0 <= limit_ms),
+        None => Verdict::NotMeasured("the load generator reported no latency".into()),
+    }
+}
+
+/// The verdict of the crash check: every request acknowledged before the kill is in the
+/// journal, and the resumed state counts every journaled request. A run that acknowledged
+/// nothing before the kill proves nothing, so it is not "met".
+pub fn crash_verdict(acked: usize, missing: usize, resumed: u64, journaled: u64) -> Verdict {
+    if acked == 0 {
+        return Verdict::NotMeasured("nothing was acknowledged before the kill".into());
+    }
+    Verdict::of(missing == 0 && resumed == journaled)
+}
+
+/// Requests/s of one closed-loop throughput run of `count` requests, from the load
+/// generator's report. Only a run where every request was answered 2xx counts; with
+/// `all_new`, every answer must also say `accepted` (each request a new recording), so that
+/// the figure is the new-recording path and not the cheaper duplicate answer.
+pub fn throughput(report: &serde_json::Value, count: u64, all_new: bool) -> Result<f64, String> {
+    let ok = report["ok"].as_u64().unwrap_or(0);
+    let errors = report["errors"].as_u64().unwrap_or(0);
+    if ok != count || errors != 0 {
+        return Err(format!(
+            "{} of {} requests answered 2xx, {} without an answer",
+            recmon::human::thousands(ok),
+            recmon::human::thousands(count),
+            recmon::human::thousands(errors)
+        ));
+    }
+    let accepted = report["accepted"].as_u64().unwrap_or(0);
+    if all_new && accepted != count {
+        return Err(format!(
+            "{} of {} requests were accepted as new recordings",
+            recmon::human::thousands(accepted),
+            recmon::human::thousands(count)
+        ));
+    }
+    report["rps"]
+        .as_f64()
+        .ok_or_else(|| "the load generator reported no rate".to_string())
 }
 
 /// A child process killed on drop.
@@ -264,33 +447,30 @@ impl Suite {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn throughput_args(&self) -> Vec<String> {
-        vec![
-            "--connections".into(),
-            "32".into(),
-            "--count".into(),
-            self.size.requests.to_string(),
-            "--fixed-body".into(),
-        ]
-    }
-
-    fn rps_of(&self, port: u16) -> f64 {
-        let args = self.throughput_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = self.load(port, &args);
-        let bad = r["errors"].as_u64().unwrap_or(0);
-        assert_eq!(bad, 0, "load errors: {r}");
-        r["rps"].as_f64().unwrap()
+    /// Requests/s of one closed-loop run of unique recordings (no retries) over 32
+    /// connections; `Err` says why the run does not count. `all_new`: every answer must say
+    /// `accepted` (recmon with a fresh journal; the baseline always does).
+    fn rps_of(&self, port: u16, all_new: bool) -> Result<f64, String> {
+        let count = self.size.requests.to_string();
+        let r = self.load(
+            port,
+            &["--connections", "32", "--count", &count, "--dup-every", "0"],
+        );
+        throughput(&r, self.size.requests, all_new)
     }
 
     /// Ingest throughput: recmon headless with the journal on vs the bare hyper baseline.
     pub fn ingest(&mut self) {
         for (fsync, target) in [("never", 0.8), ("batch", 0.5)] {
             let (mut base, mut ours) = (vec![], vec![]);
+            let mut invalid = None;
             for round in 0..2 {
                 let port = free_port();
                 let _b = self.spawn_baseline(port);
-                base.push(self.rps_of(port));
+                match self.rps_of(port, true) {
+                    Ok(v) => base.push(v),
+                    Err(e) => invalid = Some(format!("baseline: {e}")),
+                }
                 drop(_b);
                 let port = free_port();
                 let journal = self
@@ -301,10 +481,17 @@ impl Suite {
                     port,
                     &["--fsync", fsync, "--journal", journal.to_str().unwrap()],
                 );
-                ours.push(self.rps_of(port));
+                match self.rps_of(port, true) {
+                    Ok(v) => ours.push(v),
+                    Err(e) => invalid = Some(format!("recmon: {e}")),
+                }
                 let _ = std::fs::remove_file(&journal);
             }
-            let raw = format!("baseline {base:.0?} req/s, recmon {ours:.0?} req/s (A B A B)");
+            let raw = format!(
+                "baseline {base:.0?} req/s, recmon {ours:.0?} req/s (A B A B); {} unique \
+                 recordings per run, only 2xx answers counted",
+                self.size.requests
+            );
             let (b, o) = (median(&mut base), median(&mut ours));
             let ratio = o / b;
             self.rows.push(Row {
@@ -313,7 +500,10 @@ impl Suite {
                 baseline: format!("{b:.0} req/s (bare hyper)"),
                 ratio: format!("{ratio:.2}×"),
                 target: format!("≥ {target}×"),
-                verdict: verdict(ratio >= target),
+                verdict: match invalid {
+                    Some(why) => Verdict::NotMeasured(why),
+                    None => Verdict::of(ratio >= target),
+                },
                 raw,
             });
         }
@@ -322,10 +512,14 @@ impl Suite {
     /// Ingest throughput with the terminal UI drawing in a pseudo-terminal vs headless.
     pub fn ingest_tui(&mut self) {
         let (mut headless, mut tui) = (vec![], vec![]);
+        let mut invalid = None;
         for _ in 0..2 {
             let port = free_port();
             let _r = self.spawn_recmon(port, &["--fsync", "never", "--no-journal"]);
-            headless.push(self.rps_of(port));
+            match self.rps_of(port, true) {
+                Ok(v) => headless.push(v),
+                Err(e) => invalid = Some(format!("headless: {e}")),
+            }
             drop(_r);
 
             let port = free_port();
@@ -338,7 +532,10 @@ impl Suite {
                 SocketAddr::from(([127, 0, 0, 1], port)),
                 Duration::from_secs(20)
             ));
-            tui.push(self.rps_of(port));
+            match self.rps_of(port, true) {
+                Ok(v) => tui.push(v),
+                Err(e) => invalid = Some(format!("TUI: {e}")),
+            }
             let screen = tmux.capture();
             assert!(
                 screen.contains("requests"),
@@ -354,7 +551,10 @@ impl Suite {
             baseline: format!("{h:.0} req/s (headless)"),
             ratio: format!("{ratio:.2}×"),
             target: "≥ 0.9× of headless".into(),
-            verdict: verdict(ratio >= 0.9),
+            verdict: match invalid {
+                Some(why) => Verdict::NotMeasured(why),
+                None => Verdict::of(ratio >= 0.9),
+            },
             raw,
         });
     }
@@ -370,7 +570,8 @@ impl Suite {
             count.to_string(),
             "--rate".into(),
             rate.to_string(),
-            "--fixed-body".into(),
+            "--dup-every".into(),
+            "0".into(),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let port = free_port();
@@ -382,23 +583,31 @@ impl Suite {
         let r = self.spawn_recmon(port, &["--journal", journal.to_str().unwrap()]);
         let ours = self.load(port, &args);
         drop(r);
-        let us = |v: &serde_json::Value, k: &str| v["latency_us"][k].as_u64().unwrap_or(0);
-        let p99 = us(&ours, "p99") as f64 / 1000.0;
-        let base_p99 = us(&base, "p99") as f64 / 1000.0;
+        // Milliseconds, or None when the report has no such figure (never read as 0).
+        let ms = |v: &serde_json::Value, k: &str| {
+            v["latency_us"][k].as_u64().map(|us| us as f64 / 1000.0)
+        };
+        let show = |v: Option<f64>| v.map_or("none".to_string(), |ms| format!("{ms:.2} ms"));
+        let (p99, base_p99) = (ms(&ours, "p99"), ms(&base, "p99"));
         self.rows.push(Row {
             what: format!("Ack latency at {rate} req/s, 32 connections, --fsync batch"),
             value: format!(
-                "p50 {:.2} ms, p99 {p99:.2} ms, max {:.1} ms",
-                us(&ours, "p50") as f64 / 1000.0,
-                us(&ours, "max") as f64 / 1000.0
+                "p50 {}, p99 {}, max {}",
+                show(ms(&ours, "p50")),
+                show(p99),
+                show(ms(&ours, "max"))
             ),
             baseline: format!(
-                "p50 {:.2} ms, p99 {base_p99:.2} ms (bare hyper)",
-                us(&base, "p50") as f64 / 1000.0
+                "p50 {}, p99 {} (bare hyper)",
+                show(ms(&base, "p50")),
+                show(base_p99)
             ),
-            ratio: format!("p99 {:.1}×", p99 / base_p99.max(0.001)),
+            ratio: match (p99, base_p99) {
+                (Some(o), Some(b)) => format!("p99 {:.1}×", o / b.max(0.001)),
+                _ => "none".into(),
+            },
             target: "p99 ≤ 5 ms".into(),
-            verdict: verdict(p99 <= 5.0),
+            verdict: latency_verdict(&ours, count, 5.0),
             raw: format!("recmon {ours}; baseline {base}"),
         });
     }
@@ -450,7 +659,7 @@ impl Suite {
             baseline: format!("median {b:.1} ms (headless line in the same pane)"),
             ratio: format!("{:.2}×", t / b),
             target: "≤ 50 ms".into(),
-            verdict: verdict(worst <= 50.0),
+            verdict: Verdict::of(worst <= 50.0),
             raw,
         });
     }
@@ -461,7 +670,6 @@ impl Suite {
         let big = frames::measure(self.size.big);
         for (label, s, b) in [
             ("following the newest rows", small.follow, big.follow),
-            ("filter active", small.filtered, big.filtered),
             (
                 "scrolled to the middle, sorted by state",
                 small.middle,
@@ -475,10 +683,41 @@ impl Suite {
                 baseline: format!("{s:.3} ms with 1,000"),
                 ratio: format!("{ratio:.2}×"),
                 target: "ratio near 1, ≤ 2 ms".into(),
-                verdict: verdict(b <= 2.0 && ratio <= 1.5),
+                verdict: Verdict::of(b <= 2.0 && ratio <= 1.5),
                 raw: format!("median of 200 frames each; small {s:.4} ms, big {b:.4} ms"),
             });
         }
+        // The filter row counts every frame from the key press on, the frames that apply
+        // the filter to the recordings (a budget per frame) included.
+        let (s, b) = (&small.filter, &big.filter);
+        let ratio = b.median / s.median;
+        self.rows.push(Row {
+            what: "Frame cost, filter active (from setting it)".into(),
+            value: format!(
+                "{:.3} ms with {} recordings; the {}: median {:.3} ms, worst {:.3} ms",
+                b.median,
+                self.size.big,
+                recmon::human::count(
+                    b.filtering.len() as u64,
+                    "frame that filters",
+                    "frames that filter"
+                ),
+                median(&mut b.filtering.clone()),
+                b.filtering.iter().cloned().fold(0.0, f64::max),
+            ),
+            baseline: format!("{:.3} ms with 1,000", s.median),
+            ratio: format!("{ratio:.2}×"),
+            target: "ratio near 1, ≤ 2 ms (filtering frames too)".into(),
+            verdict: Verdict::of(
+                b.median <= 2.0 && ratio <= 1.5 && median(&mut b.filtering.clone()) <= 2.0,
+            ),
+            raw: format!(
+                "median of all frames from setting the filter to 200 frames after it was \
+                 applied; small {:.4} ms, big {:.4} ms; frames that filter: small {:.3?} ms, \
+                 big {:.3?} ms",
+                s.median, b.median, s.filtering, b.filtering
+            ),
+        });
     }
 
     /// RSS growth per recording held, against holding the same strings alone.
@@ -506,7 +745,7 @@ impl Suite {
             baseline: format!("{strings:.0} B (the same strings alone)"),
             ratio: format!("{:.2}×", store / strings),
             target: "≤ 250 B beyond the strings".into(),
-            verdict: verdict(overhead <= 250.0),
+            verdict: Verdict::of(overhead <= 250.0),
             raw: format!("RSS growth / recordings: store {store:.1} B, strings {strings:.1} B"),
         });
     }
@@ -596,7 +835,7 @@ impl Suite {
                 baseline: format!("{:.0}k lines/s (line count only)", base / 1000.0),
                 ratio: format!("{:.2}×", rate / base),
                 target: "≥ 300k lines/s".into(),
-                verdict: verdict(rate >= 300_000.0),
+                verdict: Verdict::of(rate >= 300_000.0),
                 raw: format!(
                     "{} lines; seconds {t:.2?}; line count seconds {base_t:.3?}",
                     self.size.journal_lines
@@ -645,7 +884,7 @@ impl Suite {
             baseline: format!("{} sent", report["sent"]),
             ratio: format!("{:.0} req/s", report["rps"].as_f64().unwrap()),
             target: "0 lost, all agree".into(),
-            verdict: verdict(ok),
+            verdict: Verdict::of(ok),
             raw: format!("load report {report}"),
         });
 
@@ -700,7 +939,6 @@ impl Suite {
         let total = state["requests"]["accepted"].as_u64().unwrap()
             + state["requests"]["duplicate"].as_u64().unwrap()
             + state["requests"]["rejected"].as_u64().unwrap();
-        let ok = missing == 0 && total == journal_seqs.len() as u64;
         self.rows.push(Row {
             what: "Crash: kill -9 mid-load, then --resume".into(),
             value: format!(
@@ -710,8 +948,13 @@ impl Suite {
             ),
             baseline: format!("{} journal lines", journal_seqs.len()),
             ratio: format!("resume {resume_s:.2} s"),
-            target: "0 acknowledged lost".into(),
-            verdict: verdict(ok),
+            target: "0 acknowledged lost (needs > 0 acknowledged)".into(),
+            verdict: crash_verdict(
+                acked_seqs.len(),
+                missing,
+                total,
+                journal_seqs.len() as u64,
+            ),
             raw: format!("journal {} bytes", raw.len()),
         });
     }
@@ -785,6 +1028,7 @@ pub mod frames {
     use recmon::callback::{Callback, RecordingGenerated, StatusEvent, StreamId};
     use recmon::journal::{JournalEntry, Outcome};
     use recmon::store::Store;
+    use recmon::tui::state::Source;
     use recmon::tui::theme::Theme;
     use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
 
@@ -792,10 +1036,18 @@ pub mod frames {
     pub struct FrameCost {
         /// Following the newest rows.
         pub follow: f64,
-        /// With a filter active (after it has been applied).
-        pub filtered: f64,
+        /// From setting a filter on.
+        pub filter: FilterFrames,
         /// Scrolled to the middle of the recordings, streams sorted by state.
         pub middle: f64,
+    }
+
+    /// Frame times from the moment a filter is set.
+    pub struct FilterFrames {
+        /// Median over every frame from setting the filter to 200 frames after it was applied.
+        pub median: f64,
+        /// Milliseconds of each frame drawn while the filter was still being applied.
+        pub filtering: Vec<f64>,
     }
 
     fn at(secs: i64) -> DateTime<Utc> {
@@ -870,28 +1122,70 @@ pub mod frames {
         store
     }
 
-    fn time_frames(store: &Store, view: &mut ViewState, now: DateTime<Utc>) -> f64 {
-        let ctx = HeaderInfo {
+    fn header() -> HeaderInfo {
+        HeaderInfo {
             listen: "0.0.0.0:8080".parse().unwrap(),
             loopback_only: false,
             signature_checking: true,
             journal_path: Some("recmon.jsonl".into()),
             started_at: at(0),
-        };
-        let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
-        // Warm up (and let an incremental filter finish).
-        for _ in 0..30 {
-            term.draw(|f| render(f, store, view, now, &ctx)).unwrap();
         }
-        let mut times: Vec<f64> = (0..200)
-            .map(|_| {
-                let start = Instant::now();
-                term.draw(|f| render(f, store, view, now, &ctx)).unwrap();
-                start.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
+    }
+
+    fn draw_timed(
+        term: &mut Terminal<TestBackend>,
+        store: &Store,
+        view: &mut ViewState,
+        now: DateTime<Utc>,
+    ) -> f64 {
+        let ctx = header();
+        let start = Instant::now();
+        term.draw(|f| render(f, store, view, now, &ctx)).unwrap();
+        start.elapsed().as_secs_f64() * 1000.0
+    }
+
+    fn median_of(mut times: Vec<f64>) -> f64 {
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         times[times.len() / 2]
+    }
+
+    fn time_frames(store: &Store, view: &mut ViewState, now: DateTime<Utc>) -> f64 {
+        let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+        for _ in 0..30 {
+            draw_timed(&mut term, store, view, now);
+        }
+        median_of(
+            (0..200)
+                .map(|_| draw_timed(&mut term, store, view, now))
+                .collect(),
+        )
+    }
+
+    /// Sets `needle` as the filter on a warmed-up view and times every frame from then on:
+    /// the frames that apply it, then 200 more.
+    pub fn time_filter(
+        store: &Store,
+        view: &mut ViewState,
+        now: DateTime<Utc>,
+        needle: &str,
+    ) -> FilterFrames {
+        let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+        for _ in 0..30 {
+            draw_timed(&mut term, store, view, now);
+        }
+        view.set_filter(needle.into());
+        let mut filtering = Vec::new();
+        // The filter is applied a budget per frame; a ceiling keeps a broken index from
+        // looping for ever.
+        while view.filter_pending(&Source::new(store, None, now)) > 0 && filtering.len() < 100_000 {
+            filtering.push(draw_timed(&mut term, store, view, now));
+        }
+        let mut all = filtering.clone();
+        all.extend((0..200).map(|_| draw_timed(&mut term, store, view, now)));
+        FilterFrames {
+            median: median_of(all),
+            filtering,
+        }
     }
 
     /// Measures the three frame costs for a store of `n` recordings.
@@ -903,8 +1197,7 @@ pub mod frames {
         let follow = time_frames(&store, &mut view, now);
 
         let mut view = ViewState::new(Theme { color: true }, true);
-        view.set_filter("show-7".into());
-        let filtered = time_frames(&store, &mut view, now);
+        let filter = time_filter(&store, &mut view, now, "show-7");
 
         let mut view = ViewState::new(Theme { color: true }, true);
         handle_key(&mut view, &key(KeyCode::Char('s')), &store, now);
@@ -915,8 +1208,192 @@ pub mod frames {
         let middle = time_frames(&store, &mut view, now);
         FrameCost {
             follow,
-            filtered,
+            filter,
             middle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_latency_run_without_figures_is_not_met() {
+        // What the load generator reports when nothing was answered 2xx.
+        let empty = json!({"ok": 0, "errors": 100, "latency_us": null});
+        assert!(matches!(
+            latency_verdict(&empty, 100, 5.0),
+            Verdict::NotMeasured(_)
+        ));
+        // Every request answered, but no latency block at all.
+        let no_report = json!({"ok": 100});
+        assert!(matches!(
+            latency_verdict(&no_report, 100, 5.0),
+            Verdict::NotMeasured(_)
+        ));
+        // Some requests failed: the percentiles describe only the lucky ones.
+        let partial = json!({"ok": 90, "latency_us": {"p50": 100, "p99": 200, "max": 300}});
+        assert!(matches!(
+            latency_verdict(&partial, 100, 5.0),
+            Verdict::NotMeasured(_)
+        ));
+    }
+
+    #[test]
+    fn a_latency_run_with_figures_is_judged_on_its_p99() {
+        let fast = json!({"ok": 100, "latency_us": {"p50": 100, "p99": 4_999, "max": 9_000}});
+        assert_eq!(latency_verdict(&fast, 100, 5.0), Verdict::Met);
+        let slow = json!({"ok": 100, "latency_us": {"p50": 100, "p99": 5_001, "max": 9_000}});
+        assert_eq!(latency_verdict(&slow, 100, 5.0), Verdict::Missed);
+    }
+
+    #[test]
+    fn a_crash_run_that_acknowledged_nothing_is_not_met() {
+        assert_eq!(
+            crash_verdict(0, 0, 0, 0),
+            Verdict::NotMeasured("nothing was acknowledged before the kill".into())
+        );
+        assert_eq!(crash_verdict(1_000, 0, 1_010, 1_010), Verdict::Met);
+        assert_eq!(crash_verdict(1_000, 1, 1_010, 1_010), Verdict::Missed);
+        assert_eq!(crash_verdict(1_000, 0, 1_009, 1_010), Verdict::Missed);
+    }
+
+    #[test]
+    fn throughput_counts_only_runs_of_2xx_new_recordings() {
+        let good = json!({"ok": 100, "errors": 0, "accepted": 100, "rps": 5_000.0});
+        assert_eq!(throughput(&good, 100, true), Ok(5_000.0));
+        // The old fixed-body run: one accepted, the rest duplicates.
+        let dups = json!({"ok": 100, "errors": 0, "accepted": 1, "duplicate": 99, "rps": 9e4});
+        let err = throughput(&dups, 100, true).unwrap_err();
+        assert!(err.contains("1 of 100"), "{err}");
+        // Fast error pages are not throughput.
+        let errors = json!({"ok": 0, "errors": 0, "accepted": 0, "rps": 0.0});
+        assert!(throughput(&errors, 100, true).is_err());
+    }
+
+    #[test]
+    fn a_not_measured_row_shows_as_a_failure_with_its_reason() {
+        let v = Verdict::NotMeasured("nothing was acknowledged before the kill".into());
+        assert!(!v.is_met());
+        assert_eq!(
+            v.to_string(),
+            "**not measured**: nothing was acknowledged before the kill"
+        );
+    }
+
+    fn row(what: &str, value: &str, verdict: Verdict) -> Row {
+        Row {
+            what: what.into(),
+            value: value.into(),
+            baseline: "100 req/s (bare hyper)".into(),
+            ratio: "0.42×".into(),
+            target: "≥ 0.8×".into(),
+            verdict,
+            raw: "raw".into(),
+        }
+    }
+
+    #[test]
+    fn findings_come_from_this_runs_rows() {
+        let rows = [
+            row(
+                "Ingest throughput, journal on, --fsync never",
+                "42 req/s",
+                Verdict::Missed,
+            ),
+            row(
+                "Frame cost, following the newest rows",
+                "1 ms",
+                Verdict::Met,
+            ),
+            row(
+                "Ack latency at 10000 req/s",
+                "none",
+                Verdict::NotMeasured("0 of 10 requests answered 2xx".into()),
+            ),
+        ];
+        let text = findings(&rows, false, "load 3.1");
+        assert!(text.contains("1 of 3 targets met."), "{text}");
+        assert!(
+            text.contains(
+                "- **Ingest throughput, journal on, --fsync never**: 42 req/s against \
+                 100 req/s (bare hyper), 0.42×; target ≥ 0.8×."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("not measured (0 of 10 requests answered 2xx)"),
+            "{text}"
+        );
+        assert!(!text.contains("Frame cost"), "{text}");
+        assert!(text.contains("load 3.1"), "{text}");
+    }
+
+    #[test]
+    fn the_filter_row_times_the_frames_that_apply_the_filter() {
+        use recmon::tui::state::FILTER_BUDGET;
+        use recmon::tui::theme::Theme;
+        use recmon::tui::ViewState;
+        // More recordings than one frame's budget: applying the filter takes two frames,
+        // and both must be among the timed ones.
+        let n = FILTER_BUDGET + 10;
+        let store = frames::store_with(n);
+        let now = chrono::DateTime::from_timestamp(1_795_780_800 + n as i64, 0).unwrap();
+        let mut view = ViewState::new(Theme { color: false }, true);
+        let timed = frames::time_filter(&store, &mut view, now, "show-7");
+        assert_eq!(timed.filtering.len(), 2, "{:?}", timed.filtering);
+        assert!(timed.filtering.iter().all(|ms| *ms > 0.0));
+    }
+
+    #[test]
+    fn every_row_name_belongs_to_a_section() {
+        for (what, section) in [
+            ("Ingest throughput, journal on, --fsync batch", "ingest"),
+            ("Ingest throughput with the TUI in a pty (200×50)", "tui"),
+            ("Ack latency at 10000 req/s", "latency"),
+            ("Callback to screen (POST → row visible)", "screen"),
+            ("Frame cost, filter active (from setting it)", "frames"),
+            ("Memory per recording held (20000 recordings)", "memory"),
+            ("Journal reading (load journal): --resume", "journal"),
+            ("Load: 5000 callbacks", "load"),
+            ("Crash: kill -9 mid-load, then --resume", "load"),
+        ] {
+            assert_eq!(section_of(what), Some(section), "{what}");
+        }
+        assert_eq!(section_of("Something else"), None);
+    }
+
+    #[test]
+    fn an_only_run_keeps_the_other_sections_rows_and_replaces_its_own() {
+        let old = "\
+| measure | recmon | baseline (same run) | ratio | target | verdict |
+|---|---|---|---|---|---|
+| Ingest throughput, journal on, --fsync never | 1 req/s | 2 req/s | 0.50× | ≥ 0.8× | **missed** |
+| Frame cost, following the newest rows | 0.4 ms | 0.4 ms | 1.00× | ≤ 2 ms | met |
+
+## What this run shows
+
+- **Frame cost, following the newest rows**: a finding line, not a raw line.
+
+## Raw numbers
+
+- **Ingest throughput, journal on, --fsync never**: old ingest raw
+- **Frame cost, following the newest rows**: old frame raw
+";
+        let (rows, raw) = carried_over(old, &["ingest"]);
+        assert_eq!(
+            rows,
+            ["| Frame cost, following the newest rows | 0.4 ms | 0.4 ms | 1.00× | ≤ 2 ms | met |"]
+        );
+        assert_eq!(
+            raw,
+            ["- **Frame cost, following the newest rows**: old frame raw"]
+        );
+        // Carried rows are carried again by the next --only run, without doubling.
+        let twice = format!("{old}\n## {CARRIED_HEADING}\n\n{}\n\n{}\n", rows[0], raw[0]);
+        assert_eq!(carried_over(&twice, &["ingest"]), (rows, raw));
+        assert_eq!(carried_over(old, &["ingest", "frames"]), (vec![], vec![]));
     }
 }
