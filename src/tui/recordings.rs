@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::screen::{draw_table, fitted_table, panel_block, Column, STREAM_MAX, STREAM_MIN};
+use super::screen::{draw_table, fitted_table, panel_block, stream_min, Column, STREAM_MAX};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 use super::theme::Theme;
@@ -32,15 +32,16 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         "· follow off (f) "
     });
     title.push_str("· ≠ duration disagrees with stop − start · ⚠ impossible duration ");
-    let block = panel_block(title, focused, t);
+    let block = panel_block(title, area.width, focused, t);
     let height = (area.height as usize).saturating_sub(3);
     let window = view.recordings.window(shown, height);
-    let rows: Vec<Vec<Line<'static>>> = window
+    let visible: Vec<&Recording> = window
         .clone()
         .filter_map(|row| view.recording_at(row))
         .filter_map(|i| src.recordings.get(i))
-        .map(|r| recording_row(r, view))
         .collect();
+    let name_min = stream_min(visible.iter().map(|r| view.stream_label(r.stream as usize)));
+    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|r| recording_row(r, view)).collect();
     // Times are shown in the zone `t` picks; the provider writes its own local time (UTC+8
     // in the samples) into uris, so the header says which one these are.
     let zone = if view.utc { "UTC" } else { "local" };
@@ -48,9 +49,9 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         Column::new(Line::from("received"), 4, 8, 8).whole(),
         Column::new(Line::from(format!("start ({zone})")), 1, 19, 19).whole(),
         Column::new(Line::from("stop"), 3, 8, 14).whole(),
-        Column::new(Line::from("stream"), 0, STREAM_MIN, STREAM_MAX).tail(),
+        Column::new(Line::from("stream"), 0, name_min, STREAM_MAX).tail(),
         Column::new(Line::from("duration").right_aligned(), 0, 8, 30).whole(),
-        Column::new(Line::from("uri"), 2, 16, 80).tail(),
+        Column::new(Line::from("uri"), 2, 20, 80).tail(),
         Column::new(Line::from("push_args"), 5, 12, 60),
     ];
     let inner = area.width.saturating_sub(2);

@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::screen::{draw_table, fitted_table, panel_block, right, Column, STREAM_MAX, STREAM_MIN};
+use super::screen::{draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 
@@ -27,24 +27,31 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
     if !view.filter.is_empty() {
         title = format!(" Requests · {} match the filter ", thousands(shown as u64));
     }
-    let block = panel_block(title, focused, t);
+    let block = panel_block(title, area.width, focused, t);
     let height = (area.height as usize).saturating_sub(3);
     let window = view.requests.window(shown, height);
-    let rows: Vec<Vec<Line<'static>>> = view.log_rows()[window.clone()]
+    let visible: Vec<&LogEntry> = view.log_rows()[window.clone()]
         .iter()
         .filter_map(|&pos| src.log.get(pos))
-        .map(|e| request_row(e, src, view))
         .collect();
+    let name_min = stream_min(
+        visible
+            .iter()
+            .filter_map(|e| e.stream)
+            .filter(|&i| (i as usize) < src.streams.len())
+            .map(|i| view.stream_label(i as usize)),
+    );
+    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|e| request_row(e, src, view)).collect();
     let zone = if view.utc { "UTC" } else { "local" };
     let columns = [
-        Column::new(Line::from(format!("time ({zone})")), 1, 12, 12).whole(),
+        Column::new(Line::from(format!("time ({zone})")), 2, 12, 12).whole(),
         Column::new(right("seq"), 0, 3, 12).whole(),
         Column::new(Line::from("outcome"), 0, 11, 11).whole(),
         Column::new(Line::from("http"), 3, 4, 4).whole(),
         Column::new(Line::from("method"), 4, 6, 6),
         Column::new(Line::from("kind"), 3, 9, 9),
-        Column::new(Line::from("stream"), 1, STREAM_MIN, STREAM_MAX).tail(),
-        Column::new(Line::from("what / why rejected"), 2, 16, 400),
+        Column::new(Line::from("stream"), 1, name_min, STREAM_MAX).tail(),
+        Column::new(Line::from("what / why rejected"), 1, 16, 400),
     ];
     let inner = area.width.saturating_sub(2);
     let table = fitted_table(&columns, rows, inner, t.header()).block(block);

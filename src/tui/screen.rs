@@ -17,7 +17,7 @@ use ratatui::Frame;
 
 use super::header::{self, HeaderInfo};
 use super::state::{Source, ViewState};
-use super::text::{fit_line, Cut};
+use super::text::{fit, fit_line, width, Cut};
 use super::theme::Theme;
 use super::{footer, popup, recordings, requests, streams};
 use crate::store::Store;
@@ -91,8 +91,10 @@ pub fn busy(store: &Store, view: &ViewState) -> bool {
     view.filter_pending(&src) > 0
 }
 
-/// A panel's frame: rounded borders, bright when focused.
-pub(super) fn panel_block<'a>(title: String, focused: bool, t: Theme) -> Block<'a> {
+/// A panel's frame: rounded borders, bright when focused, the title cut with `…` to the
+/// panel's `width` (rather than mid-word by the border).
+pub(super) fn panel_block<'a>(title: String, width: u16, focused: bool, t: Theme) -> Block<'a> {
+    let title = fit(&title, (width as usize).saturating_sub(2), Cut::End);
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -164,6 +166,17 @@ pub(super) fn scrollbar(
 /// (`…/sports/match-cam-1`).
 pub(super) const STREAM_MIN: u16 = 20;
 
+/// The stream column's minimum for these labels: room for `…/` and the longest last
+/// segment (the stream name), so that no row loses what tells it apart, within
+/// [`STREAM_MIN`]..=[`STREAM_MAX`].
+pub(super) fn stream_min<'a>(labels: impl Iterator<Item = &'a str>) -> u16 {
+    labels
+        .map(|l| width(l.rsplit('/').next().unwrap_or(l)) + 2)
+        .max()
+        .unwrap_or(0)
+        .clamp(STREAM_MIN as usize, STREAM_MAX as usize) as u16
+}
+
 /// Widest stream column in the recordings and request tables: past it the other columns
 /// (uri, reason) need the width more than a long name needs its start.
 pub(super) const STREAM_MAX: u16 = 40;
@@ -187,9 +200,9 @@ pub struct ColumnNeed {
 ///
 /// Every column gets at least its `min`, and the least important columns (highest priority
 /// number, the rightmost among equals) are dropped until that fits. The width left over
-/// goes to the columns still below their `preferred` width, most important first; a column
-/// never gets more than it prefers, so width does not sit blank in a column while another
-/// is cut.
+/// goes to the columns still below their `preferred` width, most important first (columns
+/// of equal priority share it evenly); a column never gets more than it prefers, so width
+/// does not sit blank in a column while another is cut.
 pub fn allocate_columns(needs: &[ColumnNeed], width: u16, spacing: u16) -> Vec<u16> {
     let mut shown: Vec<bool> = vec![true; needs.len()];
     let required = |shown: &[bool]| -> u32 {
@@ -215,13 +228,31 @@ pub fn allocate_columns(needs: &[ColumnNeed], width: u16, spacing: u16) -> Vec<u
         .map(|(c, &s)| if s { c.min.min(width) } else { 0 })
         .collect();
     let mut free = (width as u32).saturating_sub(required(&shown));
-    let mut order: Vec<usize> = (0..needs.len()).filter(|&i| shown[i]).collect();
-    order.sort_by_key(|&i| (needs[i].priority, i));
-    for i in order {
-        let want = needs[i].preferred.saturating_sub(widths[i]) as u32;
-        let give = want.min(free);
-        widths[i] += give as u16;
-        free -= give;
+    let mut levels: Vec<u8> = (0..needs.len())
+        .filter(|&i| shown[i])
+        .map(|i| needs[i].priority)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    for level in levels {
+        // Columns of one priority share the width a cell at a time, so that two cut
+        // columns (a name and a reason) both grow rather than the left one taking it all.
+        loop {
+            let hungry: Vec<usize> = (0..needs.len())
+                .filter(|&i| shown[i] && needs[i].priority == level)
+                .filter(|&i| widths[i] < needs[i].preferred)
+                .collect();
+            if hungry.is_empty() || free == 0 {
+                break;
+            }
+            for i in hungry {
+                if free == 0 {
+                    break;
+                }
+                widths[i] += 1;
+                free -= 1;
+            }
+        }
     }
     widths
 }
@@ -357,6 +388,13 @@ mod tests {
         let cols = [need(1, 4, 10), need(0, 5, 20), need(2, 3, 8)];
         assert_eq!(allocate_columns(&cols, 30, 1), vec![5, 20, 3]);
         assert_eq!(allocate_columns(&cols, 36, 1), vec![10, 20, 4]);
+    }
+
+    #[test]
+    fn columns_of_equal_priority_share_the_free_width() {
+        let cols = [need(1, 10, 40), need(0, 5, 5), need(1, 10, 40)];
+        assert_eq!(allocate_columns(&cols, 48, 1), vec![21, 5, 20]);
+        assert_eq!(allocate_columns(&cols, 100, 1), vec![40, 5, 40]);
     }
 
     #[test]

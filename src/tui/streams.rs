@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::header::HeaderInfo;
-use super::screen::{draw_table, fitted_table, panel_block, right, Column, STREAM_MIN};
+use super::screen::{draw_table, fitted_table, panel_block, right, stream_min, Column};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
@@ -28,6 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     };
     let block = panel_block(
         format!(" Streams {count} · sort: {} ", view.sort.label()),
+        area.width,
         focused,
         t,
     );
@@ -85,8 +86,13 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
             ]
         })
         .collect();
+    let name_min = stream_min(
+        view.stream_order()[window.clone()]
+            .iter()
+            .map(|&i| view.stream_label(i as usize)),
+    );
     let columns = [
-        Column::new(Line::from("domain/app/stream"), 0, STREAM_MIN, 80).tail(),
+        Column::new(Line::from("domain/app/stream"), 0, name_min, 80).tail(),
         Column::new(Line::from("state"), 0, 9, 9).whole(),
         Column::new(right("for"), 0, 7, 12).whole(),
         Column::new(Line::from("ingest"), 2, 9, 9).whole(),

@@ -105,7 +105,7 @@ pub enum Cut {
 }
 
 /// Longest partial path segment dropped so that a start-cut text begins at a `/`.
-const SNAP_MAX: usize = 12;
+const SNAP_MAX: usize = 16;
 
 /// Display width of a text in terminal cells.
 pub fn width(s: &str) -> usize {
@@ -349,8 +349,8 @@ mod tests {
         assert_eq!(fit(name, 8, Cut::Start), "…h-cam-1");
         // A long partial segment is kept rather than thrown away for a `/`.
         assert_eq!(
-            fit("x/abcdefghijklmnopq/end", 20, Cut::Start),
-            "…cdefghijklmnopq/end"
+            fit("x/abcdefghijklmnopqrstu/end", 24, Cut::Start),
+            "…cdefghijklmnopqrstu/end"
         );
     }
 
