@@ -373,6 +373,20 @@ fn a_footer_message_shows_its_whole_path_and_keeps_help_and_quit() {
         .collect();
     assert!(above.contains(path), "path not whole:\n{}", text.join("\n"));
     insta::assert_snapshot!(screen);
+    // On the lowest screens drawn the message takes two lines at most, and nothing panics.
+    for w in 60..=90 {
+        for h in 15..=24 {
+            let text = lines(&draw(&f.store, &mut v, w, h, now));
+            let footer = text.last().unwrap();
+            assert!(
+                footer.contains("? help") && footer.contains("q quit"),
+                "{footer}"
+            );
+            if h < 24 {
+                assert!(text[text.len() - 4].starts_with('╰'), "{}", text.join("\n"));
+            }
+        }
+    }
     // Once it has expired the panels get the lines back.
     let later = draw(&f.store, &mut v, 80, 24, now + Duration::seconds(17));
     let text = lines(&later);

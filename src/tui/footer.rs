@@ -16,12 +16,15 @@ use super::text::{arrange_bar, clean, width, BarItem, Cut};
 /// Most lines a footer message takes; a longer one is cut (with `…`).
 pub const MESSAGE_MAX_LINES: u16 = 4;
 
-/// Lines the footer needs at `width` columns: the keys, and the message wrapped above them.
-pub fn height(view: &ViewState, width: u16) -> u16 {
+/// Lines the footer needs on a `columns`×`rows` screen: the keys, and the message wrapped
+/// above them (at most [`MESSAGE_MAX_LINES`], fewer on a low screen so the panels keep
+/// some rows).
+pub fn height(view: &ViewState, columns: u16, rows: u16) -> u16 {
+    let most = if rows < 24 { 2 } else { MESSAGE_MAX_LINES };
     let message = view
         .toast
         .as_ref()
-        .map_or(0, |t| message_lines(&t.text, width));
+        .map_or(0, |t| message_lines(&t.text, columns).min(most));
     1 + message
 }
 
@@ -29,7 +32,7 @@ pub fn height(view: &ViewState, width: u16) -> u16 {
 fn message_lines(text: &str, columns: u16) -> u16 {
     let room = (columns as usize).saturating_sub(2).max(1);
     let lines = width(text).div_ceil(room).max(1);
-    (lines as u16).min(MESSAGE_MAX_LINES)
+    lines.min(u16::MAX as usize) as u16
 }
 
 /// Draws the footer.

@@ -56,7 +56,7 @@ pub fn render(
     let [header_area, body, footer_area] = Layout::vertical([
         Constraint::Length(header::height(&src)),
         Constraint::Fill(1),
-        Constraint::Length(footer::height(view, area.width)),
+        Constraint::Length(footer::height(view, area.width, area.height)),
     ])
     .areas(area);
     // The streams panel takes what its rows need, up to a third of the body; the two
