@@ -294,6 +294,17 @@ fn check_size(w: u16, h: u16) -> TestBackend {
         text[0].contains("⚠ loopback only"),
         "{w}×{h}: the warning is gone:\n{all}"
     );
+    // Nothing is drawn over the warning: whatever follows it is a whole item, after a gap.
+    let after = text[0].split("⚠ loopback only").nth(1).unwrap();
+    let rest = after
+        .strip_prefix(": the provider cannot reach it (--listen 0.0.0.0:8080)")
+        .or_else(|| after.strip_prefix(" (--listen 0.0.0.0:8080)"))
+        .unwrap_or(after);
+    assert!(
+        rest.trim().is_empty() || rest.starts_with("  "),
+        "{w}×{h}: something overwrites the warning: {}",
+        text[0]
+    );
     let footer = text.last().unwrap();
     assert!(
         footer.contains("? help") && footer.contains("q quit"),
