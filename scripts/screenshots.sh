@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes screenshots/*.png from scratch: the release binary in a real terminal (tmux,
-# 160×45, TERM=xterm-256color) fed a realistic broadcast (scripts/broadcast.py), captured
+# 160×45, and 80×24 for small.png; TERM=xterm-256color) fed a realistic broadcast (scripts/broadcast.py), captured
 # with `tmux capture-pane -e` and drawn to PNG by scripts/ansi2png.py. Nothing is edited by
 # hand. Rerun it whenever the screen changes.
 #
@@ -47,11 +47,19 @@ trap cleanup EXIT
 
 T() { tmux -L "$SOCKET" "$@"; }
 key() { T send-keys -t shots "$@"; sleep 0.4; }
+COLS=160
+ROWS=45
 shot() {
   sleep 1.2 # let the screen settle (it redraws on change and on the 1 s tick)
   T capture-pane -p -e -t shots >"$WORK/$1.ans"
-  "$PY" "$ROOT/scripts/ansi2png.py" "$WORK/$1.ans" "$OUT/$1.png" --cols 160 --rows 45
+  "$PY" "$ROOT/scripts/ansi2png.py" "$WORK/$1.ans" "$OUT/$1.png" --cols "$COLS" --rows "$ROWS"
   echo "screenshots/$1.png"
+}
+# The terminal's size from now on (recmon redraws on the resize).
+size() {
+  COLS=$1
+  ROWS=$2
+  T resize-window -t shots -x "$COLS" -y "$ROWS"
 }
 
 # Listening on all interfaces with signature checking on, as in real use (the header then
@@ -67,6 +75,11 @@ done
 python3 "$ROOT/scripts/broadcast.py" "http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
 shot main
+
+# The same broadcast in the smallest common terminal: what an operator sees in a split.
+size 80 24
+shot small
+size 160 45
 
 # The detail of a recording a few rows up: its request, headers and pretty-printed body.
 key Tab; key Up; key Up; key Enter

@@ -549,7 +549,7 @@ fn freeze_counts_arrivals_and_keeps_the_view() {
     let screen = draw(&f.store, &mut v, 140, 36, at(1500));
     let text = screen.to_string();
     assert!(
-        text.contains("FROZEN · 3 request(s) arrived meanwhile (1 recording(s))"),
+        text.contains("FROZEN · 3 requests arrived meanwhile (1 rejected, 1 recording)"),
         "{text}"
     );
     // cam-1 as it was at the freeze: started (not the pause that arrived), in that state

@@ -1,29 +1,68 @@
 //! The footer: the keys that matter in the current focus (from the key table), the filter
-//! being typed, or a short message such as where an export was written.
+//! being typed, and above them, wrapped over as many lines as it needs, a message such as
+//! where an export was written. On a narrow terminal key labels shorten, then the least
+//! used keys go; `? help` and `q quit` always stay.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::keys::{Action, BINDINGS, FILTER_HELP};
 use super::state::ViewState;
-use super::text::clean;
+use super::text::{arrange_bar, clean, width, BarItem, Cut};
+
+/// Most lines a footer message takes; a longer one is cut (with `…`).
+pub const MESSAGE_MAX_LINES: u16 = 4;
+
+/// Lines the footer needs on a `columns`×`rows` screen: the keys, and the message wrapped
+/// above them (at most [`MESSAGE_MAX_LINES`], fewer on a low screen so the panels keep
+/// some rows).
+pub fn height(view: &ViewState, columns: u16, rows: u16) -> u16 {
+    let most = if rows < 24 { 2 } else { MESSAGE_MAX_LINES };
+    let message = view
+        .toast
+        .as_ref()
+        .map_or(0, |t| message_lines(&t.text, columns).min(most));
+    1 + message
+}
+
+/// Lines a message takes when wrapped (by character, so a long path is never lost).
+fn message_lines(text: &str, columns: u16) -> u16 {
+    let room = (columns as usize).saturating_sub(2).max(1);
+    let lines = width(text).div_ceil(room).max(1);
+    lines.min(u16::MAX as usize) as u16
+}
 
 /// Draws the footer.
 pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     let t = view.theme;
     let key_style = Style::new().add_modifier(Modifier::BOLD);
-    let mut spans: Vec<Span> = Vec::new();
+    let mut items: Vec<BarItem> = Vec::new();
     if view.filter_editing {
-        spans.push(Span::styled(" filter: ", t.warn()));
-        spans.push(Span::raw(clean(&view.filter, 80)));
-        spans.push(Span::styled("▏", t.warn()));
+        items.push(
+            BarItem::new(
+                0,
+                vec![vec![
+                    Span::styled(" filter: ", t.warn()),
+                    Span::raw(clean(&view.filter, 80)),
+                    Span::styled("▏", t.warn()),
+                ]],
+            )
+            .shrink(Cut::Start),
+        );
         for (k, what) in FILTER_HELP {
-            spans.push(Span::raw("  "));
-            spans.push(Span::styled(*k, key_style));
-            spans.push(Span::styled(format!(" {what}"), t.dim()));
+            items.push(BarItem::new(
+                1,
+                vec![
+                    vec![
+                        Span::styled(*k, key_style),
+                        Span::styled(format!(" {what}"), t.dim()),
+                    ],
+                    vec![Span::styled(*k, key_style)],
+                ],
+            ));
         }
     } else {
         for b in BINDINGS.iter().filter(|b| b.scope.applies(view.focus)) {
@@ -37,21 +76,73 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
                 Action::CycleSort => format!(":{}", view.sort.label()),
                 _ => String::new(),
             };
-            spans.push(Span::raw(" "));
-            spans.push(Span::styled(key, key_style));
-            spans.push(Span::styled(format!(" {what}{state} "), t.dim()));
+            // Help and quit are how a new user finds everything else and gets out: kept.
+            let priority = match b.action {
+                Action::Help | Action::Quit => 0,
+                Action::FocusNext | Action::Open | Action::Filter => 1,
+                Action::ToggleFreeze | Action::Up | Action::Down => 2,
+                Action::ToggleFollow | Action::ToggleTime => 3,
+                _ => 4,
+            };
+            let full = vec![
+                Span::styled(key, key_style),
+                Span::styled(format!(" {what}{state}"), t.dim()),
+            ];
+            let mut forms = vec![full];
+            if !state.is_empty() {
+                // `f:on`: the key and its state still say what is going on.
+                forms.push(vec![
+                    Span::styled(key, key_style),
+                    Span::styled(state, t.dim()),
+                ]);
+            }
+            items.push(BarItem::new(priority, forms));
         }
     }
-    match &view.toast {
-        Some(toast) => {
-            let style = if toast.error { t.alarm() } else { t.warn() };
-            let msg = Span::styled(format!(" {} ", toast.text), style);
-            let width = (msg.width() as u16).min(area.width * 2 / 3);
-            let [keys_area, toast_area] =
-                Layout::horizontal([Constraint::Fill(1), Constraint::Length(width)]).areas(area);
-            frame.render_widget(Paragraph::new(Line::from(spans)), keys_area);
-            frame.render_widget(Paragraph::new(msg).right_aligned(), toast_area);
+    // One column of margin on the left, like the header.
+    let keys_area = Rect {
+        x: area.x + 1.min(area.width),
+        y: area.y + area.height.saturating_sub(1),
+        width: area.width.saturating_sub(1),
+        height: 1.min(area.height),
+    };
+    let (left, _) = arrange_bar(&items, keys_area.width as usize, 2);
+    frame.render_widget(Paragraph::new(left), keys_area);
+    if let Some(toast) = &view.toast {
+        let style = if toast.error { t.alarm() } else { t.warn() };
+        let lines = area.height.saturating_sub(1);
+        if lines > 0 {
+            let room = (area.width as usize).saturating_sub(2).max(1);
+            let text = super::text::fit(&toast.text, room * lines as usize, Cut::End);
+            // Wrapped by character, not word: a path has no spaces to break at.
+            let wrapped: Vec<Line> = chunk(&text, room)
+                .into_iter()
+                .map(|l| Line::styled(format!(" {l} "), style))
+                .collect();
+            let message_area = Rect {
+                height: lines,
+                ..area
+            };
+            frame.render_widget(
+                Paragraph::new(wrapped).wrap(Wrap { trim: false }),
+                message_area,
+            );
         }
-        None => frame.render_widget(Paragraph::new(Line::from(spans)), area),
     }
+}
+
+/// A text in pieces of at most `room` cells.
+fn chunk(text: &str, room: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = width(c.encode_utf8(&mut [0; 4]));
+        if used + w > room && used > 0 {
+            out.push(String::new());
+            used = 0;
+        }
+        out.last_mut().expect("never empty").push(c);
+        used += w;
+    }
+    out
 }

@@ -111,7 +111,8 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
                     r.journal.display(),
                     r.last_seq + 1
                 ),
-                200,
+                // The footer wraps it: the whole path is shown.
+                4096,
             )
             .into_owned(),
             until: Utc::now() + chrono::Duration::seconds(20),
@@ -341,13 +342,13 @@ fn export_toast(result: Result<Vec<PathBuf>, String>) -> Toast {
         Ok(paths) => {
             let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             Toast {
-                text: clean(&format!("export written: {}", list.join(", ")), 300),
+                text: clean(&format!("export written: {}", list.join(", ")), 4096),
                 until,
                 error: false,
             }
         }
         Err(e) => Toast {
-            text: clean(&format!("export failed: {e}"), 300),
+            text: clean(&format!("export failed: {e}"), 4096),
             until,
             error: true,
         },

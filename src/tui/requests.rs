@@ -1,18 +1,15 @@
 //! The request log: every request, rejected ones included with the reason. The store keeps
 //! the newest requests (bounded); the journal keeps all of them.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::screen::{draw_table, panel_block, right};
+use super::screen::{draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX};
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 
-/// Width of the stream column.
-const STREAM_COLUMN: usize = 28;
 use super::theme::outcome_label;
 use crate::journal::Outcome;
 use crate::store::LogEntry;
@@ -30,36 +27,34 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
     if !view.filter.is_empty() {
         title = format!(" Requests · {} match the filter ", thousands(shown as u64));
     }
-    let block = panel_block(title, focused, t);
+    let block = panel_block(title, area.width, focused, t);
     let height = (area.height as usize).saturating_sub(3);
     let window = view.requests.window(shown, height);
-    let rows: Vec<Row> = view.log_rows()[window.clone()]
+    let visible: Vec<&LogEntry> = view.log_rows()[window.clone()]
         .iter()
         .filter_map(|&pos| src.log.get(pos))
-        .map(|e| request_row(e, src, view))
         .collect();
-    let header = Row::new(vec![
-        Cell::from("time"),
-        Cell::from(right("seq")),
-        Cell::from("outcome"),
-        Cell::from("http"),
-        Cell::from("method"),
-        Cell::from("kind"),
-        Cell::from("stream"),
-        Cell::from("what / why rejected"),
-    ])
-    .style(t.header());
-    let widths = [
-        Constraint::Length(12),
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(STREAM_COLUMN as u16),
-        Constraint::Fill(1),
+    let name_min = stream_min(
+        visible
+            .iter()
+            .filter_map(|e| e.stream)
+            .filter(|&i| (i as usize) < src.streams.len())
+            .map(|i| view.stream_label(i as usize)),
+    );
+    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|e| request_row(e, src, view)).collect();
+    let zone = if view.utc { "UTC" } else { "local" };
+    let columns = [
+        Column::new(Line::from(format!("time ({zone})")), 2, 12, 12).whole(),
+        Column::new(right("seq"), 0, 3, 12).whole(),
+        Column::new(Line::from("outcome"), 0, 11, 11).whole(),
+        Column::new(Line::from("http"), 3, 4, 4).whole(),
+        Column::new(Line::from("method"), 4, 6, 6),
+        Column::new(Line::from("kind"), 3, 9, 9),
+        Column::new(Line::from("stream"), 1, name_min, STREAM_MAX).tail(),
+        Column::new(Line::from("what / why rejected"), 1, 16, 400),
     ];
-    let table = Table::new(rows, widths).header(header).block(block);
+    let inner = area.width.saturating_sub(2);
+    let table = fitted_table(&columns, rows, inner, t.header()).block(block);
     draw_table(
         frame,
         area,
@@ -73,12 +68,10 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
     );
 }
 
-fn request_row<'a>(e: &LogEntry, src: &Source, view: &ViewState) -> Row<'a> {
+fn request_row(e: &LogEntry, src: &Source, view: &ViewState) -> Vec<Line<'static>> {
     let t = view.theme;
     let stream = match e.stream {
-        Some(i) if (i as usize) < src.streams.len() => {
-            view.stream_label_within(i as usize, STREAM_COLUMN)
-        }
+        Some(i) if (i as usize) < src.streams.len() => view.stream_label(i as usize).to_owned(),
         _ => "-".into(),
     };
     let what = match (&e.error, e.outcome) {
@@ -103,11 +96,11 @@ fn request_row<'a>(e: &LogEntry, src: &Source, view: &ViewState) -> Row<'a> {
             )
         }),
     };
-    Row::new(vec![
-        Cell::from(clock_ms(e.received_at, view.utc)),
-        Cell::from(right(format!("#{}", e.seq))),
-        Cell::from(Span::styled(outcome_label(e.outcome), t.outcome(e.outcome))),
-        Cell::from(Span::styled(
+    vec![
+        Line::from(clock_ms(e.received_at, view.utc)),
+        right(format!("#{}", e.seq)),
+        Line::from(Span::styled(outcome_label(e.outcome), t.outcome(e.outcome))),
+        Line::from(Span::styled(
             e.status.to_string(),
             if e.status >= 400 {
                 t.outcome(Outcome::Rejected)
@@ -115,13 +108,13 @@ fn request_row<'a>(e: &LogEntry, src: &Source, view: &ViewState) -> Row<'a> {
                 Style::new()
             },
         )),
-        Cell::from(clean(&e.method, 6)),
-        Cell::from(
+        Line::from(clean(&e.method, 6)),
+        Line::from(
             e.kind
                 .as_deref()
                 .map_or_else(|| "-".to_string(), |k| clean(k, 9)),
         ),
-        Cell::from(stream),
-        Cell::from(what),
-    ])
+        Line::from(stream),
+        Line::from(what),
+    ]
 }

@@ -7,14 +7,17 @@
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, BorderType, Borders, Scrollbar, ScrollbarOrientation, ScrollbarState, Table, TableState,
+    Block, BorderType, Borders, Cell, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table,
+    TableState,
 };
 use ratatui::Frame;
 
 use super::header::{self, HeaderInfo};
 use super::state::{Source, ViewState};
+use super::text::{fit, fit_line, width, Cut};
 use super::theme::Theme;
 use super::{footer, popup, recordings, requests, streams};
 use crate::store::Store;
@@ -53,7 +56,7 @@ pub fn render(
     let [header_area, body, footer_area] = Layout::vertical([
         Constraint::Length(header::height(&src)),
         Constraint::Fill(1),
-        Constraint::Length(1),
+        Constraint::Length(footer::height(view, area.width, area.height)),
     ])
     .areas(area);
     // The streams panel takes what its rows need, up to a third of the body; the two
@@ -88,8 +91,10 @@ pub fn busy(store: &Store, view: &ViewState) -> bool {
     view.filter_pending(&src) > 0
 }
 
-/// A panel's frame: rounded borders, bright when focused.
-pub(super) fn panel_block<'a>(title: String, focused: bool, t: Theme) -> Block<'a> {
+/// A panel's frame: rounded borders, bright when focused, the title cut with `…` to the
+/// panel's `width` (rather than mid-word by the border).
+pub(super) fn panel_block<'a>(title: String, width: u16, focused: bool, t: Theme) -> Block<'a> {
+    let title = fit(&title, (width as usize).saturating_sub(2), Cut::End);
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -155,4 +160,251 @@ pub(super) fn scrollbar(
         },
         &mut state,
     );
+}
+
+/// Narrowest stream column: room for the tail that tells streams apart
+/// (`…/sports/match-cam-1`).
+pub(super) const STREAM_MIN: u16 = 20;
+
+/// The stream column's minimum for these labels: room for `…/` and the longest last
+/// segment (the stream name), so that no row loses what tells it apart, within
+/// [`STREAM_MIN`]..=[`STREAM_MAX`].
+pub(super) fn stream_min<'a>(labels: impl Iterator<Item = &'a str>) -> u16 {
+    labels
+        .map(|l| width(l.rsplit('/').next().unwrap_or(l)) + 2)
+        .max()
+        .unwrap_or(0)
+        .clamp(STREAM_MIN as usize, STREAM_MAX as usize) as u16
+}
+
+/// Widest stream column in the recordings and request tables: past it the other columns
+/// (uri, reason) need the width more than a long name needs its start.
+pub(super) const STREAM_MAX: u16 = 40;
+
+/// Space between two table columns.
+pub(super) const COLUMN_SPACING: u16 = 1;
+
+/// What the column layout needs to know about one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnNeed {
+    /// 0 is kept longest; higher numbers are dropped first when the table is narrow.
+    pub priority: u8,
+    /// Narrowest useful width; below it the column is dropped instead.
+    pub min: u16,
+    /// The width its header and its visible values need (never less than `min`).
+    pub preferred: u16,
+}
+
+/// Widths for a table's columns in `width` cells, `spacing` between columns; 0 means the
+/// column is not shown.
+///
+/// Every column gets at least its `min`, and the least important columns (highest priority
+/// number, the rightmost among equals) are dropped until that fits. The width left over
+/// goes to the columns still below their `preferred` width, most important first (columns
+/// of equal priority share it evenly); a column never gets more than it prefers, so width
+/// does not sit blank in a column while another is cut.
+pub fn allocate_columns(needs: &[ColumnNeed], width: u16, spacing: u16) -> Vec<u16> {
+    let mut shown: Vec<bool> = vec![true; needs.len()];
+    let required = |shown: &[bool]| -> u32 {
+        let n = shown.iter().filter(|&&s| s).count() as u32;
+        let mins: u32 = needs
+            .iter()
+            .zip(shown)
+            .filter(|(_, &s)| s)
+            .map(|(c, _)| c.min as u32)
+            .sum();
+        mins + spacing as u32 * n.saturating_sub(1)
+    };
+    while required(&shown) > width as u32 && shown.iter().filter(|&&s| s).count() > 1 {
+        let victim = (0..needs.len())
+            .filter(|&i| shown[i])
+            .max_by_key(|&i| (needs[i].priority, i))
+            .expect("at least two columns are shown");
+        shown[victim] = false;
+    }
+    let mut widths: Vec<u16> = needs
+        .iter()
+        .zip(&shown)
+        .map(|(c, &s)| if s { c.min.min(width) } else { 0 })
+        .collect();
+    let mut free = (width as u32).saturating_sub(required(&shown));
+    let mut levels: Vec<u8> = (0..needs.len())
+        .filter(|&i| shown[i])
+        .map(|i| needs[i].priority)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    for level in levels {
+        // Columns of one priority share the width a cell at a time, so that two cut
+        // columns (a name and a reason) both grow rather than the left one taking it all.
+        loop {
+            let hungry: Vec<usize> = (0..needs.len())
+                .filter(|&i| shown[i] && needs[i].priority == level)
+                .filter(|&i| widths[i] < needs[i].preferred)
+                .collect();
+            if hungry.is_empty() || free == 0 {
+                break;
+            }
+            for i in hungry {
+                if free == 0 {
+                    break;
+                }
+                widths[i] += 1;
+                free -= 1;
+            }
+        }
+    }
+    widths
+}
+
+/// A table column: its header, importance, width limits and which end of a value goes
+/// when the value is too wide.
+pub(super) struct Column {
+    /// The column header.
+    pub header: Line<'static>,
+    /// See [`ColumnNeed::priority`].
+    pub priority: u8,
+    /// Narrowest useful width.
+    pub min: u16,
+    /// Widest it gets even when its values are wider (they are cut).
+    pub max: u16,
+    /// Which end of a too-wide value is cut.
+    pub cut: Cut,
+    /// Never cut: the column shows its values whole or not at all (states, durations).
+    pub whole: bool,
+}
+
+impl Column {
+    /// A column cut at the end, `min` to `max` wide.
+    pub fn new(header: Line<'static>, priority: u8, min: u16, max: u16) -> Column {
+        Column {
+            header,
+            priority,
+            min,
+            max,
+            cut: Cut::End,
+            whole: false,
+        }
+    }
+
+    /// Cut at the start (names and paths keep their tail).
+    pub fn tail(mut self) -> Column {
+        self.cut = Cut::Start;
+        self
+    }
+
+    /// Shown whole or not at all.
+    pub fn whole(mut self) -> Column {
+        self.whole = true;
+        self
+    }
+}
+
+/// Lays out a table in `width` cells: widths from [`allocate_columns`], dropped columns
+/// left out, and every value cut to its column with `…`.
+pub(super) fn fitted_table(
+    columns: &[Column],
+    rows: Vec<Vec<Line<'static>>>,
+    width: u16,
+    header_style: Style,
+) -> Table<'static> {
+    let needs: Vec<ColumnNeed> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let widest = rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(Line::width)
+                .chain([c.header.width()])
+                .max()
+                .unwrap_or(0)
+                .min(u16::MAX as usize) as u16;
+            let preferred = widest.min(c.max).max(c.min);
+            ColumnNeed {
+                priority: c.priority,
+                min: if c.whole { widest.max(c.min) } else { c.min },
+                preferred: if c.whole {
+                    widest.max(c.min)
+                } else {
+                    preferred
+                },
+            }
+        })
+        .collect();
+    let widths = allocate_columns(&needs, width, COLUMN_SPACING);
+    let keep: Vec<usize> = (0..columns.len()).filter(|&i| widths[i] > 0).collect();
+    let cell = |line: Line<'static>, i: usize| {
+        Cell::from(fit_line(line, widths[i] as usize, columns[i].cut))
+    };
+    let header = Row::new(
+        keep.iter()
+            .map(|&i| cell(columns[i].header.clone(), i))
+            .collect::<Vec<_>>(),
+    )
+    .style(header_style);
+    let rows: Vec<Row<'static>> = rows
+        .into_iter()
+        .map(|r| {
+            let mut r: Vec<Option<Line<'static>>> = r.into_iter().map(Some).collect();
+            Row::new(
+                keep.iter()
+                    .map(|&i| cell(r.get_mut(i).and_then(Option::take).unwrap_or_default(), i))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let constraints: Vec<Constraint> = keep
+        .iter()
+        .map(|&i| Constraint::Length(widths[i]))
+        .collect();
+    Table::new(rows, constraints)
+        .header(header)
+        .column_spacing(COLUMN_SPACING)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn need(priority: u8, min: u16, preferred: u16) -> ColumnNeed {
+        ColumnNeed {
+            priority,
+            min,
+            preferred,
+        }
+    }
+
+    #[test]
+    fn everything_fits_at_its_preferred_width() {
+        let cols = [need(0, 5, 20), need(1, 4, 10), need(2, 3, 8)];
+        assert_eq!(allocate_columns(&cols, 100, 1), vec![20, 10, 8]);
+    }
+
+    #[test]
+    fn free_width_goes_to_the_columns_being_cut_most_important_first() {
+        // 20 + 10 + 8 + 2 spaces = 40 wanted, 30 there: the mins (5 + 4 + 3 + 2 = 14) and
+        // then 16 more, to the stream column first.
+        let cols = [need(1, 4, 10), need(0, 5, 20), need(2, 3, 8)];
+        assert_eq!(allocate_columns(&cols, 30, 1), vec![5, 20, 3]);
+        assert_eq!(allocate_columns(&cols, 36, 1), vec![10, 20, 4]);
+    }
+
+    #[test]
+    fn columns_of_equal_priority_share_the_free_width() {
+        let cols = [need(1, 10, 40), need(0, 5, 5), need(1, 10, 40)];
+        assert_eq!(allocate_columns(&cols, 48, 1), vec![21, 5, 20]);
+        assert_eq!(allocate_columns(&cols, 100, 1), vec![40, 5, 40]);
+    }
+
+    #[test]
+    fn lowest_priority_columns_go_first_rightmost_among_equals() {
+        let cols = [need(0, 10, 10), need(3, 5, 5), need(1, 8, 8), need(3, 5, 5)];
+        assert_eq!(allocate_columns(&cols, 31, 1), vec![10, 5, 8, 5]);
+        assert_eq!(allocate_columns(&cols, 30, 1), vec![10, 5, 8, 0]);
+        assert_eq!(allocate_columns(&cols, 24, 1), vec![10, 0, 8, 0]);
+        assert_eq!(allocate_columns(&cols, 18, 1), vec![10, 0, 0, 0]);
+        // The last column standing gets what there is.
+        assert_eq!(allocate_columns(&cols, 6, 1), vec![6, 0, 0, 0]);
+    }
 }

@@ -199,6 +199,8 @@ pub struct Source<'a> {
     pub arrived_while_frozen: u64,
     /// Recordings among them.
     pub recordings_while_frozen: usize,
+    /// Rejected requests among them.
+    pub rejected_while_frozen: u64,
 }
 
 impl<'a> Source<'a> {
@@ -218,6 +220,7 @@ impl<'a> Source<'a> {
                     now,
                     arrived_while_frozen: 0,
                     recordings_while_frozen: 0,
+                    rejected_while_frozen: 0,
                 }
             }
             Some(f) => {
@@ -233,6 +236,10 @@ impl<'a> Source<'a> {
                     now: f.at,
                     arrived_while_frozen: store.last_seq().saturating_sub(f.last_seq),
                     recordings_while_frozen: store.recordings().len() - recordings.len(),
+                    rejected_while_frozen: store
+                        .counters()
+                        .rejected
+                        .saturating_sub(f.counters.rejected),
                 }
             }
         }

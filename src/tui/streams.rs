@@ -1,15 +1,15 @@
 //! The streams panel: one row per stream, its recording state (colour + symbol + word), how
 //! long it has been in it, ingest, recordings and their total duration, and the last event.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::header::HeaderInfo;
-use super::screen::{draw_table, panel_block, right};
+use super::screen::{draw_table, fitted_table, panel_block, right, stream_min, Column};
 use super::state::{Panel, Source, ViewState};
-use super::text::{ago, clean, hms, thousands};
+use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
 
 /// Longest event name shown.
@@ -28,6 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     };
     let block = panel_block(
         format!(" Streams {count} · sort: {} ", view.sort.label()),
+        area.width,
         focused,
         t,
     );
@@ -61,7 +62,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     let height = (area.height as usize).saturating_sub(3);
     let window = view.streams.window(shown, height);
     let now = src.now;
-    let rows: Vec<Row> = view.stream_order()[window.clone()]
+    let rows: Vec<Vec<Line<'static>>> = view.stream_order()[window.clone()]
         .iter()
         .map(|&i| {
             let s = &src.streams[i as usize];
@@ -70,43 +71,38 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
                 .map(|at| hms((now - at).num_seconds()))
                 .unwrap_or_else(|| "-".into());
             let (last, last_ago) = match (&s.last_event, s.last_event_at) {
-                (Some(ev), Some(at)) => (clean(ev, EVENT_MAX), ago((now - at).num_seconds())),
+                (Some(ev), Some(at)) => (clean(ev, EVENT_MAX), hms((now - at).num_seconds())),
                 _ => ("-".into(), "-".into()),
             };
-            Row::new(vec![
-                Cell::from(view.stream_label(i as usize).to_owned()),
-                Cell::from(Span::styled(state_label(s.state), t.state(s.state))),
-                Cell::from(right(in_state)),
-                Cell::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
-                Cell::from(right(thousands(s.recordings))),
-                Cell::from(right(hms(s.total_duration_s.round() as i64))),
-                Cell::from(last),
-                Cell::from(right(last_ago)),
-            ])
+            vec![
+                Line::from(view.stream_label(i as usize).to_owned()),
+                Line::from(Span::styled(state_label(s.state), t.state(s.state))),
+                right(in_state),
+                Line::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
+                right(thousands(s.recordings)),
+                right(hms(s.total_duration_s.round() as i64)),
+                Line::from(last),
+                right(last_ago),
+            ]
         })
         .collect();
-    let header = Row::new(vec![
-        Cell::from("domain/app/stream"),
-        Cell::from("state"),
-        Cell::from(right("for")),
-        Cell::from("ingest"),
-        Cell::from(right("recs")),
-        Cell::from(right("total")),
-        Cell::from("last event"),
-        Cell::from(right("ago")),
-    ])
-    .style(t.header());
-    let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(EVENT_MAX as u16),
-        Constraint::Length(6),
+    let name_min = stream_min(
+        view.stream_order()[window.clone()]
+            .iter()
+            .map(|&i| view.stream_label(i as usize)),
+    );
+    let columns = [
+        Column::new(Line::from("domain/app/stream"), 0, name_min, 80).tail(),
+        Column::new(Line::from("state"), 0, 9, 9).whole(),
+        Column::new(right("for"), 0, 7, 12).whole(),
+        Column::new(Line::from("ingest"), 2, 9, 9).whole(),
+        Column::new(right("recs"), 3, 4, 10).whole(),
+        Column::new(right("total"), 1, 7, 12).whole(),
+        Column::new(Line::from("last event"), 4, 10, EVENT_MAX as u16),
+        Column::new(right("ago"), 4, 7, 12).whole(),
     ];
-    let table = Table::new(rows, widths).header(header).block(block);
+    let inner = area.width.saturating_sub(2);
+    let table = fitted_table(&columns, rows, inner, t.header()).block(block);
     draw_table(
         frame,
         area,
