@@ -238,9 +238,11 @@ fn write_error(e: io::Error) -> ExportError {
 }
 
 fn csv_error(e: csv::Error) -> ExportError {
+    // Display, not Debug: the message a person reads, without the csv crate's type names.
+    let message = format!("cannot write the CSV export: {e}");
     match e.into_kind() {
         csv::ErrorKind::Io(io) => write_error(io),
-        other => ExportError::new(format!("cannot write the CSV export: {other:?}")),
+        _ => ExportError::new(message),
     }
 }
 
@@ -971,6 +973,15 @@ mod tests {
         );
         let e = parse_time("yesterday").unwrap_err();
         assert!(e.contains("RFC 3339") && e.contains("Unix seconds"), "{e}");
+    }
+
+    #[test]
+    fn csv_errors_read_without_type_names() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["a", "b"]).unwrap();
+        let e = csv_error(w.write_record(["a"]).unwrap_err()).to_string();
+        assert!(e.starts_with("cannot write the CSV export: "), "{e}");
+        assert!(!e.contains("UnequalLengths") && !e.contains('{'), "{e}");
     }
 
     #[test]
