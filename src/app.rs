@@ -225,9 +225,13 @@ fn not_a_journal(path: &Path, lines: u64) -> AppError {
     AppError::new(
         2,
         format!(
-            "{} is not a recmon journal: none of its {} is a journal entry, so --resume leaves it untouched.\n{}\nA journal holds {}.\nGive --resume the recmon-*.jsonl file of the session to continue, or start a new journal with --journal NEW.jsonl",
+            "{} is not a recmon journal: {} a journal entry, so --resume leaves it untouched.\n{}\nA journal holds {}.\nGive --resume the recmon-*.jsonl file of the session to continue, or start a new journal with --journal NEW.jsonl",
             path.display(),
-            count(lines, "line", "lines"),
+            if lines == 1 {
+                "its one line is not".to_string()
+            } else {
+                format!("none of its {} lines is", thousands(lines))
+            },
             reasons.join("\n"),
             LINE_SHAPE
         ),

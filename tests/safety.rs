@@ -376,6 +376,20 @@ fn resume_refuses_a_file_that_is_not_a_journal_and_leaves_it_untouched() {
         "byte for byte"
     );
     assert_eq!(names(d), BTreeSet::from(["recordings.csv".to_string()]));
+
+    // One line, no newline: "its one line", and still untouched.
+    std::fs::write(&path, "hello").unwrap();
+    let (status, err) = refused(d, &["--resume", "recordings.csv"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("recordings.csv is not a recmon journal: its one line is not a journal entry"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 1: 5 bytes with no newline at the end"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello");
 }
 
 /// A journal with damaged lines among good ones still resumes (the damaged ones are
