@@ -681,8 +681,41 @@ pub struct AtomicOutput {
 }
 
 enum OutputKind {
-    Staged(tempfile::NamedTempFile),
+    /// The temporary file, and its entry in [`UNFINISHED`] (dropped after it, in this order).
+    Staged(tempfile::NamedTempFile, Unfinished),
     InPlace(File),
+}
+
+/// Temporary files of exports in progress. An interrupted export (Ctrl-C, SIGTERM) ends the
+/// process without running destructors, so [`remove_unfinished`] removes these first.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A path listed in [`UNFINISHED`] for as long as this lives.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    fn list() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+        UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(path: &Path) -> Self {
+        Self::list().push(path.to_path_buf());
+        Unfinished(path.to_path_buf())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        Self::list().retain(|p| p != &self.0);
+    }
+}
+
+/// Removes the temporary files of the exports still being written, for a process about to
+/// exit on a signal: the targets stay as they were and nothing is left beside them.
+pub fn remove_unfinished() {
+    for path in std::mem::take(&mut *Unfinished::list()) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 impl AtomicOutput {
@@ -741,16 +774,17 @@ impl AtomicOutput {
                 .set_permissions(m.permissions())
                 .map_err(|e| ExportError::new(format!("cannot write {}: {e}", target.display())))?;
         }
+        let unfinished = Unfinished::register(tmp.path());
         Ok(AtomicOutput {
             target,
-            kind: OutputKind::Staged(tmp),
+            kind: OutputKind::Staged(tmp, unfinished),
         })
     }
 
     /// Where the export is written until it is committed.
     pub fn file(&mut self) -> &mut File {
         match &mut self.kind {
-            OutputKind::Staged(tmp) => tmp.as_file_mut(),
+            OutputKind::Staged(tmp, _) => tmp.as_file_mut(),
             OutputKind::InPlace(f) => f,
         }
     }
@@ -764,7 +798,7 @@ impl AtomicOutput {
     pub fn commit(self) -> Result<(), ExportError> {
         match self.kind {
             OutputKind::InPlace(mut f) => f.flush().map_err(write_error),
-            OutputKind::Staged(tmp) => {
+            OutputKind::Staged(tmp, _unfinished) => {
                 // Synced before the rename: after a crash the target is the old file or the
                 // whole new one, never an empty or half-written one.
                 tmp.as_file().sync_all().map_err(write_error)?;

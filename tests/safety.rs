@@ -262,6 +262,57 @@ fn export_to_a_fifo_writes_through_it() {
     assert_eq!(names(d), BTreeSet::from(["j.jsonl".into(), "pipe".into()]));
 }
 
+/// Ctrl-C in the middle of an export leaves `-o` as it was and no temporary file: the
+/// journal is a FIFO that the test feeds and keeps open, so the export is caught mid-read.
+#[test]
+fn an_interrupted_export_leaves_its_output_as_it_was() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("keep.csv"), "precious\n").unwrap();
+    let fifo = d.join("j.jsonl");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(bin())
+        .args(["export", "j.jsonl", "--format", "csv", "-o", "keep.csv"])
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening the FIFO for writing waits for the export to open it for reading.
+    let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    feed.write_all(journal_of_recordings(50).as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    let is_tmp = |n: &String| n.starts_with(".keep.csv.") && n.ends_with(".tmp");
+    while !names(d).iter().any(is_tmp) {
+        assert!(
+            start.elapsed() < CEILING,
+            "no temporary file: {:?}",
+            names(d)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = wait_timeout(&mut child, CEILING).expect("export exits on Ctrl-C");
+    drop(feed);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("export interrupted"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("keep.csv")).unwrap(),
+        "precious\n"
+    );
+    assert_eq!(
+        names(d),
+        BTreeSet::from(["j.jsonl".to_string(), "keep.csv".to_string()])
+    );
+}
+
 /// The UI's `e` goes through `export_session`: a failed one leaves no folder and no file.
 #[test]
 fn a_failed_session_export_leaves_nothing_behind() {
