@@ -16,7 +16,10 @@ use tokio::sync::oneshot;
 use crate::auth::AuthConfig;
 use crate::cli::RunArgs;
 use crate::headless::{write_output, Printer};
-use crate::journal::{default_path, JournalFile};
+use crate::human::{count, thousands};
+use crate::journal::{
+    default_path, JournalFile, JournalReader, LockedJournal, OpenError, ReadItem, LINE_SHAPE,
+};
 use crate::pipeline::{rebuild, Sequencer, SequencerSummary};
 use crate::progress::{eprint_line, journal_bar};
 use crate::server::{serve, ServerConfig};
@@ -94,8 +97,8 @@ impl SessionSummary {
             return Err(AppError::new(
                 1,
                 format!(
-                    "{} journal write(s) failed during the session; the requests in them were answered 503 (the provider retries) and are not in the journal",
-                    self.journal_failures
+                    "{} failed during the session; the requests in them were answered 503 (the provider retries) and are not in the journal",
+                    count(self.journal_failures, "journal write", "journal writes")
                 ),
             ));
         }
@@ -120,29 +123,36 @@ impl ResumeReport {
     /// The closing line: how many entries, from where, and where seq continues.
     pub fn summary_line(&self) -> String {
         let mut line = format!(
-            "recmon: resumed {} entries from {}; new requests continue at seq {}",
-            self.entries,
+            "recmon: resumed {} from {}; new requests continue at seq {}",
+            count(self.entries, "entry", "entries"),
             self.journal.display(),
-            self.last_seq + 1
+            thousands(self.last_seq + 1)
         );
         if !self.problems.is_empty() {
             line.push_str(&format!(
-                "; {} damaged line(s) skipped, listed above",
-                self.problems.len()
+                "; {} skipped, listed above",
+                count(self.problems.len() as u64, "damaged line", "damaged lines")
             ));
         }
         line
     }
 }
 
+/// Damaged lines printed one by one at resume before the rest are only counted.
+const PROBLEMS_SHOWN: usize = 20;
+
+/// Damaged lines quoted when a file is refused as not a journal.
+const REFUSAL_LINES_SHOWN: usize = 3;
+
 /// Rebuilds the store and the deduper from `path` for `--resume`, with a progress bar on a
 /// terminal, and prints what it found (damaged lines, then a count) on stderr, before any
-/// view starts. Blocking.
+/// view starts. Blocking. A file that has lines but not one journal entry (a CSV, a log, the
+/// wrong file) is refused: resuming it would append journal lines to someone else's file.
 fn rebuild_for_resume(
     path: &Path,
     log_capacity: usize,
 ) -> Result<(Store, Deduper, ResumeReport), AppError> {
-    let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+    let cannot = |e: &dyn fmt::Display| {
         AppError::new(
             1,
             format!(
@@ -150,24 +160,151 @@ fn rebuild_for_resume(
                 path.display()
             ),
         )
-    })?;
+    };
+    let size = std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| cannot(&e))?;
     let mut store = Store::new(log_capacity);
     let mut deduper = Deduper::default();
     let bar = journal_bar(size, "resume");
-    let rebuilt = rebuild(path, &mut store, &mut deduper, |o| bar.set_position(o))
-        .map_err(|e| AppError::new(1, format!("cannot resume from {}: {e}", path.display())))?;
+    let rebuilt =
+        rebuild(path, &mut store, &mut deduper, |o| bar.set_position(o)).map_err(|e| cannot(&e))?;
     bar.finish_and_clear();
+    if rebuilt.entries == 0 && !rebuilt.problems.is_empty() {
+        return Err(not_a_journal(path, rebuilt.problems.len() as u64));
+    }
     let report = ResumeReport {
         journal: path.to_path_buf(),
         entries: rebuilt.entries,
         last_seq: rebuilt.last_seq,
         problems: rebuilt.problems,
     };
-    for p in &report.problems {
+    for p in report.problems.iter().take(PROBLEMS_SHOWN) {
         eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
+    }
+    if report.problems.len() > PROBLEMS_SHOWN {
+        eprint_line(
+            &bar,
+            &format!(
+                "recmon: resume: … and {}",
+                count(
+                    (report.problems.len() - PROBLEMS_SHOWN) as u64,
+                    "more damaged line",
+                    "more damaged lines"
+                )
+            ),
+        );
     }
     eprintln!("{}", report.summary_line());
     Ok((store, deduper, report))
+}
+
+/// The refusal of a file with `lines` lines, none of them a journal entry: which lines, why,
+/// and what a journal line looks like. The file is read again for the first few lines' reasons
+/// (only on this error path, so the rebuild keeps no per-line detail it rarely needs).
+fn not_a_journal(path: &Path, lines: u64) -> AppError {
+    let mut reasons = Vec::new();
+    if let Ok(reader) = JournalReader::open(path) {
+        for item in reader.map_while(Result::ok).take(REFUSAL_LINES_SHOWN) {
+            reasons.push(match item {
+                ReadItem::Garbled { line, error, .. } => format!("  line {line}: {error}"),
+                ReadItem::PartialTail { line, bytes, .. } => format!(
+                    "  line {line}: {} with no newline at the end, not a journal entry",
+                    count(bytes, "byte", "bytes")
+                ),
+                ReadItem::Entry(_) => continue,
+            });
+        }
+    }
+    if lines > reasons.len() as u64 {
+        reasons.push(format!(
+            "  … {} not shown",
+            count(lines - reasons.len() as u64, "more line", "more lines")
+        ));
+    }
+    AppError::new(
+        2,
+        format!(
+            "{} is not a recmon journal: {} a journal entry, so --resume leaves it untouched.\n{}\nA journal holds {}.\nGive --resume the recmon-*.jsonl file of the session to continue, or start a new journal with --journal NEW.jsonl",
+            path.display(),
+            if lines == 1 {
+                "its one line is not".to_string()
+            } else {
+                format!("none of its {} lines is", thousands(lines))
+            },
+            reasons.join("\n"),
+            LINE_SHAPE
+        ),
+    )
+}
+
+/// Opens the journal for writing and takes its lock, before anything is read or written:
+/// a second writer is refused with the first one's pid, a directory is refused with a file
+/// name to use inside it, and with `--journal` an earlier session's journal is refused with
+/// the `--resume` that continues it. Nothing is written here.
+fn take_journal(path: &Path, resuming: bool) -> Result<LockedJournal, AppError> {
+    let flag = if resuming { "--resume" } else { "--journal" };
+    if path.is_dir() {
+        let inside = path.join(default_path(Utc::now()));
+        return Err(AppError::new(
+            2,
+            if resuming {
+                format!(
+                    "--resume {} is a directory; it takes the journal file to continue, e.g. --resume {}",
+                    path.display(),
+                    path.join("recmon-YYYYmmdd-HHMMSS.jsonl").display()
+                )
+            } else {
+                format!(
+                    "--journal {} is a directory; the journal is a file. To keep it in that directory, use --journal {}",
+                    path.display(),
+                    inside.display()
+                )
+            },
+        ));
+    }
+    let locked = LockedJournal::open(path, !resuming).map_err(|e| match e {
+        OpenError::Locked { pid } => AppError::new(
+            1,
+            format!(
+                "the journal {} is in use: {}. Two writers would mix their lines and repeat seq numbers. Stop {} first, or give this recmon its own file with --journal NEW.jsonl",
+                path.display(),
+                OpenError::Locked { pid },
+                pid.map_or_else(|| "it".to_string(), |p| format!("it (kill {p})")),
+            ),
+        ),
+        OpenError::Io(e) if resuming => AppError::new(
+            1,
+            format!(
+                "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
+                path.display()
+            ),
+        ),
+        OpenError::Io(e) => AppError::new(
+            1,
+            format!(
+                "cannot open the journal {}: {e}. Pick a writable path with {flag}, or run with --no-journal",
+                path.display()
+            ),
+        ),
+    })?;
+    if !resuming {
+        // Appending to an old journal without rebuilding its state would restart seq at 1
+        // and leave the journal and the state disagreeing.
+        let len = locked.len().unwrap_or(0);
+        if len > 0 {
+            return Err(AppError::new(
+                2,
+                format!(
+                    "the journal {} already holds {} from an earlier session. Continue it with --resume {} (rebuilds the state, continues its seq), or pick a new path with --journal",
+                    path.display(),
+                    count(len, "byte", "bytes"),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(locked)
 }
 
 impl Session {
@@ -218,19 +355,6 @@ impl Session {
             .local_addr()
             .map_err(|e| AppError::new(1, e.to_string()))?;
 
-        let (store, deduper, resumed) = match &args.resume {
-            Some(path) => {
-                let (path, capacity) = (path.clone(), args.log_capacity);
-                let (store, deduper, report) =
-                    tokio::task::spawn_blocking(move || rebuild_for_resume(&path, capacity))
-                        .await
-                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
-                (store, deduper, Some(report))
-            }
-            None => (Store::new(args.log_capacity), Deduper::default(), None),
-        };
-        let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
-
         let journal_path = if args.no_journal {
             None
         } else if let Some(p) = &args.resume {
@@ -249,33 +373,39 @@ impl Session {
                 }
             }))
         };
-        if args.resume.is_none() {
-            if let Some(p) = &journal_path {
-                // Appending to an old journal without rebuilding its state would restart seq
-                // at 1 and leave the journal and the state disagreeing.
-                let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-                if len > 0 {
-                    return Err(AppError::new(
-                        2,
-                        format!(
-                            "the journal {} already holds {len} bytes from an earlier session. Continue it with --resume {} (rebuilds the state, continues its seq), or pick a new path with --journal",
-                            p.display(),
-                            p.display()
-                        ),
-                    ));
-                }
+        // The journal's lock is taken before the resume reads it, so that a second writer
+        // is refused at once, not after rebuilding a state it could not write to.
+        let locked = journal_path
+            .as_deref()
+            .map(|p| take_journal(p, args.resume.is_some()))
+            .transpose()?;
+
+        let (store, deduper, resumed) = match &args.resume {
+            Some(path) => {
+                let (path, capacity) = (path.clone(), args.log_capacity);
+                let (store, deduper, report) =
+                    tokio::task::spawn_blocking(move || rebuild_for_resume(&path, capacity))
+                        .await
+                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
+                (store, deduper, Some(report))
             }
-        }
-        let journal = match &journal_path {
-            Some(p) => Some(JournalFile::open(p, args.fsync).map_err(|e| {
-                AppError::new(
-                    1,
-                    format!(
-                        "cannot open the journal {}: {e}. Pick a writable path with --journal, or run with --no-journal",
-                        p.display()
-                    ),
-                )
-            })?),
+            None => (Store::new(args.log_capacity), Deduper::default(), None),
+        };
+        let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
+
+        let journal = match locked {
+            Some(locked) => {
+                let path = locked.path().to_path_buf();
+                Some(JournalFile::from_locked(locked, args.fsync).map_err(|e| {
+                    AppError::new(
+                        1,
+                        format!(
+                            "cannot write the journal {}: {e}. Pick a writable path with --journal, or run with --no-journal",
+                            path.display()
+                        ),
+                    )
+                })?)
+            }
             None => None,
         };
 
@@ -403,18 +533,18 @@ pub fn banner(session: &Session) -> Vec<String> {
 pub fn summary_lines(s: &SessionSummary) -> Vec<String> {
     vec![
         format!(
-            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({} bad signature); {} recordings",
-            s.counters.accepted,
-            s.counters.duplicate,
-            s.counters.rejected,
-            s.auth_failures,
-            s.recordings
+            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({} bad signature); {}",
+            thousands(s.counters.accepted),
+            thousands(s.counters.duplicate),
+            thousands(s.counters.rejected),
+            thousands(s.auth_failures),
+            count(s.recordings as u64, "recording", "recordings")
         ),
         match &s.journal_path {
             Some(p) => format!(
-                "recmon: journal: {} ({} line(s) written this run)",
+                "recmon: journal: {} ({} this run)",
                 p.display(),
-                s.lines_written
+                count(s.lines_written, "line written", "lines written")
             ),
             None => "recmon: journal: off".to_string(),
         },

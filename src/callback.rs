@@ -282,7 +282,15 @@ fn classify_object(obj: &impl Fields) -> Result<Callback, Rejection> {
     if !missing.is_empty() {
         return Err(Rejection::new(
             400,
-            format!("missing field(s): {}", missing.join(", ")),
+            format!(
+                "{}: {}",
+                if missing.len() == 1 {
+                    "missing field"
+                } else {
+                    "missing fields"
+                },
+                missing.join(", ")
+            ),
         ));
     }
     let id = StreamId {
@@ -654,7 +662,15 @@ fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
     if !missing.is_empty() {
         return Err(Rejection::new(
             400,
-            format!("missing query parameter(s): {}", missing.join(", ")),
+            format!(
+                "{}: {}",
+                if missing.len() == 1 {
+                    "missing query parameter"
+                } else {
+                    "missing query parameters"
+                },
+                missing.join(", ")
+            ),
         ));
     }
     let time = match get("time") {
@@ -738,54 +754,79 @@ fn req_string(obj: &impl Fields, key: &str) -> Result<String, Rejection> {
             422,
             format!("field {key} must be a string, got {}", other.json_type()),
         )),
-        None => Err(Rejection::new(400, format!("missing field(s): {key}"))),
+        None => Err(Rejection::new(400, format!("missing field: {key}"))),
     }
 }
 
+/// What `duration` may be, for the 422 that refuses anything else.
+const SECONDS_RULE: &str =
+    "a finite number of seconds, as a JSON number or a string holding one (e.g. 69.403 or \"69.403\")";
+
+/// What `start_time` / `stop_time` may be, for the 422 that refuses anything else.
+const UNIX_SECONDS_RULE: &str = "whole Unix seconds, as a JSON number or a string holding one (e.g. 1488985786, 1488985786.0 or \"1488985786\"; no fraction)";
+
 fn opt_f64(obj: &impl Fields, key: &str) -> Result<Option<f64>, Rejection> {
-    let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
+    let bad = |got: &str| {
+        Rejection::new(
+            422,
+            format!("field {key} must be {SECONDS_RULE}, got {got}"),
+        )
+    };
     match obj.field(key) {
         None | Some(FieldRef::Null) => Ok(None),
         Some(FieldRef::Number(n)) => n
             .as_f64()
             .filter(|f| f.is_finite())
             .map(Some)
-            .ok_or_else(|| bad("a finite number of seconds")),
+            .ok_or_else(|| bad("a number out of range")),
         Some(FieldRef::String(s)) => s
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .map(Some)
-            .ok_or_else(|| bad("a number of seconds (a numeric string is accepted)")),
-        Some(other) => Err(bad(&format!(
-            "a number of seconds, got {}",
-            other.json_type()
-        ))),
+            .ok_or_else(|| bad("a string that is not a finite number")),
+        Some(other) => Err(bad(other.json_type())),
     }
 }
 
+/// A number of Unix seconds read as a float (`1488985786.0`, `1.488985786e9`): accepted when
+/// it is whole and small enough to be exact.
+fn whole_seconds(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// `start_time` / `stop_time`. A string is read exactly as the number it holds would be, so
+/// `"1488985786.0"` is accepted because `1488985786.0` is.
 fn opt_i64(obj: &impl Fields, key: &str) -> Result<Option<i64>, Rejection> {
-    let bad = |what: &str| Rejection::new(422, format!("field {key} must be {what}"));
+    let bad = |got: &str| {
+        Rejection::new(
+            422,
+            format!("field {key} must be {UNIX_SECONDS_RULE}, got {got}"),
+        )
+    };
+    let from_float = |f: f64, got: &str| match whole_seconds(f) {
+        Some(i) => Ok(Some(i)),
+        None if f.is_finite() && f.fract() != 0.0 => Err(bad(&format!("{got} with a fraction"))),
+        None => Err(bad(&format!("{got} out of range"))),
+    };
     match obj.field(key) {
         None | Some(FieldRef::Null) => Ok(None),
         Some(FieldRef::Number(n)) => match n.as_i64() {
             Some(i) => Ok(Some(i)),
-            // 1488985786.0 is an integer written as a float; accept it, refuse fractions.
-            None => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-                _ => Err(bad("an integer number of Unix seconds in range")),
-            },
+            None => from_float(n.as_f64().unwrap_or(f64::INFINITY), "a number"),
         },
         Some(FieldRef::String(s)) => {
-            s.trim().parse::<i64>().map(Some).map_err(|_| {
-                bad("an integer number of Unix seconds (a numeric string is accepted)")
-            })
+            let t = s.trim();
+            match t.parse::<i64>() {
+                Ok(i) => Ok(Some(i)),
+                Err(_) => match t.parse::<f64>() {
+                    Ok(f) => from_float(f, "a string holding a number"),
+                    Err(_) => Err(bad("a string that is not a number")),
+                },
+            }
         }
-        Some(other) => Err(bad(&format!(
-            "an integer number of Unix seconds, got {}",
-            other.json_type()
-        ))),
+        Some(other) => Err(bad(other.json_type())),
     }
 }
 
@@ -1078,6 +1119,59 @@ mod tests {
         assert!(e.error.contains("start_time"), "{}", e.error);
     }
 
+    /// A time given as a string means what the same text as a JSON number means: the same
+    /// value, or the same refusal.
+    #[test]
+    fn time_strings_read_as_the_numbers_they_hold() {
+        let with = |v: &str| {
+            post(&format!(
+                r#"{{"domain":"d","app":"a","stream":"s","uri":"u","start_time":{v}}}"#
+            ))
+            .map(|cb| match cb {
+                Callback::Recording(r) => r.start_time,
+                other => panic!("{other:?}"),
+            })
+        };
+        for (text, want) in [
+            ("1488985786", Some(1488985786)),
+            ("1488985786.0", Some(1488985786)),
+            ("1.488985786e9", Some(1488985786)),
+            ("-5", Some(-5)),
+            ("1488985786.5", None),
+            ("1e300", None),
+        ] {
+            let number = with(text);
+            let string = with(&format!("\"{text}\""));
+            assert_eq!(number.as_ref().ok().copied().flatten(), want, "{text}");
+            assert_eq!(string.as_ref().ok().copied().flatten(), want, "\"{text}\"");
+            if want.is_none() {
+                for e in [number.unwrap_err(), string.unwrap_err()] {
+                    assert_eq!(e.status, 422);
+                    assert!(e
+                        .error
+                        .starts_with("field start_time must be whole Unix seconds"));
+                }
+            }
+        }
+        // The message says what is accepted, and what was wrong with this value.
+        let e = with("\"1488985786.5\"").unwrap_err();
+        assert!(e.error.contains(r#""1488985786""#), "{}", e.error);
+        assert!(
+            e.error
+                .ends_with("got a string holding a number with a fraction"),
+            "{}",
+            e.error
+        );
+        let e = with("\"soon\"").unwrap_err();
+        assert!(
+            e.error.ends_with("got a string that is not a number"),
+            "{}",
+            e.error
+        );
+        let e = with("[1]").unwrap_err();
+        assert!(e.error.ends_with("got an array"), "{}", e.error);
+    }
+
     #[test]
     fn extra_fields_are_ignored() {
         let cb = post(
@@ -1148,9 +1242,9 @@ mod tests {
     fn rejects_missing_identity_with_400_naming_fields() {
         let e = post(r#"{"domain":"d","event":"record_started"}"#).unwrap_err();
         assert_eq!(e.status, 400);
-        assert_eq!(e.error, "missing field(s): app, stream");
+        assert_eq!(e.error, "missing fields: app, stream");
         let e = post(r#"{"domain":"d","app":null,"stream":"s","uri":"u"}"#).unwrap_err();
-        assert_eq!(e.error, "missing field(s): app");
+        assert_eq!(e.error, "missing field: app");
         let e = post(r#"{"domain":"d","app":"a","stream":"s"}"#).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.error.contains("event") && e.error.contains("uri"));
@@ -1276,7 +1370,7 @@ mod tests {
         assert_eq!(e.status, 400);
         let e = classify(Method::Get, Some("action=publish&app=a"), b"").unwrap_err();
         assert_eq!(e.status, 400);
-        assert_eq!(e.error, "missing query parameter(s): appname, id");
+        assert_eq!(e.error, "missing query parameters: appname, id");
         let e = classify(
             Method::Get,
             Some("action=publish&app=a&appname=b&id=c&time=x"),

@@ -171,7 +171,15 @@ pub struct SimulateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Address to listen on. Use 0.0.0.0:8080 so the provider can reach you.
-    #[arg(long, env = "RECMON_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    // hide_env_values: clap prints `[env: NAME=VALUE]` with the variable's value, and so
+    // `[env: RECMON_LISTEN=]` when it is not set at all; `[env: RECMON_LISTEN]` reads right.
+    #[arg(
+        long,
+        env = "RECMON_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080",
+        value_parser = parse_listen
+    )]
     pub listen: SocketAddr,
 
     /// Journal file (JSON lines). Default: recmon-YYYYmmdd-HHMMSS.jsonl in the working directory.
@@ -265,6 +273,13 @@ pub struct RunArgs {
 
 /// `IP:PORT`, plus two forms people type: `localhost:PORT` and a bare `PORT` (both loopback).
 pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if s.trim().is_empty() {
+        // Most often RECMON_LISTEN set to nothing, which clap passes on as a value.
+        return Err(
+            "the address is empty (is RECMON_LISTEN set to nothing? unset it, or set it to IP:PORT such as 0.0.0.0:8080)"
+                .into(),
+        );
+    }
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
@@ -302,5 +317,6 @@ mod tests {
         let e = parse_listen("example.com:80").unwrap_err();
         assert!(e.contains("0.0.0.0:8080"), "{e}");
         assert!(parse_listen("localhost:99999").is_err());
+        assert!(parse_listen("").unwrap_err().contains("RECMON_LISTEN"));
     }
 }

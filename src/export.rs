@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::app::AppError;
 use crate::callback::{Callback, StreamId};
 use crate::cli::{ExportArgs, ExportFormat, ExportWhat};
+use crate::human;
 use crate::journal::{format_time, EntryRef, JournalEntry};
 use crate::pipeline::{callback_of_ref, for_each_entry, Rebuilt};
 use crate::progress::{eprint_line, journal_bar};
@@ -217,8 +218,12 @@ fn read_pass(
         eprint_line(
             &bar,
             &format!(
-                "recmon export: … and {} more problem line(s)",
-                read.problems.len() - PROBLEMS_SHOWN
+                "recmon export: … and {}",
+                human::count(
+                    (read.problems.len() - PROBLEMS_SHOWN) as u64,
+                    "more damaged line",
+                    "more damaged lines"
+                )
             ),
         );
     }
@@ -233,9 +238,11 @@ fn write_error(e: io::Error) -> ExportError {
 }
 
 fn csv_error(e: csv::Error) -> ExportError {
+    // Display, not Debug: the message a person reads, without the csv crate's type names.
+    let message = format!("cannot write the CSV export: {e}");
     match e.into_kind() {
         csv::ErrorKind::Io(io) => write_error(io),
-        other => ExportError::new(format!("cannot write the CSV export: {other:?}")),
+        _ => ExportError::new(message),
     }
 }
 
@@ -661,6 +668,152 @@ fn write_streams(
     )
 }
 
+/// An output file that is written whole or not at all: the export goes to a temporary file
+/// beside the target (same folder, so same filesystem) and is renamed over the target only
+/// when it is complete ([`Self::commit`]). A failed or interrupted export leaves an existing
+/// file untouched, and dropping this without committing removes the temporary file.
+///
+/// A target that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) cannot be
+/// replaced and is written in place.
+pub struct AtomicOutput {
+    target: PathBuf,
+    kind: OutputKind,
+}
+
+enum OutputKind {
+    /// The temporary file, and its entry in [`UNFINISHED`] (dropped after it, in this order).
+    Staged(tempfile::NamedTempFile, Unfinished),
+    InPlace(File),
+}
+
+/// Temporary files of exports in progress. An interrupted export (Ctrl-C, SIGTERM) ends the
+/// process without running destructors, so [`remove_unfinished`] removes these first.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A path listed in [`UNFINISHED`] for as long as this lives.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    fn list() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+        UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(path: &Path) -> Self {
+        Self::list().push(path.to_path_buf());
+        Unfinished(path.to_path_buf())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        Self::list().retain(|p| p != &self.0);
+    }
+}
+
+/// Removes the temporary files of the exports still being written, for a process about to
+/// exit on a signal: the targets stay as they were and nothing is left beside them.
+pub fn remove_unfinished() {
+    for path in std::mem::take(&mut *Unfinished::list()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+impl AtomicOutput {
+    /// Prepares to write `target`. A symlink is followed, so the file it points to is
+    /// replaced, not the link.
+    pub fn create(target: &Path) -> Result<Self, ExportError> {
+        let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        let target = match is_link {
+            true => std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf()),
+            false => target.to_path_buf(),
+        };
+        let existing = std::fs::metadata(&target).ok();
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
+            return Err(ExportError::new(format!(
+                "-o {} is a directory; give a file name, e.g. -o {}",
+                target.display(),
+                target.join("export.csv").display()
+            )));
+        }
+        if existing.as_ref().is_some_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| ExportError::new(format!("cannot open {}: {e}", target.display())))?;
+            return Ok(AtomicOutput {
+                target,
+                kind: OutputKind::InPlace(file),
+            });
+        }
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "export".into());
+        // A new file gets what File::create gives (0666 less the umask), not the temporary
+        // file's owner-only default; a replaced one keeps its own (set below).
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let tmp = builder
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| {
+                ExportError::new(format!(
+                    "cannot create {}: cannot write a temporary file in {}: {e}. The folder must exist and be writable",
+                    target.display(),
+                    dir.display()
+                ))
+            })?;
+        if let Some(m) = existing {
+            tmp.as_file()
+                .set_permissions(m.permissions())
+                .map_err(|e| ExportError::new(format!("cannot write {}: {e}", target.display())))?;
+        }
+        let unfinished = Unfinished::register(tmp.path());
+        Ok(AtomicOutput {
+            target,
+            kind: OutputKind::Staged(tmp, unfinished),
+        })
+    }
+
+    /// Where the export is written until it is committed.
+    pub fn file(&mut self) -> &mut File {
+        match &mut self.kind {
+            OutputKind::Staged(tmp, _) => tmp.as_file_mut(),
+            OutputKind::InPlace(f) => f,
+        }
+    }
+
+    /// The file this replaces.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Makes the export durable, then puts it in place of the target in one rename.
+    pub fn commit(self) -> Result<(), ExportError> {
+        match self.kind {
+            OutputKind::InPlace(mut f) => f.flush().map_err(write_error),
+            OutputKind::Staged(tmp, _unfinished) => {
+                // Synced before the rename: after a crash the target is the old file or the
+                // whole new one, never an empty or half-written one.
+                tmp.as_file().sync_all().map_err(write_error)?;
+                tmp.persist(&self.target).map(drop).map_err(|e| {
+                    ExportError::new(format!(
+                        "cannot write {}: {}",
+                        self.target.display(),
+                        e.error
+                    ))
+                })
+            }
+        }
+    }
+}
+
 /// The files written by [`export_session`].
 #[derive(Debug, Clone)]
 pub struct SessionExport {
@@ -726,32 +879,41 @@ pub fn export_session(journal: &Path) -> Result<SessionExport, ExportError> {
         })?;
     let events_jsonl = dir.join("events.jsonl");
     let recordings_csv = dir.join("recordings.csv");
-    let create = |p: &Path| {
-        File::create(p)
-            .map(BufWriter::new)
-            .map_err(|e| ExportError::new(format!("cannot create {}: {e}", p.display())))
-    };
-    let mut events_out = create(&events_jsonl)?;
-    let filter = Filter::default();
-    let mut sink = EventSink::new(ExportFormat::Jsonl, &mut events_out);
-    let (store, read) = read_pass(journal, &filter, Some(&mut sink), true)?;
-    let events = sink.finish()?;
-    events_out.flush().map_err(write_error)?;
-    let mut rec_out = create(&recordings_csv)?;
-    let recordings = write_recordings(
-        &store.unwrap_or_default(),
-        &filter,
-        ExportFormat::Csv,
-        &mut rec_out,
-    )?;
-    rec_out.flush().map_err(write_error)?;
+    let written = (|| {
+        let mut events_out = AtomicOutput::create(&events_jsonl)?;
+        let mut rec_out = AtomicOutput::create(&recordings_csv)?;
+        let filter = Filter::default();
+        let mut events_w = BufWriter::new(events_out.file());
+        let mut sink = EventSink::new(ExportFormat::Jsonl, &mut events_w);
+        let (store, read) = read_pass(journal, &filter, Some(&mut sink), true)?;
+        let events = sink.finish()?;
+        events_w.flush().map_err(write_error)?;
+        drop(events_w);
+        let mut rec_w = BufWriter::new(rec_out.file());
+        let recordings = write_recordings(
+            &store.unwrap_or_default(),
+            &filter,
+            ExportFormat::Csv,
+            &mut rec_w,
+        )?;
+        rec_w.flush().map_err(write_error)?;
+        drop(rec_w);
+        // Both files appear only once both are complete.
+        events_out.commit()?;
+        rec_out.commit()?;
+        Ok((events, recordings, read.problems))
+    })();
+    let (events, recordings, problems) = written.inspect_err(|_| {
+        // The folder is new and holds nothing of ours after a failure: leave no trace.
+        let _ = std::fs::remove_dir(&dir);
+    })?;
     Ok(SessionExport {
         dir,
         recordings_csv,
         events_jsonl,
         recordings,
         events,
-        problems: read.problems,
+        problems,
     })
 }
 
@@ -785,10 +947,12 @@ pub fn run(args: ExportArgs) -> Result<(), AppError> {
     }
     let (count, dest) = match &args.output {
         Some(path) => {
-            let mut f = File::create(path)
-                .map(BufWriter::new)
-                .map_err(|e| AppError::new(1, format!("cannot create {}: {e}", path.display())))?;
-            let c = export_to(&args.journal, args.format, args.what, &filter, &mut f)?;
+            // Nothing is written to `path` unless the whole export succeeds.
+            let mut output = AtomicOutput::create(path)?;
+            let mut w = BufWriter::new(output.file());
+            let c = export_to(&args.journal, args.format, args.what, &filter, &mut w)?;
+            drop(w);
+            output.commit()?;
             (c, path.display().to_string())
         }
         None => {
@@ -802,21 +966,21 @@ pub fn run(args: ExportArgs) -> Result<(), AppError> {
             }
         }
     };
-    let what = match args.what {
-        ExportWhat::Events => "event",
-        ExportWhat::Recordings => "recording",
-        ExportWhat::Streams => "stream",
+    let (row, rows) = match args.what {
+        ExportWhat::Events => ("event row", "event rows"),
+        ExportWhat::Recordings => ("recording row", "recording rows"),
+        ExportWhat::Streams => ("stream row", "stream rows"),
     };
     let mut line = format!(
-        "recmon export: read {} journal entries from {}; wrote {} {what} row(s) to {dest}",
-        count.entries,
+        "recmon export: read {} from {}; wrote {} to {dest}",
+        human::count(count.entries, "journal entry", "journal entries"),
         args.journal.display(),
-        count.rows
+        human::count(count.rows, row, rows)
     );
     if !count.problems.is_empty() {
         line.push_str(&format!(
-            "; skipped {} damaged line(s), listed above",
-            count.problems.len()
+            "; skipped {}, listed above",
+            human::count(count.problems.len() as u64, "damaged line", "damaged lines")
         ));
     }
     eprintln!("{line}");
@@ -843,6 +1007,15 @@ mod tests {
         );
         let e = parse_time("yesterday").unwrap_err();
         assert!(e.contains("RFC 3339") && e.contains("Unix seconds"), "{e}");
+    }
+
+    #[test]
+    fn csv_errors_read_without_type_names() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["a", "b"]).unwrap();
+        let e = csv_error(w.write_record(["a"]).unwrap_err()).to_string();
+        assert!(e.starts_with("cannot write the CSV export: "), "{e}");
+        assert!(!e.contains("UnequalLengths") && !e.contains('{'), "{e}");
     }
 
     #[test]

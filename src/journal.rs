@@ -480,15 +480,160 @@ pub struct JournalFile {
     fsync: FsyncPolicy,
 }
 
-impl JournalFile {
-    /// Creates (or appends to) the journal at `path`. If the file does not end with a newline
-    /// (a crash cut the last line), a newline is written first so new lines start fresh.
-    pub fn open(path: &Path, fsync: FsyncPolicy) -> io::Result<Self> {
-        let mut file = OpenOptions::new()
-            .create(true)
+/// A journal file opened for appending and locked against every other writer: an exclusive
+/// advisory lock (`flock`) on the file, held as long as the file stays open, i.e. for the life
+/// of the [`JournalFile`] made from it (the whole session). Regular files only: a device
+/// given as the journal is shared by every process and is written unlocked. Nothing has been written to the
+/// file yet, so a caller can still look at what it holds and refuse it untouched.
+///
+/// Readers (export, replay, resume's rebuild) never take the lock: they read complete lines
+/// and can run beside a writer.
+#[derive(Debug)]
+pub struct LockedJournal {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why a journal could not be opened for writing.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the journal's lock: it is writing this journal now.
+    Locked {
+        /// The process holding the lock, when the system says (Linux: `/proc/locks`).
+        pid: Option<u32>,
+    },
+    /// Opening or locking failed for another reason (no such file, permissions...).
+    Io(io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Locked { pid: Some(pid) } => {
+                write!(f, "another recmon (pid {pid}) is writing this journal")
+            }
+            OpenError::Locked { pid: None } => {
+                f.write_str("another process holds this journal's write lock")
+            }
+            OpenError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<OpenError> for io::Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Io(e) => e,
+            locked => io::Error::new(io::ErrorKind::WouldBlock, locked.to_string()),
+        }
+    }
+}
+
+impl LockedJournal {
+    /// Opens `path` for appending (creating it if `create`) and takes its exclusive lock
+    /// without waiting. Two writers on one journal would both continue the same `seq` and
+    /// mix their lines, so a second one is refused here with the first one's pid.
+    pub fn open(path: &Path, create: bool) -> Result<Self, OpenError> {
+        let file = OpenOptions::new()
+            .create(create)
             .read(true)
             .append(true)
-            .open(path)?;
+            .open(path)
+            .map_err(OpenError::Io)?;
+        // Only a regular file can be mixed up by two writers. A device (`/dev/null`, or
+        // `/dev/full` in tests) is shared by the whole system and is not locked.
+        if !file.metadata().map_err(OpenError::Io)?.is_file() {
+            return Ok(LockedJournal {
+                file,
+                path: path.to_path_buf(),
+            });
+        }
+        match file.try_lock() {
+            Ok(()) => Ok(LockedJournal {
+                file,
+                path: path.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked {
+                pid: lock_holder(&file),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Io(e)),
+        }
+    }
+
+    /// The file's length now.
+    pub fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The pid holding a `flock` on `file`, from `/proc/locks` (the kernel's own table, so it is
+/// never stale, unlike a pid file left behind by a crash). `None` off Linux or when the
+/// table does not say (e.g. the holder is in another pid namespace).
+fn lock_holder(file: &File) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        let want = (
+            u64::from(libc::major(meta.dev())),
+            u64::from(libc::minor(meta.dev())),
+            meta.ino(),
+        );
+        let table = std::fs::read_to_string("/proc/locks").ok()?;
+        holder_in_proc_locks(&table, want)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// Finds the pid of the granted `FLOCK` on the file `(major, minor, inode)` in the text of
+/// `/proc/locks`, whose lines read `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5586960 0 EOF`
+/// (device numbers in hex); waiters are marked `->` and skipped.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn holder_in_proc_locks(table: &str, (major, minor, ino): (u64, u64, u64)) -> Option<u32> {
+    table.lines().find_map(|line| {
+        let mut f = line.split_whitespace().skip(1);
+        if f.next()? != "FLOCK" {
+            return None;
+        }
+        let (_advisory, _mode, pid, file) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        let mut parts = file.split(':');
+        let found = (
+            u64::from_str_radix(parts.next()?, 16).ok()?,
+            u64::from_str_radix(parts.next()?, 16).ok()?,
+            parts.next()?.parse::<u64>().ok()?,
+        );
+        (found == (major, minor, ino))
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
+}
+
+impl JournalFile {
+    /// Creates (or appends to) the journal at `path`, locked against other writers (see
+    /// [`LockedJournal`]); then as [`Self::from_locked`].
+    pub fn open(path: &Path, fsync: FsyncPolicy) -> io::Result<Self> {
+        Self::from_locked(LockedJournal::open(path, true)?, fsync)
+    }
+
+    /// Starts writing a locked journal. If the file does not end with a newline (a crash cut
+    /// the last line), a newline is written first so new lines start fresh. The lock is held
+    /// until this is dropped.
+    pub fn from_locked(locked: LockedJournal, fsync: FsyncPolicy) -> io::Result<Self> {
+        let LockedJournal { mut file, path } = locked;
         let mut len = file.metadata()?.len();
         if len > 0 {
             let mut last = [0u8; 1];
@@ -501,7 +646,7 @@ impl JournalFile {
         }
         Ok(JournalFile {
             file,
-            path: path.to_path_buf(),
+            path,
             committed_len: len,
             fsync,
         })
@@ -578,6 +723,69 @@ impl JournalFile {
         self.file.flush()?;
         self.file.sync_all()
     }
+}
+
+/// What a journal line looks like, for messages about lines that are not one.
+pub const LINE_SHAPE: &str = r#"one JSON object per line, e.g. {"seq":1,"received_at":"2026-11-27T17:54:13.847Z","remote":"203.0.113.7:56376","method":"POST","path":"/recmon","outcome":"accepted","status":200,...}"#;
+
+/// Why a line is not a journal entry, in words a person reads: serde_json's message without
+/// the names of recmon's Rust types (`expected struct EntryRef`) and without its `line 1`
+/// (a journal line is parsed alone, so only the column says anything).
+pub fn describe_line_error(e: &serde_json::Error, line: &[u8]) -> String {
+    use serde_json::error::Category;
+    let full = e.to_string();
+    // serde_json ends every message with " at line L column C".
+    let msg = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |i| &full[..i]);
+    // The line as a whole is the wrong kind of JSON value (serde names the struct it wanted).
+    let whole_line_wrong = (msg.contains("expected struct EntryRef")
+        || msg.contains("expected struct JournalEntry"))
+    .then(|| match msg.strip_prefix("invalid type: ") {
+        Some(rest) => rest.split(", expected").next().unwrap_or(rest),
+        // "invalid length N, expected struct EntryRef with 16 elements": an array.
+        None => "array",
+    })
+    // serde reads a struct from an array too, field by field: whatever it then says about
+    // an array's items, the line is an array.
+    .or_else(|| line.trim_ascii_start().starts_with(b"[").then_some("array"));
+    let text = match (e.classify(), whole_line_wrong) {
+        (Category::Syntax | Category::Eof, _) => {
+            format!("not JSON ({msg} at column {})", e.column())
+        }
+        (Category::Data, Some(got)) => {
+            // serde's names for JSON's kinds of value.
+            let got = got
+                .replacen("sequence", "array", 1)
+                .replacen("map", "object", 1);
+            format!("a JSON {got}, where a journal entry is a JSON object")
+        }
+        (Category::Data, None) => format!("{} (at column {})", name_types(msg), e.column()),
+        (Category::Io, _) => name_types(msg),
+    };
+    // serde quotes parts of the line (an unknown variant as is): make them terminal-safe.
+    crate::sanitize::terminal(&text, 400).into_owned()
+}
+
+/// Replaces `struct Name` in a serde message with what the struct is in a journal line.
+fn name_types(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find("struct ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "struct ".len()..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        out.push_str(match &after[..end] {
+            "Truncation" => r#"an object like {"received_bytes":N}"#,
+            "EntryRef" | "JournalEntry" => "a journal entry (a JSON object)",
+            _ => "a JSON object",
+        });
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One item read from a journal.
@@ -695,7 +903,7 @@ impl<R: BufRead> JournalReader<R> {
             Err(e) => ItemRef::Damaged(ReadItem::Garbled {
                 line: self.line_no,
                 offset: start,
-                error: e.to_string(),
+                error: describe_line_error(&e, text),
             }),
         }))
     }
@@ -894,7 +1102,7 @@ mod tests {
                     assert_eq!(&*r.body_raw(), &o.body_raw()[..], "{text}");
                 }
                 (ItemRef::Damaged(ReadItem::Garbled { error, .. }), Err(e)) => {
-                    assert_eq!(error, e.to_string(), "{text}");
+                    assert_eq!(error, describe_line_error(&e, line), "{text}");
                 }
                 (got, want) => panic!("{text}: read {got:?}, owned parse {want:?}"),
             }
@@ -916,5 +1124,85 @@ mod tests {
             .collect();
         assert!(matches!(items[0], ReadItem::Garbled { line: 1, .. }));
         assert!(matches!(&items[1], ReadItem::Entry(e) if e.seq == 2));
+    }
+
+    #[test]
+    fn damaged_line_reasons_name_no_rust_types() {
+        let reason = |line: &str| match JournalReader::new(format!("{line}\n").as_bytes())
+            .next()
+            .unwrap()
+            .unwrap()
+        {
+            ReadItem::Garbled { error, .. } => error,
+            other => panic!("{line}: {other:?}"),
+        };
+        let good = serde_json::to_string(&entry(1, b"{}")).unwrap();
+        let cases = [
+            ("domain,app,stream", "not JSON"),
+            (
+                "1,2,3",
+                "a JSON integer `1`, where a journal entry is a JSON object",
+            ),
+            (
+                "[1,2]",
+                "a JSON array, where a journal entry is a JSON object",
+            ),
+            (
+                "\"text\"",
+                "a JSON string \"text\", where a journal entry is a JSON object",
+            ),
+            ("{\"seq\":1}", "missing field `received_at`"),
+            (
+                &good.replacen("\"status\":200", "\"status\":200,\"body_truncated\":5", 1),
+                r#"expected an object like {"received_bytes":N}"#,
+            ),
+            (
+                &good.replacen("\"accepted\"", "\"Accepted\\u001b[2J\"", 1),
+                "unknown variant `Accepted\\x1b[2J`",
+            ),
+        ];
+        for (line, want) in cases {
+            let got = reason(line);
+            assert!(got.contains(want), "{line}: {got}");
+            for leak in ["struct", "EntryRef", "JournalEntry", "Truncation", "line 1"] {
+                assert!(!got.contains(leak), "{line}: {got}");
+            }
+            assert!(!got.contains('\x1b'), "{line}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_holders_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let first = JournalFile::open(&path, FsyncPolicy::Never).unwrap();
+        // flock locks belong to an open file, so a second open conflicts even in-process.
+        match LockedJournal::open(&path, false) {
+            Err(OpenError::Locked { pid }) => {
+                #[cfg(target_os = "linux")]
+                assert_eq!(pid, Some(std::process::id()));
+                let _ = pid;
+            }
+            other => panic!("{other:?}"),
+        }
+        // Readers take no lock.
+        assert!(JournalReader::open(&path).is_ok());
+        drop(first);
+        assert!(LockedJournal::open(&path, false).is_ok(), "freed on drop");
+    }
+
+    #[test]
+    fn proc_locks_lines_are_matched_by_device_and_inode() {
+        let table = "1: FLOCK  ADVISORY  WRITE 14694 fe:00:5586960 0 EOF\n\
+                     1: -> FLOCK  ADVISORY  WRITE 999 fe:00:10019021 0 EOF\n\
+                     2: POSIX  ADVISORY  WRITE 77 fe:00:10019021 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 4321 fe:00:10019021 0 EOF\n\
+                     4: FLOCK  ADVISORY  WRITE 55 103:0a:10019021 0 EOF\n";
+        assert_eq!(holder_in_proc_locks(table, (0xfe, 0, 10019021)), Some(4321));
+        assert_eq!(
+            holder_in_proc_locks(table, (0x103, 0x0a, 10019021)),
+            Some(55)
+        );
+        assert_eq!(holder_in_proc_locks(table, (0xfe, 1, 10019021)), None);
     }
 }

@@ -34,9 +34,22 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Export(args)) => {
-                return tokio::task::spawn_blocking(move || export::run(args))
-                    .await
-                    .unwrap_or_else(|e| Err(app::AppError::new(1, format!("export failed: {e}"))))
+                let signals = app::shutdown_signal();
+                let export = tokio::task::spawn_blocking(move || export::run(args));
+                return tokio::select! {
+                    done = export => done.unwrap_or_else(|e| {
+                        Err(app::AppError::new(1, format!("export failed: {e}")))
+                    }),
+                    // The export thread cannot be stopped, but its -o file can be left as it
+                    // was: remove the unfinished temporary file, then exit.
+                    _ = signals => {
+                        export::remove_unfinished();
+                        Err(app::AppError::new(
+                            130,
+                            "export interrupted; an -o file was left as it was",
+                        ))
+                    }
+                };
             }
             Some(Command::Replay(args)) => return replay::run(args).await,
             Some(Command::Simulate(args)) => return simulate::run(args).await,

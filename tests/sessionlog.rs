@@ -163,7 +163,10 @@ fn export_jsonl_round_trips_the_journal() {
     );
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("wrote {} event row(s)", 120 * scale() + 1)),
+        err.contains(&format!(
+            "wrote {} event rows",
+            recmon::human::thousands(120 * scale() + 1)
+        )),
         "{err}"
     );
 
@@ -454,10 +457,10 @@ fn resume_after_kill9_keeps_every_acknowledged_callback() {
         "the resumed state is exactly the state before the kill"
     );
     assert!(
-        b.stderr
-            .lock()
-            .unwrap()
-            .contains(&format!("resumed {n} entries from")),
+        b.stderr.lock().unwrap().contains(&format!(
+            "resumed {} entries from",
+            recmon::human::thousands(n)
+        )),
         "{}",
         b.stderr.lock().unwrap()
     );
@@ -470,7 +473,7 @@ fn resume_after_kill9_keeps_every_acknowledged_callback() {
     let (_, out, err) = b.stop();
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains(&format!("#{}", n + 1)), "{out}");
-    assert!(err.contains("1 line(s) written this run"), "{err}");
+    assert!(err.contains("1 line written this run"), "{err}");
     let seqs: Vec<u64> = entries(&a.journal).iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=n + 1).collect::<Vec<_>>());
 }
