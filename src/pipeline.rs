@@ -248,7 +248,10 @@ fn run(
                         .map(|j| j.path().display().to_string())
                         .unwrap_or_default()
                 );
-                tracing::error!("{msg}; {} request(s) answered 503", batch.len());
+                tracing::error!(
+                    "{msg}; {} answered 503",
+                    crate::human::count(batch.len() as u64, "request", "requests")
+                );
                 while let Some(u) = undos.pop() {
                     deduper.undo(u);
                 }

@@ -99,15 +99,15 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
             String::new()
         } else {
             format!(
-                " ({} damaged line(s) skipped; details on exit and in the log)",
-                r.problems.len()
+                " ({} skipped; details on exit and in the log)",
+                crate::human::count(r.problems.len() as u64, "damaged line", "damaged lines")
             )
         };
         view.toast = Some(Toast {
             text: crate::sanitize::terminal(
                 &format!(
-                    "resumed {} entries from {}; seq continues at {}{problems}",
-                    r.entries,
+                    "resumed {} from {}; seq continues at {}{problems}",
+                    crate::human::count(r.entries as u64, "entry", "entries"),
                     r.journal.display(),
                     r.last_seq + 1
                 ),
