@@ -62,11 +62,9 @@ impl Target {
         let authority = uri.authority().ok_or_else(|| {
             format!("--to {url:?} has no host; expected e.g. http://127.0.0.1:8080")
         })?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        // The signed host is the URL's host as written: an IPv6 literal keeps its brackets
+        // (`[::1]`), as in the Host header the receiver checks (see auth::host_without_port).
+        let host = authority.host().to_string();
         let path = match uri.path() {
             "" | "/" => None,
             p => Some(p.to_string()),
@@ -85,7 +83,8 @@ impl Target {
         &self.url
     }
 
-    /// The host name the signature is computed over (no port, no brackets).
+    /// The host the signature is computed over: the URL's host without the port; an IPv6
+    /// literal keeps its brackets (`[::1]`), which is what the receiver sees in `Host`.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -431,7 +430,7 @@ mod tests {
         assert!(Target::parse("https://h").unwrap_err().contains("https"));
         assert!(Target::parse("h:80").unwrap_err().contains("http://"));
         assert!(Target::parse("ftp://h").unwrap_err().contains("http://"));
-        assert_eq!(Target::parse("http://[::1]:8080").unwrap().host(), "::1");
+        assert_eq!(Target::parse("http://[::1]:8080").unwrap().host(), "[::1]");
     }
 
     #[test]

@@ -164,10 +164,12 @@ fn max_age_zero_skips_the_age_check() {
 }
 
 /// What recmon prints at start-up (stderr) when listening on `listen` with `env` set; it is
-/// stopped with SIGTERM once started.
+/// stopped with SIGTERM once it says it is listening (its start-up banner is then printed),
+/// and everything it printed up to its exit is returned.
 fn startup_stderr(listen: &str, env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, Read};
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(bin())
+    let mut child = std::process::Command::new(bin())
         .args(["--headless", "--no-journal", "--listen", listen])
         .envs(env.iter().copied())
         .stderr(std::process::Stdio::piped())
@@ -175,12 +177,18 @@ fn startup_stderr(listen: &str, env: &[(&str, &str)]) -> String {
         .current_dir(dir.path())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    // read_line returns 0 at EOF: a recmon that exits without listening ends the loop too.
+    while !text.contains("recmon: listening on") && err.read_line(&mut text).unwrap() > 0 {}
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    err.read_to_string(&mut text).unwrap();
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20))
+        .expect("recmon did not exit within 20 s of SIGTERM");
+    assert!(status.success(), "{status:?}: {text}");
+    text
 }
 
 #[test]

@@ -74,8 +74,11 @@ impl Recmon {
         extra: &[&str],
         setup: impl FnOnce(&mut Command),
     ) -> Recmon {
-        let mut args: Vec<String> =
-            vec!["--headless".into(), "--listen".into(), "127.0.0.1:0".into()];
+        let mut args: Vec<String> = vec!["--headless".into()];
+        if !extra.contains(&"--listen") {
+            args.push("--listen".into());
+            args.push("127.0.0.1:0".into());
+        }
         if !extra.contains(&"--journal")
             && !extra.contains(&"--no-journal")
             && !extra.contains(&"--resume")
