@@ -426,6 +426,24 @@ mod tests {
     }
 
     #[test]
+    fn the_signed_host_is_the_one_the_receiver_checks() {
+        // The receiver signs over the Host header without its port; the sender's Host header
+        // is the URL's authority. Both sides must land on the same text, IPv6 included.
+        for (url, host) in [
+            ("http://rec.example.com/cb", "rec.example.com"),
+            ("http://rec.example.com:8080/cb", "rec.example.com"),
+            ("http://127.0.0.1:8080", "127.0.0.1"),
+            ("http://[::1]:8080/recmon", "[::1]"),
+            ("http://[fd00::2]/recmon", "[fd00::2]"),
+        ] {
+            let t = Target::parse(url).unwrap();
+            assert_eq!(t.host(), host, "{url}");
+            let authority = url.trim_start_matches("http://").split('/').next().unwrap();
+            assert_eq!(auth::host_without_port(authority), t.host(), "{url}");
+        }
+    }
+
+    #[test]
     fn bad_targets_say_what_is_expected() {
         assert!(Target::parse("https://h").unwrap_err().contains("https"));
         assert!(Target::parse("h:80").unwrap_err().contains("http://"));
