@@ -673,3 +673,126 @@ fn sigterm_right_after_start_still_shuts_down_gracefully() {
         assert!(err.contains("recmon: stopped."), "{err}");
     }
 }
+
+/// The pids whose parent is `parent` (from /proc/*/stat).
+#[cfg(target_os = "linux")]
+fn children_of(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// An fdatasync that blocks, for real: recmon runs under strace, which holds every
+/// fdatasync at its entry for 2 s (`inject=fdatasync:delay_enter`). The answer to a callback
+/// must not come before that sync has returned.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_ack_under_fsync_batch_waits_for_a_slow_fdatasync() {
+    use std::io::BufRead;
+    let strace_works = std::process::Command::new("strace")
+        .args(["--seccomp-bpf", "-f", "-qq", "-o", "/dev/null", "-e"])
+        .args(["trace=fdatasync", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !strace_works {
+        eprintln!(
+            "SKIPPED LOUDLY: strace is missing or may not trace here, so the slow-fdatasync \
+             case did not run (the FIFO test still shows an ack waits for the fsync's result)"
+        );
+        return;
+    }
+    const DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let mut strace = std::process::Command::new("strace")
+        .args(["--seccomp-bpf", "-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg("trace=fdatasync")
+        .arg("-e")
+        .arg(format!(
+            "inject=fdatasync:delay_enter={}",
+            DELAY.as_micros()
+        ))
+        .arg("--")
+        .arg(bin())
+        .args([
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--fsync",
+            "batch",
+            "--journal",
+        ])
+        .arg(&journal)
+        .current_dir(dir.path())
+        .env_remove("RECMON_LISTEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Whatever happens below, neither process outlives the test (a tracer killed alone would
+    // leave recmon running, detached).
+    struct KillOnDrop(Vec<i32>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            for pid in self.0.iter().rev() {
+                unsafe {
+                    libc::kill(*pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+    let mut guard = KillOnDrop(vec![strace.id() as i32]);
+    let mut err = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr: std::net::SocketAddr = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "recmon under strace did not start"
+        );
+        if let Some(a) = line.trim().strip_prefix("recmon: listening on http://") {
+            break a.parse().unwrap();
+        }
+    };
+    let recmon = children_of(strace.id());
+    assert_eq!(recmon.len(), 1, "strace's children: {recmon:?}");
+    guard.0.push(recmon[0]);
+
+    let started = std::time::Instant::now();
+    let (status, body) = request(addr, "POST", "/cb", &[], STATUS_SAMPLE.as_bytes());
+    let took = started.elapsed();
+    assert_eq!(
+        (status, outcome_of(&body)),
+        (200, "accepted".into()),
+        "{body}"
+    );
+    assert!(
+        took >= DELAY - std::time::Duration::from_millis(50),
+        "answered after {took:?}, before the fdatasync (held {DELAY:?}) returned"
+    );
+    assert_eq!(journal_lines(&journal).len(), 1);
+
+    unsafe {
+        libc::kill(recmon[0], libc::SIGTERM);
+    }
+    let status = wait_timeout(&mut strace, std::time::Duration::from_secs(30))
+        .expect("recmon under strace did not stop within 30 s of SIGTERM");
+    assert!(status.success(), "{status:?}");
+    guard.0.clear();
+}
