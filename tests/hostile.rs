@@ -72,7 +72,7 @@ fn slowloris(addr: std::net::SocketAddr) -> Vec<u16> {
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     for b in head.iter() {
-        if s.write_all(&[*b]).is_err() {
+        if start.elapsed() > Duration::from_secs(6) || s.write_all(&[*b]).is_err() {
             break;
         }
         match s.read(&mut chunk) {
@@ -483,4 +483,42 @@ fn the_raw_client_fails_on_a_server_that_answers_but_never_closes() {
     assert!(err.contains("200 OK"), "what arrived is shown: {err}");
     assert!(start.elapsed() >= RAW_READ_LIMIT);
     server.join().unwrap();
+}
+
+/// A stand-in server for checking the slowloris check itself: reads the trickle for 1 s,
+/// then answers `reply` (if any) and closes, or (with `close` false) holds the connection.
+fn fake_server(reply: Option<&'static [u8]>, close: bool) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let start = Instant::now();
+        let mut buf = [0u8; 64];
+        while start.elapsed() < Duration::from_secs(1) {
+            let _ = s.read(&mut buf);
+        }
+        if let Some(reply) = reply {
+            let _ = s.write_all(reply);
+        }
+        if !close {
+            std::thread::sleep(Duration::from_secs(12));
+        }
+    });
+    addr
+}
+
+#[test]
+#[should_panic(expected = "slowloris got an answer instead of a close")]
+fn the_slowloris_check_fails_on_a_server_that_answers() {
+    slowloris(fake_server(
+        Some(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"),
+        true,
+    ));
+}
+
+#[test]
+#[should_panic(expected = "slowloris connection was not closed")]
+fn the_slowloris_check_fails_on_a_server_that_never_closes() {
+    slowloris(fake_server(None, false));
 }
