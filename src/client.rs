@@ -63,11 +63,9 @@ impl Target {
         let authority = uri.authority().ok_or_else(|| {
             format!("--to {url:?} has no host; expected e.g. http://127.0.0.1:8080")
         })?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        // The signed host is the URL's host as written: an IPv6 literal keeps its brackets
+        // (`[::1]`), as in the Host header the receiver checks (see auth::host_without_port).
+        let host = authority.host().to_string();
         let path = match uri.path() {
             "" | "/" => None,
             p => Some(p.to_string()),
@@ -86,7 +84,8 @@ impl Target {
         &self.url
     }
 
-    /// The host name the signature is computed over (no port, no brackets).
+    /// The host the signature is computed over: the URL's host without the port; an IPv6
+    /// literal keeps its brackets (`[::1]`), which is what the receiver sees in `Host`.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -479,11 +478,29 @@ mod tests {
     }
 
     #[test]
+    fn the_signed_host_is_the_one_the_receiver_checks() {
+        // The receiver signs over the Host header without its port; the sender's Host header
+        // is the URL's authority. Both sides must land on the same text, IPv6 included.
+        for (url, host) in [
+            ("http://rec.example.com/cb", "rec.example.com"),
+            ("http://rec.example.com:8080/cb", "rec.example.com"),
+            ("http://127.0.0.1:8080", "127.0.0.1"),
+            ("http://[::1]:8080/recmon", "[::1]"),
+            ("http://[fd00::2]/recmon", "[fd00::2]"),
+        ] {
+            let t = Target::parse(url).unwrap();
+            assert_eq!(t.host(), host, "{url}");
+            let authority = url.trim_start_matches("http://").split('/').next().unwrap();
+            assert_eq!(auth::host_without_port(authority), t.host(), "{url}");
+        }
+    }
+
+    #[test]
     fn bad_targets_say_what_is_expected() {
         assert!(Target::parse("https://h").unwrap_err().contains("https"));
         assert!(Target::parse("h:80").unwrap_err().contains("http://"));
         assert!(Target::parse("ftp://h").unwrap_err().contains("http://"));
-        assert_eq!(Target::parse("http://[::1]:8080").unwrap().host(), "::1");
+        assert_eq!(Target::parse("http://[::1]:8080").unwrap().host(), "[::1]");
     }
 
     #[test]

@@ -934,6 +934,112 @@ mod tests {
         );
     }
 
+    /// Ingest callbacks as (stream, action, milliseconds from a fixed start).
+    type IngestEvents<'a> = &'a [(&'a str, &'a str, i64)];
+
+    fn ingest(stream: &str, action: &str) -> Callback {
+        let query = format!("action={action}&app=d&appname=a&id={stream}");
+        classify(Method::Get, Some(&query), b"").unwrap()
+    }
+
+    /// The ingest rule, written out independently: a callback is a retry when the stream's
+    /// last *accepted* ingest callback had the same action and arrived less than 30 000 ms
+    /// before or after it. Exactly 30 s apart is a new event.
+    fn ingest_oracle(events: &[(&str, &str, i64)]) -> Vec<Outcome> {
+        let mut last: Vec<(&str, &str, i64)> = Vec::new();
+        events
+            .iter()
+            .map(|&(stream, action, ms)| {
+                let prev = last.iter().position(|(s, _, _)| *s == stream);
+                let retry =
+                    prev.is_some_and(|i| last[i].1 == action && (ms - last[i].2).abs() < 30_000);
+                if retry {
+                    return Outcome::Duplicate;
+                }
+                match prev {
+                    Some(i) => last[i] = (stream, action, ms),
+                    None => last.push((stream, action, ms)),
+                }
+                Outcome::Accepted
+            })
+            .collect()
+    }
+
+    fn decide_ingest(events: &[(&str, &str, i64)]) -> Vec<Outcome> {
+        let mut d = Deduper::default();
+        let t0 = at(0);
+        events
+            .iter()
+            .map(|&(stream, action, ms)| {
+                d.decide(
+                    &ingest(stream, action),
+                    t0 + chrono::Duration::milliseconds(ms),
+                )
+                .0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ingest_retries_within_30_s_are_duplicates_and_30_s_is_not() {
+        use Outcome::{Accepted as A, Duplicate as D};
+        // The boundary, by hand: 29.999 s is a retry, 30.000 s is not, either way in time.
+        let cases: &[(IngestEvents, &[Outcome])] = &[
+            (&[("s", "publish", 0), ("s", "publish", 29_999)], &[A, D]),
+            (&[("s", "publish", 0), ("s", "publish", 30_000)], &[A, A]),
+            (&[("s", "publish", 0), ("s", "publish", 30_001)], &[A, A]),
+            (&[("s", "publish", 30_000), ("s", "publish", 1)], &[A, D]),
+            (&[("s", "publish", 30_000), ("s", "publish", 0)], &[A, A]),
+            // Another action is news, and it resets the window.
+            (
+                &[
+                    ("s", "publish", 0),
+                    ("s", "publish_done", 1_000),
+                    ("s", "publish", 2_000),
+                ],
+                &[A, A, A],
+            ),
+            // Another stream is news.
+            (&[("s", "publish", 0), ("t", "publish", 1)], &[A, A]),
+            // A duplicate does not move the window: measured from the last accepted one.
+            (
+                &[
+                    ("s", "publish", 0),
+                    ("s", "publish", 20_000),
+                    ("s", "publish", 35_000),
+                ],
+                &[A, D, A],
+            ),
+        ];
+        for (events, want) in cases {
+            assert_eq!(&ingest_oracle(events), want, "the oracle, on {events:?}");
+            assert_eq!(&decide_ingest(events), want, "{events:?}");
+        }
+        // And on many sequences around the boundary, the deduper agrees with the oracle.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let offsets = [
+            0, 1, 999, 1_000, 29_000, 29_999, 30_000, 30_001, 31_000, 59_999, 60_000,
+        ];
+        for _ in 0..500 {
+            let mut ms = 0i64;
+            let events: Vec<(&str, &str, i64)> = (0..8)
+                .map(|_| {
+                    ms += offsets[next(offsets.len() as u64) as usize];
+                    let stream = ["s", "t"][next(2) as usize];
+                    let action = ["publish", "publish_done"][next(2) as usize];
+                    (stream, action, ms)
+                })
+                .collect();
+            assert_eq!(decide_ingest(&events), ingest_oracle(&events), "{events:?}");
+        }
+    }
+
     #[test]
     fn undo_takes_decisions_back() {
         let mut d = Deduper::default();

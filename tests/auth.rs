@@ -164,10 +164,12 @@ fn max_age_zero_skips_the_age_check() {
 }
 
 /// What recmon prints at start-up (stderr) when listening on `listen` with `env` set; it is
-/// stopped with SIGTERM once started.
+/// stopped with SIGTERM once it says it is listening (its start-up banner is then printed),
+/// and everything it printed up to its exit is returned.
 fn startup_stderr(listen: &str, env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, Read};
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(bin())
+    let mut child = std::process::Command::new(bin())
         .args(["--headless", "--no-journal", "--listen", listen])
         .envs(env.iter().copied())
         .stderr(std::process::Stdio::piped())
@@ -175,12 +177,18 @@ fn startup_stderr(listen: &str, env: &[(&str, &str)]) -> String {
         .current_dir(dir.path())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    // read_line returns 0 at EOF: a recmon that exits without listening ends the loop too.
+    while !text.contains("recmon: listening on") && err.read_line(&mut text).unwrap() > 0 {}
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    err.read_to_string(&mut text).unwrap();
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20))
+        .expect("recmon did not exit within 20 s of SIGTERM");
+    assert!(status.success(), "{status:?}: {text}");
+    text
 }
 
 #[test]
@@ -195,4 +203,60 @@ fn key_from_environment_and_warning_without_key_on_public_address() {
     let err = startup_stderr("127.0.0.1:0", &[("RECMON_AUTH_KEY", KEY)]);
     assert!(err.contains("signature checking: on"), "{err}");
     assert!(!err.contains(KEY));
+}
+
+/// The IPv4 addresses of this machine's interfaces that are not loopback (getifaddrs).
+fn non_loopback_ipv4() -> Vec<std::net::Ipv4Addr> {
+    let mut found = Vec::new();
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) != 0 {
+            return found;
+        }
+        let mut at = list;
+        while !at.is_null() {
+            let ifa = &*at;
+            if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !ip.is_unspecified() {
+                    found.push(ip);
+                }
+            }
+            at = ifa.ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
+
+#[test]
+fn api_is_refused_and_journaled_for_a_non_loopback_client_without_a_token() {
+    let Some(ip) = non_loopback_ipv4().into_iter().next() else {
+        // Only a machine with nothing but loopback gets here; say so where it shows.
+        eprintln!(
+            "SKIPPED LOUDLY: this machine has no non-loopback IPv4 address, so the API's \
+             loopback-only rule could not be tested over a real non-loopback connection"
+        );
+        return;
+    };
+    let r = Recmon::start(&["--listen", "0.0.0.0:0"]);
+    let outside = std::net::SocketAddr::new(ip.into(), r.addr.port());
+    let (status, body) = request(outside, "GET", "/api/state", &[], b"");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("loopback clients only"), "{body}");
+    assert!(body.contains("--api-token"), "{body}");
+    assert!(!body.contains("streams"), "no state leaks: {body}");
+    // The same request over loopback is served: the refusal is about where it came from.
+    assert_eq!(r.get("/api/state").0, 200);
+    let lines = r.wait_journal_lines(1);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], 403);
+    assert_eq!(lines[0]["outcome"], "rejected");
+    assert_eq!(lines[0]["path"], "/api/state");
+    let remote: std::net::SocketAddr = lines[0]["remote"].as_str().unwrap().parse().unwrap();
+    assert_eq!(remote.ip(), std::net::IpAddr::from(ip), "{}", lines[0]);
+    // Callbacks from outside are still welcome.
+    let (status, body) = request(outside, "POST", "/cb", &[], STATUS_SAMPLE.as_bytes());
+    assert_eq!(status, 200, "{body}");
 }

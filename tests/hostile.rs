@@ -60,22 +60,56 @@ fn everywhere(payload: &str) -> Vec<u8> {
 }
 
 fn slowloris(addr: std::net::SocketAddr) -> Vec<u16> {
-    // Headers trickled one byte at a time: cut at --header-timeout (1 s here).
+    // Headers trickled one byte every 100 ms: cut at --header-timeout (1 s here), closed
+    // without an answer. Between bytes the client listens, so the close is seen when it
+    // happens, and anything the server says is caught.
     let mut s = TcpStream::connect(addr).unwrap();
     let start = Instant::now();
     let head = b"POST /cb HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut answer = Vec::new();
+    let mut closed = false;
+    let mut chunk = [0u8; 4096];
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     for b in head.iter() {
-        if s.write_all(&[*b]).is_err() {
+        if start.elapsed() > Duration::from_secs(6) || s.write_all(&[*b]).is_err() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
-        if start.elapsed() > Duration::from_secs(8) {
-            break;
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    if !closed {
+        // The writes failed (the server closed first) or the head ran out: the close must
+        // still come, and soon.
+        let left = Duration::from_secs(6).saturating_sub(start.elapsed());
+        match read_until_closed(&mut s, left) {
+            Ok(rest) => answer.extend_from_slice(rest.as_bytes()),
+            Err((e, rest)) => panic!("slowloris connection was not closed: {e}; got {rest:?}"),
         }
     }
     assert!(
         start.elapsed() < Duration::from_secs(6),
-        "slowloris connection was not cut"
+        "slowloris connection was cut only after {:?}",
+        start.elapsed()
+    );
+    assert!(
+        answer.is_empty(),
+        "slowloris got an answer instead of a close: {:?}",
+        String::from_utf8_lossy(&answer)
     );
     vec![]
 }
@@ -92,9 +126,8 @@ fn half_close_after_request(addr: std::net::SocketAddr) -> Vec<u16> {
     )
     .unwrap();
     s.shutdown(Shutdown::Write).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
+    let out = read_until_closed(&mut s, Duration::from_secs(10))
+        .unwrap_or_else(|(e, got)| panic!("half-close after a full request: {e}; got {got:?}"));
     vec![parse_response(&out).map(|r| r.0).unwrap_or(0)]
 }
 
@@ -103,9 +136,8 @@ fn half_close_mid_body(addr: std::net::SocketAddr) -> Vec<u16> {
     s.write_all(b"POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"domain\":")
         .unwrap();
     s.shutdown(Shutdown::Write).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
+    let out = read_until_closed(&mut s, Duration::from_secs(10))
+        .unwrap_or_else(|(e, got)| panic!("half-close mid-body: {e}; got {got:?}"));
     parse_response(&out).map(|r| vec![r.0]).unwrap_or_default()
 }
 
@@ -137,12 +169,9 @@ fn chunked_10mb(addr: std::net::SocketAddr) -> Vec<u16> {
             break; // the server stopped reading after the limit: expected
         }
     }
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    parse_response(&String::from_utf8_lossy(&out))
-        .map(|r| vec![r.0])
-        .unwrap_or_default()
+    let out = read_until_closed(&mut s, Duration::from_secs(10))
+        .unwrap_or_else(|(e, got)| panic!("10 MB chunked body: {e}; got {got:?}"));
+    parse_response(&out).map(|r| vec![r.0]).unwrap_or_default()
 }
 
 fn cases() -> Vec<Case> {
@@ -253,7 +282,7 @@ fn wait_for_lines(r: &Recmon, n: usize) -> Vec<serde_json::Value> {
     let start = Instant::now();
     loop {
         let lines = r.journal_lines();
-        if lines.len() >= n || start.elapsed() > Duration::from_secs(5) {
+        if lines.len() >= n || start.elapsed() > Duration::from_secs(20) {
             return lines;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -429,4 +458,67 @@ fn check_csv_exports(journal: &std::path::Path) {
         }
         assert!(rows > 0, "{what}.csv is empty");
     }
+}
+
+#[test]
+fn the_raw_client_fails_on_a_server_that_answers_but_never_closes() {
+    // The harness itself: a server that answers and then holds the connection open must not
+    // pass for one that answered and closed (the read timeout is an error, not an answer).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        // Held open until the client gives up.
+        let _ = s.read(&mut buf);
+    });
+    let start = Instant::now();
+    let got = try_request(addr, "POST", "/cb", &[], b"{}");
+    assert!(got.is_err(), "{got:?}");
+    let err = got.unwrap_err();
+    assert!(err.contains("still open"), "{err}");
+    assert!(err.contains("200 OK"), "what arrived is shown: {err}");
+    assert!(start.elapsed() >= RAW_READ_LIMIT);
+    server.join().unwrap();
+}
+
+/// A stand-in server for checking the slowloris check itself: reads the trickle for 1 s,
+/// then answers `reply` (if any) and closes, or (with `close` false) holds the connection.
+fn fake_server(reply: Option<&'static [u8]>, close: bool) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let start = Instant::now();
+        let mut buf = [0u8; 64];
+        while start.elapsed() < Duration::from_secs(1) {
+            let _ = s.read(&mut buf);
+        }
+        if let Some(reply) = reply {
+            let _ = s.write_all(reply);
+        }
+        if !close {
+            std::thread::sleep(Duration::from_secs(12));
+        }
+    });
+    addr
+}
+
+#[test]
+#[should_panic(expected = "slowloris got an answer instead of a close")]
+fn the_slowloris_check_fails_on_a_server_that_answers() {
+    slowloris(fake_server(
+        Some(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"),
+        true,
+    ));
+}
+
+#[test]
+#[should_panic(expected = "slowloris connection was not closed")]
+fn the_slowloris_check_fails_on_a_server_that_never_closes() {
+    slowloris(fake_server(None, false));
 }

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The spec's recording status sample.
@@ -39,6 +40,9 @@ pub struct Recmon {
     pub journal: PathBuf,
     pub stderr: Arc<Mutex<String>>,
     pub stdout: Arc<Mutex<String>>,
+    /// The threads copying the child's stdout and stderr; joined by [`Recmon::stop`] so that
+    /// it returns everything the process printed, not what arrived within some sleep.
+    readers: Vec<JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -59,8 +63,22 @@ impl Recmon {
 
     /// Starts recmon with an explicit journal path (which may be unwritable).
     pub fn start_in(dir: &Path, journal: &Path, extra: &[&str]) -> Recmon {
-        let mut args: Vec<String> =
-            vec!["--headless".into(), "--listen".into(), "127.0.0.1:0".into()];
+        Self::start_with(dir, journal, extra, |_| {})
+    }
+
+    /// [`Recmon::start_in`], with `setup` applied to the command before it is spawned (e.g. a
+    /// `pre_exec` that sets a resource limit, to make the journal fail for real).
+    pub fn start_with(
+        dir: &Path,
+        journal: &Path,
+        extra: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> Recmon {
+        let mut args: Vec<String> = vec!["--headless".into()];
+        if !extra.contains(&"--listen") {
+            args.push("--listen".into());
+            args.push("127.0.0.1:0".into());
+        }
         if !extra.contains(&"--journal")
             && !extra.contains(&"--no-journal")
             && !extra.contains(&"--resume")
@@ -69,22 +87,23 @@ impl Recmon {
             args.push(journal.display().to_string());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(bin())
-            .args(&args)
+        let mut cmd = Command::new(bin());
+        cmd.args(&args)
             .current_dir(dir)
             .env_remove("RECMON_LISTEN")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn recmon");
+            .stderr(Stdio::piped());
+        setup(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn recmon");
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
         {
             let err = child.stderr.take().unwrap();
             let buf = stderr.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut tx = Some(tx);
                 for line in BufReader::new(err).lines().map_while(Result::ok) {
                     if let Some(rest) = line.strip_prefix("recmon: listening on http://") {
@@ -96,12 +115,12 @@ impl Recmon {
                     b.push_str(&line);
                     b.push('\n');
                 }
-            });
+            }));
         }
         {
             let mut out = child.stdout.take().unwrap();
             let buf = stdout.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut chunk = [0u8; 65536];
                 while let Ok(n) = out.read(&mut chunk) {
                     if n == 0 {
@@ -111,7 +130,7 @@ impl Recmon {
                         .unwrap()
                         .push_str(&String::from_utf8_lossy(&chunk[..n]));
                 }
-            });
+            }));
         }
         let addr = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(a) => a.parse().unwrap(),
@@ -127,6 +146,7 @@ impl Recmon {
             journal: journal.to_path_buf(),
             stderr,
             stdout,
+            readers,
             _tmp: None,
         }
     }
@@ -145,14 +165,27 @@ impl Recmon {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// SIGTERM, then wait for a clean exit.
+    /// SIGTERM, then wait for the process to exit and for its output to be read to the end.
     pub fn stop(&mut self) -> (ExitStatus, String, String) {
+        self.sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn sigterm(&self) {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
+    }
+
+    /// Waits (up to 20 s) for the process to exit, then for the readers to reach the end of its
+    /// stdout and stderr (they end when the pipes close), and returns (status, stdout, stderr).
+    pub fn wait_exit(&mut self) -> (ExitStatus, String, String) {
         let status = wait_timeout(&mut self.child, Duration::from_secs(20))
             .expect("recmon did not exit within 20 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
+        for reader in self.readers.drain(..) {
+            reader.join().expect("output reader thread");
+        }
         let err = self.stderr.lock().unwrap().clone();
         let out = self.stdout.lock().unwrap().clone();
         (status, out, err)
@@ -165,6 +198,48 @@ impl Recmon {
 
     pub fn journal_lines(&self) -> Vec<serde_json::Value> {
         journal_lines(&self.journal)
+    }
+
+    /// Waits (up to 20 s) until stderr contains `needle`; panics with what it holds if not.
+    pub fn wait_stderr(&self, needle: &str) -> String {
+        let mut last = String::new();
+        let found = wait_until(Duration::from_secs(20), || {
+            last = self.stderr.lock().unwrap().clone();
+            last.contains(needle)
+        });
+        assert!(found, "stderr never showed {needle:?} within 20 s:\n{last}");
+        last
+    }
+
+    /// Waits (up to 20 s) until the journal holds at least `n` complete lines, and returns them.
+    pub fn wait_journal_lines(&self, n: usize) -> Vec<serde_json::Value> {
+        let mut lines = Vec::new();
+        let found = wait_until(Duration::from_secs(20), || {
+            lines = self.journal_lines();
+            lines.len() >= n
+        });
+        assert!(
+            found,
+            "the journal has {} line(s), not {n}, after 20 s: {lines:?}",
+            lines.len()
+        );
+        lines
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds (true) or `ceiling` passes (false). The ceiling is
+/// generous: it only bounds how long a broken build takes to fail, not how fast a working one
+/// must be on a loaded machine.
+pub fn wait_until(ceiling: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() >= ceiling {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -236,18 +311,64 @@ pub fn try_request(
     parse_response(&resp).ok_or_else(|| format!("no HTTP response: {resp:?}"))
 }
 
-/// Sends raw bytes, reads until the server closes (or 10 s pass).
+/// Sends raw bytes and reads until the server closes the connection. Panics if it cannot
+/// connect, or if the server has not closed within 10 s (a server that never closes must not
+/// pass for one that answered and closed).
 pub fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
-    try_raw_exchange(addr, bytes).expect("connect")
+    try_raw_exchange(addr, bytes).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// How long the raw client waits for the server to close the connection.
+pub const RAW_READ_LIMIT: Duration = Duration::from_secs(10);
 
 fn try_raw_exchange(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let _ = s.write_all(bytes);
+    read_until_closed(&mut s, RAW_READ_LIMIT).map_err(|(e, got)| {
+        std::io::Error::new(
+            e.kind(),
+            format!("reading the answer from {addr}: {e}; received so far: {got:?}"),
+        )
+    })
+}
+
+/// Reads until the peer closes the connection (EOF or reset), within `limit` in all. A
+/// connection still open at `limit` is an error (with what was received so far): a read
+/// timeout is not an answer.
+pub fn read_until_closed(
+    s: &mut TcpStream,
+    limit: Duration,
+) -> Result<String, (std::io::Error, String)> {
+    let deadline = Instant::now() + limit;
     let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    let mut chunk = [0u8; 16384];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let text = |out: &[u8]| String::from_utf8_lossy(out).into_owned();
+        if left.is_zero() {
+            let e = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the connection was still open after {limit:?}"),
+            );
+            return Err((e, text(&out)));
+        }
+        if let Err(e) = s.set_read_timeout(Some(left)) {
+            return Err((e, text(&out)));
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(text(&out)),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A reset after the answer is still a close: keep what arrived.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(text(&out)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err((e, text(&out))),
+        }
+    }
 }
 
 /// Status and body of the first response in `resp`.
