@@ -107,7 +107,7 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
             text: crate::sanitize::terminal(
                 &format!(
                     "resumed {} from {}; seq continues at {}{problems}",
-                    crate::human::count(r.entries as u64, "entry", "entries"),
+                    crate::human::count(r.entries, "entry", "entries"),
                     r.journal.display(),
                     r.last_seq + 1
                 ),
