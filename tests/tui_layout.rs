@@ -7,105 +7,23 @@
 //! The store is built from journal entries, as the sequencer builds it, and keys go through
 //! the real key handler; every time is fixed, so the snapshots are deterministic.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use ratatui::style::Color;
-use ratatui::Terminal;
-use recmon::callback::{classify_request, Method};
-use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
-use recmon::store::{Deduper, Store};
+use recmon::store::Store;
 use recmon::tui::state::Toast;
 use recmon::tui::theme::Theme;
-use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+use recmon::tui::{HeaderInfo, ViewState};
 
-/// 2026-11-27T12:00:00Z: every time here is an offset from it.
-fn base() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_795_780_800, 0).unwrap()
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    base() + Duration::seconds(secs)
-}
+mod tui_fixture;
+use tui_fixture::*;
 
 fn ctx() -> HeaderInfo {
-    HeaderInfo {
-        listen: "127.0.0.1:8080".parse::<SocketAddr>().unwrap(),
-        loopback_only: true,
-        signature_checking: false,
-        journal_path: Some(PathBuf::from(
-            "/var/lib/recmon/journals/recmon-20261127-120000.jsonl",
-        )),
-        started_at: base(),
-    }
-}
-
-fn view() -> ViewState {
-    ViewState::new(Theme { color: false }, true)
-}
-
-/// Feeds requests through the classifier, the deduper and the store, like the sequencer.
-struct Feed {
-    store: Store,
-    dedup: Deduper,
-    seq: u64,
+    header_info("/var/lib/recmon/journals/recmon-20261127-120000.jsonl")
 }
 
 impl Feed {
-    fn new() -> Self {
-        Feed {
-            store: Store::default(),
-            dedup: Deduper::default(),
-            seq: 0,
-        }
-    }
-
-    fn request(&mut self, t: i64, method: &str, path: &str, body: &str) {
-        self.seq += 1;
-        let received_at = at(t);
-        let query = path.split_once('?').map(|(_, q)| q);
-        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
-        let (outcome, status, error, cb) = match verdict {
-            Ok(cb) => {
-                let (o, _) = self.dedup.decide(&cb, received_at);
-                (o, 200, None, Some(cb))
-            }
-            Err(r) => (Outcome::Rejected, r.status, Some(r.error), None),
-        };
-        let enc = encode_body(body.as_bytes(), parsed);
-        let mut headers = BTreeMap::new();
-        headers.insert("host".to_string(), "rec.example.com:8080".to_string());
-        let entry = JournalEntry {
-            seq: self.seq,
-            received_at,
-            remote: "203.0.113.7:40123".into(),
-            method: method.into(),
-            path: path.into(),
-            headers,
-            outcome,
-            status,
-            kind: cb.as_ref().map(|c| c.kind().to_string()),
-            error,
-            body_bytes: body.len() as u64,
-            body: None,
-            body_text: enc.body_text,
-            body_base64: enc.body_base64,
-            body_truncated: None,
-            auth: None,
-        };
-        let mut line = Vec::new();
-        write_line(&mut line, &entry, enc.inline);
-        let line = String::from_utf8(line).unwrap();
-        let line = line.trim_end();
-        let entry: JournalEntry = serde_json::from_str(line).unwrap();
-        self.store.apply(&entry, cb.as_ref(), Arc::from(line));
-    }
-
     fn status(&mut self, t: i64, app: &str, stream: &str, event: &str) {
         let body = format!(
             r#"{{"domain":"live.example.com","app":"{app}","stream":"{stream}","event":"{event}"}}"#
@@ -167,16 +85,8 @@ fn match_day_now() -> DateTime<Utc> {
     at(4100)
 }
 
-fn press(view: &mut ViewState, store: &Store, now: DateTime<Utc>, keys: &[KeyCode]) {
-    for &k in keys {
-        handle_key(view, &KeyEvent::new(k, KeyModifiers::NONE), store, now);
-    }
-}
-
 fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| render(f, store, view, now, &ctx())).unwrap();
-    t.backend().clone()
+    draw_with(store, view, w, h, now, &ctx())
 }
 
 /// The screen as lines of text.

@@ -4,107 +4,27 @@
 //! snapshots are deterministic without masking.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use ratatui::Terminal;
-use recmon::callback::{classify_request, Callback, Method, RecordingGenerated, StreamId};
-use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
+use recmon::callback::{Callback, RecordingGenerated, StreamId};
+use recmon::journal::{JournalEntry, Outcome};
 use recmon::sanitize::is_unsafe_char;
-use recmon::store::{Deduper, Store};
+use recmon::store::Store;
 use recmon::tui::state::{Panel, Popup, FILTER_BUDGET};
-use recmon::tui::theme::Theme;
-use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+use recmon::tui::{render, HeaderInfo, ViewState};
 
-/// 2026-11-27T12:00:00Z: every time in these tests is an offset from it.
-fn base() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_795_780_800, 0).unwrap()
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    base() + Duration::seconds(secs)
-}
+mod tui_fixture;
+use tui_fixture::*;
 
 fn ctx() -> HeaderInfo {
-    HeaderInfo {
-        listen: "127.0.0.1:8080".parse::<SocketAddr>().unwrap(),
-        loopback_only: true,
-        signature_checking: false,
-        journal_path: Some(PathBuf::from("recmon-20261127-120000.jsonl")),
-        started_at: base(),
-    }
-}
-
-fn view() -> ViewState {
-    ViewState::new(Theme { color: false }, true)
-}
-
-/// Feeds requests through the classifier, the deduper and the store, like the sequencer.
-struct Feed {
-    store: Store,
-    dedup: Deduper,
-    seq: u64,
+    header_info("recmon-20261127-120000.jsonl")
 }
 
 impl Feed {
-    fn new() -> Self {
-        Feed {
-            store: Store::default(),
-            dedup: Deduper::default(),
-            seq: 0,
-        }
-    }
-
-    fn request(&mut self, t: i64, method: &str, path: &str, body: &str) {
-        self.seq += 1;
-        let received_at = at(t);
-        let query = path.split_once('?').map(|(_, q)| q);
-        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
-        let (outcome, status, error, cb) = match verdict {
-            Ok(cb) => {
-                let (o, _) = self.dedup.decide(&cb, received_at);
-                (o, 200, None, Some(cb))
-            }
-            Err(r) => (Outcome::Rejected, r.status, Some(r.error), None),
-        };
-        let enc = encode_body(body.as_bytes(), parsed);
-        let mut headers = BTreeMap::new();
-        headers.insert("host".to_string(), "rec.example.com:8080".to_string());
-        headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
-        if !body.is_empty() {
-            headers.insert("content-length".to_string(), body.len().to_string());
-        }
-        let entry = JournalEntry {
-            seq: self.seq,
-            received_at,
-            remote: "203.0.113.7:40123".into(),
-            method: method.into(),
-            path: path.into(),
-            headers,
-            outcome,
-            status,
-            kind: cb.as_ref().map(|c| c.kind().to_string()),
-            error,
-            body_bytes: body.len() as u64,
-            body: None,
-            body_text: enc.body_text,
-            body_base64: enc.body_base64,
-            body_truncated: None,
-            auth: None,
-        };
-        // Written and read back exactly as the sequencer and the journal reader do.
-        let mut line = Vec::new();
-        write_line(&mut line, &entry, enc.inline);
-        let line = String::from_utf8(line).unwrap();
-        let line = line.trim_end();
-        let entry: JournalEntry = serde_json::from_str(line).unwrap();
-        self.store.apply(&entry, cb.as_ref(), Arc::from(line));
-    }
-
     fn status(&mut self, t: i64, stream: &str, event: &str) {
         let body = format!(
             r#"{{"domain":"live.example.com","app":"studio","stream":"{stream}","event":"{event}"}}"#
@@ -129,16 +49,8 @@ impl Feed {
     }
 }
 
-fn press(view: &mut ViewState, store: &Store, now: DateTime<Utc>, keys: &[KeyCode]) {
-    for &k in keys {
-        handle_key(view, &KeyEvent::new(k, KeyModifiers::NONE), store, now);
-    }
-}
-
 fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| render(f, store, view, now, &ctx())).unwrap();
-    t.backend().clone()
+    draw_with(store, view, w, h, now, &ctx())
 }
 
 /// A broadcast with every state: started, paused, resumed (without a start before it), none

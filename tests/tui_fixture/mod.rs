@@ -1,0 +1,132 @@
+//! The fixture both screen test files share: fixed times, a store fed through the real
+//! classifier, deduper, journal line and store (as the sequencer does), keys through the real
+//! key handler, and one frame drawn into a `TestBackend`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use recmon::callback::{classify_request, Method};
+use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
+use recmon::store::{Deduper, Store};
+use recmon::tui::theme::Theme;
+use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+
+/// 2026-11-27T12:00:00Z: every time in these tests is an offset from it.
+pub fn base() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_795_780_800, 0).unwrap()
+}
+
+/// `secs` past [`base`].
+pub fn at(secs: i64) -> DateTime<Utc> {
+    base() + Duration::seconds(secs)
+}
+
+/// The header facts of a loopback session without signature checking, writing `journal`.
+pub fn header_info(journal: &str) -> HeaderInfo {
+    HeaderInfo {
+        listen: "127.0.0.1:8080".parse::<SocketAddr>().unwrap(),
+        loopback_only: true,
+        signature_checking: false,
+        journal_path: Some(PathBuf::from(journal)),
+        started_at: base(),
+    }
+}
+
+/// A view without colour, times in UTC.
+pub fn view() -> ViewState {
+    ViewState::new(Theme { color: false }, true)
+}
+
+/// Feeds requests through the classifier, the deduper and the store, like the sequencer.
+pub struct Feed {
+    pub store: Store,
+    pub dedup: Deduper,
+    pub seq: u64,
+}
+
+impl Feed {
+    /// An empty store.
+    pub fn new() -> Self {
+        Feed {
+            store: Store::default(),
+            dedup: Deduper::default(),
+            seq: 0,
+        }
+    }
+
+    /// One request at `t` seconds past [`base`], journaled, read back and applied.
+    pub fn request(&mut self, t: i64, method: &str, path: &str, body: &str) {
+        self.seq += 1;
+        let received_at = at(t);
+        let query = path.split_once('?').map(|(_, q)| q);
+        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
+        let (outcome, status, error, cb) = match verdict {
+            Ok(cb) => {
+                let (o, _) = self.dedup.decide(&cb, received_at);
+                (o, 200, None, Some(cb))
+            }
+            Err(r) => (Outcome::Rejected, r.status, Some(r.error), None),
+        };
+        let enc = encode_body(body.as_bytes(), parsed);
+        let mut headers = BTreeMap::new();
+        headers.insert("host".to_string(), "rec.example.com:8080".to_string());
+        headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
+        if !body.is_empty() {
+            headers.insert("content-length".to_string(), body.len().to_string());
+        }
+        let entry = JournalEntry {
+            seq: self.seq,
+            received_at,
+            remote: "203.0.113.7:40123".into(),
+            method: method.into(),
+            path: path.into(),
+            headers,
+            outcome,
+            status,
+            kind: cb.as_ref().map(|c| c.kind().to_string()),
+            error,
+            body_bytes: body.len() as u64,
+            body: None,
+            body_text: enc.body_text,
+            body_base64: enc.body_base64,
+            body_truncated: None,
+            auth: None,
+        };
+        // Written and read back exactly as the sequencer and the journal reader do.
+        let mut line = Vec::new();
+        write_line(&mut line, &entry, enc.inline);
+        let line = String::from_utf8(line).unwrap();
+        let line = line.trim_end();
+        let entry: JournalEntry = serde_json::from_str(line).unwrap();
+        self.store.apply(&entry, cb.as_ref(), Arc::from(line));
+    }
+}
+
+/// Presses `keys` in order through the real key handler.
+pub fn press(view: &mut ViewState, store: &Store, now: DateTime<Utc>, keys: &[KeyCode]) {
+    for &k in keys {
+        handle_key(view, &KeyEvent::new(k, KeyModifiers::NONE), store, now);
+    }
+}
+
+/// One frame of `w`×`h` cells, drawn at `now`.
+pub fn draw_with(
+    store: &Store,
+    view: &mut ViewState,
+    w: u16,
+    h: u16,
+    now: DateTime<Utc>,
+    info: &HeaderInfo,
+) -> TestBackend {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, store, view, now, info)).unwrap();
+    t.backend().clone()
+}
