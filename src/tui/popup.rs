@@ -4,14 +4,11 @@
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, BorderType, Borders, Clear, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState,
-    Wrap,
-};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::keys::{BINDINGS, FILTER_HELP, FILTER_SYNTAX, MOUSE_HELP};
-use super::screen::{MIN_HEIGHT, MIN_WIDTH};
+use super::screen::{border_scrollbar, MIN_HEIGHT, MIN_WIDTH};
 use super::state::{Popup, ViewState};
 use super::theme::Theme;
 
@@ -218,22 +215,12 @@ fn popup_scrollbar(
     offset: usize,
     t: Theme,
 ) {
-    let mut state = ScrollbarState::new(total.saturating_sub(height) + 1)
-        .position(offset)
-        .viewport_content_length(height);
-    frame.render_stateful_widget(
-        Scrollbar::new(ScrollbarOrientation::VerticalRight)
-            .begin_symbol(None)
-            .end_symbol(None)
-            .track_symbol(Some("║"))
-            .style(t.border(true)),
-        Rect {
-            y: rect.y + 1,
-            height: rect.height.saturating_sub(2),
-            ..rect
-        },
-        &mut state,
-    );
+    let track = Rect {
+        y: rect.y + 1,
+        height: rect.height.saturating_sub(2),
+        ..rect
+    };
+    border_scrollbar(frame, track, total, height, offset, "║", t.border(true));
 }
 
 /// A rectangle of at most `width` × `height` in the middle of `area`.

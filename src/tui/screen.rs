@@ -143,21 +143,36 @@ pub(super) fn scrollbar(
     if rows <= height || height == 0 {
         return;
     }
-    let mut state = ScrollbarState::new(rows - height + 1)
+    // The rows only: below the top border and the column header, above the bottom border.
+    let track = Rect {
+        y: area.y + 2,
+        height: area.height.saturating_sub(3),
+        ..area
+    };
+    border_scrollbar(frame, track, rows, height, offset, "│", t.border(false));
+}
+
+/// A scrollbar drawn over the right border of `track` (the border cells beside the rows it
+/// scrolls), `rows` in all with `height` of them visible from `offset`.
+pub(super) fn border_scrollbar(
+    frame: &mut Frame,
+    track: Rect,
+    rows: usize,
+    height: usize,
+    offset: usize,
+    track_symbol: &'static str,
+    style: ratatui::style::Style,
+) {
+    let mut state = ScrollbarState::new(rows.saturating_sub(height) + 1)
         .position(offset)
         .viewport_content_length(height);
     frame.render_stateful_widget(
         Scrollbar::new(ScrollbarOrientation::VerticalRight)
             .begin_symbol(None)
             .end_symbol(None)
-            .track_symbol(Some("│"))
-            .style(t.border(false)),
-        // The rows only: below the top border and the column header, above the bottom border.
-        Rect {
-            y: area.y + 2,
-            height: area.height.saturating_sub(3),
-            ..area
-        },
+            .track_symbol(Some(track_symbol))
+            .style(style),
+        track,
         &mut state,
     );
 }
