@@ -7,10 +7,18 @@ pub fn hms(secs: i64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// Fractional seconds as `h:mm:ss.mmm`.
+/// Durations this long or longer (about 31.7 years) belong to no recording. They are
+/// shown in scientific notation: as `h:mm:ss` they would be a wall of digits, or wrap.
+pub const IMPLAUSIBLE_S: f64 = 1e9;
+
+/// Fractional seconds as `h:mm:ss.mmm`, signed; `-` when not finite, and `1.000e300 s` from
+/// [`IMPLAUSIBLE_S`] on.
 pub fn hms_ms(secs: f64) -> String {
     if !secs.is_finite() {
         return "-".into();
+    }
+    if secs.abs() >= IMPLAUSIBLE_S {
+        return format!("{secs:.3e} s");
     }
     let neg = secs < 0.0;
     let ms = (secs.abs() * 1000.0).round() as u64;
@@ -23,6 +31,27 @@ pub fn hms_ms(secs: f64) -> String {
         s % 60,
         ms % 1000
     )
+}
+
+/// Fractional seconds rounded to whole ones as `h:mm:ss`, signed (a sum of durations can be
+/// negative when a provider sent a negative one); implausible values as in [`hms_ms`].
+pub fn hms_signed(secs: f64) -> String {
+    if !secs.is_finite() || secs.abs() >= IMPLAUSIBLE_S {
+        return hms_ms(secs);
+    }
+    let whole = secs.round() as i64;
+    let sign = if whole < 0 { "-" } else { "" };
+    format!("{sign}{}", hms(whole.saturating_abs()))
+}
+
+/// Seconds as a plain number with its unit, `4.200s`: three decimals, or scientific notation
+/// from [`IMPLAUSIBLE_S`] on (a `1e300` would otherwise print 300 digits).
+pub fn seconds(secs: f64) -> String {
+    if secs.is_finite() && secs.abs() >= IMPLAUSIBLE_S {
+        format!("{secs:.3e}s")
+    } else {
+        format!("{secs:.3}s")
+    }
 }
 
 /// `1234567` as `1,234,567`: counters stay readable when they grow.
@@ -69,6 +98,19 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn implausible_durations_stay_short_and_signed() {
+        assert_eq!(hms_ms(1e300), "1.000e300 s");
+        assert_eq!(hms_ms(-2.5e12), "-2.500e12 s");
+        assert_eq!(hms_ms(999_999_999.0), "277777:46:39.000");
+        assert_eq!(hms_signed(-5.0), "-0:00:05");
+        assert_eq!(hms_signed(36000.4), "10:00:00");
+        assert_eq!(hms_signed(1e300), "1.000e300 s");
+        assert_eq!(hms_signed(f64::NAN), "-");
+        assert_eq!(seconds(4.2), "4.200s");
+        assert_eq!(seconds(1e300), "1.000e300s");
     }
 
     #[test]

@@ -573,7 +573,7 @@ fn detail_of(cb: &Callback) -> String {
         Callback::Status(_) => String::new(),
         Callback::Recording(r) => {
             let mut d = match r.duration {
-                Some(x) => format!("duration={x:.3}s"),
+                Some(x) => format!("duration={}", crate::human::seconds(x)),
                 None => "duration=-".to_string(),
             };
             if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {

@@ -393,3 +393,48 @@ fn time_columns_name_their_zone() {
         "{text}"
     );
 }
+
+#[test]
+fn a_wide_terminal_shows_a_long_stream_name_whole_and_a_huge_duration_stays_short() {
+    let mut f = Feed::new();
+    let app = "some-really-long-application-name";
+    let stream = "a-stream-with-a-rather-long-name-cam-7";
+    f.status(0, app, stream, "record_paused");
+    // Finite, so the classifier accepts it; no recording lasts 1e300 s.
+    f.request(
+        5,
+        "POST",
+        "/recmon",
+        r#"{"domain":"live.example.com","app":"live","stream":"huge","uri":"live/huge/0.flv","duration":1e300}"#,
+    );
+    let now = at(10);
+    let name = format!("live.example.com/{app}/{stream}");
+    assert!(
+        name.len() > 80,
+        "the name must be longer than the column's cap"
+    );
+
+    let mut v = view();
+    let wide = lines(&draw(&f.store, &mut v, 200, 50, now));
+    let streams = panel(&wide, "Streams");
+    assert!(
+        streams.iter().any(|l| l.contains(&name)),
+        "200 columns with blank space, yet the name is cut:\n{}",
+        streams.join("\n")
+    );
+    let huge = "1.000e300 s ⚠";
+    assert!(wide.iter().any(|l| l.contains(huge)), "{}", wide.join("\n"));
+
+    // At 80 columns the huge value does not push the uri out of the recordings table.
+    let mut v = view();
+    let narrow = lines(&draw(&f.store, &mut v, 80, 24, now));
+    let recordings = panel(&narrow, "Recordings");
+    assert!(recordings[0].contains("uri"), "{}", recordings.join("\n"));
+    assert!(
+        recordings
+            .iter()
+            .any(|l| l.contains(huge) && l.contains("0.flv")),
+        "{}",
+        recordings.join("\n")
+    );
+}

@@ -305,7 +305,14 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
     b.field(
         "duration",
         &r.duration
-            .map(|d| format!("{} ({d} s)", hms_ms(d)))
+            .map(|d| {
+                // The value as sent, unless it would print hundreds of digits.
+                if d.abs() >= crate::human::IMPLAUSIBLE_S {
+                    format!("{} ({})", hms_ms(d), crate::human::seconds(d))
+                } else {
+                    format!("{} ({d} s)", hms_ms(d))
+                }
+            })
             .unwrap_or_else(|| "-".into()),
     );
     b.field("start_time", &unix_date_time(r.start_time, utc));

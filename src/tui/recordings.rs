@@ -77,7 +77,7 @@ pub fn duration_cell(duration: Option<f64>, mismatch: bool, t: Theme) -> Line<'s
         None => ("-".to_string(), false),
         Some(d) if d.is_nan() => ("NaN".to_string(), true),
         Some(d) if d.is_infinite() => (if d > 0.0 { "+inf" } else { "-inf" }.to_string(), true),
-        Some(d) => (hms_ms(d), d < 0.0),
+        Some(d) => (hms_ms(d), d < 0.0 || d.abs() >= crate::human::IMPLAUSIBLE_S),
     };
     if impossible {
         Line::from(vec![
@@ -129,6 +129,8 @@ mod tests {
         assert_eq!(shown(-5.5), "-0:00:05.500 ⚠");
         assert_eq!(shown(f64::NAN), "NaN ⚠");
         assert_eq!(shown(f64::NEG_INFINITY), "-inf ⚠");
+        // Finite, so accepted, but no recording's: short, and flagged.
+        assert_eq!(shown(1e300), "1.000e300 s ⚠");
         let mismatch = duration_cell(Some(60.0), true, Theme { color: false });
         assert_eq!(mismatch.to_string(), "0:01:00.000 ≠");
     }

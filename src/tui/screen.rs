@@ -317,37 +317,67 @@ impl Column {
 
 /// Lays out a table in `width` cells: widths from [`allocate_columns`], dropped columns
 /// left out, and every value cut to its column with `…`.
+/// Width still blank after every column got what it prefers goes to the columns cut at their
+/// cap (a long stream name, a long uri), most important first: a wide terminal shows them
+/// whole rather than leave the right side empty.
+fn give_spare_width_past_the_caps(
+    widths: &mut [u16],
+    widest: &[u16],
+    columns: &[Column],
+    width: u16,
+) {
+    let shown = widths.iter().filter(|&&w| w > 0).count() as u16;
+    let used: u16 = widths
+        .iter()
+        .sum::<u16>()
+        .saturating_add(COLUMN_SPACING * shown.saturating_sub(1));
+    let mut spare = width.saturating_sub(used);
+    let mut order: Vec<usize> = (0..columns.len()).filter(|&i| widths[i] > 0).collect();
+    order.sort_by_key(|&i| columns[i].priority);
+    for i in order {
+        if spare == 0 {
+            break;
+        }
+        let more = widest[i].saturating_sub(widths[i]).min(spare);
+        widths[i] += more;
+        spare -= more;
+    }
+}
+
 pub(super) fn fitted_table(
     columns: &[Column],
     rows: Vec<Vec<Line<'static>>>,
     width: u16,
     header_style: Style,
 ) -> Table<'static> {
-    let needs: Vec<ColumnNeed> = columns
+    let widest: Vec<u16> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let widest = rows
-                .iter()
+            rows.iter()
                 .filter_map(|r| r.get(i))
                 .map(Line::width)
                 .chain([c.header.width()])
                 .max()
                 .unwrap_or(0)
-                .min(u16::MAX as usize) as u16;
-            let preferred = widest.min(c.max).max(c.min);
-            ColumnNeed {
-                priority: c.priority,
-                min: if c.whole { widest.max(c.min) } else { c.min },
-                preferred: if c.whole {
-                    widest.max(c.min)
-                } else {
-                    preferred
-                },
-            }
+                .min(u16::MAX as usize) as u16
         })
         .collect();
-    let widths = allocate_columns(&needs, width, COLUMN_SPACING);
+    let needs: Vec<ColumnNeed> = columns
+        .iter()
+        .zip(&widest)
+        .map(|(c, &widest)| ColumnNeed {
+            priority: c.priority,
+            min: if c.whole { widest.max(c.min) } else { c.min },
+            preferred: if c.whole {
+                widest.max(c.min)
+            } else {
+                widest.min(c.max).max(c.min)
+            },
+        })
+        .collect();
+    let mut widths = allocate_columns(&needs, width, COLUMN_SPACING);
+    give_spare_width_past_the_caps(&mut widths, &widest, columns, width);
     let keep: Vec<usize> = (0..columns.len()).filter(|&i| widths[i] > 0).collect();
     let cell = |line: Line<'static>, i: usize| {
         Cell::from(fit_line(line, widths[i] as usize, columns[i].cut))

@@ -80,7 +80,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
                 right(in_state),
                 Line::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
                 right(thousands(s.recordings)),
-                right(hms(s.total_duration_s.round() as i64)),
+                right(crate::human::hms_signed(s.total_duration_s)),
                 Line::from(last),
                 right(last_ago),
             ]
