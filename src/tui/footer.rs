@@ -28,11 +28,10 @@ pub fn height(view: &ViewState, columns: u16, rows: u16) -> u16 {
     1 + message
 }
 
-/// Lines a message takes when wrapped (by character, so a long path is never lost).
+/// Lines a message takes when wrapped (see [`chunk`]).
 fn message_lines(text: &str, columns: u16) -> u16 {
     let room = (columns as usize).saturating_sub(2).max(1);
-    let lines = width(text).div_ceil(room).max(1);
-    lines.min(u16::MAX as usize) as u16
+    chunk(text, room).len().min(u16::MAX as usize) as u16
 }
 
 /// Draws the footer.
@@ -113,9 +112,17 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
         let lines = area.height.saturating_sub(1);
         if lines > 0 {
             let room = (area.width as usize).saturating_sub(2).max(1);
-            let text = super::text::fit(&toast.text, room * lines as usize, Cut::End);
-            // Wrapped by character, not word: a path has no spaces to break at.
-            let wrapped: Vec<Line> = chunk(&text, room)
+            let mut pieces = chunk(&toast.text, room);
+            if pieces.len() > lines as usize {
+                // Too low a screen for the whole message: its last shown line ends in `…`.
+                pieces.truncate(lines as usize);
+                let last = pieces.last_mut().expect("lines > 0");
+                while !last.is_empty() && width(last) + 1 > room {
+                    last.pop();
+                }
+                last.push('…');
+            }
+            let wrapped: Vec<Line> = pieces
                 .into_iter()
                 .map(|l| Line::styled(format!(" {l} "), style))
                 .collect();
@@ -131,18 +138,55 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     }
 }
 
-/// A text in pieces of at most `room` cells.
+/// A text in lines of at most `room` cells, broken after a space where there is one, so
+/// that a path or a file name stays whole and can be copied; a word wider than a line (a
+/// long path) is broken by character rather than lost.
 fn chunk(text: &str, room: usize) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut line = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let w = width(c.encode_utf8(&mut [0; 4]));
-        if used + w > room && used > 0 {
-            out.push(String::new());
-            used = 0;
+    for word in text.split_inclusive(' ') {
+        let visible = width(word.trim_end());
+        if visible <= room {
+            if used > 0 && used + visible > room {
+                out.push(line.trim_end().to_string());
+                line.clear();
+                used = 0;
+            }
+            line.push_str(word);
+            used += width(word);
+            continue;
         }
-        out.last_mut().expect("never empty").push(c);
-        used += w;
+        // Wider than any line: it starts where the line is and continues below.
+        for c in word.chars() {
+            let w = width(c.encode_utf8(&mut [0; 4]));
+            if used + w > room && used > 0 {
+                out.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += w;
+        }
     }
+    out.push(line.trim_end().to_string());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk;
+
+    #[test]
+    fn messages_break_after_spaces_and_keep_names_whole() {
+        assert_eq!(
+            chunk("exported to ./a/recordings.csv, ./a/journal.jsonl", 24),
+            ["exported to", "./a/recordings.csv,", "./a/journal.jsonl"]
+        );
+        // A word longer than a line is broken by character, never dropped.
+        assert_eq!(
+            chunk("at /very/long/path", 8),
+            ["at /very", "/long/pa", "th"]
+        );
+        assert_eq!(chunk("", 8), [""]);
+    }
 }
