@@ -533,11 +533,11 @@ pub fn banner(session: &Session) -> Vec<String> {
 pub fn summary_lines(s: &SessionSummary) -> Vec<String> {
     vec![
         format!(
-            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({} bad signature); {}",
+            "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({}); {}",
             thousands(s.counters.accepted),
             thousands(s.counters.duplicate),
             thousands(s.counters.rejected),
-            thousands(s.auth_failures),
+            count(s.auth_failures, "bad signature", "bad signatures"),
             count(s.recordings as u64, "recording", "recordings")
         ),
         match &s.journal_path {

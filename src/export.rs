@@ -730,9 +730,9 @@ impl AtomicOutput {
         let existing = std::fs::metadata(&target).ok();
         if existing.as_ref().is_some_and(|m| m.is_dir()) {
             return Err(ExportError::new(format!(
-                "-o {} is a directory; give a file name, e.g. -o {}",
+                "-o {} is a directory; give a file name, e.g. -o {} (the format follows --format)",
                 target.display(),
-                target.join("export.csv").display()
+                target.join("export.jsonl").display()
             )));
         }
         if existing.as_ref().is_some_and(|m| !m.is_file()) {

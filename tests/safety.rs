@@ -549,7 +549,7 @@ fn summaries_say_one_recording_and_one_line() {
     assert!(status.success(), "{err}");
     assert!(
         err.contains(
-            "recmon: stopped. requests: 1 accepted, 0 duplicate, 0 rejected (0 bad signature); 1 recording\n"
+            "recmon: stopped. requests: 1 accepted, 0 duplicate, 0 rejected (0 bad signatures); 1 recording\n"
         ),
         "{err}"
     );
@@ -602,7 +602,7 @@ fn summaries_separate_thousands() {
     );
     assert!(
         err.contains(
-            "requests: 1,234 accepted, 0 duplicate, 0 rejected (0 bad signature); 1,234 recordings"
+            "requests: 1,234 accepted, 0 duplicate, 0 rejected (0 bad signatures); 1,234 recordings"
         ),
         "{err}"
     );

@@ -315,8 +315,14 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
             })
             .unwrap_or_else(|| "-".into()),
     );
-    b.field("start_time", &unix_date_time(r.start_time, utc));
-    b.field("stop_time", &unix_date_time(r.stop_time, utc));
+    // The provider's Unix times, in the zone the panels use (the uri keeps the provider's
+    // own local time as sent).
+    let zoned = |t: Option<i64>| match t.and_then(|s| DateTime::from_timestamp(s, 0)) {
+        Some(t) => time(t, utc),
+        None => unix_date_time(t, utc),
+    };
+    b.field("start_time", &zoned(r.start_time));
+    b.field("stop_time", &zoned(r.stop_time));
     if r.mismatch {
         if let (Some(d), Some(a), Some(z)) = (r.duration, r.start_time, r.stop_time) {
             let msg = format!(
