@@ -135,18 +135,31 @@ pub struct HeadScanner {
 impl HeadScanner {
     /// Feeds the next bytes of the connection; bytes after the head's end are ignored.
     pub fn feed(&mut self, data: &[u8]) {
-        for &b in data {
-            if self.done {
-                return;
+        // Line by line (memchr finds each LF), not byte by byte: this runs on every read of
+        // every connection, and a byte loop cost about 1,300 instructions per request.
+        let mut rest = data;
+        while !self.done && !rest.is_empty() {
+            let (line, end) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], Some(i)),
+                None => (rest, None),
+            };
+            if line.iter().any(|&b| b != b'\r') {
+                self.at_line_start = false;
+                self.seen_text = true;
             }
-            self.bytes += 1;
-            match b {
-                b'\n' if self.at_line_start && self.seen_text => self.done = true,
-                b'\n' => self.at_line_start = true,
-                b'\r' => {}
-                _ => {
-                    self.at_line_start = false;
-                    self.seen_text = true;
+            match end {
+                Some(i) => {
+                    self.bytes += i + 1;
+                    if self.at_line_start && self.seen_text {
+                        self.done = true;
+                    } else {
+                        self.at_line_start = true;
+                    }
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    self.bytes += rest.len();
+                    rest = &[];
                 }
             }
         }
@@ -267,5 +280,38 @@ mod tests {
         assert_eq!(measure(&[b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"]), (22, true));
         let partial = b"GET / HTTP/1.1\r\nHost: x\r\n";
         assert_eq!(measure(&[partial]), (partial.len(), false));
+    }
+
+    /// The byte-at-a-time definition the line-at-a-time scanner must agree with.
+    fn reference(data: &[u8]) -> (usize, bool) {
+        let (mut bytes, mut at_line_start, mut seen_text) = (0, false, false);
+        for &b in data {
+            bytes += 1;
+            match b {
+                b'\n' if at_line_start && seen_text => return (bytes, true),
+                b'\n' => at_line_start = true,
+                b'\r' => {}
+                _ => {
+                    at_line_start = false;
+                    seen_text = true;
+                }
+            }
+        }
+        (bytes, false)
+    }
+
+    #[test]
+    fn line_at_a_time_agrees_with_byte_at_a_time_on_any_input_and_split() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..24);
+            let data: Vec<u8> = (0..len)
+                .map(|_| [b'\r', b'\n', b'a', b' '][rng.random_range(0..4)])
+                .collect();
+            let cut = rng.random_range(0..=len);
+            let (a, b) = data.split_at(cut);
+            assert_eq!(measure(&[a, b]), reference(&data), "{data:?} cut at {cut}");
+        }
     }
 }
