@@ -722,6 +722,19 @@ impl AtomicOutput {
     /// Prepares to write `target`. A symlink is followed, so the file it points to is
     /// replaced, not the link.
     pub fn create(target: &Path) -> Result<Self, ExportError> {
+        // `/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N` name a descriptor someone holds open
+        // (the shell's `>> app.log`): renaming over the file behind it would cut them off it.
+        // Appending, as through that descriptor: a `>> app.log` keeps what it held.
+        if target.starts_with("/dev") || target.starts_with("/proc") {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(target)
+                .map_err(|e| ExportError::new(format!("cannot open {}: {e}", target.display())))?;
+            return Ok(AtomicOutput {
+                target: target.to_path_buf(),
+                kind: OutputKind::InPlace(file),
+            });
+        }
         let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
         let target = match is_link {
             true => std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf()),
@@ -744,6 +757,26 @@ impl AtomicOutput {
                 target,
                 kind: OutputKind::InPlace(file),
             });
+        }
+        if existing.is_some() {
+            // The rename would replace the file whatever its mode or owner, so first ask
+            // what a plain write would: may we write it, and is it a journal another recmon
+            // is writing now (replacing it would cut that session off its own journal)?
+            match crate::journal::LockedJournal::open(&target, false) {
+                Ok(_released_on_drop) => {}
+                Err(crate::journal::OpenError::Io(e)) => {
+                    return Err(ExportError::new(format!(
+                        "cannot write {}: {e}",
+                        target.display()
+                    )))
+                }
+                Err(locked) => {
+                    return Err(ExportError::new(format!(
+                        "-o {} is a live journal: {locked}. Exporting over it would lose that session's journal; choose another file",
+                        target.display()
+                    )))
+                }
+            }
         }
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -616,8 +616,9 @@ fn holder_in_proc_locks(table: &str, (major, minor, ino): (u64, u64, u64)) -> Op
             u64::from_str_radix(parts.next()?, 16).ok()?,
             parts.next()?.parse::<u64>().ok()?,
         );
+        // A holder in another pid namespace is listed as pid 0: no pid to name.
         (found == (major, minor, ino))
-            .then(|| pid.parse().ok())
+            .then(|| pid.parse().ok().filter(|&p: &u32| p != 0))
             .flatten()
     })
 }

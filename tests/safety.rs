@@ -383,6 +383,57 @@ fn a_second_writer_on_one_journal_is_refused_naming_the_first() {
     assert_eq!(seqs, vec![1, 2, 3]);
 }
 
+/// `export -o` naming a journal another recmon is writing is refused: the rename would leave
+/// that session writing to a deleted file, and every later callback would get 503.
+#[test]
+fn an_export_over_a_live_journal_is_refused_and_the_journal_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let mut a = Recmon::start(&[]);
+    assert_eq!(a.post("/cb", STATUS_SAMPLE).0, 200);
+    let live = a.journal.to_str().unwrap().to_string();
+    let inode = std::fs::metadata(&a.journal).unwrap().ino();
+    std::fs::write(a.dir.join("other.jsonl"), journal_of_recordings(2)).unwrap();
+    let out = recmon(&a.dir, &["export", "other.jsonl", "-o", &live]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is a live journal") && err.contains(&format!("pid {}", a.child.id())),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&a.journal).unwrap().ino(), inode);
+    // The session still journals and answers 200.
+    assert_eq!(a.post("/cb", RECORDING_SAMPLE).0, 200);
+    let (status, _, err) = a.stop();
+    assert!(status.success(), "{err}");
+    assert_eq!(a.journal_lines().len(), 2);
+}
+
+/// `-o /dev/stdout` writes through the descriptor the shell opened: `>> app.log` keeps what
+/// the log held and the export follows it (a rename over the file would drop both).
+#[test]
+fn an_export_to_dev_stdout_appends_through_the_shells_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("j.jsonl"), journal_of_recordings(2)).unwrap();
+    std::fs::write(d.join("app.log"), "before\n").unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' export j.jsonl -o /dev/stdout >> app.log && echo after >> app.log",
+            bin()
+        ))
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(d.join("app.log")).unwrap();
+    assert_eq!(
+        log,
+        format!("before\n{}after\n", journal_of_recordings(2)),
+        "the log keeps its line, then the export, then what the shell wrote after"
+    );
+}
+
 // ---- 4. --resume refuses what is not a journal ----------------------------------------------
 
 #[test]
