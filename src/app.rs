@@ -195,7 +195,7 @@ fn rebuild_for_resume(
             ),
         );
     }
-    eprintln!("{}", report.summary_line());
+    crate::output::eline(&report.summary_line());
     Ok((store, deduper, report))
 }
 
@@ -330,10 +330,10 @@ impl Session {
         let bound = match TcpListener::bind(args.listen).await {
             // The demo only needs some port: if the usual one is taken, take any free one.
             Err(e) if args.demo && e.kind() == std::io::ErrorKind::AddrInUse => {
-                eprintln!(
+                crate::output::eline(&format!(
                     "recmon: port {} is taken; the demo listens on a free port instead (shown below)",
                     args.listen.port()
-                );
+                ));
                 TcpListener::bind(SocketAddr::new(args.listen.ip(), 0)).await
             }
             other => other,

@@ -1016,7 +1016,7 @@ pub fn run(args: ExportArgs) -> Result<(), AppError> {
             human::count(count.problems.len() as u64, "damaged line", "damaged lines")
         ));
     }
-    eprintln!("{line}");
+    crate::output::eline(&line);
     Ok(())
 }
 

@@ -690,3 +690,26 @@ fn help_names_the_listen_variable_without_an_empty_value() {
         text(&out.stderr)
     );
 }
+
+/// An export whose stderr reader has gone (a closed pipe: a cron job's log, a dead ssh
+/// session) still writes its output and exits 0: its summary line is best effort, and a
+/// panic on EPIPE would make a good export look failed.
+#[test]
+fn an_export_with_stderr_closed_still_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("j.jsonl"), journal_of_recordings(2)).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = Command::new(bin())
+        .args(["export", "j.jsonl", "-o", "out.jsonl"])
+        .current_dir(d)
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(d.join("out.jsonl")).unwrap(),
+        journal_of_recordings(2)
+    );
+}

@@ -139,10 +139,12 @@ pub async fn run(args: RunArgs, exporter: Option<Exporter>) -> Result<(), AppErr
         }
         Err(e) => Err(format!("cannot set up the terminal: {e}")),
     };
-    eprintln!("recmon: shutting down: finishing requests in flight, syncing the journal");
+    crate::output::eline(
+        "recmon: shutting down: finishing requests in flight, syncing the journal",
+    );
     let summary = session.shutdown().await;
     for l in app::summary_lines(&summary) {
-        eprintln!("{l}");
+        crate::output::eline(&l);
     }
     result.map_err(|message| AppError { message, code: 1 })?;
     summary.exit_status()
