@@ -467,7 +467,7 @@ impl RecordingRow {
             start_time_unix: r.start_time,
             stop_time: unix_to_rfc3339(r.stop_time),
             stop_time_unix: r.stop_time,
-            span_s: r.start_time.zip(r.stop_time).map(|(a, b)| b - a),
+            span_s: r.span_s(),
             duration_mismatch: r.mismatch,
             push_args: serde_json::Value::Object(r.push_args_map()),
         }
@@ -589,7 +589,7 @@ fn write_recordings(
             opt_num(r.start_time).into(),
             csv_cell(&stop),
             opt_num(r.stop_time).into(),
-            opt_num(r.start_time.zip(r.stop_time).map(|(a, b)| b - a)).into(),
+            opt_num(r.span_s()).into(),
             r.mismatch.to_string().into(),
             csv_cell(&push_args),
         ];

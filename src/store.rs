@@ -139,6 +139,12 @@ impl NonMaxIndex {
     }
 }
 
+/// `stop − start` in seconds, when both are known and the difference fits: the provider's
+/// times are untrusted, and `i64::MAX − i64::MIN` would overflow.
+pub fn span_s(start: Option<i64>, stop: Option<i64>) -> Option<i64> {
+    stop?.checked_sub(start?)
+}
+
 impl Recording {
     /// Index into [`Store::recordings`] of this stream's recording before this one.
     pub fn previous_in_stream(&self) -> Option<usize> {
@@ -147,10 +153,13 @@ impl Recording {
 
     /// The duration to count: the reported one, else stop - start.
     pub fn effective_duration(&self) -> Option<f64> {
-        self.duration.or(match (self.start_time, self.stop_time) {
-            (Some(a), Some(b)) => Some((b - a) as f64),
-            _ => None,
-        })
+        self.duration
+            .or_else(|| span_s(self.start_time, self.stop_time).map(|s| s as f64))
+    }
+
+    /// `stop_time − start_time`, when both are known (see [`span_s`]).
+    pub fn span_s(&self) -> Option<i64> {
+        span_s(self.start_time, self.stop_time)
     }
 
     /// push_args as one JSON object text (for views and exports).
@@ -577,7 +586,8 @@ fn detail_of(cb: &Callback) -> String {
                 None => "duration=-".to_string(),
             };
             if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {
-                d.push_str(&format!(" start={a} stop={b} span={}s", b - a));
+                let span = span_s(Some(a), Some(b)).map_or("?".into(), |s| s.to_string());
+                d.push_str(&format!(" start={a} stop={b} span={span}s"));
             }
             if r.duration_mismatch() {
                 d.push_str(" MISMATCH");
@@ -795,6 +805,14 @@ impl SharedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_of_extreme_provider_times_do_not_overflow() {
+        assert_eq!(span_s(Some(i64::MIN), Some(i64::MAX)), None);
+        assert_eq!(span_s(Some(i64::MAX), Some(i64::MIN)), None);
+        assert_eq!(span_s(Some(10), Some(70)), Some(60));
+        assert_eq!(span_s(None, Some(70)), None);
+    }
     use crate::callback::{classify, Method};
     use std::collections::BTreeMap;
 

@@ -433,3 +433,17 @@ fn journaled_before_the_answer_except_what_the_http_parser_refuses_itself() {
         "{line}"
     );
 }
+
+/// Provider times at the ends of i64 are accepted and shown, not an overflow: the process
+/// keeps serving (a debug build used to panic in the store on `stop − start`).
+#[test]
+fn extreme_start_and_stop_times_do_not_take_the_receiver_down() {
+    let mut r = Recmon::start(&[]);
+    let body = r#"{"domain":"d","app":"a","stream":"s","uri":"a/s/0.flv","start_time":-9223372036854775808,"stop_time":9223372036854775807}"#;
+    let (status, answer) = r.post("/cb", body);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = r.post("/cb", STATUS_SAMPLE);
+    assert_eq!(status, 200, "{answer}");
+    let (code, _, err) = r.stop();
+    assert!(code.success(), "{err}");
+}

@@ -324,10 +324,10 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
     b.field("start_time", &zoned(r.start_time));
     b.field("stop_time", &zoned(r.stop_time));
     if r.mismatch {
-        if let (Some(d), Some(a), Some(z)) = (r.duration, r.start_time, r.stop_time) {
+        if let (Some(d), Some(span)) = (r.duration, r.span_s()) {
             let msg = format!(
-                "≠ duration {d} s disagrees with stop_time − start_time = {} s (kept as reported)",
-                z - a
+                "≠ duration {} disagrees with stop_time − start_time = {span} s (kept as reported)",
+                crate::human::seconds(d)
             );
             b.note(&msg);
         }
