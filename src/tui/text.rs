@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Local, Utc};
 use ratatui::text::{Line, Span};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
+
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::sanitize;
 
@@ -122,33 +124,35 @@ pub fn fit(s: &str, max: usize, cut: Cut) -> String {
     }
     let room = max - 1;
     match cut {
+        // By grapheme, measured as the terminal draws it: `❤️` (a heart and a variation
+        // selector) is one 2-cell symbol, though its characters add up to 1.
         Cut::End => {
             let mut out = String::new();
             let mut used = 0;
-            for c in s.chars() {
-                let w = c.width().unwrap_or(0);
+            for g in s.graphemes(true) {
+                let w = width(g);
                 if used + w > room {
                     break;
                 }
                 used += w;
-                out.push(c);
+                out.push_str(g);
             }
             out.push('…');
             out
         }
         Cut::Start => {
-            let mut kept: Vec<char> = Vec::new();
+            let mut kept: Vec<&str> = Vec::new();
             let mut used = 0;
-            for c in s.chars().rev() {
-                let w = c.width().unwrap_or(0);
+            for g in s.graphemes(true).rev() {
+                let w = width(g);
                 if used + w > room {
                     break;
                 }
                 used += w;
-                kept.push(c);
+                kept.push(g);
             }
             kept.reverse();
-            let mut tail: String = kept.into_iter().collect();
+            let mut tail: String = kept.concat();
             // A partial path segment (`…ample.com/sports`) is noise; start at its `/`, unless
             // that would throw away more than a short fragment.
             if let Some(slash) = tail.find('/') {
@@ -432,6 +436,25 @@ mod tests {
         );
         assert_eq!(unix_date_time(None, true), "-");
         assert_eq!(unix_date_time(Some(i64::MAX), true), "-");
+    }
+
+    #[test]
+    fn cuts_count_cells_the_way_the_terminal_draws_them() {
+        let hearts = "❤\u{fe0f}".repeat(12);
+        let name = format!("a/{hearts}x");
+        for cut in [Cut::Start, Cut::End] {
+            let got = fit(&name, 10, cut);
+            assert!(
+                width(&got) <= 10,
+                "{cut:?}: {got:?} is {} cells",
+                width(&got)
+            );
+            assert!(
+                !got.contains("…\u{fe0f}"),
+                "{cut:?}: a lone selector: {got:?}"
+            );
+        }
+        assert!(fit(&name, 10, Cut::Start).ends_with('x'));
     }
 
     #[test]
