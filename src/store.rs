@@ -312,6 +312,7 @@ pub struct Store {
     last_journal_error: Option<String>,
     auth_failures: u64,
     last_seq: u64,
+    last_callback_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Store {
@@ -321,6 +322,12 @@ impl Default for Store {
 }
 
 impl Store {
+    /// When the newest callback (accepted or duplicate) arrived. Rejected requests do not
+    /// count: a scanner hitting the port must not hide that the provider went quiet.
+    pub fn last_callback_at(&self) -> Option<DateTime<Utc>> {
+        self.last_callback_at
+    }
+
     /// An empty store keeping at most `log_capacity` requests in the log.
     pub fn new(log_capacity: usize) -> Self {
         Store {
@@ -334,6 +341,7 @@ impl Store {
             last_journal_error: None,
             auth_failures: 0,
             last_seq: 0,
+            last_callback_at: None,
         }
     }
 
@@ -358,6 +366,9 @@ impl Store {
         }
         if req.auth == Some(AuthCheck::Failed) {
             self.auth_failures += 1;
+        }
+        if req.outcome != Outcome::Rejected {
+            self.last_callback_at = self.last_callback_at.max(Some(req.received_at));
         }
         let stream = callback.map(|cb| self.intern(cb.stream_id()));
         if let (Outcome::Accepted, Some(cb), Some(idx)) = (req.outcome, callback, stream) {

@@ -17,7 +17,6 @@ use super::state::{Source, ViewState, RATE_SECONDS};
 use super::text::{arrange_bar, clean, clock, hms, thousands, BarItem, Cut};
 use super::theme::Theme;
 use crate::human::count;
-use crate::journal::Outcome;
 
 /// Facts about the running session that the header shows and the store does not hold.
 #[derive(Debug, Clone)]
@@ -244,17 +243,6 @@ fn journal_items(src: &Source, view: &ViewState, ctx: &HeaderInfo) -> Vec<BarIte
     items
 }
 
-/// When the newest valid callback (accepted or duplicate) arrived, among the requests the
-/// log still holds. Rejected requests do not count: a scanner hitting the port must not
-/// hide that the provider went quiet.
-fn last_callback_at(src: &Source) -> Option<DateTime<Utc>> {
-    src.log
-        .iter()
-        .rev()
-        .find(|e| e.outcome != Outcome::Rejected)
-        .map(|e| e.received_at)
-}
-
 fn request_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
     let t = view.theme;
     let c = src.counters;
@@ -297,7 +285,7 @@ fn request_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
             )]],
         ));
     }
-    let (last, style) = match last_callback_at(src) {
+    let (last, style) = match src.last_callback_at {
         Some(at) => {
             let silent = (src.now - at).num_seconds().max(0);
             let style = if silent > SILENCE_WARN_SECS {

@@ -155,6 +155,7 @@ pub struct Frozen {
     journal_failures: u64,
     last_journal_error: Option<String>,
     auth_failures: u64,
+    last_callback_at: Option<DateTime<Utc>>,
     /// The store's `last_seq` at the time: requests after it arrived while frozen.
     pub last_seq: u64,
 }
@@ -169,6 +170,7 @@ impl Frozen {
             recordings: store.recordings().len(),
             log: store.log().clone(),
             counters: store.counters(),
+            last_callback_at: store.last_callback_at(),
             journal_failures: failures,
             last_journal_error: last_error.map(str::to_owned),
             auth_failures: store.auth_failures(),
@@ -193,6 +195,8 @@ pub struct Source<'a> {
     pub last_journal_error: Option<&'a str>,
     /// Requests refused for a missing, wrong or stale signature.
     pub auth_failures: u64,
+    /// When the newest accepted or duplicate callback arrived.
+    pub last_callback_at: Option<DateTime<Utc>>,
     /// The time the panels' clocks use (ages, time in state).
     pub now: DateTime<Utc>,
     /// Requests that arrived since the view was frozen (0 when live).
@@ -217,6 +221,7 @@ impl<'a> Source<'a> {
                     journal_failures: failures,
                     last_journal_error: last_error,
                     auth_failures: store.auth_failures(),
+                    last_callback_at: store.last_callback_at(),
                     now,
                     arrived_while_frozen: 0,
                     recordings_while_frozen: 0,
@@ -233,6 +238,7 @@ impl<'a> Source<'a> {
                     journal_failures: f.journal_failures,
                     last_journal_error: f.last_journal_error.as_deref(),
                     auth_failures: f.auth_failures,
+                    last_callback_at: f.last_callback_at,
                     now: f.at,
                     arrived_while_frozen: store.last_seq().saturating_sub(f.last_seq),
                     recordings_while_frozen: store.recordings().len() - recordings.len(),
