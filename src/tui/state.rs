@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use super::text::{clean, clean_tail, contains_ci, FIELD_MAX};
+use super::text::{clean, contains_ci, FIELD_MAX};
 use super::theme::Theme;
 use crate::callback::RecordState;
 use crate::journal::Outcome;
@@ -619,7 +619,7 @@ pub struct ViewState {
     /// Requests per second.
     pub rate: RateHistory,
     /// Sanitized (`domain/app/stream`, `app/stream`) per stream, made once per stream.
-    stream_labels: Vec<(String, String)>,
+    stream_labels: Vec<String>,
     stream_order: Vec<u32>,
     query: FilterQuery,
     recording_index: RecordingIndex,
@@ -692,9 +692,7 @@ impl ViewState {
         self.work.set(FrameWork::default());
         for s in &src.streams[self.stream_labels.len().min(src.streams.len())..] {
             let label = format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream);
-            let short = format!("{}/{}", s.id.app, s.id.stream);
-            self.stream_labels
-                .push((clean(&label, FIELD_MAX), clean(&short, FIELD_MAX)));
+            self.stream_labels.push(clean(&label, FIELD_MAX));
         }
 
         let seq_stream = match self.query {
@@ -710,18 +708,18 @@ impl ViewState {
         match self.sort {
             StreamSort::Name => self
                 .stream_order
-                .sort_by(|&a, &b| labels[a as usize].0.cmp(&labels[b as usize].0)),
+                .sort_by(|&a, &b| labels[a as usize].cmp(&labels[b as usize])),
             StreamSort::State => self.stream_order.sort_by(|&a, &b| {
                 let rank = |i: u32| state_rank(streams[i as usize].state);
                 rank(a)
                     .cmp(&rank(b))
-                    .then_with(|| labels[a as usize].0.cmp(&labels[b as usize].0))
+                    .then_with(|| labels[a as usize].cmp(&labels[b as usize]))
             }),
             StreamSort::LastEvent => self.stream_order.sort_by(|&a, &b| {
                 streams[b as usize]
                     .last_event_at
                     .cmp(&streams[a as usize].last_event_at)
-                    .then_with(|| labels[a as usize].0.cmp(&labels[b as usize].0))
+                    .then_with(|| labels[a as usize].cmp(&labels[b as usize]))
             }),
         }
 
@@ -759,21 +757,7 @@ impl ViewState {
 
     /// Sanitized `domain/app/stream` of stream `i`.
     pub fn stream_label(&self, i: usize) -> &str {
-        self.stream_labels.get(i).map_or("?", |l| l.0.as_str())
-    }
-
-    /// Stream `i` in at most `width` characters for a narrow column: `domain/app/stream` if
-    /// it fits, else `app/stream` (the domain is usually the same for every stream), else the
-    /// end of it, which is what tells streams apart.
-    pub fn stream_label_within(&self, i: usize, width: usize) -> String {
-        let Some((full, short)) = self.stream_labels.get(i) else {
-            return "?".into();
-        };
-        if full.chars().count() <= width {
-            full.clone()
-        } else {
-            clean_tail(short, width)
-        }
+        self.stream_labels.get(i).map_or("?", String::as_str)
     }
 
     /// Stream indices in display order (filtered, sorted).

@@ -19,20 +19,6 @@ pub fn clean(s: &str, max: usize) -> String {
     sanitize::terminal(s, max).into_owned()
 }
 
-/// Like [`clean`], but a long text keeps its end (`…app/stream`): in a narrow stream column
-/// the stream name is what tells rows apart.
-pub fn clean_tail(s: &str, max: usize) -> String {
-    let safe = sanitize::terminal(s, usize::MAX);
-    let n = safe.chars().count();
-    if n <= max {
-        return safe.into_owned();
-    }
-    let keep = max.saturating_sub(1);
-    let mut out = String::from("…");
-    out.extend(safe.chars().skip(n - keep));
-    out
-}
-
 /// `HH:MM:SS` in local time or UTC.
 pub fn clock(t: DateTime<Utc>, utc: bool) -> String {
     if utc {
@@ -455,13 +441,6 @@ mod tests {
             );
         }
         assert!(fit(&name, 10, Cut::Start).ends_with('x'));
-    }
-
-    #[test]
-    fn tail_cut_keeps_the_end() {
-        assert_eq!(clean_tail("domain/app/stream", 11), "…app/stream");
-        assert_eq!(clean_tail("short", 11), "short");
-        assert_eq!(clean_tail("a\x1bb", 4), "…1bb");
     }
 
     #[test]
