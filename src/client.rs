@@ -301,6 +301,18 @@ impl CallbackSender {
     }
 }
 
+/// Why a sending command (`replay`, `simulate`) stopped before the end of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The user pressed Ctrl-C (exit code 130, as shells expect).
+    Interrupted,
+    /// Nobody reads the report any more (`recmon simulate … 2>&1 | head`): a normal end, as
+    /// for any Unix filter whose reader has what it wanted.
+    OutputClosed,
+    /// A request could not be sent or built (the receiver went away, say): why.
+    Failed(String),
+}
+
 /// Counts answers by status, and by what a recmon receiver made of them, for the summary.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -366,16 +378,19 @@ impl Tally {
 
     /// How a sending command (`replay`, `simulate`) ends: 130 when interrupted, 1 when it
     /// stopped early for another reason or when any answer was not 2xx, else success. A
-    /// closed output ([`crate::simulate::OUTPUT_CLOSED`]) is a normal end: the code is what
-    /// the requests sent until then earned.
-    pub fn outcome(&self, command: &str, stopped: Option<String>) -> Result<(), AppError> {
-        if let Some(e) = stopped.filter(|e| e != crate::simulate::OUTPUT_CLOSED) {
-            let code = if e == crate::simulate::INTERRUPTED {
-                130
-            } else {
-                1
-            };
-            return Err(AppError::new(code, format!("{command} stopped early: {e}")));
+    /// closed output is a normal end: the code is what the requests sent until then earned.
+    pub fn outcome(&self, command: &str, stopped: Option<Stop>) -> Result<(), AppError> {
+        match stopped {
+            None | Some(Stop::OutputClosed) => {}
+            Some(Stop::Interrupted) => {
+                return Err(AppError::new(
+                    130,
+                    format!("{command} stopped early: interrupted (Ctrl-C)"),
+                ))
+            }
+            Some(Stop::Failed(e)) => {
+                return Err(AppError::new(1, format!("{command} stopped early: {e}")))
+            }
         }
         if !self.all_ok() {
             let n = self.non_success();
@@ -527,6 +542,26 @@ mod tests {
         assert_eq!(
             t.outcome("replay", None).unwrap_err().message,
             "2 requests were not answered 2xx (listed above)"
+        );
+    }
+
+    #[test]
+    fn why_a_run_stopped_decides_its_exit_code() {
+        let ok = Tally::default();
+        assert!(ok.outcome("simulate", None).is_ok());
+        // A reader that went away is a normal end.
+        assert!(ok.outcome("simulate", Some(Stop::OutputClosed)).is_ok());
+        let e = ok.outcome("replay", Some(Stop::Interrupted)).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (130, "replay stopped early: interrupted (Ctrl-C)")
+        );
+        let e = ok
+            .outcome("replay", Some(Stop::Failed("#3 POST /cb: refused".into())))
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (1, "replay stopped early: #3 POST /cb: refused")
         );
     }
 

@@ -14,14 +14,13 @@ use tokio::sync::mpsc;
 
 use crate::app::AppError;
 use crate::cli::ReplayArgs;
-use crate::client::{CallbackSender, Outgoing, Pacer, Tally, Target};
+use crate::client::{CallbackSender, Outgoing, Pacer, Stop, Tally, Target};
 use crate::human;
 use crate::journal::{JournalEntry, Outcome};
 use crate::output;
 use crate::pipeline::for_each_entry;
 use crate::progress::{eprint_line, journal_bar};
 use crate::sanitize::terminal;
-use crate::simulate::{INTERRUPTED, OUTPUT_CLOSED};
 
 /// Entries read ahead of the sender.
 const READ_AHEAD: usize = 1024;
@@ -111,7 +110,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
     let mut tally = Tally::default();
     tally.start();
     let mut first_at = None;
-    let mut stopped: Option<String> = None;
+    let mut stopped: Option<Stop> = None;
     // Ctrl-C stops sending but still prints the summary of what was sent; a closed stderr
     // (nobody reads the report any more) stops it quietly.
     let interrupt = crate::app::shutdown_signal();
@@ -125,11 +124,11 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
                 None => break,
             },
             _ = &mut interrupt => {
-                stopped = Some(INTERRUPTED.to_string());
+                stopped = Some(Stop::Interrupted);
                 break;
             }
             _ = &mut output_gone => {
-                stopped = Some(OUTPUT_CLOSED.to_string());
+                stopped = Some(Stop::OutputClosed);
                 break;
             }
         };
@@ -138,18 +137,18 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         tokio::select! {
             _ = pacer.wait(gap) => {}
             _ = &mut interrupt => {
-                stopped = Some(INTERRUPTED.to_string());
+                stopped = Some(Stop::Interrupted);
                 break;
             }
             _ = &mut output_gone => {
-                stopped = Some(OUTPUT_CLOSED.to_string());
+                stopped = Some(Stop::OutputClosed);
                 break;
             }
         }
         let out = match outgoing_for(&entry, sender.target()) {
             Ok(o) => o,
             Err(e) => {
-                stopped = Some(e);
+                stopped = Some(Stop::Failed(e));
                 break;
             }
         };
@@ -175,7 +174,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             }
             Err(e) => {
                 tally.failed += 1;
-                stopped = Some(format!("{what}: {e}"));
+                stopped = Some(Stop::Failed(format!("{what}: {e}")));
                 break;
             }
         }

@@ -25,21 +25,13 @@ use serde::Serialize;
 
 use crate::app::AppError;
 use crate::cli::SimulateArgs;
-use crate::client::{CallbackSender, Outgoing, Pacer, Speed, Tally, Target};
+use crate::client::{CallbackSender, Outgoing, Pacer, Speed, Stop, Tally, Target};
 use crate::human;
 use crate::output;
 
 /// The simulated clock starts here unless told otherwise (2026-01-01T00:00:00Z), so that a
 /// seed names one exact sequence of requests, times included.
 pub const DEFAULT_EPOCH: i64 = 1_767_225_600;
-
-/// Why a run stopped when the user pressed Ctrl-C (exit code 130, as shells expect).
-pub const INTERRUPTED: &str = "interrupted (Ctrl-C)";
-
-/// Why a run stopped when nobody reads its report any more (`recmon simulate … 2>&1 | head`):
-/// a normal end, as for any Unix filter whose reader has what it wanted. The exit code is
-/// what the requests sent until then earned (see [`crate::client::Tally::outcome`]).
-pub const OUTPUT_CLOSED: &str = "its output was closed";
 
 /// Share of callbacks the simulated provider re-sends (its retries), in percent.
 const RETRY_PERCENT: u32 = 10;
@@ -740,9 +732,9 @@ pub async fn run(args: SimulateArgs) -> Result<(), AppError> {
     );
     // Ctrl-C still prints what was sent so far; a closed output stops quietly.
     let stopped = tokio::select! {
-        r = sending => r,
-        _ = crate::app::shutdown_signal() => Some(INTERRUPTED.to_string()),
-        _ = output::reader_gone(output::Stream::Stderr) => Some(OUTPUT_CLOSED.to_string()),
+        r = sending => r.map(Stop::Failed),
+        _ = crate::app::shutdown_signal() => Some(Stop::Interrupted),
+        _ = output::reader_gone(output::Stream::Stderr) => Some(Stop::OutputClosed),
     };
     say(&format!("sent {}", sent.line()));
     say(&tally.summary());
