@@ -697,7 +697,10 @@ fn a_frame_touches_the_same_rows_with_a_thousand_or_a_million_recordings() {
         assert!(w.recording_rows_resolved <= page, "{w:?}");
         examined += w.recordings_examined;
         frames += 1;
-        assert!(frames < 20, "the filter never finished");
+        assert!(
+            frames <= 1_000_000usize.div_ceil(FILTER_BUDGET),
+            "the filter never finished"
+        );
     }
     assert_eq!(examined, 1_000_000, "each recording examined once");
     assert_eq!(frames, 1_000_000usize.div_ceil(FILTER_BUDGET));

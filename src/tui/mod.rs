@@ -249,12 +249,16 @@ async fn event_loop(
     let (export_tx, mut export_rx) = mpsc::unbounded_channel::<Result<Vec<PathBuf>, String>>();
 
     let mut dirty = true;
+    // A new filter is still being applied: the next frame (the next chunk of it) is drawn
+    // at once rather than a frame period later. The store lock is released between frames,
+    // so ingest waits at most one chunk.
+    let mut filtering = false;
     let mut last_draw: Option<Instant> = None;
     loop {
         if PANICKED.load(Ordering::SeqCst) {
             return Err("a thread or task panicked (message above); shut down cleanly".into());
         }
-        if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+        if dirty && (filtering || last_draw.is_none_or(|t| t.elapsed() >= FRAME)) {
             let now = Utc::now();
             let mut more = false;
             terminal
@@ -268,8 +272,12 @@ async fn event_loop(
                 .map_err(|e| format!("cannot draw on the terminal: {e}"))?;
             last_draw = Some(Instant::now());
             dirty = more;
+            filtering = more;
         }
-        let next_frame = last_draw.map_or_else(Instant::now, |t| t + FRAME);
+        let next_frame = match last_draw {
+            Some(t) if !filtering => t + FRAME,
+            _ => Instant::now(),
+        };
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             _ = PANIC_WAKE.notified() => {}
