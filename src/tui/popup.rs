@@ -194,7 +194,10 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
                     Some((i, *acc))
                 })
                 .find(|&(_, acc)| acc > width)
-                .map_or(line.len(), |(i, _)| i);
+                .map_or(line.len(), |(i, _)| i)
+                // A symbol wider than the whole line still takes a line of its own, so the
+                // loop always makes progress.
+                .max(line.chars().next().map_or(0, char::len_utf8));
             let rest = line.split_off(cut);
             out.push(std::mem::replace(&mut line, rest));
             line_width = Line::raw(line.as_str()).width();
@@ -298,6 +301,8 @@ mod tests {
         assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
         assert_eq!(wrap_words("", 3), [""]);
         assert_eq!(wrap_words("中文中文 x", 5), ["中文", "中文", "x"]);
+        // Narrower than one symbol: one symbol a line, never an endless loop.
+        assert_eq!(wrap_words("中文", 1), ["中", "文"]);
     }
 
     #[test]
