@@ -5,8 +5,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::client::Speed;
-use crate::journal::FsyncPolicy;
+use std::fmt;
+use std::str::FromStr;
+
+use std::time::Duration;
+
+use crate::core::journal::{default_path, FsyncPolicy};
+use crate::error::AppError;
+use crate::providers::aliyun::auth::AuthConfig;
+use crate::server::ServerConfig;
+use crate::service::{JournalChoice, ServiceConfig};
 
 /// Receive ApsaraVideo Live recording callbacks, journal every request, and watch the streams
 /// live in a terminal.
@@ -262,7 +270,7 @@ pub struct RunArgs {
     pub max_connections: usize,
 
     /// Requests kept in memory for the request log (counters stay exact regardless).
-    #[arg(long, value_name = "N", default_value_t = crate::store::DEFAULT_LOG_CAPACITY)]
+    #[arg(long, value_name = "N", default_value_t = crate::core::store::DEFAULT_LOG_CAPACITY)]
     pub log_capacity: usize,
 
     /// Write diagnostics (tracing) to this file. Default: warnings to stderr in headless
@@ -296,6 +304,100 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     found.ok_or_else(|| {
         format!("{s:?} is not IP:PORT; use 0.0.0.0:8080 (all interfaces, for the provider) or 127.0.0.1:8080 (this machine only)")
     })
+}
+
+impl RunArgs {
+    /// The service this command line asks for. `Err` for a usage mistake (exit 2).
+    pub fn service_config(&self) -> Result<ServiceConfig, AppError> {
+        let auth = match self.auth_key.as_deref() {
+            Some("") => {
+                return Err(AppError::new(
+                    2,
+                    "--auth-key (or RECMON_AUTH_KEY) is empty: set it to your NotifyAuthKey",
+                ))
+            }
+            Some(k) => Some(AuthConfig::new(
+                k.to_string(),
+                self.auth_host.clone(),
+                self.auth_max_age,
+            )),
+            None => None,
+        };
+        let journal = if self.no_journal {
+            JournalChoice::Off
+        } else if let Some(p) = &self.resume {
+            JournalChoice::Resume(p.clone())
+        } else {
+            JournalChoice::New(self.journal.clone().unwrap_or_else(|| {
+                let path = default_path(chrono::Utc::now());
+                if self.demo {
+                    // Name demo journals so they are easy to tell from real sessions.
+                    PathBuf::from(
+                        path.to_string_lossy()
+                            .replacen("recmon-", "recmon-demo-", 1),
+                    )
+                } else {
+                    path
+                }
+            }))
+        };
+        Ok(ServiceConfig {
+            listen: self.listen,
+            any_port_if_taken: self.demo,
+            journal,
+            fsync: self.fsync,
+            log_capacity: self.log_capacity,
+            server: ServerConfig {
+                max_body: self.max_body,
+                api_token: self.api_token.clone(),
+                header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+                idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+                max_connections: self.max_connections,
+                request_timeout: Duration::from_secs(self.request_timeout.max(1)),
+                auth,
+            },
+        })
+    }
+
+    /// Whether this run uses the headless view: asked for, or stdout is not a terminal.
+    pub fn wants_headless(&self) -> bool {
+        use std::io::IsTerminal;
+        self.headless || self.json || !std::io::stdout().is_terminal()
+    }
+}
+
+/// How fast to send: a factor of the recorded pace, or as fast as the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// No waiting between requests.
+    Max,
+    /// Offsets are divided by this factor (2 = twice as fast).
+    Factor(f64),
+}
+
+impl FromStr for Speed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Factor(x)),
+            _ => Err(format!(
+                "expected a positive number (e.g. 1, 10, 0.5) or `max`, got {s:?}"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Speed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Speed::Max => f.write_str("max"),
+            Speed::Factor(x) => write!(f, "{x}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,28 +1,28 @@
 //! recmon: receive ApsaraVideo Live recording callbacks, journal every request, and watch the
 //! streams live.
 //!
-//! Data flows one way:
-//! `server` (HTTP) → `callback` (pure classification) → `pipeline` (sequencer: journal append,
-//! then store apply) → `store` (the one place state changes) → views (`headless`, the
-//! terminal UI, `/api/state`).
+//! Data flows one way, and the folders follow it:
+//! - [`server`]: the HTTP listener (and the API it serves: `/api/state`, `/api/events`);
+//! - [`providers`]: pure classification of one request into a domain [`event`];
+//! - [`core`]: the sequencer decides and journals each request, applies it to the one
+//!   [`core::store`], and publishes it on the ordered [`core::feed`];
+//! - [`service`]: starts all of the above from a config and hands out subscriber handles;
+//! - [`views`]: the terminal UI and the headless printer, subscribers of a service (or of
+//!   [`attach`], which follows a remote service's feed);
+//! - [`tools`]: export, replay, simulate, load generation: clients of journals and listeners.
+//!
+//! No module imports from a folder above it in this list's data flow: `core` knows nothing of
+//! the server or the views, and `providers` and `event` know nothing of the core.
 
-pub mod app;
-pub mod auth;
-pub mod callback;
+pub mod attach;
 pub mod cli;
-pub mod client;
-pub mod conn_guard;
-pub mod export;
-pub mod headless;
-pub mod human;
-pub mod journal;
-pub mod loadgen;
-pub mod output;
-pub mod pipeline;
-pub mod progress;
-pub mod replay;
-pub mod sanitize;
+pub mod core;
+pub mod error;
+pub mod event;
+pub mod providers;
 pub mod server;
-pub mod simulate;
-pub mod store;
-pub mod tui;
+pub mod service;
+pub mod signals;
+pub mod tools;
+pub mod util;
+pub mod views;

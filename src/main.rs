@@ -1,8 +1,17 @@
-//! The `recmon` binary: parse the command line, pick a mode, run it, map errors to exit codes.
+//! The `recmon` binary: parse the command line, pick a mode, wire it, map errors to exit codes.
+//!
+//! The receiver is a [`Service`]; the terminal UI and the headless printer are views given a
+//! [`ViewSource`]. This file is the only place that connects the two.
 
 use clap::Parser;
-use recmon::cli::{Cli, Command};
-use recmon::{app, export, replay, simulate, tui};
+use recmon::cli::{Cli, Command, RunArgs};
+use recmon::error::AppError;
+use recmon::service::Service;
+use recmon::signals::ShutdownSignal;
+use recmon::tools::{export, replay, simulate};
+use recmon::util::human::count;
+use recmon::util::output::eline;
+use recmon::views::{headless::HeadlessView, tui, Notice, ViewSource};
 
 // mimalloc: the request path allocates many small short-lived buffers across threads, which
 // glibc's malloc serves with arena lock contention (seen in perf under load).
@@ -22,6 +31,140 @@ fn session_exporter() -> tui::Exporter {
     })
 }
 
+fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), AppError> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if args.log_file.is_some() {
+                "info"
+            } else {
+                "warn"
+            })
+        })
+    };
+    // `try_init`: when a subscriber is already set (tests, embedding), keep it.
+    match &args.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    AppError::new(
+                        1,
+                        format!(
+                            "cannot open the log file {}: {e}. Pick a writable path with --log-file",
+                            path.display()
+                        ),
+                    )
+                })?;
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_env_filter(filter())
+                .try_init();
+        }
+        None if headless => {
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(filter())
+                .try_init();
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Runs the receiver with one view (the terminal UI, or the headless printer) until the view
+/// is closed, Ctrl-C or SIGTERM; then drains the receiver and prints the summary.
+async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
+    // Before anything starts: a signal during start-up still means a graceful shutdown.
+    let mut signals = ShutdownSignal::register();
+    let headless = args.wants_headless();
+    init_tracing(&args, headless)?;
+    // Started before the screen is taken over, so that an error (port in use, journal not
+    // writable) is printed on a normal terminal.
+    let service = Service::start(args.service_config()?).await?;
+    // Once the listener verifies signatures (--auth-key), the demo signs with the same key.
+    let demo = args
+        .demo
+        .then(|| tokio::spawn(simulate::run_demo(service.addr, args.auth_key.clone())));
+    let demo_line = format!(
+        "recmon: demo: simulating 4 streams on 2 domains against http://{}/recmon; Ctrl-C to stop",
+        service.addr
+    );
+    let after_seq = service.resumed.as_ref().map_or(0, |r| r.last_seq);
+    let view_result = if headless {
+        for l in service.banner() {
+            eline(&l);
+        }
+        if demo.is_some() {
+            eline(&demo_line);
+        }
+        let view = HeadlessView::start(service.shared.clone(), args.json, after_seq);
+        // A closed stdout (`recmon … | head -2` after head exits) ends the session like
+        // SIGTERM: nobody reads the stream any more, and it must not keep running unseen.
+        let why = tokio::select! {
+            _ = signals.wait() => "",
+            _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => "stdout was closed (its reader exited); ",
+        };
+        eline(&format!(
+            "recmon: {why}shutting down: finishing requests in flight, syncing the journal"
+        ));
+        if let Some(d) = &demo {
+            d.abort();
+        }
+        let summary = service.shutdown().await;
+        view.finish().await;
+        for l in summary.lines() {
+            eline(&l);
+        }
+        return summary.exit_status();
+    } else {
+        let source = ViewSource {
+            shared: service.shared.clone(),
+            header: tui::HeaderInfo {
+                listen: service.addr,
+                loopback_only: service.loopback_only,
+                signature_checking: service.auth.is_some(),
+                journal_path: service.journal_path.clone(),
+                started_at: service.facts.started_at,
+            },
+            journal_path: service.journal_path.clone(),
+            // The resume report went to stderr before the screen took over; repeat it where
+            // the operator can see it.
+            notice: service.resumed.as_ref().map(|r| Notice {
+                text: format!(
+                    "resumed {} from {}; seq continues at {}{}",
+                    count(r.entries, "entry", "entries"),
+                    r.journal.display(),
+                    r.last_seq + 1,
+                    if r.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({} skipped; details on exit and in the log)",
+                            count(r.problems.len() as u64, "damaged line", "damaged lines")
+                        )
+                    }
+                ),
+                error: !r.problems.is_empty(),
+            }),
+        };
+        tui::run(source, Some(session_exporter()), &mut signals).await
+    };
+    if let Some(d) = &demo {
+        d.abort();
+    }
+    eline("recmon: shutting down: finishing requests in flight, syncing the journal");
+    let summary = service.shutdown().await;
+    for l in summary.lines() {
+        eline(&l);
+    }
+    view_result.map_err(|message| AppError::new(1, message))?;
+    summary.exit_status()
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -34,36 +177,31 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Export(args)) => {
-                let signals = app::shutdown_signal();
+                let signals = recmon::signals::shutdown_signal();
                 let export = tokio::task::spawn_blocking(move || export::run(args));
-                return tokio::select! {
+                tokio::select! {
                     done = export => done.unwrap_or_else(|e| {
-                        Err(app::AppError::new(1, format!("export failed: {e}")))
+                        Err(AppError::new(1, format!("export failed: {e}")))
                     }),
                     // The export thread cannot be stopped, but its -o file can be left as it
                     // was: remove the unfinished temporary file, then exit.
                     _ = signals => {
                         export::remove_unfinished();
-                        Err(app::AppError::new(
+                        Err(AppError::new(
                             130,
                             "export interrupted; an -o file was left as it was",
                         ))
                     }
-                };
+                }
             }
-            Some(Command::Replay(args)) => return replay::run(args).await,
-            Some(Command::Simulate(args)) => return simulate::run(args).await,
-            None => {}
-        }
-        if app::wants_headless(&cli.run) {
-            app::run_headless(cli.run).await
-        } else {
-            tui::run(cli.run, Some(session_exporter())).await
+            Some(Command::Replay(args)) => replay::run(args).await,
+            Some(Command::Simulate(args)) => simulate::run(args).await,
+            None => run_receiver(cli.run).await,
         }
     });
     if let Err(e) = result {
         // Not eprintln!: it panics when stderr is a closed pipe (`… 2>&1 | head -1`).
-        recmon::output::eline(&format!("recmon: {e}"));
+        eline(&format!("recmon: {e}"));
         std::process::exit(e.code);
     }
 }

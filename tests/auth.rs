@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use recmon::auth::signature;
+use recmon::providers::aliyun::auth::signature;
 
 const KEY: &str = "k3yForTests0123456789";
 

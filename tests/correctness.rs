@@ -58,10 +58,10 @@ fn a_request_head_over_64_kib_gets_431_to_the_byte_and_is_journaled_before_the_a
         assert_eq!(last["method"], "POST");
         assert_eq!(last["path"], "/cb");
         assert!(
-            last["error"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("{} bytes", recmon::human::thousands(len as u64))),
+            last["error"].as_str().unwrap().contains(&format!(
+                "{} bytes",
+                recmon::util::human::thousands(len as u64)
+            )),
             "{last}"
         );
     }

@@ -345,19 +345,20 @@ fn hostile_requests_get_documented_answers_and_are_journaled() {
 /// of the terminal UI, the detail popup of every request) without a raw control character,
 /// and the real `recmon export` CSVs hold no control character and no live formula.
 fn check_views(journal: &std::path::Path) {
-    use recmon::pipeline::rebuild;
-    use recmon::store::{Deduper, Store};
+    use recmon::core::dedup::Deduper;
+    use recmon::core::rebuild::rebuild;
+    use recmon::core::store::Store;
     let mut store = Store::default();
     let mut dedup = Deduper::default();
     let rebuilt = rebuild(journal, &mut store, &mut dedup, |_| {}).unwrap();
     assert!(rebuilt.problems.is_empty(), "{:?}", rebuilt.problems);
     assert!(store.streams().len() > 10);
 
-    let mut printer = recmon::headless::Printer::new(false, 0);
+    let mut printer = recmon::views::headless::Printer::new(false, 0);
     let out = printer.take_new(&store);
     for c in out.stdout.chars() {
         assert!(
-            c == '\n' || !recmon::sanitize::is_unsafe_char(c),
+            c == '\n' || !recmon::util::sanitize::is_unsafe_char(c),
             "raw {c:?} in headless output"
         );
     }
@@ -370,7 +371,7 @@ fn assert_inert_screen(term: &ratatui::Terminal<ratatui::backend::TestBackend>, 
     for cell in term.backend().buffer().content() {
         for c in cell.symbol().chars() {
             assert!(
-                !recmon::sanitize::is_unsafe_char(c),
+                !recmon::util::sanitize::is_unsafe_char(c),
                 "raw {c:?} on the screen ({what}):\n{}",
                 term.backend()
             );
@@ -378,12 +379,12 @@ fn assert_inert_screen(term: &ratatui::Terminal<ratatui::backend::TestBackend>, 
     }
 }
 
-fn check_screens(store: &recmon::store::Store) {
+fn check_screens(store: &recmon::core::store::Store) {
     use ratatui::backend::TestBackend;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
-    use recmon::tui::theme::Theme;
-    use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+    use recmon::views::tui::theme::Theme;
+    use recmon::views::tui::{handle_key, render, HeaderInfo, ViewState};
 
     let now = chrono::Utc::now();
     let ctx = HeaderInfo {
@@ -444,7 +445,7 @@ fn check_csv_exports(journal: &std::path::Path) {
             for (name, cell) in headers.iter().zip(rec.iter()) {
                 for c in cell.chars() {
                     assert!(
-                        !recmon::sanitize::is_unsafe_char(c),
+                        !recmon::util::sanitize::is_unsafe_char(c),
                         "{what}.csv column {name}: raw {c:?} in {cell:?}"
                     );
                 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
 use common::*;
-use recmon::loadgen::{body_for, is_retry};
+use recmon::tools::loadgen::{body_for, is_retry};
 
 const DUP_EVERY: u64 = 10;
 

@@ -321,14 +321,14 @@ fn a_failed_session_export_leaves_nothing_behind() {
     let journal = d.join("folder.jsonl");
     std::fs::create_dir(&journal).unwrap();
     let before = names(d);
-    let e = recmon::export::export_session(&journal).unwrap_err();
+    let e = recmon::tools::export::export_session(&journal).unwrap_err();
     assert!(e.to_string().contains("cannot read the journal"), "{e}");
     assert_eq!(names(d), before);
 
     // A good one holds exactly its two files.
     let journal = d.join("j.jsonl");
     std::fs::write(&journal, journal_of_recordings(5)).unwrap();
-    let ex = recmon::export::export_session(&journal).unwrap();
+    let ex = recmon::tools::export::export_session(&journal).unwrap();
     assert_eq!(
         names(&ex.dir),
         BTreeSet::from(["events.jsonl".to_string(), "recordings.csv".to_string()])

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::*;
-use recmon::callback::{classify, Method};
-use recmon::journal::{JournalEntry, JournalReader, ReadItem};
-use recmon::simulate::{Generator, SimParams, SimRequest};
-use recmon::store::{Deduper, Store};
+use recmon::core::dedup::Deduper;
+use recmon::core::journal::{JournalEntry, JournalReader, ReadItem};
+use recmon::core::store::Store;
+use recmon::event::Method;
+use recmon::providers::aliyun::classify;
+use recmon::tools::simulate::{Generator, SimParams, SimRequest};
 use serde_json::{json, Value};
 
 fn scale() -> u64 {
@@ -122,7 +124,7 @@ fn expected_state(params: SimParams, n: usize) -> Value {
         .unwrap();
         store.apply(&entry, Some(&cb), Arc::from(""));
     }
-    store.state_json()
+    recmon::server::api::state_document(&store)
 }
 
 fn count_params(seed: u64, streams: u32) -> SimParams {
@@ -165,7 +167,7 @@ fn export_jsonl_round_trips_the_journal() {
     assert!(
         err.contains(&format!(
             "wrote {} event rows",
-            recmon::human::thousands(120 * scale() + 1)
+            recmon::util::human::thousands(120 * scale() + 1)
         )),
         "{err}"
     );
@@ -254,7 +256,7 @@ fn export_csv_recordings_read_back_into_the_same_recordings() {
     // The oracle is the journal itself: every accepted recording callback, in order.
     let expected: Vec<(JournalEntry, Value)> = entries(&r.journal)
         .into_iter()
-        .filter(|e| e.outcome == recmon::journal::Outcome::Accepted)
+        .filter(|e| e.outcome == recmon::event::Outcome::Accepted)
         .filter(|e| e.kind.as_deref() == Some("recording"))
         .map(|e| {
             let body = serde_json::from_slice(&e.body_raw()).unwrap();
@@ -271,7 +273,7 @@ fn export_csv_recordings_read_back_into_the_same_recordings() {
         assert_eq!(row.seq, entry.seq);
         assert_eq!(
             row.received_at,
-            recmon::journal::format_time(entry.received_at)
+            recmon::core::journal::format_time(entry.received_at)
         );
         assert_eq!(
             (row.received_at_unix * 1000.0).round() as i64,
@@ -396,8 +398,8 @@ fn export_session_writes_a_folder_beside_the_journal() {
     simulate(&r, 8, 60, &[]);
     let recordings = r.state()["recordings_total"].as_u64().unwrap();
     r.stop();
-    let first = recmon::export::export_session(&r.journal).unwrap();
-    let second = recmon::export::export_session(&r.journal).unwrap();
+    let first = recmon::tools::export::export_session(&r.journal).unwrap();
+    let second = recmon::tools::export::export_session(&r.journal).unwrap();
     assert_ne!(
         first.dir, second.dir,
         "a second export never overwrites the first"
@@ -423,7 +425,7 @@ fn export_session_writes_a_folder_beside_the_journal() {
         assert_eq!(ex.events, 60);
         assert!(ex.problems.is_empty());
     }
-    let err = recmon::export::export_session(Path::new("/no/such/dir/j.jsonl")).unwrap_err();
+    let err = recmon::tools::export::export_session(Path::new("/no/such/dir/j.jsonl")).unwrap_err();
     assert!(err.to_string().contains("export folder"), "{err}");
 }
 
@@ -459,7 +461,7 @@ fn resume_after_kill9_keeps_every_acknowledged_callback() {
     assert!(
         b.stderr.lock().unwrap().contains(&format!(
             "resumed {} entries from",
-            recmon::human::thousands(n)
+            recmon::util::human::thousands(n)
         )),
         "{}",
         b.stderr.lock().unwrap()
@@ -525,7 +527,7 @@ fn resume_after_kill9_during_a_running_simulation() {
     assert!(
         sim_err.contains(&format!(
             "answers: 200 ×{};",
-            recmon::human::thousands(acked as u64)
+            recmon::util::human::thousands(acked as u64)
         )),
         "{sim_err}"
     );
@@ -584,7 +586,7 @@ fn crash_cut_journal_is_resumed_with_each_problem_reported() {
         .collect();
     std::fs::write(&clean, kept.join("\n") + "\n").unwrap();
     let mut expected = Store::default();
-    recmon::pipeline::rebuild(&clean, &mut expected, &mut Deduper::default(), |_| {}).unwrap();
+    recmon::core::rebuild::rebuild(&clean, &mut expected, &mut Deduper::default(), |_| {}).unwrap();
 
     let j = path.to_str().unwrap().to_string();
     let b = Recmon::start_in(&a.dir, &path, &["--resume", &j]);
@@ -602,7 +604,7 @@ fn crash_cut_journal_is_resumed_with_each_problem_reported() {
         "{err}"
     );
     assert!(err.contains("resumed 39 entries"), "{err}");
-    assert_eq!(b.state(), expected.state_json());
+    assert_eq!(b.state(), recmon::server::api::state_document(&expected));
 
     let (status, body) = b.post("/cb", RECORDING_SAMPLE);
     assert_eq!(status, 200);
@@ -635,25 +637,62 @@ fn crash_cut_journal_is_resumed_with_each_problem_reported() {
     assert!(matches!(items.last(), Some(ReadItem::Entry(e)) if e.seq == 41));
 }
 
+/// One command line works on a service's first start and on every restart: `--resume` of a
+/// path with no file yet starts the journal there (and says so), and the next start with the
+/// same command continues it.
 #[test]
-fn resume_of_a_missing_journal_fails_clearly() {
+fn resume_starts_a_missing_journal_and_the_same_command_continues_it() {
     let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("service.jsonl");
+    let resume = ["--resume", path.to_str().unwrap()];
+    let mut first = Recmon::start_in(dir.path(), &path, &resume);
+    first.wait_stderr("no journal there yet, so a new one is started");
+    assert_eq!(
+        first
+            .post(
+                "/cb",
+                r#"{"domain":"d","app":"a","stream":"s1","event":"record_started"}"#
+            )
+            .0,
+        200
+    );
+    let (status, _, _) = first.stop();
+    assert!(status.success());
+    let mut second = Recmon::start_in(dir.path(), &path, &resume);
+    second.wait_stderr("resumed 1 entry");
+    assert_eq!(
+        second
+            .post(
+                "/cb",
+                r#"{"domain":"d","app":"a","stream":"s1","event":"record_paused"}"#
+            )
+            .0,
+        200
+    );
+    second.stop();
+    let seqs: Vec<u64> = journal_lines(&path)
+        .iter()
+        .map(|l| l["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2]);
+}
+
+#[test]
+fn resume_where_no_journal_can_be_started_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("nope.jsonl");
     let out = recmon(&[
         "--headless",
         "--listen",
         "127.0.0.1:0",
         "--resume",
-        dir.path().join("nope.jsonl").to_str().unwrap(),
+        missing.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("cannot resume from") && err.contains("--journal"),
+        err.contains("cannot start the journal") && err.contains("nope.jsonl"),
         "{err}"
-    );
-    assert!(
-        !dir.path().join("nope.jsonl").exists(),
-        "resume must not create a journal"
     );
     let out = recmon(&["--resume", "a.jsonl", "--journal", "b.jsonl"]);
     assert_eq!(
@@ -670,7 +709,7 @@ fn resume_of_a_missing_journal_fails_clearly() {
 fn sent(path: &Path) -> Vec<(String, String, Vec<u8>)> {
     entries(path)
         .into_iter()
-        .filter(|e| e.outcome != recmon::journal::Outcome::Rejected)
+        .filter(|e| e.outcome != recmon::event::Outcome::Rejected)
         .map(|e| (e.method.clone(), e.path.clone(), e.body_raw()))
         .collect()
 }
@@ -1007,7 +1046,7 @@ fn simulate_with_a_fixed_seed_sends_the_same_sequence_twice() {
         assert!(
             err.contains(&format!(
                 "sent {}",
-                recmon::human::count(n, "request", "requests")
+                recmon::util::human::count(n, "request", "requests")
             )),
             "{err}"
         );

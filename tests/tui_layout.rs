@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::style::Color;
-use recmon::store::Store;
-use recmon::tui::state::Toast;
-use recmon::tui::theme::Theme;
-use recmon::tui::{HeaderInfo, ViewState};
+use recmon::core::store::Store;
+use recmon::views::tui::state::Toast;
+use recmon::views::tui::theme::Theme;
+use recmon::views::tui::{HeaderInfo, ViewState};
 
 mod tui_fixture;
 use tui_fixture::*;
@@ -342,7 +342,7 @@ fn last_callback_turns_to_a_warning_after_five_minutes_of_silence() {
     let style_of_age = |v: &mut ViewState, after: i64| {
         let screen = draw(&f.store, v, 120, 40, at(4010 + after));
         let text = lines(&screen);
-        let age = format!("{} ago", recmon::human::hms(after));
+        let age = format!("{} ago", recmon::util::human::hms(after));
         let x = text[2]
             .find(&age)
             .map(|byte| text[2][..byte].chars().count())

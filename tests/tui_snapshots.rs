@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::Terminal;
-use recmon::callback::{Callback, RecordingGenerated, StreamId};
-use recmon::journal::{JournalEntry, Outcome};
-use recmon::sanitize::is_unsafe_char;
-use recmon::store::Store;
-use recmon::tui::state::{Panel, Popup, FILTER_BUDGET};
-use recmon::tui::{render, HeaderInfo, ViewState};
+use recmon::core::journal::JournalEntry;
+use recmon::core::store::Store;
+use recmon::event::Outcome;
+use recmon::event::{Callback, RecordingGenerated, StreamId};
+use recmon::util::sanitize::is_unsafe_char;
+use recmon::views::tui::state::{Panel, Popup, FILTER_BUDGET};
+use recmon::views::tui::{render, HeaderInfo, ViewState};
 
 mod tui_fixture;
 use tui_fixture::*;
@@ -188,7 +189,7 @@ fn filter_by_outcome_event_and_seq() {
     let recordings = area_text(&screen, v.areas.recordings);
     assert!(recordings.contains("backup/0_"), "{recordings}");
     assert_eq!(
-        v.recording_rows(&recmon::tui::state::Source::new(&f.store, None, now)),
+        v.recording_rows(&recmon::views::tui::state::Source::new(&f.store, None, now)),
         1
     );
     let streams = area_text(&screen, v.areas.streams);
@@ -372,7 +373,7 @@ fn help_popup() {
     let screen = draw(&f.store, &mut v, 140, 36, now);
     insta::assert_snapshot!(screen);
     let text = help_content(&f.store, &mut v, 140, 36, now);
-    for b in recmon::tui::keys::BINDINGS {
+    for b in recmon::views::tui::keys::BINDINGS {
         assert!(text.contains(b.help), "help lacks {:?}:\n{text}", b.label);
     }
 }
@@ -410,10 +411,10 @@ fn help_popup_fits_80x24_and_pages_through() {
 
     // Nothing is cut at the right edge or lost below: every line can be read.
     let text = help_content(&f.store, &mut v, 80, 24, now);
-    for b in recmon::tui::keys::BINDINGS {
+    for b in recmon::views::tui::keys::BINDINGS {
         assert!(text.contains(b.help), "help lacks {:?}:\n{text}", b.label);
     }
-    for (k, what) in recmon::tui::keys::FILTER_SYNTAX {
+    for (k, what) in recmon::views::tui::keys::FILTER_SYNTAX {
         assert!(
             text.contains(&format!("{k} {what}")),
             "help lacks {k}:\n{text}"
@@ -500,7 +501,13 @@ fn tiny_terminal() {
     assert!(screen.to_string().contains("too small"));
     insta::assert_snapshot!(screen);
     // The README promises the notice below 60×15, and the panels from there up.
-    assert_eq!((recmon::tui::MIN_WIDTH, recmon::tui::MIN_HEIGHT), (60, 15));
+    assert_eq!(
+        (
+            recmon::views::tui::MIN_WIDTH,
+            recmon::views::tui::MIN_HEIGHT
+        ),
+        (60, 15)
+    );
     for w in 0..=70u16 {
         for h in [0u16, 1, 3, 4, 5, 14, 15, 16, 24] {
             let screen = draw(&f.store, &mut v, w, h, at(1400));
@@ -639,6 +646,7 @@ fn add_recording(store: &mut Store, id: &StreamId, n: u64, line: &Arc<str>) {
         headers: BTreeMap::new(),
         outcome: Outcome::Accepted,
         status: 200,
+        provider: Default::default(),
         kind: Some("recording".into()),
         error: None,
         body_bytes: 0,
@@ -689,7 +697,7 @@ fn a_frame_touches_the_same_rows_with_a_thousand_or_a_million_recordings() {
     v.set_filter("/99999".into());
     let mut frames = 0;
     let mut examined = 0;
-    while recmon::tui::busy(&store, &v) || frames == 0 {
+    while recmon::views::tui::busy(&store, &v) || frames == 0 {
         term.draw(|f| render(f, &store, &mut v, now, &ctx()))
             .unwrap();
         let w = v.work();
@@ -726,7 +734,7 @@ fn a_frame_touches_the_same_rows_with_a_thousand_or_a_million_recordings() {
     let Some(Popup::Detail(d)) = &v.popup else {
         panic!("no detail popup")
     };
-    let max = recmon::tui::state::STREAM_RECORDINGS_MAX;
+    let max = recmon::views::tui::state::STREAM_RECORDINGS_MAX;
     assert!(d.lines.len() < max + 100, "{} lines", d.lines.len());
     let text: Vec<String> = d.lines.iter().map(|l| l.to_string()).collect();
     let head = text[..12].join("\n");

@@ -3,8 +3,9 @@
 //! code it was written for (or a check that stopped holding) shows up in an ordinary
 //! `cargo test` on stable, without cargo-fuzz.
 
-use recmon::callback::{classify_post_reference, classify_request, Callback, Method};
-use recmon::journal::{encode_body, JournalReader, ReadItem};
+use recmon::event::{Callback, Method};
+use recmon::providers::aliyun::{classify_post_reference, classify_request};
+use recmon::core::journal::{encode_body, JournalReader, ReadItem};
 
 /// One classifier input, decoded from fuzzer bytes: the first byte picks the method (0 GET,
 /// 1 POST, 2 anything else, modulo 3); if a NUL byte follows, the bytes before it are the
@@ -101,7 +102,7 @@ pub fn check_journal(data: &[u8]) -> usize {
                 entries += 1;
                 let _ = e.body_raw();
                 let _ = e.query();
-                let _ = recmon::pipeline::callback_of(&e);
+                let _ = recmon::core::rebuild::callback_of(&e);
             }
             ReadItem::Garbled { offset, .. } | ReadItem::PartialTail { offset, .. } => {
                 assert!((offset as usize) < data.len());

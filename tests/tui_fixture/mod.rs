@@ -13,11 +13,14 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use recmon::callback::{classify_request, Method};
-use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
-use recmon::store::{Deduper, Store};
-use recmon::tui::theme::Theme;
-use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+use recmon::core::dedup::Deduper;
+use recmon::core::journal::{encode_body, write_line, JournalEntry};
+use recmon::core::store::Store;
+use recmon::event::Method;
+use recmon::event::Outcome;
+use recmon::providers::aliyun::classify_request;
+use recmon::views::tui::theme::Theme;
+use recmon::views::tui::{handle_key, render, HeaderInfo, ViewState};
 
 /// 2026-11-27T12:00:00Z: every time in these tests is an offset from it.
 pub fn base() -> DateTime<Utc> {
@@ -91,6 +94,7 @@ impl Feed {
             headers,
             outcome,
             status,
+            provider: Default::default(),
             kind: cb.as_ref().map(|c| c.kind().to_string()),
             error,
             body_bytes: body.len() as u64,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use recmon::loadgen::{self, LoadSpec};
+use recmon::tools::loadgen::{self, LoadSpec};
 
 mod suite;
 
@@ -246,7 +246,7 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
         "1-minute load average {load_at_start} at the start and {} at the end, on {} \
          (above the core count, other work was competing for the CPU)",
         loadavg(),
-        recmon::human::count(
+        recmon::util::human::count(
             std::thread::available_parallelism().map_or(0, |n| n.get() as u64),
             "core",
             "cores"
@@ -417,8 +417,9 @@ fn rss_bytes() -> u64 {
 }
 
 fn memory(n: usize, mode: &str) {
-    use recmon::callback::{Callback, RecordingGenerated, StreamId};
-    use recmon::store::{Deduper, Store};
+    use recmon::core::dedup::Deduper;
+    use recmon::core::store::Store;
+    use recmon::event::{Callback, RecordingGenerated, StreamId};
     let ids: Vec<StreamId> = (0..20)
         .map(|s| StreamId {
             domain: "live.example.com".into(),
@@ -449,7 +450,7 @@ fn memory(n: usize, mode: &str) {
         after = rss_bytes();
         std::hint::black_box(&v);
     } else {
-        let mut store = Store::new(recmon::store::DEFAULT_LOG_CAPACITY);
+        let mut store = Store::new(recmon::core::store::DEFAULT_LOG_CAPACITY);
         let mut dedup = Deduper::default();
         let line: std::sync::Arc<str> = std::sync::Arc::from("{}");
         for i in 0..n {
@@ -474,9 +475,11 @@ fn memory(n: usize, mode: &str) {
 }
 
 fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
-    use recmon::callback::{classify_request, Method};
-    use recmon::journal::{encode_body, write_line, JournalEntry, Outcome};
-    use recmon::store::Deduper;
+    use recmon::core::dedup::Deduper;
+    use recmon::core::journal::{encode_body, write_line, JournalEntry};
+    use recmon::event::Method;
+    use recmon::event::Outcome;
+    use recmon::providers::aliyun::classify_request;
     use std::io::Write;
     let mut out =
         std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
@@ -484,9 +487,9 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
     let mut buf = Vec::with_capacity(1024);
     let base = chrono::DateTime::from_timestamp(1_795_780_800, 0).unwrap();
     let mut broadcast = (mix == "broadcast").then(|| {
-        let mut p = recmon::simulate::SimParams::new(42, 50, 3);
+        let mut p = recmon::tools::simulate::SimParams::new(42, 50, 3);
         p.broadcasts = None;
-        recmon::simulate::Generator::new(p)
+        recmon::tools::simulate::Generator::new(p)
     });
     for i in 0..lines {
         let mut at = base + chrono::Duration::milliseconds(i as i64 * 7);
@@ -537,6 +540,7 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
             headers,
             outcome,
             status,
+            provider: Default::default(),
             kind,
             error,
             body_bytes: body.len() as u64,

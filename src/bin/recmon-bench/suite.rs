@@ -198,8 +198,8 @@ pub fn findings(rows: &[Row], smoke: bool, load: &str) -> String {
     let _ = writeln!(
         t,
         "{} of {} met.",
-        recmon::human::thousands(met as u64),
-        recmon::human::count(rows.len() as u64, "target", "targets")
+        recmon::util::human::thousands(met as u64),
+        recmon::util::human::count(rows.len() as u64, "target", "targets")
     );
     for r in &failed {
         let _ = match &r.verdict {
@@ -262,8 +262,8 @@ pub fn latency_verdict(report: &serde_json::Value, count: u64, limit_ms: f64) ->
     if ok != count {
         return Verdict::NotMeasured(format!(
             "{} of {} requests answered 2xx",
-            recmon::human::thousands(ok),
-            recmon::human::thousands(count)
+            recmon::util::human::thousands(ok),
+            recmon::util::human::thousands(count)
         ));
     }
     match report["latency_us"]["p99"].as_u64() {
@@ -292,17 +292,17 @@ pub fn throughput(report: &serde_json::Value, count: u64, all_new: bool) -> Resu
     if ok != count || errors != 0 {
         return Err(format!(
             "{} of {} requests answered 2xx, {} without an answer",
-            recmon::human::thousands(ok),
-            recmon::human::thousands(count),
-            recmon::human::thousands(errors)
+            recmon::util::human::thousands(ok),
+            recmon::util::human::thousands(count),
+            recmon::util::human::thousands(errors)
         ));
     }
     let accepted = report["accepted"].as_u64().unwrap_or(0);
     if all_new && accepted != count {
         return Err(format!(
             "{} of {} requests were accepted as new recordings",
-            recmon::human::thousands(accepted),
-            recmon::human::thousands(count)
+            recmon::util::human::thousands(accepted),
+            recmon::util::human::thousands(count)
         ));
     }
     report["rps"]
@@ -697,7 +697,7 @@ impl Suite {
                 "{:.3} ms with {} recordings; the {}: median {:.3} ms, worst {:.3} ms",
                 b.median,
                 self.size.big,
-                recmon::human::count(
+                recmon::util::human::count(
                     b.filtering.len() as u64,
                     "frame that filters",
                     "frames that filter"
@@ -1025,12 +1025,13 @@ pub mod frames {
     use ratatui::backend::TestBackend;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
-    use recmon::callback::{Callback, RecordingGenerated, StatusEvent, StreamId};
-    use recmon::journal::{JournalEntry, Outcome};
-    use recmon::store::Store;
-    use recmon::tui::state::Source;
-    use recmon::tui::theme::Theme;
-    use recmon::tui::{handle_key, render, HeaderInfo, ViewState};
+    use recmon::core::journal::JournalEntry;
+    use recmon::core::store::Store;
+    use recmon::event::Outcome;
+    use recmon::event::{Callback, RecordingGenerated, StatusEvent, StreamId};
+    use recmon::views::tui::state::Source;
+    use recmon::views::tui::theme::Theme;
+    use recmon::views::tui::{handle_key, render, HeaderInfo, ViewState};
 
     /// Median milliseconds per frame in three situations.
     pub struct FrameCost {
@@ -1064,6 +1065,7 @@ pub mod frames {
             headers: BTreeMap::new(),
             outcome: Outcome::Accepted,
             status: 200,
+            provider: Default::default(),
             kind: Some("recording".into()),
             error: None,
             body_bytes: 0,
@@ -1333,9 +1335,9 @@ mod tests {
 
     #[test]
     fn the_filter_row_times_the_frames_that_apply_the_filter() {
-        use recmon::tui::state::FILTER_BUDGET;
-        use recmon::tui::theme::Theme;
-        use recmon::tui::ViewState;
+        use recmon::views::tui::state::FILTER_BUDGET;
+        use recmon::views::tui::theme::Theme;
+        use recmon::views::tui::ViewState;
         // More recordings than one frame's budget: applying the filter takes two frames,
         // and both must be among the timed ones.
         let n = FILTER_BUDGET + 10;

@@ -1,0 +1,1 @@
+//! Following one or more receivers' `/api/events` feeds.

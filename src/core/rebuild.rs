@@ -1,0 +1,319 @@
+//! Reading a journal back: [`for_each_entry`] visits every well-formed entry with the one
+//! [`JournalReader`] (resume, export, replay and the feed's catch-up all read through it), and
+//! [`rebuild`] turns a journal into the store and deduper that the live session had.
+
+use std::collections::VecDeque;
+use std::io;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::core::dedup::Deduper;
+use crate::core::journal::{EntryRef, ItemRef, JournalEntry, JournalReader, ReadItem};
+use crate::core::store::{Request, Store};
+use crate::event::{Callback, Method, Outcome};
+use crate::providers::aliyun::classify;
+
+/// Re-classifies a journaled request: the journal keeps raw requests, and the classifier is
+/// the one definition of what they mean. Returns `None` for rejected entries.
+pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
+    reclassify(
+        entry.outcome,
+        &entry.method,
+        entry.query(),
+        &entry.body_raw(),
+    )
+}
+
+/// [`callback_of`] for an entry parsed in place (the body is not copied).
+pub fn callback_of_ref(entry: &EntryRef) -> Option<Callback> {
+    reclassify(
+        entry.outcome,
+        &entry.method,
+        entry.query(),
+        &entry.body_raw(),
+    )
+}
+
+fn reclassify(
+    outcome: Outcome,
+    method: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<Callback> {
+    if outcome == Outcome::Rejected {
+        return None;
+    }
+    classify(Method::from_name(method), query, body).ok()
+}
+
+/// What reading a journal found.
+#[derive(Debug, Default)]
+pub struct Rebuilt {
+    /// Entries read (well-formed lines).
+    pub entries: u64,
+    /// The highest seq seen (new writes continue after it).
+    pub last_seq: u64,
+    /// Garbled or partial lines, described for the operator.
+    pub problems: Vec<String>,
+}
+
+/// How often (in lines) the progress callback is told the byte offset: often enough for a
+/// smooth bar, rare enough to cost nothing.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Describes a line the reader could not use, for the operator: where it is (line number and
+/// byte offset) and that it was skipped. `None` for a well-formed entry.
+pub fn problem_text(item: &ReadItem) -> Option<String> {
+    match item {
+        ReadItem::Entry(_) => None,
+        ReadItem::Garbled {
+            line,
+            offset,
+            error,
+        } => Some(format!(
+            "line {line} (byte {offset}) is not a journal entry and was skipped: {error}"
+        )),
+        ReadItem::PartialTail {
+            line,
+            offset,
+            bytes,
+        } => Some(format!(
+            "line {line} at byte offset {offset} was cut off mid-line ({bytes} bytes, probably a crash) and was skipped"
+        )),
+    }
+}
+
+/// Reads a journal with the one [`JournalReader`], calling `visit` with each well-formed entry,
+/// parsed in place ([`EntryRef::line`] is the line exactly as in the file, without the
+/// newline). Garbled and partial lines are skipped and described in [`Rebuilt::problems`].
+/// `visit` may stop the read early with `ControlFlow::Break`. `progress` is called with the
+/// byte offset now and then, and at the end. Resume, export and replay all read journals
+/// through this.
+pub fn for_each_entry(
+    path: &Path,
+    mut visit: impl FnMut(&EntryRef) -> ControlFlow<()>,
+    mut progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    let mut out = Rebuilt::default();
+    let mut reader = JournalReader::open(path)?;
+    let mut lines: u64 = 0;
+    while let Some(item) = reader.next_ref() {
+        let flow = match item? {
+            ItemRef::Entry(entry) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(entry.seq);
+                visit(&entry)
+            }
+            ItemRef::Damaged(damaged) => {
+                out.problems.extend(problem_text(&damaged));
+                ControlFlow::Continue(())
+            }
+        };
+        if flow.is_break() {
+            break;
+        }
+        lines += 1;
+        if lines.is_multiple_of(PROGRESS_EVERY) {
+            progress(reader.offset());
+        }
+    }
+    progress(reader.offset());
+    Ok(out)
+}
+
+/// The last `capacity` entries seen, as their lines in reusable buffers: a rebuild logs only
+/// the entries that the store's bounded request log will keep, and finds them here once the
+/// journal is read.
+struct Tail {
+    kept: VecDeque<Kept>,
+    capacity: usize,
+}
+
+enum Kept {
+    Line(String),
+    /// An entry whose line is not UTF-8 (possible only in a field no reader looks at, and
+    /// never written by recmon): kept parsed, since its line cannot be parsed again as text.
+    Entry(Box<JournalEntry>),
+}
+
+impl Tail {
+    fn new(capacity: usize) -> Self {
+        Tail {
+            kept: VecDeque::with_capacity(capacity.min(1 << 16)),
+            capacity,
+        }
+    }
+
+    fn push(&mut self, entry: &EntryRef) {
+        let reuse = if self.kept.len() == self.capacity {
+            self.kept.pop_front()
+        } else {
+            None
+        };
+        if entry.line.is_empty() {
+            self.kept.push_back(Kept::Entry(Box::new(entry.to_entry())));
+            return;
+        }
+        let mut buf = match reuse {
+            Some(Kept::Line(buf)) => buf,
+            _ => String::new(),
+        };
+        buf.clear();
+        buf.push_str(entry.line);
+        self.kept.push_back(Kept::Line(buf));
+    }
+}
+
+/// Rebuilds a store and deduper from a journal, trusting each entry's recorded outcome.
+/// `progress` is called with the byte offset now and then.
+///
+/// Every entry is applied to the state ([`Store::apply_state`]); only the last
+/// [`Store::log_capacity`] entries, which are all the request log keeps, are then logged
+/// ([`Store::push_log`]), from their lines parsed again. The result is the store that
+/// [`Store::apply`] on every entry gives.
+pub fn rebuild(
+    path: &Path,
+    store: &mut Store,
+    deduper: &mut Deduper,
+    progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    let mut tail = Tail::new(store.log_capacity());
+    let rebuilt = for_each_entry(
+        path,
+        |entry| {
+            let cb = callback_of_ref(entry);
+            if entry.outcome == Outcome::Accepted {
+                if let Some(cb) = &cb {
+                    deduper.observe_accepted(cb, entry.received_at);
+                }
+            }
+            store.apply_state(&Request::from(entry), cb.as_ref());
+            tail.push(entry);
+            ControlFlow::Continue(())
+        },
+        progress,
+    )?;
+    for kept in &tail.kept {
+        let (req, cb, line): (Request, _, Arc<str>) = match kept {
+            Kept::Line(line) => {
+                let entry: EntryRef =
+                    serde_json::from_str(line).expect("a line the reader parsed parses again");
+                let cb = callback_of_ref(&entry);
+                let stream = cb.as_ref().and_then(|c| store.stream_index(c.stream_id()));
+                store.push_log(
+                    &Request::from(&entry),
+                    cb.as_ref(),
+                    stream,
+                    Arc::from(line.as_str()),
+                );
+                continue;
+            }
+            Kept::Entry(e) => (Request::from(&**e), callback_of(e), Arc::from("")),
+        };
+        let stream = cb.as_ref().and_then(|c| store.stream_index(c.stream_id()));
+        store.push_log(&req, cb.as_ref(), stream, line);
+    }
+    Ok(rebuilt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::journal::{encode_body, write_line};
+    use crate::core::sequencer::{build_entry, Incoming};
+    use crate::providers::aliyun::classify_request;
+    use chrono::{DateTime, Utc};
+    use std::collections::BTreeMap;
+
+    /// A journal written the way the sequencer writes it, from (method, path, body) requests.
+    fn journal(requests: &[(&str, &str, &[u8])]) -> Vec<u8> {
+        let mut dedup = Deduper::default();
+        let mut out = Vec::new();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for (i, (method, path, body)) in requests.iter().enumerate() {
+            let at = t0 + chrono::Duration::milliseconds(700 * i as i64);
+            let query = path.split_once('?').map(|(_, q)| q);
+            let (verdict, is_json) = classify_request(Method::from_name(method), query, body);
+            let (outcome, status, error) = match &verdict {
+                Ok(cb) => (dedup.decide(cb, at).0, 200, None),
+                Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone())),
+            };
+            let mut sub = Incoming {
+                received_at: at,
+                remote: "127.0.0.1:9".into(),
+                method: method.to_string(),
+                path: path.to_string(),
+                headers: BTreeMap::from([("content-type".into(), "application/json".into())]),
+                body: bytes::Bytes::copy_from_slice(body),
+                truncated: None,
+                verdict,
+                body_is_json: is_json,
+                auth: (i % 7 == 3).then_some(i % 2 == 0),
+            };
+            let enc = encode_body(body, is_json);
+            let entry = build_entry(&mut sub, i as u64 + 1, outcome, status, error, &enc);
+            write_line(&mut out, &entry, enc.inline);
+            if i == 5 {
+                out.extend_from_slice(b"{\"seq\":\"garbled\n\n");
+            }
+        }
+        out
+    }
+
+    /// The store that applying every entry with [`Store::apply`] gives, for comparison.
+    fn apply_all(path: &Path, capacity: usize) -> Store {
+        let mut store = Store::new(capacity);
+        for item in JournalReader::open(path).unwrap() {
+            if let ReadItem::Entry(e) = item.unwrap() {
+                let line = serde_json::to_string(&*e).unwrap();
+                store.apply(&e, callback_of(&e).as_ref(), Arc::from(line.as_str()));
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn rebuild_logs_only_the_tail_and_gives_the_store_apply_gives() {
+        let mut requests: Vec<(&str, &str, &[u8])> = Vec::new();
+        for _ in 0..6 {
+            requests.extend_from_slice(&[
+                ("POST", "/cb", br#"{"domain":"d","app":"a","stream":"s","event":"record_started"}"#),
+                ("POST", "/cb", b"{\n \"domain\":\"d\",\"app\":\"a\",\"stream\":\"t\",\"event\":\"x\"\n}"),
+                ("POST", "/cb", br#"{"domain":"d","app":"a","stream":"s","uri":"u.flv","duration":3,"start_time":1,"stop_time":9,"push_args":{"callback_b":"2","callback_a":[1]}}"#),
+                ("POST", "/cb", b"\xff not json"),
+                ("GET", "/cb?action=publish&app=d&appname=a&id=s&ip=1.2.3.4&node=n", b""),
+                ("GET", "/cb?action=publish_done&app=d&appname=a&id=s%E2%80%AE", b""),
+                ("PUT", "/cb", b""),
+            ]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, journal(&requests)).unwrap();
+        for capacity in [1, 5, requests.len() - 1, requests.len(), 1000] {
+            let mut store = Store::new(capacity);
+            let mut dedup = Deduper::default();
+            let rebuilt = rebuild(&path, &mut store, &mut dedup, |_| {}).unwrap();
+            assert_eq!(rebuilt.entries, requests.len() as u64);
+            assert_eq!(rebuilt.problems.len(), 1, "{:?}", rebuilt.problems);
+            let expected = apply_all(&path, capacity);
+            assert_eq!(
+                crate::server::api::state_document(&store),
+                crate::server::api::state_document(&expected)
+            );
+            assert_eq!(store.log().len(), capacity.min(requests.len()));
+            // Log lines are the file's lines, and every other field is what apply gives.
+            for (got, want) in store.log().iter().zip(expected.log()) {
+                let mut want = want.clone();
+                assert_eq!(
+                    serde_json::from_str::<serde_json::Value>(&got.line).unwrap(),
+                    serde_json::from_str::<serde_json::Value>(&want.line).unwrap()
+                );
+                want.line = got.line.clone();
+                assert_eq!(format!("{got:?}"), format!("{want:?}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,929 @@
+//! The state store: the one place where the session's state changes.
+//!
+//! It knows nothing about HTTP or terminals. Every view (terminal UI, headless printer,
+//! `/api/state`) is derived from it. It is fed committed journal entries in `seq` order, both
+//! live (by the sequencer in [`crate::core::sequencer`]) and when rebuilding from a journal, so a
+//! rebuilt store is the same as the live one was.
+//!
+//! Memory: stream identities are stored once, and a recording refers to its stream by index,
+//! so a recording costs its uri and push_args text plus a fixed ~100 bytes. The request log is
+//! a bounded ring; the counters stay exact however long the session runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::core::journal::{EntryRef, JournalEntry};
+use crate::event::{AuthCheck, Outcome};
+use crate::event::{Callback, IngestAction, RecordState, StreamId};
+
+/// Default number of requests kept in the in-memory request log.
+pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
+
+/// Whether the stream is being pushed, from ingest callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ingest {
+    /// No ingest callback seen.
+    Unknown,
+    /// Last ingest callback was `publish`.
+    Live,
+    /// Last ingest callback was `publish_done`.
+    Offline,
+}
+
+impl Ingest {
+    /// The lowercase name used in the API and the views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ingest::Unknown => "unknown",
+            Ingest::Live => "live",
+            Ingest::Offline => "offline",
+        }
+    }
+}
+
+/// One stream, keyed by (domain, app, stream).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// Identity.
+    pub id: StreamId,
+    /// Recording state from status callbacks.
+    pub state: RecordState,
+    /// When the current state was entered (receive time; status callbacks carry no clock).
+    pub state_since: Option<DateTime<Utc>>,
+    /// Ingest state from publish / publish_done.
+    pub ingest: Ingest,
+    /// When the ingest state last changed.
+    pub ingest_since: Option<DateTime<Utc>>,
+    /// The last accepted event's name: a status event name, `recording`, `publish` or
+    /// `publish_done`.
+    pub last_event: Option<String>,
+    /// When the last accepted event arrived.
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Accepted recordings.
+    pub recordings: u64,
+    /// Accepted `record_paused` events.
+    pub pauses: u64,
+    /// Sum of the recordings' durations, in seconds.
+    pub total_duration_s: f64,
+    /// Index into [`Store::recordings`] of the newest recording.
+    pub last_recording: Option<usize>,
+}
+
+impl Stream {
+    /// This stream's recordings, newest first, from `recordings` (the store's, or a prefix of
+    /// them such as a frozen view's). Each step follows one link, so listing the newest few
+    /// costs the same however many recordings other streams have.
+    pub fn recordings_newest_first<'a>(
+        &self,
+        recordings: &'a [Recording],
+    ) -> impl Iterator<Item = (usize, &'a Recording)> + 'a {
+        let mut next = self.last_recording;
+        std::iter::from_fn(move || {
+            let i = next?;
+            let r = recordings.get(i)?;
+            next = r.previous_in_stream();
+            Some((i, r))
+        })
+    }
+}
+
+/// One recording file, as reported by a generation callback.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// Journal sequence number of the callback.
+    pub seq: u64,
+    /// Index into [`Store::streams`].
+    pub stream: u32,
+    /// When the callback arrived.
+    pub received_at: DateTime<Utc>,
+    /// Object path in the OSS bucket.
+    pub uri: Box<str>,
+    /// Reported duration, seconds.
+    pub duration: Option<f64>,
+    /// Unix seconds.
+    pub start_time: Option<i64>,
+    /// Unix seconds.
+    pub stop_time: Option<i64>,
+    /// `callback_*` ingest parameters.
+    pub push_args: Box<[(Box<str>, Box<str>)]>,
+    /// `duration` differs from `stop_time - start_time` by more than 1 s.
+    pub mismatch: bool,
+    /// Index into [`Store::recordings`] of the same stream's previous recording: with
+    /// [`Stream::last_recording`] a list per stream, so that one stream's recordings are
+    /// listed without scanning everyone's (4 bytes, which fit in the struct's padding).
+    previous_in_stream: Option<NonMaxIndex>,
+}
+
+/// A recording's index, stored in 4 bytes: recordings are addressed with `u32` everywhere in
+/// the views, and `u32::MAX` is kept free to mean "none" so that the option costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NonMaxIndex(std::num::NonZeroU32);
+
+impl NonMaxIndex {
+    fn new(i: usize) -> Option<Self> {
+        let i = u32::try_from(i).ok()?;
+        std::num::NonZeroU32::new(i ^ u32::MAX).map(NonMaxIndex)
+    }
+
+    fn get(self) -> usize {
+        (self.0.get() ^ u32::MAX) as usize
+    }
+}
+
+/// `stop − start` in seconds, when both are known and the difference fits: the provider's
+/// times are untrusted, and `i64::MAX − i64::MIN` would overflow.
+pub fn span_s(start: Option<i64>, stop: Option<i64>) -> Option<i64> {
+    stop?.checked_sub(start?)
+}
+
+impl Recording {
+    /// Index into [`Store::recordings`] of this stream's recording before this one.
+    pub fn previous_in_stream(&self) -> Option<usize> {
+        self.previous_in_stream.map(NonMaxIndex::get)
+    }
+
+    /// The duration to count: the reported one, else stop - start.
+    pub fn effective_duration(&self) -> Option<f64> {
+        self.duration
+            .or_else(|| span_s(self.start_time, self.stop_time).map(|s| s as f64))
+    }
+
+    /// `stop_time − start_time`, when both are known (see [`span_s`]).
+    pub fn span_s(&self) -> Option<i64> {
+        span_s(self.start_time, self.stop_time)
+    }
+
+    /// push_args as one JSON object text (for views and exports).
+    pub fn push_args_json(&self) -> String {
+        // The classifier gives them in key order, one per key: then they are written as they
+        // are, which is what going through a JSON map would write.
+        if self.push_args.windows(2).all(|w| w[0].0 < w[1].0) {
+            return serde_json::to_string(&PushArgs(&self.push_args)).expect("strings serialize");
+        }
+        serde_json::Value::Object(self.push_args_map()).to_string()
+    }
+
+    /// push_args as a JSON map (for JSON exports).
+    pub fn push_args_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.push_args
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect()
+    }
+}
+
+/// push_args written as a JSON object, in their order.
+struct PushArgs<'a>(&'a [(Box<str>, Box<str>)]);
+
+impl Serialize for PushArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// One request, for the request log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Peer address.
+    pub remote: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path with query.
+    pub path: String,
+    /// accepted / duplicate / rejected.
+    pub outcome: Outcome,
+    /// HTTP status answered.
+    pub status: u16,
+    /// status / recording / ingest.
+    pub kind: Option<String>,
+    /// Index into [`Store::streams`] when the request was a recognised callback.
+    pub stream: Option<u32>,
+    /// The event name, uri or ingest action.
+    pub summary: String,
+    /// Key fields: a recording's duration and times, an ingest's client address.
+    pub detail: String,
+    /// Why it was rejected.
+    pub error: Option<String>,
+    /// Refused for a missing, wrong or stale signature.
+    pub auth_failed: bool,
+    /// The journal line, for `--json` output and the detail view.
+    pub line: Arc<str>,
+}
+
+/// What the store reads from one journal entry, borrowed from a [`JournalEntry`] (live) or an
+/// [`EntryRef`] (read back from a journal).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// accepted / duplicate / rejected.
+    pub outcome: Outcome,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The signature check's result.
+    pub auth: Option<AuthCheck>,
+    /// Peer address.
+    pub remote: &'a str,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path with query.
+    pub path: &'a str,
+    /// status / recording / ingest.
+    pub kind: Option<&'a str>,
+    /// Why it was rejected.
+    pub error: Option<&'a str>,
+}
+
+impl<'a> From<&'a JournalEntry> for Request<'a> {
+    fn from(e: &'a JournalEntry) -> Self {
+        Request {
+            seq: e.seq,
+            received_at: e.received_at,
+            outcome: e.outcome,
+            status: e.status,
+            auth: e.auth,
+            remote: &e.remote,
+            method: &e.method,
+            path: &e.path,
+            kind: e.kind.as_deref(),
+            error: e.error.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a EntryRef<'_>> for Request<'a> {
+    fn from(e: &'a EntryRef<'_>) -> Self {
+        Request {
+            seq: e.seq,
+            received_at: e.received_at,
+            outcome: e.outcome,
+            status: e.status,
+            auth: e.auth,
+            remote: &e.remote,
+            method: &e.method,
+            path: &e.path,
+            kind: e.kind.as_deref(),
+            error: e.error.as_deref(),
+        }
+    }
+}
+
+/// Request counters. Exact for the whole session, whatever the log keeps.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counters {
+    /// Callbacks applied.
+    pub accepted: u64,
+    /// Provider retries recognised and not applied again.
+    pub duplicate: u64,
+    /// Requests refused with a 4xx.
+    pub rejected: u64,
+}
+
+/// The session state.
+#[derive(Debug)]
+pub struct Store {
+    streams: Vec<Stream>,
+    index: HashMap<StreamId, u32>,
+    recordings: Vec<Recording>,
+    log: VecDeque<LogEntry>,
+    log_capacity: usize,
+    counters: Counters,
+    journal_failures: u64,
+    last_journal_error: Option<String>,
+    auth_failures: u64,
+    last_seq: u64,
+    last_callback_at: Option<DateTime<Utc>>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(DEFAULT_LOG_CAPACITY)
+    }
+}
+
+impl Store {
+    /// When the newest callback (accepted or duplicate) arrived. Rejected requests do not
+    /// count: a scanner hitting the port must not hide that the provider went quiet.
+    pub fn last_callback_at(&self) -> Option<DateTime<Utc>> {
+        self.last_callback_at
+    }
+
+    /// An empty store keeping at most `log_capacity` requests in the log.
+    pub fn new(log_capacity: usize) -> Self {
+        Store {
+            streams: Vec::new(),
+            index: HashMap::new(),
+            recordings: Vec::new(),
+            log: VecDeque::new(),
+            log_capacity: log_capacity.max(1),
+            counters: Counters::default(),
+            journal_failures: 0,
+            last_journal_error: None,
+            auth_failures: 0,
+            last_seq: 0,
+            last_callback_at: None,
+        }
+    }
+
+    /// Applies one committed request. `callback` is the classified request when the outcome
+    /// is accepted or duplicate. Duplicates and rejections only count and log.
+    pub fn apply(&mut self, entry: &JournalEntry, callback: Option<&Callback>, line: Arc<str>) {
+        let req = Request::from(entry);
+        let stream = self.apply_state(&req, callback);
+        self.push_log(&req, callback, stream, line);
+    }
+
+    /// The state half of [`Store::apply`]: counters and streams and recordings, but not the
+    /// request log. Rebuilding from a journal applies every entry this way, and logs only
+    /// the entries the bounded log will keep ([`Store::push_log`]); an export, which shows no
+    /// log, only this. Returns the stream's index when the request was a callback.
+    pub fn apply_state(&mut self, req: &Request, callback: Option<&Callback>) -> Option<u32> {
+        self.last_seq = self.last_seq.max(req.seq);
+        match req.outcome {
+            Outcome::Accepted => self.counters.accepted += 1,
+            Outcome::Duplicate => self.counters.duplicate += 1,
+            Outcome::Rejected => self.counters.rejected += 1,
+        }
+        if req.auth == Some(AuthCheck::Failed) {
+            self.auth_failures += 1;
+        }
+        if req.outcome != Outcome::Rejected {
+            self.last_callback_at = self.last_callback_at.max(Some(req.received_at));
+        }
+        let stream = callback.map(|cb| self.intern(cb.stream_id()));
+        if let (Outcome::Accepted, Some(cb), Some(idx)) = (req.outcome, callback, stream) {
+            self.apply_accepted(idx, cb, req.seq, req.received_at);
+        }
+        stream
+    }
+
+    /// The log half of [`Store::apply`], for a request already applied with
+    /// [`Store::apply_state`] (which returned `stream`).
+    pub fn push_log(
+        &mut self,
+        req: &Request,
+        callback: Option<&Callback>,
+        stream: Option<u32>,
+        line: Arc<str>,
+    ) {
+        let summary = match callback {
+            Some(Callback::Status(s)) => s.event.clone(),
+            Some(Callback::Recording(r)) => r.uri.clone(),
+            Some(Callback::Ingest(i)) => ingest_name(i.action).to_string(),
+            None => String::new(),
+        };
+        let detail = callback.map(detail_of).unwrap_or_default();
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogEntry {
+            seq: req.seq,
+            received_at: req.received_at,
+            remote: req.remote.to_string(),
+            method: req.method.to_string(),
+            path: req.path.to_string(),
+            outcome: req.outcome,
+            status: req.status,
+            kind: req.kind.map(str::to_string),
+            stream,
+            summary,
+            detail,
+            error: req.error.map(str::to_string),
+            auth_failed: req.auth == Some(AuthCheck::Failed),
+            line,
+        });
+    }
+
+    /// How many requests the log keeps.
+    pub fn log_capacity(&self) -> usize {
+        self.log_capacity
+    }
+
+    fn apply_accepted(&mut self, idx: u32, cb: &Callback, seq: u64, at: DateTime<Utc>) {
+        let next_recording = self.recordings.len();
+        let s = &mut self.streams[idx as usize];
+        match cb {
+            Callback::Status(ev) => {
+                if let Some(state) = ev.target_state() {
+                    if state == RecordState::Paused {
+                        s.pauses += 1;
+                    }
+                    if s.state != state || s.state_since.is_none() {
+                        s.state = state;
+                        s.state_since = Some(at);
+                    }
+                }
+                s.last_event = Some(ev.event.clone());
+            }
+            Callback::Recording(r) => {
+                let rec = Recording {
+                    seq,
+                    stream: idx,
+                    received_at: at,
+                    uri: r.uri.as_str().into(),
+                    duration: r.duration,
+                    start_time: r.start_time,
+                    stop_time: r.stop_time,
+                    push_args: r
+                        .push_args
+                        .iter()
+                        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                        .collect(),
+                    mismatch: r.duration_mismatch(),
+                    previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
+                };
+                s.recordings += 1;
+                s.total_duration_s += rec.effective_duration().unwrap_or(0.0);
+                s.last_recording = Some(next_recording);
+                s.last_event = Some("recording".to_string());
+                self.recordings.push(rec);
+            }
+            Callback::Ingest(i) => {
+                let ingest = match i.action {
+                    IngestAction::Publish => Ingest::Live,
+                    IngestAction::PublishDone => Ingest::Offline,
+                };
+                if s.ingest != ingest {
+                    s.ingest = ingest;
+                    s.ingest_since = Some(at);
+                }
+                s.last_event = Some(ingest_name(i.action).to_string());
+            }
+        }
+        s.last_event_at = Some(at);
+    }
+
+    fn intern(&mut self, id: &StreamId) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.streams.len() as u32;
+        self.streams.push(Stream {
+            id: id.clone(),
+            state: RecordState::None,
+            state_since: None,
+            ingest: Ingest::Unknown,
+            ingest_since: None,
+            last_event: None,
+            last_event_at: None,
+            recordings: 0,
+            pauses: 0,
+            total_duration_s: 0.0,
+            last_recording: None,
+        });
+        self.index.insert(id.clone(), i);
+        i
+    }
+
+    /// The index of a known stream.
+    pub fn stream_index(&self, id: &StreamId) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Records a failed journal write (its requests were answered 503 and not applied).
+    pub fn note_journal_failure(&mut self, error: String) {
+        self.journal_failures += 1;
+        self.last_journal_error = Some(error);
+    }
+
+    /// Streams in first-seen order.
+    pub fn streams(&self) -> &[Stream] {
+        &self.streams
+    }
+
+    /// Accepted recordings in arrival order.
+    pub fn recordings(&self) -> &[Recording] {
+        &self.recordings
+    }
+
+    /// The newest requests, oldest first (bounded).
+    pub fn log(&self) -> &VecDeque<LogEntry> {
+        &self.log
+    }
+
+    /// Exact request counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// How many journal writes failed, and the last error.
+    pub fn journal_failures(&self) -> (u64, Option<&str>) {
+        (self.journal_failures, self.last_journal_error.as_deref())
+    }
+
+    /// Requests refused because their signature was missing, wrong or stale.
+    pub fn auth_failures(&self) -> u64 {
+        self.auth_failures
+    }
+
+    /// The highest `seq` applied.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+}
+
+fn detail_of(cb: &Callback) -> String {
+    match cb {
+        Callback::Status(s) if s.target_state().is_none() => {
+            "unknown event, state unchanged".to_string()
+        }
+        Callback::Status(_) => String::new(),
+        Callback::Recording(r) => {
+            let mut d = match r.duration {
+                Some(x) => format!("duration={}", crate::util::human::seconds(x)),
+                None => "duration=-".to_string(),
+            };
+            if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {
+                let span = span_s(Some(a), Some(b)).map_or("?".into(), |s| s.to_string());
+                d.push_str(&format!(" start={a} stop={b} span={span}s"));
+            }
+            if r.duration_mismatch() {
+                d.push_str(" MISMATCH");
+            }
+            d
+        }
+        Callback::Ingest(i) => {
+            let mut d = String::new();
+            if let Some(ip) = &i.ip {
+                d.push_str(&format!("ip={ip}"));
+            }
+            if let Some(n) = &i.node {
+                d.push_str(&format!(" node={n}"));
+            }
+            d
+        }
+    }
+}
+
+/// The event name an ingest action is logged as.
+pub fn ingest_name(a: IngestAction) -> &'static str {
+    match a {
+        IngestAction::Publish => "publish",
+        IngestAction::PublishDone => "publish_done",
+    }
+}
+
+/// The store as shared between the sequencer (the only writer) and the views.
+/// Views wait on `changes` instead of polling.
+pub struct SharedStore {
+    store: Mutex<Store>,
+    changes: watch::Sender<u64>,
+}
+
+impl SharedStore {
+    /// Wraps a store.
+    pub fn new(store: Store) -> Arc<Self> {
+        let (changes, _) = watch::channel(0);
+        Arc::new(SharedStore {
+            store: Mutex::new(store),
+            changes,
+        })
+    }
+
+    /// Locks the store for reading or (from the sequencer) writing. Keep it short.
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves a store that is still consistent per entry.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the views that the store changed.
+    pub fn notify(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that wakes when the store changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::dedup::Deduper;
+
+    #[test]
+    fn spans_of_extreme_provider_times_do_not_overflow() {
+        assert_eq!(span_s(Some(i64::MIN), Some(i64::MAX)), None);
+        assert_eq!(span_s(Some(i64::MAX), Some(i64::MIN)), None);
+        assert_eq!(span_s(Some(10), Some(70)), Some(60));
+        assert_eq!(span_s(None, Some(70)), None);
+    }
+    use crate::event::Method;
+    use crate::providers::aliyun::classify;
+    use std::collections::BTreeMap;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn entry(seq: u64, t: DateTime<Utc>, outcome: Outcome) -> JournalEntry {
+        JournalEntry {
+            seq,
+            received_at: t,
+            remote: "127.0.0.1:1".into(),
+            method: "POST".into(),
+            path: "/".into(),
+            headers: BTreeMap::new(),
+            outcome,
+            status: 200,
+            provider: Default::default(),
+            kind: None,
+            error: None,
+            body_bytes: 0,
+            body: None,
+            body_text: None,
+            body_base64: None,
+            body_truncated: None,
+            auth: None,
+        }
+    }
+
+    pub(crate) fn status(stream: &str, event: &str) -> Callback {
+        classify(
+            Method::Post,
+            None,
+            format!(r#"{{"domain":"d","app":"a","stream":"{stream}","event":"{event}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    pub(crate) fn recording(stream: &str, uri: &str, dur: f64) -> Callback {
+        classify(
+            Method::Post,
+            None,
+            format!(
+                r#"{{"domain":"d","app":"a","stream":"{stream}","uri":"{uri}","duration":{dur},"start_time":100,"stop_time":110}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// Runs callbacks through a deduper and a store like the sequencer does.
+    pub(crate) fn run(cbs: &[(i64, Callback)]) -> (Store, Vec<Outcome>) {
+        let mut store = Store::default();
+        let mut dedup = Deduper::default();
+        let mut outcomes = vec![];
+        for (i, (t, cb)) in cbs.iter().enumerate() {
+            let (o, _) = dedup.decide(cb, at(*t));
+            store.apply(&entry(i as u64 + 1, at(*t), o), Some(cb), Arc::from(""));
+            outcomes.push(o);
+        }
+        (store, outcomes)
+    }
+
+    #[test]
+    fn states_follow_status_events_and_unknown_events_keep_state() {
+        let (store, _) = run(&[
+            (0, status("s", "record_started")),
+            (5, status("s", "record_paused")),
+            (9, status("s", "record_stopped")),
+        ]);
+        let s = &store.streams()[0];
+        assert_eq!(s.state, RecordState::Paused);
+        assert_eq!(s.state_since, Some(at(5)));
+        assert_eq!(s.last_event.as_deref(), Some("record_stopped"));
+        assert_eq!(s.last_event_at, Some(at(9)));
+        assert_eq!(s.pauses, 1);
+    }
+
+    #[test]
+    fn resumed_without_start_is_resumed() {
+        let (store, _) = run(&[(0, status("s", "record_resumed"))]);
+        assert_eq!(store.streams()[0].state, RecordState::Resumed);
+    }
+
+    #[test]
+    fn recording_for_unseen_stream_creates_it_with_state_none() {
+        let (store, _) = run(&[(0, recording("x", "u1", 10.0))]);
+        let s = &store.streams()[0];
+        assert_eq!(s.state, RecordState::None);
+        assert_eq!(s.recordings, 1);
+        assert_eq!(s.total_duration_s, 10.0);
+        assert_eq!(s.last_recording, Some(0));
+    }
+
+    #[test]
+    fn duplicate_recordings_count_once() {
+        let (store, outcomes) = run(&[
+            (0, recording("s", "u1", 10.0)),
+            (1, recording("s", "u1", 10.0)),
+            (500, recording("s", "u1", 10.0)),
+            (2, recording("t", "u1", 10.0)),
+        ]);
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Accepted,
+                Outcome::Duplicate,
+                Outcome::Duplicate,
+                Outcome::Accepted
+            ]
+        );
+        assert_eq!(store.recordings().len(), 2);
+        assert_eq!(
+            store.counters(),
+            Counters {
+                accepted: 2,
+                duplicate: 2,
+                rejected: 0
+            }
+        );
+    }
+
+    #[test]
+    fn repeated_status_within_window_is_duplicate_after_it_is_not() {
+        let (_, outcomes) = run(&[
+            (0, status("s", "record_paused")),
+            (1, status("s", "record_paused")),
+            (29, status("s", "record_paused")),
+            (31, status("s", "record_paused")),
+            (32, status("s", "record_resumed")),
+            (33, status("s", "record_paused")),
+        ]);
+        use Outcome::*;
+        assert_eq!(
+            outcomes,
+            vec![Accepted, Duplicate, Duplicate, Accepted, Accepted, Accepted]
+        );
+    }
+
+    /// Ingest callbacks as (stream, action, milliseconds from a fixed start).
+    type IngestEvents<'a> = &'a [(&'a str, &'a str, i64)];
+
+    fn ingest(stream: &str, action: &str) -> Callback {
+        let query = format!("action={action}&app=d&appname=a&id={stream}");
+        classify(Method::Get, Some(&query), b"").unwrap()
+    }
+
+    /// The ingest rule, written out independently: a callback is a retry when the stream's
+    /// last *accepted* ingest callback had the same action and arrived less than 30 000 ms
+    /// before or after it. Exactly 30 s apart is a new event.
+    fn ingest_oracle(events: &[(&str, &str, i64)]) -> Vec<Outcome> {
+        let mut last: Vec<(&str, &str, i64)> = Vec::new();
+        events
+            .iter()
+            .map(|&(stream, action, ms)| {
+                let prev = last.iter().position(|(s, _, _)| *s == stream);
+                let retry =
+                    prev.is_some_and(|i| last[i].1 == action && (ms - last[i].2).abs() < 30_000);
+                if retry {
+                    return Outcome::Duplicate;
+                }
+                match prev {
+                    Some(i) => last[i] = (stream, action, ms),
+                    None => last.push((stream, action, ms)),
+                }
+                Outcome::Accepted
+            })
+            .collect()
+    }
+
+    fn decide_ingest(events: &[(&str, &str, i64)]) -> Vec<Outcome> {
+        let mut d = Deduper::default();
+        let t0 = at(0);
+        events
+            .iter()
+            .map(|&(stream, action, ms)| {
+                d.decide(
+                    &ingest(stream, action),
+                    t0 + chrono::Duration::milliseconds(ms),
+                )
+                .0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ingest_retries_within_30_s_are_duplicates_and_30_s_is_not() {
+        use Outcome::{Accepted as A, Duplicate as D};
+        // The boundary, by hand: 29.999 s is a retry, 30.000 s is not, either way in time.
+        let cases: &[(IngestEvents, &[Outcome])] = &[
+            (&[("s", "publish", 0), ("s", "publish", 29_999)], &[A, D]),
+            (&[("s", "publish", 0), ("s", "publish", 30_000)], &[A, A]),
+            (&[("s", "publish", 0), ("s", "publish", 30_001)], &[A, A]),
+            (&[("s", "publish", 30_000), ("s", "publish", 1)], &[A, D]),
+            (&[("s", "publish", 30_000), ("s", "publish", 0)], &[A, A]),
+            // Another action is news, and it resets the window.
+            (
+                &[
+                    ("s", "publish", 0),
+                    ("s", "publish_done", 1_000),
+                    ("s", "publish", 2_000),
+                ],
+                &[A, A, A],
+            ),
+            // Another stream is news.
+            (&[("s", "publish", 0), ("t", "publish", 1)], &[A, A]),
+            // A duplicate does not move the window: measured from the last accepted one.
+            (
+                &[
+                    ("s", "publish", 0),
+                    ("s", "publish", 20_000),
+                    ("s", "publish", 35_000),
+                ],
+                &[A, D, A],
+            ),
+        ];
+        for (events, want) in cases {
+            assert_eq!(&ingest_oracle(events), want, "the oracle, on {events:?}");
+            assert_eq!(&decide_ingest(events), want, "{events:?}");
+        }
+        // And on many sequences around the boundary, the deduper agrees with the oracle.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let offsets = [
+            0, 1, 999, 1_000, 29_000, 29_999, 30_000, 30_001, 31_000, 59_999, 60_000,
+        ];
+        for _ in 0..500 {
+            let mut ms = 0i64;
+            let events: Vec<(&str, &str, i64)> = (0..8)
+                .map(|_| {
+                    ms += offsets[next(offsets.len() as u64) as usize];
+                    let stream = ["s", "t"][next(2) as usize];
+                    let action = ["publish", "publish_done"][next(2) as usize];
+                    (stream, action, ms)
+                })
+                .collect();
+            assert_eq!(decide_ingest(&events), ingest_oracle(&events), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn undo_takes_decisions_back() {
+        let mut d = Deduper::default();
+        let cb = recording("s", "u", 1.0);
+        let (o, u) = d.decide(&cb, at(0));
+        assert_eq!(o, Outcome::Accepted);
+        d.undo(u.unwrap());
+        assert_eq!(d.decide(&cb, at(1)).0, Outcome::Accepted);
+        let st = status("s", "record_started");
+        let (_, u) = d.decide(&st, at(0));
+        d.undo(u.unwrap());
+        assert_eq!(d.decide(&st, at(1)).0, Outcome::Accepted);
+    }
+
+    #[test]
+    fn each_stream_lists_its_own_recordings_newest_first() {
+        let (store, _) = run(&[
+            (0, recording("a", "a1", 1.0)),
+            (1, recording("b", "b1", 1.0)),
+            (2, recording("a", "a2", 1.0)),
+            (3, recording("b", "b1", 1.0)), // duplicate: not a recording
+            (4, recording("b", "b2", 1.0)),
+            (5, recording("a", "a3", 1.0)),
+        ]);
+        let uris = |s: &Stream, recs: &[Recording]| -> Vec<String> {
+            s.recordings_newest_first(recs)
+                .map(|(_, r)| r.uri.to_string())
+                .collect()
+        };
+        let recs = store.recordings();
+        assert_eq!(uris(&store.streams()[0], recs), ["a3", "a2", "a1"]);
+        assert_eq!(uris(&store.streams()[1], recs), ["b2", "b1"]);
+        // A prefix of the recordings (a frozen view) with the stream as it was then.
+        let mut frozen_a = store.streams()[0].clone();
+        frozen_a.last_recording = Some(2);
+        assert_eq!(uris(&frozen_a, &recs[..3]), ["a2", "a1"]);
+        // The link costs no memory: it fits in the padding.
+        assert_eq!(std::mem::size_of::<Option<NonMaxIndex>>(), 4);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(std::mem::size_of::<Recording>(), 112, "as before the link");
+        assert_eq!(NonMaxIndex::new(0).map(NonMaxIndex::get), Some(0));
+        assert_eq!(NonMaxIndex::new(u32::MAX as usize), None);
+    }
+
+    #[test]
+    fn log_is_bounded_counters_are_not() {
+        let mut store = Store::new(3);
+        for i in 0..10 {
+            store.apply(&entry(i + 1, at(0), Outcome::Rejected), None, Arc::from(""));
+        }
+        assert_eq!(store.log().len(), 3);
+        assert_eq!(store.log().front().unwrap().seq, 8);
+        assert_eq!(store.counters().rejected, 10);
+    }
+}

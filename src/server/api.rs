@@ -1,0 +1,241 @@
+//! recmon's own API documents, beside the listener that serves them: the `/api/state`
+//! document and the `/api/events` Server-Sent Events stream.
+//!
+//! `/api/events` frames (one blank line ends each):
+//! - first `event: hello` with `data:` one JSON object of [`SessionFacts`];
+//! - then every journal entry with seq > the client's position as `id: <seq>`,
+//!   `event: entry`, `data: <the journal line exactly as written>` — the whole journal first
+//!   (catch-up), then live entries as they are committed;
+//! - `: keep-alive` comments when idle, at least every [`KEEP_ALIVE`];
+//! - `event: lagged` (data `{"last_seq": N}`) just before the stream is closed, when the
+//!   subscriber fell behind and the missed entries cannot be read back (no journal). The client
+//!   reconnects with `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+
+use crate::core::feed::{Feed, Next, SessionFacts};
+use crate::core::journal::format_time;
+use crate::core::store::Store;
+use crate::server::conn_guard::Activity;
+
+/// Longest quiet time on an `/api/events` stream before a `: keep-alive` comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Frames buffered per subscriber between the feed and its socket. A subscriber that stops
+/// reading holds at most this many (each at most one chunk of entries); after that its
+/// position in the feed simply stops advancing, and it is fed from the journal when it reads
+/// again.
+const BUFFERED_FRAMES: usize = 4;
+
+/// The `/api/state` document: every stream with its state, the request counters, and the
+/// last seq.
+pub fn state_document(store: &Store) -> serde_json::Value {
+    let recordings = store.recordings();
+    let streams: Vec<serde_json::Value> = store
+        .streams()
+        .iter()
+        .map(|s| {
+            let last = s.last_recording.map(|i| {
+                let r = &recordings[i];
+                serde_json::json!({
+                    "seq": r.seq,
+                    "uri": &*r.uri,
+                    "duration": r.duration,
+                    "start_time": r.start_time,
+                    "stop_time": r.stop_time,
+                    "duration_mismatch": r.mismatch,
+                })
+            });
+            serde_json::json!({
+                "domain": s.id.domain,
+                "app": s.id.app,
+                "stream": s.id.stream,
+                "state": s.state.as_str(),
+                "ingest": s.ingest.as_str(),
+                "state_since": s.state_since.map(format_time),
+                "recordings": s.recordings,
+                "total_duration_s": round_ms(s.total_duration_s),
+                "pauses": s.pauses,
+                "last_event": s.last_event,
+                "last_event_at": s.last_event_at.map(format_time),
+                "last_recording": last,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "streams": streams,
+        "recordings_total": recordings.len(),
+        "requests": store.counters(),
+        "journal_failures": store.journal_failures().0,
+        "auth_failures": store.auth_failures(),
+        "last_seq": store.last_seq(),
+    })
+}
+
+fn round_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Where an `/api/events` client starts: `Last-Event-ID` wins over `?after=`; neither means
+/// the whole journal. `Err` names the bad value.
+pub fn start_position(last_event_id: Option<&str>, query: Option<&str>) -> Result<u64, String> {
+    if let Some(id) = last_event_id {
+        return id.trim().parse().map_err(|_| {
+            format!("Last-Event-ID must be a journal seq (a whole number), got {id:?}")
+        });
+    }
+    let after = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("after="));
+    match after {
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("after must be a journal seq (a whole number), got {v:?}")),
+        None => Ok(0),
+    }
+}
+
+/// The body of an `/api/events` response: frames from a task that follows the feed. While it
+/// lives, the connection counts as busy (the idle watchdog leaves it alone).
+pub struct EventStream {
+    rx: mpsc::Receiver<Bytes>,
+    busy: Option<Arc<Activity>>,
+}
+
+impl EventStream {
+    /// Starts following `feed` after `after` for one client.
+    pub fn start(feed: &Arc<Feed>, mut facts: SessionFacts, after: u64) -> EventStream {
+        let (tx, rx) = mpsc::channel(BUFFERED_FRAMES);
+        let mut sub = feed.subscribe(after);
+        facts.last_seq = feed.last_seq();
+        tokio::spawn(async move {
+            let hello = serde_json::to_string(&facts).expect("facts serialize");
+            if tx
+                .send(Bytes::from(format!("event: hello\ndata: {hello}\n\n")))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            loop {
+                let next = tokio::select! {
+                    n = sub.next() => n,
+                    _ = tokio::time::sleep(KEEP_ALIVE) => {
+                        if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    // The client went away: stop following the feed now, not at the next
+                    // entry.
+                    _ = tx.closed() => return,
+                };
+                let frame = match next {
+                    Next::Items(items) => {
+                        let mut out = Vec::with_capacity(
+                            items.iter().map(|i| i.line.len() + 40).sum::<usize>(),
+                        );
+                        for item in &items {
+                            out.extend_from_slice(b"id: ");
+                            out.extend_from_slice(item.seq.to_string().as_bytes());
+                            out.extend_from_slice(b"\nevent: entry\ndata: ");
+                            out.extend_from_slice(item.line.as_bytes());
+                            out.extend_from_slice(b"\n\n");
+                        }
+                        Bytes::from(out)
+                    }
+                    Next::Lagged => {
+                        let _ = tx
+                            .send(Bytes::from(format!(
+                                "event: lagged\ndata: {{\"last_seq\":{}}}\n\n",
+                                sub.position()
+                            )))
+                            .await;
+                        return;
+                    }
+                    Next::Closed => return,
+                };
+                if tx.send(frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        EventStream { rx, busy: None }
+    }
+
+    /// Keeps the connection marked busy until the stream ends.
+    pub fn hold(&mut self, activity: Arc<Activity>) {
+        self.busy = Some(activity);
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(a) = self.busy.take() {
+            a.request_finished();
+        }
+    }
+}
+
+impl Body for EventStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|frame| frame.map(|b| Ok(Frame::data(b))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::store::tests::{recording, run, status};
+
+    #[test]
+    fn state_document_shape() {
+        let (store, _) = run(&[
+            (0, status("s", "record_started")),
+            (1, recording("s", "u1", 10.5)),
+        ]);
+        let v = state_document(&store);
+        let s = &v["streams"][0];
+        for k in [
+            "domain",
+            "app",
+            "stream",
+            "state",
+            "ingest",
+            "state_since",
+            "recordings",
+            "total_duration_s",
+            "pauses",
+            "last_event",
+        ] {
+            assert!(s.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(s["state"], "started");
+        assert_eq!(s["ingest"], "unknown");
+        assert_eq!(s["recordings"], 1);
+        assert_eq!(s["total_duration_s"], 10.5);
+        assert_eq!(v["recordings_total"], 1);
+        assert_eq!(v["requests"]["accepted"], 2);
+    }
+}

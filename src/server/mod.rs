@@ -1,0 +1,677 @@
+//! The HTTP listener: takes every request, reads its body within limits, classifies it, hands
+//! it to the sequencer and answers once it is journaled.
+//!
+//! Paths: `/healthz` and `/api/...` are recmon's own; every other path takes callbacks,
+//! because the user picks the path in their NotifyUrl.
+
+pub mod api;
+pub mod conn_guard;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming as Body;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::core::feed::{Feed, SessionFacts};
+use crate::core::journal::Truncation;
+use crate::core::sequencer::{Incoming, Sequencer};
+use crate::core::store::SharedStore;
+use crate::event::Outcome;
+use crate::event::{Method, Rejection};
+use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
+use crate::providers::aliyun::classify_request;
+use crate::server::api::EventStream;
+use crate::server::conn_guard::{watchdog, Activity, Expired, Watched};
+
+/// Listener limits and access settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest body accepted, in bytes (`--max-body`).
+    pub max_body: usize,
+    /// Token that opens `/api/...` to non-loopback clients (`--api-token`).
+    pub api_token: Option<String>,
+    /// Time allowed to send a request's headers, from its first byte (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request (`--idle-timeout`).
+    pub idle_timeout: Duration,
+    /// Maximum simultaneous connections (`--max-connections`).
+    pub max_connections: usize,
+    /// Time allowed for a whole request, headers to answer (`--request-timeout`).
+    pub request_timeout: Duration,
+    /// Signature checking, when `--auth-key` is set.
+    pub auth: Option<AuthConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body: 64 * 1024,
+            api_token: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            request_timeout: Duration::from_secs(30),
+            auth: None,
+        }
+    }
+}
+
+/// What the listener publishes to API clients: the feed of committed entries, and the facts
+/// `/api/events` starts with.
+pub struct Published {
+    /// Every committed journal entry, in order.
+    pub feed: Arc<Feed>,
+    /// This receiver's facts (the hello event; `last_seq` is filled in per client).
+    pub facts: SessionFacts,
+}
+
+struct Ctx {
+    cfg: ServerConfig,
+    seq: Sequencer,
+    shared: Arc<SharedStore>,
+    published: Published,
+}
+
+/// A response: a whole body, or the `/api/events` stream.
+type Resp = Response<Either<Full<Bytes>, EventStream>>;
+
+fn event_stream_response(ctx: &Ctx, after: u64) -> Resp {
+    let body = EventStream::start(&ctx.published.feed, ctx.published.facts.clone(), after);
+    let mut r = Response::new(Either::Right(body));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    // Reverse proxies (nginx) buffer responses by default, which would hold entries back.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+/// Largest request head (request line, headers and the blank line ending them), counted
+/// byte for byte on the wire by [`crate::server::conn_guard`]; a larger head gets 431 and the
+/// connection is closed. 64 KiB fits any real callback with room to spare.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer cap while it waits for a complete head. It is not an exact head limit
+/// (a read may overshoot it), so it is set above [`MAX_HEAD_BYTES`]: a head just over the
+/// limit reaches the handler, which refuses it with its method and path, journaled before
+/// the answer. Only heads far over the limit meet hyper's own 431 (journaled after it).
+const HYPER_BUF_CAP: usize = 2 * MAX_HEAD_BYTES;
+
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+/// (up to `grace`), and returns. The sequencer handle is dropped on return.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    seq: Sequencer,
+    shared: Arc<SharedStore>,
+    published: Published,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let conns = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let ctx = Arc::new(Ctx {
+        cfg,
+        seq,
+        shared,
+        published,
+    });
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a connection slot before accepting: excess clients queue in the kernel's
+        // backlog instead of being accepted and starved.
+        let permit = tokio::select! {
+            p = conns.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
+        let limits = (ctx.cfg.idle_timeout, ctx.cfg.header_timeout);
+        let service = {
+            let ctx = ctx.clone();
+            let activity = activity.clone();
+            service_fn(move |req| {
+                let ctx = ctx.clone();
+                let activity = activity.clone();
+                async move {
+                    activity.request_started();
+                    let head_bytes = activity.take_head_bytes();
+                    let mut resp = handle(req, remote, head_bytes, ctx).await;
+                    match resp.body_mut() {
+                        // A stream keeps the connection busy until it ends.
+                        Either::Right(events) => events.hold(activity),
+                        Either::Left(_) => activity.request_finished(),
+                    }
+                    Ok::<_, Infallible>(resp)
+                }
+            })
+        };
+        // hyper's header_read_timeout would also cut idle keep-alive connections; the
+        // watchdog enforces the two limits separately (see conn_guard).
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            // A client that shuts down its write side after sending a request still gets
+            // its answer (and the request is not cancelled half-way through journaling).
+            .half_close(true)
+            .max_buf_size(HYPER_BUF_CAP)
+            .serve_connection(
+                TokioIo::new(Watched::new(stream, activity.clone())),
+                service,
+            );
+        let conn = graceful.watch(conn);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let broken = tokio::select! {
+                r = conn => match r {
+                    Err(e) if e.is_parse_too_large() => Some(Rejection::new(
+                        431,
+                        format!(
+                            "request head too large (far over the {}-byte limit, or over 100 headers): {e}; send fewer or shorter headers",
+                            crate::util::human::thousands(MAX_HEAD_BYTES as u64)
+                        ),
+                    )),
+                    Err(e) if e.is_parse() => {
+                        Some(Rejection::new(400, format!("malformed HTTP request: {e}")))
+                    }
+                    _ => None,
+                },
+                why = watchdog(activity, limits.0, limits.1) => {
+                    tracing::debug!("closing connection from {remote}: {why:?}");
+                    (why == Expired::SlowHeaders).then(|| Rejection::new(
+                        408,
+                        format!(
+                            "request headers not complete within --header-timeout ({}s); connection closed",
+                            limits.1.as_secs()
+                        ),
+                    ))
+                }
+            };
+            // Requests hyper refuses before they reach the service (bad request line, huge
+            // head, conflicting Content-Length / Transfer-Encoding) and slowloris attempts
+            // are still requests that reached the listener: journal them.
+            if let Some(rej) = broken {
+                journal_broken(&ctx, remote, rej).await;
+            }
+        });
+    }
+    drop(listener);
+    drop(ctx);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {grace:?}; stopping anyway");
+    }
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Resp {
+    text_response(status, body.to_string())
+}
+
+/// A JSON answer from already-formatted text.
+fn text_response(status: u16, body: String) -> Resp {
+    let mut r = Response::new(Either::Left(Full::new(Bytes::from(body))));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Adds `Allow` to a 405 (RFC 9110 §15.5.6: a 405 must list the methods the target takes).
+fn allow(resp: &mut Resp, methods: &'static str) {
+    resp.headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static(methods));
+}
+
+fn error_response(status: u16, error: &str) -> Resp {
+    json_response(status, serde_json::json!({ "error": error }))
+}
+
+/// The headers worth keeping in the journal: what identifies the sender and the provider's
+/// signature headers. Names are lowercase; values that are not UTF-8 are kept lossily.
+fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        let keep = matches!(
+            n,
+            "content-type"
+                | "content-length"
+                | "transfer-encoding"
+                | "user-agent"
+                | "host"
+                | "x-forwarded-for"
+        ) || n.starts_with("ali-live-");
+        if keep {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            out.entry(n.to_string())
+                .and_modify(|old: &mut String| {
+                    old.push_str(", ");
+                    old.push_str(&v);
+                })
+                .or_insert(v);
+        }
+    }
+    out
+}
+
+/// Why a body could not be read in full.
+enum BodyError {
+    /// `--request-timeout` passed first.
+    TimedOut(Duration),
+    /// The client broke the body (bad chunking, early close).
+    Io(String),
+}
+
+/// Reads at most `max` bytes of body. A declared Content-Length over the limit is refused
+/// without reading; a chunked body is read until it passes the limit, then cut.
+/// Whatever arrived before `timeout` is kept, so the journal shows how far a slow client got.
+async fn read_body(
+    body: Body,
+    declared: Option<u64>,
+    max: usize,
+    timeout: Duration,
+) -> (Bytes, Option<Truncation>, Option<BodyError>) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    if let Some(d) = declared {
+        if d > max as u64 {
+            return (
+                Bytes::new(),
+                Some(Truncation {
+                    received_bytes: 0,
+                    declared_bytes: Some(d),
+                }),
+                None,
+            );
+        }
+    }
+    let mut body = body;
+    let mut buf = BytesMut::new();
+    let mut received: u64 = 0;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => return (buf.freeze(), None, Some(BodyError::TimedOut(timeout))),
+        };
+        match frame {
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    received += data.len() as u64;
+                    let room = (max + 1).saturating_sub(buf.len());
+                    buf.extend_from_slice(&data[..data.len().min(room)]);
+                    if received > max as u64 {
+                        buf.truncate(max);
+                        return (
+                            buf.freeze(),
+                            Some(Truncation {
+                                received_bytes: received,
+                                declared_bytes: declared,
+                            }),
+                            None,
+                        );
+                    }
+                }
+            }
+            Err(e) => return (buf.freeze(), None, Some(BodyError::Io(e.to_string()))),
+        }
+    }
+    (buf.freeze(), None, None)
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Whether a request may read `/api/...`: with a token configured, only with
+/// `Authorization: Bearer TOKEN` (from anywhere, loopback included, so that a reverse proxy on
+/// the same host cannot open it by accident); without one, loopback clients only.
+fn api_allowed(
+    cfg: &ServerConfig,
+    remote: &SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), Rejection> {
+    match &cfg.api_token {
+        Some(token) => {
+            let given = headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+                Ok(())
+            } else {
+                Err(Rejection::new(
+                    401,
+                    "the API needs Authorization: Bearer <--api-token>",
+                ))
+            }
+        }
+        None if is_loopback(remote) => Ok(()),
+        None => Err(Rejection::new(
+            403,
+            "the API answers loopback clients only; start recmon with --api-token to open it",
+        )),
+    }
+}
+
+/// The methods recmon's own endpoints answer (HEAD is GET without the body, which hyper
+/// drops by itself), as sent in `Allow` with a 405.
+const OWN_ENDPOINT_METHODS: &str = "GET, HEAD";
+
+/// The methods a callback path takes, as sent in `Allow` with a 405.
+const CALLBACK_METHODS: &str = "GET, POST";
+
+/// One of recmon's own paths (not a callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnEndpoint {
+    /// `/healthz`.
+    Health,
+    /// `/api` or anything under `/api/`, with which known path it is (if it is one).
+    Api(Option<ApiPath>),
+}
+
+/// recmon's API paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiPath {
+    /// `/api/state`: the state document.
+    State,
+    /// `/api/events`: the feed as Server-Sent Events.
+    Events,
+}
+
+fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
+    if path == "/healthz" {
+        Some(OwnEndpoint::Health)
+    } else if path == "/api" || path.starts_with("/api/") {
+        Some(OwnEndpoint::Api(match path {
+            "/api/state" => Some(ApiPath::State),
+            "/api/events" => Some(ApiPath::Events),
+            _ => None,
+        }))
+    } else {
+        None
+    }
+}
+
+/// Why a request to one of recmon's own endpoints is refused once access is granted: an
+/// unknown `/api` path (404) or a method the endpoint does not answer (405, with `Allow`).
+fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) -> Option<Rejection> {
+    if endpoint == OwnEndpoint::Api(None) {
+        return Some(Rejection::new(
+            404,
+            "unknown API path: recmon's API has GET /api/state and GET /api/events",
+        ));
+    }
+    if method == hyper::Method::GET || method == hyper::Method::HEAD {
+        return None;
+    }
+    let what = match endpoint {
+        OwnEndpoint::Health => "/healthz",
+        OwnEndpoint::Api(Some(ApiPath::Events)) => "/api/events",
+        OwnEndpoint::Api(_) => "/api/state",
+    };
+    Some(Rejection::new(
+        405,
+        format!("method {method} not allowed on {what}: it answers {OWN_ENDPOINT_METHODS} only"),
+    ))
+}
+
+async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: Arc<Ctx>) -> Resp {
+    let received_at = Utc::now();
+    let path = req.uri().path().to_string();
+
+    // Checked before anything else, for every path: the documented limit holds to the byte.
+    if head_bytes > MAX_HEAD_BYTES {
+        let rej = Rejection::new(
+            431,
+            format!(
+                "request head too large: {} bytes; the request line and headers may take at most {} bytes, so send fewer or shorter headers",
+                crate::util::human::thousands(head_bytes as u64),
+                crate::util::human::thousands(MAX_HEAD_BYTES as u64)
+            ),
+        );
+        let mut resp = submit_rejected(req, remote, received_at, rej, &ctx).await;
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
+
+    // recmon's own endpoints. A successful read of them is not journaled (it is not a
+    // callback); every refusal is, like any other rejected request.
+    if let Some(endpoint) = own_endpoint(&path) {
+        let refusal = match endpoint {
+            OwnEndpoint::Health => None,
+            OwnEndpoint::Api(_) => api_allowed(&ctx.cfg, &remote, req.headers()).err(),
+        };
+        let refusal = refusal.or_else(|| endpoint_refusal(endpoint, req.method()));
+        return match refusal {
+            Some(rej) => {
+                let status = rej.status;
+                let mut resp = submit_rejected(req, remote, received_at, rej, &ctx).await;
+                if status == 405 && resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                    allow(&mut resp, OWN_ENDPOINT_METHODS);
+                }
+                resp
+            }
+            None => match endpoint {
+                OwnEndpoint::Health => json_response(200, serde_json::json!({ "status": "ok" })),
+                OwnEndpoint::Api(Some(ApiPath::Events)) => {
+                    let start = api::start_position(
+                        req.headers()
+                            .get("last-event-id")
+                            .map(|v| v.to_str().unwrap_or("(not text)")),
+                        req.uri().query(),
+                    );
+                    match start {
+                        Ok(after) => event_stream_response(&ctx, after),
+                        Err(e) => {
+                            submit_rejected(req, remote, received_at, Rejection::new(400, e), &ctx)
+                                .await
+                        }
+                    }
+                }
+                OwnEndpoint::Api(_) => {
+                    let doc = api::state_document(&ctx.shared.lock());
+                    json_response(200, doc)
+                }
+            },
+        };
+    }
+
+    let path_q = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or(path);
+    let method_name = req.method().as_str().to_string();
+    let headers = kept_headers(req.headers());
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let query = req.uri().query().map(str::to_string);
+    // Content-Length with Transfer-Encoding is a request-smuggling shape: hyper already
+    // lets chunked win (RFC 9112 §6.3); recmon also closes the connection after answering,
+    // as the RFC asks, so nothing after this request is read from the same stream.
+    let smuggling = req.headers().contains_key(CONTENT_LENGTH)
+        && req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
+
+    let (body, truncated, read_error) = read_body(
+        req.into_body(),
+        declared,
+        ctx.cfg.max_body,
+        ctx.cfg.request_timeout,
+    )
+    .await;
+
+    // Checked first: a forged request is refused whatever it contains, and never reaches
+    // the classifier or the store.
+    let auth_result = ctx.cfg.auth.as_ref().map(|auth| {
+        auth.verify(
+            headers.get("host").map(String::as_str),
+            headers.get("ali-live-timestamp").map(String::as_str),
+            headers.get("ali-live-signature").map(String::as_str),
+            received_at.timestamp(),
+        )
+    });
+    let mut body_is_json = false;
+    let verdict = if let Some(Err(why)) = &auth_result {
+        Err(Rejection::new(
+            403,
+            format!("signature check failed: {why}"),
+        ))
+    } else if let Some(t) = &truncated {
+        Err(Rejection::new(
+            413,
+            format!(
+                "body too large: {} bytes, over the --max-body limit of {} bytes",
+                t.declared_bytes.unwrap_or(t.received_bytes),
+                ctx.cfg.max_body
+            ),
+        ))
+    } else if let Some(e) = read_error {
+        Err(match e {
+            BodyError::TimedOut(t) => Rejection::new(
+                408,
+                format!(
+                    "the body did not arrive within --request-timeout ({}s)",
+                    t.as_secs()
+                ),
+            ),
+            BodyError::Io(e) => Rejection::new(400, format!("could not read the body: {e}")),
+        })
+    } else {
+        let (verdict, json) =
+            classify_request(Method::from_name(&method_name), query.as_deref(), &body);
+        body_is_json = json;
+        verdict
+    };
+    let close = truncated.is_some()
+        || smuggling
+        || matches!(&verdict, Err(r) if r.status == 408 || r.status == 400 && r.error.starts_with("could not read"));
+
+    let incoming = Incoming {
+        received_at,
+        remote: remote.to_string(),
+        method: method_name,
+        path: path_q,
+        headers,
+        body,
+        truncated,
+        verdict,
+        body_is_json,
+        auth: auth_result.map(|r| r.is_ok()),
+    };
+    let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
+    let mut resp = answer(&ctx, incoming, error_text).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        allow(&mut resp, CALLBACK_METHODS);
+    }
+    if close {
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
+    let incoming = Incoming {
+        received_at: Utc::now(),
+        remote: remote.to_string(),
+        method: "-".into(),
+        path: "-".into(),
+        headers: BTreeMap::new(),
+        body: Bytes::new(),
+        truncated: None,
+        verdict: Err(rej),
+        body_is_json: false,
+        auth: None,
+    };
+    let _ = ctx.seq.submit(incoming).await;
+}
+
+async fn submit_rejected(
+    req: Request<Body>,
+    remote: SocketAddr,
+    received_at: chrono::DateTime<Utc>,
+    rej: Rejection,
+    ctx: &Ctx,
+) -> Resp {
+    let incoming = Incoming {
+        received_at,
+        remote: remote.to_string(),
+        method: req.method().as_str().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        headers: kept_headers(req.headers()),
+        body: Bytes::new(),
+        truncated: None,
+        verdict: Err(rej.clone()),
+        body_is_json: false,
+        auth: None,
+    };
+    answer(ctx, incoming, Some(rej.error)).await
+}
+
+async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Resp {
+    match ctx.seq.submit(incoming).await {
+        Ok(ack) => match ack.outcome {
+            Outcome::Rejected => {
+                error_response(ack.status, error_text.as_deref().unwrap_or("rejected"))
+            }
+            // Formatted directly: this answer is on every callback's hot path.
+            o => text_response(
+                200,
+                format!(
+                    "{{\"ok\":true,\"seq\":{},\"outcome\":\"{}\"}}",
+                    ack.seq,
+                    o.as_str()
+                ),
+            ),
+        },
+        Err(failed) => error_response(
+            503,
+            &format!("{}; the callback was not recorded, retry later", failed.0),
+        ),
+    }
+}

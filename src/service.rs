@@ -1,0 +1,560 @@
+//! The service: the long-lived receiver. [`Service::start`] opens (or resumes) the journal,
+//! builds the store, starts the sequencer and the listener from a [`ServiceConfig`], and hands
+//! out what subscribers need: the store (local views), and the [`Feed`] of committed journal
+//! entries (`/api/events`, attached views). It runs no view itself: `main` wires views to it,
+//! and it keeps receiving whatever views come and go.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::core::dedup::Deduper;
+use crate::core::feed::{Feed, SessionFacts};
+use crate::core::journal::{
+    default_path, FsyncPolicy, JournalFile, JournalReader, LockedJournal, OpenError, ReadItem,
+    LINE_SHAPE,
+};
+use crate::core::rebuild::rebuild;
+use crate::core::sequencer::{Sequencer, SequencerSummary};
+use crate::core::store::{Counters, SharedStore, Store};
+use crate::error::AppError;
+use crate::providers::aliyun::auth::AuthConfig;
+use crate::server::{serve, Published, ServerConfig};
+use crate::util::human::{count, thousands};
+use crate::util::progress::{eprint_line, journal_bar};
+
+/// Where the journal goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalChoice {
+    /// `--no-journal`: nothing is kept on disk.
+    Off,
+    /// A new journal (refused if the file already holds an earlier session).
+    New(PathBuf),
+    /// `--resume`: continue this journal, or start it if it does not exist yet.
+    Resume(PathBuf),
+}
+
+/// Everything the service needs to start; built from the command line by `cli`.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Take any free port when `listen`'s is taken (the demo only needs some port).
+    pub any_port_if_taken: bool,
+    /// The journal.
+    pub journal: JournalChoice,
+    /// When the journal is fsynced.
+    pub fsync: FsyncPolicy,
+    /// Requests kept in the in-memory request log.
+    pub log_capacity: usize,
+    /// The listener's limits, API token and signature checking.
+    pub server: ServerConfig,
+}
+
+/// A running receiver: listener + sequencer + journal + store + feed.
+pub struct Service {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The store the local views read.
+    pub shared: Arc<SharedStore>,
+    /// Every committed journal entry, in order, for subscribers.
+    pub feed: Arc<Feed>,
+    /// Facts about this receiver (what `/api/events` says first).
+    pub facts: SessionFacts,
+    /// Where the journal is written, if anywhere.
+    pub journal_path: Option<PathBuf>,
+    /// Whether the listener is reachable only from this machine.
+    pub loopback_only: bool,
+    /// Signature checking settings, when on.
+    pub auth: Option<AuthConfig>,
+    /// What `--resume` rebuilt, when it was given.
+    pub resumed: Option<ResumeReport>,
+    stop_server: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+    sequencer: Sequencer,
+    sequencer_thread: JoinHandle<SequencerSummary>,
+}
+
+/// What a session did, printed at exit.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// Request counters.
+    pub counters: Counters,
+    /// Recordings held.
+    pub recordings: usize,
+    /// Journal lines written by this run.
+    pub lines_written: u64,
+    /// Requests refused for a bad signature.
+    pub auth_failures: u64,
+    /// Journal batches that could not be written (their requests got 503).
+    pub journal_failures: u64,
+    /// The journal path.
+    pub journal_path: Option<PathBuf>,
+}
+
+impl SessionSummary {
+    /// The exit status of a session: an error when journal writes failed, so that a script
+    /// running recmon notices that some callbacks were answered 503 and not recorded.
+    pub fn exit_status(&self) -> Result<(), AppError> {
+        if self.journal_failures > 0 {
+            return Err(AppError::new(
+                1,
+                format!(
+                    "{} failed during the session; the requests in them were answered 503 (the provider retries) and are not in the journal",
+                    count(self.journal_failures, "journal write", "journal writes")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What `--resume` found in the journal it rebuilt the state from.
+#[derive(Debug, Clone)]
+pub struct ResumeReport {
+    /// The journal.
+    pub journal: PathBuf,
+    /// Entries applied.
+    pub entries: u64,
+    /// The highest seq in the journal; new requests continue after it.
+    pub last_seq: u64,
+    /// Garbled middle lines and a cut-off last line, described (line number, byte offset).
+    pub problems: Vec<String>,
+}
+
+impl ResumeReport {
+    /// The closing line: how many entries, from where, and where seq continues.
+    pub fn summary_line(&self) -> String {
+        let mut line = format!(
+            "recmon: resumed {} from {}; new requests continue at seq {}",
+            count(self.entries, "entry", "entries"),
+            self.journal.display(),
+            thousands(self.last_seq + 1)
+        );
+        if !self.problems.is_empty() {
+            line.push_str(&format!(
+                "; {} skipped, listed above",
+                count(self.problems.len() as u64, "damaged line", "damaged lines")
+            ));
+        }
+        line
+    }
+}
+
+/// Damaged lines printed one by one at resume before the rest are only counted.
+const PROBLEMS_SHOWN: usize = 20;
+
+/// Damaged lines quoted when a file is refused as not a journal.
+const REFUSAL_LINES_SHOWN: usize = 3;
+
+/// Rebuilds the store and the deduper from `path` for `--resume`, with a progress bar on a
+/// terminal, and prints what it found (damaged lines, then a count) on stderr, before any
+/// view starts. Blocking. A file that has lines but not one journal entry (a CSV, a log, the
+/// wrong file) is refused: resuming it would append journal lines to someone else's file.
+fn rebuild_for_resume(
+    path: &Path,
+    log_capacity: usize,
+) -> Result<(Store, Deduper, ResumeReport), AppError> {
+    let cannot = |e: &dyn fmt::Display| {
+        AppError::new(
+            1,
+            format!(
+                "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
+                path.display()
+            ),
+        )
+    };
+    let size = std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| cannot(&e))?;
+    let mut store = Store::new(log_capacity);
+    let mut deduper = Deduper::default();
+    let bar = journal_bar(size, "resume");
+    let rebuilt =
+        rebuild(path, &mut store, &mut deduper, |o| bar.set_position(o)).map_err(|e| cannot(&e))?;
+    bar.finish_and_clear();
+    if rebuilt.entries == 0 && !rebuilt.problems.is_empty() {
+        return Err(not_a_journal(path, rebuilt.problems.len() as u64));
+    }
+    let report = ResumeReport {
+        journal: path.to_path_buf(),
+        entries: rebuilt.entries,
+        last_seq: rebuilt.last_seq,
+        problems: rebuilt.problems,
+    };
+    for p in report.problems.iter().take(PROBLEMS_SHOWN) {
+        eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
+    }
+    if report.problems.len() > PROBLEMS_SHOWN {
+        eprint_line(
+            &bar,
+            &format!(
+                "recmon: resume: … and {}",
+                count(
+                    (report.problems.len() - PROBLEMS_SHOWN) as u64,
+                    "more damaged line",
+                    "more damaged lines"
+                )
+            ),
+        );
+    }
+    crate::util::output::eline(&report.summary_line());
+    Ok((store, deduper, report))
+}
+
+/// The refusal of a file with `lines` lines, none of them a journal entry: which lines, why,
+/// and what a journal line looks like. The file is read again for the first few lines' reasons
+/// (only on this error path, so the rebuild keeps no per-line detail it rarely needs).
+fn not_a_journal(path: &Path, lines: u64) -> AppError {
+    let mut reasons = Vec::new();
+    if let Ok(reader) = JournalReader::open(path) {
+        for item in reader.map_while(Result::ok).take(REFUSAL_LINES_SHOWN) {
+            reasons.push(match item {
+                ReadItem::Garbled { line, error, .. } => format!("  line {line}: {error}"),
+                ReadItem::PartialTail { line, bytes, .. } => format!(
+                    "  line {line}: {} with no newline at the end, not a journal entry",
+                    count(bytes, "byte", "bytes")
+                ),
+                ReadItem::Entry(_) => continue,
+            });
+        }
+    }
+    if lines > reasons.len() as u64 {
+        reasons.push(format!(
+            "  … {} not shown",
+            count(lines - reasons.len() as u64, "more line", "more lines")
+        ));
+    }
+    AppError::new(
+        2,
+        format!(
+            "{} is not a recmon journal: {} a journal entry, so --resume leaves it untouched.\n{}\nA journal holds {}.\nGive --resume the recmon-*.jsonl file of the session to continue, or start a new journal with --journal NEW.jsonl",
+            path.display(),
+            if lines == 1 {
+                "its one line is not".to_string()
+            } else {
+                format!("none of its {} lines is", thousands(lines))
+            },
+            reasons.join("\n"),
+            LINE_SHAPE
+        ),
+    )
+}
+
+/// Opens the journal for writing and takes its lock, before anything is read or written:
+/// a second writer is refused with the first one's pid, a directory is refused with a file
+/// name to use inside it, and with `--journal` an earlier session's journal is refused with
+/// the `--resume` that continues it. Nothing is written here.
+///
+/// `--resume` of a path where no file exists yet creates it (and says so), so that one
+/// command line works on a service's first start and on every restart; the flag in the
+/// returned pair is then true and there is nothing to rebuild.
+fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), AppError> {
+    let flag = if resuming { "--resume" } else { "--journal" };
+    let starting = resuming && std::fs::symlink_metadata(path).is_err();
+    if path.is_dir() {
+        let inside = path.join(default_path(Utc::now()));
+        return Err(AppError::new(
+            2,
+            if resuming {
+                format!(
+                    "--resume {} is a directory; it takes the journal file to continue, e.g. --resume {}",
+                    path.display(),
+                    path.join("recmon-YYYYmmdd-HHMMSS.jsonl").display()
+                )
+            } else {
+                format!(
+                    "--journal {} is a directory; the journal is a file. To keep it in that directory, use --journal {}",
+                    path.display(),
+                    inside.display()
+                )
+            },
+        ));
+    }
+    let locked = LockedJournal::open(path, !resuming || starting).map_err(|e| match e {
+        OpenError::Locked { pid } => AppError::new(
+            1,
+            format!(
+                "the journal {} is in use: {}. Two writers would mix their lines and repeat seq numbers. Stop {} first, or give this recmon its own file with --journal NEW.jsonl",
+                path.display(),
+                OpenError::Locked { pid },
+                pid.map_or_else(|| "it".to_string(), |p| format!("it (kill {p})")),
+            ),
+        ),
+        OpenError::Io(e) if starting => AppError::new(
+            1,
+            format!(
+                "cannot start the journal {} for --resume (there is none yet): {e}. Pick a writable path",
+                path.display()
+            ),
+        ),
+        OpenError::Io(e) if resuming => AppError::new(
+            1,
+            format!(
+                "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
+                path.display()
+            ),
+        ),
+        OpenError::Io(e) => AppError::new(
+            1,
+            format!(
+                "cannot open the journal {}: {e}. Pick a writable path with {flag}, or run with --no-journal",
+                path.display()
+            ),
+        ),
+    })?;
+    if !resuming {
+        // Appending to an old journal without rebuilding its state would restart seq at 1
+        // and leave the journal and the state disagreeing.
+        let len = locked.len().unwrap_or(0);
+        if len > 0 {
+            return Err(AppError::new(
+                2,
+                format!(
+                    "the journal {} already holds {} from an earlier session. Continue it with --resume {} (rebuilds the state, continues its seq), or pick a new path with --journal",
+                    path.display(),
+                    count(len, "byte", "bytes"),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    if starting {
+        crate::util::output::eline(&format!(
+            "recmon: --resume {}: no journal there yet, so a new one is started; restarting with the same command continues it",
+            path.display()
+        ));
+    }
+    Ok((locked, starting))
+}
+
+impl Service {
+    /// Opens the journal (rebuilding the state from it with `--resume`), binds the listener
+    /// and starts serving.
+    pub async fn start(cfg: ServiceConfig) -> Result<Service, AppError> {
+        // The port first: a busy port is reported at once, before a long resume and without
+        // leaving an empty journal file behind.
+        let bound = match TcpListener::bind(cfg.listen).await {
+            // The demo only needs some port: if the usual one is taken, take any free one.
+            Err(e) if cfg.any_port_if_taken && e.kind() == std::io::ErrorKind::AddrInUse => {
+                crate::util::output::eline(&format!(
+                    "recmon: port {} is taken; the demo listens on a free port instead (shown below)",
+                    cfg.listen.port()
+                ));
+                TcpListener::bind(SocketAddr::new(cfg.listen.ip(), 0)).await
+            }
+            other => other,
+        };
+        let listener = bound.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
+                    cfg.listen.port(),
+                    cfg.listen.ip(),
+                    cfg.listen.port().wrapping_add(1)
+                )
+            } else {
+                String::new()
+            };
+            AppError::new(1, format!("cannot listen on {}: {e}{hint}", cfg.listen))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AppError::new(1, e.to_string()))?;
+
+        let (journal_path, mut resume) = match &cfg.journal {
+            JournalChoice::Off => (None, None),
+            JournalChoice::New(p) => (Some(p.clone()), None),
+            JournalChoice::Resume(p) => (Some(p.clone()), Some(p.clone())),
+        };
+        // The journal's lock is taken before the resume reads it, so that a second writer
+        // is refused at once, not after rebuilding a state it could not write to.
+        let locked = match journal_path.as_deref() {
+            Some(p) => {
+                let (locked, started) = take_journal(p, resume.is_some())?;
+                if started {
+                    resume = None;
+                }
+                Some(locked)
+            }
+            None => None,
+        };
+
+        let (store, deduper, resumed) = match &resume {
+            Some(path) => {
+                let (path, capacity) = (path.clone(), cfg.log_capacity);
+                let (store, deduper, report) =
+                    tokio::task::spawn_blocking(move || rebuild_for_resume(&path, capacity))
+                        .await
+                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
+                (store, deduper, Some(report))
+            }
+            None => (Store::new(cfg.log_capacity), Deduper::default(), None),
+        };
+        let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
+
+        let journal = match locked {
+            Some(locked) => {
+                let path = locked.path().to_path_buf();
+                Some(JournalFile::from_locked(locked, cfg.fsync).map_err(|e| {
+                    AppError::new(
+                        1,
+                        format!(
+                            "cannot write the journal {}: {e}. Pick a writable path with --journal, or run with --no-journal",
+                            path.display()
+                        ),
+                    )
+                })?)
+            }
+            None => None,
+        };
+
+        let shared = SharedStore::new(store);
+        let feed = Feed::new(journal_path.clone(), next_seq - 1);
+        let (sequencer, sequencer_thread) =
+            Sequencer::start(journal, shared.clone(), feed.clone(), deduper, next_seq);
+        let auth = cfg.server.auth.clone();
+        let facts = SessionFacts {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            listen: addr.to_string(),
+            journal: journal_path.as_ref().map(|p| p.display().to_string()),
+            started_at: Utc::now(),
+            signature_checking: auth.is_some(),
+            last_seq: next_seq - 1,
+        };
+        let (stop_server, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            cfg.server,
+            sequencer.clone(),
+            shared.clone(),
+            Published {
+                feed: feed.clone(),
+                facts: facts.clone(),
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+            std::time::Duration::from_secs(10),
+        ));
+        Ok(Service {
+            addr,
+            shared,
+            feed,
+            facts,
+            journal_path,
+            loopback_only: addr.ip().is_loopback(),
+            auth,
+            resumed,
+            stop_server,
+            server,
+            sequencer,
+            sequencer_thread,
+        })
+    }
+
+    /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
+    pub async fn shutdown(self) -> SessionSummary {
+        // Long-lived `/api/events` responses end first, so that the listener can drain.
+        self.feed.close();
+        let _ = self.stop_server.send(());
+        let _ = self.server.await;
+        self.sequencer.stop().await;
+        drop(self.sequencer);
+        let thread = self.sequencer_thread;
+        let written = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
+        let store = self.shared.lock();
+        SessionSummary {
+            counters: store.counters(),
+            recordings: store.recordings().len(),
+            lines_written: written.lines_written,
+            auth_failures: store.auth_failures(),
+            journal_failures: store.journal_failures().0,
+            journal_path: self.journal_path,
+        }
+    }
+}
+
+impl Service {
+    /// Lines printed at start (on stderr, so stdout stays the request stream).
+    pub fn banner(&self) -> Vec<String> {
+        let session = self;
+        let mut lines = vec![format!("recmon: listening on http://{}", session.addr)];
+        if session.loopback_only {
+            lines.push(format!(
+            "recmon: {} is loopback only: the provider cannot reach it. For real use: recmon --listen 0.0.0.0:{}",
+            session.addr.ip(),
+            session.addr.port()
+        ));
+        }
+        match &session.auth {
+        Some(a) => {
+            lines.push(format!(
+                "recmon: signature checking: on (host: {}, max age: {})",
+                a.host_override
+                    .as_deref()
+                    .map(|h| format!("{h} (--auth-host)"))
+                    .unwrap_or_else(|| "from the Host header".into()),
+                if a.max_age_secs == 0 {
+                    "unchecked".to_string()
+                } else {
+                    format!("{} s", a.max_age_secs)
+                }
+            ));
+            if !a.key_looks_valid() {
+                lines.push(
+                    "recmon: warning: the auth key is not 16 to 64 letters and digits, as the provider's NotifyAuthKey is; check it"
+                        .into(),
+                );
+            }
+        }
+        None if !session.loopback_only => lines.push(format!(
+            "recmon: WARNING: listening on {} with no signature checking: anyone who can reach this port can forge callbacks. Set RECMON_AUTH_KEY to your NotifyAuthKey.",
+            session.addr
+        )),
+        None => lines.push("recmon: signature checking: off (set RECMON_AUTH_KEY to turn it on)".into()),
+    }
+        lines.push(match &session.journal_path {
+            Some(p) => format!("recmon: journal: {}", p.display()),
+            None => {
+                "recmon: journal: off (--no-journal); requests are not kept on disk".to_string()
+            }
+        });
+        lines
+    }
+}
+
+impl SessionSummary {
+    /// The summary printed at exit.
+    pub fn lines(&self) -> Vec<String> {
+        let s = self;
+        vec![
+            format!(
+                "recmon: stopped. requests: {} accepted, {} duplicate, {} rejected ({}); {}",
+                thousands(s.counters.accepted),
+                thousands(s.counters.duplicate),
+                thousands(s.counters.rejected),
+                count(s.auth_failures, "bad signature", "bad signatures"),
+                count(s.recordings as u64, "recording", "recordings")
+            ),
+            match &s.journal_path {
+                Some(p) => format!(
+                    "recmon: journal: {} ({} this run)",
+                    p.display(),
+                    count(s.lines_written, "line written", "lines written")
+                ),
+                None => "recmon: journal: off".to_string(),
+            },
+        ]
+    }
+}

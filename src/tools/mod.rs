@@ -1,0 +1,8 @@
+//! Tools built on journals and listeners: [`export`] and [`replay`] read journals,
+//! [`simulate`], [`client`] and [`loadgen`] send callbacks to a listener.
+
+pub mod client;
+pub mod export;
+pub mod loadgen;
+pub mod replay;
+pub mod simulate;

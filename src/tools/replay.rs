@@ -1,0 +1,212 @@
+//! `recmon replay JOURNAL --to URL`: resends the accepted callbacks of a journal (and the
+//! duplicates with `--with-duplicates`) to a receiver, in journal order, with their original
+//! method, query and body byte for byte, at the recorded pace scaled by `--speed`.
+//!
+//! The journal is read on a blocking thread through [`pipeline::for_each_entry`] (the one
+//! reader) and handed over a bounded channel, so a journal of any size replays in constant
+//! memory. Rejected requests are never resent: they were not callbacks.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::cli::ReplayArgs;
+use crate::core::journal::JournalEntry;
+use crate::core::rebuild::for_each_entry;
+use crate::error::AppError;
+use crate::event::Outcome;
+use crate::tools::client::{CallbackSender, Outgoing, Pacer, Stop, Tally, Target};
+use crate::util::human;
+use crate::util::output;
+use crate::util::progress::{eprint_line, journal_bar};
+use crate::util::sanitize::terminal;
+
+/// Entries read ahead of the sender.
+const READ_AHEAD: usize = 1024;
+
+/// Whether an entry is resent.
+pub fn is_replayed(entry: &JournalEntry, with_duplicates: bool) -> bool {
+    replays(entry.outcome, with_duplicates)
+}
+
+fn replays(outcome: Outcome, with_duplicates: bool) -> bool {
+    match outcome {
+        Outcome::Accepted => true,
+        Outcome::Duplicate => with_duplicates,
+        Outcome::Rejected => false,
+    }
+}
+
+/// The request an entry is resent as.
+pub fn outgoing_for(entry: &JournalEntry, target: &Target) -> Result<Outgoing, String> {
+    Ok(Outgoing {
+        method: entry.method.clone(),
+        uri: target.uri_for_recorded(&entry.path)?,
+        content_type: entry.headers.get("content-type").cloned(),
+        body: entry.body_raw().into(),
+    })
+}
+
+/// One report line on stderr; a closed stderr is ignored (the replay is stopped by
+/// [`output::reader_gone`]).
+fn say(line: &str) -> bool {
+    output::eline(&format!("recmon replay: {line}"))
+}
+
+/// `recmon replay`.
+pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
+    let target = Target::parse(&args.to).map_err(|e| AppError::new(2, e))?;
+    let size = std::fs::metadata(&args.journal).map(|m| m.len()).map_err(|e| {
+        AppError::new(
+            1,
+            format!(
+                "cannot read the journal {}: {e}. Expected the path of a recmon journal (recmon-*.jsonl)",
+                args.journal.display()
+            ),
+        )
+    })?;
+    let bar = journal_bar(size, "replay");
+    let offset = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = mpsc::channel::<JournalEntry>(READ_AHEAD);
+    let reader = {
+        let path = args.journal.clone();
+        let offset = offset.clone();
+        let with_duplicates = args.with_duplicates;
+        tokio::task::spawn_blocking(move || {
+            let mut skipped = 0u64;
+            let read = for_each_entry(
+                &path,
+                |entry| {
+                    if !replays(entry.outcome, with_duplicates) {
+                        skipped += 1;
+                        return ControlFlow::Continue(());
+                    }
+                    match tx.blocking_send(entry.to_entry()) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        // The sender stopped (the receiver went away): stop reading.
+                        Err(_) => ControlFlow::Break(()),
+                    }
+                },
+                |o| offset.store(o, Ordering::Relaxed),
+            );
+            (read, skipped)
+        })
+    };
+
+    let sender = CallbackSender::new(target, args.auth_key.clone(), "recmon-replay");
+    say(&format!(
+        "{} -> {} (speed {}{})",
+        args.journal.display(),
+        args.to,
+        args.speed,
+        if args.with_duplicates {
+            ", with duplicates"
+        } else {
+            ""
+        }
+    ));
+    let mut pacer = Pacer::new(args.speed);
+    let mut tally = Tally::default();
+    tally.start();
+    let mut first_at = None;
+    let mut stopped: Option<Stop> = None;
+    // Ctrl-C stops sending but still prints the summary of what was sent; a closed stderr
+    // (nobody reads the report any more) stops it quietly.
+    let interrupt = crate::signals::shutdown_signal();
+    tokio::pin!(interrupt);
+    let output_gone = output::reader_gone(output::Stream::Stderr);
+    tokio::pin!(output_gone);
+    loop {
+        let entry = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = &mut interrupt => {
+                stopped = Some(Stop::Interrupted);
+                break;
+            }
+            _ = &mut output_gone => {
+                stopped = Some(Stop::OutputClosed);
+                break;
+            }
+        };
+        let t0 = *first_at.get_or_insert(entry.received_at);
+        let gap = (entry.received_at - t0).num_milliseconds() as f64 / 1000.0;
+        tokio::select! {
+            _ = pacer.wait(gap) => {}
+            _ = &mut interrupt => {
+                stopped = Some(Stop::Interrupted);
+                break;
+            }
+            _ = &mut output_gone => {
+                stopped = Some(Stop::OutputClosed);
+                break;
+            }
+        }
+        let out = match outgoing_for(&entry, sender.target()) {
+            Ok(o) => o,
+            Err(e) => {
+                stopped = Some(Stop::Failed(e));
+                break;
+            }
+        };
+        let what = format!(
+            "#{} {} {}",
+            entry.seq,
+            entry.method,
+            terminal(&entry.path, 120)
+        );
+        match sender.send(out).await {
+            Ok(answer) => {
+                tally.record(&answer);
+                if !answer.is_success() {
+                    eprint_line(
+                        &bar,
+                        &format!(
+                            "recmon replay: {what} -> {}: {}",
+                            answer.status,
+                            answer.body_excerpt()
+                        ),
+                    );
+                }
+            }
+            Err(e) => {
+                tally.failed += 1;
+                stopped = Some(Stop::Failed(format!("{what}: {e}")));
+                break;
+            }
+        }
+        bar.set_position(offset.load(Ordering::Relaxed));
+        bar.set_message(format!("{} sent", human::thousands(tally.answered)));
+    }
+    drop(rx);
+    bar.finish_and_clear();
+    let (read, skipped) = reader
+        .await
+        .map_err(|e| AppError::new(1, format!("the journal reader failed: {e}")))?;
+    let read = read.map_err(|e| {
+        AppError::new(
+            1,
+            format!("cannot read the journal {}: {e}", args.journal.display()),
+        )
+    })?;
+    for p in &read.problems {
+        say(&format!("{}: {p}", args.journal.display()));
+    }
+    say(&format!(
+        "resent {} to {}; {} not resent ({}); {}",
+        human::count(tally.answered, "request", "requests"),
+        args.to,
+        human::count(skipped, "journal entry", "journal entries"),
+        if args.with_duplicates {
+            "rejected requests"
+        } else {
+            "rejected requests and duplicates; add --with-duplicates to send duplicates too"
+        },
+        tally.summary()
+    ));
+    tally.outcome("replay", stopped)
+}

@@ -1,0 +1,32 @@
+//! Views: subscribers that show what a receiver holds. They never start a receiver and never
+//! change the store; `main` wires each to a [`ViewSource`]: this process's own service, or
+//! (`recmon attach`) a store fed by remote receivers' feeds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::core::store::SharedStore;
+
+pub mod headless;
+pub mod tui;
+
+/// What a view is given to show.
+pub struct ViewSource {
+    /// The store to show; its watch channel says when it changed.
+    pub shared: Arc<SharedStore>,
+    /// Where the data comes from, for the header.
+    pub header: tui::HeaderInfo,
+    /// The journal behind the store, for `e` (export), when there is one.
+    pub journal_path: Option<PathBuf>,
+    /// Something to tell the operator when the view opens (e.g. what `--resume` found).
+    pub notice: Option<Notice>,
+}
+
+/// A message shown when a view opens.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The text (sanitized by the view).
+    pub text: String,
+    /// Shown as an error (something was wrong) rather than information.
+    pub error: bool,
+}

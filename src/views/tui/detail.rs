@@ -1,0 +1,533 @@
+//! The detail popup's content: one request in full (raw body pretty-printed, headers,
+//! outcome, journal `seq`), or a stream or recording with the request behind it.
+//!
+//! Built once when the popup opens, from the journal line the store keeps for each request
+//! in its log; every line is sanitized here, where it enters the view model.
+
+use chrono::{DateTime, Utc};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::state::{Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
+use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
+use super::theme::{ingest_label, outcome_label, state_label, Theme};
+use crate::core::journal::{format_time, JournalEntry};
+use crate::core::store::{LogEntry, Recording, Store, Stream};
+use crate::util::human::count;
+
+/// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
+const LINE_MAX: usize = 2000;
+
+/// Most body lines shown; the journal has the rest.
+const BODY_LINES_MAX: usize = 5000;
+
+/// The detail of the selected row of the focused panel, if there is one.
+pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
+    let theme = view.theme;
+    let utc = view.utc;
+    let mut b = Builder {
+        lines: Vec::new(),
+        theme,
+    };
+    let title = match view.focus {
+        Panel::Streams => {
+            let idx = *view.stream_order().get(view.streams.selected)? as usize;
+            let s = src.streams.get(idx)?;
+            stream_lines(&mut b, s, src.now, utc);
+            b.blank();
+            stream_recordings(&mut b, s, src.recordings, utc);
+            let last = src.log.iter().rev().find(|e| e.stream == Some(idx as u32));
+            match last {
+                Some(e) => {
+                    b.blank();
+                    b.heading("last request for this stream");
+                    request_lines(&mut b, e, utc);
+                }
+                None => b.note("No request for this stream is in the in-memory log any more; the journal has them all."),
+            }
+            format!("stream {}", view.stream_label(idx))
+        }
+        Panel::Recordings => {
+            let i = view.recording_at(view.recordings.selected)?;
+            let r = src.recordings.get(i)?;
+            let stream = src.streams.get(r.stream as usize);
+            recording_lines(&mut b, r, stream, utc);
+            b.blank();
+            match find_by_seq(src, r.seq) {
+                Some(e) => {
+                    b.heading("the request");
+                    request_lines(&mut b, e, utc);
+                }
+                None => b.note(&format!(
+                    "The raw request is no longer in the in-memory request log (it keeps the newest {}); it is in the journal at seq {}.",
+                    store.log().len(),
+                    r.seq
+                )),
+            }
+            format!("recording · seq {}", r.seq)
+        }
+        Panel::Requests => {
+            let pos = *view.log_rows().get(view.requests.selected)?;
+            let e = src.log.get(pos)?;
+            request_lines(&mut b, e, utc);
+            format!("request · seq {}", e.seq)
+        }
+    };
+    Some(Detail {
+        title,
+        lines: b.lines,
+        scroll: 0,
+    })
+}
+
+/// The log entry with this `seq`, if the bounded log still has it (the log is in seq order).
+fn find_by_seq<'a>(src: &Source<'a>, seq: u64) -> Option<&'a LogEntry> {
+    let i = src.log.partition_point(|e| e.seq < seq);
+    src.log.get(i).filter(|e| e.seq == seq)
+}
+
+struct Builder {
+    lines: Vec<Line<'static>>,
+    theme: Theme,
+}
+
+impl Builder {
+    fn field(&mut self, label: &str, value: &str) {
+        self.field_styled(label, value, Style::new());
+    }
+
+    fn field_styled(&mut self, label: &str, value: &str, style: Style) {
+        self.lines.push(Line::from(vec![
+            Span::styled(format!("{label:<13} "), self.theme.dim()),
+            Span::styled(clean(value, LINE_MAX), style),
+        ]));
+    }
+
+    fn heading(&mut self, text: &str) {
+        self.lines
+            .push(Line::styled(format!("── {text}"), self.theme.header()));
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.lines.push(Line::raw(clean(text, LINE_MAX)));
+    }
+
+    fn note(&mut self, text: &str) {
+        self.lines
+            .push(Line::styled(clean(text, LINE_MAX), self.theme.warn()));
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::raw(""));
+    }
+}
+
+fn time(t: DateTime<Utc>, utc: bool) -> String {
+    format!(
+        "{} {}",
+        date_time(t, utc),
+        if utc { "UTC" } else { "local" }
+    )
+}
+
+fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool) {
+    b.field("domain", &s.id.domain);
+    b.field("app", &s.id.app);
+    b.field("stream", &s.id.stream);
+    let since = s
+        .state_since
+        .map(|t| {
+            format!(
+                " for {} (since {})",
+                hms((now - t).num_seconds()),
+                time(t, utc)
+            )
+        })
+        .unwrap_or_default();
+    b.field_styled(
+        "state",
+        &format!("{}{since}", state_label(s.state)),
+        b.theme.state(s.state),
+    );
+    let since = s
+        .ingest_since
+        .map(|t| format!(" (since {})", time(t, utc)))
+        .unwrap_or_default();
+    b.field_styled(
+        "ingest",
+        &format!("{}{since}", ingest_label(s.ingest)),
+        b.theme.ingest(s.ingest),
+    );
+    b.field("recordings", &s.recordings.to_string());
+    b.field("total", &hms_ms(s.total_duration_s));
+    b.field("pauses", &s.pauses.to_string());
+    match (&s.last_event, s.last_event_at) {
+        (Some(ev), Some(at)) => b.field("last event", &format!("{ev} at {}", time(at, utc))),
+        _ => b.field("last event", "-"),
+    }
+}
+
+/// A stream's recordings, newest first, each with the gap since the file before it (its
+/// start − the previous file's stop). Follows the store's per-stream links, so it costs the
+/// rows it lists, however many recordings other streams have.
+fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc: bool) {
+    if s.last_recording.is_none() {
+        b.heading("recordings of this stream: none yet");
+        return;
+    }
+    // One more than is listed: the last listed row's gap needs the file before it.
+    let newest: Vec<&Recording> = s
+        .recordings_newest_first(recordings)
+        .map(|(_, r)| r)
+        .take(STREAM_RECORDINGS_MAX + 1)
+        .collect();
+    let listed = newest.len().min(STREAM_RECORDINGS_MAX);
+    let total = s.recordings.max(newest.len() as u64);
+    if (listed as u64) < total {
+        b.heading(&format!(
+            "recordings of this stream: the newest {} of {}",
+            thousands(listed as u64),
+            thousands(total)
+        ));
+    } else {
+        b.heading(&format!(
+            "recordings of this stream, newest first: {}",
+            thousands(total)
+        ));
+    }
+    let rows: Vec<[String; 6]> = newest[..listed]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            // `≠` after the number, in a column of its own, so that durations stay aligned.
+            let duration = r.duration.map_or_else(|| "-".into(), hms_ms);
+            let mark = if r.mismatch { "≠" } else { " " };
+            [
+                format!("#{}", r.seq),
+                unix_date_time(r.start_time, utc),
+                unix_stop_time(r.start_time, r.stop_time, utc),
+                duration,
+                mark.to_string(),
+                gap_text(
+                    newest.get(i + 1).map(|p| (p.start_time, p.stop_time)),
+                    (r.start_time, r.stop_time),
+                ),
+            ]
+        })
+        .collect();
+    let header = [
+        "seq".to_string(),
+        format!("start ({})", if utc { "UTC" } else { "local" }),
+        "stop".to_string(),
+        "duration".to_string(),
+        " ".to_string(),
+        "gap before".to_string(),
+    ];
+    let width = |c: usize| {
+        rows.iter()
+            .map(|r| r[c].chars().count())
+            .chain([header[c].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [width(0), width(1), width(2), width(3)];
+    let line = |r: &[String; 6]| {
+        format!(
+            " {:>w0$}  {:<w1$}  {:<w2$}  {:>w3$} {} {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+    };
+    b.lines.push(Line::styled(line(&header), b.theme.dim()));
+    for r in &rows {
+        let style = if r[5].contains('⚠') {
+            b.theme.warn()
+        } else {
+            Style::new()
+        };
+        b.lines.push(Line::styled(clean(&line(r), LINE_MAX), style));
+    }
+    if (listed as u64) < total {
+        b.note(&format!(
+            "… and {}: in the journal, and in the export (e).",
+            count(total - listed as u64, "older recording", "older recordings")
+        ));
+    }
+}
+
+/// Start and stop of a file, Unix seconds, when known.
+type FileSpan = (Option<i64>, Option<i64>);
+
+/// The gap before a file (`this`): its start − the previous file's stop, when both are
+/// known. Negative is flagged: an overlap, or a file that arrived after a later one.
+fn gap_text(previous: Option<FileSpan>, this: FileSpan) -> String {
+    let Some((prev_start, prev_stop)) = previous else {
+        return "-".into();
+    };
+    let (Some(stop), Some(start)) = (prev_stop, this.0) else {
+        return "-".into();
+    };
+    let gap = start.saturating_sub(stop);
+    if gap >= 0 {
+        return hms(gap);
+    }
+    let before_previous = matches!(
+        (this.1, prev_start),
+        (Some(this_stop), Some(prev_start)) if this_stop <= prev_start
+    );
+    format!(
+        "-{} ⚠ {}",
+        hms(gap.saturating_neg()),
+        if before_previous {
+            "out of order"
+        } else {
+            "overlap"
+        }
+    )
+}
+
+fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc: bool) {
+    if let Some(s) = stream {
+        b.field(
+            "stream",
+            &format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream),
+        );
+    }
+    b.field("uri", &r.uri);
+    b.field(
+        "duration",
+        &r.duration
+            .map(|d| {
+                // The value as sent, unless it would print hundreds of digits.
+                if d.abs() >= crate::util::human::IMPLAUSIBLE_S {
+                    format!("{} ({})", hms_ms(d), crate::util::human::seconds(d))
+                } else {
+                    format!("{} ({d} s)", hms_ms(d))
+                }
+            })
+            .unwrap_or_else(|| "-".into()),
+    );
+    // The provider's Unix times, in the zone the panels use (the uri keeps the provider's
+    // own local time as sent).
+    let zoned = |t: Option<i64>| match t.and_then(|s| DateTime::from_timestamp(s, 0)) {
+        Some(t) => time(t, utc),
+        None => unix_date_time(t, utc),
+    };
+    b.field("start_time", &zoned(r.start_time));
+    b.field("stop_time", &zoned(r.stop_time));
+    if r.mismatch {
+        if let (Some(d), Some(span)) = (r.duration, r.span_s()) {
+            let msg = format!(
+                "≠ duration {} disagrees with stop_time − start_time = {span} s (kept as reported)",
+                crate::util::human::seconds(d)
+            );
+            b.note(&msg);
+        }
+    }
+    if r.push_args.is_empty() {
+        b.field("push_args", "-");
+    }
+    for (k, v) in r.push_args.iter() {
+        b.field("push_args", &format!("{k} = {v}"));
+    }
+    b.field("received", &time(r.received_at, utc));
+}
+
+fn request_lines(b: &mut Builder, e: &LogEntry, utc: bool) {
+    b.field("seq", &e.seq.to_string());
+    b.field(
+        "received",
+        &format!(
+            "{}  ({})",
+            time(e.received_at, utc),
+            format_time(e.received_at)
+        ),
+    );
+    b.field("from", &e.remote);
+    b.field("request", &format!("{} {}", e.method, e.path));
+    b.field_styled(
+        "outcome",
+        &format!(
+            "{}  HTTP {}{}",
+            outcome_label(e.outcome),
+            e.status,
+            e.kind
+                .as_deref()
+                .map(|k| format!("  ({k})"))
+                .unwrap_or_default()
+        ),
+        b.theme.outcome(e.outcome),
+    );
+    if let Some(err) = &e.error {
+        b.field_styled("reason", err, b.theme.outcome(e.outcome));
+    }
+    let Ok(je) = serde_json::from_str::<JournalEntry>(&e.line) else {
+        b.note(&format!(
+            "The journal line for this request could not be read here; see the journal at seq {}.",
+            e.seq
+        ));
+        return;
+    };
+    b.blank();
+    b.heading("headers");
+    if je.headers.is_empty() {
+        b.raw("(none kept)");
+    }
+    for (k, v) in &je.headers {
+        b.field(k, v);
+    }
+    b.blank();
+    body_lines(b, &je);
+}
+
+fn body_lines(b: &mut Builder, je: &JournalEntry) {
+    let raw = je.body_raw();
+    let cut = je
+        .body_truncated
+        .as_ref()
+        .map(|t| {
+            format!(
+                ", cut: {} bytes received{}",
+                t.received_bytes,
+                t.declared_bytes
+                    .map(|d| format!(", {d} declared"))
+                    .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    if raw.is_empty() {
+        b.heading(&format!("body: empty{cut}"));
+        return;
+    }
+    let text = if je.body_base64.is_some() {
+        b.heading(&format!(
+            "body: {} bytes, not UTF-8, shown as base64{cut}",
+            raw.len()
+        ));
+        je.body_base64.clone().unwrap_or_default()
+    } else {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+            b.heading(&format!(
+                "body: {} bytes, JSON, pretty-printed{cut}",
+                raw.len()
+            ));
+            pretty_json(&text)
+        } else {
+            b.heading(&format!("body: {} bytes, as received{cut}", raw.len()));
+            text
+        }
+    };
+    for (i, line) in text.lines().enumerate() {
+        if i == BODY_LINES_MAX {
+            b.note("… (more in the journal)");
+            break;
+        }
+        b.raw(line);
+    }
+}
+
+/// Re-indents valid JSON text without parsing it into values, so that key order and number
+/// spelling stay exactly as the provider sent them (serde_json's map would sort the keys).
+pub fn pretty_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // Skip whitespace to see whether the container is empty.
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    out.push(chars.next().unwrap_or(' '));
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_next_start_minus_previous_stop_and_negative_ones_are_flagged() {
+        let a = (Some(1000), Some(1600));
+        assert_eq!(gap_text(None, a), "-");
+        assert_eq!(gap_text(Some(a), (Some(1600), Some(2200))), "0:00:00");
+        assert_eq!(gap_text(Some(a), (Some(1605), Some(2200))), "0:00:05");
+        assert_eq!(gap_text(Some(a), (Some(5200), None)), "1:00:00");
+        assert_eq!(
+            gap_text(Some(a), (Some(1590), Some(2200))),
+            "-0:00:10 ⚠ overlap"
+        );
+        assert_eq!(
+            gap_text(Some(a), (Some(400), Some(1000))),
+            "-0:20:00 ⚠ out of order"
+        );
+        assert_eq!(gap_text(Some((Some(1), None)), a), "-");
+        assert_eq!(gap_text(Some(a), (None, Some(9))), "-");
+    }
+
+    #[test]
+    fn pretty_json_keeps_order_and_numbers() {
+        let s = r#"{"z":1,"a":[1.50,{"k":"v, \"q\" {x}"}],"e":{},"n":[ ]}"#;
+        assert_eq!(
+            pretty_json(s),
+            "{\n  \"z\": 1,\n  \"a\": [\n    1.50,\n    {\n      \"k\": \"v, \\\"q\\\" {x}\"\n    }\n  ],\n  \"e\": {},\n  \"n\": []\n}"
+        );
+        // Already pretty input comes out the same shape.
+        let again = pretty_json(&pretty_json(s));
+        assert_eq!(again, pretty_json(s));
+    }
+}

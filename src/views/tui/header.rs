@@ -1,0 +1,383 @@
+//! The header: where recmon listens and whether the provider can reach it, signature
+//! checking, the journal, uptime, the request counters with a rate sparkline, the filter, the
+//! frozen state, and journal failures (loudly).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::state::{Source, ViewState, RATE_SECONDS};
+use super::text::{arrange_bar, clean, clock, hms, thousands, BarItem, Cut};
+use super::theme::Theme;
+use crate::util::human::count;
+
+/// Facts about the running session that the header shows and the store does not hold.
+#[derive(Debug, Clone)]
+pub struct HeaderInfo {
+    /// The bound listen address.
+    pub listen: SocketAddr,
+    /// Whether only this machine can reach the listener.
+    pub loopback_only: bool,
+    /// Whether callback signatures are checked (`--auth-key`).
+    pub signature_checking: bool,
+    /// The journal file, or `None` with `--no-journal`.
+    pub journal_path: Option<PathBuf>,
+    /// When the session started (for the uptime).
+    pub started_at: DateTime<Utc>,
+}
+
+/// Lines the header needs: identity, journal and status, requests; and one more, loud,
+/// when journal writes fail.
+pub fn height(src: &Source) -> u16 {
+    if src.journal_failures > 0 {
+        4
+    } else {
+        3
+    }
+}
+
+/// A callback silence longer than this turns "last callback" warning-coloured: in a
+/// broadcast the provider calls at least at every file boundary.
+pub const SILENCE_WARN_SECS: i64 = 300;
+
+/// Gap between header items.
+const GAP: usize = 2;
+
+/// Draws the header. Each line is a list of items with a priority; on a narrow terminal the
+/// least important items shorten, then go (see [`arrange_bar`]), so nothing is drawn over
+/// anything else.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    src: &Source,
+    view: &ViewState,
+    now: DateTime<Utc>,
+    ctx: &HeaderInfo,
+) {
+    let t = view.theme;
+    let rows = Layout::vertical(vec![Constraint::Length(1); area.height as usize]).split(area);
+    if rows.len() < 3 {
+        return;
+    }
+    bar(frame, rows[0], &identity_items(view, now, ctx));
+    bar(frame, rows[1], &journal_items(src, view, ctx));
+    bar(frame, rows[2], &request_items(src, view));
+    if src.journal_failures > 0 && rows.len() >= 4 {
+        let msg = format!(
+            " JOURNAL WRITE FAILED {}: requests are answered 503 and not recorded (the provider retries). Last error: {} ",
+            count(src.journal_failures, "time", "times"),
+            clean(src.last_journal_error.unwrap_or("unknown"), 300)
+        );
+        frame.render_widget(Paragraph::new(Line::styled(msg, t.alarm())), rows[3]);
+    }
+}
+
+/// Draws one header line from its items.
+fn bar(frame: &mut Frame, area: Rect, items: &[BarItem]) {
+    let (left, right) = arrange_bar(items, area.width as usize, GAP);
+    frame.render_widget(Paragraph::new(left), area);
+    frame.render_widget(Paragraph::new(right.right_aligned()), area);
+}
+
+fn identity_items(view: &ViewState, now: DateTime<Utc>, ctx: &HeaderInfo) -> Vec<BarItem> {
+    let t = view.theme;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut items = vec![BarItem::new(
+        0,
+        vec![vec![
+            Span::styled(" recmon ", title_style(t)),
+            Span::raw(" "),
+            Span::styled(format!("http://{}", ctx.listen), bold),
+        ]],
+    )];
+    let port = ctx.listen.port();
+    if ctx.loopback_only {
+        items.push(BarItem::new(
+            0,
+            [
+                format!("⚠ loopback only: the provider cannot reach it (--listen 0.0.0.0:{port})"),
+                format!("⚠ loopback only (--listen 0.0.0.0:{port})"),
+                "⚠ loopback only".to_string(),
+            ]
+            .into_iter()
+            .map(|s| vec![Span::styled(s, t.warn())])
+            .collect(),
+        ));
+    } else if !ctx.signature_checking {
+        items.push(BarItem::new(
+            0,
+            [
+                "⚠ public and unsigned: anyone can forge callbacks (set RECMON_AUTH_KEY)",
+                "⚠ unsigned: set RECMON_AUTH_KEY",
+                "⚠ unsigned",
+            ]
+            .into_iter()
+            .map(|s| vec![Span::styled(s, t.alarm())])
+            .collect(),
+        ));
+    }
+    let zone = if view.utc { "UTC" } else { "local" };
+    items.push(
+        BarItem::new(
+            2,
+            vec![vec![
+                Span::styled("sig: ", t.dim()),
+                if ctx.signature_checking {
+                    Span::styled("on", t.fg(Color::Green))
+                } else {
+                    Span::raw("off")
+                },
+            ]],
+        )
+        .right(),
+    );
+    items.push(
+        BarItem::new(
+            3,
+            vec![vec![
+                Span::styled("up ", t.dim()),
+                Span::raw(hms((now - ctx.started_at).num_seconds())),
+            ]],
+        )
+        .right(),
+    );
+    items.push(
+        BarItem::new(
+            1,
+            vec![vec![Span::styled(
+                format!("{} {zone} ", clock(now, view.utc)),
+                t.dim(),
+            )]],
+        )
+        .right(),
+    );
+    items
+}
+
+fn title_style(t: Theme) -> Style {
+    if t.color {
+        Style::new()
+            .fg(Color::Black)
+            .bg(Color::Cyan)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    }
+}
+
+/// The journal, then what changes how the panels read: the filter and the frozen state.
+fn journal_items(src: &Source, view: &ViewState, ctx: &HeaderInfo) -> Vec<BarItem> {
+    let t = view.theme;
+    let mut items = Vec::new();
+    items.push(match &ctx.journal_path {
+        Some(p) => {
+            let path = clean(&p.display().to_string(), 4096);
+            BarItem::new(
+                2,
+                vec![
+                    vec![Span::styled(" journal: ", t.dim()), Span::raw(path.clone())],
+                    vec![Span::raw(format!(" {path}"))],
+                ],
+            )
+            .shrink(Cut::Start)
+        }
+        None => BarItem::new(
+            2,
+            vec![
+                vec![Span::styled(
+                    " journal: off (--no-journal): nothing is kept on disk",
+                    t.warn(),
+                )],
+                vec![Span::styled(" journal off", t.warn())],
+            ],
+        ),
+    });
+    if !view.filter.is_empty() || view.filter_editing {
+        let text = vec![
+            Span::styled("filter: ", t.dim()),
+            Span::styled(format!("\"{}\"", clean(&view.filter, 60)), t.warn()),
+        ];
+        let mut long = text.clone();
+        let pending = view.filter_pending(src);
+        if pending > 0 {
+            long.push(Span::styled(
+                format!(" (searching, {} to go)", thousands(pending as u64)),
+                t.dim(),
+            ));
+        }
+        items.push(BarItem::new(1, vec![long, text]).shrink(Cut::End));
+    }
+    if view.frozen.is_some() {
+        let n = src.arrived_while_frozen;
+        let rejected = thousands(src.rejected_while_frozen);
+        items.push(BarItem::new(
+            0,
+            [
+                format!(
+                    " FROZEN · {} arrived meanwhile ({rejected} rejected, {}) · space resumes ",
+                    count(n, "request", "requests"),
+                    count(
+                        src.recordings_while_frozen as u64,
+                        "recording",
+                        "recordings"
+                    )
+                ),
+                format!(
+                    " FROZEN · {} new ({rejected} rejected) · space resumes ",
+                    thousands(n)
+                ),
+                format!(" FROZEN · {} new ({rejected} rejected) ", thousands(n)),
+            ]
+            .into_iter()
+            .map(|s| vec![Span::styled(s, t.alarm())])
+            .collect(),
+        ));
+    }
+    items
+}
+
+fn request_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
+    let t = view.theme;
+    let c = src.counters;
+    let accepted = t.fg(Color::Green);
+    let duplicate = t.fg(Color::Magenta);
+    let rejected = if c.rejected > 0 {
+        t.fg(Color::Red)
+    } else {
+        Style::new()
+    };
+    let mut items = vec![BarItem::new(
+        0,
+        vec![
+            vec![
+                Span::styled(" requests ", t.dim()),
+                Span::styled(format!("✓ {} accepted", thousands(c.accepted)), accepted),
+                Span::raw("  "),
+                Span::styled(format!("↻ {} duplicate", thousands(c.duplicate)), duplicate),
+                Span::raw("  "),
+                Span::styled(format!("✗ {} rejected", thousands(c.rejected)), rejected),
+            ],
+            vec![
+                Span::styled(format!(" ✓ {}", thousands(c.accepted)), accepted),
+                Span::raw("  "),
+                Span::styled(format!("↻ {}", thousands(c.duplicate)), duplicate),
+                Span::raw("  "),
+                Span::styled(format!("✗ {} rejected", thousands(c.rejected)), rejected),
+            ],
+        ],
+    )];
+    if src.auth_failures > 0 {
+        items.push(BarItem::new(
+            0,
+            vec![vec![Span::styled(
+                format!(
+                    "({})",
+                    count(src.auth_failures, "bad signature", "bad signatures")
+                ),
+                t.fg(Color::Red).add_modifier(Modifier::BOLD),
+            )]],
+        ));
+    }
+    let (last, style) = match src.last_callback_at {
+        Some(at) => {
+            let silent = (src.now - at).num_seconds().max(0);
+            let style = if silent > SILENCE_WARN_SECS {
+                t.warn()
+            } else {
+                Style::new()
+            };
+            (hms(silent), style)
+        }
+        None => (String::new(), t.dim()),
+    };
+    items.push(BarItem::new(
+        1,
+        if last.is_empty() {
+            vec![
+                vec![Span::styled("no callback yet", t.dim())],
+                vec![Span::styled("none yet", t.dim())],
+            ]
+        } else {
+            vec![
+                vec![
+                    Span::styled("last callback ", t.dim()),
+                    Span::styled(format!("{last} ago"), style),
+                ],
+                vec![
+                    Span::styled("last ", t.dim()),
+                    Span::styled(format!("{last} ago"), style),
+                ],
+            ]
+        },
+    ));
+    let rate = Span::styled(
+        format!(" {}/s", thousands(view.rate.last_second())),
+        t.dim(),
+    );
+    let forms = [RATE_SECONDS, RATE_SECONDS / 2, RATE_SECONDS / 4]
+        .into_iter()
+        .map(|secs| {
+            vec![
+                Span::styled("rate ", t.dim()),
+                Span::styled(rate_bars(&view.rate.per_second, secs), t.fg(Color::Cyan)),
+                rate.clone(),
+            ]
+        })
+        .chain([vec![Span::styled("rate", t.dim()), rate.clone()]])
+        .collect();
+    items.push(BarItem::new(2, forms));
+    items
+}
+
+/// Bar heights from the lowest non-zero step up: a second with any traffic draws at least
+/// `▁`, an idle one `·`, so a quiet second is never mistaken for an idle one.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The newest `width` seconds (newest at the right, idle padding at the left) on one scale:
+/// 0 is `·`, any non-zero second at least `▁`, and the busiest second shown `█` (once it
+/// had two requests or more); the rest in proportion.
+pub fn rate_bars(per_second: &VecDeque<u64>, width: usize) -> String {
+    let shown: Vec<u64> = per_second
+        .iter()
+        .skip(per_second.len().saturating_sub(width))
+        .copied()
+        .collect();
+    let max = shown.iter().copied().max().unwrap_or(0);
+    let mut out = "·".repeat(width - shown.len());
+    for n in shown {
+        out.push(if n == 0 {
+            '·'
+        } else {
+            // 1..=max onto the steps 0..=7: only the busiest second reaches the top.
+            let step = ((n - 1) as u128 * 7 / (max.max(2) - 1) as u128) as usize;
+            BARS[step.min(7)]
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_traffic_draws_above_idle_on_one_scale() {
+        let secs: VecDeque<u64> = [0, 1, 2, 500, 1000, 0].into_iter().collect();
+        let bars = rate_bars(&secs, 8);
+        assert_eq!(bars, "···▁▁▄█·");
+        // A lone request in a quiet minute is visible.
+        let quiet: VecDeque<u64> = [0, 0, 1].into_iter().collect();
+        assert_eq!(rate_bars(&quiet, 5), "····▁");
+        let quiet_after_peak: VecDeque<u64> = [10_000, 1].into_iter().collect();
+        assert_eq!(rate_bars(&quiet_after_peak, 2), "█▁");
+        // Only the newest seconds are kept when the space is short.
+        assert_eq!(rate_bars(&secs, 3), "▄█·");
+    }
+}

@@ -1,0 +1,335 @@
+//! Popups over the panels: the help (generated from the key table), the detail of one row,
+//! and the notice shown instead of everything when the terminal is too small.
+
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::keys::{BINDINGS, FILTER_HELP, FILTER_SYNTAX, MOUSE_HELP};
+use super::state::{Popup, ViewState};
+use super::theme::Theme;
+use super::widgets::{border_scrollbar, MIN_HEIGHT, MIN_WIDTH};
+
+/// Draws the open popup, if any.
+pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
+    let t = view.theme;
+    let Some(popup) = &mut view.popup else {
+        view.areas.popup = Rect::default();
+        return;
+    };
+    match popup {
+        Popup::Help { scroll } => {
+            // As wide as the key table needs (longer texts wrap), within the terminal with a
+            // column of margin, so that it fits 80×24; taller than the terminal, it scrolls.
+            let width = (help_natural_width() as u16 + 2).min(area.width.saturating_sub(2));
+            let inner_width = width.saturating_sub(2) as usize;
+            let lines = help_lines(t, inner_width);
+            let total = lines.len();
+            let height = (total as u16 + 2).min(area.height.saturating_sub(2));
+            let rect = centered(area, width, height);
+            let inner_height = rect.height.saturating_sub(2) as usize;
+            let max_scroll = total.saturating_sub(inner_height) as u16;
+            *scroll = (*scroll).min(max_scroll);
+            let hint = if max_scroll > 0 {
+                let first = *scroll as usize + 1;
+                let last = (*scroll as usize + inner_height).min(total);
+                format!(
+                    " ↑↓ PgUp PgDn scroll · lines {first}–{last} of {total} · other keys close "
+                )
+            } else {
+                " any key closes ".to_string()
+            };
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .scroll((*scroll, 0))
+                    .block(popup_block(" Keys ", &hint, t)),
+                rect,
+            );
+            if max_scroll > 0 {
+                popup_scrollbar(frame, rect, total, inner_height, *scroll as usize, t);
+            }
+            view.areas.popup = rect;
+        }
+        Popup::Detail(d) => {
+            let rect = centered(
+                area,
+                area.width.saturating_sub(8).max(20),
+                area.height.saturating_sub(4).max(5),
+            );
+            let inner_width = rect.width.saturating_sub(2) as usize;
+            let inner_height = rect.height.saturating_sub(2) as usize;
+            let lines = wrap_lines(&d.lines, inner_width);
+            let total = lines.len();
+            let max_scroll = total.saturating_sub(inner_height) as u16;
+            d.scroll = d.scroll.min(max_scroll);
+            let paragraph = Paragraph::new(lines);
+            let hint = if max_scroll > 0 {
+                format!(
+                    " ↑↓ PgUp PgDn scroll · line {}/{} · Esc closes ",
+                    d.scroll as usize + 1,
+                    total
+                )
+            } else {
+                " Esc closes ".to_string()
+            };
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                paragraph.scroll((d.scroll, 0)).block(popup_block(
+                    &format!(" {} ", d.title),
+                    &hint,
+                    t,
+                )),
+                rect,
+            );
+            view.areas.popup = rect;
+        }
+    }
+}
+
+fn popup_block<'a>(title: &str, bottom: &str, t: Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(t.border(true))
+        .title(Span::styled(title.to_string(), t.border(true)))
+        .title_bottom(Line::styled(bottom.to_string(), t.dim()).right_aligned())
+}
+
+/// Width of the key column of the help (one space, the longest key label, two spaces).
+fn help_key_width() -> usize {
+    BINDINGS
+        .iter()
+        .map(|b| b.label)
+        .chain([MOUSE_HELP.0])
+        .chain(FILTER_HELP.iter().map(|(k, _)| *k))
+        .chain(FILTER_SYNTAX.iter().map(|(k, _)| *k))
+        .map(|k| Line::raw(k).width())
+        .max()
+        .unwrap_or(8)
+        + 3
+}
+
+/// The widest line of the key table unwrapped: the help popup is no wider than that (the
+/// filter syntax, which is longer, wraps within it).
+fn help_natural_width() -> usize {
+    let key_width = help_key_width();
+    BINDINGS
+        .iter()
+        .map(|b| b.help)
+        .chain([MOUSE_HELP.1])
+        .chain(FILTER_HELP.iter().map(|(_, h)| *h))
+        .map(|h| key_width + Line::raw(h).width() + 1)
+        .max()
+        .unwrap_or(40)
+}
+
+/// The help text, generated from the key table, wrapped at word boundaries to `width`
+/// columns with the descriptions kept in their column.
+fn help_lines(t: Theme, width: usize) -> Vec<Line<'static>> {
+    let key_width = help_key_width();
+    let key = Style::new().add_modifier(Modifier::BOLD);
+    let text_width = width.saturating_sub(key_width + 1).max(10);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let row = |lines: &mut Vec<Line<'static>>, k: &str, what: &str| {
+        for (i, part) in wrap_words(what, text_width).into_iter().enumerate() {
+            let k = if i == 0 { k } else { "" };
+            let pad = key_width.saturating_sub(1 + Line::raw(k).width());
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {k}{}", " ".repeat(pad)), key),
+                Span::raw(part),
+            ]));
+        }
+    };
+    for b in BINDINGS {
+        row(&mut lines, b.label, b.help);
+    }
+    row(&mut lines, MOUSE_HELP.0, MOUSE_HELP.1);
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" While typing a filter:", t.header()));
+    for (k, what) in FILTER_HELP {
+        row(&mut lines, k, what);
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" What the filter matches:", t.header()));
+    for (k, what) in FILTER_SYNTAX {
+        row(&mut lines, k, what);
+    }
+    lines.push(Line::raw(""));
+    for part in wrap_words(
+        "In a popup: ↑↓ PgUp PgDn Home End scroll, Esc closes.",
+        width.saturating_sub(1).max(10),
+    ) {
+        lines.push(Line::styled(format!(" {part}"), t.dim()));
+    }
+    lines
+}
+
+/// Greedy word wrap to `width` columns; a word longer than a line is cut.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut line_width = 0;
+    for word in text.split_whitespace() {
+        let w = Line::raw(word).width();
+        if line_width > 0 && line_width + 1 + w > width {
+            out.push(std::mem::take(&mut line));
+            line_width = 0;
+        }
+        if line_width > 0 {
+            line.push(' ');
+            line_width += 1;
+        }
+        line.push_str(word);
+        line_width += w;
+        while line_width > width {
+            // One word wider than the line: cut it where the line ends.
+            let cut = line
+                .char_indices()
+                .scan(0, |acc, (i, c)| {
+                    *acc += Line::raw(c.to_string()).width();
+                    Some((i, *acc))
+                })
+                .find(|&(_, acc)| acc > width)
+                .map_or(line.len(), |(i, _)| i)
+                // A symbol wider than the whole line still takes a line of its own, so the
+                // loop always makes progress.
+                .max(line.chars().next().map_or(0, char::len_utf8));
+            let rest = line.split_off(cut);
+            out.push(std::mem::replace(&mut line, rest));
+            line_width = Line::raw(line.as_str()).width();
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// A scrollbar on a popup's right border, beside its text rows.
+fn popup_scrollbar(
+    frame: &mut Frame,
+    rect: Rect,
+    total: usize,
+    height: usize,
+    offset: usize,
+    t: Theme,
+) {
+    let track = Rect {
+        y: rect.y + 1,
+        height: rect.height.saturating_sub(2),
+        ..rect
+    };
+    border_scrollbar(frame, track, total, height, offset, "║", t.border(true));
+}
+
+/// A rectangle of at most `width` × `height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+/// Shown instead of the panels when they cannot fit.
+pub fn too_small(frame: &mut Frame, area: Rect, t: Theme) {
+    let text = vec![
+        Line::styled("terminal too small", t.warn()),
+        Line::raw(format!("{}×{}", area.width, area.height)),
+        Line::raw(format!("need {MIN_WIDTH}×{MIN_HEIGHT}")),
+        Line::raw("q quits"),
+    ];
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+/// Cuts lines into rows of at most `width` columns (by character, keeping styles), so that
+/// the popup knows exactly how many rows it has to scroll through.
+pub fn wrap_lines(lines: &[Line<'static>], width: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.width() <= width {
+            out.push(line.clone());
+            continue;
+        }
+        let mut row: Vec<Span<'static>> = Vec::new();
+        let mut row_width = 0;
+        for span in &line.spans {
+            let mut piece = String::new();
+            for (i, c) in span.content.char_indices() {
+                let w = Span::raw(&span.content[i..i + c.len_utf8()]).width();
+                if row_width + w > width && row_width > 0 {
+                    if !piece.is_empty() {
+                        row.push(Span::styled(std::mem::take(&mut piece), span.style));
+                    }
+                    out.push(Line::from(std::mem::take(&mut row)).style(line.style));
+                    row_width = 0;
+                }
+                piece.push(c);
+                row_width += w;
+            }
+            if !piece.is_empty() {
+                row.push(Span::styled(piece, span.style));
+            }
+        }
+        if !row.is_empty() {
+            out.push(Line::from(row).style(line.style));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_and_long_words_are_cut() {
+        assert_eq!(wrap_words("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap_words("aa bb cc", 8), ["aa bb cc"]);
+        assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
+        assert_eq!(wrap_words("", 3), [""]);
+        assert_eq!(wrap_words("中文中文 x", 5), ["中文", "中文", "x"]);
+        // Narrower than one symbol: one symbol a line, never an endless loop.
+        assert_eq!(wrap_words("中文", 1), ["中", "文"]);
+    }
+
+    #[test]
+    fn help_lines_fit_the_width_they_are_given() {
+        for width in [40, 60, 76, 90] {
+            let lines = help_lines(Theme { color: false }, width);
+            for l in &lines {
+                assert!(l.width() <= width, "{width}: {l:?} is {} wide", l.width());
+            }
+        }
+    }
+
+    #[test]
+    fn wrap_cuts_at_width_and_keeps_styles() {
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let lines = vec![
+            Line::from(vec![Span::styled("abcd", bold), Span::raw("efghij")]),
+            Line::raw("abc"),
+            Line::raw(""),
+        ];
+        let out = wrap_lines(&lines, 4);
+        let text: Vec<String> = out.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["abcd", "efgh", "ij", "abc", ""]);
+        assert_eq!(out[0].spans[0].style, bold);
+        // Wide characters are never split across the edge.
+        let out = wrap_lines(&[Line::raw("中文中文中")], 5);
+        let text: Vec<String> = out.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["中文", "中文", "中"]);
+    }
+}

@@ -1,0 +1,122 @@
+//! The request log: every request, rejected ones included with the reason. The store keeps
+//! the newest requests (bounded); the journal keeps all of them.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::Frame;
+
+use super::state::{Panel, Source, ViewState};
+use super::text::{clean, clock_ms, thousands, FIELD_MAX};
+use super::widgets::{
+    draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,
+};
+
+use super::theme::outcome_label;
+use crate::core::store::LogEntry;
+use crate::event::Outcome;
+
+/// Draws the request log.
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState) {
+    let t = view.theme;
+    let focused = view.focus == Panel::Requests;
+    let shown = view.log_rows().len();
+    let mut title = format!(
+        " Requests {} (newest {} kept in memory) ",
+        thousands(src.counters.accepted + src.counters.duplicate + src.counters.rejected),
+        thousands(src.log.len() as u64)
+    );
+    if !view.filter.is_empty() {
+        title = format!(" Requests · {} match the filter ", thousands(shown as u64));
+    }
+    let block = panel_block(title, area.width, focused, t);
+    let height = (area.height as usize).saturating_sub(3);
+    let window = view.requests.window(shown, height);
+    let visible: Vec<&LogEntry> = view.log_rows()[window.clone()]
+        .iter()
+        .filter_map(|&pos| src.log.get(pos))
+        .collect();
+    let name_min = stream_min(
+        visible
+            .iter()
+            .filter_map(|e| e.stream)
+            .filter(|&i| (i as usize) < src.streams.len())
+            .map(|i| view.stream_label(i as usize)),
+    );
+    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|e| request_row(e, src, view)).collect();
+    let zone = if view.utc { "UTC" } else { "local" };
+    let columns = [
+        Column::new(Line::from(format!("time ({zone})")), 2, 12, 12).whole(),
+        Column::new(right("seq"), 0, 3, 12).whole(),
+        Column::new(Line::from("outcome"), 0, 11, 11).whole(),
+        Column::new(Line::from("http"), 3, 4, 4).whole(),
+        Column::new(Line::from("method"), 4, 6, 6),
+        Column::new(Line::from("kind"), 3, 9, 9),
+        Column::new(Line::from("stream"), 1, name_min, STREAM_MAX).tail(),
+        Column::new(Line::from("what / why rejected"), 1, 16, 400),
+    ];
+    let inner = area.width.saturating_sub(2);
+    let table = fitted_table(&columns, rows, inner, t.header()).block(block);
+    draw_table(
+        frame,
+        area,
+        table,
+        view.requests.selected,
+        window.start,
+        shown,
+        height,
+        focused,
+        t,
+    );
+}
+
+fn request_row(e: &LogEntry, src: &Source, view: &ViewState) -> Vec<Line<'static>> {
+    let t = view.theme;
+    let stream = match e.stream {
+        Some(i) if (i as usize) < src.streams.len() => view.stream_label(i as usize).to_owned(),
+        _ => "-".into(),
+    };
+    let what = match (&e.error, e.outcome) {
+        (Some(err), _) => Span::styled(
+            format!("{}  {}", clean(err, FIELD_MAX), clean(&e.path, 80)),
+            t.outcome(Outcome::Rejected),
+        ),
+        (None, Outcome::Duplicate) => Span::styled(
+            format!(
+                "{}  (provider retry, not counted again)",
+                clean(&e.summary, FIELD_MAX)
+            ),
+            t.dim(),
+        ),
+        (None, _) => Span::raw(if e.detail.is_empty() {
+            clean(&e.summary, FIELD_MAX)
+        } else {
+            format!(
+                "{}  {}",
+                clean(&e.summary, FIELD_MAX),
+                clean(&e.detail, FIELD_MAX)
+            )
+        }),
+    };
+    vec![
+        Line::from(clock_ms(e.received_at, view.utc)),
+        right(format!("#{}", e.seq)),
+        Line::from(Span::styled(outcome_label(e.outcome), t.outcome(e.outcome))),
+        Line::from(Span::styled(
+            e.status.to_string(),
+            if e.status >= 400 {
+                t.outcome(Outcome::Rejected)
+            } else {
+                Style::new()
+            },
+        )),
+        Line::from(clean(&e.method, 6)),
+        Line::from(
+            e.kind
+                .as_deref()
+                .map_or_else(|| "-".to_string(), |k| clean(k, 9)),
+        ),
+        Line::from(stream),
+        Line::from(what),
+    ]
+}

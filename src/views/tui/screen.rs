@@ -1,0 +1,80 @@
+//! The render entry point: lays out the header, the three panels and the footer, draws the
+//! popups over them, and a notice instead of all that when the terminal is too small.
+//!
+//! It is pure with respect to the outside world: it reads a [`Store`], a time and the
+//! session facts, and only changes view state (scroll positions, caches), so tests render it
+//! into a `TestBackend` with a fixed clock.
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::Frame;
+
+use super::header::{self, HeaderInfo};
+use super::state::{Source, ViewState};
+use super::widgets::{MIN_HEIGHT, MIN_WIDTH};
+use super::{footer, popup, recordings, requests, streams};
+use crate::core::store::Store;
+
+/// Draws one frame of the whole screen.
+pub fn render(
+    frame: &mut Frame,
+    store: &Store,
+    view: &mut ViewState,
+    now: DateTime<Utc>,
+    ctx: &HeaderInfo,
+) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        view.areas = Default::default();
+        popup::too_small(frame, area, view.theme);
+        return;
+    }
+    let frozen = view.frozen.clone();
+    let src = Source::new(store, frozen.as_deref(), now);
+    if frozen.is_none() {
+        let c = src.counters;
+        view.rate
+            .observe(now, c.accepted + c.duplicate + c.rejected);
+    }
+    if view.toast.as_ref().is_some_and(|t| t.until <= now) {
+        view.toast = None;
+    }
+    view.sync(&src);
+
+    let [header_area, body, footer_area] = Layout::vertical([
+        Constraint::Length(header::height(&src)),
+        Constraint::Fill(1),
+        Constraint::Length(footer::height(view, area.width, area.height)),
+    ])
+    .areas(area);
+    // The streams panel takes what its rows need, up to a third of the body; the two
+    // growing tables share the rest.
+    let stream_rows = view.stream_order().len().max(2) as u16;
+    let streams_h = (stream_rows + 3).clamp(5, (body.height / 3).max(5));
+    let rest = body.height.saturating_sub(streams_h);
+    let recordings_h = rest * 11 / 20;
+    let [streams_area, recordings_area, requests_area] = Layout::vertical([
+        Constraint::Length(streams_h),
+        Constraint::Length(recordings_h),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    view.areas.streams = streams_area;
+    view.areas.recordings = recordings_area;
+    view.areas.requests = requests_area;
+
+    header::render(frame, header_area, &src, view, now, ctx);
+    streams::render(frame, streams_area, &src, view, ctx);
+    recordings::render(frame, recordings_area, &src, view);
+    requests::render(frame, requests_area, &src, view);
+    footer::render(frame, footer_area, view);
+    popup::render(frame, area, view);
+}
+
+/// Whether another frame is needed soon even if nothing changes: a new filter is still
+/// being applied to a large table.
+pub fn busy(store: &Store, view: &ViewState) -> bool {
+    let frozen = view.frozen.clone();
+    let src = Source::new(store, frozen.as_deref(), Utc::now());
+    view.filter_pending(&src) > 0
+}

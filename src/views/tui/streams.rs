@@ -1,0 +1,117 @@
+//! The streams panel: one row per stream, its recording state (colour + symbol + word), how
+//! long it has been in it, ingest, recordings and their total duration, and the last event.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::header::HeaderInfo;
+use super::state::{Panel, Source, ViewState};
+use super::text::{clean, hms, thousands};
+use super::theme::{ingest_label, state_label};
+use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, Column};
+
+/// Longest event name shown.
+const EVENT_MAX: usize = 24;
+
+/// Draws the streams panel.
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: &HeaderInfo) {
+    let t = view.theme;
+    let focused = view.focus == Panel::Streams;
+    let total = src.streams.len();
+    let shown = view.stream_order().len();
+    let count = if shown == total {
+        thousands(total as u64)
+    } else {
+        format!("{} of {}", thousands(shown as u64), thousands(total as u64))
+    };
+    let block = panel_block(
+        format!(" Streams {count} · sort: {} ", view.sort.label()),
+        area.width,
+        focused,
+        t,
+    );
+    if total == 0 {
+        let hint = vec![
+            Line::styled("No callbacks yet.", t.dim()),
+            Line::styled(
+                {
+                    // 0.0.0.0 is where recmon listens, not an address anyone can call.
+                    let (public, local) = if ctx.listen.ip().is_unspecified() {
+                        (
+                            format!("<this host>:{}", ctx.listen.port()),
+                            format!("127.0.0.1:{}", ctx.listen.port()),
+                        )
+                    } else {
+                        (ctx.listen.to_string(), ctx.listen.to_string())
+                    };
+                    format!(
+                        "Point NotifyUrl at http://{public}/<any path>, or try: curl -X POST http://{local}/recmon -d '{{\"domain\":\"d\",\"app\":\"a\",\"stream\":\"s\",\"event\":\"record_started\"}}'"
+                    )
+                },
+                t.dim(),
+            ),
+        ];
+        frame.render_widget(
+            Paragraph::new(hint).block(block).wrap(Wrap { trim: false }),
+            area,
+        );
+        return;
+    }
+    let height = (area.height as usize).saturating_sub(3);
+    let window = view.streams.window(shown, height);
+    let now = src.now;
+    let rows: Vec<Vec<Line<'static>>> = view.stream_order()[window.clone()]
+        .iter()
+        .map(|&i| {
+            let s = &src.streams[i as usize];
+            let in_state = s
+                .state_since
+                .map(|at| hms((now - at).num_seconds()))
+                .unwrap_or_else(|| "-".into());
+            let (last, last_ago) = match (&s.last_event, s.last_event_at) {
+                (Some(ev), Some(at)) => (clean(ev, EVENT_MAX), hms((now - at).num_seconds())),
+                _ => ("-".into(), "-".into()),
+            };
+            vec![
+                Line::from(view.stream_label(i as usize).to_owned()),
+                Line::from(Span::styled(state_label(s.state), t.state(s.state))),
+                right(in_state),
+                Line::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
+                right(thousands(s.recordings)),
+                right(crate::util::human::hms_signed(s.total_duration_s)),
+                Line::from(last),
+                right(last_ago),
+            ]
+        })
+        .collect();
+    let name_min = stream_min(
+        view.stream_order()[window.clone()]
+            .iter()
+            .map(|&i| view.stream_label(i as usize)),
+    );
+    let columns = [
+        Column::new(Line::from("domain/app/stream"), 0, name_min, 80).tail(),
+        Column::new(Line::from("state"), 0, 9, 9).whole(),
+        Column::new(right("for"), 0, 7, 12).whole(),
+        Column::new(Line::from("ingest"), 2, 9, 9).whole(),
+        Column::new(right("recs"), 3, 4, 10).whole(),
+        Column::new(right("total"), 1, 7, 12).whole(),
+        Column::new(Line::from("last event"), 4, 10, EVENT_MAX as u16),
+        Column::new(right("ago"), 4, 7, 12).whole(),
+    ];
+    let inner = area.width.saturating_sub(2);
+    let table = fitted_table(&columns, rows, inner, t.header()).block(block);
+    draw_table(
+        frame,
+        area,
+        table,
+        view.streams.selected,
+        window.start,
+        shown,
+        height,
+        focused,
+        t,
+    );
+}
