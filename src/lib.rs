@@ -7,6 +7,7 @@
 //! terminal UI, `/api/state`).
 
 pub mod app;
+pub mod attach;
 pub mod auth;
 pub mod callback;
 pub mod cli;
