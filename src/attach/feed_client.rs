@@ -489,39 +489,57 @@ fn duration_words(d: Duration) -> String {
     }
 }
 
-/// The words for a failed request: the TLS or socket cause when there is one, else the
-/// innermost message. Walks the error's causes by type, never by message text.
+/// The words for a failed request: the TLS cause when there is one, else the socket cause,
+/// else the innermost message. Walks the error's causes by type, never by message text.
 fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = err;
+    let mut first_io: Option<&std::io::Error> = None;
     let mut current = Some(err);
     while let Some(e) = current {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return tls_words(tls);
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            // An io::Error's source() skips the error it wraps, so look inside it here.
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return tls_words(tls);
-            }
-            return io_words(io);
-        }
         innermost = e;
         current = e.source();
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            // Prefer an error whose kind says what happened over a wrapper of kind Other.
+            if first_io.is_none_or(|f| io_kind_words(f.kind()).is_none()) {
+                first_io = Some(io);
+            }
+            // An io::Error's source() skips the error it wraps (hyper-rustls wraps tokio-rustls'
+            // io::Error, which wraps the rustls::Error), so step into it here.
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner as &(dyn std::error::Error + 'static));
+            }
+        }
     }
-    sanitize::terminal(&innermost.to_string(), 200).into_owned()
+    match first_io {
+        Some(io) => io_words(io),
+        None => sanitize::terminal(&innermost.to_string(), 200).into_owned(),
+    }
 }
 
 fn io_words(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "connection refused".to_string(),
-        ConnectionReset => "the connection was reset".to_string(),
-        ConnectionAborted => "the connection was aborted".to_string(),
-        TimedOut => "the connection timed out".to_string(),
-        NotFound => "no such file".to_string(),
-        PermissionDenied => "permission denied".to_string(),
-        _ => sanitize::terminal(&e.to_string(), 200).into_owned(),
+    match io_kind_words(e.kind()) {
+        Some(words) => words.to_string(),
+        None => sanitize::terminal(&e.to_string(), 200).into_owned(),
     }
+}
+
+/// Plain words for the socket and file errors a user can act on.
+fn io_kind_words(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind::*;
+    Some(match kind {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "the connection was reset",
+        ConnectionAborted => "the connection was aborted",
+        TimedOut => "the connection timed out",
+        HostUnreachable => "the host is unreachable",
+        NetworkUnreachable => "the network is unreachable",
+        NotFound => "no such file",
+        PermissionDenied => "permission denied",
+        _ => return None,
+    })
 }
 
 fn tls_words(e: &rustls::Error) -> String {
