@@ -435,10 +435,13 @@ async fn nothing_listening_is_connection_refused() {
 #[tokio::test]
 async fn the_task_stops_when_the_view_goes_away_even_on_an_idle_connection() {
     let mut server = Server::start(None).await;
-    let view = View::start(0, cfg(server.url()), 0, Tuning::default());
+    let mut view = View::start(0, cfg(server.url()), 0, Tuning::default());
     let mut conn = server.next().await;
     conn.start_stream().await;
     conn.chunk(&hello(0)).await;
+    // Once connected the task waits for bytes that do not come (the idle timeout is 45 s): only
+    // noticing the closed channel can end it within the ceiling.
+    view.connected().await;
     let View { rx, task, .. } = view;
     drop(rx);
     tokio::time::timeout(CEILING, task)
