@@ -400,12 +400,7 @@ impl Follower {
                     ))
                 }
                 Ok(None) => return Err(lost("the receiver closed the connection", connected)),
-                Ok(Some(Err(e))) => {
-                    return Err(lost(
-                        format!("the connection broke: {}", describe_error(&e)),
-                        connected,
-                    ))
-                }
+                Ok(Some(Err(e))) => return Err(lost(describe_error(&e), connected)),
                 Ok(Some(Ok(frame))) => frame,
             };
             let Ok(data) = frame.into_data() else {
@@ -534,6 +529,7 @@ fn io_kind_words(kind: std::io::ErrorKind) -> Option<&'static str> {
         ConnectionReset => "the connection was reset",
         ConnectionAborted => "the connection was aborted",
         TimedOut => "the connection timed out",
+        UnexpectedEof => "the receiver closed the connection mid-stream",
         HostUnreachable => "the host is unreachable",
         NetworkUnreachable => "the network is unreachable",
         NotFound => "no such file",
