@@ -27,7 +27,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
 
-use crate::sanitize;
+use crate::util::sanitize;
 
 /// Where one receiver is and how to reach it (`recmon attach URL --api-token T --ca-cert F`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -586,7 +586,7 @@ impl fmt::Display for EventTooLarge {
         write!(
             f,
             "the receiver sent one event larger than {} bytes; dropped the connection",
-            crate::human::thousands(self.limit as u64)
+            crate::util::human::thousands(self.limit as u64)
         )
     }
 }
