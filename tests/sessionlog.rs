@@ -110,13 +110,13 @@ fn expected_state(params: SimParams, n: usize) -> Value {
     let mut dedup = Deduper::default();
     let now = Utc::now();
     for (i, req) in Generator::new(params).take(n).enumerate() {
-        let cb = classify(
+        let verdict = classify(
             Method::from_name(req.method),
             req.query.as_deref(),
             &req.body,
-        )
-        .expect("generated requests are valid callbacks");
-        let (outcome, _) = dedup.decide(&cb, now);
+        );
+        let outcome = dedup.sequence(&verdict, now).outcome;
+        let cb = verdict.expect("generated requests are valid callbacks");
         let entry: JournalEntry = serde_json::from_value(json!({
             "seq": i + 1, "received_at": "2026-01-01T00:00:00.000Z", "remote": "-",
             "method": req.method, "path": "/", "outcome": outcome, "status": 200,

@@ -28,6 +28,7 @@ use crate::core::journal::{
     encode_body, write_line, EncodedBody, FsyncPolicy, JournalEntry, JournalFile, Truncation,
 };
 use crate::core::store::SharedStore;
+use crate::event::Provider;
 use crate::event::{AuthCheck, Outcome};
 use crate::event::{Callback, Rejection};
 
@@ -56,6 +57,8 @@ pub struct Incoming {
     pub body_is_json: bool,
     /// Signature check result: `Some(true)` verified, `Some(false)` failed, `None` not checked.
     pub auth: Option<bool>,
+    /// Whose format the request was read as (journaled as `provider`).
+    pub provider: Provider,
 }
 
 struct Submission {
@@ -390,7 +393,7 @@ pub(crate) fn build_entry(
         headers: std::mem::take(&mut sub.headers),
         outcome,
         status,
-        provider: Default::default(),
+        provider: sub.provider,
         kind: sub.verdict.as_ref().ok().map(|c| c.kind().to_string()),
         error,
         body_bytes: sub.body.len() as u64,

@@ -30,7 +30,7 @@ use crate::core::journal::Truncation;
 use crate::core::sequencer::{Incoming, Sequencer};
 use crate::core::store::SharedStore;
 use crate::event::Outcome;
-use crate::event::{Method, Rejection};
+use crate::event::{Method, Provider, Rejection};
 use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
 use crate::providers::aliyun::classify_request;
 use crate::server::api::EventStream;
@@ -552,6 +552,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
         )
     });
     let mut body_is_json = false;
+    let body_unread = read_error.is_some();
     let verdict = if let Some(Err(why)) = &auth_result {
         Err(Rejection::new(
             403,
@@ -583,11 +584,13 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
         body_is_json = json;
         verdict
     };
-    let close = truncated.is_some()
-        || smuggling
-        || matches!(&verdict, Err(r) if r.status == 408 || r.status == 400 && r.error.starts_with("could not read"));
+    // The rest of a body that was cut, timed out or failed to read is still on the wire (or
+    // the stream is broken): nothing after it on this connection can be trusted.
+    let close = truncated.is_some() || smuggling || body_unread;
 
     let incoming = Incoming {
+        // The one provider spoken today; detection comes with the others.
+        provider: Provider::Aliyun,
         received_at,
         remote: remote.to_string(),
         method: method_name,
@@ -613,6 +616,8 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
 
 async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
     let incoming = Incoming {
+        // The one provider spoken today; detection comes with the others.
+        provider: Provider::Aliyun,
         received_at: Utc::now(),
         remote: remote.to_string(),
         method: "-".into(),
@@ -635,6 +640,8 @@ async fn submit_rejected(
     ctx: &Ctx,
 ) -> Resp {
     let incoming = Incoming {
+        // The one provider spoken today; detection comes with the others.
+        provider: Provider::Aliyun,
         received_at,
         remote: remote.to_string(),
         method: req.method().as_str().to_string(),

@@ -17,7 +17,6 @@ use recmon::core::dedup::Deduper;
 use recmon::core::journal::{encode_body, write_line, JournalEntry};
 use recmon::core::store::Store;
 use recmon::event::Method;
-use recmon::event::Outcome;
 use recmon::providers::aliyun::classify_request;
 use recmon::views::tui::theme::Theme;
 use recmon::views::tui::{handle_key, render, HeaderInfo, ViewState};
@@ -71,13 +70,14 @@ impl Feed {
         let received_at = at(t);
         let query = path.split_once('?').map(|(_, q)| q);
         let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
-        let (outcome, status, error, cb) = match verdict {
-            Ok(cb) => {
-                let (o, _) = self.dedup.decide(&cb, received_at);
-                (o, 200, None, Some(cb))
-            }
-            Err(r) => (Outcome::Rejected, r.status, Some(r.error), None),
-        };
+        // The sequencer's own step: accepted, duplicate or rejected, and the status.
+        let decision = self.dedup.sequence(&verdict, received_at);
+        let (outcome, status, error, cb) = (
+            decision.outcome,
+            decision.status,
+            decision.error,
+            verdict.ok(),
+        );
         let enc = encode_body(body.as_bytes(), parsed);
         let mut headers = BTreeMap::new();
         headers.insert("host".to_string(), "rec.example.com:8080".to_string());
