@@ -530,6 +530,17 @@ impl Service {
                 "recmon: journal: off (--no-journal); requests are not kept on disk".to_string()
             }
         });
+        // Where to watch from: a wildcard listen address is reached on loopback here.
+        let ip = match session.addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+            ip if ip.is_unspecified() => "[::1]".to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        };
+        lines.push(format!(
+            "recmon: watch from another terminal: recmon attach http://{ip}:{}",
+            session.addr.port()
+        ));
         lines
     }
 }
