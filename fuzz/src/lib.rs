@@ -3,9 +3,9 @@
 //! code it was written for (or a check that stopped holding) shows up in an ordinary
 //! `cargo test` on stable, without cargo-fuzz.
 
+use recmon::core::journal::{encode_body, JournalReader, ReadItem};
 use recmon::event::{Callback, Method};
 use recmon::providers::aliyun::{classify_post_reference, classify_request};
-use recmon::core::journal::{encode_body, JournalReader, ReadItem};
 
 /// One classifier input, decoded from fuzzer bytes: the first byte picks the method (0 GET,
 /// 1 POST, 2 anything else, modulo 3); if a NUL byte follows, the bytes before it are the
