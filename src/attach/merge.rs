@@ -182,7 +182,8 @@ mod tests {
 
     fn line(seq: u64, outcome: &str, body: &str) -> String {
         format!(
-            r#"{{"seq":{seq},"received_at":"2026-11-27T12:00:0{seq}.000Z","remote":"127.0.0.1:9","method":"POST","path":"/cb","headers":{{"content-type":"application/json"}},"outcome":"{outcome}","status":200,"provider":"aliyun","kind":"recording","body_bytes":{},"body":{body}}}"#,
+            r#"{{"seq":{seq},"received_at":"2026-11-27T12:00:{:02}.000Z","remote":"127.0.0.1:9","method":"POST","path":"/cb","headers":{{"content-type":"application/json"}},"outcome":"{outcome}","status":200,"provider":"aliyun","kind":"recording","body_bytes":{},"body":{body}}}"#,
+            seq % 60,
             body.len()
         )
     }
