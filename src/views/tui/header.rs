@@ -217,23 +217,40 @@ fn attached_identity_items(
 ) -> Vec<BarItem> {
     let t = view.theme;
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let to = match sources {
-        [one] => vec![Span::styled(clean(&one.url, 200), bold)],
-        _ => vec![Span::styled(
-            format!("{} receivers, merged", sources.len()),
-            bold,
-        )],
-    };
-    let mut first = vec![
-        Span::styled(" recmon ", title_style(t)),
-        Span::raw(" "),
-        Span::styled("attached to ", t.dim()),
-    ];
-    first.extend(to.clone());
-    let mut short = vec![Span::styled(" recmon ", title_style(t)), Span::raw(" ")];
-    short.extend(to);
+    let title = || vec![Span::styled(" recmon ", title_style(t)), Span::raw(" ")];
+    let mut forms = Vec::new();
+    match sources {
+        [one] => {
+            let mut f = title();
+            f.push(Span::styled("attached to ", t.dim()));
+            f.push(Span::styled(clean(&one.url, 200), bold));
+            forms.push(f);
+            let mut f = title();
+            f.push(Span::styled(clean(&one.url, 200), bold));
+            forms.push(f);
+        }
+        _ => {
+            // Which label is which receiver; the source line then names them by label.
+            let mut f = title();
+            f.push(Span::styled("attached to ", t.dim()));
+            for (i, s) in sources.iter().enumerate() {
+                if i > 0 {
+                    f.push(Span::raw(", "));
+                }
+                f.push(Span::styled(format!("{} ", s.label), bold));
+                f.push(Span::raw(clean(&s.url, 200)));
+            }
+            forms.push(f);
+            let mut f = title();
+            f.push(Span::styled(
+                format!("attached to {} receivers, merged", sources.len()),
+                bold,
+            ));
+            forms.push(f);
+        }
+    }
     let mut items = vec![
-        BarItem::new(0, vec![first, short]).shrink(Cut::End),
+        BarItem::new(0, forms).shrink(Cut::End),
         BarItem::new(3, vec![vec![Span::styled("read-only", t.dim())]]),
     ];
     let sig: Vec<Option<bool>> = sources.iter().map(|s| s.signature_checking).collect();
@@ -286,12 +303,6 @@ fn source_items(view: &ViewState, now: DateTime<Utc>, sources: &[SourceStatus]) 
             } else {
                 lead.to_string()
             };
-            let host = if several {
-                let h = s.url.split_once("://").map_or(s.url.as_str(), |(_, h)| h);
-                format!("{} ", clean(h.trim_end_matches('/'), 60))
-            } else {
-                String::new()
-            };
             let last = format!("#{}", thousands(s.last_seq));
             let (style, forms): (Style, Vec<String>) = match &s.link {
                 Link::Connecting { since } => (
@@ -327,29 +338,15 @@ fn source_items(view: &ViewState, now: DateTime<Utc>, sources: &[SourceStatus]) 
                     )
                 }
             };
-            let mut all: Vec<Vec<Span<'static>>> = forms
+            let all: Vec<Vec<Span<'static>>> = forms
                 .iter()
                 .map(|f| {
                     vec![
                         Span::styled(name.clone(), Style::new().add_modifier(Modifier::BOLD)),
-                        Span::styled(host.clone(), t.dim()),
                         Span::styled(f.clone(), style),
                     ]
                 })
                 .collect();
-            if several {
-                // Without the host first, the state kept as long as possible.
-                let no_host: Vec<Vec<Span<'static>>> = forms
-                    .iter()
-                    .map(|f| {
-                        vec![
-                            Span::styled(name.clone(), Style::new().add_modifier(Modifier::BOLD)),
-                            Span::styled(f.clone(), style),
-                        ]
-                    })
-                    .collect();
-                all = vec![all[0].clone()].into_iter().chain(no_host).collect();
-            }
             BarItem::new(0, all)
         })
         .collect()
