@@ -6,6 +6,7 @@
 use clap::Parser;
 use recmon::attach::Attachment;
 use recmon::cli::{AttachArgs, Cli, Command, RunArgs};
+use recmon::core::store::{SharedStore, Store};
 use recmon::error::AppError;
 use recmon::service::Service;
 use recmon::signals::ShutdownSignal;
@@ -172,8 +173,13 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
 async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     let mut signals = ShutdownSignal::register();
     let headless = args.wants_headless();
-    let mut attachment =
-        Attachment::start(args.attach_config()).map_err(|m| AppError::new(2, m))?;
+    // Headless, the printer shows every entry: the attachment waits for it rather than let
+    // the bounded request log drop a line before it is printed.
+    let shared = SharedStore::new(Store::new(args.log_capacity));
+    let printer_view = headless.then(|| HeadlessView::start(shared.clone(), args.json, 0));
+    let pace = printer_view.as_ref().map(HeadlessView::progress);
+    let mut attachment = Attachment::start_paced(args.attach_config(), shared, pace)
+        .map_err(|m| AppError::new(2, m))?;
     let keep = args.save.is_some();
     let copy_line = |received: u64| {
         if keep {
@@ -189,7 +195,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
             )
         }
     };
-    let view_result = if headless {
+    let view_result = if let Some(view) = printer_view {
         let urls: Vec<String> = args
             .urls
             .iter()
@@ -207,7 +213,6 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
                 }
             })
         });
-        let view = HeadlessView::start(attachment.shared.clone(), args.json, 0);
         tokio::select! {
             _ = signals.wait() => {},
             _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => {},

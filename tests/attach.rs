@@ -329,3 +329,32 @@ fn nothing_but_the_feed_is_asked_of_the_receiver() {
     let state = rx.state();
     assert_eq!(state["requests"]["accepted"], 1, "{state}");
 }
+
+#[test]
+fn json_prints_every_entry_of_a_catch_up_longer_than_the_request_log() {
+    let rx = Recmon::start(&[]);
+    for i in 0..300 {
+        assert_eq!(
+            rx.post(
+                "/cb",
+                &status(
+                    &format!("s{}", i % 7),
+                    if i % 2 == 0 {
+                        "record_started"
+                    } else {
+                        "record_paused"
+                    }
+                )
+            )
+            .0,
+            200
+        );
+    }
+    // The request log keeps 5: the catch-up arrives in much larger batches than that, and
+    // the printer must still print every one of them.
+    let attach = Attach::start(&[url(&rx)], &["--log-capacity", "5"]);
+    let got = attach.wait_lines(300);
+    assert_eq!(got, raw_lines(&rx.journal));
+    let (got, _) = attach.stop();
+    assert_eq!(got.len(), 300);
+}

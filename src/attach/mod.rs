@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::feed::SessionFacts;
 use crate::core::store::{SharedStore, Store};
@@ -142,10 +142,24 @@ impl Copy {
 }
 
 impl Attachment {
-    /// Starts following every URL. `Err` is a message for the user: a URL that is not an
-    /// http(s) base URL, an unreadable `--ca-cert`, a `--save` file that exists. Must be called
-    /// within a Tokio runtime.
+    /// Starts following every URL into a new store. `Err` is a message for the user: a URL
+    /// that is not an http(s) base URL, an unreadable `--ca-cert`, a `--save` file that exists.
+    /// Must be called within a Tokio runtime.
     pub fn start(cfg: AttachConfig) -> Result<Attachment, String> {
+        let shared = SharedStore::new(Store::new(cfg.log_capacity));
+        Self::start_paced(cfg, shared, None)
+    }
+
+    /// [`Attachment::start`] into `shared` (an empty store), pausing whenever the store's
+    /// newest seq is more than its request log holds ahead of `pace` (the seq a printer has
+    /// written): a printer that must show every entry (`--json` into a slow pipe) then gets
+    /// every one, and the receiver's feed waits (or, past its buffer, has the client resume
+    /// with `Last-Event-ID`) instead.
+    pub fn start_paced(
+        cfg: AttachConfig,
+        shared: Arc<SharedStore>,
+        pace: Option<watch::Receiver<u64>>,
+    ) -> Result<Attachment, String> {
         if cfg.urls.is_empty() {
             return Err(
                 "give at least one receiver URL, e.g. recmon attach http://127.0.0.1:8080".into(),
@@ -185,8 +199,14 @@ impl Attachment {
                 h.abort();
             }
         })?;
-        let shared = SharedStore::new(Store::new(cfg.log_capacity));
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        let capacity = shared.lock().log_capacity();
+        // Paced, a batch must fit in the log with room to spare.
+        let batch = if pace.is_some() {
+            (capacity / 2).clamp(1, BATCH)
+        } else {
+            BATCH
+        };
         let (stop, stop_rx) = oneshot::channel();
         let task = tokio::spawn(run_loop(Loop {
             rx,
@@ -196,6 +216,9 @@ impl Attachment {
             merge: Merge::new(cfg.urls.clone()),
             copy,
             changes: changes_tx,
+            pace,
+            batch,
+            capacity: capacity as u64,
         }));
         Ok(Attachment {
             shared,
@@ -227,13 +250,39 @@ struct Loop {
     merge: Merge,
     copy: Copy,
     changes: mpsc::UnboundedSender<SourceChange>,
+    pace: Option<watch::Receiver<u64>>,
+    batch: usize,
+    capacity: u64,
+}
+
+/// Waits until a batch more fits in the log before the printer has printed it. `false`: stop
+/// was asked meanwhile.
+async fn wait_for_pace(l: &mut Loop) -> bool {
+    let room = l.capacity - l.batch as u64;
+    while let Some(pace) = &mut l.pace {
+        let newest = l.shared.lock().last_seq();
+        if newest.saturating_sub(*pace.borrow_and_update()) <= room {
+            return true;
+        }
+        tokio::select! {
+            r = pace.changed() => if r.is_err() {
+                // The printer is gone: nothing to wait for.
+                l.pace = None;
+            },
+            _ = &mut l.stop => return false,
+        }
+    }
+    true
 }
 
 async fn run_loop(mut l: Loop) -> Summary {
     let mut summary = Summary::default();
-    let mut batch: Vec<(usize, SourceEvent)> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(usize, SourceEvent)> = Vec::with_capacity(l.batch);
     let mut out: Vec<u8> = Vec::new();
     loop {
+        if !wait_for_pace(&mut l).await {
+            break;
+        }
         let first = tokio::select! {
             biased;
             ev = l.rx.recv() => ev,
@@ -243,7 +292,7 @@ async fn run_loop(mut l: Loop) -> Summary {
             break;
         };
         batch.push(first);
-        while batch.len() < BATCH {
+        while batch.len() < l.batch {
             match l.rx.try_recv() {
                 Ok(ev) => batch.push(ev),
                 Err(_) => break,

@@ -42,6 +42,11 @@ impl Printer {
         }
     }
 
+    /// The seq of the last request formatted.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
     /// Formats everything newer than what was formatted before. Cheap enough to run under the
     /// store lock; the caller writes the text after releasing it.
     pub fn take_new(&mut self, store: &Store) -> Output {
@@ -166,6 +171,7 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
 pub struct HeadlessView {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    progress: tokio::sync::watch::Receiver<u64>,
 }
 
 impl HeadlessView {
@@ -181,6 +187,7 @@ impl HeadlessView {
         let mut changes = shared.subscribe();
         let (stop, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut printer = Printer::new(json, after_seq);
+        let (progress_tx, progress) = tokio::sync::watch::channel(after_seq);
         let task = tokio::spawn(async move {
             let mut printing = true;
             loop {
@@ -192,12 +199,30 @@ impl HeadlessView {
                 if printing && !write_output(&out) {
                     printing = false;
                 }
+                // Written (or, once stdout is gone, never to be): a feeder that paces itself
+                // on this may go on.
+                progress_tx.send_replace(if printing {
+                    printer.last_seq()
+                } else {
+                    u64::MAX
+                });
                 if last_round {
                     return;
                 }
             }
         });
-        HeadlessView { stop, task }
+        HeadlessView {
+            stop,
+            task,
+            progress,
+        }
+    }
+
+    /// The seq of the last request written to stdout (`u64::MAX` once stdout is closed): a
+    /// feeder that can wait (`recmon attach`, which reads a feed it can pause) paces itself on
+    /// it, so that the bounded request log never drops a line before it is printed.
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.progress.clone()
     }
 
     /// Prints what is left (call after the receiver has drained) and stops.
