@@ -341,9 +341,11 @@ async fn run_loop(mut l: Loop) -> Summary {
                         changed.push(i);
                     }
                     SourceEvent::Disconnected { reason, .. } => {
+                        // Down since it stopped being connected, or since the start when it
+                        // never was.
                         let since = match &st.link {
-                            Link::Reconnecting { since, .. } => *since,
-                            _ => Utc::now(),
+                            Link::Reconnecting { since, .. } | Link::Connecting { since } => *since,
+                            Link::Connected { .. } => Utc::now(),
                         };
                         let first = !matches!(st.link, Link::Reconnecting { .. });
                         st.link = Link::Reconnecting {
