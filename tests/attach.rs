@@ -358,3 +358,17 @@ fn json_prints_every_entry_of_a_catch_up_longer_than_the_request_log() {
     let (got, _) = attach.stop();
     assert_eq!(got.len(), 300);
 }
+
+#[test]
+fn the_api_token_is_sent_and_a_missing_one_is_said_on_stderr() {
+    let rx = Recmon::start(&["--api-token", "s3cret-token"]);
+    assert_eq!(rx.post("/cb", &status("s", "record_started")).0, 200);
+    let without = Attach::start(&[url(&rx)], &[]);
+    without.wait_stderr("401: the receiver wants --api-token");
+    let (lines, _) = without.stop();
+    assert!(lines.is_empty(), "{lines:?}");
+    let with = Attach::start(&[url(&rx)], &["--api-token", "s3cret-token"]);
+    assert_eq!(with.wait_lines(1), raw_lines(&rx.journal));
+    let (_, err) = with.stop();
+    assert!(!err.contains("s3cret"), "the token is never printed: {err}");
+}
