@@ -225,6 +225,9 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
         eline(&copy_line(summary.received));
         return copy_result(summary);
     } else {
+        // The header shows the sources' states; the change messages are for a printer only,
+        // and must not pile up unread.
+        drop(attachment.changes.take());
         let source = ViewSource {
             shared: attachment.shared.clone(),
             origin: Origin::Attached(AttachedInfo {
