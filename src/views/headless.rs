@@ -128,10 +128,19 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
     use std::fmt::Write as _;
     let mut line = String::with_capacity(192);
     push_time(&mut line, e.received_at);
+    let _ = write!(line, "  #{:<6} ", e.seq);
+    // Merged from several receivers (`recmon attach A B`): which one it reached, by the
+    // letter the attach's messages name it with.
+    if let Some(source) = e.source {
+        let _ = write!(
+            line,
+            "{} ",
+            crate::attach::status::label(source as usize, usize::MAX)
+        );
+    }
     let _ = write!(
         line,
-        "  #{:<6} {:<9} {}  {:<9} ",
-        e.seq,
+        "{:<9} {}  {:<9} ",
         e.outcome.as_str(),
         e.status,
         e.kind.as_deref().unwrap_or("-"),
@@ -235,6 +244,30 @@ impl HeadlessView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_lines_name_the_receiver_they_reached() {
+        let line = |seq: u64| {
+            format!(
+                r#"{{"seq":{seq},"received_at":"2026-11-27T12:00:00.000Z","remote":"r","method":"POST","path":"/cb","outcome":"accepted","status":200,"body":{{"domain":"d","app":"a","stream":"s","event":"record_started"}}}}"#
+            )
+        };
+        let mut merge =
+            crate::attach::merge::Merge::new(vec!["http://a".into(), "http://b".into()]);
+        let mut store = Store::new(10);
+        merge.apply(&mut store, 0, &line(1)).unwrap();
+        merge.apply(&mut store, 1, &line(1)).unwrap();
+        let a = human_line(&store.log()[0], &store);
+        let b = human_line(&store.log()[1], &store);
+        assert!(a.contains("  #1      A accepted "), "{a}");
+        assert!(b.contains("  #2      B duplicate "), "{b}");
+        // One receiver's own lines are as before: no source.
+        let mut one = crate::attach::merge::Merge::new(vec!["http://a".into()]);
+        let mut store = Store::new(10);
+        one.apply(&mut store, 0, &line(1)).unwrap();
+        let l = human_line(&store.log()[0], &store);
+        assert!(l.contains("  #1      accepted  200  "), "{l}");
+    }
 
     #[test]
     fn time_matches_the_journal_format() {
