@@ -154,6 +154,8 @@ fn catch_up_then_live_entries_arrive_in_order_and_equal_the_journal() {
     }
     // A retry on the same receiver: its own duplicate, trusted as it is.
     assert_eq!(rx.post("/cb", &recording("s0", "r/0.flv")).0, 200);
+    // The receiver had 6 when the view connected: it caught up on them, then went live.
+    attach.wait_stderr("connected; catching up on 6 entries after #0");
     attach.wait_stderr("live after #6");
     let got = attach.wait_lines(12);
     let journal = raw_lines(&rx.journal);
