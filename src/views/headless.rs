@@ -42,6 +42,11 @@ impl Printer {
         }
     }
 
+    /// The seq of the last request formatted.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
     /// Formats everything newer than what was formatted before. Cheap enough to run under the
     /// store lock; the caller writes the text after releasing it.
     pub fn take_new(&mut self, store: &Store) -> Output {
@@ -123,10 +128,19 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
     use std::fmt::Write as _;
     let mut line = String::with_capacity(192);
     push_time(&mut line, e.received_at);
+    let _ = write!(line, "  #{:<6} ", e.seq);
+    // Merged from several receivers (`recmon attach A B`): which one it reached, by the
+    // letter the attach's messages name it with.
+    if let Some(source) = e.source {
+        let _ = write!(
+            line,
+            "{} ",
+            crate::attach::status::label(source as usize, usize::MAX)
+        );
+    }
     let _ = write!(
         line,
-        "  #{:<6} {:<9} {}  {:<9} ",
-        e.seq,
+        "{:<9} {}  {:<9} ",
         e.outcome.as_str(),
         e.status,
         e.kind.as_deref().unwrap_or("-"),
@@ -166,6 +180,7 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
 pub struct HeadlessView {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    progress: tokio::sync::watch::Receiver<u64>,
 }
 
 impl HeadlessView {
@@ -181,6 +196,7 @@ impl HeadlessView {
         let mut changes = shared.subscribe();
         let (stop, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut printer = Printer::new(json, after_seq);
+        let (progress_tx, progress) = tokio::sync::watch::channel(after_seq);
         let task = tokio::spawn(async move {
             let mut printing = true;
             loop {
@@ -192,12 +208,30 @@ impl HeadlessView {
                 if printing && !write_output(&out) {
                     printing = false;
                 }
+                // Written (or, once stdout is gone, never to be): a feeder that paces itself
+                // on this may go on.
+                progress_tx.send_replace(if printing {
+                    printer.last_seq()
+                } else {
+                    u64::MAX
+                });
                 if last_round {
                     return;
                 }
             }
         });
-        HeadlessView { stop, task }
+        HeadlessView {
+            stop,
+            task,
+            progress,
+        }
+    }
+
+    /// The seq of the last request written to stdout (`u64::MAX` once stdout is closed): a
+    /// feeder that can wait (`recmon attach`, which reads a feed it can pause) paces itself on
+    /// it, so that the bounded request log never drops a line before it is printed.
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.progress.clone()
     }
 
     /// Prints what is left (call after the receiver has drained) and stops.
@@ -210,6 +244,30 @@ impl HeadlessView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_lines_name_the_receiver_they_reached() {
+        let line = |seq: u64| {
+            format!(
+                r#"{{"seq":{seq},"received_at":"2026-11-27T12:00:00.000Z","remote":"r","method":"POST","path":"/cb","outcome":"accepted","status":200,"body":{{"domain":"d","app":"a","stream":"s","event":"record_started"}}}}"#
+            )
+        };
+        let mut merge =
+            crate::attach::merge::Merge::new(vec!["http://a".into(), "http://b".into()]);
+        let mut store = Store::new(10);
+        merge.apply(&mut store, 0, &line(1)).unwrap();
+        merge.apply(&mut store, 1, &line(1)).unwrap();
+        let a = human_line(&store.log()[0], &store);
+        let b = human_line(&store.log()[1], &store);
+        assert!(a.contains("  #1      A accepted "), "{a}");
+        assert!(b.contains("  #2      B duplicate "), "{b}");
+        // One receiver's own lines are as before: no source.
+        let mut one = crate::attach::merge::Merge::new(vec!["http://a".into()]);
+        let mut store = Store::new(10);
+        one.apply(&mut store, 0, &line(1)).unwrap();
+        let l = human_line(&store.log()[0], &store);
+        assert!(l.contains("  #1      accepted  200  "), "{l}");
+    }
 
     #[test]
     fn time_matches_the_journal_format() {
