@@ -735,10 +735,13 @@ mod tests {
             tokio::spawn(async move { feed.closed().await })
         };
         feed.close();
-        assert!(matches!(waiter.await.unwrap(), Next::Closed));
-        closed.await.unwrap();
+        let ceiling = Duration::from_secs(30);
+        let ended = tokio::time::timeout(ceiling, waiter).await;
+        assert!(matches!(ended, Ok(Ok(Next::Closed))), "{ended:?}");
+        tokio::time::timeout(ceiling, closed).await.unwrap().unwrap();
         // Behind or not, after close there is nothing more.
-        assert!(matches!(feed.subscribe(0).next().await, Next::Closed));
+        let late = tokio::time::timeout(ceiling, feed.subscribe(0).next()).await;
+        assert!(matches!(late, Ok(Next::Closed)), "{late:?}");
     }
 
     #[test]
