@@ -738,7 +738,10 @@ mod tests {
         let ceiling = Duration::from_secs(30);
         let ended = tokio::time::timeout(ceiling, waiter).await;
         assert!(matches!(ended, Ok(Ok(Next::Closed))), "{ended:?}");
-        tokio::time::timeout(ceiling, closed).await.unwrap().unwrap();
+        tokio::time::timeout(ceiling, closed)
+            .await
+            .unwrap()
+            .unwrap();
         // Behind or not, after close there is nothing more.
         let late = tokio::time::timeout(ceiling, feed.subscribe(0).next()).await;
         assert!(matches!(late, Ok(Next::Closed)), "{late:?}");
