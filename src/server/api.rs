@@ -243,6 +243,39 @@ mod tests {
     use crate::core::store::tests::{recording, run, status};
 
     #[test]
+    fn start_position_prefers_the_header_and_names_a_bad_value() {
+        assert_eq!(start_position(None, None), Ok(0));
+        assert_eq!(start_position(None, Some("after=12")), Ok(12));
+        assert_eq!(start_position(None, Some("x=1&after=7&y")), Ok(7));
+        assert_eq!(start_position(Some("20"), Some("after=5")), Ok(20));
+        assert_eq!(start_position(Some(" 20 "), Some("after=nope")), Ok(20));
+        // An empty Last-Event-ID is an SSE client with no id yet.
+        assert_eq!(start_position(Some(""), Some("after=5")), Ok(5));
+        let e = start_position(Some("abc"), None).unwrap_err();
+        assert!(e.contains("Last-Event-ID") && e.contains("\"abc\""), "{e}");
+        let e = start_position(None, Some("after=-1")).unwrap_err();
+        assert!(e.contains("after") && e.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn entries_are_framed_one_event_each() {
+        let items = [
+            FeedItem {
+                seq: 7,
+                line: Arc::from("{\"seq\":7}"),
+            },
+            FeedItem {
+                seq: 8,
+                line: Arc::from("{\"seq\":8}"),
+            },
+        ];
+        assert_eq!(
+            &entry_frames(&items)[..],
+            b"id: 7\nevent: entry\ndata: {\"seq\":7}\n\nid: 8\nevent: entry\ndata: {\"seq\":8}\n\n"
+        );
+    }
+
+    #[test]
     fn state_document_shape() {
         let (store, _) = run(&[
             (0, status("s", "record_started")),
