@@ -332,6 +332,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Seconds of quiet on an /api/events stream before a keep-alive comment (hidden: tests
+    /// shorten it; 15 suits proxies and the attach client's idle limit).
+    #[arg(long, value_name = "SECS", default_value_t = 15, hide = true)]
+    pub keep_alive_secs: u64,
+
     /// Requests kept in memory for the request log (counters stay exact regardless).
     #[arg(long, value_name = "N", default_value_t = crate::core::store::DEFAULT_LOG_CAPACITY)]
     pub log_capacity: usize,
@@ -418,6 +423,7 @@ impl RunArgs {
                 max_connections: self.max_connections,
                 request_timeout: Duration::from_secs(self.request_timeout.max(1)),
                 auth,
+                keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
             },
         })
     }

@@ -6,31 +6,49 @@
 //! text the store's request log holds). A subscriber is a cursor (the last seq it was given):
 //! it copies entries out of the ring under a short lock, so publishing never waits for a
 //! subscriber and a stalled one costs nothing but its cursor. A subscriber whose cursor falls
-//! out of the ring (it connected late, or stalled) is fed from the journal file instead, by a
-//! reader thread that hands over bounded chunks, and then rejoins the ring. Without a journal
-//! (`--no-journal`) the past cannot be read back: such a subscriber is told it lagged
-//! ([`Next::Lagged`]) and may reconnect for the live entries.
+//! out of the ring (it connected late, or stalled) is fed from the journal file instead: one
+//! bounded chunk at a time, read on a blocking thread only while the subscriber asks for more
+//! (so a stalled subscriber holds no thread), starting from a binary search by seq (so a
+//! reconnect near the end of a large journal does not read it all); then it rejoins the ring.
+//! Without a journal (`--no-journal`) the past cannot be read back: a subscriber that fell out
+//! of the ring is told it lagged ([`Next::Lagged`]); a new one whose start is no longer held
+//! begins at the oldest entry held.
 //!
 //! Ordering: entries come out in seq order, each once. A subscriber registers for wake-ups
 //! before it reads how far the feed has got, and the ring is filled before that is raised, so
-//! nothing committed between the two is missed.
+//! nothing committed between the two is missed. The journal is read only up to the last seq
+//! published: a line still being written, or written but not yet committed (`--fsync batch`
+//! writes the next batch while fsyncing this one), is never handed out.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Entries kept in memory for subscribers that are a little behind. Older ones are read from
 /// the journal.
 pub const RING_CAPACITY: usize = 16_384;
 
-/// Entries handed over at once (from the ring or the file).
+/// Most entries handed over at once (from the ring or the file).
 const CHUNK: usize = 1024;
+
+/// Bytes of journal lines after which a chunk is handed over, whatever its count: a chunk
+/// (and so each frame a stalled `/api/events` client holds) stays this small even when every
+/// line carries a large body.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Below this distance the search for a subscriber's place in the journal reads lines one by
+/// one instead of probing.
+const SEEK_SCAN: u64 = 256 * 1024;
+
+/// The journal reader's buffer.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// One committed journal entry.
 #[derive(Debug, Clone)]
@@ -65,7 +83,11 @@ pub struct Feed {
     /// The highest seq published; raised after the ring holds it.
     last: watch::Sender<u64>,
     journal: Option<PathBuf>,
-    closed: AtomicBool,
+    /// Set once by [`Feed::close`].
+    closing: watch::Sender<bool>,
+    /// Chunks read from the journal file so far, by all subscribers (a measure of how often
+    /// subscribers leave the ring; tests use it to see that a gap is not read again and again).
+    journal_reads: AtomicU64,
 }
 
 /// What a subscriber gets next.
@@ -85,11 +107,13 @@ impl Feed {
     /// resuming (0 for a new journal).
     pub fn new(journal: Option<PathBuf>, last_seq: u64) -> Arc<Feed> {
         let (last, _) = watch::channel(last_seq);
+        let (closing, _) = watch::channel(false);
         Arc::new(Feed {
             ring: Mutex::new(VecDeque::with_capacity(RING_CAPACITY)),
             last,
             journal,
-            closed: AtomicBool::new(false),
+            closing,
+            journal_reads: AtomicU64::new(0),
         })
     }
 
@@ -117,12 +141,29 @@ impl Feed {
         *self.last.borrow()
     }
 
-    /// Ends every subscription: each gets [`Next::Closed`] once it has what was published.
-    /// Called at shutdown, so that long-lived `/api/events` responses end and the listener
-    /// can drain.
+    /// Ends every subscription: the next [`Subscription::next`] of each returns
+    /// [`Next::Closed`] (a client resumes where it was with `Last-Event-ID`). Called first at
+    /// shutdown, so that long-lived `/api/events` responses end and the listener can drain.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.closing.send_replace(true);
+        // Wakes subscribers waiting for entries.
         self.last.send_modify(|_| {});
+    }
+
+    /// Whether [`Feed::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.closing.borrow()
+    }
+
+    /// Resolves once [`Feed::close`] has been called.
+    pub async fn closed(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|closed| *closed).await;
+    }
+
+    /// Chunks read from the journal file so far, by all subscribers.
+    pub fn journal_reads(&self) -> u64 {
+        self.journal_reads.load(Ordering::Relaxed)
     }
 
     /// A subscription to every entry with seq > `after`: first the past (from the ring or
@@ -133,40 +174,54 @@ impl Feed {
             feed: self.clone(),
             wake,
             after,
-            catchup: None,
+            fresh: true,
+            file: FileState::Off,
         }
     }
 
-    /// Copies up to [`CHUNK`] entries with `after < seq <= upto` out of the ring, or `None`
-    /// when the ring does not reach back to `after + 1`: then they are read from the journal.
-    /// (Seq numbers can skip where a batch's write failed; such a gap also sends the
-    /// subscriber to the journal once, which is correct, only slower.)
-    fn ring_after(&self, after: u64, upto: u64) -> Option<Vec<FeedItem>> {
+    /// Copies one chunk of the entries with `after < seq <= upto` out of the ring, or `None`
+    /// when the ring does not reach back to `after + 1` (then they are read from the journal),
+    /// unless `from_front`: then the chunk starts at the oldest entry held. An empty chunk
+    /// means no such entry was ever committed (seq numbers skip where a batch's write failed).
+    fn ring_after(&self, after: u64, upto: u64, from_front: bool) -> Option<Vec<FeedItem>> {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        match ring.front() {
-            Some(front) if front.seq <= after + 1 => {}
-            _ => return None,
+        let front = ring.front()?.seq;
+        if front.saturating_sub(1) > after && !from_front {
+            return None;
         }
         let start = ring.partition_point(|i| i.seq <= after);
-        Some(
-            ring.range(start..)
-                .take_while(|i| i.seq <= upto)
-                .take(CHUNK)
-                .cloned()
-                .collect(),
-        )
+        let mut out = Vec::with_capacity((ring.len() - start).min(CHUNK));
+        let mut bytes = 0;
+        for item in ring.range(start..) {
+            if item.seq > upto || out.len() == CHUNK || bytes >= CHUNK_BYTES {
+                break;
+            }
+            bytes += item.line.len();
+            out.push(item.clone());
+        }
+        Some(out)
     }
+}
+
+/// Where a subscriber is reading the journal file, if it is.
+enum FileState {
+    /// Not reading the file: following the ring.
+    Off,
+    /// Between chunks.
+    Idle(JournalCursor),
+    /// A chunk is being read (possibly ahead of the subscriber asking for it).
+    Reading(JoinHandle<(JournalCursor, io::Result<FileChunk>)>),
 }
 
 /// One subscriber's cursor. Dropping it ends the subscription.
 pub struct Subscription {
     feed: Arc<Feed>,
     wake: watch::Receiver<u64>,
-    /// The last seq given out.
+    /// The last seq given out, or passed over because it was never committed.
     after: u64,
-    /// A journal reader thread's chunks while catching up from the file, and the seq it
-    /// reads up to.
-    catchup: Option<(mpsc::Receiver<io::Result<Vec<FeedItem>>>, u64)>,
+    /// Nothing given out yet.
+    fresh: bool,
+    file: FileState,
 }
 
 impl Subscription {
@@ -175,31 +230,49 @@ impl Subscription {
         self.after
     }
 
-    /// The next entries, waiting until there are some.
+    /// The next entries, waiting until there are some. Cancel-safe: a call dropped while it
+    /// waits loses nothing (a chunk being read from the journal is picked up by the next
+    /// call).
     pub async fn next(&mut self) -> Next {
         loop {
-            if let Some((rx, upto)) = self.catchup.as_mut() {
-                match rx.recv().await {
-                    Some(Ok(items)) => {
-                        let after = self.after;
-                        let items: Vec<FeedItem> =
-                            items.into_iter().filter(|i| i.seq > after).collect();
-                        if let Some(last) = items.last() {
-                            self.after = last.seq;
-                            return Next::Items(items);
-                        }
-                    }
-                    Some(Err(e)) => {
+            if self.feed.is_closed() {
+                self.file = FileState::Off;
+                return Next::Closed;
+            }
+            if let FileState::Reading(reading) = &mut self.file {
+                let joined = reading.await;
+                self.file = FileState::Off;
+                let (cursor, chunk) = match joined {
+                    Ok((cursor, Ok(chunk))) => (cursor, chunk),
+                    Ok((_, Err(e))) => {
                         tracing::warn!("feed: reading the journal for a subscriber failed: {e}");
-                        self.catchup = None;
                         return Next::Lagged;
                     }
-                    None => {
-                        // Everything committed up to `upto` is in the journal and was read:
-                        // seqs not found there were never committed (failed writes).
-                        self.after = self.after.max(*upto);
-                        self.catchup = None;
+                    Err(e) => {
+                        tracing::warn!("feed: the journal reader for a subscriber failed: {e}");
+                        return Next::Lagged;
                     }
+                };
+                let after = self.after;
+                let items: Vec<FeedItem> =
+                    chunk.items.into_iter().filter(|i| i.seq > after).collect();
+                if let Some(last) = items.last() {
+                    self.after = last.seq;
+                }
+                if chunk.reached_upto {
+                    // Every line up to `upto` was read: seqs not found there were never
+                    // committed (failed writes), so they are passed over, not looked for again.
+                    self.after = self.after.max(chunk.upto);
+                    self.file = FileState::Idle(cursor);
+                } else {
+                    // More is waiting: read the next chunk while this one is being sent.
+                    let upto = *self.wake.borrow();
+                    self.file =
+                        FileState::Reading(spawn_read(&self.feed, cursor, self.after, upto));
+                }
+                if !items.is_empty() {
+                    self.fresh = false;
+                    return Next::Items(items);
                 }
                 continue;
             }
@@ -207,25 +280,33 @@ impl Subscription {
             // wakes the `changed()` below.
             let upto = *self.wake.borrow_and_update();
             if upto > self.after {
-                match self.feed.ring_after(self.after, upto) {
+                let from_front = self.fresh && self.feed.journal.is_none();
+                match self.feed.ring_after(self.after, upto, from_front) {
                     Some(items) => {
-                        if let Some(last) = items.last() {
-                            self.after = last.seq;
-                            return Next::Items(items);
+                        self.file = FileState::Off;
+                        match items.last() {
+                            Some(last) => {
+                                self.after = last.seq;
+                                self.fresh = false;
+                                return Next::Items(items);
+                            }
+                            None => self.after = upto,
                         }
                     }
                     None => match &self.feed.journal {
                         Some(path) => {
-                            self.catchup =
-                                Some((read_journal(path.clone(), self.after, upto), upto));
-                            continue;
+                            let cursor = match std::mem::replace(&mut self.file, FileState::Off) {
+                                FileState::Idle(cursor) => cursor,
+                                _ => JournalCursor::new(path.clone()),
+                            };
+                            self.file = FileState::Reading(spawn_read(
+                                &self.feed, cursor, self.after, upto,
+                            ));
                         }
                         None => return Next::Lagged,
                     },
                 }
-            }
-            if self.feed.closed.load(Ordering::SeqCst) {
-                return Next::Closed;
+                continue;
             }
             if self.wake.changed().await.is_err() {
                 return Next::Closed;
@@ -234,56 +315,185 @@ impl Subscription {
     }
 }
 
-/// Reads the entries with `after < seq <= upto` from a journal on a blocking thread, in
-/// chunks of [`CHUNK`], at most two chunks ahead of the subscriber.
-fn read_journal(path: PathBuf, after: u64, upto: u64) -> mpsc::Receiver<io::Result<Vec<FeedItem>>> {
-    let (tx, rx) = mpsc::channel(2);
+/// Reads the next chunk after `after` (up to `upto`) on a blocking thread.
+fn spawn_read(
+    feed: &Feed,
+    mut cursor: JournalCursor,
+    after: u64,
+    upto: u64,
+) -> JoinHandle<(JournalCursor, io::Result<FileChunk>)> {
+    feed.journal_reads.fetch_add(1, Ordering::Relaxed);
     tokio::task::spawn_blocking(move || {
-        let result = (|| -> io::Result<()> {
-            let mut reader = BufReader::with_capacity(1 << 20, File::open(&path)?);
-            let mut buf = Vec::with_capacity(4096);
-            let mut chunk = Vec::with_capacity(CHUNK);
-            loop {
-                buf.clear();
-                if reader.read_until(b'\n', &mut buf)? == 0 || buf.last() != Some(&b'\n') {
-                    // End of file, or a line still being written (it is newer than `upto`).
-                    break;
-                }
-                let line = &buf[..buf.len() - 1];
-                let Some(seq) = line_seq(line) else {
-                    continue;
-                };
-                if seq <= after {
-                    continue;
-                }
-                if seq > upto {
-                    break;
-                }
-                let Ok(text) = std::str::from_utf8(line) else {
-                    continue;
-                };
-                chunk.push(FeedItem {
-                    seq,
-                    line: Arc::from(text),
-                });
-                if chunk.len() == CHUNK
-                    && tx
-                        .blocking_send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
-                        .is_err()
-                {
-                    return Ok(());
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = tx.blocking_send(Ok(chunk));
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
+        let chunk = cursor.read(after, upto);
+        (cursor, chunk)
+    })
+}
+
+/// One chunk read from the journal.
+#[derive(Debug)]
+struct FileChunk {
+    /// Entries with `after < seq <= upto`, in order.
+    items: Vec<FeedItem>,
+    /// Whether the read got to the end of what was committed (a line newer than `upto`, or
+    /// the end of the file), rather than stopping because the chunk was full.
+    reached_upto: bool,
+    /// The last committed seq this read was bounded by.
+    upto: u64,
+}
+
+/// A place in the journal file, kept between chunks so that the file is searched only once
+/// per stay off the ring.
+struct JournalCursor {
+    path: PathBuf,
+    reader: Option<BufReader<File>>,
+    /// Where the next line starts, once found.
+    offset: Option<u64>,
+    /// The last entry read, handed out only once the line after it shows it was not replaced
+    /// (see [`JournalCursor::read`]).
+    held: Option<FeedItem>,
+    buf: Vec<u8>,
+}
+
+impl JournalCursor {
+    fn new(path: PathBuf) -> JournalCursor {
+        JournalCursor {
+            path,
+            reader: None,
+            offset: None,
+            held: None,
+            buf: Vec::with_capacity(4096),
         }
-    });
-    rx
+    }
+
+    /// Reads the next entries with `after < seq <= upto`: at most one chunk, stopping before
+    /// the first line newer than `upto` and before a line still being written (no newline
+    /// yet), without consuming either, so the next read starts there.
+    ///
+    /// A crash can cut a journal's last line short; `--resume` then writes a newline and
+    /// continues with the same seq that cut line carried. A cut line can still look like an
+    /// entry to [`line_seq`], so an entry is held back until the next line: one with the same
+    /// (or a lower) seq replaces it.
+    fn read(&mut self, after: u64, upto: u64) -> io::Result<FileChunk> {
+        let reader = match &mut self.reader {
+            Some(r) => r,
+            None => self.reader.insert(BufReader::with_capacity(
+                READ_BUFFER,
+                File::open(&self.path)?,
+            )),
+        };
+        let mut offset = match self.offset {
+            Some(o) => o,
+            None => seek_after(reader, after, &mut self.buf)?,
+        };
+        // Also drops what the buffer held past the last line consumed: it may have been
+        // read while being written, or cut back after a failed write.
+        reader.seek(SeekFrom::Start(offset))?;
+        if self.held.as_ref().is_some_and(|h| h.seq <= after) {
+            self.held = None;
+        }
+        let mut floor = after;
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        let mut reached_upto = false;
+        while items.len() < CHUNK && bytes < CHUNK_BYTES {
+            self.buf.clear();
+            let n = reader.read_until(b'\n', &mut self.buf)?;
+            if n == 0 || self.buf.last() != Some(&b'\n') {
+                // The end, or a line still being written (it is newer than `upto`).
+                reached_upto = true;
+                break;
+            }
+            let line = &self.buf[..n - 1];
+            let Some(seq) = line_seq(line) else {
+                offset += n as u64;
+                continue;
+            };
+            if seq > upto {
+                reached_upto = true;
+                break;
+            }
+            offset += n as u64;
+            if let Some(held) = self.held.take() {
+                if seq > held.seq {
+                    bytes += held.line.len();
+                    floor = held.seq;
+                    items.push(held);
+                }
+            }
+            if seq <= floor {
+                continue;
+            }
+            // Lines recmon writes are UTF-8 JSON with every control character escaped;
+            // anything else is not an entry, and a raw CR would break the event's framing.
+            let Ok(text) = std::str::from_utf8(line) else {
+                continue;
+            };
+            if memchr::memchr(b'\r', line).is_some() {
+                continue;
+            }
+            self.held = Some(FeedItem {
+                seq,
+                line: Arc::from(text),
+            });
+        }
+        if reached_upto {
+            // Anything replacing the held entry would have a seq <= upto, so it would have
+            // been read by now.
+            if let Some(held) = self.held.take() {
+                items.push(held);
+            }
+        }
+        self.offset = Some(offset);
+        Ok(FileChunk {
+            items,
+            reached_upto,
+            upto,
+        })
+    }
+}
+
+/// The start of a line at or before the first entry with seq > `after`, close to it: a binary
+/// search over byte offsets, since recmon writes seqs rising through the file. Lines before the
+/// returned offset all have seq <= `after`.
+fn seek_after(reader: &mut BufReader<File>, after: u64, buf: &mut Vec<u8>) -> io::Result<u64> {
+    let (mut lo, mut hi) = (0u64, reader.get_ref().metadata()?.len());
+    if after == 0 {
+        return Ok(0);
+    }
+    while hi - lo > SEEK_SCAN {
+        let mid = lo + (hi - lo) / 2;
+        match first_entry_from(reader, mid, hi, buf)? {
+            Some((start, seq)) if seq <= after => lo = start,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
+/// The start and seq of the first entry whose line starts at or after `from` (> 0) and before
+/// `hi`.
+fn first_entry_from(
+    reader: &mut BufReader<File>,
+    from: u64,
+    hi: u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<(u64, u64)>> {
+    // From the byte before `from`: if it ends a line, a line starts exactly at `from`.
+    reader.seek(SeekFrom::Start(from - 1))?;
+    buf.clear();
+    let mut pos = from - 1 + reader.read_until(b'\n', buf)? as u64;
+    while pos < hi {
+        buf.clear();
+        let n = reader.read_until(b'\n', buf)?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            return Ok(None);
+        }
+        if let Some(seq) = line_seq(&buf[..n - 1]) {
+            return Ok(Some((pos, seq)));
+        }
+        pos += n as u64;
+    }
+    Ok(None)
 }
 
 /// The seq of a journal line: read straight from the `{"seq":N,` every line recmon writes
@@ -306,4 +516,273 @@ pub fn line_seq(line: &[u8]) -> Option<u64> {
         seq: u64,
     }
     serde_json::from_slice::<SeqOnly>(line).ok().map(|s| s.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Duration;
+
+    /// A journal-shaped line for `seq`, about 100 bytes.
+    fn line(seq: u64) -> String {
+        format!(
+            "{{\"seq\":{seq},\"received_at\":\"2026-11-27T17:54:13.847Z\",\"outcome\":\"accepted\",\"pad\":\"{}\"}}",
+            "x".repeat(30)
+        )
+    }
+
+    fn item(seq: u64) -> FeedItem {
+        FeedItem {
+            seq,
+            line: Arc::from(line(seq)),
+        }
+    }
+
+    fn append(path: &std::path::Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// What the sequencer does: the lines go to the journal, then to the feed.
+    fn commit(feed: &Feed, path: Option<&std::path::Path>, seqs: impl IntoIterator<Item = u64>) {
+        let items: Vec<FeedItem> = seqs.into_iter().map(item).collect();
+        if let Some(path) = path {
+            let text: String = items.iter().map(|i| format!("{}\n", i.line)).collect();
+            append(path, &text);
+        }
+        feed.publish(items);
+    }
+
+    /// Takes entries until one with seq >= `upto` (a generous ceiling only bounds how long a
+    /// broken build takes to fail).
+    async fn take_until(sub: &mut Subscription, upto: u64) -> Vec<FeedItem> {
+        let mut got: Vec<FeedItem> = Vec::new();
+        while got.last().is_none_or(|i| i.seq < upto) {
+            match tokio::time::timeout(Duration::from_secs(30), sub.next()).await {
+                Ok(Next::Items(items)) => got.extend(items),
+                Ok(other) => panic!(
+                    "expected entries up to {upto}, got {other:?} after {}",
+                    got.len()
+                ),
+                Err(_) => panic!(
+                    "no entries up to {upto} within 30 s; got up to {:?}",
+                    got.last().map(|i| i.seq)
+                ),
+            }
+        }
+        got
+    }
+
+    fn seqs(items: &[FeedItem]) -> Vec<u64> {
+        items.iter().map(|i| i.seq).collect()
+    }
+
+    #[tokio::test]
+    async fn catch_up_from_the_ring_then_live() {
+        let feed = Feed::new(None, 0);
+        commit(&feed, None, 1..=100);
+        let mut all = feed.subscribe(0);
+        let mut late = feed.subscribe(50);
+        assert_eq!(
+            seqs(&take_until(&mut all, 100).await),
+            (1..=100).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seqs(&take_until(&mut late, 100).await),
+            (51..=100).collect::<Vec<_>>()
+        );
+        let waiter = tokio::spawn(async move { take_until(&mut all, 110).await });
+        commit(&feed, None, 101..=105);
+        commit(&feed, None, 106..=110);
+        assert_eq!(
+            seqs(&waiter.await.unwrap()),
+            (101..=110).collect::<Vec<_>>()
+        );
+        assert_eq!(feed.journal_reads(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_far_behind_is_fed_from_the_journal_then_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let total = RING_CAPACITY as u64 + 5000;
+        let feed = Feed::new(Some(path.clone()), 0);
+        for start in (1..=total).step_by(1000) {
+            commit(&feed, Some(&path), start..=(start + 999).min(total));
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut sub = feed.subscribe(0);
+        let got = take_until(&mut sub, total).await;
+        assert_eq!(seqs(&got), (1..=total).collect::<Vec<_>>());
+        let joined: String = got.iter().map(|i| format!("{}\n", i.line)).collect();
+        assert!(joined == text, "the lines differ from the journal's");
+        assert!(feed.journal_reads() > 0, "the start was not in the ring");
+        // Reconnecting near the end of the journal: from the right place, each once.
+        for after in [1, 3000, 4999, 5000, 5001, total - 1] {
+            let mut sub = feed.subscribe(after);
+            let got = take_until(&mut sub, total).await;
+            assert_eq!(
+                seqs(&got),
+                ((after + 1)..=total).collect::<Vec<_>>(),
+                "after {after}"
+            );
+        }
+        // Live entries follow.
+        let waiter = tokio::spawn(async move { take_until(&mut sub, total + 3).await });
+        commit(&feed, Some(&path), (total + 1)..=(total + 3));
+        assert_eq!(
+            seqs(&waiter.await.unwrap()),
+            ((total + 1)..=(total + 3)).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resumed_journal_gives_the_entries_of_earlier_runs_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        // An earlier run wrote 1..=30000 (with a line that is not an entry in between).
+        let mut earlier: String = (1..=15000).map(|s| line(s) + "\n").collect();
+        earlier.push_str("not json\n\n");
+        earlier.extend((15001..=30000).map(|s| line(s) + "\n"));
+        append(&path, &earlier);
+        let feed = Feed::new(Some(path.clone()), 30000);
+        commit(&feed, Some(&path), 30001..=30100);
+        for after in [0, 14999, 15000, 15001, 29999, 30000, 30050] {
+            let mut sub = feed.subscribe(after);
+            let got = take_until(&mut sub, 30100).await;
+            assert_eq!(
+                seqs(&got),
+                ((after + 1)..=30100).collect::<Vec<_>>(),
+                "after {after}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_cut_by_a_crash_is_replaced_by_the_entry_written_after_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        // The crash cut seq 3 just after a nested object; resume wrote a newline and
+        // continued at 3. The cut line starts and ends like an entry.
+        let text = format!(
+            "{}\n{}\n{{\"seq\":3,\"headers\":{{\"host\":\"a\"}}\n{}\n{}\n",
+            line(1),
+            line(2),
+            line(3),
+            line(4)
+        );
+        append(&path, &text);
+        let feed = Feed::new(Some(path.clone()), 4);
+        let mut sub = feed.subscribe(0);
+        let got = take_until(&mut sub, 4).await;
+        assert_eq!(seqs(&got), vec![1, 2, 3, 4]);
+        assert_eq!(&*got[2].line, line(3));
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_seq_is_passed_over_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        // 4 and 5 failed to be written; then the file ends before 6..=8, which the feed says
+        // were committed (a journal cut back under recmon): nothing more is there to read.
+        append(&path, &[1, 2, 3].map(|s| line(s) + "\n").concat());
+        let feed = Feed::new(Some(path.clone()), 8);
+        let mut sub = feed.subscribe(0);
+        assert_eq!(seqs(&take_until(&mut sub, 3).await), vec![1, 2, 3]);
+        // 9 is only in memory: a subscriber that kept looking for 4..=8 in the file would
+        // never get it.
+        feed.publish([item(9)]);
+        let got = take_until(&mut sub, 9).await;
+        assert_eq!(seqs(&got), vec![9]);
+        assert_eq!(feed.journal_reads(), 1, "the gap was read more than once");
+    }
+
+    #[tokio::test]
+    async fn without_a_journal_a_subscriber_out_of_the_ring_is_told_it_lagged() {
+        let feed = Feed::new(None, 0);
+        let mut sub = feed.subscribe(0);
+        commit(&feed, None, 1..=10);
+        assert_eq!(
+            seqs(&take_until(&mut sub, 10).await),
+            (1..=10).collect::<Vec<_>>()
+        );
+        let total = 10 + RING_CAPACITY as u64 + 5;
+        commit(&feed, None, 11..=total);
+        assert!(matches!(sub.next().await, Next::Lagged));
+        assert_eq!(sub.position(), 10);
+        // A new subscriber (a reconnect) starts at the oldest entry still held.
+        let mut again = feed.subscribe(10);
+        let got = take_until(&mut again, total).await;
+        assert_eq!(
+            seqs(&got),
+            ((total - RING_CAPACITY as u64 + 1)..=total).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn close_ends_every_subscription() {
+        let feed = Feed::new(None, 0);
+        commit(&feed, None, 1..=3);
+        let mut waiting = feed.subscribe(3);
+        let waiter = tokio::spawn(async move { waiting.next().await });
+        let closed = {
+            let feed = feed.clone();
+            tokio::spawn(async move { feed.closed().await })
+        };
+        feed.close();
+        let ceiling = Duration::from_secs(30);
+        let ended = tokio::time::timeout(ceiling, waiter).await;
+        assert!(matches!(ended, Ok(Ok(Next::Closed))), "{ended:?}");
+        tokio::time::timeout(ceiling, closed)
+            .await
+            .unwrap()
+            .unwrap();
+        // Behind or not, after close there is nothing more.
+        let late = tokio::time::timeout(ceiling, feed.subscribe(0).next()).await;
+        assert!(matches!(late, Ok(Next::Closed)), "{late:?}");
+    }
+
+    #[test]
+    fn a_line_still_being_written_is_left_for_the_next_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let four = line(4);
+        let (head, tail) = four.split_at(20);
+        append(
+            &path,
+            &format!("{}\n{}\n{}\n{head}", line(1), line(2), line(3)),
+        );
+        let mut cursor = JournalCursor::new(path.clone());
+        let chunk = cursor.read(0, 10).unwrap();
+        assert_eq!(seqs(&chunk.items), vec![1, 2, 3]);
+        assert!(chunk.reached_upto);
+        append(&path, &format!("{tail}\n{}\n", line(5)));
+        let chunk = cursor.read(3, 10).unwrap();
+        assert_eq!(seqs(&chunk.items), vec![4, 5]);
+        assert_eq!(&*chunk.items[0].line, four);
+    }
+
+    #[test]
+    fn a_read_stops_before_entries_not_yet_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        append(&path, &(1..=5).map(|s| line(s) + "\n").collect::<String>());
+        let mut cursor = JournalCursor::new(path);
+        assert_eq!(seqs(&cursor.read(0, 3).unwrap().items), vec![1, 2, 3]);
+        assert_eq!(seqs(&cursor.read(3, 5).unwrap().items), vec![4, 5]);
+    }
+
+    #[test]
+    fn line_seq_reads_the_prefix_and_refuses_what_is_not_an_entry() {
+        assert_eq!(line_seq(line(42).as_bytes()), Some(42));
+        assert_eq!(line_seq(br#"{"outcome":"accepted","seq":7}"#), Some(7));
+        assert_eq!(line_seq(br#"{"seq":7,"cut"#), None);
+        assert_eq!(line_seq(b"not json"), None);
+        assert_eq!(line_seq(b""), None);
+    }
 }

@@ -6,13 +6,18 @@
 //! - then every journal entry with seq > the client's position as `id: <seq>`,
 //!   `event: entry`, `data: <the journal line exactly as written>` — the whole journal first
 //!   (catch-up), then live entries as they are committed;
-//! - `: keep-alive` comments when idle, at least every [`KEEP_ALIVE`];
+//! - `: keep-alive` comments when idle, at least every [`KEEP_ALIVE`] (`--keep-alive-secs`);
 //! - `event: lagged` (data `{"last_seq": N}`) just before the stream is closed, when the
 //!   subscriber fell behind and the missed entries cannot be read back (no journal). The client
 //!   reconnects with `Last-Event-ID`.
+//!
+//! At shutdown the stream simply ends (the client reconnects with `Last-Event-ID` to the next
+//! run). A client that does not read costs a bounded buffer and never slows the sequencer:
+//! see `BUFFERED_FRAMES`.
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,19 +26,20 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use crate::core::feed::{Feed, Next, SessionFacts};
+use crate::core::feed::{Feed, FeedItem, Next, SessionFacts};
 use crate::core::journal::format_time;
 use crate::core::store::Store;
 use crate::server::conn_guard::Activity;
 
-/// Longest quiet time on an `/api/events` stream before a `: keep-alive` comment.
+/// Longest quiet time on an `/api/events` stream before a `: keep-alive` comment (the
+/// default of [`crate::server::ServerConfig::keep_alive`]).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Frames buffered per subscriber between the feed and its socket. A subscriber that stops
-/// reading holds at most this many (each at most one chunk of entries); after that its
-/// position in the feed simply stops advancing, and it is fed from the journal when it reads
-/// again.
-const BUFFERED_FRAMES: usize = 4;
+/// reading holds at most this many (each at most one chunk of entries, about 256 KiB), plus
+/// what hyper and the kernel's socket buffers hold; after that its position in the feed simply
+/// stops advancing, and it is fed from the journal when it reads again.
+const BUFFERED_FRAMES: usize = 2;
 
 /// The `/api/state` document: every stream with its state, the request counters, and the
 /// last seq.
@@ -85,11 +91,14 @@ fn round_ms(x: f64) -> f64 {
 }
 
 /// Where an `/api/events` client starts: `Last-Event-ID` wins over `?after=`; neither means
-/// the whole journal. `Err` names the bad value.
+/// the whole journal. An empty `Last-Event-ID` counts as none (an SSE client sends it empty
+/// when it has no id yet). `Err` names the bad value.
 pub fn start_position(last_event_id: Option<&str>, query: Option<&str>) -> Result<u64, String> {
-    if let Some(id) = last_event_id {
+    if let Some(id) = last_event_id.filter(|id| !id.trim().is_empty()) {
         return id.trim().parse().map_err(|_| {
-            format!("Last-Event-ID must be a journal seq (a whole number), got {id:?}")
+            format!(
+                "Last-Event-ID must be the seq of the last entry received (a whole number), got {id:?}; leave it out to start from the beginning"
+            )
         });
     }
     let after = query
@@ -97,23 +106,33 @@ pub fn start_position(last_event_id: Option<&str>, query: Option<&str>) -> Resul
         .flat_map(|q| q.split('&'))
         .find_map(|kv| kv.strip_prefix("after="));
     match after {
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("after must be a journal seq (a whole number), got {v:?}")),
+        Some(v) => v.parse().map_err(|_| {
+            format!(
+                "after must be a journal seq (a whole number), got {v:?}; e.g. /api/events?after=0 for the whole journal"
+            )
+        }),
         None => Ok(0),
     }
 }
 
 /// The body of an `/api/events` response: frames from a task that follows the feed. While it
-/// lives, the connection counts as busy (the idle watchdog leaves it alone).
+/// lives, the connection counts as busy (the idle watchdog leaves it alone) and as streaming
+/// (cut at shutdown if it does not end by itself).
 pub struct EventStream {
     rx: mpsc::Receiver<Bytes>,
     busy: Option<Arc<Activity>>,
+    streaming: Option<Arc<AtomicBool>>,
 }
 
 impl EventStream {
-    /// Starts following `feed` after `after` for one client.
-    pub fn start(feed: &Arc<Feed>, mut facts: SessionFacts, after: u64) -> EventStream {
+    /// Starts following `feed` after `after` for one client, with a `: keep-alive` comment
+    /// after each `keep_alive` without a frame.
+    pub fn start(
+        feed: &Arc<Feed>,
+        mut facts: SessionFacts,
+        after: u64,
+        keep_alive: Duration,
+    ) -> EventStream {
         let (tx, rx) = mpsc::channel(BUFFERED_FRAMES);
         let mut sub = feed.subscribe(after);
         facts.last_seq = feed.last_seq();
@@ -128,31 +147,21 @@ impl EventStream {
             }
             loop {
                 let next = tokio::select! {
+                    biased;
+                    // The client went away: stop following the feed now, not at the next
+                    // entry.
+                    _ = tx.closed() => return,
+                    // Cancel-safe: a keep-alive in the middle of a journal read loses nothing.
                     n = sub.next() => n,
-                    _ = tokio::time::sleep(KEEP_ALIVE) => {
+                    _ = tokio::time::sleep(keep_alive) => {
                         if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
                             return;
                         }
                         continue;
                     }
-                    // The client went away: stop following the feed now, not at the next
-                    // entry.
-                    _ = tx.closed() => return,
                 };
                 let frame = match next {
-                    Next::Items(items) => {
-                        let mut out = Vec::with_capacity(
-                            items.iter().map(|i| i.line.len() + 40).sum::<usize>(),
-                        );
-                        for item in &items {
-                            out.extend_from_slice(b"id: ");
-                            out.extend_from_slice(item.seq.to_string().as_bytes());
-                            out.extend_from_slice(b"\nevent: entry\ndata: ");
-                            out.extend_from_slice(item.line.as_bytes());
-                            out.extend_from_slice(b"\n\n");
-                        }
-                        Bytes::from(out)
-                    }
+                    Next::Items(items) => entry_frames(&items),
                     Next::Lagged => {
                         let _ = tx
                             .send(Bytes::from(format!(
@@ -164,22 +173,46 @@ impl EventStream {
                     }
                     Next::Closed => return,
                 };
+                // Waits while the client does not read: its position in the feed stops
+                // advancing, and nothing more is buffered for it.
                 if tx.send(frame).await.is_err() {
                     return;
                 }
             }
         });
-        EventStream { rx, busy: None }
+        EventStream {
+            rx,
+            busy: None,
+            streaming: None,
+        }
     }
 
-    /// Keeps the connection marked busy until the stream ends.
-    pub fn hold(&mut self, activity: Arc<Activity>) {
+    /// Keeps the connection marked busy, and `streaming` set, until the stream ends.
+    pub fn hold(&mut self, activity: Arc<Activity>, streaming: Arc<AtomicBool>) {
+        streaming.store(true, Ordering::Release);
         self.busy = Some(activity);
+        self.streaming = Some(streaming);
     }
+}
+
+/// One frame of `event: entry` events.
+fn entry_frames(items: &[FeedItem]) -> Bytes {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.line.len() + 48).sum::<usize>());
+    for item in items {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(item.seq.to_string().as_bytes());
+        out.extend_from_slice(b"\nevent: entry\ndata: ");
+        out.extend_from_slice(item.line.as_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+    Bytes::from(out)
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
+        if let Some(s) = self.streaming.take() {
+            s.store(false, Ordering::Release);
+        }
         if let Some(a) = self.busy.take() {
             a.request_finished();
         }
@@ -208,6 +241,39 @@ impl Body for EventStream {
 mod tests {
     use super::*;
     use crate::core::store::tests::{recording, run, status};
+
+    #[test]
+    fn start_position_prefers_the_header_and_names_a_bad_value() {
+        assert_eq!(start_position(None, None), Ok(0));
+        assert_eq!(start_position(None, Some("after=12")), Ok(12));
+        assert_eq!(start_position(None, Some("x=1&after=7&y")), Ok(7));
+        assert_eq!(start_position(Some("20"), Some("after=5")), Ok(20));
+        assert_eq!(start_position(Some(" 20 "), Some("after=nope")), Ok(20));
+        // An empty Last-Event-ID is an SSE client with no id yet.
+        assert_eq!(start_position(Some(""), Some("after=5")), Ok(5));
+        let e = start_position(Some("abc"), None).unwrap_err();
+        assert!(e.contains("Last-Event-ID") && e.contains("\"abc\""), "{e}");
+        let e = start_position(None, Some("after=-1")).unwrap_err();
+        assert!(e.contains("after") && e.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn entries_are_framed_one_event_each() {
+        let items = [
+            FeedItem {
+                seq: 7,
+                line: Arc::from("{\"seq\":7}"),
+            },
+            FeedItem {
+                seq: 8,
+                line: Arc::from("{\"seq\":8}"),
+            },
+        ];
+        assert_eq!(
+            &entry_frames(&items)[..],
+            b"id: 7\nevent: entry\ndata: {\"seq\":7}\n\nid: 8\nevent: entry\ndata: {\"seq\":8}\n\n"
+        );
+    }
 
     #[test]
     fn state_document_shape() {

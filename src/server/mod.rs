@@ -10,6 +10,7 @@ pub mod conn_guard;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Signature checking, when `--auth-key` is set.
     pub auth: Option<AuthConfig>,
+    /// Longest quiet time on an `/api/events` stream before a `: keep-alive` comment
+    /// (`--keep-alive-secs`, hidden; tests shorten it).
+    pub keep_alive: Duration,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             request_timeout: Duration::from_secs(30),
             auth: None,
+            keep_alive: api::KEEP_ALIVE,
         }
     }
 }
@@ -89,7 +94,12 @@ struct Ctx {
 type Resp = Response<Either<Full<Bytes>, EventStream>>;
 
 fn event_stream_response(ctx: &Ctx, after: u64) -> Resp {
-    let body = EventStream::start(&ctx.published.feed, ctx.published.facts.clone(), after);
+    let body = EventStream::start(
+        &ctx.published.feed,
+        ctx.published.facts.clone(),
+        after,
+        ctx.cfg.keep_alive,
+    );
     let mut r = Response::new(Either::Right(body));
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -112,6 +122,23 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// limit reaches the handler, which refuses it with its method and path, journaled before
 /// the answer. Only heads far over the limit meet hyper's own 431 (journaled after it).
 const HYPER_BUF_CAP: usize = 2 * MAX_HEAD_BYTES;
+
+/// At shutdown, how long an `/api/events` response may take to end by itself once the feed
+/// is closed before its connection is dropped.
+const STREAM_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves [`STREAM_CLOSE_GRACE`] after the feed closed if the connection is still sending an
+/// `/api/events` stream; never otherwise. A client that stopped reading keeps hyper waiting to
+/// write the end of the stream forever, and would hold the listener's drain (and so the exit)
+/// for the whole grace; its connection is dropped instead. Requests in flight on other
+/// connections are left to finish.
+async fn stream_cut(feed: &Feed, streaming: &AtomicBool) {
+    feed.closed().await;
+    tokio::time::sleep(STREAM_CLOSE_GRACE).await;
+    if !streaming.load(Ordering::Acquire) {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
 /// (up to `grace`), and returns. The sequencer handle is dropped on return.
@@ -154,20 +181,23 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
+        let streaming = Arc::new(AtomicBool::new(false));
         let limits = (ctx.cfg.idle_timeout, ctx.cfg.header_timeout);
         let service = {
             let ctx = ctx.clone();
             let activity = activity.clone();
+            let streaming = streaming.clone();
             service_fn(move |req| {
                 let ctx = ctx.clone();
                 let activity = activity.clone();
+                let streaming = streaming.clone();
                 async move {
                     activity.request_started();
                     let head_bytes = activity.take_head_bytes();
                     let mut resp = handle(req, remote, head_bytes, ctx).await;
                     match resp.body_mut() {
                         // A stream keeps the connection busy until it ends.
-                        Either::Right(events) => events.hold(activity),
+                        Either::Right(events) => events.hold(activity, streaming),
                         Either::Left(_) => activity.request_finished(),
                     }
                     Ok::<_, Infallible>(resp)
@@ -214,6 +244,10 @@ pub async fn serve(
                             limits.1.as_secs()
                         ),
                     ))
+                }
+                _ = stream_cut(&ctx.published.feed, &streaming) => {
+                    tracing::debug!("closing the event stream to {remote}: recmon is stopping");
+                    None
                 }
             };
             // Requests hyper refuses before they reach the service (bad request line, huge
