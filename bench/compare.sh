@@ -28,4 +28,4 @@ if [ ! -x "$bin" ]; then
     mv "$bin.tmp" "$bin"
     rm -rf "$src"
 fi
-echo "$bin"
+echo "$PWD/$bin"

@@ -266,15 +266,20 @@ fn run_suite(
     } else {
         suite::Size::full()
     };
-    if let Some((bin, _)) = &before {
-        if !bin.exists() {
-            eprintln!(
-                "recmon-bench: --before-bin {} does not exist; build it with bash bench/compare.sh REF",
-                bin.display()
-            );
-            return 2;
-        }
-    }
+    // Absolute: the servers run in a scratch directory.
+    let before = match before {
+        None => None,
+        Some((bin, label)) => match std::fs::canonicalize(&bin) {
+            Ok(abs) => Some((abs, label)),
+            Err(e) => {
+                eprintln!(
+                    "recmon-bench: --before-bin {}: {e}; build it with bash bench/compare.sh REF",
+                    bin.display()
+                );
+                return 2;
+            }
+        },
+    };
     let mut s = suite::Suite::new(bin_dir, size, before);
     if let Some(unknown) = only
         .iter()
