@@ -45,6 +45,69 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
     Simulate(SimulateArgs),
+    /// Watch one or more running receivers from another terminal (read-only), through their
+    /// /api/events feeds; several URLs make one merged view.
+    Attach(AttachArgs),
+}
+
+/// `recmon attach URL [URL...]`.
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The receivers' base URLs, e.g. http://127.0.0.1:8080 or https://recmon.example.com.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<String>,
+
+    /// The receivers' --api-token, sent as `Authorization: Bearer TOKEN` (needed for a
+    /// receiver that is not on this machine). Prefer the RECMON_API_TOKEN environment
+    /// variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "RECMON_API_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
+
+    /// A PEM file of CA certificates to trust for https besides the system's (a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Print one line per request instead of the terminal UI.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless: print each entry's journal line (NDJSON); with several URLs, each
+    /// with its `source`.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Requests kept in memory for the request log (counters stay exact regardless).
+    #[arg(long, value_name = "N", default_value_t = crate::core::store::DEFAULT_LOG_CAPACITY)]
+    pub log_capacity: usize,
+
+    /// Keep the copy of every entry received (journal format, what `e` exports) in FILE, a new
+    /// file. Default: a temporary file, removed on exit.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+impl AttachArgs {
+    /// Whether this run uses the headless view: asked for, or stdout is not a terminal.
+    pub fn wants_headless(&self) -> bool {
+        use std::io::IsTerminal;
+        self.headless || self.json || !std::io::stdout().is_terminal()
+    }
+
+    /// The attachment's configuration.
+    pub fn attach_config(&self) -> crate::attach::AttachConfig {
+        crate::attach::AttachConfig {
+            urls: self.urls.clone(),
+            token: self.api_token.clone(),
+            ca_cert: self.ca_cert.clone(),
+            log_capacity: self.log_capacity,
+            save: self.save.clone(),
+        }
+    }
 }
 
 /// Output format of `recmon export`.

@@ -4,14 +4,15 @@
 //! [`ViewSource`]. This file is the only place that connects the two.
 
 use clap::Parser;
-use recmon::cli::{Cli, Command, RunArgs};
+use recmon::attach::Attachment;
+use recmon::cli::{AttachArgs, Cli, Command, RunArgs};
 use recmon::error::AppError;
 use recmon::service::Service;
 use recmon::signals::ShutdownSignal;
 use recmon::tools::{export, replay, simulate};
 use recmon::util::human::count;
 use recmon::util::output::eline;
-use recmon::views::{headless::HeadlessView, tui, Notice, ViewSource};
+use recmon::views::{headless::HeadlessView, tui, AttachedInfo, Notice, Origin, ViewSource};
 
 // mimalloc: the request path allocates many small short-lived buffers across threads, which
 // glibc's malloc serves with arena lock contention (seen in perf under load).
@@ -123,13 +124,13 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     } else {
         let source = ViewSource {
             shared: service.shared.clone(),
-            header: tui::HeaderInfo {
+            origin: Origin::Local(tui::HeaderInfo {
                 listen: service.addr,
                 loopback_only: service.loopback_only,
                 signature_checking: service.auth.is_some(),
                 journal_path: service.journal_path.clone(),
                 started_at: service.facts.started_at,
-            },
+            }),
             journal_path: service.journal_path.clone(),
             // The resume report went to stderr before the screen took over; repeat it where
             // the operator can see it.
@@ -165,6 +166,94 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     summary.exit_status()
 }
 
+/// Follows one or more receivers' feeds with one view (the terminal UI, or the headless
+/// printer) until the view is closed, Ctrl-C or SIGTERM. Read-only: the receivers only ever
+/// get `GET /api/events`.
+async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
+    let mut signals = ShutdownSignal::register();
+    let headless = args.wants_headless();
+    let mut attachment =
+        Attachment::start(args.attach_config()).map_err(|m| AppError::new(2, m))?;
+    let keep = args.save.is_some();
+    let copy_line = |received: u64| {
+        if keep {
+            format!(
+                "recmon: attach: {} received; all kept in {}",
+                count(received, "entry", "entries"),
+                attachment_copy_display(&args.save)
+            )
+        } else {
+            format!(
+                "recmon: attach: {} received (use --save FILE to keep them)",
+                count(received, "entry", "entries")
+            )
+        }
+    };
+    let view_result = if headless {
+        let urls: Vec<String> = args
+            .urls
+            .iter()
+            .map(|u| recmon::util::sanitize::terminal(u, 300).into_owned())
+            .collect();
+        eline(&format!(
+            "recmon: attached (read-only) to {}; Ctrl-C to stop",
+            urls.join(", ")
+        ));
+        // Source state changes go to stderr, so that stdout stays the entries alone.
+        let printer = attachment.changes.take().map(|mut rx| {
+            tokio::spawn(async move {
+                while let Some(change) = rx.recv().await {
+                    eline(&format!("recmon: attach: {}", change.describe()));
+                }
+            })
+        });
+        let view = HeadlessView::start(attachment.shared.clone(), args.json, 0);
+        tokio::select! {
+            _ = signals.wait() => {},
+            _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => {},
+        };
+        let summary = attachment.finish().await;
+        view.finish().await;
+        if let Some(p) = printer {
+            p.abort();
+        }
+        eline(&copy_line(summary.received));
+        return copy_result(summary);
+    } else {
+        let source = ViewSource {
+            shared: attachment.shared.clone(),
+            origin: Origin::Attached(AttachedInfo {
+                sources: attachment.statuses.clone(),
+                copy_path: attachment.copy_path.clone(),
+            }),
+            journal_path: Some(attachment.copy_path.clone()),
+            notice: None,
+        };
+        tui::run(source, Some(session_exporter()), &mut signals).await
+    };
+    let summary = attachment.finish().await;
+    eline(&copy_line(summary.received));
+    view_result.map_err(|message| AppError::new(1, message))?;
+    copy_result(summary)
+}
+
+fn attachment_copy_display(save: &Option<std::path::PathBuf>) -> String {
+    save.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// A copy that could not be written is an error at exit (the view itself showed everything).
+fn copy_result(summary: recmon::attach::Summary) -> Result<(), AppError> {
+    match summary.copy_error {
+        None => Ok(()),
+        Some(e) => Err(AppError::new(
+            1,
+            format!("attach: the copy of the received entries could not be written ({e}); `e` and --save miss the entries after that point"),
+        )),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -196,6 +285,7 @@ fn main() {
             }
             Some(Command::Replay(args)) => replay::run(args).await,
             Some(Command::Simulate(args)) => simulate::run(args).await,
+            Some(Command::Attach(args)) => run_attach(args).await,
             None => run_receiver(cli.run).await,
         }
     });

@@ -2,5 +2,328 @@
 //! follows one or more receivers' `GET /api/events` feeds over HTTP(S) and sees the same ordered
 //! journal entries a local view gets from the feed, resuming with `Last-Event-ID` across cut
 //! connections and receiver restarts so that nothing is missed or counted twice.
+//!
+//! [`Attachment::start`] spawns one [`feed_client`] task per URL and one loop that applies what
+//! they receive to a local [`Store`] through the one pure step ([`merge::Merge::apply`]), a
+//! batch at a time under the store lock, then tells the views. Every entry received is also
+//! appended to a copy of the journal (a temporary file, or `--save FILE`), which is what `e`
+//! exports. It only ever reads: the feed is a GET, and nothing here sends anything else.
+//!
+//! It knows nothing of the views: they read the store and the [`status::SourceStatuses`].
 
 pub mod feed_client;
+pub mod merge;
+pub mod status;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::feed::SessionFacts;
+use crate::core::store::{SharedStore, Store};
+use crate::util::sanitize;
+use feed_client::{SourceConfig, SourceEvent};
+use merge::Merge;
+use status::{Link, SourceChange, SourceStatus, SourceStatuses};
+
+/// How many received events one batch takes at most before the views are told: large enough
+/// that a catch-up of a long journal takes the store lock rarely, small enough that a view
+/// redraws during it.
+const BATCH: usize = 4096;
+
+/// Events buffered between the source tasks and the loop.
+const CHANNEL: usize = 8192;
+
+/// What `recmon attach` follows and how.
+#[derive(Debug, Clone)]
+pub struct AttachConfig {
+    /// The receivers' base URLs, in the order given.
+    pub urls: Vec<String>,
+    /// `--api-token`: sent to every receiver as a Bearer token.
+    pub token: Option<String>,
+    /// `--ca-cert`: extra CA certificates for https.
+    pub ca_cert: Option<PathBuf>,
+    /// Requests kept in the view's request log.
+    pub log_capacity: usize,
+    /// `--save FILE`: keep the copy of every entry received here (a new file); without it a
+    /// temporary file is used and removed on exit.
+    pub save: Option<PathBuf>,
+}
+
+/// A running attachment: the store the views show and the sources' statuses.
+pub struct Attachment {
+    /// The local store, fed only by the attach loop.
+    pub shared: Arc<SharedStore>,
+    /// Each source's connection state, for the header.
+    pub statuses: SourceStatuses,
+    /// The copy of every entry received this session (journal format; `source` fields when
+    /// merged): what `e` exports.
+    pub copy_path: PathBuf,
+    /// Source state changes, for a view that prints them (the headless printer's stderr).
+    /// Take it to receive them; if nobody takes it they are dropped.
+    pub changes: Option<mpsc::UnboundedReceiver<SourceChange>>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Summary>,
+    sources: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What an attachment did, for the exit message.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Entries received (all sources).
+    pub received: u64,
+    /// Lines a source sent that were not journal entries (skipped; each was described on the
+    /// change channel).
+    pub skipped: u64,
+    /// The copy could not be written (the view still shows everything): why.
+    pub copy_error: Option<String>,
+}
+
+/// Where the copy goes: the `--save` file (which must not exist yet, so no earlier session is
+/// overwritten or mixed in), or a temporary file that is removed when the attachment ends.
+enum Copy {
+    Saved(BufWriter<File>),
+    Temp(BufWriter<tempfile::NamedTempFile>),
+}
+
+impl Copy {
+    fn create(save: Option<&Path>) -> Result<(Copy, PathBuf), String> {
+        match save {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::AlreadyExists {
+                            format!(
+                                "--save {}: the file exists; pick a new file name (an attached view never adds to or overwrites an existing file)",
+                                path.display()
+                            )
+                        } else {
+                            format!(
+                                "--save {}: cannot create it: {e}. Pick a writable path",
+                                path.display()
+                            )
+                        }
+                    })?;
+                Ok((Copy::Saved(BufWriter::new(file)), path.to_path_buf()))
+            }
+            None => {
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(
+                        "recmon-attach-{}-",
+                        Utc::now().format("%Y%m%d-%H%M%S")
+                    ))
+                    .suffix(".jsonl")
+                    .tempfile()
+                    .map_err(|e| {
+                        format!(
+                            "cannot create the temporary copy of the received entries in {}: {e}. Set TMPDIR to a writable folder, or use --save FILE",
+                            std::env::temp_dir().display()
+                        )
+                    })?;
+                let path = tmp.path().to_path_buf();
+                Ok((Copy::Temp(BufWriter::new(tmp)), path))
+            }
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Copy::Saved(w) => w.write_all(bytes).and_then(|_| w.flush()),
+            Copy::Temp(w) => w.write_all(bytes).and_then(|_| w.flush()),
+        }
+    }
+}
+
+impl Attachment {
+    /// Starts following every URL. `Err` is a message for the user: a URL that is not an
+    /// http(s) base URL, an unreadable `--ca-cert`, a `--save` file that exists. Must be called
+    /// within a Tokio runtime.
+    pub fn start(cfg: AttachConfig) -> Result<Attachment, String> {
+        if cfg.urls.is_empty() {
+            return Err(
+                "give at least one receiver URL, e.g. recmon attach http://127.0.0.1:8080".into(),
+            );
+        }
+        let now = Utc::now();
+        let n = cfg.urls.len();
+        let statuses: SourceStatuses = Arc::new(Mutex::new(
+            cfg.urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| SourceStatus::new(u.clone(), status::label(i, n), now))
+                .collect(),
+        ));
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let mut sources = Vec::with_capacity(n);
+        for (i, url) in cfg.urls.iter().enumerate() {
+            let source = SourceConfig {
+                url: url.clone(),
+                token: cfg.token.clone(),
+                ca_cert: cfg.ca_cert.clone(),
+            };
+            match feed_client::spawn_source(i, source, 0, tx.clone()) {
+                Ok(h) => sources.push(h),
+                Err(e) => {
+                    for h in &sources {
+                        h.abort();
+                    }
+                    let who = sanitize::terminal(url, 300);
+                    return Err(if n > 1 { format!("{who}: {e}") } else { e });
+                }
+            }
+        }
+        drop(tx);
+        let (copy, copy_path) = Copy::create(cfg.save.as_deref()).inspect_err(|_| {
+            for h in &sources {
+                h.abort();
+            }
+        })?;
+        let shared = SharedStore::new(Store::new(cfg.log_capacity));
+        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(run_loop(Loop {
+            rx,
+            stop: stop_rx,
+            shared: shared.clone(),
+            statuses: statuses.clone(),
+            merge: Merge::new(cfg.urls.clone()),
+            copy,
+            changes: changes_tx,
+        }));
+        Ok(Attachment {
+            shared,
+            statuses,
+            copy_path,
+            changes: Some(changes_rx),
+            stop,
+            task,
+            sources,
+        })
+    }
+
+    /// Stops following (what was received is applied first) and says what was done. A
+    /// temporary copy is removed; a `--save` file is kept.
+    pub async fn finish(self) -> Summary {
+        for h in &self.sources {
+            h.abort();
+        }
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
+struct Loop {
+    rx: mpsc::Receiver<(usize, SourceEvent)>,
+    stop: oneshot::Receiver<()>,
+    shared: Arc<SharedStore>,
+    statuses: SourceStatuses,
+    merge: Merge,
+    copy: Copy,
+    changes: mpsc::UnboundedSender<SourceChange>,
+}
+
+async fn run_loop(mut l: Loop) -> Summary {
+    let mut summary = Summary::default();
+    let mut batch: Vec<(usize, SourceEvent)> = Vec::with_capacity(BATCH);
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let first = tokio::select! {
+            biased;
+            ev = l.rx.recv() => ev,
+            _ = &mut l.stop => None,
+        };
+        let Some(first) = first else {
+            break;
+        };
+        batch.push(first);
+        while batch.len() < BATCH {
+            match l.rx.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        out.clear();
+        let mut changed: Vec<usize> = Vec::new();
+        {
+            let mut store = l.shared.lock();
+            let mut statuses = l.statuses.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, ev) in batch.drain(..) {
+                let Some(st) = statuses.get_mut(i) else {
+                    continue;
+                };
+                match ev {
+                    SourceEvent::Entry { seq, line } => {
+                        match l.merge.apply(&mut store, i, &line) {
+                            Ok(applied) => {
+                                out.extend_from_slice(applied.line.as_bytes());
+                                out.push(b'\n');
+                                summary.received += 1;
+                            }
+                            Err(why) => {
+                                summary.skipped += 1;
+                                let _ = l.changes.send(SourceChange {
+                                    source: i,
+                                    status: st.clone(),
+                                    skipped: Some(format!("entry #{seq} skipped: {why}")),
+                                });
+                            }
+                        }
+                        // Caught up: the header shows it once, not on every live entry.
+                        let was_behind = st.lag() > 0;
+                        st.last_seq = seq;
+                        st.received += 1;
+                        if was_behind && st.lag() == 0 {
+                            changed.push(i);
+                        }
+                    }
+                    SourceEvent::Connected { hello } => {
+                        let facts = serde_json::from_value::<SessionFacts>(hello).ok();
+                        st.catch_up_to = facts.as_ref().map_or(0, |f| f.last_seq);
+                        st.listen = facts.as_ref().map(|f| f.listen.clone());
+                        st.signature_checking = facts.as_ref().map(|f| f.signature_checking);
+                        st.link = Link::Connected { since: Utc::now() };
+                        changed.push(i);
+                    }
+                    SourceEvent::Disconnected { reason, .. } => {
+                        let since = match &st.link {
+                            Link::Reconnecting { since, .. } => *since,
+                            _ => Utc::now(),
+                        };
+                        let first = !matches!(st.link, Link::Reconnecting { .. });
+                        st.link = Link::Reconnecting {
+                            since,
+                            reason: sanitize::terminal(&reason, 300).into_owned(),
+                        };
+                        // Each failed retry is not news: the first one is.
+                        if first {
+                            changed.push(i);
+                        }
+                    }
+                }
+            }
+            for &i in &changed {
+                if let Some(st) = statuses.get(i) {
+                    let _ = l.changes.send(SourceChange {
+                        source: i,
+                        status: st.clone(),
+                        skipped: None,
+                    });
+                }
+            }
+        }
+        l.shared.notify();
+        if !out.is_empty() && summary.copy_error.is_none() {
+            if let Err(e) = l.copy.write_all(&out) {
+                summary.copy_error = Some(e.to_string());
+            }
+        }
+    }
+    summary
+}

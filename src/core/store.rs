@@ -222,6 +222,9 @@ pub struct LogEntry {
     pub auth_failed: bool,
     /// The journal line, for `--json` output and the detail view.
     pub line: Arc<str>,
+    /// Which attached receiver it came from (an index into the attach's source list), in a
+    /// view merged from several receivers; `None` on a receiver's own store.
+    pub source: Option<u16>,
 }
 
 /// What the store reads from one journal entry, borrowed from a [`JournalEntry`] (live) or an
@@ -248,6 +251,8 @@ pub struct Request<'a> {
     pub kind: Option<&'a str>,
     /// Why it was rejected.
     pub error: Option<&'a str>,
+    /// See [`LogEntry::source`].
+    pub source: Option<u16>,
 }
 
 impl<'a> From<&'a JournalEntry> for Request<'a> {
@@ -263,6 +268,7 @@ impl<'a> From<&'a JournalEntry> for Request<'a> {
             path: &e.path,
             kind: e.kind.as_deref(),
             error: e.error.as_deref(),
+            source: None,
         }
     }
 }
@@ -280,6 +286,7 @@ impl<'a> From<&'a EntryRef<'_>> for Request<'a> {
             path: &e.path,
             kind: e.kind.as_deref(),
             error: e.error.as_deref(),
+            source: None,
         }
     }
 }
@@ -407,6 +414,7 @@ impl Store {
             error: req.error.map(str::to_string),
             auth_failed: req.auth == Some(AuthCheck::Failed),
             line,
+            source: req.source,
         });
     }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::attach::status::SourceStatuses;
 use crate::core::store::SharedStore;
 
 pub mod headless;
@@ -15,11 +16,30 @@ pub struct ViewSource {
     /// The store to show; its watch channel says when it changed.
     pub shared: Arc<SharedStore>,
     /// Where the data comes from, for the header.
-    pub header: tui::HeaderInfo,
-    /// The journal behind the store, for `e` (export), when there is one.
+    pub origin: Origin,
+    /// The journal behind the store, for `e` (export), when there is one (attached: the copy
+    /// of every entry received).
     pub journal_path: Option<PathBuf>,
     /// Something to tell the operator when the view opens (e.g. what `--resume` found).
     pub notice: Option<Notice>,
+}
+
+/// Where a view's store is fed from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// This process's own receiver.
+    Local(tui::HeaderInfo),
+    /// Receivers followed over their feeds (`recmon attach`).
+    Attached(AttachedInfo),
+}
+
+/// What the header of an attached view shows besides the store.
+#[derive(Debug, Clone)]
+pub struct AttachedInfo {
+    /// Each source's connection state, read at render time.
+    pub sources: SourceStatuses,
+    /// The copy of every entry received, which `e` exports.
+    pub copy_path: std::path::PathBuf,
 }
 
 /// A message shown when a view opens.

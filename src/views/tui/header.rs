@@ -16,6 +16,7 @@ use ratatui::Frame;
 use super::state::{Source, ViewState, RATE_SECONDS};
 use super::text::{arrange_bar, clean, clock, hms, thousands, BarItem, Cut};
 use super::theme::Theme;
+use crate::attach::status::{Link, SourceStatus};
 use crate::util::human::count;
 
 /// Facts about the running session that the header shows and the store does not hold.
@@ -33,8 +34,23 @@ pub struct HeaderInfo {
     pub started_at: DateTime<Utc>,
 }
 
-/// Lines the header needs: identity, journal and status, requests; and one more, loud,
-/// when journal writes fail.
+/// What the header describes besides the store: this process's receiver, or the receivers an
+/// attached view follows (their statuses as they were when the frame started).
+#[derive(Debug, Clone, Copy)]
+pub enum Context<'a> {
+    /// This process's own receiver.
+    Local(&'a HeaderInfo),
+    /// `recmon attach`: the sources, and the copy of what they sent.
+    Attached {
+        /// Each source's status, in command-line order.
+        sources: &'a [SourceStatus],
+        /// The copy of every entry received (what `e` exports).
+        copy_path: &'a std::path::Path,
+    },
+}
+
+/// Lines the header needs: identity, journal (or sources) and status, requests; and one
+/// more, loud, when journal writes fail.
 pub fn height(src: &Source) -> u16 {
     if src.journal_failures > 0 {
         4
@@ -59,15 +75,36 @@ pub fn render(
     src: &Source,
     view: &ViewState,
     now: DateTime<Utc>,
-    ctx: &HeaderInfo,
+    ctx: Context,
 ) {
     let t = view.theme;
     let rows = Layout::vertical(vec![Constraint::Length(1); area.height as usize]).split(area);
     if rows.len() < 3 {
         return;
     }
-    bar(frame, rows[0], &identity_items(view, now, ctx));
-    bar(frame, rows[1], &journal_items(src, view, ctx));
+    match ctx {
+        Context::Local(ctx) => {
+            bar(frame, rows[0], &identity_items(view, now, ctx));
+            bar(frame, rows[1], &journal_items(src, view, Some(ctx)));
+        }
+        Context::Attached { sources, copy_path } => {
+            bar(frame, rows[0], &attached_identity_items(view, now, sources));
+            let mut items = source_items(view, now, sources);
+            items.extend(journal_items(src, view, None));
+            items.push(
+                BarItem::new(
+                    4,
+                    vec![vec![
+                        Span::styled("copy: ", t.dim()),
+                        Span::raw(clean(&copy_path.display().to_string(), 4096)),
+                    ]],
+                )
+                .right()
+                .shrink(Cut::Start),
+            );
+            bar(frame, rows[1], &items);
+        }
+    }
     bar(frame, rows[2], &request_items(src, view));
     if src.journal_failures > 0 && rows.len() >= 4 {
         let msg = format!(
@@ -172,11 +209,163 @@ fn title_style(t: Theme) -> Style {
     }
 }
 
-/// The journal, then what changes how the panels read: the filter and the frozen state.
-fn journal_items(src: &Source, view: &ViewState, ctx: &HeaderInfo) -> Vec<BarItem> {
+/// The first line of an attached view: what it is attached to, and the clock.
+fn attached_identity_items(
+    view: &ViewState,
+    now: DateTime<Utc>,
+    sources: &[SourceStatus],
+) -> Vec<BarItem> {
     let t = view.theme;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let title = || vec![Span::styled(" recmon ", title_style(t)), Span::raw(" ")];
+    let mut forms = Vec::new();
+    match sources {
+        [one] => {
+            let mut f = title();
+            f.push(Span::styled("attached to ", t.dim()));
+            f.push(Span::styled(clean(&one.url, 200), bold));
+            forms.push(f);
+            let mut f = title();
+            f.push(Span::styled(clean(&one.url, 200), bold));
+            forms.push(f);
+        }
+        _ => {
+            // Which label is which receiver; the source line then names them by label.
+            let mut f = title();
+            f.push(Span::styled("attached to ", t.dim()));
+            for (i, s) in sources.iter().enumerate() {
+                if i > 0 {
+                    f.push(Span::raw(", "));
+                }
+                f.push(Span::styled(format!("{} ", s.label), bold));
+                f.push(Span::raw(clean(&s.url, 200)));
+            }
+            forms.push(f);
+            let mut f = title();
+            f.push(Span::styled(
+                format!("attached to {} receivers, merged", sources.len()),
+                bold,
+            ));
+            forms.push(f);
+        }
+    }
+    let mut items = vec![
+        BarItem::new(0, forms).shrink(Cut::End),
+        BarItem::new(3, vec![vec![Span::styled("read-only", t.dim())]]),
+    ];
+    let sig: Vec<Option<bool>> = sources.iter().map(|s| s.signature_checking).collect();
+    let (sig_text, sig_style) = if sig.iter().all(|s| *s == Some(true)) {
+        ("on", t.fg(Color::Green))
+    } else if sig.iter().all(|s| *s == Some(false)) {
+        ("off", Style::new())
+    } else if sig.iter().any(Option::is_none) {
+        ("?", t.dim())
+    } else {
+        ("mixed", t.warn())
+    };
+    items.push(
+        BarItem::new(
+            2,
+            vec![vec![
+                Span::styled("sig: ", t.dim()),
+                Span::styled(sig_text, sig_style),
+            ]],
+        )
+        .right(),
+    );
+    let zone = if view.utc { "UTC" } else { "local" };
+    items.push(
+        BarItem::new(
+            1,
+            vec![vec![Span::styled(
+                format!("{} {zone} ", clock(now, view.utc)),
+                t.dim(),
+            )]],
+        )
+        .right(),
+    );
+    items
+}
+
+/// One item per source: connected and live, catching up (how far behind), connecting, or
+/// reconnecting (for how long, why, and the last entry it has).
+fn source_items(view: &ViewState, now: DateTime<Utc>, sources: &[SourceStatus]) -> Vec<BarItem> {
+    let t = view.theme;
+    let several = sources.len() > 1;
+    sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            // The first item starts one cell in, like the other header lines.
+            let lead = if i == 0 { " " } else { "" };
+            let name = if several {
+                format!("{lead}{} ", s.label)
+            } else {
+                lead.to_string()
+            };
+            let last = format!("#{}", thousands(s.last_seq));
+            let (style, forms): (Style, Vec<String>) = match &s.link {
+                Link::Connecting { since } => (
+                    t.dim(),
+                    vec![
+                        format!("… connecting {}", hms((now - *since).num_seconds())),
+                        "… connecting".into(),
+                        "…".into(),
+                    ],
+                ),
+                Link::Connected { .. } if s.lag() > 0 => (
+                    t.warn(),
+                    vec![
+                        format!("◐ catching up {last}, lag {}", thousands(s.lag())),
+                        format!("◐ lag {}", thousands(s.lag())),
+                        "◐".into(),
+                    ],
+                ),
+                Link::Connected { .. } => (
+                    t.fg(Color::Green),
+                    vec![format!("● live {last}"), format!("● {last}"), "●".into()],
+                ),
+                Link::Reconnecting { since, reason } => {
+                    let down = hms((now - *since).num_seconds());
+                    (
+                        t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                        vec![
+                            format!("○ reconnecting {down}: {} · last {last}", clean(reason, 60)),
+                            format!("○ reconnecting {down}: {}", clean(reason, 30)),
+                            format!("○ down {down}"),
+                            "○".into(),
+                        ],
+                    )
+                }
+            };
+            let all: Vec<Vec<Span<'static>>> = forms
+                .iter()
+                .map(|f| {
+                    vec![
+                        Span::styled(name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+                        Span::styled(f.clone(), style),
+                    ]
+                })
+                .collect();
+            BarItem::new(0, all)
+        })
+        .collect()
+}
+
+/// The journal (a receiver's own), then what changes how the panels read: the filter and the
+/// frozen state.
+fn journal_items(src: &Source, view: &ViewState, ctx: Option<&HeaderInfo>) -> Vec<BarItem> {
     let mut items = Vec::new();
-    items.push(match &ctx.journal_path {
+    if let Some(ctx) = ctx {
+        items.push(journal_item(view, ctx));
+    }
+    items.extend(view_items(src, view));
+    items
+}
+
+fn journal_item(view: &ViewState, ctx: &HeaderInfo) -> BarItem {
+    let t = view.theme;
+    match &ctx.journal_path {
         Some(p) => {
             let path = clean(&p.display().to_string(), 4096);
             BarItem::new(
@@ -198,7 +387,13 @@ fn journal_items(src: &Source, view: &ViewState, ctx: &HeaderInfo) -> Vec<BarIte
                 vec![Span::styled(" journal off", t.warn())],
             ],
         ),
-    });
+    }
+}
+
+/// The filter and the frozen state.
+fn view_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
+    let t = view.theme;
+    let mut items = Vec::new();
     if !view.filter.is_empty() || view.filter_editing {
         let text = vec![
             Span::styled("filter: ", t.dim()),

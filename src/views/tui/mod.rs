@@ -45,9 +45,10 @@ use ratatui::Terminal;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
 
+pub use header::Context;
 pub use header::HeaderInfo;
 pub use keys::{handle_key, handle_mouse, Action, Effect};
-pub use screen::{busy, render};
+pub use screen::{busy, render, render_origin};
 pub use state::{Panel, ViewState};
 pub use widgets::{MIN_HEIGHT, MIN_WIDTH};
 
@@ -102,7 +103,7 @@ pub async fn run(
             let r = event_loop(
                 &mut terminal,
                 &source.shared,
-                &source.header,
+                &source.origin,
                 &mut view,
                 exporter,
                 export_source,
@@ -200,7 +201,7 @@ fn debug_panic_trigger() {
 async fn event_loop(
     terminal: &mut Term,
     shared: &Arc<SharedStore>,
-    ctx: &HeaderInfo,
+    origin: &crate::views::Origin,
     view: &mut ViewState,
     exporter: Option<Exporter>,
     export_source: Arc<ExportSource>,
@@ -233,7 +234,7 @@ async fn event_loop(
                     // The lock is held to build the frame only; the terminal write happens
                     // after the closure returns.
                     let store = shared.lock();
-                    render(frame, &store, view, now, ctx);
+                    render_origin(frame, &store, view, now, origin);
                     more = busy(&store, view);
                 })
                 .map_err(|e| format!("cannot draw on the terminal: {e}"))?;

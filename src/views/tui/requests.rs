@@ -6,6 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use super::header::Context;
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 use super::widgets::{
@@ -17,7 +18,7 @@ use crate::core::store::LogEntry;
 use crate::event::Outcome;
 
 /// Draws the request log.
-pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState) {
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: Context) {
     let t = view.theme;
     let focused = view.focus == Panel::Requests;
     let shown = view.log_rows().len();
@@ -43,9 +44,31 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
             .filter(|&i| (i as usize) < src.streams.len())
             .map(|i| view.stream_label(i as usize)),
     );
-    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|e| request_row(e, src, view)).collect();
+    // A view merged from several receivers says which one each request reached: its label
+    // and the seq that receiver gave it.
+    let labels: Option<Vec<&str>> = match ctx {
+        Context::Attached { sources, .. } if sources.len() > 1 => {
+            Some(sources.iter().map(|s| s.label.as_str()).collect())
+        }
+        _ => None,
+    };
+    let rows: Vec<Vec<Line<'static>>> = visible
+        .iter()
+        .map(|e| {
+            let mut row = request_row(e, src, view);
+            if let Some(labels) = &labels {
+                let label = e
+                    .source
+                    .and_then(|i| labels.get(i as usize))
+                    .copied()
+                    .unwrap_or("-");
+                row.insert(2, Line::from(label.to_string()));
+            }
+            row
+        })
+        .collect();
     let zone = if view.utc { "UTC" } else { "local" };
-    let columns = [
+    let mut columns = vec![
         Column::new(Line::from(format!("time ({zone})")), 2, 12, 12).whole(),
         Column::new(right("seq"), 0, 3, 12).whole(),
         Column::new(Line::from("outcome"), 0, 11, 11).whole(),
@@ -55,6 +78,10 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         Column::new(Line::from("stream"), 1, name_min, STREAM_MAX).tail(),
         Column::new(Line::from("what / why rejected"), 1, 16, 400),
     ];
+    if let Some(labels) = &labels {
+        let widest = labels.iter().map(|l| l.len()).max().unwrap_or(1).max(3) as u16;
+        columns.insert(2, Column::new(Line::from("src"), 0, widest, widest).whole());
+    }
     let inner = area.width.saturating_sub(2);
     let table = fitted_table(&columns, rows, inner, t.header()).block(block);
     draw_table(

@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
-use super::header::{self, HeaderInfo};
+use super::header::{self, Context, HeaderInfo};
 use super::state::{Source, ViewState};
 use super::widgets::{MIN_HEIGHT, MIN_WIDTH};
 use super::{footer, popup, recordings, requests, streams};
 use crate::core::store::Store;
+use crate::views::Origin;
 
-/// Draws one frame of the whole screen.
+/// Draws one frame of the whole screen of this process's receiver.
 pub fn render(
     frame: &mut Frame,
     store: &Store,
@@ -23,6 +24,36 @@ pub fn render(
     now: DateTime<Utc>,
     ctx: &HeaderInfo,
 ) {
+    draw(frame, store, view, now, Context::Local(ctx));
+}
+
+/// Draws one frame of the whole screen of a view fed from `origin`: a receiver's own, or
+/// attached receivers' (their statuses are read now).
+pub fn render_origin(
+    frame: &mut Frame,
+    store: &Store,
+    view: &mut ViewState,
+    now: DateTime<Utc>,
+    origin: &Origin,
+) {
+    match origin {
+        Origin::Local(ctx) => draw(frame, store, view, now, Context::Local(ctx)),
+        Origin::Attached(info) => {
+            let sources = info
+                .sources
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let ctx = Context::Attached {
+                sources: &sources,
+                copy_path: &info.copy_path,
+            };
+            draw(frame, store, view, now, ctx);
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, store: &Store, view: &mut ViewState, now: DateTime<Utc>, ctx: Context) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         view.areas = Default::default();
@@ -66,7 +97,7 @@ pub fn render(
     header::render(frame, header_area, &src, view, now, ctx);
     streams::render(frame, streams_area, &src, view, ctx);
     recordings::render(frame, recordings_area, &src, view);
-    requests::render(frame, requests_area, &src, view);
+    requests::render(frame, requests_area, &src, view, ctx);
     footer::render(frame, footer_area, view);
     popup::render(frame, area, view);
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::header::HeaderInfo;
+use super::header::Context;
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
@@ -16,7 +16,7 @@ use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, C
 const EVENT_MAX: usize = 24;
 
 /// Draws the streams panel.
-pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: &HeaderInfo) {
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: Context) {
     let t = view.theme;
     let focused = view.focus == Panel::Streams;
     let total = src.streams.len();
@@ -33,6 +33,17 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         t,
     );
     if total == 0 {
+        let Context::Local(ctx) = ctx else {
+            let hint = Line::styled(
+                "No callbacks yet on the attached receivers (this view is read-only: it shows what they journal).",
+                t.dim(),
+            );
+            frame.render_widget(
+                Paragraph::new(hint).block(block).wrap(Wrap { trim: false }),
+                area,
+            );
+            return;
+        };
         let hint = vec![
             Line::styled("No callbacks yet.", t.dim()),
             Line::styled(
