@@ -1372,6 +1372,7 @@ impl Suite {
         let (mut client_t, mut attach_t) = (vec![], vec![]);
         let (mut client_bad, mut attach_bad) = (None, None);
         let mut reports = vec![];
+        let mut attach_skipped = vec![];
         for _ in 0..2 {
             // The feed client: from starting the follower to its last entry.
             let start = Instant::now();
@@ -1400,23 +1401,34 @@ impl Suite {
             }
             reports.push(text.lines().last().unwrap_or("").to_string());
 
-            // recmon attach --json: from starting it to its last line.
+            // recmon attach --json: from starting it to its last entry's line.
             match self.attach_catchup(&url, lines) {
-                Ok(secs) => attach_t.push(secs),
+                Ok((secs, skipped)) => {
+                    attach_t.push(secs);
+                    attach_skipped.push(skipped);
+                }
                 Err(e) => attach_bad = Some(e),
             }
         }
         let base = lines as f64 / median(&mut base_t.clone());
-        for (what, t, bad) in [
-            ("attach feed client", client_t, client_bad),
-            ("recmon attach --json", attach_t, attach_bad),
+        let skipped_note = match attach_skipped.iter().max() {
+            Some(&n) if n > 0 => format!(
+                " (its printer skipped up to {} lines, saying so: it drops lines rather than fall \
+                 behind)",
+                recmon::util::human::thousands(n)
+            ),
+            _ => String::new(),
+        };
+        for (what, t, bad, note) in [
+            ("attach feed client", client_t, client_bad, String::new()),
+            ("recmon attach --json", attach_t, attach_bad, skipped_note),
         ] {
             let rate = lines as f64 / median(&mut t.clone());
             let measured = !t.is_empty();
             self.rows.push(Row {
                 what: format!("Attach: catch-up of a {lines}-entry journal ({what})"),
                 value: if measured {
-                    format!("{:.0}k entries/s", rate / 1000.0)
+                    format!("{:.0}k entries/s{note}", rate / 1000.0)
                 } else {
                     "none".into()
                 },
@@ -1433,7 +1445,8 @@ impl Suite {
                 },
                 raw: format!(
                     "receiver started with --resume on the journal; seconds until the last \
-                     entry {t:.2?}; line count seconds {base_t:.3?}; feed client reports {}",
+                     entry {t:.2?}; line count seconds {base_t:.3?}; feed client reports {}; \
+                     attach --json printer skipped {attach_skipped:?} lines",
                     reports.join("; ")
                 ),
             });
@@ -1441,39 +1454,38 @@ impl Suite {
         let _ = std::fs::remove_file(&journal);
     }
 
-    /// Seconds from starting `recmon attach --json URL` to its `lines`-th line on stdout.
-    fn attach_catchup(&self, url: &str, lines: u64) -> Result<f64, String> {
-        use std::io::BufRead;
+    /// Seconds from starting `recmon attach --json URL` to the line of entry `lines` (the
+    /// journal's last) on its stdout, and how many entries its printer said it skipped (its
+    /// `# N requests not shown` lines: the headless printer drops lines rather than fall
+    /// behind; the view's own state still has them).
+    fn attach_catchup(&self, url: &str, lines: u64) -> Result<(f64, u64), String> {
         let start = Instant::now();
-        let mut child = Command::new(self.recmon())
-            .args(["attach", "--json", url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start recmon attach: {e}"))?;
-        let mut out = std::io::BufReader::with_capacity(1 << 20, child.stdout.take().unwrap());
-        let mut p = Proc(child);
-        let mut line = Vec::new();
-        let mut n = 0u64;
-        while n < lines {
-            line.clear();
-            match out.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.first() == Some(&b'{') {
-                        n += 1;
-                    }
-                }
+        let (tx, rx) = std::sync::mpsc::channel::<(String, Instant)>();
+        let mut p = self.spawn_attach_json(url, tx)?;
+        let (mut printed, mut skipped) = (0u64, 0u64);
+        let limit = Duration::from_secs(120);
+        loop {
+            let Ok((line, at)) = rx.recv_timeout(limit.saturating_sub(start.elapsed())) else {
+                return Err(attach_failure(&mut p, printed as usize, lines as usize));
+            };
+            if let Some(note) = line.strip_prefix("# ") {
+                let n: String = note
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == ',')
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                skipped += n.parse::<u64>().unwrap_or(0);
+                continue;
             }
-            if start.elapsed() > Duration::from_secs(120) {
-                break;
+            printed += 1;
+            let seq = line
+                .strip_prefix("{\"seq\":")
+                .and_then(|r| r.split(',').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if seq.is_some_and(|s| s >= lines) {
+                return Ok((at.duration_since(start).as_secs_f64(), skipped));
             }
         }
-        let secs = start.elapsed().as_secs_f64();
-        if n < lines {
-            return Err(attach_failure(&mut p, n as usize, lines as usize));
-        }
-        Ok(secs)
     }
 
     /// The results as a Markdown table.
