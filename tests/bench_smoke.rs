@@ -32,6 +32,11 @@ fn benchmark_suite_runs_in_smoke_size() {
         "Journal reading (broadcast journal): --resume",
         "Load: 5000 callbacks, 64 connections",
         "Crash: kill -9 mid-load, then --resume",
+        "Attach: ingest with 50 /api/events subscribers",
+        "Attach: callback to an /api/events subscriber (attach feed client)",
+        "Attach: callback to recmon attach --json",
+        "Attach: catch-up of a 20000-entry journal (attach feed client)",
+        "Attach: catch-up of a 20000-entry journal (recmon attach --json)",
     ] {
         assert!(report.contains(row), "missing row {row:?}:\n{report}");
     }
@@ -48,6 +53,12 @@ fn benchmark_suite_runs_in_smoke_size() {
         .lines()
         .filter(|l| l.starts_with("| Ingest") || l.starts_with("| Ack latency"))
     {
+        assert!(!line.contains("not measured"), "{line}");
+    }
+    // The attached runs are valid at any size: the 50 subscribers each got every entry once
+    // and in order, every probe reached the feed client and `recmon attach --json`, and both
+    // caught up to the journal's last entry.
+    for line in report.lines().filter(|l| l.starts_with("| Attach:")) {
         assert!(!line.contains("not measured"), "{line}");
     }
     // What the run shows is generated from its own rows; no earlier run's figures.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use recmon::tools::loadgen::{self, LoadSpec};
 
+mod follow;
 mod suite;
 
 // Same allocator as recmon, so memory figures and the baseline compare like with like.
@@ -59,9 +60,33 @@ enum Command {
         /// Where to write the report.
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
-        /// Only these sections: ingest, tui, latency, screen, frames, memory, journal, load.
+        /// Only these sections: ingest, tui, latency, screen, frames, memory, journal, load,
+        /// attach.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Another build's `recmon` (`bash bench/compare.sh REF` makes one): the ingest
+        /// section then also runs it, interleaved with this build's, and reports after/before.
+        #[arg(long)]
+        before_bin: Option<PathBuf>,
+        /// What `--before-bin` was built from, for the report (e.g. `0e561f3`).
+        #[arg(long, default_value = "the other build")]
+        before_label: String,
+    },
+    /// Follow a receiver's /api/events with N subscribers (the attach feed client) until each
+    /// has the entry with seq UNTIL; prints `connected`, then a JSON report.
+    Follow {
+        /// The receiver's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// How many subscribers.
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
+        /// Each subscriber is done when it has this seq.
+        #[arg(long)]
+        until: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        limit_secs: u64,
     },
     /// Print the RSS growth per recording for N recordings held (one measurement process).
     Memory {
@@ -106,7 +131,16 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { smoke, out, only } => std::process::exit(run_suite(smoke, &out, &only)),
+        Command::Run {
+            smoke,
+            out,
+            only,
+            before_bin,
+            before_label,
+        } => {
+            let before = before_bin.map(|b| (b, before_label));
+            std::process::exit(run_suite(smoke, &out, &only, before))
+        }
         Command::Memory { recordings, mode } => {
             memory(recordings, &mode);
             return;
@@ -131,9 +165,32 @@ fn main() {
         }
         _ => {}
     }
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // The subscribers get one worker thread: at most one core, like a view on another machine
+    // would take none of the receiver's.
+    let rt = match cli.command {
+        Command::Follow { .. } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    }
+    .expect("tokio runtime");
     let code = rt.block_on(async move {
         match cli.command {
+            Command::Follow {
+                url,
+                subscribers,
+                until,
+                limit_secs,
+            } => {
+                follow::run(follow::FollowSpec {
+                    url,
+                    subscribers,
+                    until,
+                    limit: std::time::Duration::from_secs(limit_secs),
+                })
+                .await
+            }
             Command::Load {
                 to,
                 path,
@@ -187,7 +244,12 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
+fn run_suite(
+    smoke: bool,
+    out: &std::path::Path,
+    only: &[String],
+    before: Option<(PathBuf, String)>,
+) -> i32 {
     let bin_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))
@@ -204,7 +266,21 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
     } else {
         suite::Size::full()
     };
-    let mut s = suite::Suite::new(bin_dir, size);
+    // Absolute: the servers run in a scratch directory.
+    let before = match before {
+        None => None,
+        Some((bin, label)) => match std::fs::canonicalize(&bin) {
+            Ok(abs) => Some((abs, label)),
+            Err(e) => {
+                eprintln!(
+                    "recmon-bench: --before-bin {}: {e}; build it with bash bench/compare.sh REF",
+                    bin.display()
+                );
+                return 2;
+            }
+        },
+    };
+    let mut s = suite::Suite::new(bin_dir, size, before);
     if let Some(unknown) = only
         .iter()
         .find(|o| !suite::SECTIONS.iter().any(|(name, _)| name == o))
@@ -219,7 +295,7 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
     let load_at_start = loadavg();
     let started = std::time::Instant::now();
     type Section = (&'static str, fn(&mut suite::Suite));
-    let sections: [Section; 8] = [
+    let sections: [Section; 9] = [
         ("ingest", suite::Suite::ingest),
         ("tui", suite::Suite::ingest_tui),
         ("latency", suite::Suite::latency),
@@ -228,6 +304,7 @@ fn run_suite(smoke: bool, out: &std::path::Path, only: &[String]) -> i32 {
         ("memory", suite::Suite::memory),
         ("journal", suite::Suite::journal_reading),
         ("load", suite::Suite::load_and_crash),
+        ("attach", suite::Suite::attach),
     ];
     for (name, f) in sections {
         if want(name) {
@@ -385,7 +462,21 @@ counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
 - **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
 10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
 is killed with kill -9 half-way, and recmon restarted with `--resume`; at least one request \
-must have been acknowledged before the kill (`--only load`).\n\n\
+must have been acknowledged before the kill (`--only load`).\n- **Before/after** (with `bash bench/run.sh --compare-ref REF`, which builds REF's `recmon` \
+once with `bash bench/compare.sh REF`, cached under target/compare/): every ingest round runs the \
+baseline, then REF's build and this build in alternating order, {} rounds; the extra row per \
+fsync mode is this build's median ÷ REF's median (`--only ingest`).\n\
+- **Attach**: the subscribers are `recmon-bench follow`, a separate process running the attach \
+feed client (`recmon::attach::feed_client`, the code `recmon attach` uses) on one worker \
+thread. *Ingest with {} subscribers*: all connected before the load starts; runs alternate \
+no subscriber / subscribers, three rounds, `--fsync never`, the same load as ingest; a run counts \
+only if every subscriber then got every entry once and in order. *Callback to an attached \
+view*: one status callback for a new stream at a time, timed from sending the POST to its entry \
+coming off the feed client's channel in this process, and to its line on the stdout of \
+`recmon attach --json URL`; baseline: the POST's own answer; `--fsync batch`. *Catch-up*: a \
+{}-entry journal (`make-journal --mix load`), a receiver started with `--resume` on it, then a \
+view attaches from seq 0 and is timed from its start to its last entry; baseline: counting the \
+journal's lines (`--only attach`).\n\n\
 ## {}\n\n{}\n{}{}",
         match (smoke, only.is_empty()) {
             (true, _) => " in **smoke** size (not representative)".to_string(),
@@ -399,6 +490,9 @@ must have been acknowledged before the kill (`--only load`).\n\n\
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "5,000" } else { "200,000" },
+        5,
+        s.subscribers(),
+        if smoke { "20,000" } else { "1,000,000" },
         suite::RAW_HEADING,
         s.raw(),
         earlier,
@@ -419,7 +513,7 @@ fn rss_bytes() -> u64 {
 fn memory(n: usize, mode: &str) {
     use recmon::core::dedup::Deduper;
     use recmon::core::store::Store;
-    use recmon::event::{Callback, RecordingGenerated, StreamId};
+    use recmon::event::{Callback, RecordingGenerated, Rejection, StreamId};
     let ids: Vec<StreamId> = (0..20)
         .map(|s| StreamId {
             domain: "live.example.com".into(),
@@ -454,18 +548,19 @@ fn memory(n: usize, mode: &str) {
         let mut dedup = Deduper::default();
         let line: std::sync::Arc<str> = std::sync::Arc::from("{}");
         for i in 0..n {
-            let cb = Callback::Recording(RecordingGenerated {
-                id: ids[i % 20].clone(),
-                uri: uri(i),
-                duration: Some(300.0),
-                start_time: Some(1_795_780_800),
-                stop_time: Some(1_795_781_100),
-                push_args: vec![("callback_show".into(), arg(i))],
-            });
+            let verdict: Result<Callback, Rejection> =
+                Ok(Callback::Recording(RecordingGenerated {
+                    id: ids[i % 20].clone(),
+                    uri: uri(i),
+                    duration: Some(300.0),
+                    start_time: Some(1_795_780_800),
+                    stop_time: Some(1_795_781_100),
+                    push_args: vec![("callback_show".into(), arg(i))],
+                }));
             let at = chrono::DateTime::from_timestamp(1_795_780_800 + i as i64, 0).unwrap();
-            let (outcome, _) = dedup.decide(&cb, at);
+            let outcome = dedup.sequence(&verdict, at).outcome;
             let entry = suite::frames::entry_for_memory(i as u64 + 1, at, outcome);
-            store.apply(&entry, Some(&cb), line.clone());
+            store.apply(&entry, verdict.as_ref().ok(), line.clone());
         }
         after = rss_bytes();
         std::hint::black_box((&store, &dedup));
@@ -478,7 +573,6 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
     use recmon::core::dedup::Deduper;
     use recmon::core::journal::{encode_body, write_line, JournalEntry};
     use recmon::event::Method;
-    use recmon::event::Outcome;
     use recmon::providers::aliyun::classify_request;
     use std::io::Write;
     let mut out =
@@ -514,15 +608,9 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
         };
         let query = path.split_once('?').map(|(_, q)| q);
         let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
-        let (outcome, status, error, kind) = match &verdict {
-            Ok(cb) => (
-                dedup.decide(cb, at).0,
-                200,
-                None,
-                Some(cb.kind().to_string()),
-            ),
-            Err(r) => (Outcome::Rejected, r.status, Some(r.error.clone()), None),
-        };
+        let decision = dedup.sequence(&verdict, at);
+        let (outcome, status, error) = (decision.outcome, decision.status, decision.error);
+        let kind = verdict.as_ref().ok().map(|cb| cb.kind().to_string());
         let enc = encode_body(body.as_bytes(), parsed);
         let mut headers = std::collections::BTreeMap::new();
         headers.insert("host".to_string(), "rec.example.com:8080".to_string());
