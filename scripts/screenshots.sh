@@ -51,7 +51,7 @@ COLS=160
 ROWS=45
 shot() {
   sleep 1.2 # let the screen settle (it redraws on change and on the 1 s tick)
-  T capture-pane -p -e -t shots >"$WORK/$1.ans"
+  T capture-pane -p -e -t "${2:-shots}" >"$WORK/$1.ans"
   "$PY" "$ROOT/scripts/ansi2png.py" "$WORK/$1.ans" "$OUT/$1.png" --cols "$COLS" --rows "$ROWS"
   echo "screenshots/$1.png"
 }
@@ -93,4 +93,15 @@ key Escape
 key '?'
 shot help
 key Escape
+
+# A second terminal attached to the running receiver (recmon attach): the same screens, fed
+# by its /api/events feed, with the receiver's state in the header.
+T -f /dev/null new-session -d -x 160 -y 45 -s attach -c "$WORK" \
+  "env -u NO_COLOR TERM=xterm-256color '$BIN' attach http://127.0.0.1:$PORT; sleep 30"
+for _ in $(seq 50); do
+  T capture-pane -p -t attach | grep -q "live" && break
+  sleep 0.2
+done
+shot attach attach
+T send-keys -t attach q
 key q

@@ -718,14 +718,20 @@ impl SseParser {
             None => (line, &b""[..]),
         };
         match name {
-            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
+            b"event" => {
+                self.event.clear();
+                self.event.push_str(&text(value));
+            }
             b"data" => {
                 self.check_size(value.len() + 1)?;
-                self.data.push_str(&String::from_utf8_lossy(value));
+                // One allocation of the right size: an entry is one data line.
+                self.data.reserve(value.len() + 1);
+                self.data.push_str(&text(value));
                 self.data.push('\n');
             }
             b"id" if !value.contains(&0) => {
-                self.last_id = String::from_utf8_lossy(value).into_owned();
+                self.last_id.clear();
+                self.last_id.push_str(&text(value));
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 self.retry = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
@@ -752,6 +758,15 @@ impl SseParser {
             data: std::mem::take(&mut self.data),
             id: self.last_id.clone(),
         });
+    }
+}
+
+/// A field's value as text: borrowed when it is UTF-8 (always, from recmon: the fast check),
+/// with U+FFFD for invalid bytes otherwise, as the SSE spec decodes.
+fn text(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(value),
     }
 }
 
