@@ -565,3 +565,52 @@ async fn https_without_the_ca_says_the_certificate_is_not_trusted() {
     // No request ever got through the refused handshake.
     assert!(server.conns.try_recv().is_err());
 }
+
+/// A receiver restarted without `--resume` starts a new journal at seq 1: resuming after this
+/// view's last seq would skip its entries without a word, so the view says why it does not
+/// follow instead (a new journal path, or a journal that ends before what the view has).
+#[tokio::test]
+async fn a_receiver_restarted_on_a_new_journal_is_named_not_silently_skipped() {
+    let mut server = Server::start(None).await;
+    let mut view = View::start(0, cfg(server.url()), 0, Tuning::default());
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&format!("{}{}{}{}", hello(3), entry(1), entry(2), entry(3)))
+        .await;
+    view.connected().await;
+    for seq in 1..=3 {
+        assert_eq!(view.entry().await.0, seq);
+    }
+    drop(conn);
+    view.disconnected().await;
+
+    // Same URL, another journal.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("3"));
+    conn.start_stream().await;
+    conn.chunk(&hello(1).replace("recmon.jsonl", "recmon-new.jsonl"))
+        .await;
+    let (reason, _) = view.disconnected().await;
+    assert!(
+        reason.contains("recmon-new.jsonl") && reason.contains("without --resume"),
+        "{reason}"
+    );
+
+    // The same journal name (--no-journal, or the file replaced) but fewer entries than seen.
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&hello(1)).await;
+    let (reason, _) = view.disconnected().await;
+    assert!(
+        reason.contains("ends at #1, before #3") && reason.contains("without --resume"),
+        "{reason}"
+    );
+
+    // The receiver it followed, back with --resume: followed again from #3.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("3"));
+    conn.start_stream().await;
+    conn.chunk(&format!("{}{}", hello(4), entry(4))).await;
+    view.connected().await;
+    assert_eq!(view.entry().await.0, 4);
+}

@@ -142,6 +142,7 @@ pub fn spawn_source_tuned(
         client,
         tuning,
         last_seq: after,
+        journal: None,
         tx,
     };
     Ok(runtime.spawn(follower.run()))
@@ -267,6 +268,8 @@ struct Follower {
     tuning: Tuning,
     /// The last entry seq delivered (or `after`): the resume point and the repeat filter.
     last_seq: u64,
+    /// The journal the first hello named (`Some(None)`: a receiver with `--no-journal`).
+    journal: Option<Option<String>>,
     tx: mpsc::Sender<(usize, SourceEvent)>,
 }
 
@@ -421,6 +424,9 @@ impl Follower {
                                 ))
                             }
                         };
+                        if let Some(why) = self.other_session(&hello) {
+                            return Err(lost(why, false));
+                        }
                         connected = true;
                         self.send(SourceEvent::Connected { hello }).await?;
                     }
@@ -456,6 +462,39 @@ impl Follower {
                 }
             }
         }
+    }
+}
+
+impl Follower {
+    /// Why a receiver that answers at this URL is no longer the session this view followed,
+    /// if it is not: it writes another journal, or its journal ends before entries this view
+    /// already has. That is a receiver restarted without `--resume`: its seq starts again at 1,
+    /// and resuming after this view's last seq would skip its entries without a word. The
+    /// view keeps what it has and says why it does not follow.
+    fn other_session(&mut self, hello: &serde_json::Value) -> Option<String> {
+        let journal = hello
+            .get("journal")
+            .map(|j| j.as_str().map(|s| sanitize::terminal(s, 200).into_owned()));
+        let last = hello.get("last_seq").and_then(serde_json::Value::as_u64);
+        let restart =
+            "it was restarted without --resume; run recmon attach again to follow the new session";
+        if let (Some(Some(before)), Some(Some(now))) = (&self.journal, &journal) {
+            if before != now {
+                return Some(format!(
+                    "the receiver now writes {now}, not {before} that this view followed: {restart}"
+                ));
+            }
+        }
+        if let Some(last) = last.filter(|&l| l < self.last_seq) {
+            return Some(format!(
+                "the receiver's journal ends at #{last}, before #{} that this view has: {restart}",
+                self.last_seq
+            ));
+        }
+        if self.journal.is_none() {
+            self.journal = journal;
+        }
+        None
     }
 }
 
