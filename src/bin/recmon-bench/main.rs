@@ -468,7 +468,8 @@ baseline, then REF's build and this build in alternating order, {} rounds; the e
 fsync mode is this build's median ÷ REF's median (`--only ingest`).\n\
 - **Attach**: the subscribers are `recmon-bench follow`, a separate process running the attach \
 feed client (`recmon::attach::feed_client`, the code `recmon attach` uses) on one worker \
-thread. *Ingest with {} subscribers*: all connected before the load starts; runs alternate \
+thread. *Ingest with {} subscribers*: the follower runs at nice 19 (it stands in for viewers on \
+other machines); all connected before the load starts; runs alternate \
 no subscriber / subscribers, three rounds, `--fsync never`, the same load as ingest; a run counts \
 only if every subscriber then got every entry once and in order. *Callback to an attached \
 view*: one status callback for a new stream at a time, timed from sending the POST to its entry \
