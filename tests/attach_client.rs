@@ -565,3 +565,75 @@ async fn https_without_the_ca_says_the_certificate_is_not_trusted() {
     // No request ever got through the refused handshake.
     assert!(server.conns.try_recv().is_err());
 }
+
+/// A hello like [`hello`] from a receiver with another journal and start time.
+fn hello_of(journal: &str, started_at: &str, last_seq: u64) -> String {
+    format!(
+        "event: hello\ndata: {{\"version\":\"0.1.0\",\"listen\":\"127.0.0.1:8080\",\"journal\":\"{journal}\",\
+         \"started_at\":\"{started_at}\",\"signature_checking\":false,\"last_seq\":{last_seq}}}\n\n"
+    )
+}
+
+#[tokio::test]
+async fn a_receiver_restarted_without_resume_is_named_not_silently_skipped() {
+    let mut server = Server::start(None).await;
+    let mut view = View::start(0, cfg(server.url()), 0, Tuning::default());
+
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&format!("{}{}{}", hello(2), entry(1), entry(2)))
+        .await;
+    view.connected().await;
+    assert_eq!(view.entry().await.0, 1);
+    assert_eq!(view.entry().await.0, 2);
+    drop(conn);
+    view.disconnected().await;
+
+    // Restarted with a new journal file: its entry 1 must not be waited past in silence.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
+    conn.start_stream().await;
+    conn.chunk(&format!(
+        "{}{}",
+        hello_of("recmon-new.jsonl", "2026-11-27T18:00:00Z", 1),
+        entry(1)
+    ))
+    .await;
+    let (reason, retry_in) = view.disconnected().await;
+    assert!(
+        reason.starts_with("restarted without --resume: quit and attach again"),
+        "{reason}"
+    );
+    assert!(reason.contains("\"recmon-new.jsonl\" at #1"), "{reason}");
+    assert!(
+        reason.contains("; this view holds another, up to #2)"),
+        "{reason}"
+    );
+    // Not a connection that counts: the retries slow down to the cap.
+    assert!(retry_in > Duration::from_millis(250), "{retry_in:?}");
+
+    // The same path, but its seq is behind ours: a file moved away and a new one started.
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&hello_of("recmon.jsonl", "2026-11-27T18:00:00Z", 1))
+        .await;
+    let (reason, _) = view.disconnected().await;
+    assert!(
+        reason.starts_with("restarted without --resume: quit and attach again"),
+        "{reason}"
+    );
+
+    // Restarted with --resume: the same journal, a later process. Followed on.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
+    conn.start_stream().await;
+    conn.chunk(&format!(
+        "{}{}",
+        hello_of("recmon.jsonl", "2026-11-27T18:00:00Z", 3),
+        entry(3)
+    ))
+    .await;
+    view.connected().await;
+    assert_eq!(view.entry().await.0, 3);
+    view.task.abort();
+}

@@ -142,6 +142,7 @@ pub fn spawn_source_tuned(
         client,
         tuning,
         last_seq: after,
+        session: None,
         tx,
     };
     Ok(runtime.spawn(follower.run()))
@@ -267,7 +268,40 @@ struct Follower {
     tuning: Tuning,
     /// The last entry seq delivered (or `after`): the resume point and the repeat filter.
     last_seq: u64,
+    /// The session of the first hello: later hellos must continue its journal.
+    session: Option<Session>,
     tx: mpsc::Sender<(usize, SourceEvent)>,
+}
+
+/// What in a `hello` tells one journal from another: a receiver restarted without `--resume`
+/// starts a new journal whose seq begins at 1 again, and resuming it with our `Last-Event-ID`
+/// would silently skip its first entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    /// The receiver's journal path (`None` with `--no-journal`).
+    journal: Option<String>,
+    /// When that receiver process started; only tells sessions apart without a journal,
+    /// since `--resume` continues one journal across processes.
+    started_at: Option<String>,
+}
+
+impl Session {
+    fn of(hello: &serde_json::Value) -> Session {
+        let text = |key: &str| hello.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        Session {
+            journal: text("journal"),
+            started_at: text("started_at"),
+        }
+    }
+
+    /// Whether `later` (a reconnection's hello) continues this session's journal.
+    fn continued_by(&self, later: &Session) -> bool {
+        match (&self.journal, &later.journal) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.started_at == later.started_at,
+            _ => false,
+        }
+    }
 }
 
 impl Follower {
@@ -421,6 +455,32 @@ impl Follower {
                                 ))
                             }
                         };
+                        let session = Session::of(&hello);
+                        let their_last = hello.get("last_seq").and_then(|v| v.as_u64());
+                        let continued = self
+                            .session
+                            .as_ref()
+                            .is_none_or(|first| first.continued_by(&session));
+                        if !continued || their_last.is_some_and(|n| n < self.last_seq) {
+                            // Not a reconnection to the journal this view holds: its seqs
+                            // would collide with ours. Say so (slowly: it will not change by
+                            // itself) rather than wait, silently, for seq > ours.
+                            let now = match &session.journal {
+                                Some(path) => format!("{:?}", sanitize::terminal(path, 120)),
+                                None => "--no-journal".to_string(),
+                            };
+                            let theirs =
+                                their_last.map(|n| format!(" at #{n}")).unwrap_or_default();
+                            return Err(lost(
+                                format!(
+                                    "restarted without --resume: quit and attach again to follow its new \
+                                     journal ({now}{theirs}; this view holds another, up to #{})",
+                                    self.last_seq
+                                ),
+                                false,
+                            ));
+                        }
+                        self.session.get_or_insert(session);
                         connected = true;
                         self.send(SourceEvent::Connected { hello }).await?;
                     }
