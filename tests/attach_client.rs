@@ -455,6 +455,19 @@ async fn config_mistakes_are_errors_before_connecting() {
     let (tx, _rx) = mpsc::channel(1);
     let err = spawn_source(0, cfg("ftp://127.0.0.1:1".into()), 0, tx.clone()).unwrap_err();
     assert!(err.contains("must be http or https"), "{err}");
+    // The feed's URL itself (as in the README's curl lines) names the base URL to use instead.
+    for url in [
+        "http://127.0.0.1:1/api/events",
+        "http://127.0.0.1:1/api/events/",
+    ] {
+        let err = spawn_source(0, cfg(url.into()), 0, tx.clone()).unwrap_err();
+        assert!(
+            err.ends_with("recmon adds /api/events itself: recmon attach http://127.0.0.1:1"),
+            "{err}"
+        );
+    }
+    let err = spawn_source(0, cfg("https://h/rec/api/state".into()), 0, tx.clone()).unwrap_err();
+    assert!(err.ends_with("recmon attach https://h/rec"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.pem");

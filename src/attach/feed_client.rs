@@ -186,6 +186,18 @@ fn events_uri(url: &str) -> Result<Uri, String> {
     }
     let scheme = uri.scheme_str().unwrap_or("http");
     let base = uri.path().trim_end_matches('/');
+    // The feed's own URL (copied from a curl line) would 404 forever as .../api/events/api/events.
+    if let Some(root) = base
+        .strip_suffix("/api/events")
+        .or(base.strip_suffix("/api/state"))
+    {
+        let fixed = format!("{scheme}://{authority}{root}");
+        let fixed = sanitize::terminal(&fixed, 200);
+        return Err(format!(
+            "{shown:?} is an API path; give the receiver's base URL, recmon adds /api/events \
+             itself: recmon attach {fixed}"
+        ));
+    }
     format!("{scheme}://{authority}{base}/api/events")
         .parse()
         .map_err(|_| format!("{shown:?} cannot be followed by /api/events; {example}"))
