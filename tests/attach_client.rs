@@ -636,13 +636,14 @@ async fn a_receiver_restarted_without_resume_is_named_not_silently_skipped() {
         "{reason}"
     );
 
-    // Restarted with --resume: the same journal, a later process. Followed on.
+    // Restarted with --resume: the same journal (named from another working directory), a
+    // later process. Followed on.
     let mut conn = server.next().await;
     assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
     conn.start_stream().await;
     conn.chunk(&format!(
         "{}{}",
-        hello_of("recmon.jsonl", "2026-11-27T18:00:00Z", 3),
+        hello_of("../rec/recmon.jsonl", "2026-11-27T18:00:00Z", 3),
         entry(3)
     ))
     .await;

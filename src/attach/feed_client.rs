@@ -306,10 +306,18 @@ impl Session {
         }
     }
 
-    /// Whether `later` (a reconnection's hello) continues this session's journal.
+    /// Whether `later` (a reconnection's hello) continues this session's journal. The path is
+    /// as the receiver was given it (`--resume j.jsonl`, then `--resume ./j.jsonl` from
+    /// elsewhere), so only the file names are compared; a journal moved away and started
+    /// again under the same name is told by its seq going back (see the caller).
     fn continued_by(&self, later: &Session) -> bool {
+        let name = |p: &String| {
+            std::path::Path::new(p)
+                .file_name()
+                .map(|n| n.to_os_string())
+        };
         match (&self.journal, &later.journal) {
-            (Some(a), Some(b)) => a == b,
+            (Some(a), Some(b)) => name(a) == name(b),
             (None, None) => self.started_at == later.started_at,
             _ => false,
         }
