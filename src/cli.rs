@@ -57,9 +57,9 @@ pub struct AttachArgs {
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
 
-    /// The receivers' --api-token, sent as `Authorization: Bearer TOKEN` (needed for a
-    /// receiver that is not on this machine). Prefer the RECMON_API_TOKEN environment
-    /// variable: arguments show in `ps`.
+    /// The receivers' --api-token, sent as `Authorization: Bearer TOKEN` (needed whenever a
+    /// receiver runs with one, even on this machine or through an ssh tunnel). Prefer the
+    /// RECMON_API_TOKEN environment variable: arguments show in `ps`.
     #[arg(
         long,
         env = "RECMON_API_TOKEN",

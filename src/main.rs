@@ -171,7 +171,8 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
 /// printer) until the view is closed, Ctrl-C or SIGTERM. Read-only: the receivers only ever
 /// get `GET /api/events`.
 async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
-    let mut signals = ShutdownSignal::register();
+    // With SIGHUP: a view's terminal is often an ssh session that drops.
+    let mut signals = ShutdownSignal::register_with_hangup();
     let headless = args.wants_headless();
     // Headless, the printer shows every entry: the attachment waits for it rather than let
     // the bounded request log drop a line before it is printed.

@@ -255,6 +255,16 @@ fn not_a_journal(path: &Path, lines: u64) -> AppError {
 /// `--resume` of a path where no file exists yet creates it (and says so), so that one
 /// command line works on a service's first start and on every restart; the flag in the
 /// returned pair is then true and there is nothing to rebuild.
+/// The folder a journal path names that does not exist, when that is why opening it failed:
+/// "No such file or directory" alone reads as if the journal itself had to exist.
+fn missing_folder<'a>(path: &'a Path, e: &std::io::Error) -> Option<&'a Path> {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        return None;
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    (!folder.exists()).then_some(folder)
+}
+
 fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), AppError> {
     let flag = if resuming { "--resume" } else { "--journal" };
     let starting = resuming && std::fs::symlink_metadata(path).is_err();
@@ -289,10 +299,18 @@ fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), Ap
         ),
         OpenError::Io(e) if starting => AppError::new(
             1,
-            format!(
-                "cannot start the journal {} for --resume (there is none yet): {e}. Pick a writable path",
-                path.display()
-            ),
+            match missing_folder(path, &e) {
+                Some(folder) => format!(
+                    "cannot start the journal {} for --resume (there is none yet): the folder {} does not exist. Create it first (mkdir -p {}), or pick another path",
+                    path.display(),
+                    folder.display(),
+                    folder.display()
+                ),
+                None => format!(
+                    "cannot start the journal {} for --resume (there is none yet): {e}. Pick a writable path",
+                    path.display()
+                ),
+            },
         ),
         OpenError::Io(e) if resuming => AppError::new(
             1,
@@ -303,10 +321,18 @@ fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), Ap
         ),
         OpenError::Io(e) => AppError::new(
             1,
-            format!(
-                "cannot open the journal {}: {e}. Pick a writable path with {flag}, or run with --no-journal",
-                path.display()
-            ),
+            match missing_folder(path, &e) {
+                Some(folder) => format!(
+                    "cannot open the journal {}: the folder {} does not exist. Create it first (mkdir -p {}), or pick another path with {flag}",
+                    path.display(),
+                    folder.display(),
+                    folder.display()
+                ),
+                None => format!(
+                    "cannot open the journal {}: {e}. Pick a writable path with {flag}, or run with --no-journal",
+                    path.display()
+                ),
+            },
         ),
     })?;
     if !resuming {

@@ -374,3 +374,42 @@ fn the_api_token_is_sent_and_a_missing_one_is_said_on_stderr() {
     let (_, err) = with.stop();
     assert!(!err.contains("s3cret"), "the token is never printed: {err}");
 }
+
+#[test]
+fn a_hangup_ends_attach_cleanly_and_removes_its_temporary_copy() {
+    // A closed terminal or a dropped ssh session sends SIGHUP: without a handler the process
+    // died on the spot and left /tmp/recmon-attach-*.jsonl behind every time.
+    let rx = Recmon::start(&[]);
+    assert_eq!(rx.post("/cb", &status("s", "record_started")).0, 200);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["attach", "--json", &url(&rx)])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn recmon attach");
+    let copies = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("recmon-attach-")
+            })
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || copies() == 1),
+        "attach never made its temporary copy in TMPDIR"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGHUP);
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(20))
+        .expect("attach did not exit within 20 s of SIGHUP");
+    assert!(status.success(), "attach exited with {status}");
+    assert_eq!(copies(), 0, "the temporary copy was left behind");
+}

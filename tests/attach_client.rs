@@ -455,6 +455,19 @@ async fn config_mistakes_are_errors_before_connecting() {
     let (tx, _rx) = mpsc::channel(1);
     let err = spawn_source(0, cfg("ftp://127.0.0.1:1".into()), 0, tx.clone()).unwrap_err();
     assert!(err.contains("must be http or https"), "{err}");
+    // The feed's URL itself (as in the README's curl lines) names the base URL to use instead.
+    for url in [
+        "http://127.0.0.1:1/api/events",
+        "http://127.0.0.1:1/api/events/",
+    ] {
+        let err = spawn_source(0, cfg(url.into()), 0, tx.clone()).unwrap_err();
+        assert!(
+            err.ends_with("recmon adds /api/events itself: recmon attach http://127.0.0.1:1"),
+            "{err}"
+        );
+    }
+    let err = spawn_source(0, cfg("https://h/rec/api/state".into()), 0, tx.clone()).unwrap_err();
+    assert!(err.ends_with("recmon attach https://h/rec"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.pem");
@@ -566,51 +579,75 @@ async fn https_without_the_ca_says_the_certificate_is_not_trusted() {
     assert!(server.conns.try_recv().is_err());
 }
 
-/// A receiver restarted without `--resume` starts a new journal at seq 1: resuming after this
-/// view's last seq would skip its entries without a word, so the view says why it does not
-/// follow instead (a new journal path, or a journal that ends before what the view has).
+/// A hello like [`hello`] from a receiver with another journal and start time.
+fn hello_of(journal: &str, started_at: &str, last_seq: u64) -> String {
+    format!(
+        "event: hello\ndata: {{\"version\":\"0.1.0\",\"listen\":\"127.0.0.1:8080\",\"journal\":\"{journal}\",\
+         \"started_at\":\"{started_at}\",\"signature_checking\":false,\"last_seq\":{last_seq}}}\n\n"
+    )
+}
+
 #[tokio::test]
-async fn a_receiver_restarted_on_a_new_journal_is_named_not_silently_skipped() {
+async fn a_receiver_restarted_without_resume_is_named_not_silently_skipped() {
     let mut server = Server::start(None).await;
     let mut view = View::start(0, cfg(server.url()), 0, Tuning::default());
+
     let mut conn = server.next().await;
     conn.start_stream().await;
-    conn.chunk(&format!("{}{}{}{}", hello(3), entry(1), entry(2), entry(3)))
+    conn.chunk(&format!("{}{}{}", hello(2), entry(1), entry(2)))
         .await;
     view.connected().await;
-    for seq in 1..=3 {
-        assert_eq!(view.entry().await.0, seq);
-    }
+    assert_eq!(view.entry().await.0, 1);
+    assert_eq!(view.entry().await.0, 2);
     drop(conn);
     view.disconnected().await;
 
-    // Same URL, another journal.
+    // Restarted with a new journal file: its entry 1 must not be waited past in silence.
     let mut conn = server.next().await;
-    assert_eq!(conn.header("last-event-id").as_deref(), Some("3"));
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
     conn.start_stream().await;
-    conn.chunk(&hello(1).replace("recmon.jsonl", "recmon-new.jsonl"))
+    conn.chunk(&format!(
+        "{}{}",
+        hello_of("recmon-new.jsonl", "2026-11-27T18:00:00Z", 1),
+        entry(1)
+    ))
+    .await;
+    let (reason, retry_in) = view.disconnected().await;
+    assert!(
+        reason.starts_with("restarted without --resume: quit and attach again"),
+        "{reason}"
+    );
+    assert!(reason.contains("\"recmon-new.jsonl\" at #1"), "{reason}");
+    assert!(
+        reason.contains("; this view holds another, up to #2)"),
+        "{reason}"
+    );
+    // Not a connection that counts: the retries slow down to the cap.
+    assert!(retry_in > Duration::from_millis(250), "{retry_in:?}");
+
+    // The same path, but its seq is behind ours: a file moved away and a new one started.
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&hello_of("recmon.jsonl", "2026-11-27T18:00:00Z", 1))
         .await;
     let (reason, _) = view.disconnected().await;
     assert!(
-        reason.contains("recmon-new.jsonl") && reason.contains("without --resume"),
+        reason.starts_with("restarted without --resume: quit and attach again"),
         "{reason}"
     );
 
-    // The same journal name (--no-journal, or the file replaced) but fewer entries than seen.
+    // Restarted with --resume: the same journal (named from another working directory), a
+    // later process. Followed on.
     let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
     conn.start_stream().await;
-    conn.chunk(&hello(1)).await;
-    let (reason, _) = view.disconnected().await;
-    assert!(
-        reason.contains("ends at #1, before #3") && reason.contains("without --resume"),
-        "{reason}"
-    );
-
-    // The receiver it followed, back with --resume: followed again from #3.
-    let mut conn = server.next().await;
-    assert_eq!(conn.header("last-event-id").as_deref(), Some("3"));
-    conn.start_stream().await;
-    conn.chunk(&format!("{}{}", hello(4), entry(4))).await;
+    conn.chunk(&format!(
+        "{}{}",
+        hello_of("../rec/recmon.jsonl", "2026-11-27T18:00:00Z", 3),
+        entry(3)
+    ))
+    .await;
     view.connected().await;
-    assert_eq!(view.entry().await.0, 4);
+    assert_eq!(view.entry().await.0, 3);
+    view.task.abort();
 }

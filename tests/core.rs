@@ -180,6 +180,36 @@ fn unwritable_journal_fails_at_start_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot open the journal"), "{err}");
+    let folder = dir.path().join("no/such/dir");
+    assert!(
+        err.contains(&format!("the folder {} does not exist", folder.display())),
+        "{err}"
+    );
+    assert!(err.contains("mkdir -p"), "{err}");
+}
+
+#[test]
+fn resume_into_a_missing_folder_names_the_folder_not_the_file() {
+    // `--resume` creates a missing journal, so "No such file or directory" alone would read as
+    // if it wanted the file to exist; the folder is what is missing.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["--headless", "--listen", "127.0.0.1:0", "--resume"])
+        .arg(dir.path().join("state/j.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let folder = dir.path().join("state");
+    assert!(
+        err.contains(&format!(
+            "the folder {} does not exist. Create it first (mkdir -p {})",
+            folder.display(),
+            folder.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
 }
 
 #[cfg(target_os = "linux")]

@@ -142,7 +142,7 @@ pub fn spawn_source_tuned(
         client,
         tuning,
         last_seq: after,
-        journal: None,
+        session: None,
         tx,
     };
     Ok(runtime.spawn(follower.run()))
@@ -186,6 +186,18 @@ fn events_uri(url: &str) -> Result<Uri, String> {
     }
     let scheme = uri.scheme_str().unwrap_or("http");
     let base = uri.path().trim_end_matches('/');
+    // The feed's own URL (copied from a curl line) would 404 forever as .../api/events/api/events.
+    if let Some(root) = base
+        .strip_suffix("/api/events")
+        .or(base.strip_suffix("/api/state"))
+    {
+        let fixed = format!("{scheme}://{authority}{root}");
+        let fixed = sanitize::terminal(&fixed, 200);
+        return Err(format!(
+            "{shown:?} is an API path; give the receiver's base URL, recmon adds /api/events \
+             itself: recmon attach {fixed}"
+        ));
+    }
     format!("{scheme}://{authority}{base}/api/events")
         .parse()
         .map_err(|_| format!("{shown:?} cannot be followed by /api/events; {example}"))
@@ -268,9 +280,48 @@ struct Follower {
     tuning: Tuning,
     /// The last entry seq delivered (or `after`): the resume point and the repeat filter.
     last_seq: u64,
-    /// The journal the first hello named (`Some(None)`: a receiver with `--no-journal`).
-    journal: Option<Option<String>>,
+    /// The session of the first hello: later hellos must continue its journal.
+    session: Option<Session>,
     tx: mpsc::Sender<(usize, SourceEvent)>,
+}
+
+/// What in a `hello` tells one journal from another: a receiver restarted without `--resume`
+/// starts a new journal whose seq begins at 1 again, and resuming it with our `Last-Event-ID`
+/// would silently skip its first entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    /// The receiver's journal path (`None` with `--no-journal`).
+    journal: Option<String>,
+    /// When that receiver process started; only tells sessions apart without a journal,
+    /// since `--resume` continues one journal across processes.
+    started_at: Option<String>,
+}
+
+impl Session {
+    fn of(hello: &serde_json::Value) -> Session {
+        let text = |key: &str| hello.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        Session {
+            journal: text("journal"),
+            started_at: text("started_at"),
+        }
+    }
+
+    /// Whether `later` (a reconnection's hello) continues this session's journal. The path is
+    /// as the receiver was given it (`--resume j.jsonl`, then `--resume ./j.jsonl` from
+    /// elsewhere), so only the file names are compared; a journal moved away and started
+    /// again under the same name is told by its seq going back (see the caller).
+    fn continued_by(&self, later: &Session) -> bool {
+        let name = |p: &String| {
+            std::path::Path::new(p)
+                .file_name()
+                .map(|n| n.to_os_string())
+        };
+        match (&self.journal, &later.journal) {
+            (Some(a), Some(b)) => name(a) == name(b),
+            (None, None) => self.started_at == later.started_at,
+            _ => false,
+        }
+    }
 }
 
 impl Follower {
@@ -424,9 +475,32 @@ impl Follower {
                                 ))
                             }
                         };
-                        if let Some(why) = self.other_session(&hello) {
-                            return Err(lost(why, false));
+                        let session = Session::of(&hello);
+                        let their_last = hello.get("last_seq").and_then(|v| v.as_u64());
+                        let continued = self
+                            .session
+                            .as_ref()
+                            .is_none_or(|first| first.continued_by(&session));
+                        if !continued || their_last.is_some_and(|n| n < self.last_seq) {
+                            // Not a reconnection to the journal this view holds: its seqs
+                            // would collide with ours. Say so (slowly: it will not change by
+                            // itself) rather than wait, silently, for seq > ours.
+                            let now = match &session.journal {
+                                Some(path) => format!("{:?}", sanitize::terminal(path, 120)),
+                                None => "--no-journal".to_string(),
+                            };
+                            let theirs =
+                                their_last.map(|n| format!(" at #{n}")).unwrap_or_default();
+                            return Err(lost(
+                                format!(
+                                    "restarted without --resume: quit and attach again to follow its new \
+                                     journal ({now}{theirs}; this view holds another, up to #{})",
+                                    self.last_seq
+                                ),
+                                false,
+                            ));
                         }
+                        self.session.get_or_insert(session);
                         connected = true;
                         self.send(SourceEvent::Connected { hello }).await?;
                     }
@@ -462,39 +536,6 @@ impl Follower {
                 }
             }
         }
-    }
-}
-
-impl Follower {
-    /// Why a receiver that answers at this URL is no longer the session this view followed,
-    /// if it is not: it writes another journal, or its journal ends before entries this view
-    /// already has. That is a receiver restarted without `--resume`: its seq starts again at 1,
-    /// and resuming after this view's last seq would skip its entries without a word. The
-    /// view keeps what it has and says why it does not follow.
-    fn other_session(&mut self, hello: &serde_json::Value) -> Option<String> {
-        let journal = hello
-            .get("journal")
-            .map(|j| j.as_str().map(|s| sanitize::terminal(s, 200).into_owned()));
-        let last = hello.get("last_seq").and_then(serde_json::Value::as_u64);
-        let restart =
-            "it was restarted without --resume; run recmon attach again to follow the new session";
-        if let (Some(Some(before)), Some(Some(now))) = (&self.journal, &journal) {
-            if before != now {
-                return Some(format!(
-                    "the receiver now writes {now}, not {before} that this view followed: {restart}"
-                ));
-            }
-        }
-        if let Some(last) = last.filter(|&l| l < self.last_seq) {
-            return Some(format!(
-                "the receiver's journal ends at #{last}, before #{} that this view has: {restart}",
-                self.last_seq
-            ));
-        }
-        if self.journal.is_none() {
-            self.journal = journal;
-        }
-        None
     }
 }
 
