@@ -80,8 +80,9 @@ fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), AppError> {
 /// Runs the receiver with one view (the terminal UI, or the headless printer) until the view
 /// is closed, Ctrl-C or SIGTERM; then drains the receiver and prints the summary.
 async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
-    // Before anything starts: a signal during start-up still means a graceful shutdown.
-    let mut signals = ShutdownSignal::register();
+    // Before anything starts: a signal during start-up still means a graceful shutdown. SIGHUP
+    // (a closed terminal, a dropped ssh session) too, unless it was ignored (nohup).
+    let mut signals = ShutdownSignal::register_with_hangup();
     let headless = args.wants_headless();
     init_tracing(&args, headless)?;
     // Started before the screen is taken over, so that an error (port in use, journal not

@@ -832,3 +832,28 @@ fn an_ack_under_fsync_batch_waits_for_a_slow_fdatasync() {
     assert!(status.success(), "{status:?}");
     guard.0.clear();
 }
+
+/// A closed terminal or a dropped ssh session sends SIGHUP: the receiver then shuts down as on
+/// SIGTERM (requests finished, journal synced, summary, exit 0) instead of dying on the spot.
+#[test]
+fn a_hangup_shuts_the_receiver_down_gracefully() {
+    let mut r = Recmon::start(&[]);
+    assert_eq!(
+        r.post(
+            "/cb",
+            r#"{"domain":"d","app":"a","stream":"s","event":"record_started"}"#
+        )
+        .0,
+        200
+    );
+    unsafe {
+        libc::kill(r.child.id() as i32, libc::SIGHUP);
+    }
+    let (status, _, stderr) = r.wait_exit();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(
+        stderr.contains("shutting down") && stderr.contains("recmon: stopped."),
+        "{stderr}"
+    );
+    assert_eq!(r.journal_lines().len(), 1);
+}
