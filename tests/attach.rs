@@ -231,7 +231,10 @@ fn two_receivers_merge_into_one_view_and_a_retry_across_them_counts_once() {
     attach.wait_lines(1);
     assert_eq!(b.post("/cb", &recording("s", "r/1.flv")).0, 200);
     attach.wait_lines(2);
+    // Entries from two receivers arrive in the order their streams deliver them, which two
+    // posts to two receivers do not fix: wait for each before the next across receivers.
     assert_eq!(b.post("/cb", &status("s", "record_paused")).0, 200);
+    attach.wait_lines(3);
     assert_eq!(a.post("/cb", &status("t", "record_started")).0, 200);
     assert_eq!(a.post("/cb", "{").0, 400);
     let got = attach.wait_lines(5);
