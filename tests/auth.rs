@@ -205,31 +205,6 @@ fn key_from_environment_and_warning_without_key_on_public_address() {
     assert!(!err.contains(KEY));
 }
 
-/// The IPv4 addresses of this machine's interfaces that are not loopback (getifaddrs).
-fn non_loopback_ipv4() -> Vec<std::net::Ipv4Addr> {
-    let mut found = Vec::new();
-    unsafe {
-        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-        if libc::getifaddrs(&mut list) != 0 {
-            return found;
-        }
-        let mut at = list;
-        while !at.is_null() {
-            let ifa = &*at;
-            if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
-                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                if !ip.is_loopback() && !ip.is_unspecified() {
-                    found.push(ip);
-                }
-            }
-            at = ifa.ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found
-}
-
 #[test]
 fn api_is_refused_and_journaled_for_a_non_loopback_client_without_a_token() {
     let Some(ip) = non_loopback_ipv4().into_iter().next() else {

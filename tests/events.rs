@@ -406,31 +406,6 @@ fn last_event_id_and_after_choose_the_start_and_bad_values_are_refused() {
     }
 }
 
-/// The IPv4 addresses of this machine's interfaces that are not loopback (getifaddrs).
-fn non_loopback_ipv4() -> Vec<std::net::Ipv4Addr> {
-    let mut found = Vec::new();
-    unsafe {
-        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-        if libc::getifaddrs(&mut list) != 0 {
-            return found;
-        }
-        let mut at = list;
-        while !at.is_null() {
-            let ifa = &*at;
-            if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
-                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                if !ip.is_loopback() && !ip.is_unspecified() {
-                    found.push(ip);
-                }
-            }
-            at = ifa.ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found
-}
-
 #[test]
 fn the_api_token_guards_the_feed_and_refusals_are_journaled() {
     let r = Recmon::start(&["--api-token", "s3cret"]);

@@ -377,3 +377,28 @@ pub fn parse_response(resp: &str) -> Option<(u16, String)> {
     let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((status, body))
 }
+
+/// The IPv4 addresses of this machine's interfaces that are not loopback (getifaddrs).
+pub fn non_loopback_ipv4() -> Vec<std::net::Ipv4Addr> {
+    let mut found = Vec::new();
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) != 0 {
+            return found;
+        }
+        let mut at = list;
+        while !at.is_null() {
+            let ifa = &*at;
+            if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !ip.is_unspecified() {
+                    found.push(ip);
+                }
+            }
+            at = ifa.ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
