@@ -3,108 +3,15 @@
 //! Each test has its own tmux server (`-L`). tmux is required, as for tests/tui_e2e.rs.
 
 mod common;
+mod tmux;
 
 use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-const PROMPT: &str = "e2e$";
-
-/// Only bounds how long a broken build takes to fail.
-const CEILING: Duration = Duration::from_secs(20);
-
-/// A tmux server with one 160×45 pane running a plain bash in a temp dir.
-struct Pane {
-    socket: String,
-    _dir: tempfile::TempDir,
-}
+use tmux::*;
 
 impl Pane {
-    fn start() -> Pane {
-        let version = Command::new("tmux").arg("-V").output();
-        assert!(
-            version.is_ok_and(|o| o.status.success()),
-            "tmux is required for the end-to-end tests (bash .ci/run installs it; or apt-get install tmux)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let socket = format!(
-            "recmon-attach-e2e-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let pane = Pane { socket, _dir: dir };
-        pane.tmux(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "160",
-            "-y",
-            "45",
-            "-s",
-            "e2e",
-            "-c",
-            &pane._dir.path().display().to_string(),
-            &format!("env -u NO_COLOR -u RECMON_API_TOKEN TERM=xterm-256color PS1='{PROMPT} ' bash --norc --noprofile"),
-        ]);
-        pane.wait_for("the shell prompt", CEILING, |s| s.contains(PROMPT));
-        pane
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn run(&self, line: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", "-l", line]);
-        self.tmux(&["send-keys", "-t", "e2e", "Enter"]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "e2e"])
-    }
-
-    /// Polls the pane every 20 ms until `pred` holds; returns the screen and how long it took.
-    fn wait_timed(
-        &self,
-        what: &str,
-        limit: Duration,
-        pred: impl Fn(&str) -> bool,
-    ) -> (String, Duration) {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return (s, start.elapsed());
-            }
-            if start.elapsed() > limit {
-                panic!("{what}: not on screen within {limit:?}:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_timed(what, limit, pred).0
-    }
-
     /// Starts `recmon attach URL...` in the pane and waits until every source is live.
     fn attach(&self, urls: &[String]) {
         self.attach_with(urls, "");
@@ -124,16 +31,6 @@ impl Pane {
         self.wait_for("the attach summary", CEILING, |s| {
             s.contains("recmon: attach:") && s.trim_end().ends_with(PROMPT)
         });
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
     }
 }
 
@@ -279,7 +176,7 @@ fn two_receivers_make_one_merged_screen_with_a_cross_receiver_retry_counted_once
     pane.wait_for("the export toast", CEILING, |s| {
         s.contains("export written:")
     });
-    let export = std::fs::read_dir(pane._dir.path())
+    let export = std::fs::read_dir(pane.dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {

@@ -3,113 +3,15 @@
 //! in parallel. tmux is required: `.ci/run` installs it; without it these tests fail.
 
 mod common;
+mod tmux;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use common::*;
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// The shell prompt in the pane (capture-pane drops trailing spaces, so the PS1 is this plus
-/// a space): seeing it again means recmon has exited.
-const PROMPT: &str = "e2e$";
-
-/// A tmux server with one 160×45 pane running a plain bash in a temp dir.
-struct Pane {
-    socket: String,
-    dir: tempfile::TempDir,
-}
+use tmux::*;
 
 impl Pane {
-    fn start() -> Pane {
-        let version = Command::new("tmux").arg("-V").output();
-        assert!(
-            version.is_ok_and(|o| o.status.success()),
-            "tmux is required for the end-to-end tests (bash .ci/run installs it; or apt-get install tmux)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let socket = format!(
-            "recmon-e2e-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let pane = Pane { socket, dir };
-        pane.tmux(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "160",
-            "-y",
-            "45",
-            "-s",
-            "e2e",
-            "-c",
-            &pane.dir.path().display().to_string(),
-            &format!("env -u NO_COLOR -u RECMON_LISTEN TERM=xterm-256color PS1='{PROMPT} ' bash --norc --noprofile"),
-        ]);
-        pane.wait_for("the shell prompt", CEILING, |s| s.contains(PROMPT));
-        pane
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types a line into the shell.
-    fn run(&self, line: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", "-l", line]);
-        self.tmux(&["send-keys", "-t", "e2e", "Enter"]);
-    }
-
-    /// Presses keys (tmux key names), one at a time with a pause, so that Esc followed by a
-    /// key is not read as Alt+key.
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "e2e", k]);
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
-
-    fn screen(&self) -> String {
-        // -J joins wrapped lines, so long messages can be matched whole.
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "e2e"])
-    }
-
-    fn screen_with_escapes(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-e", "-t", "e2e"])
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > limit {
-                panic!("{what}: not on screen within {limit:?}:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
     /// Starts recmon in the pane on a free port and waits for its screen.
     fn start_recmon(&self, env: &str) -> SocketAddr {
         let addr = free_port();
@@ -139,16 +41,6 @@ impl Pane {
     }
 }
 
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
-
 fn free_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
@@ -173,8 +65,6 @@ fn stream_row<'a>(screen: &'a str, stream: &str) -> &'a str {
 /// How long to wait for the screen to show something. The screen shows a change within a
 /// frame (33 ms), but four of these tests run in parallel with a build on a loaded machine:
 /// the tests poll for the condition, and this ceiling only decides when to give up.
-const CEILING: Duration = Duration::from_secs(20);
-
 #[test]
 fn states_change_live_and_the_keys_work() {
     let pane = Pane::start();
