@@ -92,8 +92,7 @@ impl Merge {
         } else {
             Arc::from(line)
         };
-        let stream = store.apply_state(&req, cb.as_ref());
-        store.push_log(&req, cb.as_ref(), stream, kept.clone());
+        store.apply_request(&req, cb.as_ref(), kept.clone());
         Ok(Applied {
             line: kept,
             outcome: req.outcome,

@@ -351,9 +351,14 @@ impl Store {
     /// Applies one committed request. `callback` is the classified request when the outcome
     /// is accepted or duplicate. Duplicates and rejections only count and log.
     pub fn apply(&mut self, entry: &JournalEntry, callback: Option<&Callback>, line: Arc<str>) {
-        let req = Request::from(entry);
-        let stream = self.apply_state(&req, callback);
-        self.push_log(&req, callback, stream, line);
+        self.apply_request(&Request::from(entry), callback, line);
+    }
+
+    /// [`Store::apply`] for a request already read out of its entry (an attached view reads
+    /// entries in place, and may renumber them or decide their outcome again).
+    pub fn apply_request(&mut self, req: &Request, callback: Option<&Callback>, line: Arc<str>) {
+        let stream = self.apply_state(req, callback);
+        self.push_log(req, callback, stream, line);
     }
 
     /// The state half of [`Store::apply`]: counters and streams and recordings, but not the
