@@ -11,6 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::core::journal::{default_path, FsyncPolicy};
+use crate::core::outbox::ForwardMode;
+use crate::forward::target::Target;
+use crate::forward::ForwardConfig;
 use crate::error::AppError;
 use crate::providers::aliyun::auth::AuthConfig;
 use crate::server::ServerConfig;
@@ -341,6 +344,45 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = crate::core::store::DEFAULT_LOG_CAPACITY)]
     pub log_capacity: usize,
 
+    /// Pass every callback on to this backend (http or https); may be given more than once,
+    /// each target with its own outbox. See "Put recmon in front of your backend" in the README.
+    #[arg(long = "forward-to", value_name = "URL")]
+    pub forward_to: Vec<String>,
+
+    /// async: answer the provider at once and deliver from the journal (at least once, each
+    /// stream in order, retried); sync: answer with the backend's answer (502/504 when it
+    /// fails, so the provider retries).
+    #[arg(long, value_enum, default_value = "async", requires = "forward_to")]
+    pub forward_mode: ForwardMode,
+
+    /// Time for one delivery attempt, e.g. 10s, 500ms. Default: 10s in async mode, 4s in sync
+    /// mode (under the provider's 5 s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::util::human::parse_duration, requires = "forward_to")]
+    pub forward_timeout: Option<Duration>,
+
+    /// Async: how long after a callback arrived it is still retried before it is marked failed.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::util::human::parse_duration, requires = "forward_to")]
+    pub forward_give_up: Duration,
+
+    /// Async: streams delivered at once per target (each stream's callbacks stay in order).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024), requires = "forward_to")]
+    pub forward_concurrency: u32,
+
+    /// Async: do not forward provider retries (duplicates) of a callback already forwarded.
+    #[arg(long, requires = "forward_to")]
+    pub forward_skip_duplicates: bool,
+
+    /// Replace ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE with a fresh pair signed for the
+    /// target's host with this key (for a backend that checks its own host). Prefer the
+    /// RECMON_FORWARD_SIGN_KEY environment variable.
+    #[arg(
+        long,
+        env = "RECMON_FORWARD_SIGN_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub forward_sign_key: Option<String>,
+
     /// Write diagnostics (tracing) to this file. Default: warnings to stderr in headless
     /// mode, nowhere under the terminal UI (nothing may disturb the screen).
     #[arg(long, value_name = "PATH")]
@@ -410,6 +452,7 @@ impl RunArgs {
             }))
         };
         Ok(ServiceConfig {
+            forward: self.forward_config()?,
             listen: self.listen,
             any_port_if_taken: self.demo,
             journal,
@@ -424,8 +467,65 @@ impl RunArgs {
                 request_timeout: Duration::from_secs(self.request_timeout.max(1)),
                 auth,
                 keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
+                keep_all_headers: false,
+                forward_sync: None,
             },
         })
+    }
+
+    /// The forwarding this command line asks for, if any. `Err` for a usage mistake.
+    pub fn forward_config(&self) -> Result<Option<ForwardConfig>, AppError> {
+        if self.forward_to.is_empty() {
+            // RECMON_FORWARD_SIGN_KEY alone (set for every run) does not ask for forwarding.
+            return Ok(None);
+        }
+        let mut targets: Vec<Target> = Vec::new();
+        for url in &self.forward_to {
+            let t = Target::parse(url).map_err(|e| AppError::new(2, e))?;
+            if targets.iter().any(|o| o.name == t.name) {
+                return Err(AppError::new(
+                    2,
+                    format!("--forward-to {} is given twice", t.name),
+                ));
+            }
+            targets.push(t);
+        }
+        if self.forward_mode == ForwardMode::Sync {
+            if targets.len() > 1 {
+                return Err(AppError::new(
+                    2,
+                    "--forward-mode sync answers the provider with one backend's answer: give one --forward-to (or use the default async mode for several)",
+                ));
+            }
+            if self.forward_skip_duplicates {
+                return Err(AppError::new(
+                    2,
+                    "--forward-skip-duplicates does not apply to --forward-mode sync: there the provider's retries are how a failed delivery is sent again, so every one is forwarded",
+                ));
+            }
+        }
+        if self.forward_sign_key.as_deref() == Some("") {
+            return Err(AppError::new(
+                2,
+                "--forward-sign-key (or RECMON_FORWARD_SIGN_KEY) is empty",
+            ));
+        }
+        let timeout = self.forward_timeout.unwrap_or(match self.forward_mode {
+            ForwardMode::Async => Duration::from_secs(10),
+            ForwardMode::Sync => Duration::from_secs(4),
+        });
+        if timeout.is_zero() {
+            return Err(AppError::new(2, "--forward-timeout must be more than 0"));
+        }
+        Ok(Some(ForwardConfig {
+            targets,
+            mode: self.forward_mode,
+            timeout,
+            give_up: self.forward_give_up,
+            concurrency: self.forward_concurrency as usize,
+            skip_duplicates: self.forward_skip_duplicates,
+            sign_key: self.forward_sign_key.clone(),
+        }))
     }
 
     /// Whether this run uses the headless view: asked for, or stdout is not a terminal.

@@ -6,6 +6,8 @@
 //! - [`providers`]: pure classification of one request into a domain [`event`];
 //! - [`core`]: the sequencer decides and journals each request, applies it to the one
 //!   [`core::store`], and publishes it on the ordered [`core::feed`];
+//! - [`forward`]: passes each committed callback on to the user's backends (`--forward-to`),
+//!   the journal being its outbox;
 //! - [`service`]: starts all of the above from a config and hands out subscriber handles;
 //! - [`views`]: the terminal UI and the headless printer, subscribers of a service (or of
 //!   [`attach`], which follows a remote service's feed);
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod core;
 pub mod error;
 pub mod event;
+pub mod forward;
 pub mod providers;
 pub mod server;
 pub mod service;

@@ -20,10 +20,13 @@ use crate::core::journal::{
     default_path, FsyncPolicy, JournalFile, JournalReader, LockedJournal, OpenError, ReadItem,
     LINE_SHAPE,
 };
-use crate::core::rebuild::rebuild;
-use crate::core::sequencer::{Sequencer, SequencerSummary};
+use crate::core::outbox::{ForwardMode, ForwardPlan};
+use crate::core::rebuild::rebuild_observing;
+use crate::core::sequencer::{Forwarding, Sequencer, SequencerSummary};
 use crate::core::store::{Counters, SharedStore, Store};
 use crate::error::AppError;
+use crate::forward::recover::Recovery;
+use crate::forward::{ForwardConfig, Forwarder, Sender, SyncForward};
 use crate::providers::aliyun::auth::AuthConfig;
 use crate::server::{serve, Published, ServerConfig};
 use crate::util::human::{count, thousands};
@@ -55,6 +58,8 @@ pub struct ServiceConfig {
     pub log_capacity: usize,
     /// The listener's limits, API token and signature checking.
     pub server: ServerConfig,
+    /// `--forward-to` and its settings, when given.
+    pub forward: Option<ForwardConfig>,
 }
 
 /// A running receiver: listener + sequencer + journal + store + feed.
@@ -75,6 +80,9 @@ pub struct Service {
     pub auth: Option<AuthConfig>,
     /// What `--resume` rebuilt, when it was given.
     pub resumed: Option<ResumeReport>,
+    /// The forwarding settings, when forwarding.
+    pub forward: Option<ForwardConfig>,
+    forwarder: Option<Forwarder>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
@@ -96,6 +104,8 @@ pub struct SessionSummary {
     pub journal_failures: u64,
     /// The journal path.
     pub journal_path: Option<PathBuf>,
+    /// Each forwarding target: name, mode, delivered, pending, failed.
+    pub forward: Vec<(String, ForwardMode, u64, usize, u64)>,
 }
 
 impl SessionSummary {
@@ -126,6 +136,8 @@ pub struct ResumeReport {
     pub last_seq: u64,
     /// Garbled middle lines and a cut-off last line, described (line number, byte offset).
     pub problems: Vec<String>,
+    /// Callbacks the journal still owed the forwarding targets (sent again now).
+    pub owed: usize,
 }
 
 impl ResumeReport {
@@ -160,6 +172,7 @@ const REFUSAL_LINES_SHOWN: usize = 3;
 fn rebuild_for_resume(
     path: &Path,
     log_capacity: usize,
+    recovery: &mut Option<Recovery>,
 ) -> Result<(Store, Deduper, ResumeReport), AppError> {
     let cannot = |e: &dyn fmt::Display| {
         AppError::new(
@@ -176,8 +189,18 @@ fn rebuild_for_resume(
     let mut store = Store::new(log_capacity);
     let mut deduper = Deduper::default();
     let bar = journal_bar(size, "resume");
-    let rebuilt =
-        rebuild(path, &mut store, &mut deduper, |o| bar.set_position(o)).map_err(|e| cannot(&e))?;
+    let rebuilt = rebuild_observing(
+        path,
+        &mut store,
+        &mut deduper,
+        |o| bar.set_position(o),
+        |line, cb| {
+            if let Some(r) = recovery.as_mut() {
+                r.observe(line, cb);
+            }
+        },
+    )
+    .map_err(|e| cannot(&e))?;
     bar.finish_and_clear();
     if rebuilt.entries == 0 && !rebuilt.problems.is_empty() {
         return Err(not_a_journal(path, rebuilt.problems.len() as u64));
@@ -187,6 +210,7 @@ fn rebuild_for_resume(
         entries: rebuilt.entries,
         last_seq: rebuilt.last_seq,
         problems: rebuilt.problems,
+        owed: recovery.as_ref().map_or(0, Recovery::owed),
     };
     for p in report.problems.iter().take(PROBLEMS_SHOWN) {
         eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
@@ -221,7 +245,7 @@ fn not_a_journal(path: &Path, lines: u64) -> AppError {
                     "  line {line}: {} with no newline at the end, not a journal entry",
                     count(bytes, "byte", "bytes")
                 ),
-                ReadItem::Entry(_) => continue,
+                ReadItem::Entry(_) | ReadItem::Delivery(_) => continue,
             });
         }
     }
@@ -412,17 +436,27 @@ impl Service {
             None => None,
         };
 
-        let (store, deduper, resumed) = match &resume {
+        let forward = cfg.forward.clone();
+        let async_forward = forward.as_ref().filter(|f| f.mode == ForwardMode::Async);
+        let (mut store, deduper, resumed, recovery) = match &resume {
             Some(path) => {
                 let (path, capacity) = (path.clone(), cfg.log_capacity);
-                let (store, deduper, report) =
-                    tokio::task::spawn_blocking(move || rebuild_for_resume(&path, capacity))
-                        .await
-                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
-                (store, deduper, Some(report))
+                let mut recovery = async_forward.map(|_| Recovery::default());
+                let (store, deduper, report, recovery) = tokio::task::spawn_blocking(move || {
+                    rebuild_for_resume(&path, capacity, &mut recovery)
+                        .map(|(s, d, r)| (s, d, r, recovery))
+                })
+                .await
+                .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
+                (store, deduper, Some(report), recovery)
             }
-            None => (Store::new(cfg.log_capacity), Deduper::default(), None),
+            None => (Store::new(cfg.log_capacity), Deduper::default(), None, None),
         };
+        if let Some(f) = &forward {
+            for t in &f.targets {
+                store.forward_target(&t.name, f.mode);
+            }
+        }
         let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
 
         let journal = match locked {
@@ -443,9 +477,63 @@ impl Service {
 
         let shared = SharedStore::new(store);
         let feed = Feed::new(journal_path.clone(), next_seq - 1);
-        let (sequencer, sequencer_thread) =
-            Sequencer::start(journal, shared.clone(), feed.clone(), deduper, next_seq);
-        let auth = cfg.server.auth.clone();
+        let sender = match &forward {
+            Some(f) => Some(Sender::new(f).map_err(|e| AppError::new(2, e))?),
+            None => None,
+        };
+        let (forwarding, owed_rx) = match async_forward {
+            Some(f) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let plan = ForwardPlan {
+                    targets: f.targets.iter().map(|t| t.name.clone()).collect(),
+                    skip_duplicates: f.skip_duplicates,
+                };
+                (Some(Forwarding { plan, owed: tx }), Some(rx))
+            }
+            None => (None, None),
+        };
+        let (sequencer, sequencer_thread) = Sequencer::start(
+            journal,
+            shared.clone(),
+            feed.clone(),
+            deduper,
+            next_seq,
+            forwarding,
+        );
+        let forwarder = match (async_forward, owed_rx, &sender) {
+            (Some(f), Some(rx), Some(sender)) => {
+                let names: Vec<String> = f.targets.iter().map(|t| t.name.clone()).collect();
+                let (outbox, dropped) = recovery.unwrap_or_default().into_outbox(&names);
+                for (target, n) in dropped {
+                    crate::util::output::eline(&format!(
+                        "recmon: resume: {} owed to {} not sent: that target is not given now (add --forward-to {} to deliver them)",
+                        count(n, "callback", "callbacks"),
+                        crate::util::sanitize::terminal(&target, 200),
+                        crate::util::sanitize::terminal(&target, 200)
+                    ));
+                }
+                Some(crate::forward::start_async(
+                    f,
+                    sender.clone(),
+                    sequencer.clone(),
+                    rx,
+                    outbox,
+                ))
+            }
+            _ => None,
+        };
+        let mut server_cfg = cfg.server;
+        if let Some(f) = &forward {
+            // The outbox resends from the journal, so it must keep every header it forwards.
+            server_cfg.keep_all_headers = true;
+            if f.mode == ForwardMode::Sync {
+                server_cfg.forward_sync = Some(SyncForward {
+                    target: std::sync::Arc::new(f.targets[0].clone()),
+                    sender: sender.clone().expect("a sender for the targets"),
+                });
+            }
+        }
+        let auth = server_cfg.auth.clone();
         let facts = SessionFacts {
             version: env!("CARGO_PKG_VERSION").to_string(),
             listen: addr.to_string(),
@@ -457,7 +545,7 @@ impl Service {
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
-            cfg.server,
+            server_cfg,
             sequencer.clone(),
             shared.clone(),
             Published {
@@ -478,6 +566,8 @@ impl Service {
             loopback_only: addr.ip().is_loopback(),
             auth,
             resumed,
+            forward,
+            forwarder,
             stop_server,
             server,
             sequencer,
@@ -491,6 +581,11 @@ impl Service {
         self.feed.close();
         let _ = self.stop_server.send(());
         let _ = self.server.await;
+        // Attempts in flight finish and journal their result; what is still owed stays in the
+        // journal for the next --resume.
+        if let Some(f) = self.forwarder {
+            f.shutdown().await;
+        }
         self.sequencer.stop().await;
         drop(self.sequencer);
         let thread = self.sequencer_thread;
@@ -507,6 +602,11 @@ impl Service {
             auth_failures: store.auth_failures(),
             journal_failures: store.journal_failures().0,
             journal_path: self.journal_path,
+            forward: store
+                .forward_targets()
+                .iter()
+                .map(|t| (t.name.clone(), t.mode, t.delivered, t.pending(), t.failed))
+                .collect(),
         }
     }
 }
@@ -550,6 +650,29 @@ impl Service {
         )),
         None => lines.push("recmon: signature checking: off (set RECMON_AUTH_KEY to turn it on)".into()),
     }
+        if let Some(f) = &session.forward {
+            for t in &f.targets {
+                lines.push(match f.mode {
+                    ForwardMode::Async => format!(
+                        "recmon: forwarding every callback to {} (async: at least once, each stream in order, retried for {}){}",
+                        t.name,
+                        crate::util::human::duration_words(f.give_up),
+                        match session.resumed.as_ref().map(|r| r.owed) {
+                            Some(n) if n > 0 => format!("; {} owed from the journal, sending now", count(n as u64, "callback", "callbacks")),
+                            _ => String::new(),
+                        }
+                    ),
+                    ForwardMode::Sync => format!(
+                        "recmon: forwarding every callback to {} (sync: the provider gets the backend's answer, or 502/504 after {})",
+                        t.name,
+                        crate::util::human::duration_words(f.timeout)
+                    ),
+                });
+            }
+            if session.journal_path.is_none() && f.mode == ForwardMode::Async {
+                lines.push("recmon: warning: with --no-journal the outbox is in memory only: callbacks not yet delivered when recmon stops are lost".into());
+            }
+        }
         lines.push(match &session.journal_path {
             Some(p) => format!("recmon: journal: {}", p.display()),
             None => {
@@ -593,5 +716,18 @@ impl SessionSummary {
                 None => "recmon: journal: off".to_string(),
             },
         ]
+        .into_iter()
+        .chain(s.forward.iter().map(|(name, mode, delivered, pending, failed)| {
+            format!(
+                "recmon: forward to {name} ({}): {} delivered, {} pending{}, {} failed{}",
+                mode.as_str(),
+                thousands(*delivered),
+                thousands(*pending as u64),
+                if *pending > 0 { " (recmon --resume JOURNAL delivers them)" } else { "" },
+                thousands(*failed),
+                if *failed > 0 { " (listed in /api/state; resend with recmon replay --seq)" } else { "" },
+            )
+        }))
+        .collect()
     }
 }

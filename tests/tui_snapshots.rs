@@ -648,6 +648,7 @@ fn add_recording(store: &mut Store, id: &StreamId, n: u64, line: &Arc<str>) {
         status: 200,
         provider: Default::default(),
         kind: Some("recording".into()),
+        forward: Vec::new(),
         error: None,
         body_bytes: 0,
         body: None,

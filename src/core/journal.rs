@@ -23,6 +23,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::core::outbox::DeliveryLine;
 use crate::event::{AuthCheck, Outcome, Provider};
 
 /// How an over-size body was cut.
@@ -63,6 +64,10 @@ pub struct JournalEntry {
     /// status, recording or ingest, when the request was recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The async `--forward-to` targets this callback is owed to (see
+    /// [`crate::core::outbox`]); absent when it is owed to none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<String>,
     /// Why it was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -119,6 +124,9 @@ pub struct EntryRef<'a> {
     /// See [`JournalEntry::kind`].
     #[serde(default, borrow)]
     pub kind: Option<Cow<'a, str>>,
+    /// See [`JournalEntry::forward`].
+    #[serde(default, borrow)]
+    pub forward: Vec<Cow<'a, str>>,
     /// See [`JournalEntry::error`].
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
@@ -220,6 +228,7 @@ impl EntryRef<'_> {
             status: self.status,
             provider: self.provider,
             kind: self.kind.as_ref().map(s),
+            forward: self.forward.iter().map(s).collect(),
             error: self.error.as_ref().map(s),
             body_bytes: self.body_bytes,
             body: self.body.map(|b| b.to_owned()),
@@ -375,7 +384,7 @@ impl JournalEntry {
     }
 }
 
-mod rfc3339_ms {
+pub(crate) mod rfc3339_ms {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -766,11 +775,45 @@ fn name_types(msg: &str) -> String {
     out
 }
 
+/// One journal line, parsed: a request, or a delivery attempt's result.
+#[derive(Debug)]
+// Not boxed: a request per line is the common case, and the point is not to allocate for it.
+#[allow(clippy::large_enum_variant)]
+pub enum Line<'a> {
+    /// A request, parsed in place (its `line` is set).
+    Request(EntryRef<'a>),
+    /// A delivery attempt.
+    Delivery(DeliveryLine),
+}
+
+/// Parses one journal line (without its newline). A request line is tried first (nearly every
+/// line is one); a line that is not one but holds a `"delivery":{` object is read as a
+/// delivery line. The error is the request parse's, so that messages about lines that are
+/// neither stay the ones a journal has always had.
+pub fn parse_line(line: &str) -> Result<Line<'_>, serde_json::Error> {
+    match serde_json::from_str::<EntryRef>(line) {
+        Ok(mut e) => {
+            e.line = line;
+            Ok(Line::Request(e))
+        }
+        Err(e) => {
+            if memchr::memmem::find(line.as_bytes(), b"\"delivery\":{").is_some() {
+                if let Ok(d) = serde_json::from_str::<DeliveryLine>(line) {
+                    return Ok(Line::Delivery(d));
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
 /// One item read from a journal.
 #[derive(Debug)]
 pub enum ReadItem {
     /// A complete, well-formed line.
     Entry(Box<JournalEntry>),
+    /// A delivery attempt's result (see [`crate::core::outbox`]).
+    Delivery(Box<DeliveryLine>),
     /// A line in the middle that is not a journal entry; skipped.
     Garbled {
         /// 1-based line number.
@@ -837,6 +880,8 @@ impl<R: BufRead> JournalReader<R> {
 pub enum ItemRef<'a> {
     /// A complete, well-formed line, parsed in place.
     Entry(EntryRef<'a>),
+    /// A delivery attempt's line (with [`JournalReader::last_line`] its text).
+    Delivery(DeliveryLine),
     /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
     Damaged(ReadItem),
 }
@@ -865,14 +910,12 @@ impl<R: BufRead> JournalReader<R> {
         // A line that is not UTF-8 is parsed as bytes, for the same error (or, if the bad
         // bytes are in a field no reader looks at, the same entry, with an empty `line`).
         let parsed = match std::str::from_utf8(text) {
-            Ok(line) => serde_json::from_str::<EntryRef>(line).map(|mut e| {
-                e.line = line;
-                e
-            }),
-            Err(_) => serde_json::from_slice::<EntryRef>(text),
+            Ok(line) => parse_line(line),
+            Err(_) => serde_json::from_slice::<EntryRef>(text).map(Line::Request),
         };
         Some(Ok(match parsed {
-            Ok(e) => ItemRef::Entry(e),
+            Ok(Line::Request(e)) => ItemRef::Entry(e),
+            Ok(Line::Delivery(d)) => ItemRef::Delivery(d),
             Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
                 line: self.line_no,
                 offset: start,
@@ -893,6 +936,7 @@ impl<R: BufRead> Iterator for JournalReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         Some(self.next_ref()?.map(|item| match item {
             ItemRef::Entry(e) => ReadItem::Entry(Box::new(e.to_entry())),
+            ItemRef::Delivery(d) => ReadItem::Delivery(Box::new(d)),
             ItemRef::Damaged(d) => d,
         }))
     }
@@ -928,6 +972,7 @@ mod tests {
             status: 200,
             provider: Default::default(),
             kind: Some("status".into()),
+            forward: Vec::new(),
             error: None,
             body_bytes: body_len as u64,
             body: None,

@@ -1,11 +1,12 @@
 //! The core pipeline, below the listener and above nothing but the domain types:
 //! [`sequencer`] (one thread: decide, journal, apply, publish) → [`journal`] (the file) →
 //! [`store`] (the one place state changes) → [`feed`] (every committed entry, in order, for
-//! subscribers). [`rebuild`] reads a journal back into a store; [`dedup`] decides duplicates.
+//! subscribers). [`outbox`] is what the journal says about forwarding. [`rebuild`] reads a journal back into a store; [`dedup`] decides duplicates.
 
 pub mod dedup;
 pub mod feed;
 pub mod journal;
+pub mod outbox;
 pub mod rebuild;
 pub mod sequencer;
 pub mod store;

@@ -9,7 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::core::dedup::Deduper;
-use crate::core::journal::{EntryRef, ItemRef, JournalEntry, JournalReader, ReadItem};
+use crate::core::outbox::DeliveryLine;
+use crate::core::journal::{
+    parse_line, EntryRef, ItemRef, JournalEntry, JournalReader, Line, ReadItem,
+};
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, Method, Outcome};
 use crate::providers::aliyun::classify;
@@ -66,7 +69,7 @@ const PROGRESS_EVERY: u64 = 4096;
 /// byte offset) and that it was skipped. `None` for a well-formed entry.
 pub fn problem_text(item: &ReadItem) -> Option<String> {
     match item {
-        ReadItem::Entry(_) => None,
+        ReadItem::Entry(_) | ReadItem::Delivery(_) => None,
         ReadItem::Garbled {
             line,
             offset,
@@ -93,6 +96,32 @@ pub fn problem_text(item: &ReadItem) -> Option<String> {
 pub fn for_each_entry(
     path: &Path,
     mut visit: impl FnMut(&EntryRef) -> ControlFlow<()>,
+    progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    for_each_line(
+        path,
+        |line| match line {
+            LineRef::Request(e) => visit(e),
+            LineRef::Delivery(..) => ControlFlow::Continue(()),
+        },
+        progress,
+    )
+}
+
+/// One well-formed journal line as [`for_each_line`] visits it.
+#[derive(Debug, Clone, Copy)]
+pub enum LineRef<'l, 'a> {
+    /// A request, parsed in place.
+    Request(&'l EntryRef<'a>),
+    /// A delivery attempt's result, and the line's text.
+    Delivery(&'l DeliveryLine, &'l str),
+}
+
+/// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
+/// export): every well-formed line, in file order. [`Rebuilt::entries`] counts both kinds.
+pub fn for_each_line(
+    path: &Path,
+    mut visit: impl FnMut(LineRef) -> ControlFlow<()>,
     mut progress: impl FnMut(u64),
 ) -> io::Result<Rebuilt> {
     let mut out = Rebuilt::default();
@@ -103,7 +132,13 @@ pub fn for_each_entry(
             ItemRef::Entry(entry) => {
                 out.entries += 1;
                 out.last_seq = out.last_seq.max(entry.seq);
-                visit(&entry)
+                visit(LineRef::Request(&entry))
+            }
+            ItemRef::Delivery(d) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(d.seq);
+                // The reader's buffer still holds the line's text.
+                visit(LineRef::Delivery(&d, reader.last_line()))
             }
             ItemRef::Damaged(damaged) => {
                 out.problems.extend(problem_text(&damaged));
@@ -127,6 +162,8 @@ pub fn for_each_entry(
 /// journal is read.
 struct Tail {
     kept: VecDeque<Kept>,
+    /// Requests among `kept` (delivery lines ride along, and do not count).
+    requests: usize,
     capacity: usize,
 }
 
@@ -135,33 +172,56 @@ enum Kept {
     /// An entry whose line is not UTF-8 (possible only in a field no reader looks at, and
     /// never written by recmon): kept parsed, since its line cannot be parsed again as text.
     Entry(Box<JournalEntry>),
+    /// A delivery line, for its request's row in the log.
+    Delivery(DeliveryLine),
 }
 
 impl Tail {
     fn new(capacity: usize) -> Self {
         Tail {
             kept: VecDeque::with_capacity(capacity.min(1 << 16)),
+            requests: 0,
             capacity,
         }
     }
 
+    /// Drops the oldest lines while more than `capacity` requests are kept, and delivery
+    /// lines left at the front (their requests are gone), returning one buffer to reuse.
+    fn make_room(&mut self) -> Option<String> {
+        let mut reuse = None;
+        while self.requests >= self.capacity
+            || matches!(self.kept.front(), Some(Kept::Delivery(_)))
+        {
+            match self.kept.pop_front() {
+                Some(Kept::Line(buf)) => {
+                    self.requests -= 1;
+                    reuse = Some(buf);
+                }
+                Some(Kept::Entry(_)) => self.requests -= 1,
+                Some(Kept::Delivery(_)) => {}
+                None => break,
+            }
+        }
+        reuse
+    }
+
     fn push(&mut self, entry: &EntryRef) {
-        let reuse = if self.kept.len() == self.capacity {
-            self.kept.pop_front()
-        } else {
-            None
-        };
+        let reuse = self.make_room();
+        self.requests += 1;
         if entry.line.is_empty() {
             self.kept.push_back(Kept::Entry(Box::new(entry.to_entry())));
             return;
         }
-        let mut buf = match reuse {
-            Some(Kept::Line(buf)) => buf,
-            _ => String::new(),
-        };
+        let mut buf = reuse.unwrap_or_default();
         buf.clear();
         buf.push_str(entry.line);
         self.kept.push_back(Kept::Line(buf));
+    }
+
+    fn push_delivery(&mut self, d: &DeliveryLine) {
+        if self.requests > 0 {
+            self.kept.push_back(Kept::Delivery(d.clone()));
+        }
     }
 }
 
@@ -178,11 +238,33 @@ pub fn rebuild(
     deduper: &mut Deduper,
     progress: impl FnMut(u64),
 ) -> io::Result<Rebuilt> {
+    rebuild_observing(path, store, deduper, progress, |_, _| {})
+}
+
+/// [`rebuild`], also showing every line and its classified callback to `observe` (the
+/// forwarder rebuilds its outbox from the same single read).
+pub fn rebuild_observing(
+    path: &Path,
+    store: &mut Store,
+    deduper: &mut Deduper,
+    progress: impl FnMut(u64),
+    mut observe: impl FnMut(LineRef, Option<&Callback>),
+) -> io::Result<Rebuilt> {
     let mut tail = Tail::new(store.log_capacity());
-    let rebuilt = for_each_entry(
+    let rebuilt = for_each_line(
         path,
-        |entry| {
+        |line| {
+            let entry = match line {
+                LineRef::Request(e) => e,
+                LineRef::Delivery(d, _) => {
+                    store.apply_delivery_state(d);
+                    tail.push_delivery(d);
+                    observe(line, None);
+                    return ControlFlow::Continue(());
+                }
+            };
             let cb = callback_of_ref(entry);
+            observe(line, cb.as_ref());
             if entry.outcome == Outcome::Accepted {
                 if let Some(cb) = &cb {
                     deduper.observe_accepted(cb, entry.received_at);
@@ -196,9 +278,15 @@ pub fn rebuild(
     )?;
     for kept in &tail.kept {
         let (req, cb, line): (Request, _, Arc<str>) = match kept {
+            Kept::Delivery(d) => {
+                let t = store.forward_target(&d.delivery.target, d.delivery.mode);
+                store.log_delivery(d, t);
+                continue;
+            }
             Kept::Line(line) => {
-                let entry: EntryRef =
-                    serde_json::from_str(line).expect("a line the reader parsed parses again");
+                let Ok(Line::Request(entry)) = parse_line(line) else {
+                    unreachable!("a line the reader parsed as a request parses again");
+                };
                 let cb = callback_of_ref(&entry);
                 let stream = cb.as_ref().and_then(|c| store.stream_index(c.stream_id()));
                 store.push_log(

@@ -27,6 +27,7 @@ use crate::core::feed::{Feed, FeedItem};
 use crate::core::journal::{
     encode_body, write_line, EncodedBody, FsyncPolicy, JournalEntry, JournalFile, Truncation,
 };
+use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan, ForwardedRequest, Owed};
 use crate::core::store::SharedStore;
 use crate::event::Provider;
 use crate::event::{AuthCheck, Outcome};
@@ -61,9 +62,27 @@ pub struct Incoming {
     pub provider: Provider,
 }
 
+/// What is journaled: a request, or the result of one delivery attempt (forwarding).
+// Not boxed: a request is the common case.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Request(Incoming),
+    Delivery(Delivery, DateTime<Utc>),
+}
+
 struct Submission {
-    req: Incoming,
+    item: Item,
     ack: oneshot::Sender<Result<Ack, JournalFailed>>,
+}
+
+/// Forwarding, as the sequencer sees it: which committed requests are owed to the async
+/// targets (marked in their lines), and where they go once they are on disk.
+#[derive(Clone)]
+pub struct Forwarding {
+    /// The async targets and the duplicate rule.
+    pub plan: ForwardPlan,
+    /// The forwarder's inbox.
+    pub owed: mpsc::UnboundedSender<Owed>,
 }
 
 /// A request that is safely in the journal.
@@ -107,19 +126,39 @@ impl Sequencer {
         feed: Arc<Feed>,
         deduper: Deduper,
         next_seq: u64,
+        forwarding: Option<Forwarding>,
     ) -> (Sequencer, JoinHandle<SequencerSummary>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let handle = std::thread::Builder::new()
             .name("recmon-sequencer".into())
-            .spawn(move || run(rx, journal, Committer { shared, feed }, deduper, next_seq))
+            .spawn(move || {
+                let committer = Committer {
+                    shared,
+                    feed,
+                    forwarding,
+                };
+                run(rx, journal, committer, deduper, next_seq)
+            })
             .expect("spawn sequencer thread");
         (Sequencer { tx }, handle)
     }
 
     /// Hands a request to the sequencer and waits until it is journaled.
     pub async fn submit(&self, req: Incoming) -> Result<Ack, JournalFailed> {
+        self.submit_item(Item::Request(req)).await
+    }
+
+    /// Journals one delivery attempt's result (a line of its own, with its own seq) and
+    /// waits until it is on disk; returns its seq.
+    pub async fn record_delivery(&self, delivery: Delivery) -> Result<u64, JournalFailed> {
+        self.submit_item(Item::Delivery(delivery, Utc::now()))
+            .await
+            .map(|ack| ack.seq)
+    }
+
+    async fn submit_item(&self, item: Item) -> Result<Ack, JournalFailed> {
         let (ack, rx) = oneshot::channel();
-        if self.tx.send(Some(Submission { req, ack })).await.is_err() {
+        if self.tx.send(Some(Submission { item, ack })).await.is_err() {
             return Err(JournalFailed("recmon is shutting down".into()));
         }
         rx.await
@@ -143,7 +182,7 @@ fn run(
     let mut summary = SequencerSummary::default();
     let mut batch: Vec<Submission> = Vec::with_capacity(MAX_BATCH);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut staged: Vec<(JournalEntry, std::ops::Range<usize>, Ack)> = Vec::new();
+    let mut staged: Vec<(Staged, std::ops::Range<usize>, Ack)> = Vec::new();
     let mut undos = Vec::new();
     // Set when an fsync failed: the file can no longer be trusted to hold what was written,
     // so every later request is answered 503 until recmon is restarted.
@@ -185,9 +224,33 @@ fn run(
         buf.clear();
         staged.clear();
         undos.clear();
-        for Submission { req: sub, .. } in batch.iter_mut() {
+        for Submission { item, .. } in batch.iter_mut() {
             let seq = next_seq;
             next_seq += 1;
+            let sub = match item {
+                Item::Request(sub) => sub,
+                Item::Delivery(delivery, at) => {
+                    let line = DeliveryLine {
+                        seq,
+                        received_at: *at,
+                        delivery: delivery.clone(),
+                    };
+                    let start = buf.len();
+                    serde_json::to_writer(&mut buf, &line).expect("a delivery line serializes");
+                    let end = buf.len();
+                    buf.push(b'\n');
+                    staged.push((
+                        Staged::Delivery(line),
+                        start..end,
+                        Ack {
+                            seq,
+                            outcome: Outcome::Accepted,
+                            status: 200,
+                        },
+                    ));
+                    continue;
+                }
+            };
             let Decision {
                 outcome,
                 status,
@@ -199,12 +262,17 @@ fn run(
             // its encoding.
             let body = sub.body.clone();
             let enc = encode_body(&body, sub.body_is_json);
-            let entry = build_entry(sub, seq, outcome, status, error, &enc);
+            let mut entry = build_entry(sub, seq, outcome, status, error, &enc);
+            if let Some(f) = &committer.forwarding {
+                if f.plan.owes(outcome) {
+                    entry.forward = f.plan.targets.clone();
+                }
+            }
             let start = buf.len();
             write_line(&mut buf, &entry, enc.inline);
             let end = buf.len() - 1;
             staged.push((
-                entry,
+                Staged::Request(entry),
                 start..end,
                 Ack {
                     seq,
@@ -288,15 +356,23 @@ fn run(
 /// A batch written to the journal, on its way to being applied and answered.
 struct WrittenBatch {
     subs: Vec<Submission>,
-    staged: Vec<(JournalEntry, std::ops::Range<usize>, Ack)>,
+    staged: Vec<(Staged, std::ops::Range<usize>, Ack)>,
     buf: Vec<u8>,
 }
 
-/// Where a batch goes once it is safely in the journal: the store, then the feed.
+/// A line staged for the store, beside its text in the batch.
+enum Staged {
+    Request(JournalEntry),
+    Delivery(DeliveryLine),
+}
+
+/// Where a batch goes once it is safely in the journal: the store, then the feed, then (for
+/// callbacks owed to backends) the forwarder.
 #[derive(Clone)]
 struct Committer {
     shared: Arc<SharedStore>,
     feed: Arc<Feed>,
+    forwarding: Option<Forwarding>,
 }
 
 impl Committer {
@@ -305,24 +381,59 @@ impl Committer {
     /// and the feed.
     fn commit(&self, b: WrittenBatch) {
         let mut published = Vec::with_capacity(b.subs.len());
+        let mut owed = Vec::new();
         {
             let mut store = self.shared.lock();
-            for (sub, (entry, range, _)) in b.subs.iter().zip(&b.staged) {
+            for (sub, (staged, range, ack)) in b.subs.iter().zip(&b.staged) {
                 let line: Arc<str> = Arc::from(
                     std::str::from_utf8(&b.buf[range.clone()]).expect("serde_json writes UTF-8"),
                 );
-                store.apply(entry, sub.req.verdict.as_ref().ok(), line.clone());
+                match (staged, &sub.item) {
+                    (Staged::Request(entry), Item::Request(req)) => {
+                        let cb = req.verdict.as_ref().ok();
+                        store.apply(entry, cb, line.clone());
+                        if let (false, Some(cb)) = (entry.forward.is_empty(), cb) {
+                            owed.push(owed_of(entry, cb, req));
+                        }
+                    }
+                    (Staged::Delivery(d), _) => store.apply_delivery(d, line.clone()),
+                    _ => unreachable!("a staged line matches its submission"),
+                }
                 published.push(FeedItem {
-                    seq: entry.seq,
+                    seq: ack.seq,
                     line,
                 });
             }
         }
         self.feed.publish(published);
         self.shared.notify();
+        if let Some(f) = &self.forwarding {
+            for o in owed {
+                // The forwarder is gone only at shutdown: what it did not take is still owed
+                // in the journal, and a --resume sends it.
+                let _ = f.owed.send(o);
+            }
+        }
         for (sub, (_, _, ack)) in b.subs.into_iter().zip(b.staged) {
             let _ = sub.ack.send(Ok(ack));
         }
+    }
+}
+
+/// A committed callback, as the forwarder sends it.
+fn owed_of(entry: &JournalEntry, cb: &Callback, req: &Incoming) -> Owed {
+    Owed {
+        seq: entry.seq,
+        received_at: entry.received_at,
+        stream: cb.stream_id().clone(),
+        request: ForwardedRequest {
+            method: entry.method.clone(),
+            path: entry.path.clone(),
+            headers: entry.headers.clone(),
+            remote: entry.remote.clone(),
+            body: req.body.clone(),
+        },
+        targets: entry.forward.clone(),
     }
 }
 
@@ -395,6 +506,7 @@ pub(crate) fn build_entry(
         status,
         provider: sub.provider,
         kind: sub.verdict.as_ref().ok().map(|c| c.kind().to_string()),
+        forward: Vec::new(),
         error,
         body_bytes: sub.body.len() as u64,
         body: None,

@@ -30,7 +30,9 @@ use crate::core::feed::{Feed, SessionFacts};
 use crate::core::journal::Truncation;
 use crate::core::sequencer::{Incoming, Sequencer};
 use crate::core::store::SharedStore;
+use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest};
 use crate::event::Outcome;
+use crate::forward::SyncForward;
 use crate::event::{Method, Provider, Rejection};
 use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
 use crate::providers::aliyun::classify_request;
@@ -57,6 +59,10 @@ pub struct ServerConfig {
     /// Longest quiet time on an `/api/events` stream before a `: keep-alive` comment
     /// (`--keep-alive-secs`, hidden; tests shorten it).
     pub keep_alive: Duration,
+    /// Journal every header but the hop-by-hop ones (forwarding resends them from the journal).
+    pub keep_all_headers: bool,
+    /// `--forward-mode sync`: each callback is passed to this backend and answered with its answer.
+    pub forward_sync: Option<SyncForward>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +76,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             auth: None,
             keep_alive: api::KEEP_ALIVE,
+            keep_all_headers: false,
+            forward_sync: None,
         }
     }
 }
@@ -291,13 +299,27 @@ fn error_response(status: u16, error: &str) -> Resp {
     json_response(status, serde_json::json!({ "error": error }))
 }
 
-/// The headers worth keeping in the journal: what identifies the sender and the provider's
+/// Headers that belong to one connection (RFC 9110 §7.6.1): never journaled for forwarding.
+/// (`transfer-encoding` is journaled all the same, as always: it says how the body came.)
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// The headers worth keeping in the journal (with `all`, when forwarding: every header but the
+/// hop-by-hop ones, so that the outbox can resend the request from the journal alone): what identifies the sender and the provider's
 /// signature headers. Names are lowercase; values that are not UTF-8 are kept lossily.
-fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+fn kept_headers(headers: &HeaderMap, all: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        let keep = matches!(
+        let keep = (all && !HOP_BY_HOP.contains(&n)) || matches!(
             n,
             "content-type"
                 | "content-length"
@@ -554,7 +576,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
         .map(|p| p.as_str().to_string())
         .unwrap_or(path);
     let method_name = req.method().as_str().to_string();
-    let headers = kept_headers(req.headers());
+    let headers = kept_headers(req.headers(), ctx.cfg.keep_all_headers);
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -637,7 +659,19 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
         auth: auth_result.map(|r| r.is_ok()),
     };
     let error_text = incoming.verdict.as_ref().err().map(|r| r.error.clone());
-    let mut resp = answer(&ctx, incoming, error_text).await;
+    let mut resp = match &ctx.cfg.forward_sync {
+        Some(sync) if incoming.verdict.is_ok() => {
+            let fwd = ForwardedRequest {
+                method: incoming.method.clone(),
+                path: incoming.path.clone(),
+                headers: incoming.headers.clone(),
+                remote: incoming.remote.clone(),
+                body: incoming.body.clone(),
+            };
+            answer_sync(&ctx, sync, incoming, fwd).await
+        }
+        _ => answer(&ctx, incoming, error_text).await,
+    };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
         allow(&mut resp, CALLBACK_METHODS);
     }
@@ -684,7 +718,7 @@ async fn submit_rejected(
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
-        headers: kept_headers(req.headers()),
+        headers: kept_headers(req.headers(), ctx.cfg.keep_all_headers),
         body: Bytes::new(),
         truncated: None,
         verdict: Err(rej.clone()),
@@ -692,6 +726,70 @@ async fn submit_rejected(
         auth: None,
     };
     answer(ctx, incoming, Some(rej.error)).await
+}
+
+/// `--forward-mode sync`: journal the callback, pass it to the backend, journal the attempt,
+/// and answer with the backend's status and body; 504 when it does not answer within
+/// `--forward-timeout`, 502 when it cannot be reached, so the provider retries.
+async fn answer_sync(
+    ctx: &Ctx,
+    sync: &SyncForward,
+    incoming: Incoming,
+    fwd: ForwardedRequest,
+) -> Resp {
+    let ack = match ctx.seq.submit(incoming).await {
+        Ok(ack) => ack,
+        Err(failed) => {
+            return error_response(
+                503,
+                &format!("{}; the callback was not recorded, retry later", failed.0),
+            )
+        }
+    };
+    let tried = sync.sender.send(&sync.target, &fwd, ack.seq).await;
+    let delivered = tried.delivered();
+    let result = if delivered {
+        DeliveryResult::Delivered
+    } else {
+        DeliveryResult::Failed
+    };
+    let mut d = tried.delivery(ack.seq, &sync.target.name, ForwardMode::Sync, 1, result);
+    let resp = match &tried.answer {
+        Ok(a) => {
+            let mut r = Response::new(Either::Left(Full::new(a.body.clone())));
+            *r.status_mut() = a.status;
+            if let Some(ct) = &a.content_type {
+                r.headers_mut().insert(CONTENT_TYPE, ct.clone());
+            }
+            r
+        }
+        Err(crate::forward::Failure::Timeout(t)) => error_response(
+            504,
+            &format!(
+                "the backend did not answer within {} ms (--forward-timeout); the callback is journaled as seq {}, retry",
+                t.as_millis(),
+                ack.seq
+            ),
+        ),
+        Err(crate::forward::Failure::Connection(e)) => error_response(
+            502,
+            &format!(
+                "the backend could not be reached: {e}; the callback is journaled as seq {}, retry",
+                ack.seq
+            ),
+        ),
+    };
+    d.answered = Some(resp.status().as_u16());
+    if let Err(failed) = ctx.seq.record_delivery(d).await {
+        return error_response(
+            503,
+            &format!(
+                "{}; the backend's answer could not be recorded, retry later",
+                failed.0
+            ),
+        );
+    }
+    resp
 }
 
 async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Resp {

@@ -76,6 +76,38 @@ pub fn count(n: u64, singular: &str, plural: &str) -> String {
     )
 }
 
+/// A duration as a flag takes it: `90s`, `5m`, `2h`, `500ms`, `1h 30m` (humantime's forms), or
+/// a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    humantime::parse_duration(t).map_err(|_| {
+        format!("{s:?} is not a duration; write e.g. 10s, 500ms, 5m, 24h (a bare number is seconds)")
+    })
+}
+
+/// A duration in the form flags take it: `24h`, `5m`, `10s`, `1m30s`, `500ms`.
+pub fn duration_words(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut secs = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,7 @@ impl Feed {
             status,
             provider: Default::default(),
             kind: cb.as_ref().map(|c| c.kind().to_string()),
+            forward: Vec::new(),
             error,
             body_bytes: body.len() as u64,
             body: None,

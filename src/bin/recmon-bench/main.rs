@@ -631,6 +631,7 @@ fn make_journal(lines: u64, path: &std::path::Path, mix: &str) {
             status,
             provider: Default::default(),
             kind,
+            forward: Vec::new(),
             error,
             body_bytes: body.len() as u64,
             body: None,

@@ -1634,6 +1634,7 @@ pub mod frames {
             status: 200,
             provider: Default::default(),
             kind: Some("recording".into()),
+            forward: Vec::new(),
             error: None,
             body_bytes: 0,
             body: None,

@@ -865,6 +865,7 @@ mod tests {
                 status: if cb.is_some() { 200 } else { 400 },
                 provider: Default::default(),
                 kind: cb.map(|c| c.kind().to_string()),
+                forward: Vec::new(),
                 error: verdict.as_ref().err().map(|r| r.error.clone()),
                 body_bytes: body.len() as u64,
                 body: None,

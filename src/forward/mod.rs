@@ -1,0 +1,531 @@
+//! Forwarding every callback to the user's own backends (`--forward-to`), with the journal as
+//! the outbox (see [`crate::core::outbox`] for what the journal says).
+//!
+//! - [`target`]: one target, and the request a callback is forwarded as (pure).
+//! - [`Sender`]: one HTTP(S) attempt with a timeout, its answer capped.
+//! - [`start_async`]: the async outbox, one engine per target. Each stream's callbacks go in seq
+//!   order (a later one waits until the earlier is delivered or given up), streams in
+//!   parallel up to `--forward-concurrency`; a failed attempt is retried after 1 s, 2 s, 4 s …
+//!   60 s, until `--forward-give-up` has passed since the callback arrived. A success after
+//!   failures wakes every waiting stream at once, so an outage is caught up at the backend's
+//!   pace instead of each stream's backoff. Every attempt's result is journaled.
+//! - [`recover`]: what a resumed journal still owes each target.
+//! - Sync mode (pass-through) is the listener's: it calls [`Sender::send`] itself and answers
+//!   the provider with the backend's answer ([`SyncForward`]).
+
+pub mod recover;
+pub mod target;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderValue;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::core::outbox::{
+    cap_text, Delivery, DeliveryResult, ForwardMode, ForwardedRequest, Owed, REPLY_MAX,
+};
+use crate::core::sequencer::Sequencer;
+use crate::event::StreamId;
+use crate::forward::target::{prepare, Target};
+
+/// Largest backend answer body read (and, in sync mode, passed back to the provider).
+pub const ANSWER_MAX: usize = 64 * 1024;
+
+/// The first retry's delay; each later one doubles, up to [`BACKOFF_MAX`].
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest delay between two attempts.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// How long shutdown waits for attempts in flight to finish and be journaled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The delay after failed attempt number `attempt` (1-based): 1 s, 2 s, 4 s, … 60 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let factor = 1u64 << attempt.saturating_sub(1).min(16);
+    (BACKOFF_FIRST * factor as u32).min(BACKOFF_MAX)
+}
+
+/// Forwarding settings, from the command line.
+#[derive(Debug, Clone)]
+pub struct ForwardConfig {
+    /// The targets, in command-line order.
+    pub targets: Vec<Target>,
+    /// async or sync.
+    pub mode: ForwardMode,
+    /// Time for one attempt, connect to the end of the answer.
+    pub timeout: Duration,
+    /// Async: how long after a callback arrived it is still retried.
+    pub give_up: Duration,
+    /// Async: streams delivered at once, per target.
+    pub concurrency: usize,
+    /// Async: duplicates are not forwarded.
+    pub skip_duplicates: bool,
+    /// Re-sign for the target's host with this key.
+    pub sign_key: Option<String>,
+}
+
+/// What a backend answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its status.
+    pub status: hyper::StatusCode,
+    /// Its Content-Type.
+    pub content_type: Option<HeaderValue>,
+    /// Its body, at most [`ANSWER_MAX`] bytes.
+    pub body: Bytes,
+}
+
+/// One attempt's result.
+#[derive(Debug)]
+pub struct Attempted {
+    /// The answer, or why there is none.
+    pub answer: Result<Answer, Failure>,
+    /// How long it took.
+    pub ms: u64,
+}
+
+/// Why an attempt got no answer.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// No answer within the timeout.
+    Timeout(Duration),
+    /// Connecting or talking failed (in words).
+    Connection(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout(t) => write!(f, "no answer within {} ms", t.as_millis()),
+            Failure::Connection(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Attempted {
+    /// Whether the backend answered 2xx.
+    pub fn delivered(&self) -> bool {
+        matches!(&self.answer, Ok(a) if a.status.is_success())
+    }
+
+    /// The journal's record of it.
+    pub fn delivery(
+        &self,
+        of: u64,
+        target: &str,
+        mode: ForwardMode,
+        attempt: u32,
+        result: DeliveryResult,
+    ) -> Delivery {
+        let (status, error, reply) = match &self.answer {
+            Ok(a) => (
+                Some(a.status.as_u16()),
+                (!a.status.is_success()).then(|| {
+                    format!(
+                        "{} {}",
+                        a.status.as_u16(),
+                        a.status.canonical_reason().unwrap_or("")
+                    )
+                    .trim_end()
+                    .to_string()
+                }),
+                (!a.body.is_empty()).then(|| cap_text(&a.body, REPLY_MAX)),
+            ),
+            Err(f) => (None, Some(cap_text(f.to_string().as_bytes(), REPLY_MAX)), None),
+        };
+        Delivery {
+            of,
+            target: target.to_string(),
+            mode,
+            attempt,
+            result,
+            status,
+            ms: self.ms,
+            error,
+            reply,
+            retry_in_s: None,
+            answered: None,
+        }
+    }
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Sends forwarded requests: one pooled HTTP(S) client (keep-alive to each backend).
+#[derive(Clone)]
+pub struct Sender {
+    client: HttpClient,
+    timeout: Duration,
+    sign_key: Option<String>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("timeout", &self.timeout)
+            .field("sign_key", &self.sign_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Sender {
+    /// A sender for `cfg`'s targets. Must be called within a Tokio runtime.
+    pub fn new(cfg: &ForwardConfig) -> Result<Sender, String> {
+        let https = cfg.targets.iter().any(Target::is_https);
+        let connector = crate::util::http_client::connector(https, None)?;
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(cfg.concurrency.max(1) * 2)
+            .build(connector);
+        Ok(Sender {
+            client,
+            timeout: cfg.timeout,
+            sign_key: cfg.sign_key.clone(),
+        })
+    }
+
+    /// One attempt: the request, and the answer read up to [`ANSWER_MAX`] bytes, within the
+    /// timeout.
+    pub async fn send(&self, target: &Target, req: &ForwardedRequest, seq: u64) -> Attempted {
+        let request = prepare(
+            target,
+            req,
+            seq,
+            self.sign_key.as_deref(),
+            Utc::now().timestamp(),
+        );
+        let t0 = Instant::now();
+        let exchange = async {
+            let resp = self.client.request(request).await.map_err(|e| {
+                Failure::Connection(crate::util::http_client::describe_error(&e, "the backend"))
+            })?;
+            let (parts, mut body) = resp.into_parts();
+            let mut buf = BytesMut::new();
+            while buf.len() < ANSWER_MAX {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            let room = ANSWER_MAX - buf.len();
+                            buf.extend_from_slice(&data[..data.len().min(room)]);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        return Err(Failure::Connection(format!(
+                            "the backend's answer broke off: {}",
+                            crate::util::http_client::describe_error(&e, "the backend")
+                        )))
+                    }
+                    None => break,
+                }
+            }
+            Ok(Answer {
+                status: parts.status,
+                content_type: parts.headers.get(hyper::header::CONTENT_TYPE).cloned(),
+                body: buf.freeze(),
+            })
+        };
+        let answer = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Timeout(self.timeout)),
+        };
+        Attempted {
+            answer,
+            ms: t0.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// Sync mode's target, as the listener holds it.
+#[derive(Debug, Clone)]
+pub struct SyncForward {
+    /// The one target.
+    pub target: Arc<Target>,
+    /// Its sender (with `--forward-timeout`, 4 s by default in this mode).
+    pub sender: Sender,
+}
+
+/// The async outbox: one engine per target, fed by the sequencer with each committed
+/// callback it owes them.
+pub struct Forwarder {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Stops sending: attempts in flight get [`SHUTDOWN_GRACE`] to finish and be journaled;
+    /// whatever is still owed stays in the journal for `--resume`.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the async engines. `inbox` receives what the sequencer commits; `recovered` is what a
+/// resumed journal still owes each target (see [`recover`]), sent first.
+pub fn start_async(
+    cfg: &ForwardConfig,
+    sender: Sender,
+    sequencer: Sequencer,
+    mut inbox: mpsc::UnboundedReceiver<Owed>,
+    mut recovered: HashMap<String, Vec<(Arc<Owed>, u32)>>,
+) -> Forwarder {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut lanes_in: HashMap<String, mpsc::UnboundedSender<Job>> = HashMap::new();
+    for target in &cfg.targets {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (owed, attempts) in recovered.remove(&target.name).unwrap_or_default() {
+            let _ = tx.send(Job { owed, attempts });
+        }
+        lanes_in.insert(target.name.clone(), tx);
+        let engine = Engine {
+            target: Arc::new(target.clone()),
+            sender: sender.clone(),
+            sequencer: sequencer.clone(),
+            give_up: cfg.give_up,
+            concurrency: cfg.concurrency.max(1),
+            lanes: HashMap::new(),
+            ready: BinaryHeap::new(),
+            generation: 0,
+            failing: false,
+        };
+        tasks.push(tokio::spawn(engine.run(rx, stop_rx.clone())));
+    }
+    // Fan-out: one committed callback, to each target it is owed to.
+    let mut stop_fan = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            let owed = tokio::select! {
+                o = inbox.recv() => match o { Some(o) => Arc::new(o), None => break },
+                _ = stop_fan.changed() => break,
+            };
+            for name in &owed.targets {
+                if let Some(tx) = lanes_in.get(name) {
+                    let _ = tx.send(Job {
+                        owed: owed.clone(),
+                        attempts: 0,
+                    });
+                }
+            }
+        }
+    }));
+    Forwarder { stop, tasks }
+}
+
+/// One owed callback in a target's queue.
+struct Job {
+    owed: Arc<Owed>,
+    /// Attempts already made (also those in an earlier run, from the journal).
+    attempts: u32,
+}
+
+/// One stream's queue at one target.
+#[derive(Default)]
+struct Lane {
+    jobs: VecDeque<Job>,
+    busy: bool,
+    /// The generation of its entry in the ready heap (older entries are stale).
+    generation: u64,
+}
+
+/// What an attempt came to, back at the engine.
+struct Done {
+    stream: StreamId,
+    result: DeliveryResult,
+    retry_in: Duration,
+}
+
+struct Engine {
+    target: Arc<Target>,
+    sender: Sender,
+    sequencer: Sequencer,
+    give_up: Duration,
+    concurrency: usize,
+    lanes: HashMap<StreamId, Lane>,
+    /// Streams whose head may be sent at the given time.
+    ready: BinaryHeap<Reverse<(Instant, u64, StreamId)>>,
+    generation: u64,
+    /// The newest attempt failed.
+    failing: bool,
+}
+
+impl Engine {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>, mut stop: watch::Receiver<bool>) {
+        let mut in_flight: JoinSet<Done> = JoinSet::new();
+        let mut open = true;
+        loop {
+            self.dispatch(&mut in_flight);
+            let wake = self
+                .ready
+                .peek()
+                .map(|r| r.0 .0)
+                .filter(|_| in_flight.len() < self.concurrency);
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok(done) = done {
+                        self.finish(done);
+                    }
+                }
+                job = rx.recv(), if open => match job {
+                    Some(job) => self.enqueue(job),
+                    None => open = false,
+                },
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+            }
+            if !open && in_flight.is_empty() && self.lanes.is_empty() {
+                return;
+            }
+        }
+        // Shutdown: let attempts in flight finish and journal their result.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+    }
+
+    fn schedule(&mut self, stream: &StreamId, at: Instant) {
+        self.generation += 1;
+        if let Some(lane) = self.lanes.get_mut(stream) {
+            lane.generation = self.generation;
+            self.ready
+                .push(Reverse((at, self.generation, stream.clone())));
+        }
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        let stream = job.owed.stream.clone();
+        let lane = self.lanes.entry(stream.clone()).or_default();
+        lane.jobs.push_back(job);
+        if lane.jobs.len() == 1 && !lane.busy {
+            self.schedule(&stream, Instant::now());
+        }
+    }
+
+    fn dispatch(&mut self, in_flight: &mut JoinSet<Done>) {
+        let now = Instant::now();
+        while in_flight.len() < self.concurrency {
+            let Some(Reverse((at, generation, _))) = self.ready.peek() else {
+                break;
+            };
+            if *at > now {
+                break;
+            }
+            let (generation, stream) = (*generation, self.ready.pop().expect("peeked").0 .2);
+            let Some(lane) = self.lanes.get_mut(&stream) else {
+                continue;
+            };
+            if lane.busy || lane.generation != generation {
+                continue;
+            }
+            let Some(job) = lane.jobs.front() else {
+                continue;
+            };
+            lane.busy = true;
+            let (owed, attempt) = (job.owed.clone(), job.attempts + 1);
+            let (target, sender, sequencer, give_up) = (
+                self.target.clone(),
+                self.sender.clone(),
+                self.sequencer.clone(),
+                self.give_up,
+            );
+            in_flight.spawn(async move {
+                let tried = sender.send(&target, &owed.request, owed.seq).await;
+                let age = (Utc::now() - owed.received_at).to_std().unwrap_or_default();
+                let result = if tried.delivered() {
+                    DeliveryResult::Delivered
+                } else if age >= give_up {
+                    DeliveryResult::Failed
+                } else {
+                    DeliveryResult::Retry
+                };
+                let retry_in = backoff(attempt);
+                let mut d = tried.delivery(owed.seq, &target.name, ForwardMode::Async, attempt, result);
+                if result == DeliveryResult::Retry {
+                    d.retry_in_s = Some(retry_in.as_secs());
+                }
+                if result == DeliveryResult::Failed {
+                    d.error = Some(format!(
+                        "{}; given up {} after it arrived (--forward-give-up)",
+                        d.error.as_deref().unwrap_or("not delivered"),
+                        crate::util::human::duration_words(give_up)
+                    ));
+                }
+                // A result that cannot be journaled (the journal is failing) changes nothing
+                // for the backend: a --resume sends the callback again, at least once.
+                let _ = sequencer.record_delivery(d).await;
+                Done {
+                    stream: owed.stream.clone(),
+                    result,
+                    retry_in,
+                }
+            });
+        }
+    }
+
+    fn finish(&mut self, done: Done) {
+        let now = Instant::now();
+        let Some(lane) = self.lanes.get_mut(&done.stream) else {
+            return;
+        };
+        lane.busy = false;
+        match done.result {
+            DeliveryResult::Delivered | DeliveryResult::Failed => {
+                lane.jobs.pop_front();
+                if lane.jobs.is_empty() {
+                    self.lanes.remove(&done.stream);
+                } else {
+                    self.schedule(&done.stream, now);
+                }
+                if done.result == DeliveryResult::Delivered && self.failing {
+                    // The backend is back: every stream waiting out its backoff goes now.
+                    self.failing = false;
+                    let waiting: Vec<StreamId> = self
+                        .lanes
+                        .iter()
+                        .filter(|(_, l)| !l.busy && !l.jobs.is_empty())
+                        .map(|(s, _)| s.clone())
+                        .collect();
+                    for s in waiting {
+                        self.schedule(&s, now);
+                    }
+                }
+            }
+            DeliveryResult::Retry => {
+                if let Some(job) = lane.jobs.front_mut() {
+                    job.attempts += 1;
+                }
+                self.failing = true;
+                self.schedule(&done.stream, now + done.retry_in);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_a_minute() {
+        let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(1000), BACKOFF_MAX);
+    }
+}

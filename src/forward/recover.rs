@@ -1,0 +1,112 @@
+//! What a journal still owes each target: read during `--resume`'s one pass over the journal
+//! (fed every line by [`crate::core::rebuild::rebuild_observing`]).
+//!
+//! A request line with `"forward":[...]` is owed to each target it lists; a `delivered` or
+//! `failed` delivery line for it and a target settles that target. Whatever is left is
+//! delivered again, in seq order per stream, with its attempt count carried on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::core::outbox::{ForwardedRequest, Owed};
+use crate::core::rebuild::LineRef;
+use crate::event::Callback;
+
+/// One owed request while the journal is read.
+struct Open {
+    owed: Arc<Owed>,
+    /// Targets not settled yet, with the attempts made so far.
+    targets: Vec<(String, u32)>,
+}
+
+/// The outbox as the journal leaves it.
+#[derive(Default)]
+pub struct Recovery {
+    open: BTreeMap<u64, Open>,
+}
+
+impl Recovery {
+    /// Reads one journal line (`cb` is a request's callback, when it is one).
+    pub fn observe(&mut self, line: LineRef, cb: Option<&Callback>) {
+        match line {
+            LineRef::Request(e) => {
+                let Some(cb) = cb.filter(|_| !e.forward.is_empty()) else {
+                    return;
+                };
+                let targets: Vec<String> = e.forward.iter().map(|t| t.to_string()).collect();
+                let owed = Owed {
+                    seq: e.seq,
+                    received_at: e.received_at,
+                    stream: cb.stream_id().clone(),
+                    request: ForwardedRequest {
+                        method: e.method.to_string(),
+                        path: e.path.to_string(),
+                        headers: e
+                            .headers
+                            .0
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        remote: e.remote.to_string(),
+                        body: bytes::Bytes::from(e.body_raw().into_owned()),
+                    },
+                    targets: targets.clone(),
+                };
+                self.open.insert(
+                    e.seq,
+                    Open {
+                        owed: Arc::new(owed),
+                        targets: targets.into_iter().map(|t| (t, 0)).collect(),
+                    },
+                );
+            }
+            LineRef::Delivery(d, _) => {
+                let d = &d.delivery;
+                let Some(open) = self.open.get_mut(&d.of) else {
+                    return;
+                };
+                let Some(i) = open.targets.iter().position(|(t, _)| *t == d.target) else {
+                    return;
+                };
+                if d.result.is_final() {
+                    open.targets.swap_remove(i);
+                    if open.targets.is_empty() {
+                        self.open.remove(&d.of);
+                    }
+                } else {
+                    open.targets[i].1 = open.targets[i].1.max(d.attempt);
+                }
+            }
+        }
+    }
+
+    /// How many requests are still owed to some target.
+    pub fn owed(&self) -> usize {
+        self.open.len()
+    }
+
+    /// What is owed to each target, in seq order with its attempts so far. Targets no longer
+    /// given (`configured`) come back separately with their counts, to be reported.
+    pub fn into_outbox(
+        self,
+        configured: &[String],
+    ) -> (
+        HashMap<String, Vec<(Arc<Owed>, u32)>>,
+        BTreeMap<String, u64>,
+    ) {
+        let mut out: HashMap<String, Vec<(Arc<Owed>, u32)>> = HashMap::new();
+        let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, open) in self.open {
+            for (target, attempts) in open.targets {
+                if configured.contains(&target) {
+                    out.entry(target)
+                        .or_default()
+                        .push((open.owed.clone(), attempts));
+                } else {
+                    *dropped.entry(target).or_default() += 1;
+                }
+            }
+        }
+        (out, dropped)
+    }
+}
