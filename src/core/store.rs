@@ -651,9 +651,6 @@ impl Store {
                 t.last_error = Some((line.received_at, why));
             }
         }
-        if d.mode == ForwardMode::Sync && d.result == DeliveryResult::Delivered && !owed {
-            // Sync deliveries were never pending; counted above all the same.
-        }
         if let Some((text, bad)) = note {
             if self.forward_notes.len() == NOTES_KEPT {
                 self.forward_notes.pop_front();

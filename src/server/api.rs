@@ -84,7 +84,38 @@ pub fn state_document(store: &Store) -> serde_json::Value {
         "journal_failures": store.journal_failures().0,
         "auth_failures": store.auth_failures(),
         "last_seq": store.last_seq(),
+        "forward": forward_document(store, chrono::Utc::now()),
     })
+}
+
+/// `/api/state`'s `forward`: one object per `--forward-to` target. `oldest_pending_s` is the
+/// age of the oldest callback not yet delivered (null when none is pending); `failed_seqs`
+/// the newest given-up seqs, to resend with `recmon replay --seq`. The error text is the
+/// backend's or the network's (capped when journaled; JSON-escaped here).
+pub fn forward_document(store: &Store, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    store
+        .forward_targets()
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "url": t.name,
+                "mode": t.mode.as_str(),
+                "delivered": t.delivered,
+                "pending": t.pending(),
+                "failed": t.failed,
+                "oldest_pending_s": t
+                    .oldest_pending()
+                    .map(|at| (now - at).num_milliseconds().max(0) as f64 / 1000.0),
+                "retries": t.retries,
+                "failing": t.failing,
+                "last_error": t.last_error.as_ref().map(|(at, e)| serde_json::json!({
+                    "at": format_time(*at),
+                    "error": e,
+                })),
+                "failed_seqs": t.failed_seqs,
+            })
+        })
+        .collect()
 }
 
 fn round_ms(x: f64) -> f64 {

@@ -20,6 +20,8 @@ pub struct Printer {
     json: bool,
     last_seq: u64,
     journal_failures_seen: u64,
+    /// The seq of the last forwarding note printed.
+    last_note_seq: u64,
 }
 
 /// Text to write after releasing the store lock.
@@ -27,7 +29,7 @@ pub struct Printer {
 pub struct Output {
     /// For stdout: one line per request.
     pub stdout: String,
-    /// For stderr: journal failure alarms.
+    /// For stderr: journal failure alarms, forwarding failures and recoveries.
     pub stderr: String,
 }
 
@@ -39,6 +41,7 @@ impl Printer {
             json,
             last_seq,
             journal_failures_seen: 0,
+            last_note_seq: last_seq,
         }
     }
 
@@ -77,10 +80,18 @@ impl Printer {
             out.stdout.push('\n');
             self.last_seq = e.seq;
         }
+        let notes = store.forward_notes();
+        let start = notes.partition_point(|n| n.seq <= self.last_note_seq);
+        for n in notes.range(start..) {
+            out.stderr.push_str("recmon: ");
+            out.stderr.push_str(&terminal(&n.text, 600));
+            out.stderr.push('\n');
+            self.last_note_seq = n.seq;
+        }
         let (failures, last_error) = store.journal_failures();
         if failures > self.journal_failures_seen {
             self.journal_failures_seen = failures;
-            out.stderr = format!(
+            out.stderr += &format!(
                 "recmon: JOURNAL WRITE FAILED ({} so far): {}; requests are being answered 503\n",
                 crate::util::human::thousands(failures),
                 terminal(last_error.unwrap_or("unknown error"), 400)

@@ -12,7 +12,7 @@ use super::state::{Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
 use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
 use crate::core::journal::{format_time, JournalEntry};
-use crate::core::store::{LogEntry, Recording, Store, Stream};
+use crate::core::store::{DeliveryState, ForwardTarget, LogEntry, Recording, Store, Stream};
 use crate::util::human::count;
 
 /// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
@@ -41,7 +41,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
                 Some(e) => {
                     b.blank();
                     b.heading("last request for this stream");
-                    request_lines(&mut b, e, utc);
+                    request_lines(&mut b, e, src.forward, utc);
                 }
                 None => b.note("No request for this stream is in the in-memory log any more; the journal has them all."),
             }
@@ -56,7 +56,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
             match find_by_seq(src, r.seq) {
                 Some(e) => {
                     b.heading("the request");
-                    request_lines(&mut b, e, utc);
+                    request_lines(&mut b, e, src.forward, utc);
                 }
                 None => b.note(&format!(
                     "The raw request is no longer in the in-memory request log (it keeps the newest {}); it is in the journal at seq {}.",
@@ -69,7 +69,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
         Panel::Requests => {
             let pos = *view.log_rows().get(view.requests.selected)?;
             let e = src.log.get(pos)?;
-            request_lines(&mut b, e, utc);
+            request_lines(&mut b, e, src.forward, utc);
             format!("request · seq {}", e.seq)
         }
     };
@@ -341,7 +341,7 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
     b.field("received", &time(r.received_at, utc));
 }
 
-fn request_lines(b: &mut Builder, e: &LogEntry, utc: bool) {
+fn request_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc: bool) {
     b.field("seq", &e.seq.to_string());
     b.field(
         "received",
@@ -369,6 +369,7 @@ fn request_lines(b: &mut Builder, e: &LogEntry, utc: bool) {
     if let Some(err) = &e.error {
         b.field_styled("reason", err, b.theme.outcome(e.outcome));
     }
+    delivery_lines(b, e, forward, utc);
     let Ok(je) = serde_json::from_str::<JournalEntry>(&e.line) else {
         b.note(&format!(
             "The journal line for this request could not be read here; see the journal at seq {}.",
@@ -386,6 +387,56 @@ fn request_lines(b: &mut Builder, e: &LogEntry, utc: bool) {
     }
     b.blank();
     body_lines(b, &je);
+}
+
+/// Each target's delivery of the request: where it stands and its newest attempts (the
+/// backend's words are untrusted text, cleaned like every other field).
+fn delivery_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc: bool) {
+    for d in &e.delivery {
+        let name = forward
+            .get(d.target as usize)
+            .map_or("?", |t| t.name.as_str());
+        let state = match d.state {
+            DeliveryState::Pending => "pending: not tried yet".to_string(),
+            DeliveryState::Retrying => format!("retrying: {} attempts so far", d.attempts),
+            DeliveryState::Delivered { status, ms } => {
+                format!("delivered: HTTP {status} in {ms} ms (attempt {})", d.attempts)
+            }
+            DeliveryState::Failed { status } => format!(
+                "FAILED after {} attempts{}; resend with recmon replay --seq {}",
+                d.attempts,
+                status.map(|s| format!(" (last HTTP {s})")).unwrap_or_default(),
+                e.seq
+            ),
+        };
+        let style = match d.state {
+            DeliveryState::Delivered { .. } => b.theme.fg(ratatui::style::Color::Green),
+            DeliveryState::Failed { .. } => b.theme.outcome(crate::event::Outcome::Rejected),
+            DeliveryState::Retrying => b.theme.warn(),
+            DeliveryState::Pending => b.theme.dim(),
+        };
+        b.field_styled("forward", &format!("{name}: {state}"), style);
+        if d.attempts as usize > d.recent.len() {
+            b.raw(&format!(
+                "              … {} earlier attempts (the journal has them all)",
+                d.attempts as usize - d.recent.len()
+            ));
+        }
+        for a in &d.recent {
+            b.raw(&format!(
+                "              #{} {}  {}{}  {} ms{}",
+                a.attempt,
+                time(a.at, utc),
+                a.result.as_str(),
+                a.status.map(|s| format!(" HTTP {s}")).unwrap_or_default(),
+                a.ms,
+                a.error
+                    .as_deref()
+                    .map(|e| format!("  {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
 }
 
 fn body_lines(b: &mut Builder, je: &JournalEntry) {

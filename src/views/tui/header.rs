@@ -359,8 +359,66 @@ fn journal_items(src: &Source, view: &ViewState, ctx: Option<&HeaderInfo>) -> Ve
     if let Some(ctx) = ctx {
         items.push(journal_item(view, ctx));
     }
+    items.extend(forward_items(src, view));
     items.extend(view_items(src, view));
     items
+}
+
+/// One item per `--forward-to` target: its name, what is pending (and for how long the oldest
+/// has waited), what failed; warning-coloured while its deliveries fail, alarm-coloured once
+/// one was given up.
+fn forward_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
+    let t = view.theme;
+    let several = src.forward.len() > 1;
+    src.forward
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let label = if several {
+                format!("{}:", (b'A' + (i % 26) as u8) as char)
+            } else {
+                String::new()
+            };
+            let name = clean(&f.name, 200);
+            let oldest = f
+                .oldest_pending()
+                .map(|at| format!(" (oldest {})", hms((src.now - at).num_seconds())))
+                .unwrap_or_default();
+            let pending = format!("{} pending{oldest}", thousands(f.pending() as u64));
+            let failed = if f.failed > 0 {
+                format!(" · {} failed", thousands(f.failed))
+            } else {
+                String::new()
+            };
+            let state = if f.failing { " · failing" } else { "" };
+            let style = if f.failed > 0 {
+                t.alarm()
+            } else if f.failing {
+                t.warn()
+            } else {
+                Style::new()
+            };
+            let forms = [
+                format!(
+                    "→ {label}{name} ({}): ✓ {} · {pending}{failed}{state}",
+                    f.mode.as_str(),
+                    thousands(f.delivered)
+                ),
+                format!("→ {label}{name}: {pending}{failed}{state}"),
+                format!(
+                    "→{label} {} pending{failed}",
+                    thousands(f.pending() as u64)
+                ),
+            ];
+            BarItem::new(
+                1,
+                forms
+                    .into_iter()
+                    .map(|s| vec![Span::styled(s, style)])
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 fn journal_item(view: &ViewState, ctx: &HeaderInfo) -> BarItem {

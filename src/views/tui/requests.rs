@@ -13,8 +13,9 @@ use super::widgets::{
     draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,
 };
 
-use super::theme::outcome_label;
-use crate::core::store::LogEntry;
+use super::theme::{outcome_label, Theme};
+use ratatui::style::Color;
+use crate::core::store::{DeliveryState, LogEntry};
 use crate::event::Outcome;
 
 /// Draws the request log.
@@ -52,10 +53,14 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         }
         _ => None,
     };
+    let forwarding = !src.forward.is_empty();
     let rows: Vec<Vec<Line<'static>>> = visible
         .iter()
         .map(|e| {
             let mut row = request_row(e, src, view);
+            if forwarding {
+                row.insert(4, delivery_cell(e, view.theme));
+            }
             if let Some(labels) = &labels {
                 let label = e
                     .source
@@ -78,6 +83,12 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         Column::new(Line::from("stream"), 1, name_min, STREAM_MAX).tail(),
         Column::new(Line::from("what / why rejected"), 1, 16, 400),
     ];
+    if forwarding {
+        columns.insert(
+            4,
+            Column::new(Line::from("delivery"), 2, 9, 18),
+        );
+    }
     if let Some(labels) = &labels {
         let widest = labels.iter().map(|l| l.len()).max().unwrap_or(1).max(3) as u16;
         columns.insert(2, Column::new(Line::from("src"), 0, widest, widest).whole());
@@ -95,6 +106,45 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         focused,
         t,
     );
+}
+
+/// The delivery column: where the request's forwarding stands, per target (`✓ 200 3ms`,
+/// `↻ retrying 4`, `✗ failed 503`, `… pending`), `-` when it is not forwarded.
+pub fn delivery_cell(e: &LogEntry, t: Theme) -> Line<'static> {
+    if e.delivery.is_empty() {
+        return Line::styled("-", t.dim());
+    }
+    let mut spans = Vec::new();
+    for (i, d) in e.delivery.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        let prefix = if e.delivery.len() > 1 {
+            format!("{}:", (b'A' + (d.target % 26) as u8) as char)
+        } else {
+            String::new()
+        };
+        let (text, style) = match d.state {
+            DeliveryState::Pending => (format!("{prefix}… pending"), t.dim()),
+            DeliveryState::Retrying => (
+                format!("{prefix}↻ retrying {}", d.attempts),
+                t.warn(),
+            ),
+            DeliveryState::Delivered { status, ms } => (
+                format!("{prefix}✓ {status} {ms}ms"),
+                t.fg(Color::Green),
+            ),
+            DeliveryState::Failed { status } => (
+                format!(
+                    "{prefix}✗ failed{}",
+                    status.map(|s| format!(" {s}")).unwrap_or_default()
+                ),
+                t.outcome(Outcome::Rejected),
+            ),
+        };
+        spans.push(Span::styled(text, style));
+    }
+    Line::from(spans)
 }
 
 fn request_row(e: &LogEntry, src: &Source, view: &ViewState) -> Vec<Line<'static>> {

@@ -14,7 +14,7 @@ use ratatui::text::Line;
 
 use super::text::{clean, contains_ci, FIELD_MAX};
 use super::theme::Theme;
-use crate::core::store::{Counters, LogEntry, Recording, Store, Stream};
+use crate::core::store::{Counters, ForwardTarget, LogEntry, Recording, Store, Stream};
 use crate::event::Outcome;
 use crate::event::RecordState;
 
@@ -157,6 +157,7 @@ pub struct Frozen {
     last_journal_error: Option<String>,
     auth_failures: u64,
     last_callback_at: Option<DateTime<Utc>>,
+    forward: Vec<ForwardTarget>,
     /// The store's `last_seq` at the time: requests after it arrived while frozen.
     pub last_seq: u64,
 }
@@ -175,6 +176,7 @@ impl Frozen {
             journal_failures: failures,
             last_journal_error: last_error.map(str::to_owned),
             auth_failures: store.auth_failures(),
+            forward: store.forward_targets().to_vec(),
             last_seq: store.last_seq(),
         }
     }
@@ -206,6 +208,8 @@ pub struct Source<'a> {
     pub recordings_while_frozen: usize,
     /// Rejected requests among them.
     pub rejected_while_frozen: u64,
+    /// The `--forward-to` targets' delivery state.
+    pub forward: &'a [ForwardTarget],
 }
 
 impl<'a> Source<'a> {
@@ -227,6 +231,7 @@ impl<'a> Source<'a> {
                     arrived_while_frozen: 0,
                     recordings_while_frozen: 0,
                     rejected_while_frozen: 0,
+                    forward: store.forward_targets(),
                 }
             }
             Some(f) => {
@@ -241,16 +246,23 @@ impl<'a> Source<'a> {
                     auth_failures: f.auth_failures,
                     last_callback_at: f.last_callback_at,
                     now: f.at,
-                    arrived_while_frozen: store.last_seq().saturating_sub(f.last_seq),
+                    // Counted in requests: delivery lines take seq numbers too.
+                    arrived_while_frozen: total(store.counters())
+                        .saturating_sub(total(f.counters)),
                     recordings_while_frozen: store.recordings().len() - recordings.len(),
                     rejected_while_frozen: store
                         .counters()
                         .rejected
                         .saturating_sub(f.counters.rejected),
+                    forward: &f.forward,
                 }
             }
         }
     }
+}
+
+fn total(c: Counters) -> u64 {
+    c.accepted + c.duplicate + c.rejected
 }
 
 /// What the `/` filter text asks for, parsed once when the text changes.
