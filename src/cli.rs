@@ -133,6 +133,9 @@ pub enum ExportWhat {
     Recordings,
     /// The final state of each stream, as in /api/state.
     Streams,
+    /// Every forwarding attempt's result (`--forward-to`): which callback, which target, the
+    /// backend's status, how long it took, why it failed.
+    Deliveries,
 }
 
 /// `recmon export JOURNAL`.
@@ -186,6 +189,12 @@ pub struct ReplayArgs {
     /// Also resend the provider retries that recmon recorded as duplicates.
     #[arg(long)]
     pub with_duplicates: bool,
+
+    /// Only these journal seqs, e.g. `--seq 12`, `--seq 12,15,40-45` (duplicates among them
+    /// are sent too). For resending what forwarding gave up on (`failed_seqs` in
+    /// /api/state): each is sent with `X-Recmon-Seq` and its ALI-LIVE-* headers as journaled.
+    #[arg(long, value_name = "LIST", value_parser = parse_seq_list)]
+    pub seq: Option<SeqList>,
 
     /// Sign each request with ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE using this key.
     #[arg(
@@ -533,6 +542,41 @@ impl RunArgs {
         use std::io::IsTerminal;
         self.headless || self.json || !std::io::stdout().is_terminal()
     }
+}
+
+/// Journal seqs and ranges, as `--seq` takes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqList(pub Vec<std::ops::RangeInclusive<u64>>);
+
+impl SeqList {
+    /// Whether `seq` is listed.
+    pub fn contains(&self, seq: u64) -> bool {
+        self.0.iter().any(|r| r.contains(&seq))
+    }
+}
+
+/// `12`, `12,15`, `40-45`, or a mix.
+pub fn parse_seq_list(s: &str) -> Result<SeqList, String> {
+    let bad = || format!("{s:?} is not a list of seqs; write e.g. 12 or 12,15,40-45");
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (a, b) = (
+            a.parse::<u64>().map_err(|_| bad())?,
+            b.parse::<u64>().map_err(|_| bad())?,
+        );
+        if a > b {
+            return Err(bad());
+        }
+        out.push(a..=b);
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(SeqList(out))
 }
 
 /// How fast to send: a factor of the recorded pace, or as fast as the receiver answers.

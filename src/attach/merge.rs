@@ -17,7 +17,10 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::core::dedup::Deduper;
-use crate::core::journal::{describe_line_error, EntryRef};
+use std::collections::HashMap;
+
+use crate::core::journal::{describe_line_error, parse_line, Line};
+use crate::core::outbox::DeliveryLine;
 use crate::core::rebuild::callback_of_ref;
 use crate::core::store::{Request, Store};
 use crate::event::Outcome;
@@ -30,6 +33,8 @@ pub struct Merge {
     deduper: Deduper,
     /// The merged sequence's last number.
     seq: u64,
+    /// (source, its seq) → merged seq, for the callbacks a delivery line may refer to.
+    renumbered: HashMap<(usize, u64), u64>,
 }
 
 /// What one entry became.
@@ -37,7 +42,8 @@ pub struct Merge {
 pub struct Applied {
     /// The line kept in the store's log, printed by `--json` and saved for export.
     pub line: Arc<str>,
-    /// The outcome the view counts it with.
+    /// The outcome the view counts it with (delivery lines, which are no request, count as
+    /// accepted: they are recmon's own record of a forwarded callback).
     pub outcome: Outcome,
 }
 
@@ -48,6 +54,7 @@ impl Merge {
             urls,
             deduper: Deduper::default(),
             seq: 0,
+            renumbered: HashMap::new(),
         }
     }
 
@@ -64,9 +71,10 @@ impl Merge {
         source: usize,
         line: &str,
     ) -> Result<Applied, String> {
-        let mut entry: EntryRef =
-            serde_json::from_str(line).map_err(|e| describe_line_error(&e, line.as_bytes()))?;
-        entry.line = line;
+        let entry = match parse_line(line).map_err(|e| describe_line_error(&e, line.as_bytes()))? {
+            Line::Request(e) => e,
+            Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
+        };
         let cb = callback_of_ref(&entry);
         let mut req = Request::from(&entry);
         let kept: Arc<str> = if self.merging() {
@@ -79,6 +87,9 @@ impl Merge {
             }
             self.seq += 1;
             req.seq = self.seq;
+            if cb.is_some() {
+                self.renumbered.insert((source, entry.seq), self.seq);
+            }
             req.source = Some(source.min(u16::MAX as usize) as u16);
             let url = self.urls.get(source).map_or("", String::as_str);
             Arc::from(merged_line(
@@ -97,6 +108,34 @@ impl Merge {
             line: kept,
             outcome: req.outcome,
         })
+    }
+}
+
+impl Merge {
+    /// A delivery line (forwarding's record of one attempt). Merged, it is renumbered, and
+    /// its `of` names the merged seq of the callback it delivered.
+    fn apply_delivery(
+        &mut self,
+        store: &mut Store,
+        source: usize,
+        line: &str,
+        mut d: DeliveryLine,
+    ) -> Applied {
+        let kept: Arc<str> = if self.merging() {
+            self.seq += 1;
+            d.seq = self.seq;
+            if let Some(&merged) = self.renumbered.get(&(source, d.delivery.of)) {
+                d.delivery.of = merged;
+            }
+            Arc::from(serde_json::to_string(&d).expect("a delivery line serializes"))
+        } else {
+            Arc::from(line)
+        };
+        store.apply_delivery(&d, kept.clone());
+        Applied {
+            line: kept,
+            outcome: Outcome::Accepted,
+        }
     }
 }
 

@@ -158,6 +158,8 @@ pub struct Outgoing {
     pub content_type: Option<String>,
     /// The body, byte for byte.
     pub body: Bytes,
+    /// More headers to send (replay's `X-Recmon-Seq`), before any signature.
+    pub headers: Vec<(String, String)>,
 }
 
 /// The receiver's answer.
@@ -223,6 +225,11 @@ impl CallbackSender {
         if let Some(ct) = out.content_type.as_deref() {
             if let Ok(v) = HeaderValue::from_str(ct) {
                 req = req.header(CONTENT_TYPE, v);
+            }
+        }
+        for (name, value) in &out.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                req = req.header(name.as_str(), v);
             }
         }
         if let Some(key) = &self.auth_key {

@@ -46,7 +46,19 @@ pub fn outgoing_for(entry: &JournalEntry, target: &Target) -> Result<Outgoing, S
         uri: target.uri_for_recorded(&entry.path)?,
         content_type: entry.headers.get("content-type").cloned(),
         body: entry.body_raw().into(),
+        headers: vec![("x-recmon-seq".to_string(), entry.seq.to_string())],
     })
+}
+
+/// The provider's signature headers as journaled, for a resend by `--seq` without
+/// `--auth-key` (a backend checking them against its own key sees what it would have).
+fn journaled_signature(entry: &JournalEntry) -> Vec<(String, String)> {
+    entry
+        .headers
+        .iter()
+        .filter(|(k, _)| k.starts_with("ali-live-"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// One report line on stderr; a closed stderr is ignored (the replay is stopped by
@@ -74,12 +86,18 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         let path = args.journal.clone();
         let offset = offset.clone();
         let with_duplicates = args.with_duplicates;
+        let only = args.seq.clone();
         tokio::task::spawn_blocking(move || {
             let mut skipped = 0u64;
             let read = for_each_entry(
                 &path,
                 |entry| {
-                    if !replays(entry.outcome, with_duplicates) {
+                    let listed = match &only {
+                        Some(list) => list.contains(entry.seq),
+                        None => true,
+                    };
+                    let with_duplicates = with_duplicates || only.is_some();
+                    if !listed || !replays(entry.outcome, with_duplicates) {
                         skipped += 1;
                         return ControlFlow::Continue(());
                     }
@@ -107,7 +125,13 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             ""
         }
     ));
-    let mut pacer = Pacer::new(args.speed);
+    // Listed seqs are resends of particular callbacks: sent one after the other, not at the
+    // pace they were recorded (which could be hours apart).
+    let mut pacer = Pacer::new(if args.seq.is_some() {
+        crate::cli::Speed::Max
+    } else {
+        args.speed
+    });
     let mut tally = Tally::default();
     tally.start();
     let mut first_at = None;
@@ -147,7 +171,12 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
             }
         }
         let out = match outgoing_for(&entry, sender.target()) {
-            Ok(o) => o,
+            Ok(mut o) => {
+                if args.seq.is_some() && args.auth_key.is_none() {
+                    o.headers.extend(journaled_signature(&entry));
+                }
+                o
+            }
             Err(e) => {
                 stopped = Some(Stop::Failed(e));
                 break;

@@ -134,6 +134,7 @@ impl SimRequest {
             uri: target.uri_with_query(self.query.as_deref())?,
             content_type: (self.method == "POST").then(|| "application/json".to_string()),
             body: self.body.clone(),
+            headers: Vec::new(),
         })
     }
 }
