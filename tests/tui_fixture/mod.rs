@@ -15,6 +15,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use recmon::core::dedup::Deduper;
 use recmon::core::journal::{encode_body, write_line, JournalEntry};
+use recmon::core::outbox::{Delivery, DeliveryLine, DeliveryResult, ForwardMode};
 use recmon::core::store::Store;
 use recmon::event::Method;
 use recmon::providers::aliyun::classify_request;
@@ -52,6 +53,8 @@ pub struct Feed {
     pub store: Store,
     pub dedup: Deduper,
     pub seq: u64,
+    /// The async `--forward-to` targets every callback is owed to (none by default).
+    pub forward: Vec<String>,
 }
 
 impl Feed {
@@ -61,7 +64,53 @@ impl Feed {
             store: Store::default(),
             dedup: Deduper::default(),
             seq: 0,
+            forward: Vec::new(),
         }
+    }
+
+    /// Forwards every later callback to `targets` (async), as `--forward-to` does.
+    pub fn forwarding(&mut self, targets: &[&str]) {
+        self.forward = targets.iter().map(|t| t.to_string()).collect();
+        for t in targets {
+            self.store.forward_target(t, ForwardMode::Async);
+        }
+    }
+
+    /// One delivery attempt's line at `t`, written and read back as the journal does.
+    #[allow(clippy::too_many_arguments)]
+    pub fn delivery(
+        &mut self,
+        t: i64,
+        of: u64,
+        target: &str,
+        attempt: u32,
+        result: DeliveryResult,
+        status: Option<u16>,
+        ms: u64,
+        error: Option<&str>,
+    ) {
+        self.seq += 1;
+        let line = DeliveryLine {
+            seq: self.seq,
+            received_at: at(t),
+            delivery: Delivery {
+                of,
+                target: target.into(),
+                mode: ForwardMode::Async,
+                attempt,
+                result,
+                status,
+                ms,
+                error: error.map(str::to_string),
+                reply: None,
+                retry_in_s: (result == DeliveryResult::Retry)
+                    .then(|| recmon::forward::backoff(attempt).as_secs()),
+                answered: None,
+            },
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        let back: DeliveryLine = serde_json::from_str(&text).unwrap();
+        self.store.apply_delivery(&back, Arc::from(text.as_str()));
     }
 
     /// One request at `t` seconds past [`base`], journaled, read back and applied.
@@ -96,7 +145,11 @@ impl Feed {
             status,
             provider: Default::default(),
             kind: cb.as_ref().map(|c| c.kind().to_string()),
-            forward: Vec::new(),
+            forward: if outcome == recmon::event::Outcome::Rejected {
+                Vec::new()
+            } else {
+                self.forward.clone()
+            },
             error,
             body_bytes: body.len() as u64,
             body: None,

@@ -86,7 +86,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     if forwarding {
         columns.insert(
             4,
-            Column::new(Line::from("delivery"), 2, 9, 18),
+            Column::new(Line::from("delivery"), 1, 13, 18),
         );
     }
     if let Some(labels) = &labels {
