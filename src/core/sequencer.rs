@@ -156,6 +156,18 @@ impl Sequencer {
             .map(|ack| ack.seq)
     }
 
+    /// Hands a delivery attempt's result to the journal without waiting for it to be on disk
+    /// (the async outbox: nobody is answered on it, and a line lost to a crash only means the
+    /// callback is delivered again). Waits only for room in the sequencer's queue.
+    pub async fn note_delivery(&self, delivery: Delivery) -> Result<(), JournalFailed> {
+        let (ack, _) = oneshot::channel();
+        let item = Item::Delivery(delivery, Utc::now());
+        self.tx
+            .send(Some(Submission { item, ack }))
+            .await
+            .map_err(|_| JournalFailed("recmon is shutting down".into()))
+    }
+
     async fn submit_item(&self, item: Item) -> Result<Ack, JournalFailed> {
         let (ack, rx) = oneshot::channel();
         if self.tx.send(Some(Submission { item, ack })).await.is_err() {

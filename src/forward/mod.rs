@@ -6,9 +6,11 @@
 //! - [`start_async`]: the async outbox, one engine per target. Each stream's callbacks go in seq
 //!   order (a later one waits until the earlier is delivered or given up), streams in
 //!   parallel up to `--forward-concurrency`; a failed attempt is retried after 1 s, 2 s, 4 s …
-//!   60 s, until `--forward-give-up` has passed since the callback arrived. A success after
-//!   failures wakes every waiting stream at once, so an outage is caught up at the backend's
-//!   pace instead of each stream's backoff. Every attempt's result is journaled.
+//!   60 s, until `--forward-give-up` has passed since the callback arrived. While the target
+//!   fails, streams that have not failed yet are parked instead of each trying a backend that
+//!   is known to be down (the ones already retrying are its probes); the first success wakes
+//!   every stream at once, so an outage is caught up at the backend's pace instead of each
+//!   stream's backoff. Every attempt's result is journaled.
 //! - [`recover`]: what a resumed journal still owes each target.
 //! - Sync mode (pass-through) is the listener's: it calls [`Sender::send`] itself and answers
 //!   the provider with the backend's answer ([`SyncForward`]).
@@ -303,6 +305,7 @@ pub fn start_async(
             ready: BinaryHeap::new(),
             generation: 0,
             failing: false,
+            parked: 0,
         };
         tasks.push(tokio::spawn(engine.run(rx, stop_rx.clone())));
     }
@@ -362,6 +365,16 @@ struct Engine {
     generation: u64,
     /// The newest attempt failed.
     failing: bool,
+    /// Lanes waiting, untried, for the target to recover (not in the ready heap).
+    parked: usize,
+}
+
+/// The give-up error of a callback that was parked, not tried, while its target failed.
+fn parked_give_up(give_up: Duration) -> String {
+    format!(
+        "not delivered: the backend kept failing; given up {} after it arrived (--forward-give-up)",
+        crate::util::human::duration_words(give_up)
+    )
 }
 
 impl Engine {
@@ -381,6 +394,9 @@ impl Engine {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(done) = done {
                         self.finish(done);
+                        if self.failing {
+                            self.sweep_parked(in_flight.len());
+                        }
                     }
                 }
                 job = rx.recv(), if open => match job {
@@ -414,7 +430,71 @@ impl Engine {
         let lane = self.lanes.entry(stream.clone()).or_default();
         lane.jobs.push_back(job);
         if lane.jobs.len() == 1 && !lane.busy {
-            self.schedule(&stream, Instant::now());
+            if self.failing {
+                // The target is down and others are probing it: wait for it to come back.
+                lane.generation = 0;
+                self.parked += 1;
+            } else {
+                self.schedule(&stream, Instant::now());
+            }
+        }
+    }
+
+    /// While the target fails: marks parked callbacks older than `--forward-give-up` failed
+    /// (without an attempt), and makes sure some stream is still probing the target.
+    fn sweep_parked(&mut self, in_flight: usize) {
+        if self.parked == 0 {
+            return;
+        }
+        let now_utc = Utc::now();
+        let parked: Vec<StreamId> = self
+            .lanes
+            .iter()
+            .filter(|(_, l)| !l.busy && l.generation == 0 && !l.jobs.is_empty())
+            .map(|(s, _)| s.clone())
+            .collect();
+        for stream in parked {
+            let lane = self.lanes.get_mut(&stream).expect("listed");
+            while let Some(job) = lane.jobs.front() {
+                let age = (now_utc - job.owed.received_at).to_std().unwrap_or_default();
+                if age < self.give_up {
+                    break;
+                }
+                let d = Delivery {
+                    of: job.owed.seq,
+                    target: self.target.name.clone(),
+                    mode: ForwardMode::Async,
+                    attempt: job.attempts,
+                    result: DeliveryResult::Failed,
+                    status: None,
+                    ms: 0,
+                    error: Some(parked_give_up(self.give_up)),
+                    reply: None,
+                    retry_in_s: None,
+                    answered: None,
+                };
+                let sequencer = self.sequencer.clone();
+                tokio::spawn(async move {
+                    let _ = sequencer.note_delivery(d).await;
+                });
+                lane.jobs.pop_front();
+            }
+            if lane.jobs.is_empty() {
+                self.lanes.remove(&stream);
+                self.parked -= 1;
+            }
+        }
+        if self.parked > 0 && self.ready.is_empty() && in_flight == 0 {
+            // Nobody probes any more (the probes were given up on): one parked stream does.
+            let next = self
+                .lanes
+                .iter()
+                .find(|(_, l)| !l.busy && l.generation == 0 && !l.jobs.is_empty())
+                .map(|(s, _)| s.clone());
+            if let Some(s) = next {
+                self.parked -= 1;
+                self.schedule(&s, Instant::now());
+            }
         }
     }
 
@@ -469,7 +549,7 @@ impl Engine {
                 }
                 // A result that cannot be journaled (the journal is failing) changes nothing
                 // for the backend: a --resume sends the callback again, at least once.
-                let _ = sequencer.record_delivery(d).await;
+                let _ = sequencer.note_delivery(d).await;
                 Done {
                     stream: owed.stream.clone(),
                     result,
@@ -494,8 +574,10 @@ impl Engine {
                     self.schedule(&done.stream, now);
                 }
                 if done.result == DeliveryResult::Delivered && self.failing {
-                    // The backend is back: every stream waiting out its backoff goes now.
+                    // The backend is back: every stream waiting out its backoff, and every
+                    // parked one, goes now.
                     self.failing = false;
+                    self.parked = 0;
                     let waiting: Vec<StreamId> = self
                         .lanes
                         .iter()
