@@ -91,5 +91,14 @@ fn the_detail_of_a_request_lists_its_attempts() {
     assert!(text.contains("request · seq 6"), "{text}");
     assert!(text.contains("retrying: 3 attempts so far"), "{text}");
     assert!(text.contains("no answer within 10000 ms"), "{text}");
+    // The backend's answer is shown inert: its escape sequences as text.
+    assert!(text.contains("answer: \\x1b[2J\\x1b]0;pwned\\x07<h1>"), "{text}");
+    for cell in screen.buffer().content() {
+        assert!(
+            !cell.symbol().chars().any(recmon::util::sanitize::is_unsafe_char),
+            "a raw control character reached the screen: {:?}",
+            cell.symbol()
+        );
+    }
     insta::assert_snapshot!(screen);
 }

@@ -284,6 +284,8 @@ pub struct Attempt {
     pub ms: u64,
     /// Why it failed (untrusted text: sanitize before showing).
     pub error: Option<String>,
+    /// The start of the backend's answer (untrusted text: sanitize before showing).
+    pub reply: Option<String>,
 }
 
 /// The forwarding state of one `--forward-to` target, from the journal's lines.
@@ -706,6 +708,7 @@ impl Store {
             status: d.status,
             ms: d.ms,
             error: d.error.clone(),
+            reply: d.reply.clone(),
         });
     }
 

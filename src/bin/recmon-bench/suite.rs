@@ -1596,7 +1596,7 @@ impl Suite {
         // 1. Throughput, --fsync never (CPU-bound, the strictest case for added work).
         let (mut off, mut on, mut drain) = (vec![], vec![], vec![]);
         let mut invalid = None;
-        for round in 0..2 {
+        for round in 0..3 {
             let port = free_port();
             let journal = self.work.path().join(format!("fwd-off-{round}.jsonl"));
             let r = self.spawn_recmon(port, &["--fsync", "never", "--journal", journal.to_str().unwrap()]);
@@ -1643,7 +1643,7 @@ impl Suite {
                 None => Verdict::of(ratio >= 0.8),
             },
             raw: format!(
-                "forwarding off {off:.0?} req/s, on {on:.0?} req/s (2 rounds, A B A B, {n} unique                  recordings over 32 connections); every callback delivered, end to end                  {drain:.0?} deliveries/s (from the first request to the last delivery)"
+                "forwarding off {off:.0?} req/s, on {on:.0?} req/s (3 rounds, A B A B, {n} unique recordings over 32 connections); every callback delivered, end to end {drain:.0?} deliveries/s (from the first request to the last delivery)"
             ),
         });
 
@@ -1665,7 +1665,7 @@ impl Suite {
         let (mut base, mut down) = (vec![], vec![]);
         let (mut base_raw, mut down_raw) = (vec![], vec![]);
         let mut invalid = None;
-        for round in 0..2 {
+        for round in 0..5 {
             let port = free_port();
             let journal = self.work.path().join(format!("fwd-lat-off-{round}.jsonl"));
             let r = self.spawn_recmon(port, &["--journal", journal.to_str().unwrap()]);
@@ -1701,13 +1701,13 @@ impl Suite {
             target: "≤ 1.2×".into(),
             verdict: match invalid {
                 Some(why) => Verdict::NotMeasured(why),
-                None if down.len() < 2 || base.len() < 2 => {
+                None if down.len() < 5 || base.len() < 5 => {
                     Verdict::NotMeasured("no p99 figure".into())
                 }
                 None => Verdict::of(ratio <= 1.2),
             },
             raw: format!(
-                "p99 off {base:.2?} ms, down {down:.2?} ms (2 rounds, A B A B, open loop, 32                  connections, --fsync batch); latency off {base_raw:?}, down {down_raw:?}"
+                "p99 off {base:.2?} ms, down {down:.2?} ms (5 rounds, A B A B, open loop, 32 connections, --fsync batch); latency off {base_raw:?}, down {down_raw:?}"
             ),
         });
 
@@ -1738,7 +1738,7 @@ impl Suite {
                 (
                     Some(times.len() as f64 / secs),
                     format!(
-                        "{} callbacks owed over 65+ streams; backend up at t=0, first delivery at                          t={first_wait:.2} s (the streams' backoff), last at t={:.2} s;                          {} delivered lines in {secs:.2} s; all delivered per /api/state after {:?}",
+                        "{} callbacks owed over 65+ streams; backend up at t=0, first delivery at t={first_wait:.2} s (the streams' backoff), last at t={:.2} s; {} delivered lines in {secs:.2} s; all delivered per /api/state after {:?}",
                         owed,
                         first_wait + secs,
                         times.len(),

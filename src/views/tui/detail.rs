@@ -435,6 +435,10 @@ fn delivery_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc:
                     .map(|e| format!("  {e}"))
                     .unwrap_or_default()
             ));
+            if let Some(reply) = a.reply.as_deref().filter(|r| !r.trim().is_empty()) {
+                // The backend's own words: cleaned (escapes shown, never run) and cut.
+                b.raw(&format!("                 answer: {}", clean(reply, 200)));
+            }
         }
     }
 }
