@@ -389,3 +389,64 @@ fn a_callback_given_up_on_is_listed_and_replay_seq_resends_it() {
     assert_eq!(last.seq(), seq);
     assert_eq!(last.body, RECORDING_SAMPLE.as_bytes());
 }
+
+#[test]
+fn the_feed_carries_delivery_lines_and_an_attached_view_reads_them() {
+    let backend = Backend::start();
+    let target = backend.url("/cb");
+    let r = Recmon::start(&["--forward-to", &target]);
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    assert!(backend.wait(Duration::from_secs(20), |g| g.len() == 1));
+    let mut attach = std::process::Command::new(common::bin())
+        .args(["attach", &format!("http://{}", r.addr), "--headless", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = attach.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
+    }
+    let _ = attach.kill();
+    let _ = attach.wait();
+    // The journal's two lines, byte for byte: the callback, then its delivery.
+    let journal = std::fs::read_to_string(&r.journal).unwrap();
+    let want: Vec<&str> = journal.lines().collect();
+    assert_eq!(lines, want, "the attached view printed other lines");
+    let d: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!(d["delivery"]["result"], "delivered");
+    assert_eq!(d["delivery"]["of"], 1);
+}
+
+#[test]
+fn headless_says_when_forwarding_fails_and_when_it_recovers() {
+    let backend = Backend::start();
+    backend.set(|b| b.status = 500);
+    let target = backend.url("/cb");
+    let r = Recmon::start(&["--forward-to", &target]);
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    let err = r.wait_stderr("failing");
+    assert!(
+        err.contains(&format!("forward to {target} failing: #1 attempt 1: 500 Internal Server Error; retrying in 1 s")),
+        "{err}"
+    );
+    backend.set(|b| b.status = 200);
+    let err = r.wait_stderr("recovered");
+    assert!(
+        err.contains(&format!("forward to {target} recovered: #1 delivered (200) on attempt 2; 0 pending")),
+        "{err}"
+    );
+}

@@ -474,6 +474,9 @@ pub struct Store {
     last_callback_at: Option<DateTime<Utc>>,
     forward: Vec<ForwardTarget>,
     forward_notes: VecDeque<ForwardNote>,
+    /// The newest delivery lines (seq, text), bounded like the request log: `--json` prints
+    /// them between the requests, in seq order.
+    delivery_log: VecDeque<(u64, Arc<str>)>,
 }
 
 impl Default for Store {
@@ -505,6 +508,7 @@ impl Store {
             last_callback_at: None,
             forward: Vec::new(),
             forward_notes: VecDeque::new(),
+            delivery_log: VecDeque::new(),
         }
     }
 
@@ -567,9 +571,18 @@ impl Store {
 
     /// Applies one committed delivery line: the target's counters, and the request's row in
     /// the log when it is still there.
-    pub fn apply_delivery(&mut self, line: &DeliveryLine, _text: Arc<str>) {
+    pub fn apply_delivery(&mut self, line: &DeliveryLine, text: Arc<str>) {
         let t = self.apply_delivery_state(line);
         self.log_delivery(line, t);
+        if self.delivery_log.len() == self.log_capacity {
+            self.delivery_log.pop_front();
+        }
+        self.delivery_log.push_back((line.seq, text));
+    }
+
+    /// The newest delivery lines as journaled (seq, text), oldest first (bounded).
+    pub fn delivery_log(&self) -> &VecDeque<(u64, Arc<str>)> {
+        &self.delivery_log
     }
 
     /// The state half of [`Store::apply_delivery`] (a rebuild applies every line this way).

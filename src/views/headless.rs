@@ -65,7 +65,20 @@ impl Printer {
             }
         }
         let start = log.partition_point(|e| e.seq <= self.last_seq);
+        // --json prints every journal line: the delivery lines of forwarding go between the
+        // requests, in seq order.
+        let deliveries = store.delivery_log();
+        let mut d = deliveries.partition_point(|(seq, _)| *seq <= self.last_seq);
+        // (Human lines leave them out: the forwarding notes say what matters, on stderr.)
         for e in log.range(start..) {
+            while let Some((seq, line)) = deliveries.get(d).filter(|(seq, _)| *seq < e.seq) {
+                if self.json {
+                    out.stdout.push_str(line);
+                    out.stdout.push('\n');
+                }
+                self.last_seq = *seq;
+                d += 1;
+            }
             if self.json {
                 out.stdout.push_str(&e.line);
             } else {
@@ -79,6 +92,13 @@ impl Printer {
             }
             out.stdout.push('\n');
             self.last_seq = e.seq;
+        }
+        for (seq, line) in deliveries.range(d..) {
+            if self.json {
+                out.stdout.push_str(line);
+                out.stdout.push('\n');
+            }
+            self.last_seq = *seq;
         }
         let notes = store.forward_notes();
         let start = notes.partition_point(|n| n.seq <= self.last_note_seq);
