@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use crate::core::journal::{default_path, FsyncPolicy};
 use crate::core::outbox::ForwardMode;
+use crate::error::AppError;
 use crate::forward::target::Target;
 use crate::forward::ForwardConfig;
-use crate::error::AppError;
 use crate::providers::aliyun::auth::AuthConfig;
 use crate::server::ServerConfig;
 use crate::service::{JournalChoice, ServiceConfig};

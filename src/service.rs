@@ -717,17 +717,29 @@ impl SessionSummary {
             },
         ]
         .into_iter()
-        .chain(s.forward.iter().map(|(name, mode, delivered, pending, failed)| {
-            format!(
-                "recmon: forward to {name} ({}): {} delivered, {} pending{}, {} failed{}",
-                mode.as_str(),
-                thousands(*delivered),
-                thousands(*pending as u64),
-                if *pending > 0 { " (recmon --resume JOURNAL delivers them)" } else { "" },
-                thousands(*failed),
-                if *failed > 0 { " (listed in /api/state; resend with recmon replay --seq)" } else { "" },
-            )
-        }))
+        .chain(
+            s.forward
+                .iter()
+                .map(|(name, mode, delivered, pending, failed)| {
+                    format!(
+                        "recmon: forward to {name} ({}): {} delivered, {} pending{}, {} failed{}",
+                        mode.as_str(),
+                        thousands(*delivered),
+                        thousands(*pending as u64),
+                        if *pending > 0 {
+                            " (recmon --resume JOURNAL delivers them)"
+                        } else {
+                            ""
+                        },
+                        thousands(*failed),
+                        if *failed > 0 {
+                            " (listed in /api/state; resend with recmon replay --seq)"
+                        } else {
+                            ""
+                        },
+                    )
+                }),
+        )
         .collect()
     }
 }

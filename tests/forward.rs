@@ -53,14 +53,35 @@ fn the_backend_gets_each_callback_byte_for_byte_with_its_query_and_signature() {
     let seq_of = |(status, body): (u16, String)| {
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        (v["seq"].as_u64().unwrap(), v["outcome"].as_str().unwrap().to_string())
+        (
+            v["seq"].as_u64().unwrap(),
+            v["outcome"].as_str().unwrap().to_string(),
+        )
     };
-    let (s1, _) = seq_of(request(r.addr, "POST", "/recmon", &signed, STATUS_SAMPLE.as_bytes()));
-    let (s2, _) = seq_of(request(r.addr, "POST", "/recmon", &[], RECORDING_SAMPLE.as_bytes()));
+    let (s1, _) = seq_of(request(
+        r.addr,
+        "POST",
+        "/recmon",
+        &signed,
+        STATUS_SAMPLE.as_bytes(),
+    ));
+    let (s2, _) = seq_of(request(
+        r.addr,
+        "POST",
+        "/recmon",
+        &[],
+        RECORDING_SAMPLE.as_bytes(),
+    ));
     let ingest = "/pub?action=publish&app=example.com&appname=test01&id=test01&ip=42.120.0.1";
     let (s3, _) = seq_of(request(r.addr, "GET", ingest, &[], b""));
     // A provider retry of the status callback: a duplicate, forwarded all the same.
-    let (s4, o4) = seq_of(request(r.addr, "POST", "/recmon", &signed, STATUS_SAMPLE.as_bytes()));
+    let (s4, o4) = seq_of(request(
+        r.addr,
+        "POST",
+        "/recmon",
+        &signed,
+        STATUS_SAMPLE.as_bytes(),
+    ));
     assert_eq!(o4, "duplicate");
     // Rejected requests are not callbacks: never forwarded.
     let (s5, b5) = request(r.addr, "POST", "/recmon", &[], b"{not json");
@@ -120,7 +141,10 @@ fn the_backend_gets_each_callback_byte_for_byte_with_its_query_and_signature() {
     for seq in [s1, s2, s3, s4] {
         assert_eq!(journal[&seq]["forward"][0], target, "seq {seq}");
     }
-    let rejected = journal.values().find(|l| l["outcome"] == "rejected").unwrap();
+    let rejected = journal
+        .values()
+        .find(|l| l["outcome"] == "rejected")
+        .unwrap();
     assert!(rejected.get("forward").is_none(), "{rejected}");
     let deliveries = delivery_lines(&r);
     assert_eq!(deliveries.len(), 4, "{deliveries:?}");
@@ -134,14 +158,19 @@ fn the_backend_gets_each_callback_byte_for_byte_with_its_query_and_signature() {
     let f = &state["forward"][0];
     assert_eq!(f["url"], target);
     assert_eq!(f["mode"], "async");
-    assert_eq!((f["delivered"].as_u64(), f["pending"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(
+        (f["delivered"].as_u64(), f["pending"].as_u64()),
+        (Some(4), Some(0))
+    );
     assert_eq!(f["failed"], 0);
     assert!(f["oldest_pending_s"].is_null());
 
     let (status, _, err) = r.stop();
     assert!(status.success(), "{err}");
     assert!(
-        err.contains(&format!("forward to {target} (async): 4 delivered, 0 pending")),
+        err.contains(&format!(
+            "forward to {target} (async): 4 delivered, 0 pending"
+        )),
         "{err}"
     );
 }
@@ -178,7 +207,10 @@ fn an_outage_delays_no_ack_and_every_callback_arrives_in_stream_order() {
     for n in 0..20u32 {
         for s in streams {
             let body = if n % 4 == 0 {
-                status_body(s, ["record_started", "record_paused", "record_resumed"][(n / 4 % 3) as usize])
+                status_body(
+                    s,
+                    ["record_started", "record_paused", "record_resumed"][(n / 4 % 3) as usize],
+                )
             } else {
                 recording_body(s, n)
             };
@@ -197,7 +229,10 @@ fn an_outage_delays_no_ack_and_every_callback_arrives_in_stream_order() {
         acked_within < Duration::from_secs(10),
         "60 acks took {acked_within:?} during the outage"
     );
-    assert!(worst_ack < Duration::from_secs(2), "slowest ack {worst_ack:?}");
+    assert!(
+        worst_ack < Duration::from_secs(2),
+        "slowest ack {worst_ack:?}"
+    );
     assert!(
         backend.wait(Duration::from_secs(10), |g| g.len() >= 3),
         "no attempt reached the backend"
@@ -214,7 +249,11 @@ fn an_outage_delays_no_ack_and_every_callback_arrives_in_stream_order() {
             forwardable.iter().all(|s| got.contains(s))
         }),
         "not every callback was delivered after the backend came back: {:?}",
-        backend.delivered().iter().map(|g| g.seq()).collect::<Vec<_>>()
+        backend
+            .delivered()
+            .iter()
+            .map(|g| g.seq())
+            .collect::<Vec<_>>()
     );
     // Per stream, the successful deliveries came in seq order, each once.
     let stream_of = |g: &backend::Received| {
@@ -241,10 +280,15 @@ fn an_outage_delays_no_ack_and_every_callback_arrives_in_stream_order() {
             .filter(|g| stream_of(g) == s)
             .map(|g| g.seq())
             .collect();
-        assert!(tried.windows(2).all(|w| w[0] <= w[1]), "stream {s}: {tried:?}");
+        assert!(
+            tried.windows(2).all(|w| w[0] <= w[1]),
+            "stream {s}: {tried:?}"
+        );
     }
     let deliveries = delivery_lines(&r);
-    assert!(deliveries.iter().any(|d| d["result"] == "retry" && d["status"] == 500));
+    assert!(deliveries
+        .iter()
+        .any(|d| d["result"] == "retry" && d["status"] == 500));
     let state = r.state();
     assert_eq!(state["forward"][0]["pending"], 0, "{}", state["forward"]);
     assert_eq!(state["forward"][0]["delivered"], 60);
@@ -268,7 +312,9 @@ fn kill_9_mid_outage_then_resume_delivers_every_acknowledged_callback() {
     }
     // Attempts fail (nothing listens) and are journaled as retries.
     assert!(common::wait_until(Duration::from_secs(20), || {
-        delivery_lines(&first).iter().any(|d| d["result"] == "retry")
+        delivery_lines(&first)
+            .iter()
+            .any(|d| d["result"] == "retry")
     }));
     first.kill9();
 
@@ -288,7 +334,11 @@ fn kill_9_mid_outage_then_resume_delivers_every_acknowledged_callback() {
             acked.iter().all(|s| got.contains(s))
         }),
         "lost callbacks: acked {acked:?}, delivered {:?}",
-        backend.delivered().iter().map(|g| g.seq()).collect::<Vec<_>>()
+        backend
+            .delivered()
+            .iter()
+            .map(|g| g.seq())
+            .collect::<Vec<_>>()
     );
     // The attempt count carries on from the first run's retries.
     assert!(common::wait_until(Duration::from_secs(10), || {
@@ -312,7 +362,12 @@ fn sync_mode_passes_the_backends_answer_and_a_slow_backend_gets_504_in_time() {
         b.status = 201;
         b.body = r#"{"backend":"yes"}"#.into();
     });
-    let r = Recmon::start(&["--forward-to", &backend.url("/cb"), "--forward-mode", "sync"]);
+    let r = Recmon::start(&[
+        "--forward-to",
+        &backend.url("/cb"),
+        "--forward-mode",
+        "sync",
+    ]);
     let (status, body) = r.post("/cb", STATUS_SAMPLE);
     assert_eq!((status, body.as_str()), (201, r#"{"backend":"yes"}"#));
     backend.set(|b| {
@@ -331,12 +386,20 @@ fn sync_mode_passes_the_backends_answer_and_a_slow_backend_gets_504_in_time() {
     let took = t0.elapsed();
     assert_eq!(status, 504, "{body}");
     assert!(took < Duration::from_millis(4500), "504 after {took:?}");
-    assert!(took >= Duration::from_millis(3900), "504 after only {took:?}");
+    assert!(
+        took >= Duration::from_millis(3900),
+        "504 after only {took:?}"
+    );
     assert!(body.contains("did not answer within 4000 ms"), "{body}");
 
     // Nothing listening: 502, at once.
     let down = free_addr();
-    let r2 = Recmon::start(&["--forward-to", &format!("http://{down}/cb"), "--forward-mode", "sync"]);
+    let r2 = Recmon::start(&[
+        "--forward-to",
+        &format!("http://{down}/cb"),
+        "--forward-mode",
+        "sync",
+    ]);
     let (status, body) = r2.post("/cb", STATUS_SAMPLE);
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("connection refused"), "{body}");
@@ -350,7 +413,10 @@ fn sync_mode_passes_the_backends_answer_and_a_slow_backend_gets_504_in_time() {
     assert_eq!(d[1]["result"], "failed");
     assert_eq!(d[2]["result"], "failed");
     let reqs = requests_by_seq(&r);
-    assert!(reqs.values().all(|l| l.get("forward").is_none()), "sync owes nothing later");
+    assert!(
+        reqs.values().all(|l| l.get("forward").is_none()),
+        "sync owes nothing later"
+    );
     assert_eq!(r.state()["forward"][0]["mode"], "sync");
 }
 
@@ -382,7 +448,11 @@ fn a_callback_given_up_on_is_listed_and_replay_seq_resends_it() {
         .args(["--seq", &seq.to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = backend.received();
     assert_eq!(got.len(), before + 1);
     let last = got.last().unwrap();
@@ -398,7 +468,12 @@ fn the_feed_carries_delivery_lines_and_an_attached_view_reads_them() {
     assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
     assert!(backend.wait(Duration::from_secs(20), |g| g.len() == 1));
     let mut attach = std::process::Command::new(common::bin())
-        .args(["attach", &format!("http://{}", r.addr), "--headless", "--json"])
+        .args([
+            "attach",
+            &format!("http://{}", r.addr),
+            "--headless",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -407,7 +482,10 @@ fn the_feed_carries_delivery_lines_and_an_attached_view_reads_them() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }
@@ -440,13 +518,17 @@ fn headless_says_when_forwarding_fails_and_when_it_recovers() {
     assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
     let err = r.wait_stderr("failing");
     assert!(
-        err.contains(&format!("forward to {target} failing: #1 attempt 1: 500 Internal Server Error; retrying in 1 s")),
+        err.contains(&format!(
+            "forward to {target} failing: #1 attempt 1: 500 Internal Server Error; retrying in 1 s"
+        )),
         "{err}"
     );
     backend.set(|b| b.status = 200);
     let err = r.wait_stderr("recovered");
     assert!(
-        err.contains(&format!("forward to {target} recovered: #1 delivered (200) on attempt 2; 0 pending")),
+        err.contains(&format!(
+            "forward to {target} recovered: #1 delivered (200) on attempt 2; 0 pending"
+        )),
         "{err}"
     );
 }

@@ -29,7 +29,10 @@ fn the_screen_shows_a_failing_backend_and_its_recovery() {
         s.contains(&format!("→ {target}")) && s.contains("0 pending")
     });
 
-    assert_eq!(request(addr, "POST", "/recmon", &[], STATUS_SAMPLE.as_bytes()).0, 200);
+    assert_eq!(
+        request(addr, "POST", "/recmon", &[], STATUS_SAMPLE.as_bytes()).0,
+        200
+    );
     let screen = pane.wait_for("a retrying delivery", CEILING, |s| {
         s.contains("↻ retrying") && s.contains("1 pending (oldest")
     });

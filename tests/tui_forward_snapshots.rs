@@ -16,7 +16,14 @@ use tui_fixture::*;
 const BACKEND: &str = "http://10.0.0.5:9000/callbacks";
 
 fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    draw_with(store, view, w, h, now, &header_info("recmon-20261127-120000.jsonl"))
+    draw_with(
+        store,
+        view,
+        w,
+        h,
+        now,
+        &header_info("recmon-20261127-120000.jsonl"),
+    )
 }
 
 fn status(f: &mut Feed, t: i64, stream: &str, event: &str) {
@@ -38,12 +45,48 @@ fn outage() -> Feed {
     f.delivery(10, 3, BACKEND, 1, Delivered, Some(200), 4, None); // 4
     f.request(15, "POST", "/recmon", "{not json"); // 5
     status(&mut f, 20, "cam-1", "record_paused"); // 6
-    f.delivery(20, 6, BACKEND, 1, Retry, Some(503), 12, Some("503 Service Unavailable")); // 7
-    f.delivery(21, 6, BACKEND, 2, Retry, None, 10000, Some("no answer within 10000 ms")); // 8
-    f.delivery(33, 6, BACKEND, 3, Retry, Some(503), 9, Some("503 Service Unavailable")); // 9
+    f.delivery(
+        20,
+        6,
+        BACKEND,
+        1,
+        Retry,
+        Some(503),
+        12,
+        Some("503 Service Unavailable"),
+    ); // 7
+    f.delivery(
+        21,
+        6,
+        BACKEND,
+        2,
+        Retry,
+        None,
+        10000,
+        Some("no answer within 10000 ms"),
+    ); // 8
+    f.delivery(
+        33,
+        6,
+        BACKEND,
+        3,
+        Retry,
+        Some(503),
+        9,
+        Some("503 Service Unavailable"),
+    ); // 9
     status(&mut f, 40, "cam-1", "record_resumed"); // 10, waits behind 6
     status(&mut f, 45, "cam-2", "record_paused"); // 11
-    f.delivery(45, 11, BACKEND, 1, Failed, Some(500), 7, Some("500 Internal Server Error; given up 0s after it arrived (--forward-give-up)")); // 12
+    f.delivery(
+        45,
+        11,
+        BACKEND,
+        1,
+        Failed,
+        Some(500),
+        7,
+        Some("500 Internal Server Error; given up 0s after it arrived (--forward-give-up)"),
+    ); // 12
     f
 }
 
@@ -92,10 +135,16 @@ fn the_detail_of_a_request_lists_its_attempts() {
     assert!(text.contains("retrying: 3 attempts so far"), "{text}");
     assert!(text.contains("no answer within 10000 ms"), "{text}");
     // The backend's answer is shown inert: its escape sequences as text.
-    assert!(text.contains("answer: \\x1b[2J\\x1b]0;pwned\\x07<h1>"), "{text}");
+    assert!(
+        text.contains("answer: \\x1b[2J\\x1b]0;pwned\\x07<h1>"),
+        "{text}"
+    );
     for cell in screen.buffer().content() {
         assert!(
-            !cell.symbol().chars().any(recmon::util::sanitize::is_unsafe_char),
+            !cell
+                .symbol()
+                .chars()
+                .any(recmon::util::sanitize::is_unsafe_char),
             "a raw control character reached the screen: {:?}",
             cell.symbol()
         );

@@ -273,7 +273,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&a.line).unwrap();
         assert!(v.get("source_outcome").is_none(), "{v}");
         // The merged line is a journal entry for the journal's own reader.
-        let e: EntryRef = serde_json::from_str(&b.line).unwrap();
+        let e: crate::core::journal::EntryRef = serde_json::from_str(&b.line).unwrap();
         assert_eq!((e.seq, e.outcome), (2, Outcome::Duplicate));
     }
 

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::core::dedup::Deduper;
-use crate::core::outbox::DeliveryLine;
 use crate::core::journal::{
     parse_line, EntryRef, ItemRef, JournalEntry, JournalReader, Line, ReadItem,
 };
+use crate::core::outbox::DeliveryLine;
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, Method, Outcome};
 use crate::providers::aliyun::classify;
@@ -189,8 +189,7 @@ impl Tail {
     /// lines left at the front (their requests are gone), returning one buffer to reuse.
     fn make_room(&mut self) -> Option<String> {
         let mut reuse = None;
-        while self.requests >= self.capacity
-            || matches!(self.kept.front(), Some(Kept::Delivery(_)))
+        while self.requests >= self.capacity || matches!(self.kept.front(), Some(Kept::Delivery(_)))
         {
             match self.kept.pop_front() {
                 Some(Kept::Line(buf)) => {

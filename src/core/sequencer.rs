@@ -411,10 +411,7 @@ impl Committer {
                     (Staged::Delivery(d), _) => store.apply_delivery(d, line.clone()),
                     _ => unreachable!("a staged line matches its submission"),
                 }
-                published.push(FeedItem {
-                    seq: ack.seq,
-                    line,
-                });
+                published.push(FeedItem { seq: ack.seq, line });
             }
         }
         self.feed.publish(published);

@@ -146,7 +146,11 @@ impl Attempted {
                 }),
                 (!a.body.is_empty()).then(|| cap_text(&a.body, REPLY_MAX)),
             ),
-            Err(f) => (None, Some(cap_text(f.to_string().as_bytes(), REPLY_MAX)), None),
+            Err(f) => (
+                None,
+                Some(cap_text(f.to_string().as_bytes(), REPLY_MAX)),
+                None,
+            ),
         };
         Delivery {
             of,
@@ -284,7 +288,7 @@ pub fn start_async(
     sender: Sender,
     sequencer: Sequencer,
     mut inbox: mpsc::UnboundedReceiver<Owed>,
-    mut recovered: HashMap<String, Vec<(Arc<Owed>, u32)>>,
+    mut recovered: recover::Outbox,
 ) -> Forwarder {
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -456,7 +460,9 @@ impl Engine {
         for stream in parked {
             let lane = self.lanes.get_mut(&stream).expect("listed");
             while let Some(job) = lane.jobs.front() {
-                let age = (now_utc - job.owed.received_at).to_std().unwrap_or_default();
+                let age = (now_utc - job.owed.received_at)
+                    .to_std()
+                    .unwrap_or_default();
                 if age < self.give_up {
                     break;
                 }
@@ -536,7 +542,8 @@ impl Engine {
                     DeliveryResult::Retry
                 };
                 let retry_in = backoff(attempt);
-                let mut d = tried.delivery(owed.seq, &target.name, ForwardMode::Async, attempt, result);
+                let mut d =
+                    tried.delivery(owed.seq, &target.name, ForwardMode::Async, attempt, result);
                 if result == DeliveryResult::Retry {
                     d.retry_in_s = Some(retry_in.as_secs());
                 }

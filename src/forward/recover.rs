@@ -12,6 +12,10 @@ use crate::core::outbox::{ForwardedRequest, Owed};
 use crate::core::rebuild::LineRef;
 use crate::event::Callback;
 
+/// What a journal owes each target (name → callbacks with their attempts so far, in seq
+/// order).
+pub type Outbox = HashMap<String, Vec<(Arc<Owed>, u32)>>;
+
 /// One owed request while the journal is read.
 struct Open {
     owed: Arc<Owed>,
@@ -87,14 +91,8 @@ impl Recovery {
 
     /// What is owed to each target, in seq order with its attempts so far. Targets no longer
     /// given (`configured`) come back separately with their counts, to be reported.
-    pub fn into_outbox(
-        self,
-        configured: &[String],
-    ) -> (
-        HashMap<String, Vec<(Arc<Owed>, u32)>>,
-        BTreeMap<String, u64>,
-    ) {
-        let mut out: HashMap<String, Vec<(Arc<Owed>, u32)>> = HashMap::new();
+    pub fn into_outbox(self, configured: &[String]) -> (Outbox, BTreeMap<String, u64>) {
+        let mut out: Outbox = HashMap::new();
         let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
         for (_, open) in self.open {
             for (target, attempts) in open.targets {

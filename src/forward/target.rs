@@ -68,8 +68,8 @@ impl Target {
             }
             None => {
                 return Err(format!(
-                    "--forward-to {shown:?} has no scheme: write http:// or https:// before the host"
-                ))
+                "--forward-to {shown:?} has no scheme: write http:// or https:// before the host"
+            ))
             }
         };
         let authority = uri
@@ -97,7 +97,10 @@ impl Target {
         let query = uri.query().map(str::to_string);
         let name = format!(
             "{scheme}://{host}{path}{}",
-            query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
+            query
+                .as_deref()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default()
         );
         Ok(Target {
             name,
@@ -291,7 +294,9 @@ mod tests {
 
     #[test]
     fn targets_are_checked_and_named_without_their_password() {
-        assert!(Target::parse("ftp://x/").unwrap_err().contains("http or https"));
+        assert!(Target::parse("ftp://x/")
+            .unwrap_err()
+            .contains("http or https"));
         assert!(Target::parse("backend:9000")
             .unwrap_err()
             .contains("scheme"));
@@ -337,7 +342,13 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.7");
         assert_eq!(h["x-forwarded-host"], "rec.example.com:8080");
         assert_eq!(h["x-forwarded-proto"], "http");
-        for gone in ["host", "content-length", "connection", "x-hop", "transfer-encoding"] {
+        for gone in [
+            "host",
+            "content-length",
+            "connection",
+            "x-hop",
+            "transfer-encoding",
+        ] {
             assert!(!h.contains_key(gone), "{gone} was forwarded");
         }
         assert_eq!(r.uri().to_string(), "http://backend:9000/cb?action=publish");

@@ -28,12 +28,12 @@ use tokio::sync::Semaphore;
 
 use crate::core::feed::{Feed, SessionFacts};
 use crate::core::journal::Truncation;
+use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest};
 use crate::core::sequencer::{Incoming, Sequencer};
 use crate::core::store::SharedStore;
-use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest};
 use crate::event::Outcome;
-use crate::forward::SyncForward;
 use crate::event::{Method, Provider, Rejection};
+use crate::forward::SyncForward;
 use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
 use crate::providers::aliyun::classify_request;
 use crate::server::api::EventStream;
@@ -319,15 +319,17 @@ fn kept_headers(headers: &HeaderMap, all: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        let keep = (all && !HOP_BY_HOP.contains(&n)) || matches!(
-            n,
-            "content-type"
-                | "content-length"
-                | "transfer-encoding"
-                | "user-agent"
-                | "host"
-                | "x-forwarded-for"
-        ) || n.starts_with("ali-live-");
+        let keep = (all && !HOP_BY_HOP.contains(&n))
+            || matches!(
+                n,
+                "content-type"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "user-agent"
+                    | "host"
+                    | "x-forwarded-for"
+            )
+            || n.starts_with("ali-live-");
         if keep {
             let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
             out.entry(n.to_string())

@@ -84,7 +84,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Ok(std::time::Duration::from_secs(secs));
     }
     humantime::parse_duration(t).map_err(|_| {
-        format!("{s:?} is not a duration; write e.g. 10s, 500ms, 5m, 24h (a bare number is seconds)")
+        format!(
+            "{s:?} is not a duration; write e.g. 10s, 500ms, 5m, 24h (a bare number is seconds)"
+        )
     })
 }
 
@@ -94,7 +96,7 @@ pub fn duration_words(d: std::time::Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let mut secs = d.as_secs();

@@ -102,8 +102,9 @@ impl Feed {
                 status,
                 ms,
                 error: error.map(str::to_string),
-                reply: (result != DeliveryResult::Delivered)
-                    .then(|| "\u{1b}[2J\u{1b}]0;pwned\u{7}<h1>503 Service Unavailable</h1>".to_string()),
+                reply: (result != DeliveryResult::Delivered).then(|| {
+                    "\u{1b}[2J\u{1b}]0;pwned\u{7}<h1>503 Service Unavailable</h1>".to_string()
+                }),
                 retry_in_s: (result == DeliveryResult::Retry)
                     .then(|| recmon::forward::backoff(attempt).as_secs()),
                 answered: None,

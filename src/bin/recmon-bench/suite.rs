@@ -1599,7 +1599,10 @@ impl Suite {
         for round in 0..3 {
             let port = free_port();
             let journal = self.work.path().join(format!("fwd-off-{round}.jsonl"));
-            let r = self.spawn_recmon(port, &["--fsync", "never", "--journal", journal.to_str().unwrap()]);
+            let r = self.spawn_recmon(
+                port,
+                &["--fsync", "never", "--journal", journal.to_str().unwrap()],
+            );
             match self.rps_of(port, true) {
                 Ok(v) => off.push(v),
                 Err(e) => invalid = Some(format!("forwarding off: {e}")),
@@ -1614,7 +1617,14 @@ impl Suite {
             let to = target(bport);
             let r = self.spawn_recmon(
                 port,
-                &["--fsync", "never", "--journal", journal.to_str().unwrap(), "--forward-to", &to],
+                &[
+                    "--fsync",
+                    "never",
+                    "--journal",
+                    journal.to_str().unwrap(),
+                    "--forward-to",
+                    &to,
+                ],
             );
             let t0 = Instant::now();
             match self.rps_of(port, true) {
@@ -1661,7 +1671,8 @@ impl Suite {
             "0".into(),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let p99 = |v: &serde_json::Value| v["latency_us"]["p99"].as_u64().map(|us| us as f64 / 1000.0);
+        let p99 =
+            |v: &serde_json::Value| v["latency_us"]["p99"].as_u64().map(|us| us as f64 / 1000.0);
         let (mut base, mut down) = (vec![], vec![]);
         let (mut base_raw, mut down_raw) = (vec![], vec![]);
         let mut invalid = None;
@@ -1681,7 +1692,12 @@ impl Suite {
             let journal = self.work.path().join(format!("fwd-lat-down-{round}.jsonl"));
             let r = self.spawn_recmon(
                 port,
-                &["--journal", journal.to_str().unwrap(), "--forward-to", &target(dead)],
+                &[
+                    "--journal",
+                    journal.to_str().unwrap(),
+                    "--forward-to",
+                    &target(dead),
+                ],
             );
             let rep = self.load(port, &args);
             if latency_verdict(&rep, count, f64::MAX) != Verdict::of(true) {
@@ -1718,10 +1734,18 @@ impl Suite {
         let journal = self.work.path().join("fwd-catchup.jsonl");
         let r = self.spawn_recmon(
             port,
-            &["--journal", journal.to_str().unwrap(), "--forward-to", &target(bport)],
+            &[
+                "--journal",
+                journal.to_str().unwrap(),
+                "--forward-to",
+                &target(bport),
+            ],
         );
         let c = owed.to_string();
-        let rep = self.load(port, &["--connections", "32", "--count", &c, "--dup-every", "0"]);
+        let rep = self.load(
+            port,
+            &["--connections", "32", "--count", &c, "--dup-every", "0"],
+        );
         let loaded = throughput(&rep, owed, true);
         std::thread::sleep(Duration::from_secs(2));
         let up_at = chrono::Utc::now();
@@ -1746,7 +1770,10 @@ impl Suite {
                     ),
                 )
             }
-            _ => (None, format!("{} delivered of {owed}; waited {waited:?}", times.len())),
+            _ => (
+                None,
+                format!("{} delivered of {owed}; waited {waited:?}", times.len()),
+            ),
         };
         self.rows.push(Row {
             what: "Forward: catching up after an outage".into(),

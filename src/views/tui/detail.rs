@@ -400,12 +400,17 @@ fn delivery_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc:
             DeliveryState::Pending => "pending: not tried yet".to_string(),
             DeliveryState::Retrying => format!("retrying: {} attempts so far", d.attempts),
             DeliveryState::Delivered { status, ms } => {
-                format!("delivered: HTTP {status} in {ms} ms (attempt {})", d.attempts)
+                format!(
+                    "delivered: HTTP {status} in {ms} ms (attempt {})",
+                    d.attempts
+                )
             }
             DeliveryState::Failed { status } => format!(
                 "FAILED after {} attempts{}; resend with recmon replay --seq {}",
                 d.attempts,
-                status.map(|s| format!(" (last HTTP {s})")).unwrap_or_default(),
+                status
+                    .map(|s| format!(" (last HTTP {s})"))
+                    .unwrap_or_default(),
                 e.seq
             ),
         };

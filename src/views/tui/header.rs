@@ -405,10 +405,7 @@ fn forward_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
                     thousands(f.delivered)
                 ),
                 format!("→ {label}{name}: {pending}{failed}{state}"),
-                format!(
-                    "→{label} {} pending{failed}",
-                    thousands(f.pending() as u64)
-                ),
+                format!("→{label} {} pending{failed}", thousands(f.pending() as u64)),
             ];
             BarItem::new(
                 1,

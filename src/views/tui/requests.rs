@@ -14,9 +14,9 @@ use super::widgets::{
 };
 
 use super::theme::{outcome_label, Theme};
-use ratatui::style::Color;
 use crate::core::store::{DeliveryState, LogEntry};
 use crate::event::Outcome;
+use ratatui::style::Color;
 
 /// Draws the request log.
 pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: Context) {
@@ -84,10 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         Column::new(Line::from("what / why rejected"), 1, 16, 400),
     ];
     if forwarding {
-        columns.insert(
-            4,
-            Column::new(Line::from("delivery"), 1, 13, 18),
-        );
+        columns.insert(4, Column::new(Line::from("delivery"), 1, 13, 18));
     }
     if let Some(labels) = &labels {
         let widest = labels.iter().map(|l| l.len()).max().unwrap_or(1).max(3) as u16;
@@ -126,14 +123,10 @@ pub fn delivery_cell(e: &LogEntry, t: Theme) -> Line<'static> {
         };
         let (text, style) = match d.state {
             DeliveryState::Pending => (format!("{prefix}… pending"), t.dim()),
-            DeliveryState::Retrying => (
-                format!("{prefix}↻ retrying {}", d.attempts),
-                t.warn(),
-            ),
-            DeliveryState::Delivered { status, ms } => (
-                format!("{prefix}✓ {status} {ms}ms"),
-                t.fg(Color::Green),
-            ),
+            DeliveryState::Retrying => (format!("{prefix}↻ retrying {}", d.attempts), t.warn()),
+            DeliveryState::Delivered { status, ms } => {
+                (format!("{prefix}✓ {status} {ms}ms"), t.fg(Color::Green))
+            }
             DeliveryState::Failed { status } => (
                 format!(
                     "{prefix}✗ failed{}",

@@ -247,8 +247,7 @@ impl<'a> Source<'a> {
                     last_callback_at: f.last_callback_at,
                     now: f.at,
                     // Counted in requests: delivery lines take seq numbers too.
-                    arrived_while_frozen: total(store.counters())
-                        .saturating_sub(total(f.counters)),
+                    arrived_while_frozen: total(store.counters()).saturating_sub(total(f.counters)),
                     recordings_while_frozen: store.recordings().len() - recordings.len(),
                     rejected_while_frozen: store
                         .counters()
