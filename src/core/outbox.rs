@@ -19,6 +19,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::StreamId;
 
+/// Headers that belong to one connection (RFC 9110 §7.6.1): never forwarded, and not kept
+/// for forwarding in the journal.
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
 /// How callbacks are passed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -20,7 +20,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Uri;
 
-use crate::core::outbox::ForwardedRequest;
+use crate::core::outbox::{ForwardedRequest, HOP_BY_HOP};
 use crate::providers::aliyun::auth::{host_without_port, signature};
 
 /// A parsed `--forward-to URL`.
@@ -35,18 +35,10 @@ pub struct Target {
     basic_auth: Option<HeaderValue>,
 }
 
-/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), plus the ones
-/// recmon sets itself.
-const NOT_FORWARDED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
+/// Headers recmon sets itself (or that describe the received message), never passed on as
+/// received; the hop-by-hop ones ([`HOP_BY_HOP`]) are not either.
+const SET_HERE: &[&str] = &[
     "transfer-encoding",
-    "upgrade",
     "host",
     "content-length",
     "x-recmon-seq",
@@ -192,7 +184,8 @@ pub fn prepare(
     let signing = sign_key.is_some();
     for (name, value) in &req.headers {
         let n = name.as_str();
-        if NOT_FORWARDED.contains(&n)
+        if HOP_BY_HOP.contains(&n)
+            || SET_HERE.contains(&n)
             || listed.iter().any(|l| l == n)
             || (signing && (n == "ali-live-timestamp" || n == "ali-live-signature"))
         {

@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 
 use crate::core::feed::{Feed, SessionFacts};
 use crate::core::journal::Truncation;
-use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest};
+use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest, HOP_BY_HOP};
 use crate::core::sequencer::{Incoming, Sequencer};
 use crate::core::store::SharedStore;
 use crate::event::Outcome;
@@ -299,22 +299,11 @@ fn error_response(status: u16, error: &str) -> Resp {
     json_response(status, serde_json::json!({ "error": error }))
 }
 
-/// Headers that belong to one connection (RFC 9110 §7.6.1): never journaled for forwarding.
-/// (`transfer-encoding` is journaled all the same, as always: it says how the body came.)
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
-/// The headers worth keeping in the journal (with `all`, when forwarding: every header but the
-/// hop-by-hop ones, so that the outbox can resend the request from the journal alone): what identifies the sender and the provider's
-/// signature headers. Names are lowercase; values that are not UTF-8 are kept lossily.
+/// The headers worth keeping in the journal: what identifies the sender and the provider's
+/// signature headers; with `all` (forwarding), every header but the hop-by-hop ones, so that
+/// the outbox can resend the request from the journal alone (`transfer-encoding` is kept all
+/// the same, as always: it says how the body came). Names are lowercase; values that are not
+/// UTF-8 are kept lossily.
 fn kept_headers(headers: &HeaderMap, all: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (name, value) in headers {

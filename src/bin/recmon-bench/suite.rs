@@ -629,16 +629,7 @@ impl Suite {
     pub fn latency(&mut self) {
         let rate = 10_000u64;
         let count = rate * self.size.latency_secs;
-        let args = [
-            "--connections".to_string(),
-            "32".into(),
-            "--count".into(),
-            count.to_string(),
-            "--rate".into(),
-            rate.to_string(),
-            "--dup-every".into(),
-            "0".into(),
-        ];
+        let args = fixed_rate_args(rate, count);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let port = free_port();
         let b = self.spawn_baseline(port);
@@ -1557,6 +1548,23 @@ fn attach_failure(p: &mut Proc, seen: usize, want: usize) -> String {
     )
 }
 
+/// The load generator's arguments for an open-loop run of `count` unique recordings at `rate`
+/// requests/s over 32 connections (the latency runs).
+fn fixed_rate_args(rate: u64, count: u64) -> Vec<String> {
+    [
+        "--connections",
+        "32",
+        "--count",
+        &count.to_string(),
+        "--rate",
+        &rate.to_string(),
+        "--dup-every",
+        "0",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 /// Waits until recmon's first forwarding target has nothing pending and `want` delivered;
 /// the time it took, or `None` after `limit`.
 fn wait_forwarded(addr: SocketAddr, want: u64, limit: Duration) -> Option<Duration> {
@@ -1660,16 +1668,7 @@ impl Suite {
         // 2. Ack latency with the backend down, against forwarding off (--fsync batch).
         let rate = 10_000u64;
         let count = rate * self.size.latency_secs;
-        let args = [
-            "--connections".to_string(),
-            "32".into(),
-            "--count".into(),
-            count.to_string(),
-            "--rate".into(),
-            rate.to_string(),
-            "--dup-every".into(),
-            "0".into(),
-        ];
+        let args = fixed_rate_args(rate, count);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let p99 =
             |v: &serde_json::Value| v["latency_us"]["p99"].as_u64().map(|us| us as f64 / 1000.0);
