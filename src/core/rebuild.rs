@@ -355,12 +355,112 @@ mod tests {
     fn apply_all(path: &Path, capacity: usize) -> Store {
         let mut store = Store::new(capacity);
         for item in JournalReader::open(path).unwrap() {
-            if let ReadItem::Entry(e) = item.unwrap() {
-                let line = serde_json::to_string(&*e).unwrap();
-                store.apply(&e, callback_of(&e).as_ref(), Arc::from(line.as_str()));
+            match item.unwrap() {
+                ReadItem::Entry(e) => {
+                    let line = serde_json::to_string(&*e).unwrap();
+                    store.apply(&e, callback_of(&e).as_ref(), Arc::from(line.as_str()));
+                }
+                ReadItem::Delivery(d) => {
+                    let line = serde_json::to_string(&*d).unwrap();
+                    store.apply_delivery(&d, Arc::from(line.as_str()));
+                }
+                _ => {}
             }
         }
         store
+    }
+
+    #[test]
+    fn delivery_lines_rebuild_the_forwarding_state_and_the_logs_deliveries() {
+        use crate::core::outbox::{Delivery, DeliveryLine, DeliveryResult, ForwardMode};
+        let target = "http://backend/cb";
+        let mut text = String::new();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut seq = 0;
+        let mut request = |text: &mut String, stream: &str| {
+            seq += 1;
+            text.push_str(&format!(
+                r#"{{"seq":{seq},"received_at":"2026-01-02T03:04:05.678Z","remote":"r","method":"POST","path":"/cb","outcome":"accepted","status":200,"kind":"status","forward":["{target}"],"body":{{"domain":"d","app":"a","stream":"{stream}","event":"record_paused"}}}}"#
+            ));
+            text.push('\n');
+            seq
+        };
+        let mut lines = Vec::new();
+        for i in 0..6 {
+            let of = request(&mut text, &format!("s{i}"));
+            lines.push(of);
+        }
+        let mut next = lines.len() as u64;
+        for (i, &of) in lines.iter().enumerate() {
+            let results: &[DeliveryResult] = match i % 3 {
+                0 => &[DeliveryResult::Delivered],
+                1 => &[DeliveryResult::Retry, DeliveryResult::Retry],
+                _ => &[DeliveryResult::Retry, DeliveryResult::Failed],
+            };
+            for (k, &result) in results.iter().enumerate() {
+                next += 1;
+                let line = DeliveryLine {
+                    seq: next,
+                    received_at: t0,
+                    delivery: Delivery {
+                        of,
+                        target: target.into(),
+                        mode: ForwardMode::Async,
+                        attempt: k as u32 + 1,
+                        result,
+                        status: Some(500),
+                        ms: 3,
+                        error: Some("500".into()),
+                        reply: None,
+                        retry_in_s: None,
+                        answered: None,
+                    },
+                };
+                text.push_str(&serde_json::to_string(&line).unwrap());
+                text.push('\n');
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, &text).unwrap();
+        for capacity in [1, 2, 4, 6, 100] {
+            let mut store = Store::new(capacity);
+            let rebuilt = rebuild(&path, &mut store, &mut Deduper::default(), |_| {}).unwrap();
+            assert!(rebuilt.problems.is_empty(), "{:?}", rebuilt.problems);
+            let want = apply_all(&path, capacity);
+            let (got_t, want_t) = (&store.forward_targets()[0], &want.forward_targets()[0]);
+            assert_eq!(
+                (
+                    got_t.delivered,
+                    got_t.failed,
+                    got_t.pending(),
+                    got_t.retries
+                ),
+                (2, 2, 2, 6)
+            );
+            assert_eq!(
+                (
+                    want_t.delivered,
+                    want_t.failed,
+                    want_t.pending(),
+                    want_t.retries
+                ),
+                (2, 2, 2, 6)
+            );
+            assert_eq!(got_t.failed_seqs, want_t.failed_seqs);
+            assert_eq!(
+                store.log().len(),
+                capacity.min(6),
+                "delivery lines take no log rows"
+            );
+            for (g, w) in store.log().iter().zip(want.log()) {
+                assert_eq!(g.seq, w.seq);
+                assert_eq!(g.delivery, w.delivery, "seq {}", g.seq);
+            }
+            assert_eq!(store.last_seq(), next);
+        }
     }
 
     #[test]

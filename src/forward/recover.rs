@@ -108,3 +108,79 @@ impl Recovery {
         (out, dropped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::journal::{parse_line, Line};
+    use crate::core::rebuild::callback_of_ref;
+
+    fn request(seq: u64, stream: &str, forward: &[&str]) -> String {
+        let body =
+            format!(r#"{{"domain":"d","app":"a","stream":"{stream}","event":"record_started"}}"#);
+        let forward = if forward.is_empty() {
+            String::new()
+        } else {
+            format!(",\"forward\":{}", serde_json::to_string(forward).unwrap())
+        };
+        format!(
+            r#"{{"seq":{seq},"received_at":"2026-12-01T10:00:00.000Z","remote":"203.0.113.7:1","method":"POST","path":"/cb?x=1","headers":{{"content-type":"application/json","ali-live-signature":"ab"}},"outcome":"accepted","status":200,"kind":"status"{forward},"body_bytes":{},"body":{body}}}"#,
+            body.len()
+        )
+    }
+
+    fn delivery(seq: u64, of: u64, target: &str, attempt: u32, result: &str) -> String {
+        format!(
+            r#"{{"seq":{seq},"received_at":"2026-12-01T10:00:01.000Z","delivery":{{"of":{of},"target":"{target}","mode":"async","attempt":{attempt},"result":"{result}","ms":1}}}}"#
+        )
+    }
+
+    fn observe_all(lines: &[String]) -> Recovery {
+        let mut r = Recovery::default();
+        for l in lines {
+            match parse_line(l).unwrap() {
+                Line::Request(e) => {
+                    let cb = callback_of_ref(&e);
+                    r.observe(LineRef::Request(&e), cb.as_ref());
+                }
+                Line::Delivery(d) => r.observe(LineRef::Delivery(&d, l), None),
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn what_has_no_final_line_is_owed_again_with_its_attempts() {
+        let (a, b) = ("http://a/cb", "http://b/cb");
+        let lines = vec![
+            request(1, "s1", &[a, b]),
+            delivery(2, 1, a, 1, "delivered"),
+            request(3, "s1", &[a, b]),
+            delivery(4, 1, b, 1, "retry"),
+            delivery(5, 3, a, 1, "retry"),
+            delivery(6, 3, a, 2, "retry"),
+            request(7, "s2", &[]),
+            request(8, "s2", &[a]),
+            delivery(9, 8, a, 4, "failed"),
+        ];
+        let r = observe_all(&lines);
+        assert_eq!(r.owed(), 2, "seq 1 (to b) and seq 3 (to a and b)");
+        let (outbox, dropped) = r.into_outbox(&[a.to_string()]);
+        let to_a: Vec<(u64, u32)> = outbox[a].iter().map(|(o, n)| (o.seq, *n)).collect();
+        assert_eq!(
+            to_a,
+            [(3, 2)],
+            "seq 3 with its two attempts; 1 delivered, 8 failed"
+        );
+        assert_eq!(
+            dropped.get(b),
+            Some(&2),
+            "owed to b, which is not given now"
+        );
+        let owed = &outbox[a][0].0;
+        assert_eq!(owed.request.path, "/cb?x=1");
+        assert_eq!(owed.request.headers["ali-live-signature"], "ab");
+        assert_eq!(owed.stream.stream, "s1");
+        assert!(owed.request.body.starts_with(b"{\"domain\":\"d\""));
+    }
+}
