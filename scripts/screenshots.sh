@@ -105,3 +105,22 @@ done
 shot attach attach
 T send-keys -t attach q
 key q
+
+# Forwarding (--forward-to): a second receiver passes the same broadcast on to a backend
+# (scripts/backend.py) that answers 200 at first and then goes down: deliveries, then
+# retries and a backlog, as the request log's delivery column and the header show them.
+BPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+FPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$ROOT/scripts/backend.py" "$BPORT" 150 &
+BACKEND=$!
+trap 'kill $BACKEND 2>/dev/null || true; cleanup' EXIT
+T -f /dev/null new-session -d -x 160 -y 45 -s fwd -c "$WORK" \
+  "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY '$BIN' --listen 0.0.0.0:$FPORT --journal forward.jsonl --forward-to http://127.0.0.1:$BPORT/hooks/aliyun; sleep 30"
+for _ in $(seq 50); do
+  T capture-pane -p -t fwd | grep -q "Streams" && break
+  sleep 0.2
+done
+python3 "$ROOT/scripts/broadcast.py" "http://127.0.0.1:$FPORT" --fast
+sleep 3
+shot forward fwd
+T send-keys -t fwd q
