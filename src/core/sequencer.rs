@@ -392,21 +392,20 @@ impl Committer {
     /// on the feed, and answers it. Each line is one shared text for the store's request log
     /// and the feed.
     fn commit(&self, b: WrittenBatch) {
-        let mut published = Vec::with_capacity(b.subs.len());
-        let mut owed = Vec::new();
+        let WrittenBatch { subs, staged, buf } = b;
+        let mut published = Vec::with_capacity(subs.len());
+        let mut owes = false;
         {
             let mut store = self.shared.lock();
-            for (sub, (staged, range, ack)) in b.subs.iter().zip(&b.staged) {
+            for (sub, (staged, range, ack)) in subs.iter().zip(&staged) {
                 let line: Arc<str> = Arc::from(
-                    std::str::from_utf8(&b.buf[range.clone()]).expect("serde_json writes UTF-8"),
+                    std::str::from_utf8(&buf[range.clone()]).expect("serde_json writes UTF-8"),
                 );
                 match (staged, &sub.item) {
                     (Staged::Request(entry), Item::Request(req)) => {
                         let cb = req.verdict.as_ref().ok();
                         store.apply(entry, cb, line.clone());
-                        if let (false, Some(cb)) = (entry.forward.is_empty(), cb) {
-                            owed.push(owed_of(entry, cb, req));
-                        }
+                        owes |= !entry.forward.is_empty();
                     }
                     (Staged::Delivery(d), _) => store.apply_delivery(d, line.clone()),
                     _ => unreachable!("a staged line matches its submission"),
@@ -416,34 +415,51 @@ impl Committer {
         }
         self.feed.publish(published);
         self.shared.notify();
-        if let Some(f) = &self.forwarding {
-            for o in owed {
-                // The forwarder is gone only at shutdown: what it did not take is still owed
-                // in the journal, and a --resume sends it.
-                let _ = f.owed.send(o);
+        // Answers first: what the forwarder needs is built after, from the batch's own
+        // entries (moved, not copied: they are done with).
+        let mut kept = Vec::new();
+        for (sub, (staged, _, ack)) in subs.into_iter().zip(staged) {
+            let _ = sub.ack.send(Ok(ack));
+            if owes {
+                kept.push((sub.item, staged));
             }
         }
-        for (sub, (_, _, ack)) in b.subs.into_iter().zip(b.staged) {
-            let _ = sub.ack.send(Ok(ack));
+        if let Some(f) = &self.forwarding {
+            for (item, staged) in kept {
+                if let (Item::Request(req), Staged::Request(entry)) = (item, staged) {
+                    if let Some(o) = owed_of(entry, req) {
+                        // The forwarder is gone only at shutdown: what it did not take is
+                        // still owed in the journal, and a --resume sends it.
+                        let _ = f.owed.send(o);
+                    }
+                }
+            }
         }
     }
 }
 
-/// A committed callback, as the forwarder sends it.
-fn owed_of(entry: &JournalEntry, cb: &Callback, req: &Incoming) -> Owed {
-    Owed {
+/// A committed callback owed to the forwarding targets, as the forwarder sends it; `None`
+/// when it is owed to none.
+fn owed_of(entry: JournalEntry, req: Incoming) -> Option<Owed> {
+    let cb = req.verdict.ok().filter(|_| !entry.forward.is_empty())?;
+    let stream = match cb {
+        Callback::Status(s) => s.id,
+        Callback::Recording(r) => r.id,
+        Callback::Ingest(i) => i.id,
+    };
+    Some(Owed {
         seq: entry.seq,
         received_at: entry.received_at,
-        stream: cb.stream_id().clone(),
+        stream,
         request: ForwardedRequest {
-            method: entry.method.clone(),
-            path: entry.path.clone(),
-            headers: entry.headers.clone(),
-            remote: entry.remote.clone(),
-            body: req.body.clone(),
+            method: entry.method,
+            path: entry.path,
+            headers: entry.headers,
+            remote: entry.remote,
+            body: req.body,
         },
-        targets: entry.forward.clone(),
-    }
+        targets: entry.forward,
+    })
 }
 
 fn fail_batch(subs: Vec<Submission>, why: &str) {

@@ -267,7 +267,7 @@ pub struct SyncForward {
 /// callback it owes them.
 pub struct Forwarder {
     stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Forwarder {
@@ -275,22 +275,57 @@ impl Forwarder {
     /// whatever is still owed stays in the journal for `--resume`.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
-/// Starts the async engines. `inbox` receives what the sequencer commits; `recovered` is what a
-/// resumed journal still owes each target (see [`recover`]), sent first.
+/// How much lower than the listener's the forwarder thread's scheduling priority is (nice):
+/// under load the provider's answers come first, and the outbox, which is durable, catches up
+/// when there is CPU to spare.
+const FORWARDER_NICE: i32 = 10;
+
+/// Starts the async engines on a thread of their own, at a lower priority than the listener's
+/// (see [`FORWARDER_NICE`]). `inbox` receives what the sequencer commits; `recovered` is what
+/// a resumed journal still owes each target (see [`recover`]), sent first.
 pub fn start_async(
     cfg: &ForwardConfig,
     sender: Sender,
     sequencer: Sequencer,
-    mut inbox: mpsc::UnboundedReceiver<Owed>,
-    mut recovered: recover::Outbox,
+    inbox: mpsc::UnboundedReceiver<Owed>,
+    recovered: recover::Outbox,
 ) -> Forwarder {
     let (stop, stop_rx) = watch::channel(false);
+    let cfg = cfg.clone();
+    let thread = std::thread::Builder::new()
+        .name("recmon-forward".into())
+        .spawn(move || {
+            // Linux: a thread is a task of its own, and its nice value is its own.
+            #[cfg(target_os = "linux")]
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, FORWARDER_NICE);
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the forwarder's runtime");
+            rt.block_on(run_engines(
+                cfg, sender, sequencer, inbox, recovered, stop_rx,
+            ));
+        })
+        .expect("spawn the forwarder thread");
+    Forwarder { stop, thread }
+}
+
+async fn run_engines(
+    cfg: ForwardConfig,
+    sender: Sender,
+    sequencer: Sequencer,
+    mut inbox: mpsc::UnboundedReceiver<Owed>,
+    mut recovered: recover::Outbox,
+    stop_rx: watch::Receiver<bool>,
+) {
     let mut tasks = Vec::new();
     let mut lanes_in: HashMap<String, mpsc::UnboundedSender<Job>> = HashMap::new();
     for target in &cfg.targets {
@@ -331,7 +366,9 @@ pub fn start_async(
             }
         }
     }));
-    Forwarder { stop, tasks }
+    for t in tasks {
+        let _ = t.await;
+    }
 }
 
 /// One owed callback in a target's queue.
@@ -430,8 +467,13 @@ impl Engine {
     }
 
     fn enqueue(&mut self, job: Job) {
-        let stream = job.owed.stream.clone();
-        let lane = self.lanes.entry(stream.clone()).or_default();
+        // The stream's name is copied only for a new lane, or to schedule one.
+        let owed = job.owed.clone();
+        let stream = &owed.stream;
+        if !self.lanes.contains_key(stream) {
+            self.lanes.insert(stream.clone(), Lane::default());
+        }
+        let lane = self.lanes.get_mut(stream).expect("just made sure");
         lane.jobs.push_back(job);
         if lane.jobs.len() == 1 && !lane.busy {
             if self.failing {
@@ -439,7 +481,7 @@ impl Engine {
                 lane.generation = 0;
                 self.parked += 1;
             } else {
-                self.schedule(&stream, Instant::now());
+                self.schedule(stream, Instant::now());
             }
         }
     }
