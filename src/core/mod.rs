@@ -1,8 +1,9 @@
 //! The core pipeline, below the listener and above nothing but the domain types:
 //! [`sequencer`] (one thread: decide, journal, apply, publish) → [`journal`] (the file) →
 //! [`store`] (the one place state changes) → [`feed`] (every committed entry, in order, for
-//! subscribers). [`outbox`] is what the journal says about forwarding. [`rebuild`] reads a journal back into a store; [`dedup`] decides duplicates.
+//! subscribers). [`outbox`] is what the journal says about forwarding. [`rebuild`] reads a journal back into a store; [`dedup`] decides duplicates; [`alerts`] are rules over the store and a clock.
 
+pub mod alerts;
 pub mod dedup;
 pub mod feed;
 pub mod journal;

@@ -10,13 +10,14 @@
 //! a bounded ring; the counters stay exact however long the session runs.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::core::alerts::{AlertBook, AlertConfig, AlertEvent};
 use crate::core::journal::{EntryRef, JournalEntry};
 use crate::core::outbox::{DeliveryLine, DeliveryResult, ForwardMode};
 use crate::event::{AuthCheck, Outcome};
@@ -477,6 +478,13 @@ pub struct Store {
     /// The newest delivery lines (seq, text), bounded like the request log: `--json` prints
     /// them between the requests, in seq order.
     delivery_log: VecDeque<(u64, Arc<str>)>,
+    /// Domains that sent a recording status callback (`live_not_recording` applies to them).
+    status_domains: HashSet<String>,
+    last_auth_failure_at: Option<DateTime<Utc>>,
+    last_journal_failure_at: Option<DateTime<Utc>>,
+    /// The alert rules' thresholds, when alerting is on.
+    alert_config: Option<AlertConfig>,
+    alerts: AlertBook,
 }
 
 impl Default for Store {
@@ -509,7 +517,58 @@ impl Store {
             forward: Vec::new(),
             forward_notes: VecDeque::new(),
             delivery_log: VecDeque::new(),
+            status_domains: HashSet::new(),
+            last_auth_failure_at: None,
+            last_journal_failure_at: None,
+            alert_config: None,
+            alerts: AlertBook::default(),
         }
+    }
+
+    /// Turns the alert rules on with these thresholds.
+    pub fn set_alert_config(&mut self, cfg: AlertConfig) {
+        self.alert_config = Some(cfg);
+    }
+
+    /// The alert thresholds, when alerting is on.
+    pub fn alert_config(&self) -> Option<&AlertConfig> {
+        self.alert_config.as_ref()
+    }
+
+    /// Evaluates every alert rule at `now` (a pure function of the store and the clock, see
+    /// [`crate::core::alerts::evaluate`]) and returns what fired and what resolved.
+    pub fn evaluate_alerts(&mut self, now: DateTime<Utc>) -> Vec<AlertEvent> {
+        let Some(cfg) = self.alert_config.as_ref() else {
+            return Vec::new();
+        };
+        let conditions = crate::core::alerts::evaluate(self, cfg, now);
+        let streams = &self.streams;
+        self.alerts.apply(conditions, now, |i| {
+            streams
+                .get(i as usize)
+                .map(crate::core::alerts::stream_name)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The alerts: firing and recently resolved.
+    pub fn alerts(&self) -> &AlertBook {
+        &self.alerts
+    }
+
+    /// Domains that sent a recording status callback.
+    pub fn status_domains(&self) -> &HashSet<String> {
+        &self.status_domains
+    }
+
+    /// When the newest request with a bad signature arrived.
+    pub fn last_auth_failure_at(&self) -> Option<DateTime<Utc>> {
+        self.last_auth_failure_at
+    }
+
+    /// When the newest journal write failed.
+    pub fn last_journal_failure_at(&self) -> Option<DateTime<Utc>> {
+        self.last_journal_failure_at
     }
 
     /// Applies one committed request. `callback` is the classified request when the outcome
@@ -538,6 +597,7 @@ impl Store {
         }
         if req.auth == Some(AuthCheck::Failed) {
             self.auth_failures += 1;
+            self.last_auth_failure_at = self.last_auth_failure_at.max(Some(req.received_at));
         }
         if req.outcome != Outcome::Rejected {
             self.last_callback_at = self.last_callback_at.max(Some(req.received_at));
@@ -795,6 +855,9 @@ impl Store {
         let s = &mut self.streams[idx as usize];
         match cb {
             Callback::Status(ev) => {
+                if !self.status_domains.contains(&s.id.domain) {
+                    self.status_domains.insert(s.id.domain.clone());
+                }
                 if let Some(state) = ev.target_state() {
                     if state == RecordState::Paused {
                         s.pauses += 1;
@@ -875,6 +938,7 @@ impl Store {
     pub fn note_journal_failure(&mut self, error: String) {
         self.journal_failures += 1;
         self.last_journal_error = Some(error);
+        self.last_journal_failure_at = Some(Utc::now());
     }
 
     /// Streams in first-seen order.

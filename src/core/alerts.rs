@@ -1,0 +1,830 @@
+//! Alerts: rules that catch a broken recording while the broadcast is on. Each rule is a pure
+//! function of the store and a clock ([`evaluate`]); the [`AlertBook`] remembers what is
+//! firing, so that each evaluation says what started firing and what resolved. The service
+//! evaluates once a second (and `recmon attach` runs the same engine on its own store);
+//! `recmon report` replays a journal through it with the journal's `received_at` as the clock.
+//!
+//! | rule | fires when | severity |
+//! |---|---|---|
+//! | `paused_too_long` | a stream (not offline) has been paused longer than `--alert-paused` | warning |
+//! | `live_not_recording` | ingest live, no recording status, longer than `--alert-not-recording`, on a domain that sends status callbacks | critical |
+//! | `file_overdue` | a recording stream's next file is later than its cycle + `--alert-file-overdue` | critical |
+//! | `short_file` | the stream's newest file is shorter than `--alert-short-file` | warning |
+//! | `gap` | newest file's start − previous file's stop > `--alert-gap` | warning |
+//! | `silence` | no callback for `--alert-silence` while a stream is live or recording | critical |
+//! | `bad_signature` | a request failed the signature check in the last 5 minutes | warning |
+//! | `journal_failure` | a journal write failed in the last minute | critical |
+//! | `forward_failing` | a forwarding target's oldest pending callback is over a minute old | critical |
+//! | `duration_mismatch` | the newest file's duration disagrees with stop − start | info |
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::core::store::{Ingest, Recording, Store, Stream};
+use crate::event::RecordState;
+use crate::util::human::{duration_words, hms, seconds};
+
+/// The rules, by their names in the API, the environment and the flags' documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A stream paused too long.
+    PausedTooLong,
+    /// Live but not recording.
+    LiveNotRecording,
+    /// The next recording file is late.
+    FileOverdue,
+    /// A recording file shorter than the threshold.
+    ShortFile,
+    /// A hole between consecutive files.
+    Gap,
+    /// No callback at all while something is live or recording.
+    Silence,
+    /// Requests with a bad signature.
+    BadSignature,
+    /// The journal cannot be written.
+    JournalFailure,
+    /// A forwarding target is not keeping up.
+    ForwardFailing,
+    /// A file's duration disagrees with its times.
+    DurationMismatch,
+}
+
+impl Rule {
+    /// The rule's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::PausedTooLong => "paused_too_long",
+            Rule::LiveNotRecording => "live_not_recording",
+            Rule::FileOverdue => "file_overdue",
+            Rule::ShortFile => "short_file",
+            Rule::Gap => "gap",
+            Rule::Silence => "silence",
+            Rule::BadSignature => "bad_signature",
+            Rule::JournalFailure => "journal_failure",
+            Rule::ForwardFailing => "forward_failing",
+            Rule::DurationMismatch => "duration_mismatch",
+        }
+    }
+
+    /// Every rule, in the table's order.
+    pub const ALL: [Rule; 10] = [
+        Rule::PausedTooLong,
+        Rule::LiveNotRecording,
+        Rule::FileOverdue,
+        Rule::ShortFile,
+        Rule::Gap,
+        Rule::Silence,
+        Rule::BadSignature,
+        Rule::JournalFailure,
+        Rule::ForwardFailing,
+        Rule::DurationMismatch,
+    ];
+
+    /// How bad it is.
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::LiveNotRecording
+            | Rule::FileOverdue
+            | Rule::Silence
+            | Rule::JournalFailure
+            | Rule::ForwardFailing => Severity::Critical,
+            Rule::PausedTooLong | Rule::ShortFile | Rule::Gap | Rule::BadSignature => {
+                Severity::Warning
+            }
+            Rule::DurationMismatch => Severity::Info,
+        }
+    }
+}
+
+/// How bad an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Someone should act now.
+    Critical,
+    /// Worth a look.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The thresholds (`None` turns a rule off: the flag's `0`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    /// `--alert-paused` (5m).
+    pub paused: Option<Duration>,
+    /// `--alert-not-recording` (2m).
+    pub not_recording: Option<Duration>,
+    /// `--alert-file-overdue` (10m slack).
+    pub file_overdue: Option<Duration>,
+    /// `--record-cycle` (6h, the provider's default `CycleDuration`): the cycle assumed
+    /// until a stream's own files show theirs.
+    pub record_cycle: Duration,
+    /// `--alert-short-file` (10s).
+    pub short_file: Option<Duration>,
+    /// `--alert-gap` (5s).
+    pub gap: Option<Duration>,
+    /// `--alert-silence` (10m).
+    pub silence: Option<Duration>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            paused: Some(Duration::from_secs(300)),
+            not_recording: Some(Duration::from_secs(120)),
+            file_overdue: Some(Duration::from_secs(600)),
+            record_cycle: Duration::from_secs(6 * 3600),
+            short_file: Some(Duration::from_secs(10)),
+            gap: Some(Duration::from_secs(5)),
+            silence: Some(Duration::from_secs(600)),
+        }
+    }
+}
+
+/// How long `bad_signature` stays firing after the newest bad signature.
+pub const BAD_SIGNATURE_HOLD: Duration = Duration::from_secs(300);
+/// How long `journal_failure` stays firing after the newest failed write.
+pub const JOURNAL_FAILURE_HOLD: Duration = Duration::from_secs(60);
+/// The age of a forwarding target's oldest pending callback that makes it `forward_failing`.
+pub const FORWARD_PENDING_LIMIT: Duration = Duration::from_secs(60);
+/// Files of a stream a learned cycle looks back over.
+const CYCLE_FILES: usize = 5;
+
+/// One alert: firing until it resolves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Which rule.
+    pub rule: Rule,
+    /// `firing` or `resolved`.
+    pub state: &'static str,
+    /// critical, warning or info.
+    pub severity: Severity,
+    /// `domain/app/stream`, or `None` for a rule about the whole receiver.
+    pub stream: Option<String>,
+    /// When it fired.
+    #[serde(with = "time_text")]
+    pub fired_at: DateTime<Utc>,
+    /// When it resolved.
+    #[serde(with = "opt_time_text")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What is wrong, for a person (holds stream names: untrusted text, sanitize to show).
+    pub message: String,
+}
+
+mod time_text {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::core::journal::format_time(*t))
+    }
+}
+
+mod opt_time_text {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&crate::core::journal::format_time(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// A change: an alert fired or resolved (the alert as it is now).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    /// The alert; `resolved_at` is set when it resolved.
+    pub alert: Alert,
+}
+
+impl AlertEvent {
+    /// Whether this is a resolution.
+    pub fn resolved(&self) -> bool {
+        self.alert.resolved_at.is_some()
+    }
+}
+
+/// What one evaluation found: a condition that holds now, keyed by rule and stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The rule.
+    pub rule: Rule,
+    /// The stream's index in the store, if the rule is about one.
+    pub stream: Option<u32>,
+    /// The message.
+    pub message: String,
+}
+
+/// Resolved alerts kept for `recent`.
+pub const RECENT_KEPT: usize = 200;
+
+/// The alerts firing now and the ones that resolved lately.
+#[derive(Debug, Clone, Default)]
+pub struct AlertBook {
+    firing: BTreeMap<(Rule, Option<u32>), Alert>,
+    recent: VecDeque<Alert>,
+    /// Alerts fired so far, by rule (for /metrics and the report).
+    fired_total: BTreeMap<Rule, u64>,
+}
+
+impl AlertBook {
+    /// Applies one evaluation's conditions at `now`: a condition not firing yet fires, a firing
+    /// alert whose condition no longer holds resolves. Returns the changes, in rule order.
+    pub fn apply(
+        &mut self,
+        conditions: Vec<Condition>,
+        now: DateTime<Utc>,
+        name_of: impl Fn(u32) -> String,
+    ) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        let mut holding: BTreeMap<(Rule, Option<u32>), String> = BTreeMap::new();
+        for c in conditions {
+            holding.insert((c.rule, c.stream), c.message);
+        }
+        let gone: Vec<(Rule, Option<u32>)> = self
+            .firing
+            .keys()
+            .filter(|k| !holding.contains_key(k))
+            .copied()
+            .collect();
+        for key in gone {
+            let mut alert = self.firing.remove(&key).expect("listed");
+            alert.state = "resolved";
+            alert.resolved_at = Some(now);
+            if self.recent.len() == RECENT_KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(alert.clone());
+            events.push(AlertEvent { alert });
+        }
+        for (key, message) in holding {
+            if let Some(a) = self.firing.get_mut(&key) {
+                // Still firing: the message follows the condition (how long, how late).
+                a.message = message;
+                continue;
+            }
+            let alert = Alert {
+                rule: key.0,
+                state: "firing",
+                severity: key.0.severity(),
+                stream: key.1.map(&name_of),
+                fired_at: now,
+                resolved_at: None,
+                message,
+            };
+            *self.fired_total.entry(key.0).or_default() += 1;
+            self.firing.insert(key, alert.clone());
+            events.push(AlertEvent { alert });
+        }
+        events.sort_by_key(|e| (e.alert.rule, e.resolved()));
+        events
+    }
+
+    /// The alerts firing now, most severe first.
+    pub fn firing(&self) -> Vec<&Alert> {
+        let mut v: Vec<&Alert> = self.firing.values().collect();
+        v.sort_by_key(|a| (a.severity, a.fired_at));
+        v
+    }
+
+    /// Whether an alert about this stream is firing (the streams panel marks the row).
+    pub fn stream_firing(&self, stream: u32) -> Option<Severity> {
+        self.firing
+            .iter()
+            .filter(|((_, s), _)| *s == Some(stream))
+            .map(|(_, a)| a.severity)
+            .min()
+    }
+
+    /// Resolved alerts, oldest first (the newest [`RECENT_KEPT`]).
+    pub fn recent(&self) -> &VecDeque<Alert> {
+        &self.recent
+    }
+
+    /// Alerts fired so far, by rule.
+    pub fn fired_total(&self) -> &BTreeMap<Rule, u64> {
+        &self.fired_total
+    }
+
+    /// Firing alerts by rule.
+    pub fn firing_by_rule(&self) -> BTreeMap<Rule, u64> {
+        let mut m = BTreeMap::new();
+        for (rule, _) in self.firing.keys() {
+            *m.entry(*rule).or_default() += 1;
+        }
+        m
+    }
+}
+
+/// `domain/app/stream`.
+pub fn stream_name(s: &Stream) -> String {
+    format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream)
+}
+
+fn since(now: DateTime<Utc>, t: Option<DateTime<Utc>>) -> Option<Duration> {
+    (now - t?).to_std().ok()
+}
+
+fn over(age: Option<Duration>, limit: Option<Duration>) -> Option<(Duration, Duration)> {
+    let (age, limit) = (age?, limit?);
+    (age > limit).then_some((age, limit))
+}
+
+/// The newest file of a stream, and the one before it.
+fn newest_two<'a>(
+    s: &Stream,
+    recordings: &'a [Recording],
+) -> (Option<&'a Recording>, Option<&'a Recording>) {
+    let newest = s.last_recording.and_then(|i| recordings.get(i));
+    let previous = newest
+        .and_then(Recording::previous_in_stream)
+        .and_then(|i| recordings.get(i));
+    (newest, previous)
+}
+
+/// A stream's recording cycle: the longest of its newest files (a file cut short by an
+/// interruption is shorter than the cycle), once it has two; the configured one before.
+pub fn learned_cycle(s: &Stream, recordings: &[Recording], default: Duration) -> Duration {
+    let durations: Vec<f64> = s
+        .recordings_newest_first(recordings)
+        .take(CYCLE_FILES)
+        .filter_map(|(_, r)| r.effective_duration())
+        .filter(|d| d.is_finite() && *d > 0.0 && *d < 1e9)
+        .collect();
+    if durations.len() < 2 {
+        return default;
+    }
+    Duration::from_secs_f64(durations.iter().cloned().fold(0.0, f64::max))
+}
+
+/// Every condition that holds in `store` at `now` under `cfg`. Pure: the same store, clock and
+/// thresholds give the same conditions.
+pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Condition> {
+    let mut out = Vec::new();
+    let recordings = store.recordings();
+    let status_domains = store.status_domains();
+    let mut anything_on = false;
+    for (i, s) in store.streams().iter().enumerate() {
+        let i = i as u32;
+        let name = || stream_name(s);
+        let offline = s.ingest == Ingest::Offline;
+        let recording = matches!(s.state, RecordState::Started | RecordState::Resumed);
+        anything_on |= s.ingest == Ingest::Live || (recording && !offline);
+
+        if s.state == RecordState::Paused && !offline {
+            if let Some((age, limit)) = over(since(now, s.state_since), cfg.paused) {
+                out.push(Condition {
+                    rule: Rule::PausedTooLong,
+                    stream: Some(i),
+                    message: format!(
+                        "{} has been paused for {} (over {})",
+                        name(),
+                        hms(age.as_secs() as i64),
+                        duration_words(limit)
+                    ),
+                });
+            }
+        }
+        if s.ingest == Ingest::Live
+            && s.state == RecordState::None
+            && status_domains.contains(s.id.domain.as_str())
+        {
+            if let Some((age, limit)) = over(since(now, s.ingest_since), cfg.not_recording) {
+                out.push(Condition {
+                    rule: Rule::LiveNotRecording,
+                    stream: Some(i),
+                    message: format!(
+                        "{} has been live for {} without recording (no record_started; over {})",
+                        name(),
+                        hms(age.as_secs() as i64),
+                        duration_words(limit)
+                    ),
+                });
+            }
+        }
+        let (newest, previous) = newest_two(s, recordings);
+        if recording && !offline {
+            if let Some(slack) = cfg.file_overdue {
+                let cycle = learned_cycle(s, recordings, cfg.record_cycle);
+                // The next file is due a cycle after the newest one arrived, or after recording
+                // (re)started when that is later (a pause stops the clock).
+                let from = match (newest.map(|r| r.received_at), s.state_since) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(late) = since(now, from).and_then(|age| age.checked_sub(cycle)) {
+                    if late > slack {
+                        out.push(Condition {
+                            rule: Rule::FileOverdue,
+                            stream: Some(i),
+                            message: format!(
+                                "{}: no recording file for {} (its cycle is {}, {} of slack)",
+                                name(),
+                                hms((late + cycle).as_secs() as i64),
+                                duration_words(Duration::from_secs(cycle.as_secs())),
+                                duration_words(slack)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(r) = newest {
+            if let (Some(limit), Some(d)) = (cfg.short_file, r.effective_duration()) {
+                if d.is_finite() && d >= 0.0 && d < limit.as_secs_f64() {
+                    out.push(Condition {
+                        rule: Rule::ShortFile,
+                        stream: Some(i),
+                        message: format!(
+                            "{}: the newest file is only {} long (under {}): {}",
+                            name(),
+                            seconds(d),
+                            duration_words(limit),
+                            r.uri
+                        ),
+                    });
+                }
+            }
+            if r.mismatch {
+                out.push(Condition {
+                    rule: Rule::DurationMismatch,
+                    stream: Some(i),
+                    message: format!(
+                        "{}: the newest file's duration ({}) disagrees with stop − start ({} s): {}",
+                        name(),
+                        r.duration.map(seconds).unwrap_or_default(),
+                        r.span_s().unwrap_or_default(),
+                        r.uri
+                    ),
+                });
+            }
+            if let (Some(limit), Some(p)) = (cfg.gap, previous) {
+                if let Some(gap) = crate::core::store::span_s(p.stop_time, r.start_time) {
+                    if gap > limit.as_secs() as i64 {
+                        out.push(Condition {
+                            rule: Rule::Gap,
+                            stream: Some(i),
+                            message: format!(
+                                "{}: {} s not recorded between the last two files (over {}): {} → {}",
+                                name(),
+                                gap,
+                                duration_words(limit),
+                                p.uri,
+                                r.uri
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if anything_on {
+        if let Some((age, limit)) = over(since(now, store.last_callback_at()), cfg.silence) {
+            out.push(Condition {
+                rule: Rule::Silence,
+                stream: None,
+                message: format!(
+                    "no callback for {} (over {}) while streams are live or recording: is the provider still calling?",
+                    hms(age.as_secs() as i64),
+                    duration_words(limit)
+                ),
+            });
+        }
+    }
+    if let Some(at) = store.last_auth_failure_at() {
+        if since(now, Some(at)).is_some_and(|a| a < BAD_SIGNATURE_HOLD) {
+            out.push(Condition {
+                rule: Rule::BadSignature,
+                stream: None,
+                message: format!(
+                    "requests with a missing, wrong or stale signature ({} so far): a misconfigured key, or someone forging callbacks",
+                    store.auth_failures()
+                ),
+            });
+        }
+    }
+    if let Some(at) = store.last_journal_failure_at() {
+        if since(now, Some(at)).is_none_or(|a| a < JOURNAL_FAILURE_HOLD) {
+            out.push(Condition {
+                rule: Rule::JournalFailure,
+                stream: None,
+                message: format!(
+                    "journal writes fail ({} so far): callbacks are answered 503 and not recorded. {}",
+                    store.journal_failures().0,
+                    store.journal_failures().1.unwrap_or("")
+                ),
+            });
+        }
+    }
+    for t in store.forward_targets() {
+        if let Some(age) = since(now, t.oldest_pending()) {
+            if age > FORWARD_PENDING_LIMIT {
+                out.push(Condition {
+                    rule: Rule::ForwardFailing,
+                    stream: None,
+                    message: format!(
+                        "forwarding to {} is behind: {} pending, the oldest for {}{}",
+                        t.name,
+                        t.pending(),
+                        hms(age.as_secs() as i64),
+                        t.last_error
+                            .as_ref()
+                            .map(|(_, e)| format!(" (last error: {e})"))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::journal::JournalEntry;
+    use crate::event::{Callback, Method, Outcome};
+    use crate::providers::aliyun::classify;
+    use std::sync::Arc;
+
+    /// A store fed callbacks at fake times, with the alert engine's clock under the test's
+    /// control.
+    struct Clocked {
+        store: Store,
+        seq: u64,
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    impl Clocked {
+        fn new(cfg: AlertConfig) -> Self {
+            let mut store = Store::default();
+            store.set_alert_config(cfg);
+            Clocked { store, seq: 0 }
+        }
+
+        fn request(&mut self, at: i64, method: &str, query: Option<&str>, body: &str) {
+            self.seq += 1;
+            let cb: Option<Callback> =
+                classify(Method::from_name(method), query, body.as_bytes()).ok();
+            let e = JournalEntry {
+                seq: self.seq,
+                received_at: t(at),
+                remote: "r".into(),
+                method: method.into(),
+                path: "/".into(),
+                headers: Default::default(),
+                outcome: if cb.is_some() {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                },
+                status: 200,
+                provider: Default::default(),
+                kind: None,
+                forward: Vec::new(),
+                error: None,
+                body_bytes: 0,
+                body: None,
+                body_text: None,
+                body_base64: None,
+                body_truncated: None,
+                auth: None,
+            };
+            self.store.apply(&e, cb.as_ref(), Arc::from(""));
+        }
+
+        fn status(&mut self, at: i64, stream: &str, event: &str) {
+            let body =
+                format!(r#"{{"domain":"d","app":"a","stream":"{stream}","event":"{event}"}}"#);
+            self.request(at, "POST", None, &body);
+        }
+
+        fn ingest(&mut self, at: i64, stream: &str, action: &str) {
+            let q = format!("action={action}&app=d&appname=a&id={stream}");
+            self.request(at, "GET", Some(&q), "");
+        }
+
+        fn file(&mut self, at: i64, stream: &str, n: u32, start: i64, stop: i64, duration: f64) {
+            let body = format!(
+                r#"{{"domain":"d","app":"a","stream":"{stream}","uri":"a/{stream}/{n}.flv","duration":{duration},"start_time":{start},"stop_time":{stop}}}"#
+            );
+            self.request(at, "POST", None, &body);
+        }
+
+        /// The rules firing at `at` (evaluating also applies them to the book).
+        fn firing_at(&mut self, at: i64) -> Vec<(Rule, Option<String>)> {
+            self.store.evaluate_alerts(t(at));
+            self.store
+                .alerts()
+                .firing()
+                .iter()
+                .map(|a| (a.rule, a.stream.clone()))
+                .collect()
+        }
+    }
+
+    fn only(rule: Rule, seconds: u64) -> AlertConfig {
+        let d = |r: Rule| (r == rule).then(|| Duration::from_secs(seconds));
+        AlertConfig {
+            paused: d(Rule::PausedTooLong),
+            not_recording: d(Rule::LiveNotRecording),
+            file_overdue: d(Rule::FileOverdue),
+            record_cycle: Duration::from_secs(6 * 3600),
+            short_file: d(Rule::ShortFile),
+            gap: d(Rule::Gap),
+            silence: d(Rule::Silence),
+        }
+    }
+
+    const S: &str = "d/a/cam";
+
+    #[test]
+    fn paused_too_long_fires_at_the_threshold_not_before_and_resolves_on_resume() {
+        let mut c = Clocked::new(only(Rule::PausedTooLong, 300));
+        c.status(0, "cam", "record_started");
+        c.status(10, "cam", "record_paused");
+        assert!(
+            c.firing_at(310).is_empty(),
+            "exactly 300 s is not over 300 s"
+        );
+        assert_eq!(c.firing_at(311), [(Rule::PausedTooLong, Some(S.into()))]);
+        let firing = c.store.alerts().firing()[0].clone();
+        assert_eq!(firing.fired_at, t(311));
+        assert!(
+            firing.message.contains("paused for 0:05:01 (over 5m)"),
+            "{}",
+            firing.message
+        );
+        c.status(400, "cam", "record_resumed");
+        assert!(c.firing_at(401).is_empty());
+        let resolved = c.store.alerts().recent().back().unwrap();
+        assert_eq!(
+            (resolved.state, resolved.resolved_at),
+            ("resolved", Some(t(401)))
+        );
+    }
+
+    #[test]
+    fn a_paused_stream_that_goes_offline_is_not_an_alert() {
+        let mut c = Clocked::new(only(Rule::PausedTooLong, 60));
+        c.status(0, "cam", "record_paused");
+        assert_eq!(c.firing_at(100).len(), 1);
+        c.ingest(110, "cam", "publish_done");
+        assert!(c.firing_at(111).is_empty(), "the broadcast ended");
+    }
+
+    #[test]
+    fn a_rule_set_to_zero_never_fires() {
+        let mut cfg = AlertConfig::default();
+        cfg.paused = None;
+        let mut c = Clocked::new(cfg);
+        c.status(0, "cam", "record_paused");
+        assert!(!c
+            .firing_at(100_000)
+            .iter()
+            .any(|(r, _)| *r == Rule::PausedTooLong));
+    }
+
+    #[test]
+    fn live_not_recording_needs_a_domain_that_sends_status_callbacks() {
+        let mut c = Clocked::new(only(Rule::LiveNotRecording, 120));
+        c.ingest(0, "cam", "publish");
+        assert!(
+            c.firing_at(1000).is_empty(),
+            "no status callback from this domain yet"
+        );
+        c.status(1000, "other", "record_started");
+        c.ingest(1000, "cam2", "publish");
+        assert!(c
+            .firing_at(1120)
+            .iter()
+            .all(|(_, s)| s.as_deref() != Some("d/a/cam2")));
+        let firing = c.firing_at(1121);
+        assert!(
+            firing.contains(&(Rule::LiveNotRecording, Some("d/a/cam2".into()))),
+            "{firing:?}"
+        );
+        assert!(
+            firing.contains(&(Rule::LiveNotRecording, Some(S.into()))),
+            "{firing:?}"
+        );
+        c.status(1130, "cam2", "record_started");
+        let firing = c.firing_at(1131);
+        assert_eq!(firing, [(Rule::LiveNotRecording, Some(S.into()))]);
+    }
+
+    #[test]
+    fn file_overdue_learns_the_cycle_from_the_streams_files() {
+        let mut c = Clocked::new(only(Rule::FileOverdue, 60));
+        c.status(0, "cam", "record_started");
+        // Two 10-minute files: the stream's cycle is 600 s, not the 6 h default.
+        c.file(600, "cam", 0, 0, 600, 600.0);
+        c.file(1200, "cam", 1, 600, 1200, 600.0);
+        assert_eq!(
+            learned_cycle(
+                &c.store.streams()[0],
+                c.store.recordings(),
+                Duration::from_secs(21600)
+            ),
+            Duration::from_secs(600)
+        );
+        assert!(c.firing_at(1860).is_empty(), "due at 1800, 60 s of slack");
+        assert_eq!(c.firing_at(1861), [(Rule::FileOverdue, Some(S.into()))]);
+        c.file(1900, "cam", 2, 1200, 1900, 700.0);
+        assert!(c.firing_at(1901).is_empty(), "the file came");
+        // A pause stops the clock: no file is due while paused.
+        c.status(1950, "cam", "record_paused");
+        assert!(c.firing_at(5000).is_empty());
+    }
+
+    #[test]
+    fn file_overdue_uses_the_configured_cycle_until_a_stream_has_two_files() {
+        let mut cfg = only(Rule::FileOverdue, 0);
+        cfg.file_overdue = Some(Duration::from_secs(1));
+        cfg.record_cycle = Duration::from_secs(100);
+        let mut c = Clocked::new(cfg);
+        c.status(0, "cam", "record_started");
+        assert!(c.firing_at(101).is_empty());
+        assert_eq!(c.firing_at(102).len(), 1);
+    }
+
+    #[test]
+    fn short_files_gaps_and_mismatches_fire_on_the_newest_file_and_resolve_on_the_next() {
+        let mut cfg = only(Rule::ShortFile, 10);
+        cfg.gap = Some(Duration::from_secs(5));
+        let mut c = Clocked::new(cfg);
+        c.file(10, "cam", 0, 0, 60, 60.0);
+        c.file(20, "cam", 1, 65, 70, 5.0); // 5 s gap: not over 5 s; 5 s long: short
+        assert_eq!(c.firing_at(21), [(Rule::ShortFile, Some(S.into()))]);
+        c.file(30, "cam", 2, 76, 136, 60.0); // 6 s gap
+        assert_eq!(c.firing_at(31), [(Rule::Gap, Some(S.into()))]);
+        c.file(40, "cam", 3, 136, 196, 70.0); // contiguous, but 70 s against a 60 s span
+        assert_eq!(c.firing_at(41), [(Rule::DurationMismatch, Some(S.into()))]);
+        let gap = c
+            .store
+            .alerts()
+            .recent()
+            .iter()
+            .find(|a| a.rule == Rule::Gap)
+            .unwrap();
+        assert!(gap.message.contains("6 s not recorded"), "{}", gap.message);
+        assert_eq!(gap.severity, Severity::Warning);
+    }
+
+    #[test]
+    fn silence_fires_only_while_something_is_live_or_recording() {
+        let mut c = Clocked::new(only(Rule::Silence, 600));
+        c.request(0, "POST", None, "{junk");
+        assert!(c.firing_at(10_000).is_empty(), "nothing live");
+        c.ingest(10_000, "cam", "publish");
+        c.request(10_500, "POST", None, "{junk"); // rejected requests are not callbacks
+        assert!(c.firing_at(10_600).is_empty());
+        assert_eq!(c.firing_at(10_601), [(Rule::Silence, None)]);
+        c.ingest(10_700, "cam", "publish_done");
+        assert!(c.firing_at(10_701).is_empty());
+    }
+
+    #[test]
+    fn events_say_what_fired_and_what_resolved_once() {
+        let mut c = Clocked::new(only(Rule::PausedTooLong, 1));
+        c.status(0, "cam", "record_paused");
+        let ev = c.store.evaluate_alerts(t(5));
+        assert_eq!(ev.len(), 1);
+        assert!(!ev[0].resolved());
+        assert!(
+            c.store.evaluate_alerts(t(6)).is_empty(),
+            "still firing: no new event"
+        );
+        c.status(7, "cam", "record_resumed");
+        let ev = c.store.evaluate_alerts(t(8));
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].resolved());
+        assert_eq!(c.store.alerts().fired_total()[&Rule::PausedTooLong], 1);
+        let json = serde_json::to_value(&ev[0].alert).unwrap();
+        assert_eq!(json["rule"], "paused_too_long");
+        assert_eq!(json["state"], "resolved");
+        assert_eq!(json["severity"], "warning");
+        assert_eq!(json["stream"], S);
+        assert_eq!(json["fired_at"], "2027-01-15T08:00:05.000Z");
+        assert!(json["resolved_at"].is_string());
+    }
+}
