@@ -92,6 +92,10 @@ pub struct AttachArgs {
     /// file. Default: a temporary file, removed on exit.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+
+    /// Alert rules (run here, on what the receivers send) and where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 impl AttachArgs {
@@ -250,6 +254,101 @@ pub struct SimulateArgs {
     pub auth_key: Option<String>,
 }
 
+/// The alert rules' thresholds and where alerts go (the receiver's and `recmon attach`'s).
+/// Durations like `90s`, `5m`, `2h`; `0` turns a rule off.
+#[derive(Debug, Clone, Args)]
+pub struct AlertArgs {
+    /// Alert when a stream has been paused longer than this (paused_too_long).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::util::human::parse_duration)]
+    pub alert_paused: Duration,
+
+    /// Alert when a stream is live but not recording for this long, on a domain that sends
+    /// recording status callbacks (live_not_recording).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = crate::util::human::parse_duration)]
+    pub alert_not_recording: Duration,
+
+    /// Slack after a recording stream's cycle before its next file is overdue (file_overdue).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::util::human::parse_duration)]
+    pub alert_file_overdue: Duration,
+
+    /// The recording cycle assumed until a stream's own files show theirs (the provider's
+    /// default CycleDuration is 6h).
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = crate::util::human::parse_duration)]
+    pub record_cycle: Duration,
+
+    /// Alert on a recording file shorter than this (short_file).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::util::human::parse_duration)]
+    pub alert_short_file: Duration,
+
+    /// Alert when a stream's next file starts more than this after the previous one stopped
+    /// (gap).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::util::human::parse_duration)]
+    pub alert_gap: Duration,
+
+    /// Alert when no callback at all arrives for this long while a stream is live or
+    /// recording (silence).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::util::human::parse_duration)]
+    pub alert_silence: Duration,
+
+    /// Run this program (directly, never through a shell) on each alert firing or resolving:
+    /// RECMON_ALERT_* in its environment, the alert's JSON on stdin, killed after 10 s.
+    #[arg(long, value_name = "PROGRAM")]
+    pub alert_exec: Option<PathBuf>,
+
+    /// POST each alert firing or resolving as JSON with a `text` field (Slack-style incoming
+    /// webhooks take it as it is), retried with backoff.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+
+    /// Ring the terminal bell on each new critical alert (terminal UI).
+    #[arg(long)]
+    pub bell: bool,
+}
+
+impl AlertArgs {
+    /// The thresholds.
+    pub fn config(&self) -> crate::core::alerts::AlertConfig {
+        let on = |d: Duration| (!d.is_zero()).then_some(d);
+        crate::core::alerts::AlertConfig {
+            paused: on(self.alert_paused),
+            not_recording: on(self.alert_not_recording),
+            file_overdue: on(self.alert_file_overdue),
+            record_cycle: if self.record_cycle.is_zero() {
+                crate::core::alerts::AlertConfig::default().record_cycle
+            } else {
+                self.record_cycle
+            },
+            short_file: on(self.alert_short_file),
+            gap: on(self.alert_gap),
+            silence: on(self.alert_silence),
+        }
+    }
+
+    /// Where alerts go. `Err` for a webhook URL that is not one.
+    pub fn sinks(&self) -> Result<crate::alerting::AlertSinks, AppError> {
+        let webhook = match &self.alert_webhook {
+            None => None,
+            Some(url) => {
+                let uri: hyper::Uri = url.parse().map_err(|_| {
+                    AppError::new(2, format!("--alert-webhook {url:?} is not a URL; e.g. https://hooks.slack.com/services/T000/B000/XXXX"))
+                })?;
+                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none()
+                {
+                    return Err(AppError::new(
+                        2,
+                        format!("--alert-webhook {url:?} must be an http:// or https:// URL with a host"),
+                    ));
+                }
+                Some(uri)
+            }
+        };
+        Ok(crate::alerting::AlertSinks {
+            exec: self.alert_exec.clone(),
+            webhook,
+        })
+    }
+}
+
 /// Options for the monitor (listener, journal, views).
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -392,6 +491,10 @@ pub struct RunArgs {
     )]
     pub forward_sign_key: Option<String>,
 
+    /// Alert rules and where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+
     /// Write diagnostics (tracing) to this file. Default: warnings to stderr in headless
     /// mode, nowhere under the terminal UI (nothing may disturb the screen).
     #[arg(long, value_name = "PATH")]
@@ -461,6 +564,8 @@ impl RunArgs {
             }))
         };
         Ok(ServiceConfig {
+            alerts: self.alerts.config(),
+            alert_sinks: self.alerts.sinks()?,
             forward: self.forward_config()?,
             listen: self.listen,
             any_port_if_taken: self.demo,

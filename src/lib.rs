@@ -8,6 +8,7 @@
 //!   [`core::store`], and publishes it on the ordered [`core::feed`];
 //! - [`forward`]: passes each committed callback on to the user's backends (`--forward-to`),
 //!   the journal being its outbox;
+//! - [`alerting`]: evaluates the alert rules over the store once a second and tells a human;
 //! - [`service`]: starts all of the above from a config and hands out subscriber handles;
 //! - [`views`]: the terminal UI and the headless printer, subscribers of a service (or of
 //!   [`attach`], which follows a remote service's feed);
@@ -16,6 +17,7 @@
 //! No module imports from a folder above it in this list's data flow: `core` knows nothing of
 //! the server or the views, and `providers` and `event` know nothing of the core.
 
+pub mod alerting;
 pub mod attach;
 pub mod cli;
 pub mod core;

@@ -177,7 +177,12 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     let headless = args.wants_headless();
     // Headless, the printer shows every entry: the attachment waits for it rather than let
     // the bounded request log drop a line before it is printed.
-    let shared = SharedStore::new(Store::new(args.log_capacity));
+    let mut store = Store::new(args.log_capacity);
+    // The same alert engine as a receiver's, on what the receivers send.
+    store.set_alert_config(args.alerts.config());
+    let sinks = args.alerts.sinks()?;
+    let shared = SharedStore::new(store);
+    let alerting = recmon::alerting::start(shared.clone(), None, sinks);
     let printer_view = headless.then(|| HeadlessView::start(shared.clone(), args.json, 0));
     let pace = printer_view.as_ref().map(HeadlessView::progress);
     let mut attachment = Attachment::start_paced(args.attach_config(), shared, pace)
@@ -219,6 +224,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
             _ = signals.wait() => {},
             _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => {},
         };
+        alerting.abort();
         let summary = attachment.finish().await;
         view.finish().await;
         if let Some(p) = printer {
@@ -241,6 +247,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
         };
         tui::run(source, Some(session_exporter()), &mut signals).await
     };
+    alerting.abort();
     let summary = attachment.finish().await;
     eline(&copy_line(summary.received));
     view_result.map_err(|message| AppError::new(1, message))?;

@@ -60,6 +60,10 @@ pub struct ServiceConfig {
     pub server: ServerConfig,
     /// `--forward-to` and its settings, when given.
     pub forward: Option<ForwardConfig>,
+    /// The alert rules' thresholds.
+    pub alerts: crate::core::alerts::AlertConfig,
+    /// Where alerts go besides the views.
+    pub alert_sinks: crate::alerting::AlertSinks,
 }
 
 /// A running receiver: listener + sequencer + journal + store + feed.
@@ -83,6 +87,7 @@ pub struct Service {
     /// The forwarding settings, when forwarding.
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
+    alerting: tokio::task::JoinHandle<()>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
@@ -441,7 +446,9 @@ impl Service {
         let (mut store, deduper, resumed, recovery) = match &resume {
             Some(path) => {
                 let (path, capacity) = (path.clone(), cfg.log_capacity);
-                let mut recovery = async_forward.map(|_| Recovery::default());
+                // Read whether or not this run forwards: what the journal still owes a target
+                // that is not given now is reported.
+                let mut recovery = Some(Recovery::default());
                 let (store, deduper, report, recovery) = tokio::task::spawn_blocking(move || {
                     rebuild_for_resume(&path, capacity, &mut recovery)
                         .map(|(s, d, r)| (s, d, r, recovery))
@@ -452,11 +459,34 @@ impl Service {
             }
             None => (Store::new(cfg.log_capacity), Deduper::default(), None, None),
         };
+        let target_names: Vec<String> = forward
+            .iter()
+            .flat_map(|f| f.targets.iter().map(|t| t.name.clone()))
+            .collect();
+        store.retain_forward_targets(&target_names);
         if let Some(f) = &forward {
             for t in &f.targets {
                 store.forward_target(&t.name, f.mode);
             }
         }
+        // What the journal owes each target given now (async), and what it owes others.
+        let async_names: Vec<String> = async_forward
+            .iter()
+            .flat_map(|f| f.targets.iter().map(|t| t.name.clone()))
+            .collect();
+        let (outbox, dropped) = recovery.unwrap_or_default().into_outbox(&async_names);
+        for (target, n) in &dropped {
+            let t = crate::util::sanitize::terminal(target, 200);
+            crate::util::output::eline(&format!(
+                "recmon: resume: {} still owed to {t} are not sent: that target is not given now (add --forward-to {t} to deliver them)",
+                count(*n, "callback", "callbacks"),
+            ));
+        }
+        let resumed = resumed.map(|mut r| {
+            r.owed = outbox.values().map(Vec::len).sum();
+            r
+        });
+        store.set_alert_config(cfg.alerts.clone());
         let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
 
         let journal = match locked {
@@ -501,25 +531,13 @@ impl Service {
             forwarding,
         );
         let forwarder = match (async_forward, owed_rx, &sender) {
-            (Some(f), Some(rx), Some(sender)) => {
-                let names: Vec<String> = f.targets.iter().map(|t| t.name.clone()).collect();
-                let (outbox, dropped) = recovery.unwrap_or_default().into_outbox(&names);
-                for (target, n) in dropped {
-                    crate::util::output::eline(&format!(
-                        "recmon: resume: {} owed to {} not sent: that target is not given now (add --forward-to {} to deliver them)",
-                        count(n, "callback", "callbacks"),
-                        crate::util::sanitize::terminal(&target, 200),
-                        crate::util::sanitize::terminal(&target, 200)
-                    ));
-                }
-                Some(crate::forward::start_async(
-                    f,
-                    sender.clone(),
-                    sequencer.clone(),
-                    rx,
-                    outbox,
-                ))
-            }
+            (Some(f), Some(rx), Some(sender)) => Some(crate::forward::start_async(
+                f,
+                sender.clone(),
+                sequencer.clone(),
+                rx,
+                outbox,
+            )),
             _ => None,
         };
         let mut server_cfg = cfg.server;
@@ -542,6 +560,8 @@ impl Service {
             signature_checking: auth.is_some(),
             last_seq: next_seq - 1,
         };
+        let alerting =
+            crate::alerting::start(shared.clone(), Some(feed.clone()), cfg.alert_sinks.clone());
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
@@ -568,6 +588,7 @@ impl Service {
             resumed,
             forward,
             forwarder,
+            alerting,
             stop_server,
             server,
             sequencer,
@@ -577,6 +598,7 @@ impl Service {
 
     /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
     pub async fn shutdown(self) -> SessionSummary {
+        self.alerting.abort();
         // Long-lived `/api/events` responses end first, so that the listener can drain.
         self.feed.close();
         let _ = self.stop_server.send(());

@@ -532,3 +532,61 @@ fn headless_says_when_forwarding_fails_and_when_it_recovers() {
         "{err}"
     );
 }
+
+#[test]
+fn a_callback_given_up_on_during_an_outage_does_not_stall_the_next_ones() {
+    let addr = free_addr();
+    let r = Recmon::start(&[
+        "--forward-to",
+        &format!("http://{addr}/cb"),
+        "--forward-give-up",
+        "2s",
+    ]);
+    assert_eq!(
+        r.post("/cb", &status_body("first", "record_started")).0,
+        200
+    );
+    assert!(common::wait_until(Duration::from_secs(20), || {
+        r.state()["forward"][0]["failed"] == 1
+    }));
+    // The backend comes up; a callback of another stream arrives after the give-up.
+    let backend = Backend::start_on(addr);
+    let (_, answer) = r.post("/cb", &status_body("second", "record_started"));
+    let seq = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        backend.wait(Duration::from_secs(10), |g| g
+            .iter()
+            .any(|g| g.seq() == seq)),
+        "the callback after the give-up was never delivered: {}",
+        r.state()["forward"]
+    );
+}
+
+#[test]
+fn a_callback_the_backend_refuses_holds_back_only_its_own_stream() {
+    let backend = Backend::start();
+    backend.set(|b| b.refuse = Some(("\"bad\"".into(), 422)));
+    let r = Recmon::start(&["--forward-to", &backend.url("/cb")]);
+    assert_eq!(r.post("/cb", &status_body("bad", "record_started")).0, 200);
+    assert!(backend.wait(Duration::from_secs(10), |g| g
+        .iter()
+        .any(|g| g.answered == 422)));
+    let (_, answer) = r.post("/cb", &status_body("good", "record_started"));
+    let seq = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        backend.wait(Duration::from_secs(3), |g| g
+            .iter()
+            .any(|g| g.seq() == seq && g.answered == 200)),
+        "a healthy stream waited behind a refused one: {}",
+        r.state()["forward"]
+    );
+    // The refused one is retried on its own backoff meanwhile.
+    let deliveries = delivery_lines(&r);
+    assert!(deliveries
+        .iter()
+        .any(|d| d["status"] == 422 && d["result"] == "retry"));
+}

@@ -33,9 +33,15 @@ pub struct Merge {
     deduper: Deduper,
     /// The merged sequence's last number.
     seq: u64,
-    /// (source, its seq) → merged seq, for the callbacks a delivery line may refer to.
+    /// (source, its seq) → merged seq, for the callbacks a delivery line may refer to: the
+    /// newest [`RENUMBERED_KEPT`] (a delivery follows its callback within seconds, or, after an
+    /// outage, within the outbox's backlog).
     renumbered: HashMap<(usize, u64), u64>,
+    renumbered_order: std::collections::VecDeque<(usize, u64)>,
 }
+
+/// Callbacks whose merged seq a merge remembers for their delivery lines.
+const RENUMBERED_KEPT: usize = 1 << 20;
 
 /// What one entry became.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +61,7 @@ impl Merge {
             deduper: Deduper::default(),
             seq: 0,
             renumbered: HashMap::new(),
+            renumbered_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -88,7 +95,13 @@ impl Merge {
             self.seq += 1;
             req.seq = self.seq;
             if cb.is_some() {
+                if self.renumbered_order.len() == RENUMBERED_KEPT {
+                    if let Some(old) = self.renumbered_order.pop_front() {
+                        self.renumbered.remove(&old);
+                    }
+                }
                 self.renumbered.insert((source, entry.seq), self.seq);
+                self.renumbered_order.push_back((source, entry.seq));
             }
             req.source = Some(source.min(u16::MAX as usize) as u16);
             let url = self.urls.get(source).map_or("", String::as_str);
@@ -124,8 +137,19 @@ impl Merge {
         let kept: Arc<str> = if self.merging() {
             self.seq += 1;
             d.seq = self.seq;
-            if let Some(&merged) = self.renumbered.get(&(source, d.delivery.of)) {
-                d.delivery.of = merged;
+            match self.renumbered.get(&(source, d.delivery.of)) {
+                Some(&merged) => d.delivery.of = merged,
+                None => {
+                    // Its callback came before this view's feed began (or is long gone): the
+                    // receiver's seq would name another receiver's request here, so the line
+                    // is kept in the copy but changes nothing in the view.
+                    let line: Arc<str> =
+                        Arc::from(serde_json::to_string(&d).expect("a delivery line serializes"));
+                    return Applied {
+                        line,
+                        outcome: Outcome::Accepted,
+                    };
+                }
             }
             Arc::from(serde_json::to_string(&d).expect("a delivery line serializes"))
         } else {

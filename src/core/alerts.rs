@@ -218,6 +218,27 @@ impl AlertEvent {
     pub fn resolved(&self) -> bool {
         self.alert.resolved_at.is_some()
     }
+
+    /// One line for a person: `ALERT critical file_overdue: d/a/s: no recording file for …` or
+    /// `RESOLVED warning gap after 0:03:10: …` (untrusted text inside: sanitize to show).
+    pub fn line(&self) -> String {
+        let a = &self.alert;
+        match a.resolved_at {
+            None => format!(
+                "ALERT {} {}: {}",
+                a.severity.as_str(),
+                a.rule.as_str(),
+                a.message
+            ),
+            Some(at) => format!(
+                "RESOLVED {} {} after {}: {}",
+                a.severity.as_str(),
+                a.rule.as_str(),
+                hms((at - a.fired_at).num_seconds()),
+                a.message
+            ),
+        }
+    }
 }
 
 /// What one evaluation found: a condition that holds now, keyed by rule and stream.
@@ -241,7 +262,13 @@ pub struct AlertBook {
     recent: VecDeque<Alert>,
     /// Alerts fired so far, by rule (for /metrics and the report).
     fired_total: BTreeMap<Rule, u64>,
+    /// The newest events, numbered 1, 2, ... (views print and ring for the new ones).
+    log: VecDeque<(u64, AlertEvent)>,
+    logged: u64,
 }
+
+/// Alert events kept for the views.
+const LOG_KEPT: usize = 256;
 
 impl AlertBook {
     /// Applies one evaluation's conditions at `now`: a condition not firing yet fires, a firing
@@ -293,7 +320,24 @@ impl AlertBook {
             events.push(AlertEvent { alert });
         }
         events.sort_by_key(|e| (e.alert.rule, e.resolved()));
+        for e in &events {
+            self.logged += 1;
+            if self.log.len() == LOG_KEPT {
+                self.log.pop_front();
+            }
+            self.log.push_back((self.logged, e.clone()));
+        }
         events
+    }
+
+    /// The newest events, numbered (oldest first).
+    pub fn log(&self) -> &VecDeque<(u64, AlertEvent)> {
+        &self.log
+    }
+
+    /// The number of the newest event (0 before any).
+    pub fn logged(&self) -> u64 {
+        self.logged
     }
 
     /// The alerts firing now, most severe first.
@@ -694,9 +738,10 @@ mod tests {
 
     #[test]
     fn a_rule_set_to_zero_never_fires() {
-        let mut cfg = AlertConfig::default();
-        cfg.paused = None;
-        let mut c = Clocked::new(cfg);
+        let mut c = Clocked::new(AlertConfig {
+            paused: None,
+            ..AlertConfig::default()
+        });
         c.status(0, "cam", "record_paused");
         assert!(!c
             .firing_at(100_000)

@@ -785,6 +785,41 @@ impl Store {
         });
     }
 
+    /// Forgets the forwarding targets not in `names` (a journal resumed without them: what it
+    /// owed them is reported at start, and is not pending for this run).
+    pub fn retain_forward_targets(&mut self, names: &[String]) {
+        let keep: Vec<bool> = self
+            .forward
+            .iter()
+            .map(|t| names.contains(&t.name))
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let mut index = Vec::with_capacity(keep.len());
+        let mut next = 0u16;
+        for k in &keep {
+            index.push(k.then(|| {
+                next += 1;
+                next - 1
+            }));
+        }
+        let mut i = 0;
+        self.forward.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        for e in self.log.iter_mut() {
+            e.delivery.retain_mut(|d| match index[d.target as usize] {
+                Some(n) => {
+                    d.target = n;
+                    true
+                }
+                None => false,
+            });
+        }
+    }
+
     /// The `--forward-to` targets, in the order they were first seen.
     pub fn forward_targets(&self) -> &[ForwardTarget] {
         &self.forward

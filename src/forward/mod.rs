@@ -6,9 +6,10 @@
 //! - [`start_async`]: the async outbox, one engine per target. Each stream's callbacks go in seq
 //!   order (a later one waits until the earlier is delivered or given up), streams in
 //!   parallel up to `--forward-concurrency`; a failed attempt is retried after 1 s, 2 s, 4 s …
-//!   60 s, until `--forward-give-up` has passed since the callback arrived. While the target
-//!   fails, streams that have not failed yet are parked instead of each trying a backend that
-//!   is known to be down (the ones already retrying are its probes); the first success wakes
+//!   60 s, until `--forward-give-up` has passed since the callback arrived. While the backend
+//!   looks down (no answer, 5xx or 429: not a 4xx, which is about one callback), a stream
+//!   that has not failed yet waits for the target's own backoff (1 s doubling to 60 s) before
+//!   its first attempt, instead of every stream knocking at once; the first success wakes
 //!   every stream at once, so an outage is caught up at the backend's pace instead of each
 //!   stream's backoff. Every attempt's result is journaled.
 //! - [`recover`]: what a resumed journal still owes each target.
@@ -343,8 +344,7 @@ async fn run_engines(
             lanes: HashMap::new(),
             ready: BinaryHeap::new(),
             generation: 0,
-            failing: false,
-            parked: 0,
+            down: None,
         };
         tasks.push(tokio::spawn(engine.run(rx, stop_rx.clone())));
     }
@@ -392,6 +392,9 @@ struct Done {
     stream: StreamId,
     result: DeliveryResult,
     retry_in: Duration,
+    /// The failure says the backend is down (no answer, 5xx, 429), not that it refused
+    /// this one callback.
+    backend_down: bool,
 }
 
 struct Engine {
@@ -404,18 +407,9 @@ struct Engine {
     /// Streams whose head may be sent at the given time.
     ready: BinaryHeap<Reverse<(Instant, u64, StreamId)>>,
     generation: u64,
-    /// The newest attempt failed.
-    failing: bool,
-    /// Lanes waiting, untried, for the target to recover (not in the ready heap).
-    parked: usize,
-}
-
-/// The give-up error of a callback that was parked, not tried, while its target failed.
-fn parked_give_up(give_up: Duration) -> String {
-    format!(
-        "not delivered: the backend kept failing; given up {} after it arrived (--forward-give-up)",
-        crate::util::human::duration_words(give_up)
-    )
+    /// While the backend looks down: failed attempts in a row, and when the next stream's
+    /// first attempt may go.
+    down: Option<(u32, Instant)>,
 }
 
 impl Engine {
@@ -435,9 +429,6 @@ impl Engine {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(done) = done {
                         self.finish(done);
-                        if self.failing {
-                            self.sweep_parked(in_flight.len());
-                        }
                     }
                 }
                 job = rx.recv(), if open => match job {
@@ -476,73 +467,11 @@ impl Engine {
         let lane = self.lanes.get_mut(stream).expect("just made sure");
         lane.jobs.push_back(job);
         if lane.jobs.len() == 1 && !lane.busy {
-            if self.failing {
-                // The target is down and others are probing it: wait for it to come back.
-                lane.generation = 0;
-                self.parked += 1;
-            } else {
-                self.schedule(stream, Instant::now());
-            }
-        }
-    }
-
-    /// While the target fails: marks parked callbacks older than `--forward-give-up` failed
-    /// (without an attempt), and makes sure some stream is still probing the target.
-    fn sweep_parked(&mut self, in_flight: usize) {
-        if self.parked == 0 {
-            return;
-        }
-        let now_utc = Utc::now();
-        let parked: Vec<StreamId> = self
-            .lanes
-            .iter()
-            .filter(|(_, l)| !l.busy && l.generation == 0 && !l.jobs.is_empty())
-            .map(|(s, _)| s.clone())
-            .collect();
-        for stream in parked {
-            let lane = self.lanes.get_mut(&stream).expect("listed");
-            while let Some(job) = lane.jobs.front() {
-                let age = (now_utc - job.owed.received_at)
-                    .to_std()
-                    .unwrap_or_default();
-                if age < self.give_up {
-                    break;
-                }
-                let d = Delivery {
-                    of: job.owed.seq,
-                    target: self.target.name.clone(),
-                    mode: ForwardMode::Async,
-                    attempt: job.attempts,
-                    result: DeliveryResult::Failed,
-                    status: None,
-                    ms: 0,
-                    error: Some(parked_give_up(self.give_up)),
-                    reply: None,
-                    retry_in_s: None,
-                    answered: None,
-                };
-                let sequencer = self.sequencer.clone();
-                tokio::spawn(async move {
-                    let _ = sequencer.note_delivery(d).await;
-                });
-                lane.jobs.pop_front();
-            }
-            if lane.jobs.is_empty() {
-                self.lanes.remove(&stream);
-                self.parked -= 1;
-            }
-        }
-        if self.parked > 0 && self.ready.is_empty() && in_flight == 0 {
-            // Nobody probes any more (the probes were given up on): one parked stream does.
-            let next = self
-                .lanes
-                .iter()
-                .find(|(_, l)| !l.busy && l.generation == 0 && !l.jobs.is_empty())
-                .map(|(s, _)| s.clone());
-            if let Some(s) = next {
-                self.parked -= 1;
-                self.schedule(&s, Instant::now());
-            }
+            // While the backend looks down, a new stream waits for the target's backoff.
+            let at = self
+                .down
+                .map_or_else(Instant::now, |(_, next)| next.max(Instant::now()));
+            self.schedule(stream, at);
         }
     }
 
@@ -575,6 +504,10 @@ impl Engine {
             );
             in_flight.spawn(async move {
                 let tried = sender.send(&target, &owed.request, owed.seq).await;
+                let backend_down = match &tried.answer {
+                    Err(_) => true,
+                    Ok(a) => a.status.is_server_error() || a.status.as_u16() == 429,
+                };
                 let age = (Utc::now() - owed.received_at).to_std().unwrap_or_default();
                 let result = if tried.delivered() {
                     DeliveryResult::Delivered
@@ -603,6 +536,7 @@ impl Engine {
                     stream: owed.stream.clone(),
                     result,
                     retry_in,
+                    backend_down: backend_down && result != DeliveryResult::Delivered,
                 }
             });
         }
@@ -622,11 +556,8 @@ impl Engine {
                 } else {
                     self.schedule(&done.stream, now);
                 }
-                if done.result == DeliveryResult::Delivered && self.failing {
-                    // The backend is back: every stream waiting out its backoff, and every
-                    // parked one, goes now.
-                    self.failing = false;
-                    self.parked = 0;
+                if done.result == DeliveryResult::Delivered && self.down.take().is_some() {
+                    // The backend is back: every stream waiting out its backoff goes now.
                     let waiting: Vec<StreamId> = self
                         .lanes
                         .iter()
@@ -642,9 +573,12 @@ impl Engine {
                 if let Some(job) = lane.jobs.front_mut() {
                     job.attempts += 1;
                 }
-                self.failing = true;
                 self.schedule(&done.stream, now + done.retry_in);
             }
+        }
+        if done.backend_down {
+            let failures = self.down.map_or(1, |(n, _)| n + 1);
+            self.down = Some((failures, now + backoff(failures)));
         }
     }
 }

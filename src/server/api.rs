@@ -122,6 +122,17 @@ fn round_ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// `GET /api/alerts`: `{"firing": [...], "recent": [...]}`, each alert with `rule`, `state`,
+/// `severity`, `stream` (`domain/app/stream` or null), `fired_at`, `resolved_at` and
+/// `message`; firing most severe first, recent (resolved) newest first.
+pub fn alerts_document(store: &Store) -> serde_json::Value {
+    let book = store.alerts();
+    serde_json::json!({
+        "firing": book.firing(),
+        "recent": book.recent().iter().rev().collect::<Vec<_>>(),
+    })
+}
+
 /// Where an `/api/events` client starts: `Last-Event-ID` wins over `?after=`; neither means
 /// the whole journal. An empty `Last-Event-ID` counts as none (an SSE client sends it empty
 /// when it has no id yet). `Err` names the bad value.
@@ -172,6 +183,7 @@ impl EventStream {
     ) -> EventStream {
         let (tx, rx) = mpsc::channel(BUFFERED_FRAMES);
         let mut sub = feed.subscribe(after);
+        let mut alerts = feed.subscribe_alerts();
         facts.last_seq = feed.last_seq();
         let feed = feed.clone();
         tokio::spawn(async move {
@@ -191,6 +203,15 @@ impl EventStream {
                     _ = tx.closed() => return,
                     // Cancel-safe: a keep-alive in the middle of a journal read loses nothing.
                     n = sub.next() => n,
+                    a = alerts.recv() => {
+                        if let Ok(json) = a {
+                            let frame = Bytes::from(format!("event: alert\ndata: {json}\n\n"));
+                            if tx.send(frame).await.is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
                     _ = tokio::time::sleep(keep_alive) => {
                         if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
                             return;

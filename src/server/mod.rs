@@ -460,6 +460,8 @@ enum ApiPath {
     State,
     /// `/api/events`: the feed as Server-Sent Events.
     Events,
+    /// `/api/alerts`: the alerts firing and recently resolved.
+    Alerts,
 }
 
 fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
@@ -469,6 +471,7 @@ fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
         Some(OwnEndpoint::Api(match path {
             "/api/state" => Some(ApiPath::State),
             "/api/events" => Some(ApiPath::Events),
+            "/api/alerts" => Some(ApiPath::Alerts),
             _ => None,
         }))
     } else {
@@ -482,7 +485,7 @@ fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) -> Option<Rej
     if endpoint == OwnEndpoint::Api(None) {
         return Some(Rejection::new(
             404,
-            "unknown API path: recmon's API has GET /api/state and GET /api/events",
+            "unknown API path: recmon's API has GET /api/state, GET /api/events and GET /api/alerts",
         ));
     }
     if method == hyper::Method::GET || method == hyper::Method::HEAD {
@@ -491,6 +494,7 @@ fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) -> Option<Rej
     let what = match endpoint {
         OwnEndpoint::Health => "/healthz",
         OwnEndpoint::Api(Some(ApiPath::Events)) => "/api/events",
+        OwnEndpoint::Api(Some(ApiPath::Alerts)) => "/api/alerts",
         OwnEndpoint::Api(_) => "/api/state",
     };
     Some(Rejection::new(
@@ -552,6 +556,10 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
                                 .await
                         }
                     }
+                }
+                OwnEndpoint::Api(Some(ApiPath::Alerts)) => {
+                    let doc = api::alerts_document(&ctx.shared.lock());
+                    json_response(200, doc)
                 }
                 OwnEndpoint::Api(_) => {
                     let doc = api::state_document(&ctx.shared.lock());

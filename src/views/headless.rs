@@ -22,6 +22,8 @@ pub struct Printer {
     journal_failures_seen: u64,
     /// The seq of the last forwarding note printed.
     last_note_seq: u64,
+    /// The number of the last alert event printed.
+    last_alert: u64,
 }
 
 /// Text to write after releasing the store lock.
@@ -42,6 +44,7 @@ impl Printer {
             last_seq,
             journal_failures_seen: 0,
             last_note_seq: last_seq,
+            last_alert: 0,
         }
     }
 
@@ -107,6 +110,16 @@ impl Printer {
             out.stderr.push_str(&terminal(&n.text, 600));
             out.stderr.push('\n');
             self.last_note_seq = n.seq;
+        }
+        // Alerts firing and resolving, on stderr like the other alarms (stdout stays the
+        // request stream).
+        let alerts = store.alerts().log();
+        let start = alerts.partition_point(|(n, _)| *n <= self.last_alert);
+        for (n, e) in alerts.range(start..) {
+            out.stderr.push_str("recmon: ");
+            out.stderr.push_str(&terminal(&e.line(), 600));
+            out.stderr.push('\n');
+            self.last_alert = *n;
         }
         let (failures, last_error) = store.journal_failures();
         if failures > self.journal_failures_seen {

@@ -46,6 +46,8 @@ pub struct Behavior {
     pub status: u16,
     pub body: String,
     pub delay: Duration,
+    /// Requests whose body contains this text get this status instead.
+    pub refuse: Option<(String, u16)>,
 }
 
 impl Default for Behavior {
@@ -54,6 +56,7 @@ impl Default for Behavior {
             status: 200,
             body: r#"{"ok":true}"#.into(),
             delay: Duration::ZERO,
+            refuse: None,
         }
     }
 }
@@ -193,7 +196,12 @@ fn serve(
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let b = behavior.lock().unwrap().clone();
+        let mut b = behavior.lock().unwrap().clone();
+        if let Some((text, status)) = &b.refuse {
+            if String::from_utf8_lossy(&body).contains(text.as_str()) {
+                b.status = *status;
+            }
+        }
         if !b.delay.is_zero() {
             std::thread::sleep(b.delay);
         }

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use super::state::{Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
 use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
+use crate::core::alerts::Severity;
 use crate::core::journal::{format_time, JournalEntry};
 use crate::core::store::{DeliveryState, ForwardTarget, LogEntry, Recording, Store, Stream};
 use crate::util::human::count;
@@ -77,7 +78,107 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
         title,
         lines: b.lines,
         scroll: 0,
+        live_alerts: false,
     })
+}
+
+/// The alerts popup (`a`): what fires now, most severe first, with how long, then what
+/// resolved lately, newest first. Messages hold stream names: cleaned like every field.
+pub fn alerts(store: &Store, now: DateTime<Utc>, utc: bool, theme: Theme) -> Detail {
+    let mut b = Builder {
+        lines: Vec::new(),
+        theme,
+    };
+    let book = store.alerts();
+    let firing = book.firing();
+    let style = |sev: Severity| match sev {
+        Severity::Critical => theme.alarm(),
+        Severity::Warning => theme.warn(),
+        Severity::Info => theme.dim(),
+    };
+    b.heading(&format!("firing ({})", firing.len()));
+    if firing.is_empty() {
+        b.raw("Nothing is firing.");
+    }
+    for a in &firing {
+        b.lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{} {:<8} ",
+                    severity_symbol(a.severity),
+                    a.severity.as_str()
+                ),
+                style(a.severity),
+            ),
+            Span::styled(format!("{:<18} ", a.rule.as_str()), style(a.severity)),
+            Span::styled(
+                format!(
+                    "since {} ({})",
+                    time(a.fired_at, utc),
+                    crate::util::human::hms((now - a.fired_at).num_seconds())
+                ),
+                theme.dim(),
+            ),
+        ]));
+        b.raw(&format!("    {}", a.message));
+    }
+    b.blank();
+    let recent: Vec<_> = book.recent().iter().rev().take(50).collect();
+    b.heading(&format!("resolved lately ({})", book.recent().len()));
+    if recent.is_empty() {
+        b.raw("None yet.");
+    }
+    for a in recent {
+        let took = a
+            .resolved_at
+            .map(|r| crate::util::human::hms((r - a.fired_at).num_seconds()))
+            .unwrap_or_default();
+        b.lines.push(Line::from(vec![
+            Span::styled(format!("✓ {:<8} ", a.severity.as_str()), theme.dim()),
+            Span::raw(format!("{:<18} ", a.rule.as_str())),
+            Span::styled(
+                format!(
+                    "{} → {} ({took})",
+                    time(a.fired_at, utc),
+                    a.resolved_at.map(|r| time(r, utc)).unwrap_or_default()
+                ),
+                theme.dim(),
+            ),
+        ]));
+        b.raw(&format!("    {}", a.message));
+    }
+    if let Some(cfg) = store.alert_config() {
+        b.blank();
+        b.heading("rules");
+        let w = |d: Option<std::time::Duration>| {
+            d.map_or("off".to_string(), crate::util::human::duration_words)
+        };
+        b.raw(&format!(
+            "paused {} · not recording {} · file overdue cycle+{} (cycle {} until learned) · short file {} · gap {} · silence {}",
+            w(cfg.paused),
+            w(cfg.not_recording),
+            w(cfg.file_overdue),
+            crate::util::human::duration_words(cfg.record_cycle),
+            w(cfg.short_file),
+            w(cfg.gap),
+            w(cfg.silence)
+        ));
+    }
+    Detail {
+        title: format!("alerts · {} firing", firing.len()),
+        lines: b.lines,
+        scroll: 0,
+        live_alerts: true,
+    }
+}
+
+/// The symbol of a severity: `●` critical, `▲` warning, `·` info.
+pub fn severity_symbol(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "●",
+        Severity::Warning => "▲",
+        Severity::Info => "·",
+    }
 }
 
 /// The log entry with this `seq`, if the bounded log still has it (the log is in seq order).

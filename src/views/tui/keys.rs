@@ -49,6 +49,8 @@ pub enum Action {
     Export,
     /// Show every key.
     Help,
+    /// Show the alerts firing and the ones resolved lately.
+    Alerts,
     /// Quit, gracefully.
     Quit,
 }
@@ -246,6 +248,14 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
     },
     Binding {
+        keys: &[Key::Char('a')],
+        label: "a",
+        action: Action::Alerts,
+        help: "the alerts: firing now, and resolved lately (updated live)",
+        footer: Some(("a", "alerts")),
+        scope: Scope::Everywhere,
+    },
+    Binding {
         keys: &[Key::Char('?')],
         label: "?",
         action: Action::Help,
@@ -424,6 +434,11 @@ pub fn apply(view: &mut ViewState, action: Action, store: &Store, now: DateTime<
         Action::ToggleTime => view.utc = !view.utc,
         Action::Export => return Effect::Export,
         Action::Help => view.popup = Some(Popup::Help { scroll: 0 }),
+        Action::Alerts => {
+            view.popup = Some(Popup::Detail(detail::alerts(
+                store, now, view.utc, view.theme,
+            )))
+        }
         Action::Quit => return Effect::Quit,
     }
     Effect::Redraw
@@ -520,6 +535,7 @@ mod tests {
             ToggleTime,
             Export,
             Help,
+            Alerts,
             Quit,
         ] {
             assert!(BINDINGS.iter().any(|b| b.action == a), "{a:?} has no key");

@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
 use super::header::{self, Context, HeaderInfo};
-use super::state::{Source, ViewState};
+use super::state::{Popup, Source, ViewState};
 use super::widgets::{MIN_HEIGHT, MIN_WIDTH};
 use super::{footer, popup, recordings, requests, streams};
 use crate::core::store::Store;
@@ -99,6 +99,15 @@ fn draw(frame: &mut Frame, store: &Store, view: &mut ViewState, now: DateTime<Ut
     recordings::render(frame, recordings_area, &src, view);
     requests::render(frame, requests_area, &src, view, ctx);
     footer::render(frame, footer_area, view);
+    // The alerts list follows the store while it is open (keeping its scroll position).
+    if let Some(Popup::Detail(d)) = &view.popup {
+        if d.live_alerts {
+            let scroll = d.scroll;
+            let mut fresh = super::detail::alerts(store, now, view.utc, view.theme);
+            fresh.scroll = scroll;
+            view.popup = Some(Popup::Detail(fresh));
+        }
+    }
     popup::render(frame, area, view);
 }
 

@@ -545,6 +545,8 @@ pub struct Detail {
     pub lines: Vec<Line<'static>>,
     /// First line shown.
     pub scroll: u16,
+    /// The alerts list (`a`): rebuilt from the store at every frame, so it stays live.
+    pub live_alerts: bool,
 }
 
 /// A short message in the footer (e.g. where the export was written).
