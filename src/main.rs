@@ -153,6 +153,7 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
                 ),
                 error: !r.problems.is_empty(),
             }),
+            bell: args.alerts.bell,
         };
         tui::run(source, Some(session_exporter()), &mut signals).await
     };
@@ -244,6 +245,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
             }),
             journal_path: Some(attachment.copy_path.clone()),
             notice: None,
+            bell: args.alerts.bell,
         };
         tui::run(source, Some(session_exporter()), &mut signals).await
     };

@@ -400,7 +400,7 @@ fn help_popup_fits_80x24_and_pages_through() {
         matches!(v.popup, Some(Popup::Help { scroll }) if scroll > 0),
         "PgDn closed or did not scroll the help:\n{second_text}"
     );
-    assert!(second_text.contains("lines 18–37 of 37"), "{second_text}");
+    assert!(second_text.contains("lines 19–38 of 38"), "{second_text}");
     assert!(
         second_text.contains("What the filter matches"),
         "{second_text}"

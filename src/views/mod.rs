@@ -22,6 +22,8 @@ pub struct ViewSource {
     pub journal_path: Option<PathBuf>,
     /// Something to tell the operator when the view opens (e.g. what `--resume` found).
     pub notice: Option<Notice>,
+    /// Ring the terminal bell on each new critical alert (`--bell`).
+    pub bell: bool,
 }
 
 /// Where a view's store is fed from.

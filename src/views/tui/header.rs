@@ -359,9 +359,41 @@ fn journal_items(src: &Source, view: &ViewState, ctx: Option<&HeaderInfo>) -> Ve
     if let Some(ctx) = ctx {
         items.push(journal_item(view, ctx));
     }
+    items.extend(alert_items(src, view));
     items.extend(forward_items(src, view));
     items.extend(view_items(src, view));
     items
+}
+
+/// The alerts firing, counted (`a` lists them): alarm-coloured when one is critical.
+fn alert_items(src: &Source, view: &ViewState) -> Vec<BarItem> {
+    let t = view.theme;
+    let firing = src.alerts.firing();
+    if firing.is_empty() {
+        return Vec::new();
+    }
+    let critical = firing
+        .iter()
+        .filter(|a| a.severity == crate::core::alerts::Severity::Critical)
+        .count();
+    let style = if critical > 0 { t.alarm() } else { t.warn() };
+    let n = firing.len() as u64;
+    let mut forms = Vec::new();
+    if critical > 0 {
+        forms.push(format!(
+            "⚠ {} ({critical} critical, a lists them)",
+            count(n, "alert", "alerts")
+        ));
+    }
+    forms.push(format!("⚠ {} (a)", count(n, "alert", "alerts")));
+    forms.push(format!("⚠ {n}"));
+    vec![BarItem::new(
+        0,
+        forms
+            .into_iter()
+            .map(|f| vec![Span::styled(f, style)])
+            .collect(),
+    )]
 }
 
 /// One item per `--forward-to` target: its name, what is pending (and for how long the oldest

@@ -108,6 +108,7 @@ pub async fn run(
                 exporter,
                 export_source,
                 signals,
+                source.bell,
             )
             .await;
             drop(terminal);
@@ -206,8 +207,11 @@ async fn event_loop(
     exporter: Option<Exporter>,
     export_source: Arc<ExportSource>,
     signals: &mut crate::signals::ShutdownSignal,
+    bell: bool,
 ) -> Result<(), String> {
     let mut events = EventStream::new();
+    // The alert events already rung for (`--bell`).
+    let mut rung = shared.lock().alerts().logged();
     let mut changes = shared.subscribe();
     let mut changes_open = true;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -229,6 +233,7 @@ async fn event_loop(
         if dirty && (filtering || last_draw.is_none_or(|t| t.elapsed() >= FRAME)) {
             let now = Utc::now();
             let mut more = false;
+            let mut ring = false;
             terminal
                 .draw(|frame| {
                     // The lock is held to build the frame only; the terminal write happens
@@ -236,8 +241,19 @@ async fn event_loop(
                     let store = shared.lock();
                     render_origin(frame, &store, view, now, origin);
                     more = busy(&store, view);
+                    let log = store.alerts().log();
+                    let start = log.partition_point(|(n, _)| *n <= rung);
+                    ring = log.range(start..).any(|(_, e)| {
+                        !e.resolved() && e.alert.severity == crate::core::alerts::Severity::Critical
+                    });
+                    rung = store.alerts().logged();
                 })
                 .map_err(|e| format!("cannot draw on the terminal: {e}"))?;
+            if ring && bell {
+                // BEL moves nothing on the screen; the terminal beeps or flashes.
+                let _ = io::Write::write_all(&mut io::stdout(), b"\x07");
+                let _ = io::Write::flush(&mut io::stdout());
+            }
             last_draw = Some(Instant::now());
             dirty = more;
             filtering = more;

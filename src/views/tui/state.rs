@@ -210,6 +210,8 @@ pub struct Source<'a> {
     pub rejected_while_frozen: u64,
     /// The `--forward-to` targets' delivery state.
     pub forward: &'a [ForwardTarget],
+    /// The alerts (always the live ones, also in a frozen view: an alert is not history).
+    pub alerts: &'a crate::core::alerts::AlertBook,
 }
 
 impl<'a> Source<'a> {
@@ -232,6 +234,7 @@ impl<'a> Source<'a> {
                     recordings_while_frozen: 0,
                     rejected_while_frozen: 0,
                     forward: store.forward_targets(),
+                    alerts: store.alerts(),
                 }
             }
             Some(f) => {
@@ -254,6 +257,7 @@ impl<'a> Source<'a> {
                         .rejected
                         .saturating_sub(f.counters.rejected),
                     forward: &f.forward,
+                    alerts: store.alerts(),
                 }
             }
         }

@@ -11,6 +11,7 @@ use super::state::{Panel, Source, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
 use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, Column};
+use crate::core::alerts::Severity;
 
 /// Longest event name shown.
 const EVENT_MAX: usize = 24;
@@ -73,6 +74,8 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     let height = (area.height as usize).saturating_sub(3);
     let window = view.streams.window(shown, height);
     let now = src.now;
+    // A column of alert marks while any alert is firing: the worst alert about each stream.
+    let alerting = !src.alerts.firing().is_empty();
     let rows: Vec<Vec<Line<'static>>> = view.stream_order()[window.clone()]
         .iter()
         .map(|&i| {
@@ -85,7 +88,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
                 (Some(ev), Some(at)) => (clean(ev, EVENT_MAX), hms((now - at).num_seconds())),
                 _ => ("-".into(), "-".into()),
             };
-            vec![
+            let mut row = vec![
                 Line::from(view.stream_label(i as usize).to_owned()),
                 Line::from(Span::styled(state_label(s.state), t.state(s.state))),
                 right(in_state),
@@ -94,7 +97,22 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
                 right(crate::util::human::hms_signed(s.total_duration_s)),
                 Line::from(last),
                 right(last_ago),
-            ]
+            ];
+            if alerting {
+                let mark = match src.alerts.stream_firing(i) {
+                    Some(sev) => Span::styled(
+                        super::detail::severity_symbol(sev),
+                        match sev {
+                            Severity::Critical => t.alarm(),
+                            Severity::Warning => t.warn(),
+                            Severity::Info => t.dim(),
+                        },
+                    ),
+                    None => Span::raw(" "),
+                };
+                row.insert(0, Line::from(mark));
+            }
+            row
         })
         .collect();
     let name_min = stream_min(
@@ -102,7 +120,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
             .iter()
             .map(|&i| view.stream_label(i as usize)),
     );
-    let columns = [
+    let mut columns = vec![
         Column::new(Line::from("domain/app/stream"), 0, name_min, 80).tail(),
         Column::new(Line::from("state"), 0, 9, 9).whole(),
         Column::new(right("for"), 0, 7, 12).whole(),
@@ -112,6 +130,9 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         Column::new(Line::from("last event"), 4, 10, EVENT_MAX as u16),
         Column::new(right("ago"), 4, 7, 12).whole(),
     ];
+    if alerting {
+        columns.insert(0, Column::new(Line::from("!"), 0, 1, 1).whole());
+    }
     let inner = area.width.saturating_sub(2);
     let table = fitted_table(&columns, rows, inner, t.header()).block(block);
     draw_table(
