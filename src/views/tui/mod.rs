@@ -89,6 +89,7 @@ pub async fn run(
         shared: source.shared.clone(),
     });
     let mut view = ViewState::new(Theme::from_env(), false);
+    view.bell = source.bell;
     if let Some(notice) = &source.notice {
         view.toast = Some(Toast {
             // The footer wraps it: the whole text (a path, say) is shown.
@@ -108,7 +109,6 @@ pub async fn run(
                 exporter,
                 export_source,
                 signals,
-                source.bell,
             )
             .await;
             drop(terminal);
@@ -207,7 +207,6 @@ async fn event_loop(
     exporter: Option<Exporter>,
     export_source: Arc<ExportSource>,
     signals: &mut crate::signals::ShutdownSignal,
-    bell: bool,
 ) -> Result<(), String> {
     let mut events = EventStream::new();
     // The alert events already rung for (`--bell`).
@@ -249,7 +248,7 @@ async fn event_loop(
                     rung = store.alerts().logged();
                 })
                 .map_err(|e| format!("cannot draw on the terminal: {e}"))?;
-            if ring && bell {
+            if ring && view.bell {
                 // BEL moves nothing on the screen; the terminal beeps or flashes.
                 let _ = io::Write::write_all(&mut io::stdout(), b"\x07");
                 let _ = io::Write::flush(&mut io::stdout());

@@ -605,6 +605,8 @@ impl PanelAreas {
 /// All view state.
 #[derive(Debug)]
 pub struct ViewState {
+    /// Ring the terminal bell on each new critical alert (`--bell`).
+    pub bell: bool,
     /// The focused panel.
     pub focus: Panel,
     /// Streams panel selection.
@@ -651,6 +653,7 @@ impl ViewState {
     /// The view at start: streams focused, following, no filter.
     pub fn new(theme: Theme, utc: bool) -> Self {
         ViewState {
+            bell: false,
             focus: Panel::Streams,
             streams: Cursor::default(),
             recordings: Cursor::default(),
