@@ -691,6 +691,12 @@ impl Service {
                     ),
                 });
             }
+            if f.mode == ForwardMode::Sync && f.timeout > std::time::Duration::from_secs(5) {
+                lines.push(format!(
+                    "recmon: warning: --forward-timeout {} is longer than the provider waits (about 5 s): it will retry before the backend's answer can reach it",
+                    crate::util::human::duration_words(f.timeout)
+                ));
+            }
             if session.journal_path.is_none() && f.mode == ForwardMode::Async {
                 lines.push("recmon: warning: with --no-journal the outbox is in memory only: callbacks not yet delivered when recmon stops are lost".into());
             }

@@ -590,3 +590,70 @@ fn a_callback_the_backend_refuses_holds_back_only_its_own_stream() {
         .iter()
         .any(|d| d["status"] == 422 && d["result"] == "retry"));
 }
+
+#[test]
+fn forwarding_to_itself_is_refused_as_a_loop_not_repeated_for_ever() {
+    // The listener's own port: reserve one, then give it to recmon and its --forward-to.
+    let addr = free_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut r = Recmon::start_in(
+        dir.path(),
+        &journal,
+        &[
+            "--listen",
+            &addr.to_string(),
+            "--forward-to",
+            &format!("http://{addr}/loop"),
+        ],
+    );
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    assert!(common::wait_until(Duration::from_secs(20), || {
+        r.state()["forward"][0]["failed"] == 1
+    }));
+    std::thread::sleep(Duration::from_millis(1500));
+    let lines = r.journal_lines();
+    assert!(lines.len() <= 4, "the loop went on: {} lines", lines.len());
+    let refused = lines
+        .iter()
+        .find(|l| l["status"] == 508)
+        .expect("the copy was refused");
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .contains("forwarding loop"));
+    assert!(
+        refused.get("forward").is_none(),
+        "a refused copy is not forwarded"
+    );
+    let d = delivery_lines(&r);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0]["status"].as_u64(), d[0]["result"].as_str()),
+        (Some(508), Some("failed"))
+    );
+    let (_, _, err) = r.stop();
+    assert!(err.contains("GAVE UP"), "{err}");
+}
+
+#[test]
+fn replay_seq_names_the_seqs_that_are_no_callback() {
+    let backend = Backend::start();
+    let r = Recmon::start(&["--forward-to", &backend.url("/cb")]);
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    assert!(backend.wait(Duration::from_secs(20), |g| g.len() == 1));
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "replay",
+            r.journal.to_str().unwrap(),
+            "--to",
+            &backend.url("/cb"),
+        ])
+        .args(["--seq", "2,99"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("2 seqs are not a callback"), "{err}");
+    assert!(err.contains(": 2, 99"), "{err}");
+}

@@ -43,6 +43,13 @@ use crate::core::sequencer::Sequencer;
 use crate::event::StreamId;
 use crate::forward::target::{prepare, Target};
 
+/// This process's name in `X-Recmon-Via` (random, new at each start): how a recmon knows a
+/// callback it forwarded has come back to it.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("{:016x}", rand::random::<u64>()))
+}
+
 /// Largest backend answer body read (and, in sync mode, passed back to the provider).
 pub const ANSWER_MAX: usize = 64 * 1024;
 
@@ -509,9 +516,11 @@ impl Engine {
                     Ok(a) => a.status.is_server_error() || a.status.as_u16() == 429,
                 };
                 let age = (Utc::now() - owed.received_at).to_std().unwrap_or_default();
+                // 508: the target is this recmon itself (a loop): retrying cannot help.
+                let looped = matches!(&tried.answer, Ok(a) if a.status.as_u16() == 508);
                 let result = if tried.delivered() {
                     DeliveryResult::Delivered
-                } else if age >= give_up {
+                } else if age >= give_up || looped {
                     DeliveryResult::Failed
                 } else {
                     DeliveryResult::Retry

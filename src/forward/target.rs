@@ -35,6 +35,11 @@ pub struct Target {
     basic_auth: Option<HeaderValue>,
 }
 
+/// The header naming every recmon a callback was forwarded by (each process's
+/// [`crate::forward::instance_id`], comma-separated): a recmon that sees its own refuses the
+/// callback (508) instead of forwarding it again.
+pub const VIA_HEADER: &str = "x-recmon-via";
+
 /// Headers recmon sets itself (or that describe the received message), never passed on as
 /// received; the hop-by-hop ones ([`HOP_BY_HOP`]) are not either.
 const SET_HERE: &[&str] = &[
@@ -42,6 +47,7 @@ const SET_HERE: &[&str] = &[
     "host",
     "content-length",
     "x-recmon-seq",
+    VIA_HEADER,
 ];
 
 impl Target {
@@ -204,6 +210,15 @@ pub fn prepare(
         HeaderName::from_static("x-recmon-seq"),
         HeaderValue::from(seq),
     );
+    let via = match req.headers.get(VIA_HEADER) {
+        Some(prior) if !prior.trim().is_empty() => {
+            format!("{prior}, {}", crate::forward::instance_id())
+        }
+        _ => crate::forward::instance_id().to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&via) {
+        h.insert(HeaderName::from_static(VIA_HEADER), v);
+    }
     let client_ip = req
         .remote
         .parse::<std::net::SocketAddr>()

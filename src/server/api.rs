@@ -112,10 +112,16 @@ pub fn forward_document(store: &Store, now: chrono::DateTime<chrono::Utc>) -> se
                     "at": format_time(*at),
                     "error": e,
                 })),
-                "failed_seqs": t.failed_seqs,
+                "failed_seqs": sorted(&t.failed_seqs),
             })
         })
         .collect()
+}
+
+fn sorted(seqs: &std::collections::VecDeque<u64>) -> Vec<u64> {
+    let mut v: Vec<u64> = seqs.iter().copied().collect();
+    v.sort_unstable();
+    v
 }
 
 fn round_ms(x: f64) -> f64 {

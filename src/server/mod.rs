@@ -306,9 +306,17 @@ fn error_response(status: u16, error: &str) -> Resp {
 /// UTF-8 are kept lossily.
 fn kept_headers(headers: &HeaderMap, all: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    let listed: Vec<String> = headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
     for (name, value) in headers {
         let n = name.as_str();
-        let keep = (all && !HOP_BY_HOP.contains(&n))
+        let keep = (all && !HOP_BY_HOP.contains(&n) && !listed.iter().any(|l| l == n))
             || matches!(
                 n,
                 "content-type"
@@ -608,7 +616,23 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
     });
     let mut body_is_json = false;
     let body_unread = read_error.is_some();
-    let verdict = if let Some(Err(why)) = &auth_result {
+    // A callback this recmon forwarded itself has come back (a --forward-to that points at
+    // this listener, directly or through a proxy): answering it as a callback would forward
+    // it again, for ever.
+    let looped = ctx.cfg.forward_sync.is_some() || ctx.cfg.keep_all_headers;
+    let looped = looped
+        && headers
+            .get(crate::forward::target::VIA_HEADER)
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|id| id.trim() == crate::forward::instance_id())
+            });
+    let verdict = if looped {
+        Err(Rejection::new(
+            508,
+            "forwarding loop: this callback was forwarded by this recmon itself; a --forward-to points back at this listener",
+        ))
+    } else if let Some(Err(why)) = &auth_result {
         Err(Rejection::new(
             403,
             format!("signature check failed: {why}"),

@@ -89,6 +89,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         let only = args.seq.clone();
         tokio::task::spawn_blocking(move || {
             let mut skipped = 0u64;
+            let mut listed_found: Vec<u64> = Vec::new();
             let read = for_each_entry(
                 &path,
                 |entry| {
@@ -97,6 +98,9 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
                         None => true,
                     };
                     let with_duplicates = with_duplicates || only.is_some();
+                    if listed && only.is_some() && replays(entry.outcome, true) {
+                        listed_found.push(entry.seq);
+                    }
                     if !listed || !replays(entry.outcome, with_duplicates) {
                         skipped += 1;
                         return ControlFlow::Continue(());
@@ -109,7 +113,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
                 },
                 |o| offset.store(o, Ordering::Relaxed),
             );
-            (read, skipped)
+            (read, skipped, listed_found)
         })
     };
 
@@ -213,7 +217,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
     }
     drop(rx);
     bar.finish_and_clear();
-    let (read, skipped) = reader
+    let (read, skipped, listed_found) = reader
         .await
         .map_err(|e| AppError::new(1, format!("the journal reader failed: {e}")))?;
     let read = read.map_err(|e| {
@@ -224,6 +228,42 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
     })?;
     for p in &read.problems {
         say(&format!("{}: {p}", args.journal.display()));
+    }
+    if let Some(list) = &args.seq {
+        // Seqs asked for that are no callback of this journal: say which, not "resent 0".
+        let mut missing = Vec::new();
+        let mut missing_count = 0u64;
+        for r in &list.0 {
+            for seq in r.clone() {
+                if listed_found.binary_search(&seq).is_err() {
+                    missing_count += 1;
+                    if missing.len() < 20 {
+                        missing.push(seq.to_string());
+                    }
+                }
+                if missing_count > 1_000_000 {
+                    break;
+                }
+            }
+        }
+        if missing_count > 0 {
+            say(&format!(
+                "--seq: {} not a callback in {} (not there, rejected, or a delivery line): {}{}",
+                human::count(missing_count, "seq is", "seqs are"),
+                args.journal.display(),
+                missing.join(", "),
+                if missing_count > missing.len() as u64 {
+                    ", …"
+                } else {
+                    ""
+                }
+            ));
+            if listed_found.is_empty() && stopped.is_none() {
+                stopped = Some(Stop::Failed(
+                    "none of the seqs given with --seq is a callback in this journal".into(),
+                ));
+            }
+        }
     }
     say(&format!(
         "resent {} to {}; {} not resent ({}); {}",
