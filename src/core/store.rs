@@ -485,6 +485,8 @@ pub struct Store {
     /// The alert rules' thresholds, when alerting is on.
     alert_config: Option<AlertConfig>,
     alerts: AlertBook,
+    /// Callbacks (accepted and duplicate) by kind: status, recording, ingest.
+    by_kind: [u64; 3],
 }
 
 impl Default for Store {
@@ -522,7 +524,17 @@ impl Store {
             last_journal_failure_at: None,
             alert_config: None,
             alerts: AlertBook::default(),
+            by_kind: [0; 3],
         }
+    }
+
+    /// Callbacks (accepted and duplicate) by kind, as (`status`, `recording`, `ingest`).
+    pub fn callbacks_by_kind(&self) -> [(&'static str, u64); 3] {
+        [
+            ("status", self.by_kind[0]),
+            ("recording", self.by_kind[1]),
+            ("ingest", self.by_kind[2]),
+        ]
     }
 
     /// Turns the alert rules on with these thresholds.
@@ -601,6 +613,13 @@ impl Store {
         }
         if req.outcome != Outcome::Rejected {
             self.last_callback_at = self.last_callback_at.max(Some(req.received_at));
+        }
+        if let (Some(cb), false) = (callback, req.outcome == Outcome::Rejected) {
+            self.by_kind[match cb {
+                Callback::Status(_) => 0,
+                Callback::Recording(_) => 1,
+                Callback::Ingest(_) => 2,
+            }] += 1;
         }
         let stream = callback.map(|cb| self.intern(cb.stream_id()));
         if let (Outcome::Accepted, Some(cb), Some(idx)) = (req.outcome, callback, stream) {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod conn_guard;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -457,6 +458,8 @@ const CALLBACK_METHODS: &str = "GET, POST";
 enum OwnEndpoint {
     /// `/healthz`.
     Health,
+    /// `/metrics`: Prometheus, under `/api`'s access rule.
+    Metrics,
     /// `/api` or anything under `/api/`, with which known path it is (if it is one).
     Api(Option<ApiPath>),
 }
@@ -475,6 +478,8 @@ enum ApiPath {
 fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
     if path == "/healthz" {
         Some(OwnEndpoint::Health)
+    } else if path == "/metrics" {
+        Some(OwnEndpoint::Metrics)
     } else if path == "/api" || path.starts_with("/api/") {
         Some(OwnEndpoint::Api(match path {
             "/api/state" => Some(ApiPath::State),
@@ -501,6 +506,7 @@ fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) -> Option<Rej
     }
     let what = match endpoint {
         OwnEndpoint::Health => "/healthz",
+        OwnEndpoint::Metrics => "/metrics",
         OwnEndpoint::Api(Some(ApiPath::Events)) => "/api/events",
         OwnEndpoint::Api(Some(ApiPath::Alerts)) => "/api/alerts",
         OwnEndpoint::Api(_) => "/api/state",
@@ -536,7 +542,9 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
     if let Some(endpoint) = own_endpoint(&path) {
         let refusal = match endpoint {
             OwnEndpoint::Health => None,
-            OwnEndpoint::Api(_) => api_allowed(&ctx.cfg, &remote, req.headers()).err(),
+            OwnEndpoint::Api(_) | OwnEndpoint::Metrics => {
+                api_allowed(&ctx.cfg, &remote, req.headers()).err()
+            }
         };
         let refusal = refusal.or_else(|| endpoint_refusal(endpoint, req.method()));
         return match refusal {
@@ -550,6 +558,13 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
             }
             None => match endpoint {
                 OwnEndpoint::Health => json_response(200, serde_json::json!({ "status": "ok" })),
+                OwnEndpoint::Metrics => {
+                    let (text, content_type) = metrics::render(&ctx.shared.lock());
+                    let mut r = text_response(200, text);
+                    r.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                    r
+                }
                 OwnEndpoint::Api(Some(ApiPath::Events)) => {
                     let start = api::start_position(
                         req.headers()
