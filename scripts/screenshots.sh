@@ -106,6 +106,18 @@ shot attach attach
 T send-keys -t attach q
 key q
 
+# recmon report's HTML page of this broadcast, in Debian's headless chromium.
+"$BIN" report "$WORK/broadcast.jsonl" --format html -o "$WORK/report.html"
+if command -v chromium >/dev/null 2>&1; then
+  chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --no-first-run --user-data-dir="$WORK/chromium" \
+    --hide-scrollbars --window-size=1200,1100 --screenshot="$OUT/report.png" \
+    "file://$WORK/report.html" >/dev/null 2>&1
+  echo "screenshots/report.png"
+else
+  echo "screenshots.sh: no chromium (apt-get install chromium): report.png not made" >&2
+fi
+
 # Forwarding (--forward-to): a second receiver passes the same broadcast on to a backend
 # (scripts/backend.py) that answers 200 at first and then goes down: deliveries, then
 # retries and a backlog, as the request log's delivery column and the header show them.

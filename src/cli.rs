@@ -46,6 +46,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Resend a journal's accepted callbacks to a receiver, in order, byte for byte.
     Replay(ReplayArgs),
+    /// How complete each broadcast's recording was: files, coverage, gaps, short files,
+    /// pauses and alerts per stream, from a journal (markdown, JSON or an HTML timeline).
+    Report(ReportArgs),
     /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
     Simulate(SimulateArgs),
     /// Watch one or more running receivers from another terminal (read-only), through their
@@ -172,6 +175,38 @@ pub struct ExportArgs {
     /// Write here instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// Output format of `recmon report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown: readable in a terminal, pasteable into a ticket.
+    Md,
+    /// One JSON document.
+    Json,
+    /// One self-contained HTML page with a timeline per stream.
+    Html,
+}
+
+/// `recmon report JOURNAL`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The journal (a recmon-*.jsonl file, or an attach copy).
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The alert thresholds the journal is replayed with (the gap and short-file ones also
+    /// decide what the report counts as a gap or a short file).
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `recmon replay JOURNAL --to URL`.

@@ -10,7 +10,7 @@ use recmon::core::store::{SharedStore, Store};
 use recmon::error::AppError;
 use recmon::service::Service;
 use recmon::signals::ShutdownSignal;
-use recmon::tools::{export, replay, simulate};
+use recmon::tools::{export, replay, report, simulate};
 use recmon::util::human::count;
 use recmon::util::output::eline;
 use recmon::views::{headless::HeadlessView, tui, AttachedInfo, Notice, Origin, ViewSource};
@@ -303,6 +303,9 @@ fn main() {
                 }
             }
             Some(Command::Replay(args)) => replay::run(args).await,
+            Some(Command::Report(args)) => tokio::task::spawn_blocking(move || report::run(args))
+                .await
+                .unwrap_or_else(|e| Err(AppError::new(1, format!("report failed: {e}")))),
             Some(Command::Simulate(args)) => simulate::run(args).await,
             Some(Command::Attach(args)) => run_attach(args).await,
             None => run_receiver(cli.run).await,

@@ -5,4 +5,5 @@ pub mod client;
 pub mod export;
 pub mod loadgen;
 pub mod replay;
+pub mod report;
 pub mod simulate;

@@ -1,0 +1,632 @@
+//! `recmon report JOURNAL`: how complete each broadcast's recording was, from a journal (or
+//! an attach copy), reproducibly: the journal's own `received_at` is the clock, and the alert
+//! rules ([`crate::core::alerts`]) are replayed through it exactly as they ran live.
+//!
+//! Per stream: its files, the seconds they hold, the first start and the last stop (the
+//! provider's times), coverage (recorded seconds ÷ (last stop − first start), 0..1), every gap
+//! between consecutive files longer than `--alert-gap`, the files shorter than
+//! `--alert-short-file`, the pauses (count and time paused), and every alert that fired. As
+//! markdown (default), JSON, or one self-contained HTML page with a timeline per stream.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::core::alerts::{Alert, AlertConfig};
+use crate::core::dedup::Deduper;
+use crate::core::journal::format_time;
+use crate::core::rebuild::{callback_of_ref, for_each_line, LineRef};
+use crate::core::store::{Request, Store};
+use crate::event::{Callback, IngestAction, Outcome, StreamId};
+
+/// One file, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct File {
+    /// Its uri.
+    pub uri: String,
+    /// Provider's start (Unix seconds).
+    pub start: Option<i64>,
+    /// Provider's stop (Unix seconds).
+    pub stop: Option<i64>,
+    /// Seconds (the reported duration, else stop − start).
+    pub seconds: Option<f64>,
+}
+
+/// A hole between two consecutive files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    /// The earlier file's stop (Unix seconds).
+    pub from: i64,
+    /// The next file's start.
+    pub to: i64,
+    /// `to − from`.
+    pub seconds: i64,
+}
+
+/// A time span of a stream's state, for the timeline (receive times).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    /// What: `live`, `recording` or `paused`.
+    pub what: &'static str,
+    /// When it began.
+    #[serde(serialize_with = "ser_time")]
+    pub from: DateTime<Utc>,
+    /// When it ended (the end of the journal when it had not).
+    #[serde(serialize_with = "ser_time")]
+    pub to: DateTime<Utc>,
+}
+
+fn ser_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
+/// One stream's continuity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamReport {
+    /// Domain.
+    pub domain: String,
+    /// App.
+    pub app: String,
+    /// Stream.
+    pub stream: String,
+    /// Files accepted.
+    pub files: usize,
+    /// Seconds recorded (sum of the files' seconds).
+    pub recorded_s: f64,
+    /// The first file's start (Unix seconds).
+    pub first_start: Option<i64>,
+    /// The last file's stop (Unix seconds).
+    pub last_stop: Option<i64>,
+    /// `recorded_s / (last_stop − first_start)`, within 0..1.
+    pub coverage: Option<f64>,
+    /// Holes between consecutive files (in start order) over `--alert-gap`.
+    pub gaps: Vec<Gap>,
+    /// Files under `--alert-short-file`.
+    pub short_files: usize,
+    /// `record_paused` events.
+    pub pauses: usize,
+    /// Seconds spent paused (receive times; a pause still on at the end counts to the end).
+    pub paused_s: f64,
+    /// Every alert about this stream, in firing order.
+    pub alerts: Vec<Alert>,
+    /// The files, in start order.
+    pub file_list: Vec<File>,
+    /// Live, recording and paused spans, for the timeline.
+    pub spans: Vec<Span>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The journal read.
+    pub journal: String,
+    /// The first and last `received_at`.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub from: Option<DateTime<Utc>>,
+    /// See `from`.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub to: Option<DateTime<Utc>>,
+    /// Journal lines read.
+    pub entries: u64,
+    /// Per stream, in first-seen order.
+    pub streams: Vec<StreamReport>,
+    /// Alerts about no one stream (silence, bad signatures, …).
+    pub alerts: Vec<Alert>,
+}
+
+fn ser_opt_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_time(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Per stream while reading: open spans.
+#[derive(Default)]
+struct Track {
+    live_since: Option<DateTime<Utc>>,
+    recording_since: Option<DateTime<Utc>>,
+    paused_since: Option<DateTime<Utc>>,
+    pauses: usize,
+    paused_s: f64,
+    spans: Vec<Span>,
+}
+
+impl Track {
+    fn close(&mut self, what: &'static str, since: &mut Option<DateTime<Utc>>, at: DateTime<Utc>) {
+        if let Some(from) = since.take() {
+            if what == "paused" {
+                self.paused_s += (at - from).num_milliseconds().max(0) as f64 / 1000.0;
+            }
+            self.spans.push(Span { what, from, to: at });
+        }
+    }
+
+    fn observe(&mut self, cb: &Callback, at: DateTime<Utc>) {
+        match cb {
+            Callback::Ingest(i) => match i.action {
+                IngestAction::Publish => {
+                    if self.live_since.is_none() {
+                        self.live_since = Some(at);
+                    }
+                }
+                IngestAction::PublishDone => {
+                    let mut s = self.live_since.take();
+                    self.close("live", &mut s, at);
+                    // The broadcast ended: so did its recording and any pause.
+                    let mut r = self.recording_since.take();
+                    self.close("recording", &mut r, at);
+                    let mut p = self.paused_since.take();
+                    self.close("paused", &mut p, at);
+                }
+            },
+            Callback::Status(s) => match s.event.as_str() {
+                "record_started" | "record_resumed" => {
+                    let mut p = self.paused_since.take();
+                    self.close("paused", &mut p, at);
+                    if self.recording_since.is_none() {
+                        self.recording_since = Some(at);
+                    }
+                }
+                "record_paused" => {
+                    let mut r = self.recording_since.take();
+                    self.close("recording", &mut r, at);
+                    if self.paused_since.is_none() {
+                        self.paused_since = Some(at);
+                        self.pauses += 1;
+                    }
+                }
+                _ => {}
+            },
+            Callback::Recording(_) => {}
+        }
+    }
+
+    fn finish(&mut self, at: DateTime<Utc>) {
+        for what in ["live", "recording", "paused"] {
+            let mut since = match what {
+                "live" => self.live_since.take(),
+                "recording" => self.recording_since.take(),
+                _ => self.paused_since.take(),
+            };
+            self.close(what, &mut since, at);
+        }
+    }
+}
+
+/// Builds the report of `journal` with the alert thresholds `cfg`.
+pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
+    let mut store = Store::new(1);
+    store.set_alert_config(cfg.clone());
+    let mut deduper = Deduper::default();
+    let mut tracks: BTreeMap<StreamId, Track> = BTreeMap::new();
+    let mut alerts: Vec<Alert> = Vec::new();
+    let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let mut next_tick: Option<DateTime<Utc>> = None;
+    let tick = chrono::Duration::seconds(1);
+    let evaluate = |store: &mut Store, at: DateTime<Utc>, alerts: &mut Vec<Alert>| {
+        for e in store.evaluate_alerts(at) {
+            if e.resolved() {
+                if let Some(a) = alerts.iter_mut().rev().find(|a| {
+                    a.rule == e.alert.rule && a.stream == e.alert.stream && a.resolved_at.is_none()
+                }) {
+                    *a = e.alert;
+                }
+            } else {
+                alerts.push(e.alert);
+            }
+        }
+    };
+    let read = for_each_line(
+        journal,
+        |line| {
+            let LineRef::Request(entry) = line else {
+                if let LineRef::Delivery(d, _) = line {
+                    store.apply_delivery_state(d);
+                }
+                return ControlFlow::Continue(());
+            };
+            let at = entry.received_at;
+            // The clock: every second of the journal's time is a tick of the live engine,
+            // evaluated before the entry that moves the clock past it.
+            while let Some(t) = next_tick.filter(|t| *t <= at) {
+                evaluate(&mut store, t, &mut alerts);
+                next_tick = Some(t + tick);
+            }
+            if next_tick.is_none() {
+                next_tick = Some(at + tick);
+            }
+            first = first.min(Some(at)).or(Some(at));
+            last = last.max(Some(at));
+            let cb = callback_of_ref(entry);
+            if entry.outcome == Outcome::Accepted {
+                if let Some(cb) = &cb {
+                    deduper.observe_accepted(cb, at);
+                    tracks
+                        .entry(cb.stream_id().clone())
+                        .or_default()
+                        .observe(cb, at);
+                }
+            }
+            store.apply_state(&Request::from(entry), cb.as_ref());
+            // And at the entry itself: an alert a callback starts or ends is dated by it.
+            evaluate(&mut store, at, &mut alerts);
+            ControlFlow::Continue(())
+        },
+        |_| {},
+    )?;
+    if let Some(end) = last {
+        // The journal's end: one last evaluation there, then whatever still fires stays open.
+        evaluate(&mut store, end, &mut alerts);
+    }
+    let end = last.unwrap_or_else(Utc::now);
+    let recordings = store.recordings();
+    let mut streams = Vec::new();
+    for (idx, s) in store.streams().iter().enumerate() {
+        let name = crate::core::alerts::stream_name(s);
+        let mut files: Vec<File> = s
+            .recordings_newest_first(recordings)
+            .map(|(_, r)| File {
+                uri: r.uri.to_string(),
+                start: r.start_time,
+                stop: r.stop_time,
+                seconds: r.effective_duration().filter(|d| d.is_finite()),
+            })
+            .collect();
+        files.reverse();
+        files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
+        let recorded_s: f64 = files.iter().filter_map(|f| f.seconds).sum();
+        let first_start = files.iter().filter_map(|f| f.start).min();
+        let last_stop = files.iter().filter_map(|f| f.stop).max();
+        let coverage = match (first_start, last_stop) {
+            (Some(a), Some(b)) if b > a => Some((recorded_s / (b - a) as f64).clamp(0.0, 1.0)),
+            _ => None,
+        };
+        let limit = cfg.gap.map_or(0, |g| g.as_secs() as i64);
+        let gaps: Vec<Gap> = files
+            .windows(2)
+            .filter_map(|w| {
+                let (from, to) = (w[0].stop?, w[1].start?);
+                let seconds = to.checked_sub(from)?;
+                (seconds > limit).then_some(Gap { from, to, seconds })
+            })
+            .collect();
+        let short = cfg.short_file.map_or(0.0, |d| d.as_secs_f64());
+        let short_files = files
+            .iter()
+            .filter(|f| f.seconds.is_some_and(|d| d >= 0.0 && d < short))
+            .count();
+        let mut track = tracks.remove(&s.id).unwrap_or_default();
+        track.finish(end);
+        track.spans.sort_by_key(|sp| sp.from);
+        let _ = idx;
+        streams.push(StreamReport {
+            domain: s.id.domain.clone(),
+            app: s.id.app.clone(),
+            stream: s.id.stream.clone(),
+            files: files.len(),
+            recorded_s,
+            first_start,
+            last_stop,
+            coverage,
+            gaps,
+            short_files,
+            pauses: track.pauses,
+            paused_s: track.paused_s,
+            alerts: alerts
+                .iter()
+                .filter(|a| a.stream.as_deref() == Some(name.as_str()))
+                .cloned()
+                .collect(),
+            file_list: files,
+            spans: track.spans,
+        });
+    }
+    Ok(Report {
+        journal: journal.display().to_string(),
+        from: first,
+        to: last,
+        entries: read.entries,
+        streams,
+        alerts: alerts.into_iter().filter(|a| a.stream.is_none()).collect(),
+    })
+}
+
+fn unix(t: Option<i64>) -> String {
+    t.and_then(|t| DateTime::from_timestamp(t, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn pct(c: Option<f64>) -> String {
+    c.map_or("-".into(), |c| format!("{:.1}%", c * 100.0))
+}
+
+/// Markdown: readable in a terminal, pasteable into a ticket. Untrusted text (names, uris,
+/// messages) is made inert and its markdown specials escaped.
+pub fn markdown(r: &Report) -> String {
+    let md = |s: &str| -> String {
+        let t = crate::util::sanitize::terminal(s, 400);
+        let mut out = String::with_capacity(t.len());
+        for c in t.chars() {
+            if "\\`*_[]<>|#".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let mut o = String::new();
+    o.push_str(&format!("# Recording continuity: {}\n\n", md(&r.journal)));
+    o.push_str(&format!(
+        "{} journal lines, {} to {}; {}.\n\n",
+        r.entries,
+        r.from.map(format_time).unwrap_or_else(|| "-".into()),
+        r.to.map(format_time).unwrap_or_else(|| "-".into()),
+        crate::util::human::count(r.streams.len() as u64, "stream", "streams")
+    ));
+    o.push_str("| stream | files | recorded | coverage | gaps | short files | pauses | alerts |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for s in &r.streams {
+        o.push_str(&format!(
+            "| {}/{}/{} | {} | {} | {} | {} | {} | {} ({}) | {} |\n",
+            md(&s.domain),
+            md(&s.app),
+            md(&s.stream),
+            s.files,
+            crate::util::human::hms(s.recorded_s.round() as i64),
+            pct(s.coverage),
+            s.gaps.len(),
+            s.short_files,
+            s.pauses,
+            crate::util::human::hms(s.paused_s.round() as i64),
+            s.alerts.len()
+        ));
+    }
+    for s in &r.streams {
+        o.push_str(&format!(
+            "\n## {}/{}/{}\n\n",
+            md(&s.domain),
+            md(&s.app),
+            md(&s.stream)
+        ));
+        o.push_str(&format!(
+            "- files: {}, recorded {} ({:.3} s)\n- first start {}, last stop {}\n- coverage: {}\n- short files: {}\n- pauses: {}, paused {}\n",
+            s.files,
+            crate::util::human::hms(s.recorded_s.round() as i64),
+            s.recorded_s,
+            unix(s.first_start),
+            unix(s.last_stop),
+            pct(s.coverage),
+            s.short_files,
+            s.pauses,
+            crate::util::human::hms(s.paused_s.round() as i64)
+        ));
+        if s.gaps.is_empty() {
+            o.push_str("- gaps: none\n");
+        } else {
+            o.push_str("- gaps:\n");
+            for g in &s.gaps {
+                o.push_str(&format!(
+                    "  - {} → {}: {} s\n",
+                    unix(Some(g.from)),
+                    unix(Some(g.to)),
+                    g.seconds
+                ));
+            }
+        }
+        alert_lines(&mut o, &s.alerts, &md);
+    }
+    if !r.alerts.is_empty() {
+        o.push_str("\n## Alerts about the whole receiver\n\n");
+        alert_lines(&mut o, &r.alerts, &md);
+    }
+    o
+}
+
+fn alert_lines(o: &mut String, alerts: &[Alert], md: &dyn Fn(&str) -> String) {
+    if alerts.is_empty() {
+        o.push_str("- alerts: none\n");
+        return;
+    }
+    o.push_str("- alerts:\n");
+    for a in alerts {
+        o.push_str(&format!(
+            "  - {} {} at {}{}: {}\n",
+            a.severity.as_str(),
+            a.rule.as_str(),
+            format_time(a.fired_at),
+            a.resolved_at
+                .map(|t| format!(", resolved {}", format_time(t)))
+                .unwrap_or_else(|| ", still firing at the end".into()),
+            md(&a.message)
+        ));
+    }
+}
+
+/// HTML-escapes untrusted text (names, uris, messages).
+fn esc(s: &str) -> String {
+    let t = crate::util::sanitize::terminal(s, 400);
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One self-contained page: a table, then per stream a timeline drawn as inline SVG (live,
+/// recording and paused spans; each file as a bar; gaps marked in red). No script, no
+/// external resource.
+pub fn html(r: &Report) -> String {
+    let mut o = String::new();
+    o.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>recmon report</title><style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}h2{font-size:16px;margin-top:28px}.legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}</style></head><body>");
+    o.push_str(&format!(
+        "<h1>Recording continuity</h1><p>{} · {} journal lines · {} to {}</p>",
+        esc(&r.journal),
+        r.entries,
+        r.from.map(format_time).unwrap_or_default(),
+        r.to.map(format_time).unwrap_or_default()
+    ));
+    o.push_str("<p class=\"legend\"><span><i class=\"sw\" style=\"background:#7aa7e0\"></i>live</span><span><i class=\"sw\" style=\"background:#5cb85c\"></i>recording</span><span><i class=\"sw\" style=\"background:#f0ad4e\"></i>paused</span><span><i class=\"sw\" style=\"background:#555\"></i>file</span><span><i class=\"sw\" style=\"background:#d9534f\"></i>gap</span></p>");
+    o.push_str("<table><tr><th>stream</th><th>files</th><th>recorded</th><th>coverage</th><th>gaps</th><th>short files</th><th>pauses</th><th>alerts</th></tr>");
+    for s in &r.streams {
+        o.push_str(&format!(
+            "<tr><td>{}/{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.domain),
+            esc(&s.app),
+            esc(&s.stream),
+            s.files,
+            crate::util::human::hms(s.recorded_s.round() as i64),
+            pct(s.coverage),
+            s.gaps.len(),
+            s.short_files,
+            s.pauses,
+            s.alerts.len()
+        ));
+    }
+    o.push_str("</table>");
+    // One time axis for every stream: the journal's span and the files' span together.
+    let mut lo = r.from.map(|t| t.timestamp());
+    let mut hi = r.to.map(|t| t.timestamp());
+    for s in &r.streams {
+        lo = lo.min(s.first_start).or(lo).or(s.first_start);
+        hi = hi.max(s.last_stop);
+    }
+    let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(1).max(lo.unwrap_or(0) + 1));
+    let width = 1000.0;
+    let x = |t: i64| ((t - lo) as f64 / (hi - lo) as f64 * width).clamp(0.0, width);
+    for s in &r.streams {
+        o.push_str(&format!(
+            "<h2>{}/{}/{} · coverage {} · {} gaps</h2>",
+            esc(&s.domain),
+            esc(&s.app),
+            esc(&s.stream),
+            pct(s.coverage),
+            s.gaps.len()
+        ));
+        o.push_str(&format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"84\" viewBox=\"0 0 {} 84\"><rect x=\"0\" y=\"0\" width=\"{}\" height=\"84\" fill=\"#fafafa\"/>",
+            width + 120.0,
+            width + 120.0,
+            width
+        ));
+        for (row, what, color) in [(0, "live", "#7aa7e0"), (1, "recording", "#5cb85c")] {
+            let y = 4 + row * 20;
+            o.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" font-size=\"11\">{what}</text>",
+                width + 6.0,
+                y + 12
+            ));
+            for sp in s
+                .spans
+                .iter()
+                .filter(|sp| sp.what == what || (row == 1 && sp.what == "paused"))
+            {
+                let c = if sp.what == "paused" {
+                    "#f0ad4e"
+                } else {
+                    color
+                };
+                let (a, b) = (x(sp.from.timestamp()), x(sp.to.timestamp()));
+                o.push_str(&format!(
+                    "<rect class=\"{}\" x=\"{a:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"{c}\"><title>{} {} → {}</title></rect>",
+                    sp.what,
+                    (b - a).max(1.0),
+                    sp.what,
+                    format_time(sp.from),
+                    format_time(sp.to)
+                ));
+            }
+        }
+        o.push_str(&format!(
+            "<text x=\"{}\" y=\"56\" font-size=\"11\">files</text>",
+            width + 6.0
+        ));
+        for f in &s.file_list {
+            if let (Some(a), Some(b)) = (f.start, f.stop) {
+                let (a, b) = (x(a), x(b));
+                o.push_str(&format!(
+                    "<rect class=\"file\" x=\"{a:.1}\" y=\"44\" width=\"{:.1}\" height=\"14\" fill=\"#555\" stroke=\"#fff\" stroke-width=\"0.5\"><title>{} ({})</title></rect>",
+                    (b - a).max(1.0),
+                    esc(&f.uri),
+                    f.seconds.map(crate::util::human::seconds).unwrap_or_default()
+                ));
+            }
+        }
+        for g in &s.gaps {
+            let (a, b) = (x(g.from), x(g.to));
+            o.push_str(&format!(
+                "<rect class=\"gap\" x=\"{a:.1}\" y=\"40\" width=\"{:.1}\" height=\"22\" fill=\"#d9534f\"><title>gap of {} s</title></rect>",
+                (b - a).max(2.0),
+                g.seconds
+            ));
+        }
+        o.push_str(&format!(
+            "<text x=\"0\" y=\"78\" font-size=\"10\" fill=\"#666\">{}</text><text x=\"{width}\" y=\"78\" font-size=\"10\" fill=\"#666\" text-anchor=\"end\">{}</text></svg>",
+            unix(Some(lo)),
+            unix(Some(hi))
+        ));
+        if !s.alerts.is_empty() {
+            o.push_str("<ul>");
+            for a in &s.alerts {
+                o.push_str(&format!(
+                    "<li>{} <b>{}</b> {}{}: {}</li>",
+                    a.severity.as_str(),
+                    a.rule.as_str(),
+                    format_time(a.fired_at),
+                    a.resolved_at
+                        .map(|t| format!(" → {}", format_time(t)))
+                        .unwrap_or_else(|| " (still firing)".into()),
+                    esc(&a.message)
+                ));
+            }
+            o.push_str("</ul>");
+        }
+    }
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// `recmon report`.
+pub fn run(args: crate::cli::ReportArgs) -> Result<(), crate::error::AppError> {
+    use crate::error::AppError;
+    let report = build(&args.journal, &args.alerts.config()).map_err(|e| {
+        AppError::new(
+            1,
+            format!(
+                "cannot read the journal {}: {e}. Expected the path of a recmon journal (recmon-*.jsonl)",
+                args.journal.display()
+            ),
+        )
+    })?;
+    let text = match args.format {
+        crate::cli::ReportFormat::Md => markdown(&report),
+        crate::cli::ReportFormat::Json => {
+            serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
+        }
+        crate::cli::ReportFormat::Html => html(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| AppError::new(1, format!("cannot write {}: {e}", path.display())))?,
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(AppError::new(1, format!("cannot write the report: {e}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
