@@ -248,6 +248,12 @@ pub struct ReplayArgs {
 /// `recmon simulate --to URL`.
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
+    /// Instead of broadcasts: every alert rule's condition (a stream left paused, live but not
+    /// recording, a file overdue, a short file, a gap, a duration mismatch, out-of-order and
+    /// duplicated callbacks, then silence), to try alerts and your own alert hooks.
+    #[arg(long)]
+    pub chaos: bool,
+
     /// The receiver; every callback goes to this URL's path (ingest callbacks add their query).
     #[arg(long, value_name = "URL")]
     pub to: String,

@@ -174,3 +174,72 @@ fn the_terminal_ui_shows_an_alert_firing_and_going() {
         s.contains("recmon: stopped.")
     });
 }
+
+#[test]
+fn simulate_chaos_makes_every_rule_fire() {
+    let key = "chaosKey0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let r = Recmon::start_with(
+        dir.path(),
+        &journal,
+        &[
+            "--alert-paused",
+            "5s",
+            "--alert-not-recording",
+            "5s",
+            "--alert-file-overdue",
+            "5s",
+            "--alert-silence",
+            "12s",
+        ],
+        |cmd| {
+            cmd.env("RECMON_AUTH_KEY", key);
+        },
+    );
+    let out = std::process::Command::new(bin())
+        .args([
+            "simulate",
+            "--chaos",
+            "--to",
+            &format!("http://{}/cb", r.addr),
+        ])
+        .env("RECMON_AUTH_KEY", key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run the receiver with --alert-paused 5s"),
+        "{err}"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    let all = [
+        "paused_too_long",
+        "live_not_recording",
+        "file_overdue",
+        "short_file",
+        "gap",
+        "duration_mismatch",
+        "silence",
+        "bad_signature",
+    ];
+    let fired = wait_until(Duration::from_secs(60), || {
+        let (_, body) = r.get("/api/alerts");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        for list in ["firing", "recent"] {
+            for a in v[list].as_array().into_iter().flatten() {
+                seen.insert(a["rule"].as_str().unwrap_or("").to_string());
+            }
+        }
+        all.iter().all(|rule| seen.contains(*rule))
+    });
+    assert!(
+        fired,
+        "rules that never fired: {:?}",
+        all.iter()
+            .filter(|r| !seen.contains(**r))
+            .collect::<Vec<_>>()
+    );
+    // The duplicated callbacks were taken for the provider's retries.
+    assert!(r.state()["requests"]["duplicate"].as_u64().unwrap() >= 2);
+}
