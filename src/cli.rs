@@ -344,9 +344,18 @@ pub struct AlertArgs {
     /// Ring the terminal bell on each new critical alert (terminal UI).
     #[arg(long)]
     pub bell: bool,
+
+    /// Turn the alert engine off (no rule is evaluated; /api/alerts stays empty).
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 impl AlertArgs {
+    /// The thresholds, or `None` with `--no-alerts`.
+    pub fn enabled(&self) -> Option<crate::core::alerts::AlertConfig> {
+        (!self.no_alerts).then(|| self.config())
+    }
+
     /// The thresholds.
     pub fn config(&self) -> crate::core::alerts::AlertConfig {
         let on = |d: Duration| (!d.is_zero()).then_some(d);
@@ -605,7 +614,7 @@ impl RunArgs {
             }))
         };
         Ok(ServiceConfig {
-            alerts: self.alerts.config(),
+            alerts: self.alerts.enabled(),
             alert_sinks: self.alerts.sinks()?,
             forward: self.forward_config()?,
             listen: self.listen,

@@ -180,7 +180,9 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     // the bounded request log drop a line before it is printed.
     let mut store = Store::new(args.log_capacity);
     // The same alert engine as a receiver's, on what the receivers send.
-    store.set_alert_config(args.alerts.config());
+    if let Some(cfg) = args.alerts.enabled() {
+        store.set_alert_config(cfg);
+    }
     let sinks = args.alerts.sinks()?;
     let shared = SharedStore::new(store);
     let alerting = recmon::alerting::start(shared.clone(), None, sinks);

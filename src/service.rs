@@ -60,8 +60,8 @@ pub struct ServiceConfig {
     pub server: ServerConfig,
     /// `--forward-to` and its settings, when given.
     pub forward: Option<ForwardConfig>,
-    /// The alert rules' thresholds.
-    pub alerts: crate::core::alerts::AlertConfig,
+    /// The alert rules' thresholds; `None` turns the engine off (`--no-alerts`).
+    pub alerts: Option<crate::core::alerts::AlertConfig>,
     /// Where alerts go besides the views.
     pub alert_sinks: crate::alerting::AlertSinks,
 }
@@ -87,7 +87,7 @@ pub struct Service {
     /// The forwarding settings, when forwarding.
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
-    alerting: tokio::task::JoinHandle<()>,
+    alerting: Option<tokio::task::JoinHandle<()>>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
@@ -486,7 +486,9 @@ impl Service {
             r.owed = outbox.values().map(Vec::len).sum();
             r
         });
-        store.set_alert_config(cfg.alerts.clone());
+        if let Some(a) = &cfg.alerts {
+            store.set_alert_config(a.clone());
+        }
         let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
 
         let journal = match locked {
@@ -560,8 +562,9 @@ impl Service {
             signature_checking: auth.is_some(),
             last_seq: next_seq - 1,
         };
-        let alerting =
-            crate::alerting::start(shared.clone(), Some(feed.clone()), cfg.alert_sinks.clone());
+        let alerting = cfg.alerts.is_some().then(|| {
+            crate::alerting::start(shared.clone(), Some(feed.clone()), cfg.alert_sinks.clone())
+        });
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
@@ -598,7 +601,9 @@ impl Service {
 
     /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
     pub async fn shutdown(self) -> SessionSummary {
-        self.alerting.abort();
+        if let Some(a) = &self.alerting {
+            a.abort();
+        }
         // Long-lived `/api/events` responses end first, so that the listener can drain.
         self.feed.close();
         let _ = self.stop_server.send(());

@@ -12,7 +12,14 @@ mod tui_fixture;
 use tui_fixture::*;
 
 fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    draw_with(store, view, w, h, now, &header_info("recmon-20261127-120000.jsonl"))
+    draw_with(
+        store,
+        view,
+        w,
+        h,
+        now,
+        &header_info("recmon-20261127-120000.jsonl"),
+    )
 }
 
 fn status(f: &mut Feed, t: i64, stream: &str, event: &str) {
@@ -38,7 +45,12 @@ fn alerting() -> Feed {
     status(&mut f, 0, "cam-1", "record_started");
     status(&mut f, 10, "cam-2", "record_started");
     status(&mut f, 20, "cam-2", "record_paused");
-    f.request(30, "GET", "/pub?action=publish&app=live.example.com&appname=studio&id=cam-3", "");
+    f.request(
+        30,
+        "GET",
+        "/pub?action=publish&app=live.example.com&appname=studio&id=cam-3",
+        "",
+    );
     file(&mut f, 100, "cam-1", 0, b, b + 60, 60.0);
     file(&mut f, 200, "cam-1", 1, b + 90, b + 150, 60.0); // a 30 s gap
     f.store.evaluate_alerts(at(201));
@@ -53,7 +65,10 @@ fn the_header_counts_the_alerts_and_the_streams_are_marked() {
     let mut v = view();
     let screen = draw(&f.store, &mut v, 140, 32, at(400));
     let text = screen.to_string();
-    assert!(text.contains("⚠ 2 alerts (1 critical, a lists them)"), "{text}");
+    assert!(
+        text.contains("⚠ 2 alerts (1 critical, a lists them)"),
+        "{text}"
+    );
     insta::assert_snapshot!(screen);
 }
 

@@ -248,8 +248,11 @@ pub struct Condition {
     pub rule: Rule,
     /// The stream's index in the store, if the rule is about one.
     pub stream: Option<u32>,
-    /// The message.
-    pub message: String,
+    /// What the condition is about (the newest file's number, a failure count): a new one
+    /// gives the alert a new message.
+    pub version: u64,
+    /// The message, for a condition whose alert is not firing with this version yet.
+    pub message: Option<String>,
 }
 
 /// Resolved alerts kept for `recent`.
@@ -259,6 +262,11 @@ pub const RECENT_KEPT: usize = 200;
 #[derive(Debug, Clone, Default)]
 pub struct AlertBook {
     firing: BTreeMap<(Rule, Option<u32>), Alert>,
+    /// Per firing alert: the version its message was made for, and the evaluation that last
+    /// saw its condition.
+    meta: std::collections::HashMap<(Rule, Option<u32>), (u64, u64)>,
+    /// Evaluations so far.
+    ticks: u64,
     recent: VecDeque<Alert>,
     /// Alerts fired so far, by rule (for /metrics and the report).
     fired_total: BTreeMap<Rule, u64>,
@@ -280,32 +288,20 @@ impl AlertBook {
         name_of: impl Fn(u32) -> String,
     ) -> Vec<AlertEvent> {
         let mut events = Vec::new();
-        let mut holding: BTreeMap<(Rule, Option<u32>), String> = BTreeMap::new();
+        self.ticks += 1;
+        let tick = self.ticks;
         for c in conditions {
-            holding.insert((c.rule, c.stream), c.message);
-        }
-        let gone: Vec<(Rule, Option<u32>)> = self
-            .firing
-            .keys()
-            .filter(|k| !holding.contains_key(k))
-            .copied()
-            .collect();
-        for key in gone {
-            let mut alert = self.firing.remove(&key).expect("listed");
-            alert.state = "resolved";
-            alert.resolved_at = Some(now);
-            if self.recent.len() == RECENT_KEPT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(alert.clone());
-            events.push(AlertEvent { alert });
-        }
-        for (key, message) in holding {
-            if let Some(a) = self.firing.get_mut(&key) {
-                // Still firing: the message follows the condition (how long, how late).
-                a.message = message;
+            let key = (c.rule, c.stream);
+            if let Some(meta) = self.meta.get_mut(&key) {
+                // Still firing; about something new (a newer file, more failures) it says so.
+                meta.1 = tick;
+                if let (Some(m), Some(a)) = (c.message, self.firing.get_mut(&key)) {
+                    a.message = m;
+                    meta.0 = c.version;
+                }
                 continue;
             }
+            self.meta.insert(key, (c.version, tick));
             let alert = Alert {
                 rule: key.0,
                 state: "firing",
@@ -313,10 +309,29 @@ impl AlertBook {
                 stream: key.1.map(&name_of),
                 fired_at: now,
                 resolved_at: None,
-                message,
+                message: c.message.unwrap_or_default(),
             };
             *self.fired_total.entry(key.0).or_default() += 1;
             self.firing.insert(key, alert.clone());
+            events.push(AlertEvent { alert });
+        }
+        let gone: Vec<(Rule, Option<u32>)> = self
+            .meta
+            .iter()
+            .filter(|(_, m)| m.1 != tick)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in gone {
+            self.meta.remove(&key);
+            let Some(mut alert) = self.firing.remove(&key) else {
+                continue;
+            };
+            alert.state = "resolved";
+            alert.resolved_at = Some(now);
+            if self.recent.len() == RECENT_KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(alert.clone());
             events.push(AlertEvent { alert });
         }
         events.sort_by_key(|e| (e.alert.rule, e.resolved()));
@@ -328,6 +343,11 @@ impl AlertBook {
             self.log.push_back((self.logged, e.clone()));
         }
         events
+    }
+
+    /// Whether the alert of `rule` about `stream` is firing with a message made for `version`.
+    pub fn is_firing(&self, rule: Rule, stream: Option<u32>, version: u64) -> bool {
+        self.meta.get(&(rule, stream)).map(|m| m.0) == Some(version)
     }
 
     /// The newest events, numbered (oldest first).
@@ -405,22 +425,34 @@ fn newest_two<'a>(
 /// A stream's recording cycle: the longest of its newest files (a file cut short by an
 /// interruption is shorter than the cycle), once it has two; the configured one before.
 pub fn learned_cycle(s: &Stream, recordings: &[Recording], default: Duration) -> Duration {
-    let durations: Vec<f64> = s
+    let (n, longest) = s
         .recordings_newest_first(recordings)
         .take(CYCLE_FILES)
         .filter_map(|(_, r)| r.effective_duration())
         .filter(|d| d.is_finite() && *d > 0.0 && *d < 1e9)
-        .collect();
-    if durations.len() < 2 {
+        .fold((0, 0.0f64), |(n, m), d| (n + 1, m.max(d)));
+    if n < 2 {
         return default;
     }
-    Duration::from_secs_f64(durations.iter().cloned().fold(0.0, f64::max))
+    Duration::from_secs_f64(longest)
 }
 
 /// Every condition that holds in `store` at `now` under `cfg`. Pure: the same store, clock and
-/// thresholds give the same conditions.
+/// thresholds give the same conditions. A condition whose alert is already firing with the
+/// same content (its `version`) comes without a message: nothing is formatted for alerts that
+/// keep firing, so a tick over many streams costs little more than reading them.
 pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Condition> {
     let mut out = Vec::new();
+    let book = store.alerts();
+    let mut emit = |rule: Rule, stream: Option<u32>, version: u64, make: &dyn Fn() -> String| {
+        let message = (!book.is_firing(rule, stream, version)).then(make);
+        out.push(Condition {
+            rule,
+            stream,
+            version,
+            message,
+        });
+    };
     let recordings = store.recordings();
     let status_domains = store.status_domains();
     let mut anything_on = false;
@@ -432,16 +464,16 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
         anything_on |= s.ingest == Ingest::Live || (recording && !offline);
 
         if s.state == RecordState::Paused && !offline {
-            if let Some((age, limit)) = over(since(now, s.state_since), cfg.paused) {
-                out.push(Condition {
-                    rule: Rule::PausedTooLong,
-                    stream: Some(i),
-                    message: format!(
-                        "{} has been paused for {} (over {})",
+            if let Some((_, limit)) = over(since(now, s.state_since), cfg.paused) {
+                emit(Rule::PausedTooLong, Some(i), 0, &|| {
+                    format!(
+                        "{} has been paused for over {} (since {})",
                         name(),
-                        hms(age.as_secs() as i64),
-                        duration_words(limit)
-                    ),
+                        duration_words(limit),
+                        s.state_since
+                            .map(crate::core::journal::format_time)
+                            .unwrap_or_default()
+                    )
                 });
             }
         }
@@ -449,20 +481,19 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
             && s.state == RecordState::None
             && status_domains.contains(s.id.domain.as_str())
         {
-            if let Some((age, limit)) = over(since(now, s.ingest_since), cfg.not_recording) {
-                out.push(Condition {
-                    rule: Rule::LiveNotRecording,
-                    stream: Some(i),
-                    message: format!(
-                        "{} has been live for {} without recording (no record_started; over {})",
+            if let Some((_, limit)) = over(since(now, s.ingest_since), cfg.not_recording) {
+                emit(Rule::LiveNotRecording, Some(i), 0, &|| {
+                    format!(
+                        "{} has been live for over {} without recording (no record_started; live since {})",
                         name(),
-                        hms(age.as_secs() as i64),
-                        duration_words(limit)
-                    ),
+                        duration_words(limit),
+                        s.ingest_since.map(crate::core::journal::format_time).unwrap_or_default()
+                    )
                 });
             }
         }
         let (newest, previous) = newest_two(s, recordings);
+        let newest_index = s.last_recording.map_or(0, |n| n as u64 + 1);
         if recording && !offline {
             if let Some(slack) = cfg.file_overdue {
                 let cycle = learned_cycle(s, recordings, cfg.record_cycle);
@@ -474,16 +505,15 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                 };
                 if let Some(late) = since(now, from).and_then(|age| age.checked_sub(cycle)) {
                     if late > slack {
-                        out.push(Condition {
-                            rule: Rule::FileOverdue,
-                            stream: Some(i),
-                            message: format!(
-                                "{}: no recording file for {} (its cycle is {}, {} of slack)",
+                        emit(Rule::FileOverdue, Some(i), newest_index, &|| {
+                            format!(
+                                "{}: no recording file since {} (its cycle is {}, {} of slack)",
                                 name(),
-                                hms((late + cycle).as_secs() as i64),
+                                from.map(crate::core::journal::format_time)
+                                    .unwrap_or_default(),
                                 duration_words(Duration::from_secs(cycle.as_secs())),
                                 duration_words(slack)
-                            ),
+                            )
                         });
                     }
                 }
@@ -492,46 +522,40 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
         if let Some(r) = newest {
             if let (Some(limit), Some(d)) = (cfg.short_file, r.effective_duration()) {
                 if d.is_finite() && d >= 0.0 && d < limit.as_secs_f64() {
-                    out.push(Condition {
-                        rule: Rule::ShortFile,
-                        stream: Some(i),
-                        message: format!(
+                    emit(Rule::ShortFile, Some(i), newest_index, &|| {
+                        format!(
                             "{}: the newest file is only {} long (under {}): {}",
                             name(),
                             seconds(d),
                             duration_words(limit),
                             r.uri
-                        ),
+                        )
                     });
                 }
             }
             if r.mismatch {
-                out.push(Condition {
-                    rule: Rule::DurationMismatch,
-                    stream: Some(i),
-                    message: format!(
+                emit(Rule::DurationMismatch, Some(i), newest_index, &|| {
+                    format!(
                         "{}: the newest file's duration ({}) disagrees with stop − start ({} s): {}",
                         name(),
                         r.duration.map(seconds).unwrap_or_default(),
                         r.span_s().unwrap_or_default(),
                         r.uri
-                    ),
+                    )
                 });
             }
             if let (Some(limit), Some(p)) = (cfg.gap, previous) {
                 if let Some(gap) = crate::core::store::span_s(p.stop_time, r.start_time) {
                     if gap > limit.as_secs() as i64 {
-                        out.push(Condition {
-                            rule: Rule::Gap,
-                            stream: Some(i),
-                            message: format!(
+                        emit(Rule::Gap, Some(i), newest_index, &|| {
+                            format!(
                                 "{}: {} s not recorded between the last two files (over {}): {} → {}",
                                 name(),
                                 gap,
                                 duration_words(limit),
                                 p.uri,
                                 r.uri
-                            ),
+                            )
                         });
                     }
                 }
@@ -539,59 +563,55 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
         }
     }
     if anything_on {
-        if let Some((age, limit)) = over(since(now, store.last_callback_at()), cfg.silence) {
-            out.push(Condition {
-                rule: Rule::Silence,
-                stream: None,
-                message: format!(
-                    "no callback for {} (over {}) while streams are live or recording: is the provider still calling?",
-                    hms(age.as_secs() as i64),
-                    duration_words(limit)
-                ),
+        if let Some((_, limit)) = over(since(now, store.last_callback_at()), cfg.silence) {
+            emit(Rule::Silence, None, 0, &|| {
+                format!(
+                    "no callback for over {} (the last at {}) while streams are live or recording: is the provider still calling?",
+                    duration_words(limit),
+                    store
+                        .last_callback_at()
+                        .map(crate::core::journal::format_time)
+                        .unwrap_or_else(|| "-".into())
+                )
             });
         }
     }
     if let Some(at) = store.last_auth_failure_at() {
         if since(now, Some(at)).is_some_and(|a| a < BAD_SIGNATURE_HOLD) {
-            out.push(Condition {
-                rule: Rule::BadSignature,
-                stream: None,
-                message: format!(
+            emit(Rule::BadSignature, None, store.auth_failures(), &|| {
+                format!(
                     "requests with a missing, wrong or stale signature ({} so far): a misconfigured key, or someone forging callbacks",
                     store.auth_failures()
-                ),
+                )
             });
         }
     }
     if let Some(at) = store.last_journal_failure_at() {
         if since(now, Some(at)).is_none_or(|a| a < JOURNAL_FAILURE_HOLD) {
-            out.push(Condition {
-                rule: Rule::JournalFailure,
-                stream: None,
-                message: format!(
-                    "journal writes fail ({} so far): callbacks are answered 503 and not recorded. {}",
-                    store.journal_failures().0,
-                    store.journal_failures().1.unwrap_or("")
-                ),
+            let (n, why) = store.journal_failures();
+            emit(Rule::JournalFailure, None, n, &|| {
+                format!(
+                    "journal writes fail ({n} so far): callbacks are answered 503 and not recorded. {}",
+                    why.unwrap_or("")
+                )
             });
         }
     }
     for t in store.forward_targets() {
         if let Some(age) = since(now, t.oldest_pending()) {
             if age > FORWARD_PENDING_LIMIT {
-                out.push(Condition {
-                    rule: Rule::ForwardFailing,
-                    stream: None,
-                    message: format!(
-                        "forwarding to {} is behind: {} pending, the oldest for {}{}",
+                emit(Rule::ForwardFailing, None, 0, &|| {
+                    format!(
+                        "forwarding to {} is behind: callbacks pending since {}{}",
                         t.name,
-                        t.pending(),
-                        hms(age.as_secs() as i64),
+                        t.oldest_pending()
+                            .map(crate::core::journal::format_time)
+                            .unwrap_or_default(),
                         t.last_error
                             .as_ref()
                             .map(|(_, e)| format!(" (last error: {e})"))
                             .unwrap_or_default()
-                    ),
+                    )
                 });
             }
         }
@@ -714,7 +734,9 @@ mod tests {
         let firing = c.store.alerts().firing()[0].clone();
         assert_eq!(firing.fired_at, t(311));
         assert!(
-            firing.message.contains("paused for 0:05:01 (over 5m)"),
+            firing
+                .message
+                .contains("paused for over 5m (since 2027-01-15T08:00:10.000Z)"),
             "{}",
             firing.message
         );
@@ -871,5 +893,43 @@ mod tests {
         assert_eq!(json["stream"], S);
         assert_eq!(json["fired_at"], "2027-01-15T08:00:05.000Z");
         assert!(json["resolved_at"].is_string());
+    }
+
+    #[test]
+    fn a_resumed_journal_fires_what_still_holds_at_the_first_evaluation() {
+        let line = |seq: u64, at: i64, event: &str| {
+            format!(
+                r#"{{"seq":{seq},"received_at":"{}","remote":"r","method":"POST","path":"/","outcome":"accepted","status":200,"kind":"status","body":{{"domain":"d","app":"a","stream":"cam","event":"{event}"}}}}"#,
+                crate::core::journal::format_time(t(at))
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(
+            &path,
+            [line(1, 0, "record_started"), line(2, 10, "record_paused")].join("\n") + "\n",
+        )
+        .unwrap();
+        let mut store = Store::default();
+        crate::core::rebuild::rebuild(
+            &path,
+            &mut store,
+            &mut crate::core::dedup::Deduper::default(),
+            |_| {},
+        )
+        .unwrap();
+        store.set_alert_config(only(Rule::PausedTooLong, 300));
+        // The pause began before the restart: its age counts from the journal's time.
+        let events = store.evaluate_alerts(t(400));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].alert.fired_at, t(400));
+        assert!(
+            events[0]
+                .alert
+                .message
+                .contains("since 2027-01-15T08:00:10.000Z"),
+            "{}",
+            events[0].alert.message
+        );
     }
 }

@@ -60,7 +60,7 @@ enum Command {
         /// Where to write the report.
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
-        /// Only these sections: ingest, tui, latency, screen, frames, memory, journal, load, forward,
+        /// Only these sections: ingest, tui, latency, screen, frames, memory, journal, load, forward, alerts,
         /// attach.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
@@ -295,7 +295,7 @@ fn run_suite(
     let load_at_start = loadavg();
     let started = std::time::Instant::now();
     type Section = (&'static str, fn(&mut suite::Suite));
-    let sections: [Section; 10] = [
+    let sections: [Section; 11] = [
         ("ingest", suite::Suite::ingest),
         ("tui", suite::Suite::ingest_tui),
         ("latency", suite::Suite::latency),
@@ -306,6 +306,7 @@ fn run_suite(
         ("load", suite::Suite::load_and_crash),
         ("attach", suite::Suite::attach),
         ("forward", suite::Suite::forward),
+        ("alerts", suite::Suite::alerts),
     ];
     for (name, f) in sections {
         if want(name) {
