@@ -66,7 +66,7 @@ size() {
 # has no loopback or unsigned warning); broadcast.py signs its callbacks with the same key.
 export RECMON_AUTH_KEY=screenshotKey0123456789
 T -f /dev/null new-session -d -x 160 -y 45 -s shots -c "$WORK" \
-  "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl; sleep 30"
+  "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl --alert-paused 5s; sleep 30"
 for _ in $(seq 50); do
   T capture-pane -p -t shots | grep -q "Streams" && break
   sleep 0.2
@@ -92,6 +92,11 @@ key Escape
 
 key '?'
 shot help
+key Escape
+
+# The alerts list (a stream left paused past --alert-paused 5s, the duration mismatches).
+key a
+shot alerts
 key Escape
 
 # A second terminal attached to the running receiver (recmon attach): the same screens, fed
