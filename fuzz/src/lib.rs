@@ -104,6 +104,10 @@ pub fn check_journal(data: &[u8]) -> usize {
                 let _ = e.query();
                 let _ = recmon::core::rebuild::callback_of(&e);
             }
+            ReadItem::Delivery(d) => {
+                // A forwarding attempt's line: it names the request it delivered.
+                let _ = (d.seq, d.delivery.of, d.delivery.result.is_final());
+            }
             ReadItem::Garbled { offset, .. } | ReadItem::PartialTail { offset, .. } => {
                 assert!((offset as usize) < data.len());
             }
