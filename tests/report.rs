@@ -207,3 +207,20 @@ fn the_html_timeline_renders_in_a_real_browser() {
     assert!(dom.contains("<svg"), "{dom}");
     assert!(dom.contains("coverage 96.8%"), "{dom}");
 }
+
+#[test]
+fn a_file_that_is_not_a_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("recordings.csv");
+    std::fs::write(&csv, "seq,uri\n1,a.flv\n").unwrap();
+    let out = Command::new(common::bin())
+        .args(["report", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a recmon journal: none of its 2 lines"),
+        "{err}"
+    );
+}

@@ -115,6 +115,9 @@ pub struct Report {
     pub streams: Vec<StreamReport>,
     /// Alerts about no one stream (silence, bad signatures, …).
     pub alerts: Vec<Alert>,
+    /// Lines of the file that are not journal lines, described (skipped).
+    #[serde(skip)]
+    pub problems: Vec<String>,
 }
 
 fn ser_opt_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -332,6 +335,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         entries: read.entries,
         streams,
         alerts: alerts.into_iter().filter(|a| a.stream.is_none()).collect(),
+        problems: read.problems,
     })
 }
 
@@ -608,6 +612,20 @@ pub fn run(args: crate::cli::ReportArgs) -> Result<(), crate::error::AppError> {
             ),
         )
     })?;
+    if report.entries == 0 && !report.problems.is_empty() {
+        return Err(AppError::new(
+            2,
+            format!(
+                "{} is not a recmon journal: none of its {} lines is a journal entry ({}). Give the recmon-*.jsonl file of the session",
+                args.journal.display(),
+                report.problems.len(),
+                crate::util::sanitize::terminal(&report.problems[0], 300)
+            ),
+        ));
+    }
+    for p in report.problems.iter().take(20) {
+        crate::util::output::eline(&format!("recmon report: {}: {p}", args.journal.display()));
+    }
     let text = match args.format {
         crate::cli::ReportFormat::Md => markdown(&report),
         crate::cli::ReportFormat::Json => {
