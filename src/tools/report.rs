@@ -281,7 +281,11 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             .collect();
         files.reverse();
         files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
-        let recorded_s: f64 = files.iter().filter_map(|f| f.seconds).sum();
+        // fold from +0.0: a float sum starts at -0.0, which prints as "-0.000".
+        let recorded_s: f64 = files
+            .iter()
+            .filter_map(|f| f.seconds)
+            .fold(0.0, |a, b| a + b);
         let first_start = files.iter().filter_map(|f| f.start).min();
         let last_stop = files.iter().filter_map(|f| f.stop).max();
         let coverage = match (first_start, last_stop) {
