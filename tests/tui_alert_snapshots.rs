@@ -1,33 +1,11 @@
 //! Whole-screen snapshots of alerts on the terminal UI: the count in the header, the marks on
 //! the streams they are about, and the `a` list, from alert rules evaluated at a fixed time.
 
-use chrono::{DateTime, Utc};
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 use recmon::core::alerts::AlertConfig;
-use recmon::core::store::Store;
-use recmon::views::tui::ViewState;
 
 mod tui_fixture;
 use tui_fixture::*;
-
-fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    draw_with(
-        store,
-        view,
-        w,
-        h,
-        now,
-        &header_info("recmon-20261127-120000.jsonl"),
-    )
-}
-
-fn status(f: &mut Feed, t: i64, stream: &str, event: &str) {
-    let body = format!(
-        r#"{{"domain":"live.example.com","app":"studio","stream":"{stream}","event":"{event}"}}"#
-    );
-    f.request(t, "POST", "/recmon", &body);
-}
 
 fn file(f: &mut Feed, t: i64, stream: &str, n: u32, start: i64, stop: i64, d: f64) {
     let body = format!(
@@ -63,7 +41,7 @@ fn alerting() -> Feed {
 fn the_header_counts_the_alerts_and_the_streams_are_marked() {
     let f = alerting();
     let mut v = view();
-    let screen = draw(&f.store, &mut v, 140, 32, at(400));
+    let screen = draw_session(&f.store, &mut v, 140, 32, at(400));
     let text = screen.to_string();
     assert!(
         text.contains("⚠ 2 alerts (1 critical, a lists them)"),
@@ -77,7 +55,7 @@ fn the_alerts_list_shows_what_fires_and_what_resolved() {
     let f = alerting();
     let mut v = view();
     press(&mut v, &f.store, at(400), &[KeyCode::Char('a')]);
-    let screen = draw(&f.store, &mut v, 140, 32, at(400));
+    let screen = draw_session(&f.store, &mut v, 140, 32, at(400));
     let text = screen.to_string();
     assert!(text.contains("alerts · 2 firing"), "{text}");
     assert!(text.contains("live_not_recording"), "{text}");
@@ -89,7 +67,7 @@ fn the_alerts_list_shows_what_fires_and_what_resolved() {
 fn alerts_fit_80_by_24() {
     let f = alerting();
     let mut v = view();
-    let screen = draw(&f.store, &mut v, 80, 24, at(400));
+    let screen = draw_session(&f.store, &mut v, 80, 24, at(400));
     let text = screen.to_string();
     assert!(text.contains("⚠ 2"), "{text}");
     assert!(text.contains("? help") && text.contains("q quit"), "{text}");

@@ -3,35 +3,13 @@
 //! and a request's attempts in its detail, from delivery lines applied as the sequencer
 //! applies them.
 
-use chrono::{DateTime, Utc};
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 use recmon::core::outbox::DeliveryResult::{Delivered, Failed, Retry};
-use recmon::core::store::Store;
-use recmon::views::tui::ViewState;
 
 mod tui_fixture;
 use tui_fixture::*;
 
 const BACKEND: &str = "http://10.0.0.5:9000/callbacks";
-
-fn draw(store: &Store, view: &mut ViewState, w: u16, h: u16, now: DateTime<Utc>) -> TestBackend {
-    draw_with(
-        store,
-        view,
-        w,
-        h,
-        now,
-        &header_info("recmon-20261127-120000.jsonl"),
-    )
-}
-
-fn status(f: &mut Feed, t: i64, stream: &str, event: &str) {
-    let body = format!(
-        r#"{{"domain":"live.example.com","app":"studio","stream":"{stream}","event":"{event}"}}"#
-    );
-    f.request(t, "POST", "/recmon", &body);
-}
 
 /// A broadcast forwarded to a backend that fails from t=20 s: early callbacks delivered, one
 /// given up on, one retrying, later ones waiting behind it, and a rejected request (never
@@ -95,7 +73,7 @@ fn the_request_log_shows_each_delivery_and_the_header_the_outbox() {
     let f = outage();
     let now = at(60);
     let mut v = view();
-    let screen = draw(&f.store, &mut v, 140, 32, now);
+    let screen = draw_session(&f.store, &mut v, 140, 32, now);
     let text = screen.to_string();
     assert!(text.contains("✓ 200 3ms"), "{text}");
     assert!(text.contains("↻ retrying 3"), "{text}");
@@ -110,7 +88,7 @@ fn the_request_log_shows_each_delivery_and_the_header_the_outbox() {
 fn forwarding_fits_80_by_24() {
     let f = outage();
     let mut v = view();
-    let screen = draw(&f.store, &mut v, 80, 24, at(60));
+    let screen = draw_session(&f.store, &mut v, 80, 24, at(60));
     let text = screen.to_string();
     assert!(text.contains("2 pending"), "{text}");
     assert!(text.contains("? help") && text.contains("q quit"), "{text}");
@@ -129,7 +107,7 @@ fn the_detail_of_a_request_lists_its_attempts() {
         now,
         &[KeyCode::BackTab, KeyCode::Up, KeyCode::Up, KeyCode::Enter],
     );
-    let screen = draw(&f.store, &mut v, 140, 40, now);
+    let screen = draw_session(&f.store, &mut v, 140, 40, now);
     let text = screen.to_string();
     assert!(text.contains("request · seq 6"), "{text}");
     assert!(text.contains("retrying: 3 attempts so far"), "{text}");

@@ -170,6 +170,32 @@ impl Feed {
     }
 }
 
+/// A status callback of `stream` on live.example.com/studio at `t`.
+pub fn status(f: &mut Feed, t: i64, stream: &str, event: &str) {
+    let body = format!(
+        r#"{{"domain":"live.example.com","app":"studio","stream":"{stream}","event":"{event}"}}"#
+    );
+    f.request(t, "POST", "/recmon", &body);
+}
+
+/// One frame of the session of `header_info("recmon-20261127-120000.jsonl")`.
+pub fn draw_session(
+    store: &Store,
+    view: &mut ViewState,
+    w: u16,
+    h: u16,
+    now: DateTime<Utc>,
+) -> TestBackend {
+    draw_with(
+        store,
+        view,
+        w,
+        h,
+        now,
+        &header_info("recmon-20261127-120000.jsonl"),
+    )
+}
+
 /// Presses `keys` in order through the real key handler.
 pub fn press(view: &mut ViewState, store: &Store, now: DateTime<Utc>, keys: &[KeyCode]) {
     for &k in keys {
