@@ -622,7 +622,6 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::journal::JournalEntry;
     use crate::event::{Callback, Method, Outcome};
     use crate::providers::aliyun::classify;
     use std::sync::Arc;
@@ -649,30 +648,12 @@ mod tests {
             self.seq += 1;
             let cb: Option<Callback> =
                 classify(Method::from_name(method), query, body.as_bytes()).ok();
-            let e = JournalEntry {
-                seq: self.seq,
-                received_at: t(at),
-                remote: "r".into(),
-                method: method.into(),
-                path: "/".into(),
-                headers: Default::default(),
-                outcome: if cb.is_some() {
-                    Outcome::Accepted
-                } else {
-                    Outcome::Rejected
-                },
-                status: 200,
-                provider: Default::default(),
-                kind: None,
-                forward: Vec::new(),
-                error: None,
-                body_bytes: 0,
-                body: None,
-                body_text: None,
-                body_base64: None,
-                body_truncated: None,
-                auth: None,
+            let outcome = if cb.is_some() {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
             };
+            let e = crate::core::store::tests::entry(self.seq, t(at), outcome);
             self.store.apply(&e, cb.as_ref(), Arc::from(""));
         }
 

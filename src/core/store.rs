@@ -1126,7 +1126,8 @@ pub(crate) mod tests {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
     }
 
-    fn entry(seq: u64, t: DateTime<Utc>, outcome: Outcome) -> JournalEntry {
+    /// A journal entry of a POST at `t` with this outcome (the tests' own requests).
+    pub(crate) fn entry(seq: u64, t: DateTime<Utc>, outcome: Outcome) -> JournalEntry {
         JournalEntry {
             seq,
             received_at: t,
