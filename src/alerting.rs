@@ -64,7 +64,7 @@ pub fn start(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let events = shared.lock().evaluate_alerts(chrono::Utc::now());
+            let events = crate::core::alerts::tick(&mut shared.lock(), chrono::Utc::now());
             if events.is_empty() {
                 continue;
             }

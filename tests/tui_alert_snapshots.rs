@@ -31,9 +31,9 @@ fn alerting() -> Feed {
     );
     file(&mut f, 100, "cam-1", 0, b, b + 60, 60.0);
     file(&mut f, 200, "cam-1", 1, b + 90, b + 150, 60.0); // a 30 s gap
-    f.store.evaluate_alerts(at(201));
+    recmon::core::alerts::tick(&mut f.store, at(201));
     file(&mut f, 300, "cam-1", 2, b + 150, b + 210, 60.0); // contiguous: the gap resolves
-    f.store.evaluate_alerts(at(400));
+    recmon::core::alerts::tick(&mut f.store, at(400));
     f
 }
 

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::core::alerts::{AlertBook, AlertConfig, AlertEvent};
+use crate::core::alerts::book::{AlertBook, AlertConfig, AlertEvent, Condition};
 use crate::core::journal::{EntryRef, JournalEntry};
 use crate::core::outbox::{DeliveryLine, DeliveryResult, ForwardMode};
 use crate::event::{AuthCheck, Outcome};
@@ -547,18 +547,18 @@ impl Store {
         self.alert_config.as_ref()
     }
 
-    /// Evaluates every alert rule at `now` (a pure function of the store and the clock, see
-    /// [`crate::core::alerts::evaluate`]) and returns what fired and what resolved.
-    pub fn evaluate_alerts(&mut self, now: DateTime<Utc>) -> Vec<AlertEvent> {
-        let Some(cfg) = self.alert_config.as_ref() else {
-            return Vec::new();
-        };
-        let conditions = crate::core::alerts::evaluate(self, cfg, now);
+    /// Applies one evaluation of the alert rules (the conditions that hold at `now`, from
+    /// [`crate::core::alerts::tick`]) to the alert book; returns what fired and what resolved.
+    pub fn apply_alert_conditions(
+        &mut self,
+        conditions: Vec<Condition>,
+        now: DateTime<Utc>,
+    ) -> Vec<AlertEvent> {
         let streams = &self.streams;
         self.alerts.apply(conditions, now, |i| {
             streams
                 .get(i as usize)
-                .map(crate::core::alerts::stream_name)
+                .map(|s| format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream))
                 .unwrap_or_default()
         })
     }

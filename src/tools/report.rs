@@ -211,7 +211,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
     let mut next_tick: Option<DateTime<Utc>> = None;
     let tick = chrono::Duration::seconds(1);
     let evaluate = |store: &mut Store, at: DateTime<Utc>, alerts: &mut Vec<Alert>| {
-        for e in store.evaluate_alerts(at) {
+        for e in crate::core::alerts::tick(store, at) {
             if e.resolved() {
                 if let Some(a) = alerts.iter_mut().rev().find(|a| {
                     a.rule == e.alert.rule && a.stream == e.alert.stream && a.resolved_at.is_none()

@@ -1844,7 +1844,7 @@ impl Suite {
         for i in 0..200 {
             let t = now + chrono::Duration::seconds(i);
             let t0 = Instant::now();
-            let events = store.evaluate_alerts(t);
+            let events = recmon::core::alerts::tick(&mut store, t);
             ticks.push(t0.elapsed().as_secs_f64() * 1e6);
             std::hint::black_box(events);
             let t0 = Instant::now();

@@ -1,0 +1,371 @@
+//! The alert book: the rules' names and severities, their thresholds, alerts, and what fires
+//! now and resolved lately. Plain state that the store keeps; the rules that produce the
+//! conditions are in [`crate::core::alerts`], above the store.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::util::human::hms;
+
+/// The rules, by their names in the API, the environment and the flags' documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A stream paused too long.
+    PausedTooLong,
+    /// Live but not recording.
+    LiveNotRecording,
+    /// The next recording file is late.
+    FileOverdue,
+    /// A recording file shorter than the threshold.
+    ShortFile,
+    /// A hole between consecutive files.
+    Gap,
+    /// No callback at all while something is live or recording.
+    Silence,
+    /// Requests with a bad signature.
+    BadSignature,
+    /// The journal cannot be written.
+    JournalFailure,
+    /// A forwarding target is not keeping up.
+    ForwardFailing,
+    /// A file's duration disagrees with its times.
+    DurationMismatch,
+}
+
+impl Rule {
+    /// The rule's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::PausedTooLong => "paused_too_long",
+            Rule::LiveNotRecording => "live_not_recording",
+            Rule::FileOverdue => "file_overdue",
+            Rule::ShortFile => "short_file",
+            Rule::Gap => "gap",
+            Rule::Silence => "silence",
+            Rule::BadSignature => "bad_signature",
+            Rule::JournalFailure => "journal_failure",
+            Rule::ForwardFailing => "forward_failing",
+            Rule::DurationMismatch => "duration_mismatch",
+        }
+    }
+
+    /// Every rule, in the table's order.
+    pub const ALL: [Rule; 10] = [
+        Rule::PausedTooLong,
+        Rule::LiveNotRecording,
+        Rule::FileOverdue,
+        Rule::ShortFile,
+        Rule::Gap,
+        Rule::Silence,
+        Rule::BadSignature,
+        Rule::JournalFailure,
+        Rule::ForwardFailing,
+        Rule::DurationMismatch,
+    ];
+
+    /// How bad it is.
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::LiveNotRecording
+            | Rule::FileOverdue
+            | Rule::Silence
+            | Rule::JournalFailure
+            | Rule::ForwardFailing => Severity::Critical,
+            Rule::PausedTooLong | Rule::ShortFile | Rule::Gap | Rule::BadSignature => {
+                Severity::Warning
+            }
+            Rule::DurationMismatch => Severity::Info,
+        }
+    }
+}
+
+/// How bad an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Someone should act now.
+    Critical,
+    /// Worth a look.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The thresholds (`None` turns a rule off: the flag's `0`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    /// `--alert-paused` (5m).
+    pub paused: Option<Duration>,
+    /// `--alert-not-recording` (2m).
+    pub not_recording: Option<Duration>,
+    /// `--alert-file-overdue` (10m slack).
+    pub file_overdue: Option<Duration>,
+    /// `--record-cycle` (6h, the provider's default `CycleDuration`): the cycle assumed
+    /// until a stream's own files show theirs.
+    pub record_cycle: Duration,
+    /// `--alert-short-file` (10s).
+    pub short_file: Option<Duration>,
+    /// `--alert-gap` (5s).
+    pub gap: Option<Duration>,
+    /// `--alert-silence` (10m).
+    pub silence: Option<Duration>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            paused: Some(Duration::from_secs(300)),
+            not_recording: Some(Duration::from_secs(120)),
+            file_overdue: Some(Duration::from_secs(600)),
+            record_cycle: Duration::from_secs(6 * 3600),
+            short_file: Some(Duration::from_secs(10)),
+            gap: Some(Duration::from_secs(5)),
+            silence: Some(Duration::from_secs(600)),
+        }
+    }
+}
+
+/// One alert: firing until it resolves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Which rule.
+    pub rule: Rule,
+    /// `firing` or `resolved`.
+    pub state: &'static str,
+    /// critical, warning or info.
+    pub severity: Severity,
+    /// `domain/app/stream`, or `None` for a rule about the whole receiver.
+    pub stream: Option<String>,
+    /// When it fired.
+    #[serde(with = "time_text")]
+    pub fired_at: DateTime<Utc>,
+    /// When it resolved.
+    #[serde(with = "opt_time_text")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What is wrong, for a person (holds stream names: untrusted text, sanitize to show).
+    pub message: String,
+}
+
+mod time_text {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::core::journal::format_time(*t))
+    }
+}
+
+mod opt_time_text {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&crate::core::journal::format_time(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// A change: an alert fired or resolved (the alert as it is now).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    /// The alert; `resolved_at` is set when it resolved.
+    pub alert: Alert,
+}
+
+impl AlertEvent {
+    /// Whether this is a resolution.
+    pub fn resolved(&self) -> bool {
+        self.alert.resolved_at.is_some()
+    }
+
+    /// One line for a person: `ALERT critical file_overdue: d/a/s: no recording file for …` or
+    /// `RESOLVED warning gap after 0:03:10: …` (untrusted text inside: sanitize to show).
+    pub fn line(&self) -> String {
+        let a = &self.alert;
+        match a.resolved_at {
+            None => format!(
+                "ALERT {} {}: {}",
+                a.severity.as_str(),
+                a.rule.as_str(),
+                a.message
+            ),
+            Some(at) => format!(
+                "RESOLVED {} {} after {}: {}",
+                a.severity.as_str(),
+                a.rule.as_str(),
+                hms((at - a.fired_at).num_seconds()),
+                a.message
+            ),
+        }
+    }
+}
+
+/// What one evaluation found: a condition that holds now, keyed by rule and stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The rule.
+    pub rule: Rule,
+    /// The stream's index in the store, if the rule is about one.
+    pub stream: Option<u32>,
+    /// What the condition is about (the newest file's number, a failure count): a new one
+    /// gives the alert a new message.
+    pub version: u64,
+    /// The message, for a condition whose alert is not firing with this version yet.
+    pub message: Option<String>,
+}
+
+/// Resolved alerts kept for `recent`.
+pub const RECENT_KEPT: usize = 200;
+
+/// The alerts firing now and the ones that resolved lately.
+#[derive(Debug, Clone, Default)]
+pub struct AlertBook {
+    firing: BTreeMap<(Rule, Option<u32>), Alert>,
+    /// Per firing alert: the version its message was made for, and the evaluation that last
+    /// saw its condition.
+    meta: std::collections::HashMap<(Rule, Option<u32>), (u64, u64)>,
+    /// Evaluations so far.
+    ticks: u64,
+    recent: VecDeque<Alert>,
+    /// Alerts fired so far, by rule (for /metrics and the report).
+    fired_total: BTreeMap<Rule, u64>,
+    /// The newest events, numbered 1, 2, ... (views print and ring for the new ones).
+    log: VecDeque<(u64, AlertEvent)>,
+    logged: u64,
+}
+
+/// Alert events kept for the views.
+const LOG_KEPT: usize = 256;
+
+impl AlertBook {
+    /// Applies one evaluation's conditions at `now`: a condition not firing yet fires, a firing
+    /// alert whose condition no longer holds resolves. Returns the changes, in rule order.
+    pub fn apply(
+        &mut self,
+        conditions: Vec<Condition>,
+        now: DateTime<Utc>,
+        name_of: impl Fn(u32) -> String,
+    ) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        self.ticks += 1;
+        let tick = self.ticks;
+        for c in conditions {
+            let key = (c.rule, c.stream);
+            if let Some(meta) = self.meta.get_mut(&key) {
+                // Still firing; about something new (a newer file, more failures) it says so.
+                meta.1 = tick;
+                if let (Some(m), Some(a)) = (c.message, self.firing.get_mut(&key)) {
+                    a.message = m;
+                    meta.0 = c.version;
+                }
+                continue;
+            }
+            self.meta.insert(key, (c.version, tick));
+            let alert = Alert {
+                rule: key.0,
+                state: "firing",
+                severity: key.0.severity(),
+                stream: key.1.map(&name_of),
+                fired_at: now,
+                resolved_at: None,
+                message: c.message.unwrap_or_default(),
+            };
+            *self.fired_total.entry(key.0).or_default() += 1;
+            self.firing.insert(key, alert.clone());
+            events.push(AlertEvent { alert });
+        }
+        let gone: Vec<(Rule, Option<u32>)> = self
+            .meta
+            .iter()
+            .filter(|(_, m)| m.1 != tick)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in gone {
+            self.meta.remove(&key);
+            let Some(mut alert) = self.firing.remove(&key) else {
+                continue;
+            };
+            alert.state = "resolved";
+            alert.resolved_at = Some(now);
+            if self.recent.len() == RECENT_KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(alert.clone());
+            events.push(AlertEvent { alert });
+        }
+        events.sort_by_key(|e| (e.alert.rule, e.resolved()));
+        for e in &events {
+            self.logged += 1;
+            if self.log.len() == LOG_KEPT {
+                self.log.pop_front();
+            }
+            self.log.push_back((self.logged, e.clone()));
+        }
+        events
+    }
+
+    /// Whether the alert of `rule` about `stream` is firing with a message made for `version`.
+    pub fn is_firing(&self, rule: Rule, stream: Option<u32>, version: u64) -> bool {
+        self.meta.get(&(rule, stream)).map(|m| m.0) == Some(version)
+    }
+
+    /// The newest events, numbered (oldest first).
+    pub fn log(&self) -> &VecDeque<(u64, AlertEvent)> {
+        &self.log
+    }
+
+    /// The number of the newest event (0 before any).
+    pub fn logged(&self) -> u64 {
+        self.logged
+    }
+
+    /// The alerts firing now, most severe first.
+    pub fn firing(&self) -> Vec<&Alert> {
+        let mut v: Vec<&Alert> = self.firing.values().collect();
+        v.sort_by_key(|a| (a.severity, a.fired_at));
+        v
+    }
+
+    /// Whether an alert about this stream is firing (the streams panel marks the row).
+    pub fn stream_firing(&self, stream: u32) -> Option<Severity> {
+        self.firing
+            .iter()
+            .filter(|((_, s), _)| *s == Some(stream))
+            .map(|(_, a)| a.severity)
+            .min()
+    }
+
+    /// Resolved alerts, oldest first (the newest [`RECENT_KEPT`]).
+    pub fn recent(&self) -> &VecDeque<Alert> {
+        &self.recent
+    }
+
+    /// Alerts fired so far, by rule.
+    pub fn fired_total(&self) -> &BTreeMap<Rule, u64> {
+        &self.fired_total
+    }
+
+    /// Firing alerts by rule.
+    pub fn firing_by_rule(&self) -> BTreeMap<Rule, u64> {
+        let mut m = BTreeMap::new();
+        for (rule, _) in self.firing.keys() {
+            *m.entry(*rule).or_default() += 1;
+        }
+        m
+    }
+}
