@@ -476,6 +476,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub auth_max_age: u64,
 
+    /// Check Tencent Cloud's `sign` (md5(KEY + t), t not expired) on its callbacks with this
+    /// key (the callback template's key). Prefer the RECMON_TENCENT_KEY environment variable.
+    #[arg(
+        long,
+        env = "RECMON_TENCENT_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub tencent_key: Option<String>,
+
+    /// Read requests under PATH_PREFIX as NAME's (aliyun, nginx-rtmp, srs, tencent) whatever
+    /// their shape, e.g. `--provider /srs=srs`; repeatable. Without it each request's
+    /// provider is told by its shape.
+    #[arg(long = "provider", value_name = "PATH_PREFIX=NAME")]
+    pub provider_pins: Vec<String>,
+
     /// Seconds a client may take to send a request's headers, from its first byte
     /// (against slowloris).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
@@ -633,6 +649,17 @@ impl RunArgs {
                 keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
                 keep_all_headers: false,
                 forward_sync: None,
+                pins: crate::providers::Pins::parse(&self.provider_pins)
+                    .map_err(|e| AppError::new(2, e))?,
+                tencent_key: match self.tencent_key.as_deref() {
+                    Some("") => {
+                        return Err(AppError::new(
+                            2,
+                            "--tencent-key (or RECMON_TENCENT_KEY) is empty: set it to your callback key",
+                        ))
+                    }
+                    k => k.map(str::to_string),
+                },
             },
         })
     }

@@ -1,5 +1,6 @@
 //! The domain types every part of recmon speaks: which stream ([`StreamId`]), what a request
-//! meant ([`Callback`]: a recording status, a recording file, an ingest action), why one was
+//! meant ([`Callback`]: a recording status, a recording file, an ingest action, a viewer, an
+//! HLS segment, or a call recognised but not applied), why one was
 //! refused ([`Rejection`]), what became of it ([`Outcome`]), its signature check
 //! ([`AuthCheck`]) and which provider's format it was in ([`Provider`]).
 //!
@@ -31,7 +32,7 @@ impl Method {
 }
 
 /// Identity of a stream as the provider names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId {
     /// The streaming domain.
     pub domain: String,
@@ -53,6 +54,11 @@ pub enum RecordState {
     Paused,
     /// `record_resumed`.
     Resumed,
+    /// The recording ended (Tencent's `record_ended`).
+    Ended,
+    /// The recording failed: ApsaraVideo's `record_error`, `record_force_transcode_fail`,
+    /// `transformat_error`; Tencent's `record_start_failed`, `record_error`, push errors.
+    Error,
 }
 
 impl RecordState {
@@ -63,29 +69,59 @@ impl RecordState {
             RecordState::Started => "started",
             RecordState::Paused => "paused",
             RecordState::Resumed => "resumed",
+            RecordState::Ended => "ended",
+            RecordState::Error => "error",
         }
     }
 }
 
-/// A recording status callback (`NeedStatusNotify=true`).
+/// A recording status callback (ApsaraVideo's `NeedStatusNotify=true`, Tencent's 332, and
+/// the error events of both).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusEvent {
     /// Which stream.
     pub id: StreamId,
     /// The event name exactly as sent.
     pub event: String,
+    /// What the provider said about it beyond the name (an error code and message), when it
+    /// did; untrusted text.
+    pub detail: Option<String>,
 }
 
 impl StatusEvent {
+    /// A status event with no detail.
+    pub fn new(id: StreamId, event: impl Into<String>) -> Self {
+        StatusEvent {
+            id,
+            event: event.into(),
+            detail: None,
+        }
+    }
+
     /// The state this event moves the stream to, or `None` for an event name recmon does not
     /// know (it is kept and shown, but no state is guessed for it).
     pub fn target_state(&self) -> Option<RecordState> {
-        match self.event.as_str() {
-            "record_started" => Some(RecordState::Started),
-            "record_paused" => Some(RecordState::Paused),
-            "record_resumed" => Some(RecordState::Resumed),
-            _ => None,
-        }
+        state_of_event(&self.event)
+    }
+}
+
+/// The recording state a status event name means, for every provider's spelling:
+/// ApsaraVideo's `record_started|paused|resumed` and its error names (from its records API),
+/// Tencent's 332 `record_event` values, and recmon's own names for Tencent's 321/341 error
+/// events.
+pub fn state_of_event(event: &str) -> Option<RecordState> {
+    match event {
+        "record_started" | "record_start_succeeded" => Some(RecordState::Started),
+        "record_paused" => Some(RecordState::Paused),
+        "record_resumed" => Some(RecordState::Resumed),
+        "record_ended" => Some(RecordState::Ended),
+        "record_error"
+        | "record_start_failed"
+        | "record_force_transcode_fail"
+        | "transformat_error"
+        | "push_error"
+        | "record_abnormal" => Some(RecordState::Error),
+        _ => None,
     }
 }
 
@@ -104,6 +140,8 @@ pub struct RecordingGenerated {
     pub stop_time: Option<i64>,
     /// `callback_*` ingest parameters; non-string values are kept as their JSON text.
     pub push_args: Vec<(String, String)>,
+    /// The file's size in bytes, where the provider reports it (Tencent).
+    pub file_size: Option<u64>,
 }
 
 impl RecordingGenerated {
@@ -126,6 +164,16 @@ pub enum IngestAction {
     PublishDone,
 }
 
+impl IngestAction {
+    /// The event name an ingest action is logged as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestAction::Publish => "publish",
+            IngestAction::PublishDone => "publish_done",
+        }
+    }
+}
+
 /// A stream ingest callback (GET with a query string).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestEvent {
@@ -143,34 +191,132 @@ pub struct IngestEvent {
     pub usrargs: Option<String>,
 }
 
+/// A viewer started or stopped playing (nginx-rtmp's play / play_done, SRS's on_play /
+/// on_stop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayAction {
+    /// A viewer started.
+    Play,
+    /// A viewer stopped.
+    Stop,
+}
+
+/// A viewer callback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayEvent {
+    /// Which stream is watched.
+    pub id: StreamId,
+    /// Started or stopped.
+    pub action: PlayAction,
+    /// The viewer's address, if given.
+    pub ip: Option<String>,
+}
+
+/// One HLS segment written (SRS's on_hls): it adds to the stream's recorded time, and is not
+/// a row of the recordings table (there is one every few seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentEvent {
+    /// Which stream.
+    pub id: StreamId,
+    /// The segment file as the server names it (`cwd` joined with `file`).
+    pub file: String,
+    /// Its duration in seconds, when given.
+    pub duration: Option<f64>,
+}
+
+/// A request recognised as a provider's callback that changes no stream state: nginx-rtmp's
+/// connect, update_publish, done, disconnect; SRS's on_connect, on_close; Tencent's
+/// screenshot; ApsaraVideo's on-demand recording question. It is journaled, logged and
+/// answered the way its sender requires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoticeEvent {
+    /// The stream it names, when it names one (a connect does not).
+    pub id: Option<StreamId>,
+    /// The call's name as sent (`update_publish`, `on_connect`, `screenshot`...).
+    pub name: String,
+    /// Key fields in a few words (untrusted text).
+    pub detail: String,
+}
+
 /// A request that was recognised as one of the provider's callbacks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Callback {
-    /// record_started / record_paused / record_resumed / any other event name.
+    /// record_started / record_paused / record_resumed / errors / any other event name.
     Status(StatusEvent),
     /// A recording file was written.
     Recording(RecordingGenerated),
     /// publish / publish_done.
     Ingest(IngestEvent),
+    /// A viewer started or stopped.
+    Play(PlayEvent),
+    /// An HLS segment was written.
+    Segment(SegmentEvent),
+    /// Recognised, logged, no state change.
+    Notice(NoticeEvent),
 }
 
+/// The kinds of [`Callback`], in [`Callback::kind_index`] order.
+pub const CALLBACK_KINDS: [&str; 6] =
+    ["status", "recording", "ingest", "play", "segment", "notice"];
+
 impl Callback {
-    /// The stream this callback is about.
-    pub fn stream_id(&self) -> &StreamId {
+    /// The stream this callback is about; `None` for a notice that names none.
+    pub fn stream_id(&self) -> Option<&StreamId> {
         match self {
-            Callback::Status(s) => &s.id,
-            Callback::Recording(r) => &r.id,
-            Callback::Ingest(i) => &i.id,
+            Callback::Status(s) => Some(&s.id),
+            Callback::Recording(r) => Some(&r.id),
+            Callback::Ingest(i) => Some(&i.id),
+            Callback::Play(p) => Some(&p.id),
+            Callback::Segment(s) => Some(&s.id),
+            Callback::Notice(n) => n.id.as_ref(),
         }
     }
 
-    /// Short name of the class: `status`, `recording` or `ingest`.
-    pub fn kind(&self) -> &'static str {
+    /// The stream this callback is about, by value.
+    pub fn into_stream_id(self) -> Option<StreamId> {
         match self {
-            Callback::Status(_) => "status",
-            Callback::Recording(_) => "recording",
-            Callback::Ingest(_) => "ingest",
+            Callback::Status(s) => Some(s.id),
+            Callback::Recording(r) => Some(r.id),
+            Callback::Ingest(i) => Some(i.id),
+            Callback::Play(p) => Some(p.id),
+            Callback::Segment(s) => Some(s.id),
+            Callback::Notice(n) => n.id,
         }
+    }
+
+    /// Index of the class in [`CALLBACK_KINDS`].
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Callback::Status(_) => 0,
+            Callback::Recording(_) => 1,
+            Callback::Ingest(_) => 2,
+            Callback::Play(_) => 3,
+            Callback::Segment(_) => 4,
+            Callback::Notice(_) => 5,
+        }
+    }
+
+    /// What the request log shows of it in one word: the status event's name, the
+    /// recording's uri, the ingest action, `play`/`play_done`, the segment's file, or the
+    /// notice's call name.
+    pub fn summary(&self) -> &str {
+        match self {
+            Callback::Status(s) => &s.event,
+            Callback::Recording(r) => &r.uri,
+            Callback::Ingest(i) => i.action.as_str(),
+            Callback::Play(p) => match p.action {
+                PlayAction::Play => "play",
+                PlayAction::Stop => "play_done",
+            },
+            Callback::Segment(s) => &s.file,
+            Callback::Notice(n) => &n.name,
+        }
+    }
+
+    /// Short name of the class: `status`, `recording`, `ingest`, `play`, `segment` or
+    /// `notice`.
+    pub fn kind(&self) -> &'static str {
+        CALLBACK_KINDS[self.kind_index()]
     }
 }
 
@@ -234,13 +380,45 @@ pub enum Provider {
     /// ApsaraVideo Live (Alibaba Cloud).
     #[default]
     Aliyun,
+    /// nginx-rtmp (arut/nginx-rtmp-module) `on_*` notifications.
+    NginxRtmp,
+    /// SRS `http_hooks`.
+    Srs,
+    /// Tencent Cloud CSS event callbacks.
+    Tencent,
 }
 
 impl Provider {
+    /// Every provider recmon speaks.
+    pub const ALL: [Provider; 4] = [
+        Provider::Aliyun,
+        Provider::NginxRtmp,
+        Provider::Srs,
+        Provider::Tencent,
+    ];
+
     /// The name used in the journal, the API and the views.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Aliyun => "aliyun",
+            Provider::NginxRtmp => "nginx-rtmp",
+            Provider::Srs => "srs",
+            Provider::Tencent => "tencent",
+        }
+    }
+
+    /// The provider with this name (as [`Provider::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// A short tag for narrow columns.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Provider::Aliyun => "ali",
+            Provider::NginxRtmp => "ngx",
+            Provider::Srs => "srs",
+            Provider::Tencent => "tc",
         }
     }
 

@@ -85,6 +85,18 @@ impl Deduper {
                 let prev = self.last_ingest.insert(i.id.clone(), (i.action, at));
                 (Outcome::Accepted, Some(Undo::Ingest(i.id.clone(), prev)))
             }
+            // One HLS segment file is written once: a repeat is a retry.
+            Callback::Segment(s) => {
+                let key = self.recording_key(&s.id, &s.file);
+                if self.recordings.insert(key) {
+                    (Outcome::Accepted, Some(Undo::Recording(key)))
+                } else {
+                    (Outcome::Duplicate, None)
+                }
+            }
+            // Each play is another viewer, and notices change nothing: none is a duplicate
+            // (nginx-rtmp and SRS never retry).
+            Callback::Play(_) | Callback::Notice(_) => (Outcome::Accepted, None),
         }
     }
 
@@ -137,6 +149,11 @@ impl Deduper {
                     self.last_ingest.insert(i.id.clone(), (i.action, at));
                 }
             },
+            Callback::Segment(s) => {
+                let key = self.recording_key(&s.id, &s.file);
+                self.recordings.insert(key);
+            }
+            Callback::Play(_) | Callback::Notice(_) => {}
         }
     }
 }

@@ -14,13 +14,13 @@ use crate::core::journal::{
 };
 use crate::core::outbox::DeliveryLine;
 use crate::core::store::{Request, Store};
-use crate::event::{Callback, Method, Outcome};
-use crate::providers::aliyun::classify;
+use crate::event::{Callback, Method, Outcome, Provider};
 
 /// Re-classifies a journaled request: the journal keeps raw requests, and the classifier is
 /// the one definition of what they mean. Returns `None` for rejected entries.
 pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
     reclassify(
+        entry.provider,
         entry.outcome,
         &entry.method,
         entry.query(),
@@ -31,6 +31,7 @@ pub fn callback_of(entry: &JournalEntry) -> Option<Callback> {
 /// [`callback_of`] for an entry parsed in place (the body is not copied).
 pub fn callback_of_ref(entry: &EntryRef) -> Option<Callback> {
     reclassify(
+        entry.provider,
         entry.outcome,
         &entry.method,
         entry.query(),
@@ -39,6 +40,7 @@ pub fn callback_of_ref(entry: &EntryRef) -> Option<Callback> {
 }
 
 fn reclassify(
+    provider: Provider,
     outcome: Outcome,
     method: &str,
     query: Option<&str>,
@@ -47,7 +49,9 @@ fn reclassify(
     if outcome == Outcome::Rejected {
         return None;
     }
-    classify(Method::from_name(method), query, body).ok()
+    crate::providers::classify(provider, Method::from_name(method), query, body)
+        .0
+        .ok()
 }
 
 /// What reading a journal found.
@@ -287,7 +291,9 @@ pub fn rebuild_observing(
                     unreachable!("a line the reader parsed as a request parses again");
                 };
                 let cb = callback_of_ref(&entry);
-                let stream = cb.as_ref().and_then(|c| store.stream_index(c.stream_id()));
+                let stream = cb
+                    .as_ref()
+                    .and_then(|c| c.stream_id().and_then(|id| store.stream_index(id)));
                 store.push_log(
                     &Request::from(&entry),
                     cb.as_ref(),
@@ -298,7 +304,9 @@ pub fn rebuild_observing(
             }
             Kept::Entry(e) => (Request::from(&**e), callback_of(e), Arc::from("")),
         };
-        let stream = cb.as_ref().and_then(|c| store.stream_index(c.stream_id()));
+        let stream = cb
+            .as_ref()
+            .and_then(|c| c.stream_id().and_then(|id| store.stream_index(id)));
         store.push_log(&req, cb.as_ref(), stream, line);
     }
     Ok(rebuilt)

@@ -442,11 +442,8 @@ impl Committer {
 /// when it is owed to none.
 fn owed_of(entry: JournalEntry, req: Incoming) -> Option<Owed> {
     let cb = req.verdict.ok().filter(|_| !entry.forward.is_empty())?;
-    let stream = match cb {
-        Callback::Status(s) => s.id,
-        Callback::Recording(r) => r.id,
-        Callback::Ingest(i) => i.id,
-    };
+    // A notice that names no stream is delivered in a lane of its own.
+    let stream = cb.into_stream_id().unwrap_or_default();
     Some(Owed {
         seq: entry.seq,
         received_at: entry.received_at,

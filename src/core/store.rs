@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::core::alerts::book::{AlertBook, AlertConfig, AlertEvent, Condition};
 use crate::core::journal::{EntryRef, JournalEntry};
 use crate::core::outbox::{DeliveryLine, DeliveryResult, ForwardMode};
-use crate::event::{AuthCheck, Outcome};
+use crate::event::{AuthCheck, Outcome, PlayAction, Provider, CALLBACK_KINDS};
 use crate::event::{Callback, IngestAction, RecordState, StreamId};
 
 /// Default number of requests kept in the in-memory request log.
@@ -75,6 +75,16 @@ pub struct Stream {
     pub total_duration_s: f64,
     /// Index into [`Store::recordings`] of the newest recording.
     pub last_recording: Option<usize>,
+    /// The provider whose callback first named the stream.
+    pub provider: Provider,
+    /// Viewers now: plays minus stops (nginx-rtmp, SRS), never below 0.
+    pub viewers: u32,
+    /// HLS segments written (SRS on_hls); their seconds are in `total_duration_s`.
+    pub segments: u64,
+    /// Error events (recording errors, push errors).
+    pub errors: u64,
+    /// The newest error: its event name and what the provider said (untrusted text), and when.
+    pub last_error: Option<(String, DateTime<Utc>)>,
 }
 
 impl Stream {
@@ -116,6 +126,13 @@ pub struct Recording {
     pub push_args: Box<[(Box<str>, Box<str>)]>,
     /// `duration` differs from `stop_time - start_time` by more than 1 s.
     pub mismatch: bool,
+    /// Size in bytes plus one, where the provider reports it (8 bytes instead of an
+    /// option's 16; see [`Recording::file_size`]).
+    file_size: Option<std::num::NonZeroU64>,
+    /// The provider sent no duration or times (nginx-rtmp, SRS): `start_time` is when the
+    /// stream's previous file was reported or its publish arrived, `stop_time` and the
+    /// duration are from this callback's arrival.
+    pub derived: bool,
     /// Index into [`Store::recordings`] of the same stream's previous recording: with
     /// [`Stream::last_recording`] a list per stream, so that one stream's recordings are
     /// listed without scanning everyone's (4 bytes, which fit in the struct's padding).
@@ -145,6 +162,11 @@ pub fn span_s(start: Option<i64>, stop: Option<i64>) -> Option<i64> {
 }
 
 impl Recording {
+    /// Size in bytes, where the provider reports it (Tencent).
+    pub fn file_size(&self) -> Option<u64> {
+        self.file_size.map(|n| n.get() - 1)
+    }
+
     /// Index into [`Store::recordings`] of this stream's recording before this one.
     pub fn previous_in_stream(&self) -> Option<usize> {
         self.previous_in_stream.map(NonMaxIndex::get)
@@ -408,6 +430,8 @@ pub struct Request<'a> {
     pub source: Option<u16>,
     /// The targets it is owed to.
     pub forward: Targets<'a>,
+    /// Whose format it was read as.
+    pub provider: Provider,
 }
 
 impl<'a> From<&'a JournalEntry> for Request<'a> {
@@ -425,6 +449,7 @@ impl<'a> From<&'a JournalEntry> for Request<'a> {
             error: e.error.as_deref(),
             source: None,
             forward: Targets::Owned(&e.forward),
+            provider: e.provider,
         }
     }
 }
@@ -444,6 +469,7 @@ impl<'a> From<&'a EntryRef<'_>> for Request<'a> {
             error: e.error.as_deref(),
             source: None,
             forward: Targets::Borrowed(&e.forward),
+            provider: e.provider,
         }
     }
 }
@@ -485,8 +511,10 @@ pub struct Store {
     /// The alert rules' thresholds, when alerting is on.
     alert_config: Option<AlertConfig>,
     alerts: AlertBook,
-    /// Callbacks (accepted and duplicate) by kind: status, recording, ingest.
-    by_kind: [u64; 3],
+    /// Callbacks (accepted and duplicate) by kind, in [`CALLBACK_KINDS`] order.
+    by_kind: [u64; CALLBACK_KINDS.len()],
+    /// Streams per provider, in [`Provider::ALL`] order.
+    by_provider: [u32; Provider::ALL.len()],
 }
 
 impl Default for Store {
@@ -524,17 +552,28 @@ impl Store {
             last_journal_failure_at: None,
             alert_config: None,
             alerts: AlertBook::default(),
-            by_kind: [0; 3],
+            by_kind: [0; CALLBACK_KINDS.len()],
+            by_provider: [0; Provider::ALL.len()],
         }
     }
 
-    /// Callbacks (accepted and duplicate) by kind, as (`status`, `recording`, `ingest`).
-    pub fn callbacks_by_kind(&self) -> [(&'static str, u64); 3] {
-        [
-            ("status", self.by_kind[0]),
-            ("recording", self.by_kind[1]),
-            ("ingest", self.by_kind[2]),
-        ]
+    /// Callbacks (accepted and duplicate) by kind, in [`CALLBACK_KINDS`] order.
+    pub fn callbacks_by_kind(&self) -> [(&'static str, u64); CALLBACK_KINDS.len()] {
+        std::array::from_fn(|i| (CALLBACK_KINDS[i], self.by_kind[i]))
+    }
+
+    /// The providers whose streams are in the store, with how many streams each.
+    pub fn providers(&self) -> impl Iterator<Item = (Provider, u32)> + '_ {
+        Provider::ALL
+            .into_iter()
+            .zip(self.by_provider)
+            .filter(|(_, n)| *n > 0)
+    }
+
+    /// Whether streams of more than one provider are in the store (the views tag each row
+    /// with its provider then).
+    pub fn several_providers(&self) -> bool {
+        self.providers().nth(1).is_some()
     }
 
     /// Turns the alert rules on with these thresholds.
@@ -615,13 +654,11 @@ impl Store {
             self.last_callback_at = self.last_callback_at.max(Some(req.received_at));
         }
         if let (Some(cb), false) = (callback, req.outcome == Outcome::Rejected) {
-            self.by_kind[match cb {
-                Callback::Status(_) => 0,
-                Callback::Recording(_) => 1,
-                Callback::Ingest(_) => 2,
-            }] += 1;
+            self.by_kind[cb.kind_index()] += 1;
         }
-        let stream = callback.map(|cb| self.intern(cb.stream_id()));
+        let stream = callback
+            .and_then(Callback::stream_id)
+            .map(|id| self.intern(id, req.provider));
         if let (Outcome::Accepted, Some(cb), Some(idx)) = (req.outcome, callback, stream) {
             self.apply_accepted(idx, cb, req.seq, req.received_at);
         }
@@ -858,13 +895,24 @@ impl Store {
         stream: Option<u32>,
         line: Arc<str>,
     ) {
-        let summary = match callback {
-            Some(Callback::Status(s)) => s.event.clone(),
-            Some(Callback::Recording(r)) => r.uri.clone(),
-            Some(Callback::Ingest(i)) => ingest_name(i.action).to_string(),
-            None => String::new(),
-        };
-        let detail = callback.map(detail_of).unwrap_or_default();
+        let summary = callback.map_or(String::new(), |c| c.summary().to_string());
+        let mut detail = callback.map(detail_of).unwrap_or_default();
+        // A recording whose times the store derived shows them (the callback had none).
+        if let (Some(Callback::Recording(_)), Some(i)) = (callback, stream) {
+            let rec = self.streams[i as usize]
+                .last_recording
+                .and_then(|k| self.recordings.get(k))
+                .filter(|r| r.seq == req.seq && r.derived);
+            if let Some(r) = rec {
+                detail = match r.duration {
+                    Some(d) => format!(
+                        "duration~{} (derived from arrival times)",
+                        crate::util::human::seconds(d)
+                    ),
+                    None => "duration=- (no publish or earlier file to start from)".to_string(),
+                };
+            }
+        }
         let mut delivery = Vec::new();
         for name in req.forward.names() {
             if let Some(i) = self.forward.iter().position(|t| t.name == name) {
@@ -906,6 +954,10 @@ impl Store {
 
     fn apply_accepted(&mut self, idx: u32, cb: &Callback, seq: u64, at: DateTime<Utc>) {
         let next_recording = self.recordings.len();
+        let previous_at = self.streams[idx as usize]
+            .last_recording
+            .and_then(|i| self.recordings.get(i))
+            .map(|r| r.received_at);
         let s = &mut self.streams[idx as usize];
         match cb {
             Callback::Status(ev) => {
@@ -916,6 +968,14 @@ impl Store {
                     if state == RecordState::Paused {
                         s.pauses += 1;
                     }
+                    if state == RecordState::Error {
+                        s.errors += 1;
+                        let what = match &ev.detail {
+                            Some(d) => format!("{}: {d}", ev.event),
+                            None => ev.event.clone(),
+                        };
+                        s.last_error = Some((what, at));
+                    }
                     if s.state != state || s.state_since.is_none() {
                         s.state = state;
                         s.state_since = Some(at);
@@ -924,20 +984,45 @@ impl Store {
                 s.last_event = Some(ev.event.clone());
             }
             Callback::Recording(r) => {
+                let derived =
+                    r.duration.is_none() && r.start_time.is_none() && r.stop_time.is_none();
+                let (duration, start_time, stop_time) = if derived {
+                    // No duration or times (nginx-rtmp, SRS): the file began when the
+                    // stream's previous file was reported or its publish arrived, whichever
+                    // is later, and ended when this callback arrived.
+                    let live_since = (s.ingest == Ingest::Live)
+                        .then_some(s.ingest_since)
+                        .flatten();
+                    let from = previous_at.max(live_since).filter(|f| *f <= at);
+                    match from {
+                        Some(f) => (
+                            Some((at - f).num_milliseconds() as f64 / 1000.0),
+                            Some(f.timestamp()),
+                            Some(at.timestamp()),
+                        ),
+                        None => (None, None, Some(at.timestamp())),
+                    }
+                } else {
+                    (r.duration, r.start_time, r.stop_time)
+                };
                 let rec = Recording {
                     seq,
                     stream: idx,
                     received_at: at,
                     uri: r.uri.as_str().into(),
-                    duration: r.duration,
-                    start_time: r.start_time,
-                    stop_time: r.stop_time,
+                    duration,
+                    start_time,
+                    stop_time,
                     push_args: r
                         .push_args
                         .iter()
                         .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
                         .collect(),
-                    mismatch: r.duration_mismatch(),
+                    mismatch: !derived && r.duration_mismatch(),
+                    file_size: r
+                        .file_size
+                        .and_then(|n| std::num::NonZeroU64::new(n.saturating_add(1))),
+                    derived,
                     previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
                 };
                 s.recordings += 1;
@@ -955,13 +1040,30 @@ impl Store {
                     s.ingest = ingest;
                     s.ingest_since = Some(at);
                 }
-                s.last_event = Some(ingest_name(i.action).to_string());
+                s.last_event = Some(i.action.as_str().to_string());
+            }
+            Callback::Play(p) => {
+                s.viewers = match p.action {
+                    PlayAction::Play => s.viewers.saturating_add(1),
+                    PlayAction::Stop => s.viewers.saturating_sub(1),
+                };
+                s.last_event = Some(cb.summary().to_string());
+            }
+            Callback::Segment(seg) => {
+                s.segments += 1;
+                s.total_duration_s += seg.duration.unwrap_or(0.0);
+                s.last_event = Some("hls_segment".to_string());
+            }
+            Callback::Notice(n) => {
+                // An update_publish every few seconds says the stream is alive: it counts
+                // as the stream's newest event.
+                s.last_event = Some(n.name.clone());
             }
         }
         s.last_event_at = Some(at);
     }
 
-    fn intern(&mut self, id: &StreamId) -> u32 {
+    fn intern(&mut self, id: &StreamId, provider: Provider) -> u32 {
         if let Some(&i) = self.index.get(id) {
             return i;
         }
@@ -978,7 +1080,15 @@ impl Store {
             pauses: 0,
             total_duration_s: 0.0,
             last_recording: None,
+            provider,
+            viewers: 0,
+            segments: 0,
+            errors: 0,
+            last_error: None,
         });
+        if let Some(k) = Provider::ALL.iter().position(|p| *p == provider) {
+            self.by_provider[k] += 1;
+        }
         self.index.insert(id.clone(), i);
         i
     }
@@ -1036,7 +1146,7 @@ fn detail_of(cb: &Callback) -> String {
         Callback::Status(s) if s.target_state().is_none() => {
             "unknown event, state unchanged".to_string()
         }
-        Callback::Status(_) => String::new(),
+        Callback::Status(s) => s.detail.clone().unwrap_or_default(),
         Callback::Recording(r) => {
             let mut d = match r.duration {
                 Some(x) => format!("duration={}", crate::util::human::seconds(x)),
@@ -1045,6 +1155,9 @@ fn detail_of(cb: &Callback) -> String {
             if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {
                 let span = span_s(Some(a), Some(b)).map_or("?".into(), |s| s.to_string());
                 d.push_str(&format!(" start={a} stop={b} span={span}s"));
+            }
+            if let Some(size) = r.file_size {
+                d.push_str(&format!(" size={}", crate::util::human::bytes(size)));
             }
             if r.duration_mismatch() {
                 d.push_str(" MISMATCH");
@@ -1061,15 +1174,18 @@ fn detail_of(cb: &Callback) -> String {
             }
             d
         }
+        Callback::Play(p) => p.ip.as_ref().map_or(String::new(), |ip| format!("ip={ip}")),
+        Callback::Segment(s) => match s.duration {
+            Some(x) => format!("hls segment duration={}", crate::util::human::seconds(x)),
+            None => "hls segment duration=-".to_string(),
+        },
+        Callback::Notice(n) => n.detail.clone(),
     }
 }
 
 /// The event name an ingest action is logged as.
 pub fn ingest_name(a: IngestAction) -> &'static str {
-    match a {
-        IngestAction::Publish => "publish",
-        IngestAction::PublishDone => "publish_done",
-    }
+    a.as_str()
 }
 
 /// The store as shared between the sequencer (the only writer) and the views.
@@ -1406,7 +1522,11 @@ pub(crate) mod tests {
         // The link costs no memory: it fits in the padding.
         assert_eq!(std::mem::size_of::<Option<NonMaxIndex>>(), 4);
         #[cfg(target_pointer_width = "64")]
-        assert_eq!(std::mem::size_of::<Recording>(), 112, "as before the link");
+        assert_eq!(
+            std::mem::size_of::<Recording>(),
+            120,
+            "as before the link, plus the file size"
+        );
         assert_eq!(NonMaxIndex::new(0).map(NonMaxIndex::get), Some(0));
         assert_eq!(NonMaxIndex::new(u32::MAX as usize), None);
     }

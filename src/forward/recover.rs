@@ -41,7 +41,7 @@ impl Recovery {
                 let owed = Owed {
                     seq: e.seq,
                     received_at: e.received_at,
-                    stream: cb.stream_id().clone(),
+                    stream: cb.stream_id().cloned().unwrap_or_default(),
                     request: ForwardedRequest {
                         method: e.method.to_string(),
                         path: e.path.to_string(),

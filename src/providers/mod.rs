@@ -1,4 +1,289 @@
 //! Providers: each turns its HTTP requests into the domain events of [`crate::event`], purely
-//! (no I/O, no clock, no shared state). ApsaraVideo Live ([`aliyun`]) is the one spoken today.
+//! (no I/O, no clock, no shared state), and says how its sender wants to be answered.
+//!
+//! - [`aliyun`]: ApsaraVideo Live (JSON status and file callbacks, GET ingest callbacks);
+//! - [`nginx_rtmp`]: nginx-rtmp's `on_*` notifications (form POST or GET, `call=`);
+//! - [`srs`]: SRS `http_hooks` (JSON, `action`);
+//! - [`tencent`]: Tencent Cloud CSS event callbacks (JSON, `event_type`).
+//!
+//! [`detect`] tells them apart by the request's shape; `--provider PATH_PREFIX=NAME` pins one
+//! to a path ([`Pins`]). The journal records which provider parsed each request, and every
+//! reader of a journal classifies it again with [`classify`] and that provider.
 
 pub mod aliyun;
+pub mod form;
+pub mod nginx_rtmp;
+pub mod srs;
+pub mod tencent;
+
+#[cfg(test)]
+pub(crate) mod captures;
+
+pub use crate::event::Provider;
+use crate::event::{Callback, Method, Outcome, Rejection};
+
+/// Classifies one request as `provider`'s. Returns the verdict and whether the body parsed as
+/// JSON (the journal keeps such bodies inline).
+pub fn classify(
+    provider: Provider,
+    method: Method,
+    query: Option<&str>,
+    body: &[u8],
+) -> (Result<Callback, Rejection>, bool) {
+    match provider {
+        Provider::Aliyun => match aliyun::classify_request(method, query, body) {
+            (Err(rej), json) if rej.status == 400 && json => {
+                (Err(unsupported(body).unwrap_or(rej)), json)
+            }
+            other => other,
+        },
+        Provider::NginxRtmp => (nginx_rtmp::classify(method, query, body), false),
+        Provider::Srs => srs::classify(method, body),
+        Provider::Tencent => tencent::classify(method, body),
+    }
+}
+
+/// A clearer refusal for the bodies of providers recmon does not read (documented in
+/// `../shared/PROVIDERS.md`): AWS IVS's EventBridge events, Mux and Cloudflare Stream webhooks.
+fn unsupported(body: &[u8]) -> Option<Rejection> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let name = if v.get("source").and_then(|s| s.as_str()) == Some("aws.ivs") {
+        "an AWS IVS EventBridge event"
+    } else if v
+        .get("type")
+        .and_then(|t| t.as_str())
+        .is_some_and(|t| t.starts_with("video."))
+    {
+        "a Mux webhook"
+    } else if v.pointer("/data/input_id").is_some() || v.get("readyToStream").is_some() {
+        "a Cloudflare Stream webhook"
+    } else {
+        return None;
+    };
+    Some(Rejection::new(
+        400,
+        format!(
+            "this is {name}, which recmon does not read; it reads ApsaraVideo Live, nginx-rtmp, SRS and Tencent Cloud callbacks"
+        ),
+    ))
+}
+
+/// Which provider sent a request, from its shape alone:
+/// - a `call=` form (POST body, or GET query) with `app` or `tcurl`: nginx-rtmp;
+/// - a POST whose `User-Agent` is `SRS/...`, or whose JSON object has a string `action`: SRS;
+/// - a POST whose JSON object has `event_type`: Tencent Cloud;
+/// - anything else: ApsaraVideo Live (whose classifier names what is missing).
+///
+/// Cheap for the common case: an ApsaraVideo JSON body is only searched for two keys.
+pub fn detect(
+    method: Method,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    user_agent: Option<&str>,
+    body: &[u8],
+) -> Provider {
+    match method {
+        Method::Get => {
+            let q = query.unwrap_or("");
+            if q.contains("call=") && nginx_rtmp::looks_like(&form::parse_query(q)) {
+                return Provider::NginxRtmp;
+            }
+            Provider::Aliyun
+        }
+        Method::Post => {
+            let form = content_type.is_some_and(|c| {
+                c.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+            let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            if (form || first.is_some_and(|b| b.is_ascii_alphabetic()))
+                && memchr::memmem::find(body, b"call=").is_some()
+                && nginx_rtmp::looks_like(&nginx_rtmp::fields(method, query, body))
+            {
+                return Provider::NginxRtmp;
+            }
+            if form && first.is_none() && query.is_some_and(|q| q.contains("call=")) {
+                return Provider::NginxRtmp;
+            }
+            if user_agent.is_some_and(|u| u.starts_with("SRS/")) {
+                return Provider::Srs;
+            }
+            if memchr::memmem::find(body, b"\"action\"").is_some() && srs::looks_like(body) {
+                return Provider::Srs;
+            }
+            if memchr::memmem::find(body, b"\"event_type\"").is_some() && tencent::looks_like(body)
+            {
+                return Provider::Tencent;
+            }
+            Provider::Aliyun
+        }
+        Method::Other => Provider::Aliyun,
+    }
+}
+
+/// `--provider PATH_PREFIX=NAME`: requests whose path starts with the prefix are read as that
+/// provider's, whatever their shape. The longest matching prefix wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pins(Vec<(String, Provider)>);
+
+impl Pins {
+    /// Parses `PATH_PREFIX=NAME` arguments.
+    pub fn parse(args: &[String]) -> Result<Pins, String> {
+        let mut pins = Vec::new();
+        for a in args {
+            let (prefix, name) = a.rsplit_once('=').ok_or_else(|| {
+                format!("--provider {a:?}: expected PATH_PREFIX=NAME, e.g. /srs=srs")
+            })?;
+            if !prefix.starts_with('/') {
+                return Err(format!(
+                    "--provider {a:?}: the path prefix must start with /, e.g. /srs=srs"
+                ));
+            }
+            let p = Provider::from_name(name).ok_or_else(|| {
+                format!(
+                    "--provider {a:?}: unknown provider {name:?}; one of {}",
+                    Provider::ALL.map(Provider::as_str).join(", ")
+                )
+            })?;
+            pins.push((prefix.to_string(), p));
+        }
+        pins.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        Ok(Pins(pins))
+    }
+
+    /// The provider pinned to this path, if any.
+    pub fn for_path(&self, path: &str) -> Option<Provider> {
+        self.0
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .map(|(_, p)| *p)
+    }
+
+    /// Whether no provider is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The answer to a request that was journaled: status and JSON body, the way its sender needs
+/// it. `error` is the rejection's reason when it was one.
+pub fn answer(
+    provider: Provider,
+    seq: u64,
+    outcome: Outcome,
+    status: u16,
+    error: Option<&str>,
+    callback: Option<&Callback>,
+) -> (u16, String) {
+    match provider {
+        // SRS takes only `0` or an object whose integer `code` is 0 as success; everything it
+        // sends is answered so (see srs's module doc).
+        Provider::Srs if status == 200 => (200, format!("{{\"code\":0,\"seq\":{seq}}}")),
+        Provider::Tencent if outcome != Outcome::Rejected => {
+            (200, format!("{{\"code\":0,\"seq\":{seq}}}"))
+        }
+        Provider::Aliyun
+            if outcome != Outcome::Rejected
+                && matches!(callback, Some(Callback::Notice(n)) if n.name == aliyun::ON_DEMAND) =>
+        {
+            (200, aliyun::ON_DEMAND_ANSWER.to_string())
+        }
+        _ if outcome == Outcome::Rejected => (
+            status,
+            serde_json::json!({ "error": error.unwrap_or("rejected") }).to_string(),
+        ),
+        _ => (
+            200,
+            format!(
+                "{{\"ok\":true,\"seq\":{seq},\"outcome\":\"{}\"}}",
+                outcome.as_str()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_take_the_longest_prefix_and_name_bad_ones() {
+        let pins = Pins::parse(&["/a=srs".into(), "/a/b=tencent".into()]).unwrap();
+        assert_eq!(pins.for_path("/a/b/c"), Some(Provider::Tencent));
+        assert_eq!(pins.for_path("/a/x"), Some(Provider::Srs));
+        assert_eq!(pins.for_path("/z"), None);
+        assert!(Pins::parse(&["srs".into()])
+            .unwrap_err()
+            .contains("PATH_PREFIX=NAME"));
+        assert!(Pins::parse(&["/x=wowza".into()])
+            .unwrap_err()
+            .contains("nginx-rtmp"));
+        assert!(Pins::parse(&["x=srs".into()])
+            .unwrap_err()
+            .contains("start with /"));
+    }
+
+    #[test]
+    fn every_sample_is_detected_as_its_provider() {
+        for s in captures::samples() {
+            let got = detect(Method::Post, None, Some("application/json"), None, &s.body);
+            let want = match s.name.split('_').next().unwrap() {
+                "srs" => Provider::Srs,
+                "tencent" => Provider::Tencent,
+                _ => Provider::Aliyun,
+            };
+            assert_eq!(got, want, "{}", s.name);
+        }
+        assert_eq!(
+            detect(Method::Post, None, None, Some("SRS/6.0.157(Bee)"), b"{}"),
+            Provider::Srs
+        );
+        assert_eq!(
+            detect(
+                Method::Get,
+                Some("app=seq_all&domain=d&stream=s&codec=h264"),
+                None,
+                None,
+                b""
+            ),
+            Provider::Aliyun
+        );
+    }
+
+    #[test]
+    fn answers_are_what_each_sender_requires() {
+        let (s, b) = answer(Provider::Srs, 3, Outcome::Accepted, 200, None, None);
+        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":3}"#));
+        // SRS's own parse: an object with an integer code equal to 0.
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["code"].as_i64(), Some(0));
+        let (s, b) = answer(Provider::Srs, 4, Outcome::Rejected, 200, Some("x"), None);
+        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":4}"#));
+        let (s, _) = answer(
+            Provider::NginxRtmp,
+            5,
+            Outcome::Rejected,
+            200,
+            Some("x"),
+            None,
+        );
+        assert_eq!(s, 200);
+        let (s, b) = answer(
+            Provider::Tencent,
+            6,
+            Outcome::Rejected,
+            403,
+            Some("bad sign"),
+            None,
+        );
+        assert_eq!((s, b.as_str()), (403, r#"{"error":"bad sign"}"#));
+        let (s, b) = answer(Provider::Tencent, 7, Outcome::Duplicate, 200, None, None);
+        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":7}"#));
+        let (s, b) = answer(Provider::Aliyun, 8, Outcome::Accepted, 200, None, None);
+        assert_eq!(
+            (s, b.as_str()),
+            (200, r#"{"ok":true,"seq":8,"outcome":"accepted"}"#)
+        );
+    }
+}

@@ -59,9 +59,12 @@ pub fn state_document(store: &Store) -> serde_json::Value {
                     "start_time": r.start_time,
                     "stop_time": r.stop_time,
                     "duration_mismatch": r.mismatch,
+                    "times_derived": r.derived,
+                    "file_size": r.file_size(),
                 })
             });
             serde_json::json!({
+                "provider": s.provider.as_str(),
                 "domain": s.id.domain,
                 "app": s.id.app,
                 "stream": s.id.stream,
@@ -74,6 +77,13 @@ pub fn state_document(store: &Store) -> serde_json::Value {
                 "last_event": s.last_event,
                 "last_event_at": s.last_event_at.map(format_time),
                 "last_recording": last,
+                "viewers": s.viewers,
+                "hls_segments": s.segments,
+                "errors": s.errors,
+                "last_error": s.last_error.as_ref().map(|(what, at)| serde_json::json!({
+                    "at": format_time(*at),
+                    "error": what,
+                })),
             })
         })
         .collect();

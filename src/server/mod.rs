@@ -32,11 +32,10 @@ use crate::core::journal::Truncation;
 use crate::core::outbox::{DeliveryResult, ForwardMode, ForwardedRequest, HOP_BY_HOP};
 use crate::core::sequencer::{Incoming, Sequencer};
 use crate::core::store::SharedStore;
-use crate::event::Outcome;
 use crate::event::{Method, Provider, Rejection};
 use crate::forward::SyncForward;
 use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
-use crate::providers::aliyun::classify_request;
+use crate::providers::Pins;
 use crate::server::api::EventStream;
 use crate::server::conn_guard::{watchdog, Activity, Expired, Watched};
 
@@ -64,6 +63,10 @@ pub struct ServerConfig {
     pub keep_all_headers: bool,
     /// `--forward-mode sync`: each callback is passed to this backend and answered with its answer.
     pub forward_sync: Option<SyncForward>,
+    /// `--provider PATH_PREFIX=NAME`: paths read as one provider's whatever their shape.
+    pub pins: Pins,
+    /// `--tencent-key`: Tencent Cloud's callback key; its `sign` is checked when set.
+    pub tencent_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +82,8 @@ impl Default for ServerConfig {
             keep_alive: api::KEEP_ALIVE,
             keep_all_headers: false,
             forward_sync: None,
+            pins: Pins::default(),
+            tencent_key: None,
         }
     }
 }
@@ -619,16 +624,37 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
     )
     .await;
 
-    // Checked first: a forged request is refused whatever it contains, and never reaches
-    // the classifier or the store.
-    let auth_result = ctx.cfg.auth.as_ref().map(|auth| {
-        auth.verify(
-            headers.get("host").map(String::as_str),
-            headers.get("ali-live-timestamp").map(String::as_str),
-            headers.get("ali-live-signature").map(String::as_str),
-            received_at.timestamp(),
+    // Whose request it is: pinned by path, else told by its shape.
+    let method = Method::from_name(&method_name);
+    let provider = ctx.cfg.pins.for_path(&path_q).unwrap_or_else(|| {
+        crate::providers::detect(
+            method,
+            query.as_deref(),
+            headers.get("content-type").map(String::as_str),
+            headers.get("user-agent").map(String::as_str),
+            &body,
         )
     });
+    // Checked first: a forged request is refused whatever it contains, and never reaches
+    // the classifier or the store. Each provider checks its own signature: ApsaraVideo's
+    // headers with --auth-key, Tencent's body `sign` with --tencent-key; nginx-rtmp and SRS
+    // sign nothing.
+    let auth_result = match provider {
+        Provider::Aliyun => ctx.cfg.auth.as_ref().map(|auth| {
+            auth.verify(
+                headers.get("host").map(String::as_str),
+                headers.get("ali-live-timestamp").map(String::as_str),
+                headers.get("ali-live-signature").map(String::as_str),
+                received_at.timestamp(),
+            )
+        }),
+        Provider::Tencent => ctx
+            .cfg
+            .tencent_key
+            .as_ref()
+            .map(|key| crate::providers::tencent::verify(&body, key, received_at.timestamp())),
+        Provider::NginxRtmp | Provider::Srs => None,
+    };
     let mut body_is_json = false;
     let body_unread = read_error.is_some();
     // A callback this recmon forwarded itself has come back (a --forward-to that points at
@@ -673,8 +699,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
             BodyError::Io(e) => Rejection::new(400, format!("could not read the body: {e}")),
         })
     } else {
-        let (verdict, json) =
-            classify_request(Method::from_name(&method_name), query.as_deref(), &body);
+        let (verdict, json) = crate::providers::classify(provider, method, query.as_deref(), &body);
         body_is_json = json;
         verdict
     };
@@ -683,8 +708,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
     let close = truncated.is_some() || smuggling || body_unread;
 
     let incoming = Incoming {
-        // The one provider spoken today; detection comes with the others.
-        provider: Provider::Aliyun,
+        provider,
         received_at,
         remote: remote.to_string(),
         method: method_name,
@@ -722,7 +746,8 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
 
 async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
     let incoming = Incoming {
-        // The one provider spoken today; detection comes with the others.
+        // Not a provider's request (a broken connection, recmon's own paths): journaled
+        // under the default provider, whose readers find no callback in it.
         provider: Provider::Aliyun,
         received_at: Utc::now(),
         remote: remote.to_string(),
@@ -746,7 +771,8 @@ async fn submit_rejected(
     ctx: &Ctx,
 ) -> Resp {
     let incoming = Incoming {
-        // The one provider spoken today; detection comes with the others.
+        // Not a provider's request (a broken connection, recmon's own paths): journaled
+        // under the default provider, whose readers find no callback in it.
         provider: Provider::Aliyun,
         received_at,
         remote: remote.to_string(),
@@ -831,21 +857,25 @@ async fn answer_sync(
 }
 
 async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Resp {
+    let provider = incoming.provider;
+    // Only a notice changes the answer's shape (the on-demand question); nothing is cloned
+    // for the others.
+    let notice = match &incoming.verdict {
+        Ok(cb @ crate::event::Callback::Notice(_)) => Some(cb.clone()),
+        _ => None,
+    };
     match ctx.seq.submit(incoming).await {
-        Ok(ack) => match ack.outcome {
-            Outcome::Rejected => {
-                error_response(ack.status, error_text.as_deref().unwrap_or("rejected"))
-            }
-            // Formatted directly: this answer is on every callback's hot path.
-            o => text_response(
-                200,
-                format!(
-                    "{{\"ok\":true,\"seq\":{},\"outcome\":\"{}\"}}",
-                    ack.seq,
-                    o.as_str()
-                ),
-            ),
-        },
+        Ok(ack) => {
+            let (status, body) = crate::providers::answer(
+                provider,
+                ack.seq,
+                ack.outcome,
+                ack.status,
+                error_text.as_deref(),
+                notice.as_ref(),
+            );
+            text_response(status, body)
+        }
         Err(failed) => error_response(
             503,
             &format!("{}; the callback was not recorded, retry later", failed.0),

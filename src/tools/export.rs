@@ -23,7 +23,7 @@ use crate::cli::{ExportArgs, ExportFormat, ExportWhat};
 use crate::core::journal::{format_time, EntryRef, JournalEntry};
 use crate::core::outbox::DeliveryLine;
 use crate::core::rebuild::{callback_of_ref, for_each_entry, for_each_line, LineRef, Rebuilt};
-use crate::core::store::{ingest_name, Recording, Request, Store, Stream};
+use crate::core::store::{Recording, Request, Store, Stream};
 use crate::error::AppError;
 use crate::event::{Callback, StreamId};
 use crate::util::human;
@@ -277,7 +277,7 @@ fn read_pass(
                 store.apply_state(&Request::from(entry), cb.as_ref());
             }
             if let Some(sink) = events.as_deref_mut() {
-                if filter.admits_stream(cb.as_ref().map(Callback::stream_id)) {
+                if filter.admits_stream(cb.as_ref().and_then(Callback::stream_id)) {
                     if let Err(e) = sink.write(entry, cb.as_ref()) {
                         failed = Some(e);
                         return ControlFlow::Break(());
@@ -445,13 +445,8 @@ impl<'a> EventSink<'a> {
             }
             EventSink::Json(_, all) => all.push(entry.to_entry()),
             EventSink::Csv(w, n) => {
-                let id = cb.map(Callback::stream_id);
-                let event = match cb {
-                    Some(Callback::Status(s)) => s.event.as_str(),
-                    Some(Callback::Recording(r)) => r.uri.as_str(),
-                    Some(Callback::Ingest(i)) => ingest_name(i.action),
-                    None => "",
-                };
+                let id = cb.and_then(Callback::stream_id);
+                let event = cb.map_or("", Callback::summary);
                 let body = entry.body_raw();
                 let body = String::from_utf8_lossy(&body);
                 let received_at = format_time(entry.received_at);

@@ -20,7 +20,7 @@ use crate::core::dedup::Deduper;
 use crate::core::journal::format_time;
 use crate::core::rebuild::{callback_of_ref, for_each_line, LineRef};
 use crate::core::store::{Request, Store};
-use crate::event::{Callback, IngestAction, Outcome, StreamId};
+use crate::event::{Callback, IngestAction, Outcome, RecordState, StreamId};
 
 /// One file, as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -166,15 +166,15 @@ impl Track {
                     self.close("paused", &mut p, at);
                 }
             },
-            Callback::Status(s) => match s.event.as_str() {
-                "record_started" | "record_resumed" => {
+            Callback::Status(s) => match s.target_state() {
+                Some(RecordState::Started | RecordState::Resumed) => {
                     let mut p = self.paused_since.take();
                     self.close("paused", &mut p, at);
                     if self.recording_since.is_none() {
                         self.recording_since = Some(at);
                     }
                 }
-                "record_paused" => {
+                Some(RecordState::Paused) => {
                     let mut r = self.recording_since.take();
                     self.close("recording", &mut r, at);
                     if self.paused_since.is_none() {
@@ -182,9 +182,19 @@ impl Track {
                         self.pauses += 1;
                     }
                 }
-                _ => {}
+                // Tencent's record_ended, and the errors: the recording stopped.
+                Some(RecordState::Ended | RecordState::Error) => {
+                    let mut r = self.recording_since.take();
+                    self.close("recording", &mut r, at);
+                    let mut p = self.paused_since.take();
+                    self.close("paused", &mut p, at);
+                }
+                Some(RecordState::None) | None => {}
             },
-            Callback::Recording(_) => {}
+            Callback::Recording(_)
+            | Callback::Play(_)
+            | Callback::Segment(_)
+            | Callback::Notice(_) => {}
         }
     }
 
@@ -248,10 +258,9 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             if entry.outcome == Outcome::Accepted {
                 if let Some(cb) = &cb {
                     deduper.observe_accepted(cb, at);
-                    tracks
-                        .entry(cb.stream_id().clone())
-                        .or_default()
-                        .observe(cb, at);
+                    if let Some(id) = cb.stream_id() {
+                        tracks.entry(id.clone()).or_default().observe(cb, at);
+                    }
                 }
             }
             store.apply_state(&Request::from(entry), cb.as_ref());

@@ -1034,7 +1034,7 @@ mod tests {
             .filter_map(|r| {
                 classify(Method::from_name(r.method), r.query.as_deref(), &r.body)
                     .ok()
-                    .map(|c| c.stream_id().domain.clone())
+                    .map(|c| c.stream_id().unwrap().domain.clone())
             })
             .collect();
         assert_eq!(domains.len(), 2);

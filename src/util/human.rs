@@ -55,6 +55,22 @@ pub fn seconds(secs: f64) -> String {
 }
 
 /// `1234567` as `1,234,567`: counters stay readable when they grow.
+/// A byte count in the largest unit that keeps it at or over 1, one decimal (`1.3 MB`,
+/// `912 B`); decimal units, as file managers show them.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut u = 0;
+    while v >= 999.95 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -113,6 +129,16 @@ pub fn duration_words(d: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(1349), "1.3 kB");
+        assert_eq!(bytes(999_960), "1.0 MB");
+        assert_eq!(bytes(383_631), "383.6 kB");
+        assert_eq!(bytes(u64::MAX), "18446.7 PB");
+    }
 
     #[test]
     fn durations() {

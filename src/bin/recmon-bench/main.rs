@@ -559,6 +559,7 @@ fn memory(n: usize, mode: &str) {
                     start_time: Some(1_795_780_800),
                     stop_time: Some(1_795_781_100),
                     push_args: vec![("callback_show".into(), arg(i))],
+                    file_size: None,
                 }));
             let at = chrono::DateTime::from_timestamp(1_795_780_800 + i as i64, 0).unwrap();
             let outcome = dedup.sequence(&verdict, at).outcome;

@@ -1989,6 +1989,7 @@ pub mod frames {
                 let cb = Callback::Status(StatusEvent {
                     id: id.clone(),
                     event: event.into(),
+                    detail: None,
                 });
                 store.apply(&entry(seq, at(0)), Some(&cb), line.clone());
             }
@@ -2002,6 +2003,7 @@ pub mod frames {
                     start_time: Some(start),
                     stop_time: Some(start + 600),
                     push_args: Vec::new(),
+                    file_size: None,
                 });
                 store.apply(&entry(seq, at(n * 600)), Some(&cb), line.clone());
             }
@@ -2024,6 +2026,7 @@ pub mod frames {
             let cb = Callback::Status(StatusEvent {
                 id: id.clone(),
                 event: ["record_started", "record_paused", "record_resumed"][i % 3].into(),
+                detail: None,
             });
             store.apply(&entry(i as u64 + 1, at(0)), Some(&cb), line.clone());
         }
@@ -2039,6 +2042,7 @@ pub mod frames {
                 start_time: Some(1_795_780_800 + n_ as i64),
                 stop_time: Some(1_795_781_100 + n_ as i64),
                 push_args: vec![("callback_show".into(), format!("show-{}", n_ % 13))],
+                file_size: None,
             });
             store.apply(
                 &entry(n_ as u64 + 100, at(n_ as i64)),

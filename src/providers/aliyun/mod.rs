@@ -14,9 +14,12 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use crate::event::{
-    Callback, IngestAction, IngestEvent, Method, RecordingGenerated, Rejection, StatusEvent,
-    StreamId,
+    Callback, IngestAction, IngestEvent, Method, NoticeEvent, RecordingGenerated, Rejection,
+    StatusEvent, StreamId,
 };
+pub use crate::providers::form::parse_query;
+#[cfg(test)]
+use crate::providers::form::percent_decode;
 
 /// Classifies one request. `query` is the part after `?`, if any; `body` is the complete body
 /// (size limits are enforced by the listener before this is called).
@@ -136,11 +139,12 @@ fn classify_object(obj: &impl Fields) -> Result<Callback, Rejection> {
             start_time,
             stop_time,
             push_args,
+            file_size: None,
         }));
     }
     if obj.field("event").is_some_and(|v| !v.is_null()) {
         let event = req_string(obj, "event")?;
-        return Ok(Callback::Status(StatusEvent { id, event }));
+        return Ok(Callback::Status(StatusEvent::new(id, event)));
     }
     Err(Rejection::new(
         400,
@@ -450,6 +454,15 @@ impl<'de> Deserialize<'de> for InPlace<'de> {
     }
 }
 
+/// The notice name of the on-demand recording question.
+pub const ON_DEMAND: &str = "on_demand_record";
+
+/// recmon's answer to the on-demand recording question: record, in the formats the console
+/// configured (no `Format` or `Interval`: the domain's recording configuration applies). The
+/// operator pointed `OnDemandUrl` at a recording monitor, so that they can watch the
+/// recordings; a backend that decides per stream answers instead in `--forward-mode sync`.
+pub const ON_DEMAND_ANSWER: &str = r#"{"ApiVersion":"1.0","NeedRecord":true}"#;
+
 fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
     let params = parse_query(query);
     let get = |k: &str| {
@@ -470,10 +483,32 @@ fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
                 ),
             ))
         }
+        // The on-demand recording question (`OnDemandUrl`): domain, app and stream, no
+        // action. Recognised and logged; see [`ON_DEMAND_ANSWER`] for the answer.
+        None if ["domain", "app", "stream"].iter().all(|k| get(k).is_some()) => {
+            let mut detail = String::new();
+            for k in ["codec", "vbitrate"] {
+                if let Some(v) = get(k) {
+                    if !detail.is_empty() {
+                        detail.push(' ');
+                    }
+                    detail.push_str(&format!("{k}={}", truncate(&v, 64)));
+                }
+            }
+            return Ok(Callback::Notice(NoticeEvent {
+                id: Some(StreamId {
+                    domain: get("domain").unwrap_or_default(),
+                    app: get("app").unwrap_or_default(),
+                    stream: get("stream").unwrap_or_default(),
+                }),
+                name: ON_DEMAND.to_string(),
+                detail,
+            }));
+        }
         None => {
             return Err(Rejection::new(
                 400,
-                "GET without action: ingest callbacks need action=publish or action=publish_done in the query",
+                "GET without action: ingest callbacks need action=publish or action=publish_done in the query (or domain, app and stream for the on-demand recording question)",
             ))
         }
     };
@@ -515,47 +550,6 @@ fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
         time,
         usrargs: get("usrargs"),
     }))
-}
-
-/// Splits a query string into decoded key/value pairs (`+` is a space, `%XX` is a byte;
-/// invalid UTF-8 after decoding is replaced, since these values are only shown).
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(pair), String::new()),
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    if !s.contains(['%', '+']) {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h << 4) | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -842,13 +842,15 @@ impl ViewState {
     }
 }
 
-/// Streams that are recording sort first.
+/// Streams whose recording failed sort first, then those that are recording.
 fn state_rank(s: RecordState) -> u8 {
     match s {
-        RecordState::Started => 0,
-        RecordState::Resumed => 1,
-        RecordState::Paused => 2,
-        RecordState::None => 3,
+        RecordState::Error => 0,
+        RecordState::Started => 1,
+        RecordState::Resumed => 2,
+        RecordState::Paused => 3,
+        RecordState::Ended => 4,
+        RecordState::None => 5,
     }
 }
 

@@ -85,7 +85,8 @@ impl Theme {
             RecordState::Started => self.fg(Color::Green).add_modifier(Modifier::BOLD),
             RecordState::Resumed => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
             RecordState::Paused => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            RecordState::None => self.dim(),
+            RecordState::Error => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            RecordState::Ended | RecordState::None => self.dim(),
         }
     }
 
@@ -114,6 +115,8 @@ pub fn state_label(s: RecordState) -> &'static str {
         RecordState::Started => "● started",
         RecordState::Paused => "‖ paused",
         RecordState::Resumed => "▶ resumed",
+        RecordState::Ended => "■ ended",
+        RecordState::Error => "✗ error",
         RecordState::None => "○ none",
     }
 }

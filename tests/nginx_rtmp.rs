@@ -1,0 +1,635 @@
+//! recmon against a real nginx-rtmp (Debian's `nginx` + `libnginx-mod-rtmp`, installed by
+//! `.ci/run`) fed by a real ffmpeg (Debian's `ffmpeg`): nginx records a 20 s test pattern in
+//! 5 s files and sends every callback it has (connect, publish, update, play, play_done, done,
+//! publish_done, record_done, disconnect) to recmon, once with `notify_method post` and once
+//! with `notify_method get`. recmon must answer every one 2xx (nginx refuses the publish or
+//! drops the publisher otherwise), journal every one as nginx-rtmp's, show the stream live and
+//! then offline, and hold exactly one recording per file nginx wrote, with its real path.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Where Debian's libnginx-mod-rtmp puts the module (its modules-enabled snippet loads it as
+/// `modules/ngx_rtmp_module.so`, relative to /usr/share/nginx; the tests' own config names it).
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+/// How long ffmpeg pushes; with `record_interval 5s` and a 1 s GOP, four or five files.
+const PUSH_SECONDS: u64 = 20;
+
+/// The callbacks nginx-rtmp names in its error log (`notify: <name> '<url>'`); both
+/// `update_publish` and `update_play` are logged as `update`.
+const LOGGED_CALLS: [&str; 9] = [
+    "connect",
+    "disconnect",
+    "publish",
+    "play",
+    "update",
+    "publish_done",
+    "play_done",
+    "done",
+    "record_done",
+];
+
+fn require_tools() {
+    let hint = "bash .ci/run installs Debian's nginx, libnginx-mod-rtmp and ffmpeg packages";
+    for (tool, arg) in [("nginx", "-v"), ("ffmpeg", "-version")] {
+        assert!(
+            Command::new(tool)
+                .arg(arg)
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "{tool} is required ({hint})"
+        );
+    }
+    assert!(
+        Path::new(RTMP_MODULE).is_file(),
+        "nginx's RTMP module {RTMP_MODULE} is required ({hint})"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// True when something listens on 127.0.0.1:`port` (read from /proc/net/tcp, so that checking
+/// opens no RTMP session nginx would report).
+fn listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == local && f[3] == "0A"
+        })
+}
+
+/// A standalone nginx-rtmp (one process, no daemon) in a temp dir of its own; killed on drop,
+/// also when the test panics.
+struct Nginx {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    rec: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(method: &str, recmon: SocketAddr) -> Nginx {
+        let mut last_failure = String::new();
+        // The port is free when chosen, but another test may take it before nginx binds it.
+        for _ in 0..3 {
+            match Self::try_start(method, recmon, free_port()) {
+                Ok(n) => return n,
+                Err(e) => last_failure = e,
+            }
+        }
+        panic!("nginx did not start:\n{last_failure}");
+    }
+
+    fn try_start(method: &str, recmon: SocketAddr, port: u16) -> Result<Nginx, String> {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let rec = dir.join("rec");
+        std::fs::create_dir(&rec).unwrap();
+        let url = format!("http://{recmon}/nginx");
+        let conf = format!(
+            "load_module {RTMP_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 256; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        notify_method {method};
+        on_connect {url};
+        on_disconnect {url};
+        application live {{
+            live on;
+            record all;
+            record_path {rec};
+            record_unique on;
+            record_interval 5s;
+            on_publish {url};
+            on_publish_done {url};
+            on_play {url};
+            on_play_done {url};
+            on_done {url};
+            on_record_done {url};
+            on_update {url};
+            notify_update_timeout 2s;
+        }}
+    }}
+}}
+",
+            dir = dir.display(),
+            rec = rec.display(),
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let stderr = File::create(dir.join("stderr.txt")).unwrap();
+        let mut prefix = dir.display().to_string();
+        prefix.push('/');
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-p", &prefix])
+            // The error log from the first line on, not Debian's /var/log/nginx/error.log.
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn nginx");
+        let mut n = Nginx {
+            child,
+            port,
+            dir,
+            rec,
+            _tmp: tmp,
+        };
+        let up = wait_until(Duration::from_secs(10), || {
+            listening(port) || matches!(n.child.try_wait(), Ok(Some(_)))
+        });
+        if up && listening(port) {
+            return Ok(n);
+        }
+        let status = n.child.try_wait().ok().flatten();
+        Err(format!(
+            "nginx on port {port}: {}; stderr:\n{}\nerror.log:\n{}",
+            status.map_or("still not listening after 10 s".into(), |s| s.to_string()),
+            std::fs::read_to_string(n.dir.join("stderr.txt")).unwrap_or_default(),
+            n.error_log()
+        ))
+    }
+
+    fn rtmp_url(&self, name_and_args: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{name_and_args}", self.port)
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+
+    /// The callbacks nginx made (or tried), counted by name, from its `notify: ...` info lines:
+    /// it logs each one as it starts the HTTP request.
+    fn notify_calls(&self) -> BTreeMap<String, usize> {
+        let mut calls = BTreeMap::new();
+        for line in self.error_log().lines() {
+            let Some((_, rest)) = line.split_once("notify: ") else {
+                continue;
+            };
+            let Some((name, tail)) = rest.split_once(' ') else {
+                continue;
+            };
+            let announced =
+                tail.starts_with('\'') || (name == "record_done" && tail.starts_with("recorder="));
+            if announced && LOGGED_CALLS.contains(&name) {
+                *calls.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+        calls
+    }
+
+    /// The absolute paths of the .flv files nginx wrote.
+    fn files(&self) -> BTreeSet<String> {
+        std::fs::read_dir(&self.rec)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "flv"))
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ffmpeg with its stderr kept (it prints only errors).
+fn ffmpeg(args: &[&str]) -> Child {
+    Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg")
+}
+
+/// Waits (up to `limit`) for ffmpeg to end; its exit status and stderr.
+fn finish(child: &mut Child, limit: Duration, what: &str) -> (ExitStatus, String) {
+    let ended = child.try_wait().ok().flatten();
+    let status = ended
+        .or_else(|| wait_timeout(child, limit))
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the ffmpeg {what} was still running after {limit:?}")
+        });
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (status, err)
+}
+
+/// `%XX` and `+` decoding of one form / query value.
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first value of `key` in a form-encoded text.
+fn form_field(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (url_decode(k) == key).then(|| url_decode(v))
+    })
+}
+
+/// A field of the nginx-rtmp callback a journal line holds: from the parsed body if recmon
+/// kept one, else from the raw form body, else from the query of the path (GET).
+fn callback_field(line: &Value, key: &str) -> Option<String> {
+    if let Some(v) = line["body"][key].as_str() {
+        return Some(v.to_string());
+    }
+    if let Some(v) = line["body_text"].as_str().and_then(|t| form_field(t, key)) {
+        return Some(v);
+    }
+    let query = line["path"].as_str()?.split_once('?')?.1;
+    form_field(query, key)
+}
+
+/// The journal lines that are requests (forwarding results carry `delivery` instead).
+fn requests(r: &Recmon) -> Vec<Value> {
+    r.journal_lines()
+        .into_iter()
+        .filter(|l| l.get("method").is_some() && l.get("delivery").is_none())
+        .collect()
+}
+
+/// The journaled callbacks counted the way nginx logs them (`update_*` as `update`).
+fn journaled_calls(requests: &[Value]) -> BTreeMap<String, usize> {
+    let mut calls = BTreeMap::new();
+    for l in requests {
+        let call = callback_field(l, "call").unwrap_or_else(|| "<no call>".into());
+        let call = if call.starts_with("update_") {
+            "update".to_string()
+        } else {
+            call
+        };
+        *calls.entry(call).or_insert(0) += 1;
+    }
+    calls
+}
+
+fn count(requests: &[Value], call: &str) -> usize {
+    requests
+        .iter()
+        .filter(|l| callback_field(l, "call").as_deref() == Some(call))
+        .count()
+}
+
+/// One line per journaled request, for failure messages.
+fn summary(requests: &[Value]) -> String {
+    requests
+        .iter()
+        .map(|l| {
+            format!(
+                "seq {} {} {} -> {} provider={} call={}\n",
+                l["seq"],
+                l["method"].as_str().unwrap_or("?"),
+                l["path"].as_str().unwrap_or("?"),
+                l["status"],
+                l["provider"],
+                callback_field(l, "call").unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// cam1's entry in /api/state, if any.
+fn cam1(r: &Recmon) -> Option<Value> {
+    r.state()["streams"]
+        .as_array()?
+        .iter()
+        .find(|s| s["app"] == "live" && s["stream"] == "cam1")
+        .cloned()
+}
+
+fn ingest(r: &Recmon) -> Option<String> {
+    cam1(r).and_then(|s| s["ingest"].as_str().map(str::to_string))
+}
+
+/// Polls `cond` every 100 ms (each poll is an /api/state or journal read) up to `limit`.
+fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `recmon export JOURNAL --what recordings --format jsonl`, parsed.
+fn exported_recordings(journal: &Path) -> Vec<Value> {
+    let out = Command::new(bin())
+        .arg("export")
+        .arg(journal)
+        .args(["--what", "recordings", "--format", "jsonl"])
+        .output()
+        .expect("run recmon export");
+    assert!(
+        out.status.success(),
+        "recmon export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn nginx_rtmp_session(method: &str) {
+    require_tools();
+    let r = Recmon::start(&[]);
+    let nginx = Nginx::start(method, r.addr);
+    let diag = |r: &Recmon| {
+        format!(
+            "journal:\n{}nginx error.log:\n{}\nrecmon stderr:\n{}",
+            summary(&requests(r)),
+            nginx.error_log(),
+            r.stderr.lock().unwrap()
+        )
+    };
+
+    // The publisher: a 320x240 test pattern with a tone, a keyframe every second (nginx cuts a
+    // file only on a keyframe once record_interval has passed).
+    let push_url = nginx.rtmp_url("cam1?token=abc");
+    let seconds = PUSH_SECONDS.to_string();
+    let mut publisher = ffmpeg(&[
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        &seconds,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        &push_url,
+    ]);
+    let pushing = |p: &mut Child| matches!(p.try_wait(), Ok(None));
+
+    // Live while ffmpeg pushes (on_publish answered 2xx, or nginx would have refused it).
+    let live = poll(Duration::from_secs(10), || {
+        ingest(&r).as_deref() == Some("live") || !pushing(&mut publisher)
+    });
+    if !(live && pushing(&mut publisher)) {
+        let ffmpeg = if pushing(&mut publisher) {
+            "still pushing".to_string()
+        } else {
+            let (status, err) = finish(&mut publisher, Duration::ZERO, "publisher");
+            format!("ended, {status}: {err}")
+        };
+        panic!(
+            "cam1 never showed ingest live while ffmpeg pushed (ffmpeg {ffmpeg}); state: {}\n{}",
+            r.state(),
+            diag(&r)
+        );
+    }
+    let s = cam1(&r).unwrap();
+    assert_eq!(s["domain"], "127.0.0.1", "domain = the host of tcurl: {s}");
+    assert_eq!(s["provider"], "nginx-rtmp", "{s}");
+
+    // A viewer for 3 s: play, update_play, play_done, done and disconnect for its own session.
+    // Its done is not the publisher's: the stream stays live.
+    let mut player = ffmpeg(&[
+        "-i",
+        &nginx.rtmp_url("cam1?viewer=v1"),
+        "-t",
+        "3",
+        "-f",
+        "null",
+        "-",
+    ]);
+    let (status, err) = finish(&mut player, Duration::from_secs(15), "player");
+    assert!(status.success(), "the ffmpeg player: {status}\n{err}");
+    let player_gone = poll(Duration::from_secs(10), || {
+        let rq = requests(&r);
+        count(&rq, "play_done") == 1 && count(&rq, "disconnect") == 1
+    });
+    assert!(
+        player_gone,
+        "the player's play_done and disconnect were not journaled\n{}",
+        diag(&r)
+    );
+    assert!(
+        pushing(&mut publisher),
+        "the publisher ended early (the player took {} s?)",
+        PUSH_SECONDS
+    );
+    assert_eq!(
+        ingest(&r).as_deref(),
+        Some("live"),
+        "a viewer leaving must not end the stream\n{}",
+        diag(&r)
+    );
+
+    // The whole push went through: never refused (on_publish) nor dropped (on_update).
+    let (status, err) = finish(
+        &mut publisher,
+        Duration::from_secs(PUSH_SECONDS + 20),
+        "publisher",
+    );
+    assert!(
+        status.success(),
+        "the ffmpeg publisher: {status}\n{err}\n{}",
+        diag(&r)
+    );
+    let offline = poll(Duration::from_secs(10), || {
+        ingest(&r).as_deref() == Some("offline")
+    });
+    assert!(
+        offline,
+        "cam1 never showed ingest offline after the push ended; cam1: {:?}\n{}",
+        cam1(&r),
+        diag(&r)
+    );
+
+    // Every callback nginx made was journaled. nginx logs the whole end of the publisher's
+    // session (publish_done, done, record_done, disconnect) at once, before sending any, so
+    // once publish_done is journaled the log is complete.
+    let mut rq = Vec::new();
+    let all_journaled = poll(Duration::from_secs(10), || {
+        rq = requests(&r);
+        count(&rq, "publish_done") >= 1 && journaled_calls(&rq) == nginx.notify_calls()
+    });
+    assert!(
+        all_journaled,
+        "the journal's callbacks {:?} are not the ones nginx made {:?}\n{}",
+        journaled_calls(&rq),
+        nginx.notify_calls(),
+        diag(&r)
+    );
+    let expected_method = method.to_ascii_uppercase();
+    for l in &rq {
+        assert_eq!(l["provider"], "nginx-rtmp", "{l}");
+        // recmon answers nginx 200 even for a call it cannot use (a refusal would stop the
+        // stream) but journals it as rejected: none of a real session's calls may be.
+        assert_ne!(l["outcome"], "rejected", "{l}");
+        assert_eq!(l["method"], expected_method.as_str(), "{l}");
+        let status = l["status"].as_u64().unwrap_or(0);
+        assert!((200..300).contains(&status), "not answered 2xx: {l}");
+        assert!(
+            l["path"].as_str().is_some_and(|p| p.starts_with("/nginx")),
+            "{l}"
+        );
+    }
+    let calls: BTreeSet<String> = rq
+        .iter()
+        .filter_map(|l| callback_field(l, "call"))
+        .collect();
+    for call in [
+        "connect",
+        "publish",
+        "update_publish",
+        "play",
+        "play_done",
+        "record_done",
+        "publish_done",
+        "done",
+        "disconnect",
+    ] {
+        assert!(calls.contains(call), "no call={call} journaled: {calls:?}");
+    }
+    for (call, n) in [
+        ("connect", 2),
+        ("disconnect", 2),
+        ("publish", 1),
+        ("publish_done", 1),
+        ("play", 1),
+        ("play_done", 1),
+        ("done", 2),
+    ] {
+        assert_eq!(count(&rq, call), n, "call={call}\n{}", summary(&rq));
+    }
+
+    // The files nginx wrote: one record_done each, and one recording each in recmon with the
+    // file's absolute path as its uri.
+    let files = nginx.files();
+    assert!(
+        files.len() >= 3,
+        "a {PUSH_SECONDS} s push cut every 5 s wrote only {files:?}"
+    );
+    let done_paths: Vec<String> = rq
+        .iter()
+        .filter(|l| callback_field(l, "call").as_deref() == Some("record_done"))
+        .filter_map(|l| callback_field(l, "path"))
+        .collect();
+    assert_eq!(
+        done_paths.iter().cloned().collect::<BTreeSet<_>>(),
+        files,
+        "record_done paths"
+    );
+    assert_eq!(done_paths.len(), files.len(), "{done_paths:?}");
+
+    let mut recordings = Vec::new();
+    let uris = |recs: &[Value]| -> Vec<String> {
+        recs.iter()
+            .map(|v| v["uri"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let all_recorded = poll(Duration::from_secs(10), || {
+        recordings = exported_recordings(&r.journal);
+        uris(&recordings).into_iter().collect::<BTreeSet<_>>() == files
+    });
+    assert!(
+        all_recorded,
+        "recmon's recordings {:?} are not the files nginx wrote {files:?}",
+        uris(&recordings)
+    );
+    assert_eq!(
+        recordings.len(),
+        files.len(),
+        "exactly one recording per file: {recordings:?}"
+    );
+    for rec in &recordings {
+        assert_eq!(rec["domain"], "127.0.0.1", "{rec}");
+        assert_eq!(rec["app"], "live", "{rec}");
+        assert_eq!(rec["stream"], "cam1", "{rec}");
+    }
+    let s = cam1(&r).unwrap();
+    assert_eq!(s["recordings"], files.len(), "{s}");
+    assert_eq!(s["provider"], "nginx-rtmp", "{s}");
+    assert_eq!(s["domain"], "127.0.0.1", "{s}");
+}
+
+#[test]
+fn nginx_rtmp_post_callbacks_stream_and_recordings() {
+    nginx_rtmp_session("post");
+}
+
+#[test]
+fn nginx_rtmp_get_callbacks_stream_and_recordings() {
+    nginx_rtmp_session("get");
+}
