@@ -996,7 +996,9 @@ impl Store {
                     let from = previous_at.max(live_since).filter(|f| *f <= at);
                     match from {
                         Some(f) => (
-                            Some((at - f).num_milliseconds() as f64 / 1000.0),
+                            // In whole milliseconds of each time, as the journal keeps
+                            // them: a rebuilt store derives the same duration.
+                            Some((at.timestamp_millis() - f.timestamp_millis()) as f64 / 1000.0),
                             Some(f.timestamp()),
                             Some(at.timestamp()),
                         ),

@@ -76,25 +76,27 @@ pub fn render(store: &Store) -> (String, &'static str) {
     }
     let streams = gauge_family(&mut r, "recmon_streams", "Streams by recording state");
     let ingest = gauge_family(&mut r, "recmon_streams_ingest", "Streams by ingest state");
-    let mut by_state = [0i64; 4];
+    const STATES: [RecordState; 6] = [
+        RecordState::None,
+        RecordState::Started,
+        RecordState::Paused,
+        RecordState::Resumed,
+        RecordState::Ended,
+        RecordState::Error,
+    ];
+    let mut by_state = [0i64; STATES.len()];
     let mut by_ingest = [0i64; 3];
     for s in store.streams() {
-        by_state[s.state as usize] += 1;
+        if let Some(k) = STATES.iter().position(|st| *st == s.state) {
+            by_state[k] += 1;
+        }
         by_ingest[match s.ingest {
             Ingest::Unknown => 0,
             Ingest::Live => 1,
             Ingest::Offline => 2,
         }] += 1;
     }
-    for (i, state) in [
-        RecordState::None,
-        RecordState::Started,
-        RecordState::Paused,
-        RecordState::Resumed,
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, state) in STATES.iter().enumerate() {
         streams
             .get_or_create(&vec![("state", state.as_str().to_string())])
             .set(by_state[i]);
@@ -104,6 +106,23 @@ pub fn render(store: &Store) -> (String, &'static str) {
             .get_or_create(&vec![("ingest", name.to_string())])
             .set(by_ingest[i]);
     }
+    let providers = gauge_family(
+        &mut r,
+        "recmon_streams_provider",
+        "Streams by the provider whose callbacks name them",
+    );
+    for (p, n) in store.providers() {
+        providers
+            .get_or_create(&vec![("provider", p.as_str().to_string())])
+            .set(n as i64);
+    }
+    let viewers = Gauge::<i64>::default();
+    viewers.set(store.streams().iter().map(|s| s.viewers as i64).sum());
+    r.register(
+        "recmon_viewers",
+        "Viewers now, over every stream (nginx-rtmp and SRS play callbacks)",
+        viewers,
+    );
     let recordings = Counter::<u64>::default();
     recordings.inc_by(store.recordings().len() as u64);
     r.register("recmon_recordings", "Recording files accepted", recordings);

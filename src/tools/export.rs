@@ -372,7 +372,7 @@ pub const EVENT_COLUMNS: [&str; 16] = [
 ];
 
 /// Column names of the recordings CSV (documented in the README).
-pub const RECORDING_COLUMNS: [&str; 16] = [
+pub const RECORDING_COLUMNS: [&str; 19] = [
     "seq",
     "received_at",
     "received_at_unix",
@@ -389,10 +389,13 @@ pub const RECORDING_COLUMNS: [&str; 16] = [
     "span_s",
     "duration_mismatch",
     "push_args",
+    "provider",
+    "file_size",
+    "times_derived",
 ];
 
 /// Column names of the streams CSV (documented in the README).
-pub const STREAM_COLUMNS: [&str; 14] = [
+pub const STREAM_COLUMNS: [&str; 19] = [
     "domain",
     "app",
     "stream",
@@ -407,6 +410,11 @@ pub const STREAM_COLUMNS: [&str; 14] = [
     "last_event_at",
     "last_event_at_unix",
     "last_recording_uri",
+    "provider",
+    "viewers",
+    "hls_segments",
+    "errors",
+    "last_error",
 ];
 
 enum EventSink<'a> {
@@ -530,6 +538,12 @@ pub struct RecordingRow {
     pub duration_mismatch: bool,
     /// The `callback_*` ingest parameters.
     pub push_args: serde_json::Value,
+    /// Whose callback reported it.
+    pub provider: &'static str,
+    /// Size in bytes, where the provider reports it.
+    pub file_size: Option<u64>,
+    /// The provider sent no duration or times; they were derived from arrival times.
+    pub times_derived: bool,
 }
 
 impl RecordingRow {
@@ -552,6 +566,9 @@ impl RecordingRow {
             span_s: r.span_s(),
             duration_mismatch: r.mismatch,
             push_args: serde_json::Value::Object(r.push_args_map()),
+            provider: s.provider.as_str(),
+            file_size: r.file_size(),
+            times_derived: r.derived,
         }
     }
 
@@ -574,6 +591,9 @@ impl RecordingRow {
             opt_num(self.span_s),
             self.duration_mismatch.to_string(),
             text(&self.push_args.to_string()),
+            self.provider.to_string(),
+            opt_num(self.file_size),
+            self.times_derived.to_string(),
         ]
     }
 }
@@ -657,7 +677,7 @@ fn write_recordings(
         let start = unix_to_rfc3339(r.start_time).unwrap_or_default();
         let stop = unix_to_rfc3339(r.stop_time).unwrap_or_default();
         let push_args = r.push_args_json();
-        let record: [Cow<str>; 16] = [
+        let record: [Cow<str>; 19] = [
             r.seq.to_string().into(),
             csv_cell(&received_at),
             format!("{:.3}", r.received_at.timestamp_millis() as f64 / 1000.0).into(),
@@ -674,6 +694,9 @@ fn write_recordings(
             opt_num(r.span_s()).into(),
             r.mismatch.to_string().into(),
             csv_cell(&push_args),
+            s.provider.as_str().into(),
+            opt_num(r.file_size()).into(),
+            r.derived.to_string().into(),
         ];
         w.write_record(record.iter().map(|c| c.as_bytes()))
             .map_err(csv_error)?;
@@ -738,6 +761,11 @@ fn write_streams(
                 last_at,
                 last_at_unix,
                 text(&last_uri),
+                s.provider.as_str().to_string(),
+                s.viewers.to_string(),
+                s.segments.to_string(),
+                s.errors.to_string(),
+                text(s.last_error.as_ref().map_or("", |(what, _)| what.as_str())),
             ]
         })
         .collect();

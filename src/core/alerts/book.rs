@@ -34,6 +34,8 @@ pub enum Rule {
     ForwardFailing,
     /// A file's duration disagrees with its times.
     DurationMismatch,
+    /// The provider reported the stream's recording failed.
+    RecordingError,
 }
 
 impl Rule {
@@ -50,11 +52,12 @@ impl Rule {
             Rule::JournalFailure => "journal_failure",
             Rule::ForwardFailing => "forward_failing",
             Rule::DurationMismatch => "duration_mismatch",
+            Rule::RecordingError => "recording_error",
         }
     }
 
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::PausedTooLong,
         Rule::LiveNotRecording,
         Rule::FileOverdue,
@@ -65,6 +68,7 @@ impl Rule {
         Rule::JournalFailure,
         Rule::ForwardFailing,
         Rule::DurationMismatch,
+        Rule::RecordingError,
     ];
 
     /// How bad it is.
@@ -74,7 +78,8 @@ impl Rule {
             | Rule::FileOverdue
             | Rule::Silence
             | Rule::JournalFailure
-            | Rule::ForwardFailing => Severity::Critical,
+            | Rule::ForwardFailing
+            | Rule::RecordingError => Severity::Critical,
             Rule::PausedTooLong | Rule::ShortFile | Rule::Gap | Rule::BadSignature => {
                 Severity::Warning
             }

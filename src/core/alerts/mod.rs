@@ -16,6 +16,7 @@
 //! | `journal_failure` | a journal write failed in the last minute | critical |
 //! | `forward_failing` | a forwarding target's oldest pending callback is over a minute old | critical |
 //! | `duration_mismatch` | the newest file's duration disagrees with stop − start | info |
+//! | `recording_error` | the provider reported the stream's recording failed (ApsaraVideo `record_error`, `record_force_transcode_fail`, `transformat_error`; Tencent `record_start_failed`, `record_error`, push errors), until it records again | critical |
 
 pub mod book;
 
@@ -143,6 +144,15 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                     )
                 });
             }
+        }
+        if s.state == RecordState::Error {
+            emit(Rule::RecordingError, Some(i), s.errors, &|| {
+                format!(
+                    "{}: the recording failed: {}",
+                    name(),
+                    s.last_error.as_ref().map_or("", |(what, _)| what.as_str())
+                )
+            });
         }
         let (newest, previous) = newest_two(s, recordings);
         let newest_index = s.last_recording.map_or(0, |n| n as u64 + 1);
@@ -380,6 +390,30 @@ mod tests {
             (resolved.state, resolved.resolved_at),
             ("resolved", Some(t(401)))
         );
+    }
+
+    #[test]
+    fn a_recording_error_fires_at_once_and_resolves_when_it_records_again() {
+        let mut c = Clocked::new(only(Rule::PausedTooLong, 300));
+        c.status(0, "cam", "record_started");
+        assert!(c.firing_at(1).is_empty());
+        // ApsaraVideo's records API names; Tencent's are read the same way.
+        c.status(5, "cam", "record_force_transcode_fail");
+        assert_eq!(c.firing_at(5), [(Rule::RecordingError, Some(S.into()))]);
+        let firing = c.store.alerts().firing()[0].clone();
+        assert_eq!(firing.severity, Severity::Critical);
+        assert!(
+            firing
+                .message
+                .contains("failed: record_force_transcode_fail"),
+            "{}",
+            firing.message
+        );
+        c.status(60, "cam", "record_started");
+        assert!(c.firing_at(61).is_empty());
+        // Another error is another alert.
+        c.status(70, "cam", "transformat_error");
+        assert_eq!(c.firing_at(70).len(), 1);
     }
 
     #[test]
