@@ -285,7 +285,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "T")]
     pub start_time: Option<String>,
 
-    /// Sign each request with ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE using this key.
+    /// Sign each ApsaraVideo Live request with ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE using
+    /// this key (the other providers' requests are not signed so).
     #[arg(
         long,
         env = "RECMON_AUTH_KEY",
@@ -293,6 +294,36 @@ pub struct SimulateArgs {
         hide_env_values = true
     )]
     pub auth_key: Option<String>,
+
+    /// Whose callbacks to send, in that provider's wire format: aliyun (ApsaraVideo Live:
+    /// ingest GETs, JSON status and recording callbacks, retries), nginx-rtmp (form POSTs:
+    /// connect, publish, update_publish, play/play_done, record_done, publish_done, done,
+    /// disconnect; no retries), srs (SRS http_hooks JSON with an SRS User-Agent: on_connect,
+    /// on_publish, on_hls, on_dvr, on_play/on_stop, on_unpublish, on_close; no retries) or
+    /// tencent (Tencent Cloud JSON events: 1 push, 332 recording status, 100 recording file,
+    /// 0 push cut; retries).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "aliyun",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::PossibleValuesParser::new(["aliyun", "nginx-rtmp", "srs", "tencent"]),
+            |name: String| crate::providers::Provider::from_name(&name).unwrap_or_default(),
+        )
+    )]
+    pub provider: crate::providers::Provider,
+
+    /// With --provider tencent: sign each callback as Tencent Cloud does, `sign` = md5(KEY + t)
+    /// with `t` = the send time + 10 minutes, for a receiver run with the same --tencent-key.
+    /// Without it the callbacks carry `t` but no `sign`. Prefer the RECMON_TENCENT_KEY
+    /// environment variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "RECMON_TENCENT_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub tencent_key: Option<String>,
 }
 
 /// The alert rules' thresholds and where alerts go (the receiver's and `recmon attach`'s).

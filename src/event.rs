@@ -86,6 +86,9 @@ pub struct StatusEvent {
     /// What the provider said about it beyond the name (an error code and message), when it
     /// did; untrusted text.
     pub detail: Option<String>,
+    /// When the provider says it happened (Unix seconds), where it does (Tencent's
+    /// `event_time`): a repeat with the same time is a retry however late it comes.
+    pub time: Option<i64>,
 }
 
 impl StatusEvent {
@@ -95,6 +98,7 @@ impl StatusEvent {
             id,
             event: event.into(),
             detail: None,
+            time: None,
         }
     }
 

@@ -88,12 +88,18 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     // Started before the screen is taken over, so that an error (port in use, journal not
     // writable) is printed on a normal terminal.
     let service = Service::start(args.service_config()?).await?;
-    // Once the listener verifies signatures (--auth-key), the demo signs with the same key.
-    let demo = args
-        .demo
-        .then(|| tokio::spawn(simulate::run_demo(service.addr, args.auth_key.clone())));
+    // Once the listener verifies signatures (--auth-key, --tencent-key), the demo signs with
+    // the same keys.
+    let demo = args.demo.then(|| {
+        tokio::spawn(simulate::run_demo(
+            service.addr,
+            args.auth_key.clone(),
+            args.tencent_key.clone(),
+        ))
+    });
     let demo_line = format!(
-        "recmon: demo: simulating 4 streams on 2 domains against http://{}/recmon; Ctrl-C to stop",
+        "recmon: demo: simulating {} against http://{}/recmon; Ctrl-C to stop",
+        simulate::demo_description(),
         service.addr
     );
     let after_seq = service.resumed.as_ref().map_or(0, |r| r.last_seq);

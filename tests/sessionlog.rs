@@ -1106,8 +1106,14 @@ fn demo_callbacks_pass_the_receivers_own_signature_check() {
     assert!(status.success(), "{err}");
     let lines = r.journal_lines();
     assert!(lines.len() >= 3);
-    for l in &lines {
+    // The demo mixes providers: ApsaraVideo's callbacks carry its signature; nginx-rtmp's and
+    // SRS's sign nothing; Tencent's are checked only with --tencent-key.
+    let aliyun: Vec<_> = lines.iter().filter(|l| l["provider"] == "aliyun").collect();
+    assert!(!aliyun.is_empty(), "{lines:?}");
+    for l in aliyun {
         assert_eq!(l["auth"], "ok", "{l}");
+    }
+    for l in &lines {
         assert_eq!(l["status"], 200, "{l}");
     }
 }

@@ -400,7 +400,7 @@ fn help_popup_fits_80x24_and_pages_through() {
         matches!(v.popup, Some(Popup::Help { scroll }) if scroll > 0),
         "PgDn closed or did not scroll the help:\n{second_text}"
     );
-    assert!(second_text.contains("lines 19–38 of 38"), "{second_text}");
+    assert!(second_text.contains("lines 19–38 of 44"), "{second_text}");
     assert!(
         second_text.contains("What the filter matches"),
         "{second_text}"
@@ -636,6 +636,7 @@ fn add_recording(store: &mut Store, id: &StreamId, n: u64, line: &Arc<str>) {
         start_time: Some(n as i64 * 60),
         stop_time: Some(n as i64 * 60 + 60),
         push_args: vec![],
+        file_size: None,
     });
     let entry = JournalEntry {
         seq: store.last_seq() + 1,

@@ -6,6 +6,7 @@
 use recmon::core::journal::{encode_body, JournalReader, ReadItem};
 use recmon::event::{Callback, Method};
 use recmon::providers::aliyun::{classify_post_reference, classify_request};
+use recmon::providers::{classify, detect, Provider};
 
 /// One classifier input, decoded from fuzzer bytes: the first byte picks the method (0 GET,
 /// 1 POST, 2 anything else, modulo 3); if a NUL byte follows, the bytes before it are the
@@ -48,7 +49,10 @@ pub fn classify_input(data: &[u8]) -> ClassifyInput<'_> {
 /// Runs the pure classifier on `data` and checks the invariants every caller relies on: no
 /// panic, rejections are 4xx with a message, the in-place fast path reads a POST body exactly
 /// as a full `Value` parse does, and the body is journaled in a form that reads back byte for
-/// byte. Returns the verdict's kind (`recording`, `status`, `ingest`) or `rejected`.
+/// byte. Every provider's reader is run on the same input too, with the same invariants
+/// (nginx-rtmp and SRS may also refuse with 200: they never answer otherwise), and Tencent's
+/// signature check. Returns the kind of the verdict of the provider the request's shape
+/// names (`recording`, `status`, `ingest`, `play`, `segment`, `notice`) or `rejected`.
 pub fn check_classify(data: &[u8]) -> &'static str {
     let ClassifyInput {
         method,
@@ -61,20 +65,35 @@ pub fn check_classify(data: &[u8]) -> &'static str {
         assert_eq!(verdict, reference, "fast path and Value path disagree");
         assert_eq!(parsed, reference_parsed);
     }
-    let kind = match &verdict {
-        Ok(cb) => {
-            if let Callback::Recording(r) = cb {
-                assert!(r.duration.is_none_or(f64::is_finite));
-                let _ = r.duration_mismatch();
+    let check =
+        |provider: Provider, verdict: &Result<Callback, recmon::event::Rejection>| match verdict {
+            Ok(cb) => {
+                if let Callback::Recording(r) = cb {
+                    assert!(r.duration.is_none_or(f64::is_finite));
+                    let _ = r.duration_mismatch();
+                }
+                cb.kind()
             }
-            cb.kind()
+            Err(rej) => {
+                let fail_open = matches!(provider, Provider::NginxRtmp | Provider::Srs);
+                assert!(
+                    (400..500).contains(&rej.status) || (fail_open && rej.status == 200),
+                    "{provider:?}: {rej:?}"
+                );
+                assert!(!rej.error.is_empty());
+                "rejected"
+            }
+        };
+    let mut kind = check(Provider::Aliyun, &verdict);
+    let detected = detect(method, query, None, None, body);
+    for p in Provider::ALL {
+        let (v, _) = classify(p, method, query, body);
+        let k = check(p, &v);
+        if p == detected {
+            kind = k;
         }
-        Err(rej) => {
-            assert!((400..500).contains(&rej.status), "{rej:?}");
-            assert!(!rej.error.is_empty());
-            "rejected"
-        }
-    };
+    }
+    let _ = recmon::providers::tencent::verify(body, "key", 1_800_000_000);
     let enc = encode_body(body, parsed);
     if let Some(raw) = enc.inline {
         // Inline bodies must load with a plain JSON reader, nested one level deeper.
@@ -152,7 +171,15 @@ mod tests {
         }
         assert_eq!(
             kinds.into_iter().collect::<Vec<_>>(),
-            ["ingest", "recording", "rejected", "status"]
+            [
+                "ingest",
+                "notice",
+                "play",
+                "recording",
+                "rejected",
+                "segment",
+                "status"
+            ]
         );
     }
 

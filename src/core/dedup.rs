@@ -41,9 +41,15 @@ pub struct Deduper {
     /// Two independent random SipHash keys per process: together a 128-bit key that nobody
     /// outside the process can aim a collision at (the set is rebuilt on resume anyway).
     key_hashers: (RandomState, RandomState),
-    last_status: HashMap<StreamId, (String, DateTime<Utc>)>,
-    last_ingest: HashMap<StreamId, (IngestAction, DateTime<Utc>)>,
+    last_status: HashMap<StreamId, Last<String>>,
+    last_ingest: HashMap<StreamId, Last<IngestAction>>,
 }
+
+/// A stream's last status or ingest event: what, when it arrived, and when the provider says
+/// it happened, where it says so (Tencent's `event_time`: Tencent retries a minute apart for
+/// twelve minutes, far outside the window, and a repeat with the same event time is its
+/// retry however late it comes).
+type Last<T> = (T, DateTime<Utc>, Option<i64>);
 
 /// What to restore if a decision has to be taken back.
 #[derive(Debug)]
@@ -51,9 +57,9 @@ pub enum Undo {
     /// Forget a recording key.
     Recording(u128),
     /// Restore the previous last status event.
-    Status(StreamId, Option<(String, DateTime<Utc>)>),
+    Status(StreamId, Option<Last<String>>),
     /// Restore the previous last ingest event.
-    Ingest(StreamId, Option<(IngestAction, DateTime<Utc>)>),
+    Ingest(StreamId, Option<Last<IngestAction>>),
 }
 
 impl Deduper {
@@ -71,18 +77,26 @@ impl Deduper {
             }
             Callback::Status(s) => {
                 let prev = self.last_status.get(&s.id);
-                if prev.is_some_and(|(ev, t)| *ev == s.event && within(*t)) {
+                if prev.is_some_and(|(ev, t, time)| {
+                    *ev == s.event && (within(*t) || (s.time.is_some() && *time == s.time))
+                }) {
                     return (Outcome::Duplicate, None);
                 }
-                let prev = self.last_status.insert(s.id.clone(), (s.event.clone(), at));
+                let prev = self
+                    .last_status
+                    .insert(s.id.clone(), (s.event.clone(), at, s.time));
                 (Outcome::Accepted, Some(Undo::Status(s.id.clone(), prev)))
             }
             Callback::Ingest(i) => {
                 let prev = self.last_ingest.get(&i.id);
-                if prev.is_some_and(|(a, t)| *a == i.action && within(*t)) {
+                if prev.is_some_and(|(a, t, time)| {
+                    *a == i.action && (within(*t) || (i.time.is_some() && *time == i.time))
+                }) {
                     return (Outcome::Duplicate, None);
                 }
-                let prev = self.last_ingest.insert(i.id.clone(), (i.action, at));
+                let prev = self
+                    .last_ingest
+                    .insert(i.id.clone(), (i.action, at, i.time));
                 (Outcome::Accepted, Some(Undo::Ingest(i.id.clone(), prev)))
             }
             // One HLS segment file is written once: a repeat is a retry.
@@ -135,18 +149,21 @@ impl Deduper {
             // In place when the stream is known (almost always, over a long journal): no
             // key or event string is allocated again.
             Callback::Status(s) => match self.last_status.get_mut(&s.id) {
-                Some((event, t)) => {
+                Some((event, t, time)) => {
                     event.clone_from(&s.event);
                     *t = at;
+                    *time = s.time;
                 }
                 None => {
-                    self.last_status.insert(s.id.clone(), (s.event.clone(), at));
+                    self.last_status
+                        .insert(s.id.clone(), (s.event.clone(), at, s.time));
                 }
             },
             Callback::Ingest(i) => match self.last_ingest.get_mut(&i.id) {
-                Some(last) => *last = (i.action, at),
+                Some(last) => *last = (i.action, at, i.time),
                 None => {
-                    self.last_ingest.insert(i.id.clone(), (i.action, at));
+                    self.last_ingest
+                        .insert(i.id.clone(), (i.action, at, i.time));
                 }
             },
             Callback::Segment(s) => {
@@ -223,5 +240,56 @@ impl Deduper {
                 undo: None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Method;
+    use crate::providers::{classify, Provider};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn tencent(body: &str) -> Result<Callback, Rejection> {
+        classify(Provider::Tencent, Method::Post, None, body.as_bytes()).0
+    }
+
+    #[test]
+    fn a_tencent_retry_a_minute_later_is_a_duplicate_by_its_event_time() {
+        let push = |time: i64| {
+            tencent(&format!(
+                r#"{{"event_type":1,"app":"d","appname":"live","stream_id":"s","event_time":{time}}}"#
+            ))
+        };
+        let paused = |time: i64| {
+            tencent(&format!(
+                r#"{{"event_type":332,"domain":"d","appname":"live","stream_id":"s","record_event":"record_paused","event_time":{time}}}"#
+            ))
+        };
+        let mut d = Deduper::default();
+        assert_eq!(d.sequence(&push(100), at(0)).outcome, Outcome::Accepted);
+        // Tencent's retries: a minute apart, twelve times.
+        for k in 1..=12 {
+            assert_eq!(
+                d.sequence(&push(100), at(60 * k)).outcome,
+                Outcome::Duplicate
+            );
+        }
+        assert_eq!(d.sequence(&paused(200), at(800)).outcome, Outcome::Accepted);
+        assert_eq!(
+            d.sequence(&paused(200), at(860)).outcome,
+            Outcome::Duplicate
+        );
+        // Another push of the stream (another event time) is a new one.
+        assert_eq!(d.sequence(&push(900), at(900)).outcome, Outcome::Accepted);
+        // A decision taken back forgets the time with the event.
+        let mut d = Deduper::default();
+        let (o, undo) = d.decide(&push(100).unwrap(), at(0));
+        assert_eq!(o, Outcome::Accepted);
+        d.undo(undo.unwrap());
+        assert_eq!(d.sequence(&push(100), at(60)).outcome, Outcome::Accepted);
     }
 }

@@ -79,8 +79,17 @@ pub struct Stream {
     pub provider: Provider,
     /// Viewers now: plays minus stops (nginx-rtmp, SRS), never below 0.
     pub viewers: u32,
-    /// HLS segments written (SRS on_hls); their seconds are in `total_duration_s`.
+    /// HLS segments written (SRS on_hls).
     pub segments: u64,
+    /// Their seconds. SRS writes HLS and DVR files of one broadcast side by side, so the
+    /// stream's recorded time (`total_duration_s`) is its files' seconds or these, whichever
+    /// is more: never both added up.
+    pub segment_s: f64,
+    /// Seconds of the stream's recording files.
+    pub file_s: f64,
+    /// When the newest publish arrived (kept after publish_done: nginx-rtmp reports the last
+    /// file after it).
+    pub published_at: Option<DateTime<Utc>>,
     /// Error events (recording errors, push errors).
     pub errors: u64,
     /// The newest error: its event name and what the provider said (untrusted text), and when.
@@ -243,6 +252,8 @@ pub struct LogEntry {
     pub detail: String,
     /// Why it was rejected.
     pub error: Option<String>,
+    /// Whose format it was read as.
+    pub provider: Provider,
     /// Refused for a missing, wrong or stale signature.
     pub auth_failed: bool,
     /// The journal line, for `--json` output and the detail view.
@@ -940,6 +951,7 @@ impl Store {
             summary,
             detail,
             error: req.error.map(str::to_string),
+            provider: req.provider,
             auth_failed: req.auth == Some(AuthCheck::Failed),
             line,
             source: req.source,
@@ -990,10 +1002,7 @@ impl Store {
                     // No duration or times (nginx-rtmp, SRS): the file began when the
                     // stream's previous file was reported or its publish arrived, whichever
                     // is later, and ended when this callback arrived.
-                    let live_since = (s.ingest == Ingest::Live)
-                        .then_some(s.ingest_since)
-                        .flatten();
-                    let from = previous_at.max(live_since).filter(|f| *f <= at);
+                    let from = previous_at.max(s.published_at).filter(|f| *f <= at);
                     match from {
                         Some(f) => (
                             // In whole milliseconds of each time, as the journal keeps
@@ -1028,7 +1037,8 @@ impl Store {
                     previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
                 };
                 s.recordings += 1;
-                s.total_duration_s += rec.effective_duration().unwrap_or(0.0);
+                s.file_s += rec.effective_duration().unwrap_or(0.0);
+                s.total_duration_s = s.file_s.max(s.segment_s);
                 s.last_recording = Some(next_recording);
                 s.last_event = Some("recording".to_string());
                 self.recordings.push(rec);
@@ -1042,6 +1052,9 @@ impl Store {
                     s.ingest = ingest;
                     s.ingest_since = Some(at);
                 }
+                if ingest == Ingest::Live {
+                    s.published_at = Some(at);
+                }
                 s.last_event = Some(i.action.as_str().to_string());
             }
             Callback::Play(p) => {
@@ -1053,7 +1066,8 @@ impl Store {
             }
             Callback::Segment(seg) => {
                 s.segments += 1;
-                s.total_duration_s += seg.duration.unwrap_or(0.0);
+                s.segment_s += seg.duration.unwrap_or(0.0);
+                s.total_duration_s = s.file_s.max(s.segment_s);
                 s.last_event = Some("hls_segment".to_string());
             }
             Callback::Notice(n) => {
@@ -1085,6 +1099,9 @@ impl Store {
             provider,
             viewers: 0,
             segments: 0,
+            segment_s: 0.0,
+            file_s: 0.0,
+            published_at: None,
             errors: 0,
             last_error: None,
         });

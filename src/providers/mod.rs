@@ -21,6 +21,7 @@ pub(crate) mod captures;
 
 pub use crate::event::Provider;
 use crate::event::{Callback, Method, Outcome, Rejection};
+use memchr::memmem;
 
 /// Classifies one request as `provider`'s. Returns the verdict and whether the body parsed as
 /// JSON (the journal keeps such bodies inline).
@@ -71,7 +72,8 @@ fn unsupported(body: &[u8]) -> Option<Rejection> {
 /// Which provider sent a request, from its shape alone:
 /// - a `call=` form (POST body, or GET query) with `app` or `tcurl`: nginx-rtmp;
 /// - a POST whose `User-Agent` is `SRS/...`, or whose JSON object has a string `action`: SRS;
-/// - a POST whose JSON object has `event_type`: Tencent Cloud;
+/// - a POST whose JSON object has an `event_type` member (of any type: Tencent's reader names
+///   a wrong one): Tencent Cloud;
 /// - anything else: ApsaraVideo Live (whose classifier names what is missing).
 ///
 /// Cheap for the common case: an ApsaraVideo JSON body is only searched for two keys.
@@ -91,14 +93,34 @@ pub fn detect(
             Provider::Aliyun
         }
         Method::Post => {
+            const FORM: &str = "application/x-www-form-urlencoded";
             let form = content_type.is_some_and(|c| {
-                c.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
+                let c = c.trim_start().as_bytes();
+                c.len() >= FORM.len() && c[..FORM.len()].eq_ignore_ascii_case(FORM.as_bytes())
             });
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            if first == Some(&b'{') {
+                // JSON: SRS's and Tencent's keys, searched with finders built once.
+                if user_agent.is_some_and(|u| u.starts_with("SRS/")) {
+                    return Provider::Srs;
+                }
+                static KEYS: std::sync::LazyLock<(memmem::Finder, memmem::Finder)> =
+                    std::sync::LazyLock::new(|| {
+                        (
+                            memmem::Finder::new(b"\"action\"").into_owned(),
+                            memmem::Finder::new(b"\"event_type\"").into_owned(),
+                        )
+                    });
+                if KEYS.0.find(body).is_some() && srs::looks_like(body) {
+                    return Provider::Srs;
+                }
+                if KEYS.1.find(body).is_some() && tencent::looks_like(body) {
+                    return Provider::Tencent;
+                }
+                return Provider::Aliyun;
+            }
             if (form || first.is_some_and(|b| b.is_ascii_alphabetic()))
-                && memchr::memmem::find(body, b"call=").is_some()
+                && memmem::find(body, b"call=").is_some()
                 && nginx_rtmp::looks_like(&nginx_rtmp::fields(method, query, body))
             {
                 return Provider::NginxRtmp;
@@ -108,13 +130,6 @@ pub fn detect(
             }
             if user_agent.is_some_and(|u| u.starts_with("SRS/")) {
                 return Provider::Srs;
-            }
-            if memchr::memmem::find(body, b"\"action\"").is_some() && srs::looks_like(body) {
-                return Provider::Srs;
-            }
-            if memchr::memmem::find(body, b"\"event_type\"").is_some() && tencent::looks_like(body)
-            {
-                return Provider::Tencent;
             }
             Provider::Aliyun
         }
@@ -179,10 +194,20 @@ pub fn answer(
     match provider {
         // SRS takes only `0` or an object whose integer `code` is 0 as success; everything it
         // sends is answered so (see srs's module doc).
-        Provider::Srs if status == 200 => (200, format!("{{\"code\":0,\"seq\":{seq}}}")),
-        Provider::Tencent if outcome != Outcome::Rejected => {
-            (200, format!("{{\"code\":0,\"seq\":{seq}}}"))
-        }
+        Provider::Srs if status == 200 => (
+            200,
+            format!(
+                "{{\"code\":0,\"seq\":{seq},\"outcome\":\"{}\"}}",
+                outcome.as_str()
+            ),
+        ),
+        Provider::Tencent if outcome != Outcome::Rejected => (
+            200,
+            format!(
+                "{{\"code\":0,\"seq\":{seq},\"outcome\":\"{}\"}}",
+                outcome.as_str()
+            ),
+        ),
         Provider::Aliyun
             if outcome != Outcome::Rejected
                 && matches!(callback, Some(Callback::Notice(n)) if n.name == aliyun::ON_DEMAND) =>
@@ -254,12 +279,18 @@ mod tests {
     #[test]
     fn answers_are_what_each_sender_requires() {
         let (s, b) = answer(Provider::Srs, 3, Outcome::Accepted, 200, None, None);
-        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":3}"#));
+        assert_eq!(
+            (s, b.as_str()),
+            (200, r#"{"code":0,"seq":3,"outcome":"accepted"}"#)
+        );
         // SRS's own parse: an object with an integer code equal to 0.
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["code"].as_i64(), Some(0));
         let (s, b) = answer(Provider::Srs, 4, Outcome::Rejected, 200, Some("x"), None);
-        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":4}"#));
+        assert_eq!(
+            (s, b.as_str()),
+            (200, r#"{"code":0,"seq":4,"outcome":"rejected"}"#)
+        );
         let (s, _) = answer(
             Provider::NginxRtmp,
             5,
@@ -279,7 +310,10 @@ mod tests {
         );
         assert_eq!((s, b.as_str()), (403, r#"{"error":"bad sign"}"#));
         let (s, b) = answer(Provider::Tencent, 7, Outcome::Duplicate, 200, None, None);
-        assert_eq!((s, b.as_str()), (200, r#"{"code":0,"seq":7}"#));
+        assert_eq!(
+            (s, b.as_str()),
+            (200, r#"{"code":0,"seq":7,"outcome":"duplicate"}"#)
+        );
         let (s, b) = answer(Provider::Aliyun, 8, Outcome::Accepted, 200, None, None);
         assert_eq!(
             (s, b.as_str()),

@@ -21,16 +21,15 @@ use crate::event::{
     StatusEvent, StreamId,
 };
 
-/// Whether a body is a Tencent event: a JSON object with a numeric `event_type`.
+/// Whether a body is a Tencent event: a JSON object with an `event_type` member at its top
+/// level, of any type (a wrong one is better refused by Tencent's reader, which names it;
+/// Cloudflare's `data.event_type` is not one).
 pub fn looks_like(body: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Peek {
-        event_type: Option<Value>,
+        event_type: Option<serde::de::IgnoredAny>,
     }
-    serde_json::from_slice::<Peek>(body)
-        .ok()
-        .and_then(|p| p.event_type)
-        .is_some_and(|v| event_type_of(&v).is_some())
+    serde_json::from_slice::<Peek>(body).is_ok_and(|p| p.event_type.is_some())
 }
 
 fn event_type_of(v: &Value) -> Option<i64> {
@@ -202,7 +201,18 @@ fn classify_object(obj: &Map<String, Value>) -> Result<Callback, Rejection> {
             let duration = match obj.get("duration") {
                 None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => n.as_f64().filter(|d| d.is_finite()),
-                Some(Value::String(s)) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
+                Some(Value::String(s)) => Some(
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|d| d.is_finite())
+                        .ok_or_else(|| {
+                            Rejection::new(
+                                422,
+                                "field duration must be a number of seconds, got a string that is not a finite number",
+                            )
+                        })?,
+                ),
                 Some(other) => {
                     return Err(Rejection::new(
                         422,
@@ -263,6 +273,7 @@ fn classify_object(obj: &Map<String, Value>) -> Result<Callback, Rejection> {
                 id: id()?,
                 event,
                 detail: errmsg()?,
+                time: int("event_time")?,
             })
         }
         321 | 341 => Callback::Status(StatusEvent {
@@ -276,6 +287,7 @@ fn classify_object(obj: &Map<String, Value>) -> Result<Callback, Rejection> {
             detail: errmsg()?
                 .or(text("abnormal_event")?)
                 .or(Some(format!("event_type {event_type}"))),
+            time: int("event_time")?,
         }),
         other => {
             let mut detail = Vec::new();

@@ -237,6 +237,16 @@ pub async fn serve(
             let _permit = permit;
             let broken = tokio::select! {
                 r = conn => match r {
+                    // hyper answered 414 itself: journal what it answered.
+                    Err(e) if e.is_parse_too_large() && e.to_string().contains("URI too long") => {
+                        Some(Rejection::new(
+                            414,
+                            format!(
+                                "request target too long (the request line may take at most {} bytes): {e}; send a shorter path and query",
+                                crate::util::human::thousands(MAX_HEAD_BYTES as u64)
+                            ),
+                        ))
+                    }
                     Err(e) if e.is_parse_too_large() => Some(Rejection::new(
                         431,
                         format!(

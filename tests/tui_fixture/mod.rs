@@ -17,8 +17,9 @@ use recmon::core::dedup::Deduper;
 use recmon::core::journal::{encode_body, write_line, JournalEntry};
 use recmon::core::outbox::{Delivery, DeliveryLine, DeliveryResult, ForwardMode};
 use recmon::core::store::Store;
-use recmon::event::Method;
+use recmon::event::{Callback, Method, Provider, Rejection};
 use recmon::providers::aliyun::classify_request;
+use recmon::providers::classify;
 use recmon::views::tui::theme::Theme;
 use recmon::views::tui::{handle_key, render, HeaderInfo, ViewState};
 
@@ -115,12 +116,33 @@ impl Feed {
         self.store.apply_delivery(&back, Arc::from(text.as_str()));
     }
 
-    /// One request at `t` seconds past [`base`], journaled, read back and applied.
+    /// One ApsaraVideo Live request at `t` seconds past [`base`], journaled, read back and
+    /// applied.
     pub fn request(&mut self, t: i64, method: &str, path: &str, body: &str) {
+        let query = path.split_once('?').map(|(_, q)| q);
+        let verdict = classify_request(Method::from_name(method), query, body.as_bytes());
+        self.apply(Provider::Aliyun, verdict, t, method, path, body);
+    }
+
+    /// One request at `t` read as `provider`'s (as the receiver reads a request it detected
+    /// or pinned as that provider's), journaled with its provider, read back and applied.
+    pub fn request_as(&mut self, provider: Provider, t: i64, method: &str, path: &str, body: &str) {
+        let query = path.split_once('?').map(|(_, q)| q);
+        let verdict = classify(provider, Method::from_name(method), query, body.as_bytes());
+        self.apply(provider, verdict, t, method, path, body);
+    }
+
+    fn apply(
+        &mut self,
+        provider: Provider,
+        (verdict, parsed): (Result<Callback, Rejection>, bool),
+        t: i64,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) {
         self.seq += 1;
         let received_at = at(t);
-        let query = path.split_once('?').map(|(_, q)| q);
-        let (verdict, parsed) = classify_request(Method::from_name(method), query, body.as_bytes());
         // The sequencer's own step: accepted, duplicate or rejected, and the status.
         let decision = self.dedup.sequence(&verdict, received_at);
         let (outcome, status, error, cb) = (
@@ -132,7 +154,25 @@ impl Feed {
         let enc = encode_body(body.as_bytes(), parsed);
         let mut headers = BTreeMap::new();
         headers.insert("host".to_string(), "rec.example.com:8080".to_string());
-        headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
+        // What each sender sends (nginx-rtmp sends no User-Agent).
+        match provider {
+            Provider::Aliyun => {
+                headers.insert("user-agent".to_string(), "aliyun-live-callback".to_string());
+            }
+            Provider::NginxRtmp => {
+                headers.insert(
+                    "content-type".to_string(),
+                    "application/x-www-form-urlencoded".to_string(),
+                );
+            }
+            Provider::Srs => {
+                headers.insert("content-type".to_string(), "application/json".to_string());
+                headers.insert("user-agent".to_string(), "SRS/5.0.213(Bee)".to_string());
+            }
+            Provider::Tencent => {
+                headers.insert("content-type".to_string(), "application/json".to_string());
+            }
+        }
         if !body.is_empty() {
             headers.insert("content-length".to_string(), body.len().to_string());
         }
@@ -145,7 +185,7 @@ impl Feed {
             headers,
             outcome,
             status,
-            provider: Default::default(),
+            provider,
             kind: cb.as_ref().map(|c| c.kind().to_string()),
             forward: if outcome == recmon::event::Outcome::Rejected {
                 Vec::new()

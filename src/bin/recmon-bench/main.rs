@@ -295,7 +295,7 @@ fn run_suite(
     let load_at_start = loadavg();
     let started = std::time::Instant::now();
     type Section = (&'static str, fn(&mut suite::Suite));
-    let sections: [Section; 11] = [
+    let sections: [Section; 12] = [
         ("ingest", suite::Suite::ingest),
         ("tui", suite::Suite::ingest_tui),
         ("latency", suite::Suite::latency),
@@ -307,6 +307,7 @@ fn run_suite(
         ("attach", suite::Suite::attach),
         ("forward", suite::Suite::forward),
         ("alerts", suite::Suite::alerts),
+        ("providers", suite::Suite::providers),
     ];
     for (name, f) in sections {
         if want(name) {

@@ -14,7 +14,7 @@ use super::theme::{ingest_label, outcome_label, state_label, Theme};
 use crate::core::alerts::Severity;
 use crate::core::journal::{format_time, JournalEntry};
 use crate::core::store::{DeliveryState, ForwardTarget, LogEntry, Recording, Store, Stream};
-use crate::util::human::count;
+use crate::util::human::{bytes, count};
 
 /// Longest line kept in the popup (it wraps); longer ones are cut with an ellipsis.
 const LINE_MAX: usize = 2000;
@@ -26,6 +26,8 @@ const BODY_LINES_MAX: usize = 5000;
 pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
     let theme = view.theme;
     let utc = view.utc;
+    // With one provider the detail is as it always was; with several it says whose.
+    let several = view.several_providers();
     let mut b = Builder {
         lines: Vec::new(),
         theme,
@@ -34,7 +36,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
         Panel::Streams => {
             let idx = *view.stream_order().get(view.streams.selected)? as usize;
             let s = src.streams.get(idx)?;
-            stream_lines(&mut b, s, src.now, utc);
+            stream_lines(&mut b, s, src.now, utc, several);
             b.blank();
             stream_recordings(&mut b, s, src.recordings, utc);
             let last = src.log.iter().rev().find(|e| e.stream == Some(idx as u32));
@@ -42,7 +44,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
                 Some(e) => {
                     b.blank();
                     b.heading("last request for this stream");
-                    request_lines(&mut b, e, src.forward, utc);
+                    request_lines(&mut b, e, src.forward, utc, several);
                 }
                 None => b.note("No request for this stream is in the in-memory log any more; the journal has them all."),
             }
@@ -52,12 +54,12 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
             let i = view.recording_at(view.recordings.selected)?;
             let r = src.recordings.get(i)?;
             let stream = src.streams.get(r.stream as usize);
-            recording_lines(&mut b, r, stream, utc);
+            recording_lines(&mut b, r, stream, utc, several);
             b.blank();
             match find_by_seq(src, r.seq) {
                 Some(e) => {
                     b.heading("the request");
-                    request_lines(&mut b, e, src.forward, utc);
+                    request_lines(&mut b, e, src.forward, utc, several);
                 }
                 None => b.note(&format!(
                     "The raw request is no longer in the in-memory request log (it keeps the newest {}); it is in the journal at seq {}.",
@@ -70,7 +72,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
         Panel::Requests => {
             let pos = *view.log_rows().get(view.requests.selected)?;
             let e = src.log.get(pos)?;
-            request_lines(&mut b, e, src.forward, utc);
+            request_lines(&mut b, e, src.forward, utc, several);
             format!("request · seq {}", e.seq)
         }
     };
@@ -231,10 +233,13 @@ fn time(t: DateTime<Utc>, utc: bool) -> String {
     )
 }
 
-fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool) {
+fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool, several: bool) {
     b.field("domain", &s.id.domain);
     b.field("app", &s.id.app);
     b.field("stream", &s.id.stream);
+    if several {
+        b.field("provider", s.provider.as_str());
+    }
     let since = s
         .state_since
         .map(|t| {
@@ -259,9 +264,29 @@ fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool) {
         &format!("{}{since}", ingest_label(s.ingest)),
         b.theme.ingest(s.ingest),
     );
+    if s.viewers > 0 {
+        b.field("viewers", &format!("{} now", thousands(s.viewers as u64)));
+    }
     b.field("recordings", &s.recordings.to_string());
     b.field("total", &hms_ms(s.total_duration_s));
+    if s.segments > 0 {
+        b.field(
+            "hls segments",
+            &format!("{} (their seconds are in the total)", thousands(s.segments)),
+        );
+    }
     b.field("pauses", &s.pauses.to_string());
+    if s.errors > 0 {
+        let style = b.theme.state(crate::event::RecordState::Error);
+        b.field_styled("errors", &thousands(s.errors), style);
+        if let Some((what, at)) = &s.last_error {
+            b.field_styled(
+                "last error",
+                &format!("{what} at {}", time(*at, utc)),
+                style,
+            );
+        }
+    }
     match (&s.last_event, s.last_event_at) {
         (Some(ev), Some(at)) => b.field("last event", &format!("{ev} at {}", time(at, utc))),
         _ => b.field("last event", "-"),
@@ -300,8 +325,13 @@ fn stream_recordings(b: &mut Builder, s: &Stream, recordings: &[Recording], utc:
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            // `≠` after the number, in a column of its own, so that durations stay aligned.
-            let duration = r.duration.map_or_else(|| "-".into(), hms_ms);
+            // `≠` after the number, in a column of its own, so that durations stay aligned;
+            // `~` before one derived from arrival times.
+            let duration = match r.duration {
+                Some(d) if r.derived => format!("~{}", hms_ms(d)),
+                Some(d) => hms_ms(d),
+                None => "-".into(),
+            };
             let mark = if r.mismatch { "≠" } else { " " };
             [
                 format!("#{}", r.seq),
@@ -395,14 +425,24 @@ fn gap_text(previous: Option<FileSpan>, this: FileSpan) -> String {
     )
 }
 
-fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc: bool) {
+fn recording_lines(
+    b: &mut Builder,
+    r: &Recording,
+    stream: Option<&Stream>,
+    utc: bool,
+    several: bool,
+) {
     if let Some(s) = stream {
         b.field(
             "stream",
             &format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream),
         );
+        if several {
+            b.field("provider", s.provider.as_str());
+        }
     }
     b.field("uri", &r.uri);
+    let derived = if r.derived { "~" } else { "" };
     b.field(
         "duration",
         &r.duration
@@ -411,11 +451,17 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
                 if d.abs() >= crate::util::human::IMPLAUSIBLE_S {
                     format!("{} ({})", hms_ms(d), crate::util::human::seconds(d))
                 } else {
-                    format!("{} ({d} s)", hms_ms(d))
+                    format!("{derived}{} ({d} s)", hms_ms(d))
                 }
             })
             .unwrap_or_else(|| "-".into()),
     );
+    if let Some(size) = r.file_size() {
+        b.field(
+            "size",
+            &format!("{} ({} bytes)", bytes(size), thousands(size)),
+        );
+    }
     // The provider's Unix times, in the zone the panels use (the uri keeps the provider's
     // own local time as sent).
     let zoned = |t: Option<i64>| match t.and_then(|s| DateTime::from_timestamp(s, 0)) {
@@ -424,6 +470,14 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
     };
     b.field("start_time", &zoned(r.start_time));
     b.field("stop_time", &zoned(r.stop_time));
+    if r.derived {
+        b.note("~ derived from arrival times (the provider sends none):");
+        b.note(if r.duration.is_some() {
+            "  start_time is when the stream's publish or previous file arrived, stop_time when this file did"
+        } else {
+            "  stop_time is when this file arrived; no publish or earlier file came before it to start from"
+        });
+    }
     if r.mismatch {
         if let (Some(d), Some(span)) = (r.duration, r.span_s()) {
             let msg = format!(
@@ -442,7 +496,14 @@ fn recording_lines(b: &mut Builder, r: &Recording, stream: Option<&Stream>, utc:
     b.field("received", &time(r.received_at, utc));
 }
 
-fn request_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc: bool) {
+fn request_lines(
+    b: &mut Builder,
+    e: &LogEntry,
+    forward: &[ForwardTarget],
+    utc: bool,
+    several: bool,
+) {
+    let je = serde_json::from_str::<JournalEntry>(&e.line);
     b.field("seq", &e.seq.to_string());
     b.field(
         "received",
@@ -454,6 +515,9 @@ fn request_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc: 
     );
     b.field("from", &e.remote);
     b.field("request", &format!("{} {}", e.method, e.path));
+    if let (true, Ok(je)) = (several, &je) {
+        b.field("provider", je.provider.as_str());
+    }
     b.field_styled(
         "outcome",
         &format!(
@@ -471,7 +535,7 @@ fn request_lines(b: &mut Builder, e: &LogEntry, forward: &[ForwardTarget], utc: 
         b.field_styled("reason", err, b.theme.outcome(e.outcome));
     }
     delivery_lines(b, e, forward, utc);
-    let Ok(je) = serde_json::from_str::<JournalEntry>(&e.line) else {
+    let Ok(je) = je else {
         b.note(&format!(
             "The journal line for this request could not be read here; see the journal at seq {}.",
             e.seq

@@ -68,11 +68,18 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
             let Some((key, what)) = b.footer else {
                 continue;
             };
+            // Picking a provider only means something once there are two to pick from.
+            if b.action == Action::CycleProvider && !view.several_providers() {
+                continue;
+            }
             let state = match b.action {
                 Action::ToggleFollow => if view.follow { ":on" } else { ":off" }.to_string(),
                 Action::ToggleTime => if view.utc { ":UTC" } else { ":local" }.to_string(),
                 Action::ToggleFreeze if view.frozen.is_some() => ":ON".to_string(),
                 Action::CycleSort => format!(":{}", view.sort.label()),
+                Action::CycleProvider => {
+                    format!(":{}", view.query().provider.map_or("all", |p| p.as_str()))
+                }
                 _ => String::new(),
             };
             // Help and quit are how a new user finds everything else and gets out: kept.

@@ -9,8 +9,9 @@ use ratatui::crossterm::event::{
 };
 
 use super::detail;
-use super::state::{Frozen, Panel, Popup, Source, ViewState};
+use super::state::{with_provider_term, Frozen, Panel, Popup, Source, ViewState};
 use crate::core::store::Store;
+use crate::event::Provider;
 
 /// Something the user can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub enum Action {
     ClearFilter,
     /// Cycle the streams' sort order.
     CycleSort,
+    /// Filter on the next provider seen (then on none).
+    CycleProvider,
     /// Follow new rows on or off.
     ToggleFollow,
     /// Freeze or unfreeze the view.
@@ -216,6 +219,14 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Streams,
     },
     Binding {
+        keys: &[Key::Char('p')],
+        label: "p",
+        action: Action::CycleProvider,
+        help: "one provider's rows: the next provider seen, then all again",
+        footer: Some(("p", "provider")),
+        scope: Scope::Everywhere,
+    },
+    Binding {
         keys: &[Key::Char('f')],
         label: "f",
         action: Action::ToggleFollow,
@@ -292,12 +303,18 @@ pub const FILTER_SYNTAX: &[(&str, &str)] = &[
     (
         "text",
         "rows with a field containing it, in any case: domain, app, stream, uri, push_args, \
-         event, state, kind (status, recording, ingest), outcome (accepted, duplicate, \
-         rejected), the reason a request was rejected",
+         event, state, kind (status, recording, ingest, play, segment, notice), outcome \
+         (accepted, duplicate, rejected), the reason a request was rejected",
     ),
     (
         "#120",
         "exactly the request with journal seq 120, the recording it reported, its stream",
+    ),
+    (
+        "provider:srs",
+        "only that provider's streams, their recordings and its requests (aliyun, \
+         nginx-rtmp, srs, tencent, their tags ali, ngx, srs, tc, or the start of a name); \
+         text or #120 beside it must match too",
     ),
 ];
 
@@ -424,6 +441,21 @@ pub fn apply(view: &mut ViewState, action: Action, store: &Store, now: DateTime<
         Action::Filter => view.filter_editing = true,
         Action::ClearFilter => view.set_filter(String::new()),
         Action::CycleSort => view.sort = view.sort.next(),
+        Action::CycleProvider => {
+            let seen: Vec<Provider> = view.providers_seen().collect();
+            let next = match view.query().provider {
+                None => seen.first().copied(),
+                Some(p) => seen
+                    .iter()
+                    .position(|q| *q == p)
+                    .and_then(|i| seen.get(i + 1))
+                    .copied(),
+            };
+            if !seen.is_empty() {
+                let text = with_provider_term(&view.filter, next);
+                view.set_filter(text);
+            }
+        }
         Action::ToggleFollow => view.follow = !view.follow,
         Action::ToggleFreeze => {
             view.frozen = match view.frozen {
@@ -530,6 +562,7 @@ mod tests {
             Filter,
             ClearFilter,
             CycleSort,
+            CycleProvider,
             ToggleFollow,
             ToggleFreeze,
             ToggleTime,

@@ -1,5 +1,6 @@
-//! The recordings table: one row per recording file. Only the visible rows are built, so a
-//! million recordings cost the same per frame as ten.
+//! The recordings table: one row per recording file, with its size when the provider reports
+//! one, and `~` before a duration recmon derived from arrival times. Only the visible rows are
+//! built, so a million recordings cost the same per frame as ten.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,8 +9,11 @@ use ratatui::Frame;
 use super::state::{Panel, Source, ViewState};
 use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 use super::theme::Theme;
-use super::widgets::{draw_table, fitted_table, panel_block, stream_min, Column, STREAM_MAX};
+use super::widgets::{
+    draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,
+};
 use crate::core::store::Recording;
+use crate::util::human::bytes;
 
 /// Draws the recordings table.
 pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState) {
@@ -32,7 +36,6 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         "· follow off (f) "
     });
     title.push_str("· ≠ duration disagrees with stop − start · ⚠ impossible duration ");
-    let block = panel_block(title, area.width, focused, t);
     let height = (area.height as usize).saturating_sub(3);
     let window = view.recordings.window(shown, height);
     let visible: Vec<&Recording> = window
@@ -40,12 +43,27 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         .filter_map(|row| view.recording_at(row))
         .filter_map(|i| src.recordings.get(i))
         .collect();
+    if visible.iter().any(|r| r.derived) {
+        title.push_str("· ~ estimated ");
+    }
+    let block = panel_block(title, area.width, focused, t);
+    // A size column while a row shown has a size (Tencent reports them, the others do not).
+    let sizes = visible.iter().any(|r| r.file_size().is_some());
     let name_min = stream_min(visible.iter().map(|r| view.stream_label(r.stream as usize)));
-    let rows: Vec<Vec<Line<'static>>> = visible.iter().map(|r| recording_row(r, view)).collect();
+    let rows: Vec<Vec<Line<'static>>> = visible
+        .iter()
+        .map(|r| {
+            let mut row = recording_row(r, view);
+            if sizes {
+                row.insert(5, right(r.file_size().map_or("-".into(), bytes)));
+            }
+            row
+        })
+        .collect();
     // Times are shown in the zone `t` picks; the provider writes its own local time (UTC+8
     // in the samples) into uris, so the header says which one these are.
     let zone = if view.utc { "UTC" } else { "local" };
-    let columns = [
+    let mut columns = vec![
         Column::new(Line::from("received"), 4, 8, 8).whole(),
         Column::new(Line::from(format!("start ({zone})")), 1, 19, 19).whole(),
         Column::new(Line::from("stop"), 3, 8, 14).whole(),
@@ -54,6 +72,10 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         Column::new(Line::from("uri"), 2, 20, 80).tail(),
         Column::new(Line::from("push_args"), 5, 12, 60),
     ];
+    if sizes {
+        // Less needed than the stop time: on a narrow terminal it goes first.
+        columns.insert(5, Column::new(right("size"), 3, 4, 9).whole());
+    }
     let inner = area.width.saturating_sub(2);
     let table = fitted_table(&columns, rows, inner, t.header()).block(block);
     draw_table(
@@ -71,8 +93,14 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
 
 /// A recording's duration as it will be read: `h:mm:ss.mmm` with uncapped hours; a negative
 /// or non-finite value shown as what it is and flagged `⚠`, a value that disagrees with
-/// stop − start flagged `≠`. Right-aligned, the marker in a column of its own.
-pub fn duration_cell(duration: Option<f64>, mismatch: bool, t: Theme) -> Line<'static> {
+/// stop − start flagged `≠`, one recmon derived from arrival times (the provider sent none)
+/// led by `~`. Right-aligned, the marker in a column of its own.
+pub fn duration_cell(
+    duration: Option<f64>,
+    mismatch: bool,
+    derived: bool,
+    t: Theme,
+) -> Line<'static> {
     let (text, impossible) = match duration {
         None => ("-".to_string(), false),
         Some(d) if d.is_nan() => ("NaN".to_string(), true),
@@ -81,6 +109,11 @@ pub fn duration_cell(duration: Option<f64>, mismatch: bool, t: Theme) -> Line<'s
             hms_ms(d),
             d < 0.0 || d.abs() >= crate::util::human::IMPLAUSIBLE_S,
         ),
+    };
+    let text = if derived && duration.is_some() {
+        format!("~{text}")
+    } else {
+        text
     };
     if impossible {
         Line::from(vec![
@@ -109,7 +142,7 @@ fn recording_row(r: &Recording, view: &ViewState) -> Vec<Line<'static>> {
         Line::from(unix_date_time(r.start_time, utc)),
         Line::from(unix_stop_time(r.start_time, r.stop_time, utc)),
         Line::from(view.stream_label(r.stream as usize).to_owned()),
-        duration_cell(r.duration, r.mismatch, t),
+        duration_cell(r.duration, r.mismatch, r.derived, t),
         Line::from(clean(&r.uri, FIELD_MAX)),
         Line::from(clean(&push_args, FIELD_MAX)),
     ]
@@ -120,7 +153,7 @@ mod tests {
     use super::*;
 
     fn shown(d: f64) -> String {
-        duration_cell(Some(d), false, Theme { color: false }).to_string()
+        duration_cell(Some(d), false, false, Theme { color: false }).to_string()
     }
 
     #[test]
@@ -134,7 +167,11 @@ mod tests {
         assert_eq!(shown(f64::NEG_INFINITY), "-inf ⚠");
         // Finite, so accepted, but no recording's: short, and flagged.
         assert_eq!(shown(1e300), "1.000e300 s ⚠");
-        let mismatch = duration_cell(Some(60.0), true, Theme { color: false });
+        let mismatch = duration_cell(Some(60.0), true, false, Theme { color: false });
         assert_eq!(mismatch.to_string(), "0:01:00.000 ≠");
+        let derived = duration_cell(Some(600.25), false, true, Theme { color: false });
+        assert_eq!(derived.to_string(), "~0:10:00.250  ");
+        let unknown = duration_cell(None, false, true, Theme { color: false });
+        assert_eq!(unknown.to_string(), "-  ");
     }
 }

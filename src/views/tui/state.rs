@@ -16,7 +16,7 @@ use super::text::{clean, contains_ci, FIELD_MAX};
 use super::theme::Theme;
 use crate::core::store::{Counters, ForwardTarget, LogEntry, Recording, Store, Stream};
 use crate::event::Outcome;
-use crate::event::RecordState;
+use crate::event::{Provider, RecordState};
 
 /// Recordings the filter examines per frame: about 1 ms in a release build. A new filter
 /// over a million rows is spread over about 500 frames, drawn back to back while it is
@@ -268,10 +268,22 @@ fn total(c: Counters) -> u64 {
     c.accepted + c.duplicate + c.rejected
 }
 
-/// What the `/` filter text asks for, parsed once when the text changes.
+/// What the `/` filter text asks for, parsed once when the text changes: a `provider:NAME`
+/// term, when the text has one, and what the rest of the text asks for. A row is kept when it
+/// meets both.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum FilterQuery {
-    /// No filter: every row.
+pub struct FilterQuery {
+    /// `provider:NAME`: only that provider's streams, their recordings, and the requests
+    /// read as that provider's.
+    pub provider: Option<Provider>,
+    /// What the rest of the text asks for.
+    pub terms: FilterTerms,
+}
+
+/// What the filter text asks for besides a provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FilterTerms {
+    /// No text: every row.
     #[default]
     All,
     /// Rows with a field that contains this text, ignoring ASCII case: a stream's domain,
@@ -284,42 +296,145 @@ pub enum FilterQuery {
     Seq(u64),
 }
 
+/// How a filter term names a provider: `provider:` then the provider's name or its tag, in
+/// any case, or the start of its name (`provider:nginx`, `provider:ngx`, `provider:t`).
+const PROVIDER_TERM: &str = "provider:";
+
+/// The provider a `provider:NAME` word names, if it is one.
+fn provider_term(word: &str) -> Option<Provider> {
+    let prefix = word.get(..PROVIDER_TERM.len())?;
+    if !prefix.eq_ignore_ascii_case(PROVIDER_TERM) {
+        return None;
+    }
+    let name = word[PROVIDER_TERM.len()..].to_ascii_lowercase();
+    if name.is_empty() {
+        return None;
+    }
+    Provider::ALL
+        .into_iter()
+        .find(|p| p.tag() == name || p.as_str().starts_with(&name))
+}
+
+/// Splits the first `provider:NAME` word naming a provider off a filter text: the provider,
+/// and the text without that word (the words either side joined by one space).
+pub fn split_provider_term(text: &str) -> Option<(Provider, String)> {
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        if !c.is_whitespace() {
+            start.get_or_insert(i);
+            continue;
+        }
+        let Some(s) = start.take() else {
+            continue;
+        };
+        if let Some(p) = provider_term(&text[s..i]) {
+            let (left, right) = (text[..s].trim_end(), text[i..].trim_start());
+            let rest = match (left.is_empty(), right.is_empty()) {
+                (true, _) => right.to_string(),
+                (_, true) => left.to_string(),
+                _ => format!("{left} {right}"),
+            };
+            return Some((p, rest));
+        }
+    }
+    None
+}
+
+/// The filter text with its provider term replaced by `provider` (put first), or removed
+/// when `provider` is `None`; the rest of the text is kept (what `p` does).
+pub fn with_provider_term(text: &str, provider: Option<Provider>) -> String {
+    let rest = match split_provider_term(text) {
+        Some((_, rest)) => rest,
+        None => text.to_string(),
+    };
+    match provider {
+        None => rest,
+        Some(p) if rest.is_empty() => format!("{PROVIDER_TERM}{}", p.as_str()),
+        Some(p) => format!("{PROVIDER_TERM}{} {rest}", p.as_str()),
+    }
+}
+
 impl FilterQuery {
-    /// Reads the filter text: `#` then digits is a seq, anything else a substring.
+    /// Reads the filter text: a `provider:NAME` word naming a provider, if there is one; of
+    /// the rest, `#` then digits is a seq, anything else a substring.
     pub fn parse(text: &str) -> FilterQuery {
+        match split_provider_term(text) {
+            Some((provider, rest)) => FilterQuery {
+                provider: Some(provider),
+                terms: FilterTerms::parse(&rest),
+            },
+            None => FilterQuery {
+                provider: None,
+                terms: FilterTerms::parse(text),
+            },
+        }
+    }
+
+    /// Whether the filter keeps every row.
+    pub fn is_all(&self) -> bool {
+        self.provider.is_none() && self.terms == FilterTerms::All
+    }
+
+    /// Whether rows of this provider can match.
+    pub fn provider_matches(&self, p: Provider) -> bool {
+        self.provider.is_none_or(|q| q == p)
+    }
+
+    /// How a stream's recordings meet the filter: `None` when the provider term leaves them
+    /// out, else whether the stream's identity matches the text (what each recording of it
+    /// then matches through).
+    pub fn recordings_of(&self, s: &Stream) -> Option<bool> {
+        self.provider_matches(s.provider)
+            .then(|| self.terms.matches_stream_id(s))
+    }
+
+    /// Whether a row of the streams panel matches. A seq filter shows the stream of that
+    /// request, which only the log and the recordings know: see [`seq_stream`].
+    pub fn matches_stream(&self, s: &Stream) -> bool {
+        self.provider_matches(s.provider) && self.terms.matches_stream(s)
+    }
+
+    /// Whether a request of the log matches; `provider` is the one it was read as.
+    pub fn matches_request(&self, e: &LogEntry, streams: &[Stream], provider: Provider) -> bool {
+        self.provider_matches(provider) && self.terms.matches_request(e, streams)
+    }
+}
+
+impl FilterTerms {
+    /// `#` then digits is a seq, anything else a substring, nothing every row.
+    pub fn parse(text: &str) -> FilterTerms {
         if text.is_empty() {
-            return FilterQuery::All;
+            return FilterTerms::All;
         }
         let seq = text
             .trim()
             .strip_prefix('#')
             .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
         match seq.and_then(|d| d.parse().ok()) {
-            Some(n) => FilterQuery::Seq(n),
-            None => FilterQuery::Text(text.to_owned()),
+            Some(n) => FilterTerms::Seq(n),
+            None => FilterTerms::Text(text.to_owned()),
         }
     }
 
     /// Whether a stream's identity matches (what a recording of it matches through).
     pub fn matches_stream_id(&self, s: &Stream) -> bool {
         match self {
-            FilterQuery::All => true,
-            FilterQuery::Text(t) => stream_id_contains(s, t),
-            FilterQuery::Seq(_) => false,
+            FilterTerms::All => true,
+            FilterTerms::Text(t) => stream_id_contains(s, t),
+            FilterTerms::Seq(_) => false,
         }
     }
 
-    /// Whether a row of the streams panel matches. A seq filter shows the stream of that
-    /// request, which only the log and the recordings know: see [`seq_stream`].
+    /// Whether a row of the streams panel matches (a seq: see [`seq_stream`]).
     pub fn matches_stream(&self, s: &Stream) -> bool {
         match self {
-            FilterQuery::All => true,
-            FilterQuery::Text(t) => {
+            FilterTerms::All => true,
+            FilterTerms::Text(t) => {
                 stream_id_contains(s, t)
                     || contains_ci(s.state.as_str(), t)
                     || s.last_event.as_deref().is_some_and(|e| contains_ci(e, t))
             }
-            FilterQuery::Seq(_) => false,
+            FilterTerms::Seq(_) => false,
         }
     }
 
@@ -328,8 +443,8 @@ impl FilterQuery {
     /// recording).
     pub fn matches_recording(&self, r: &Recording, stream_hit: bool, constant_hit: bool) -> bool {
         match self {
-            FilterQuery::All => true,
-            FilterQuery::Text(t) => {
+            FilterTerms::All => true,
+            FilterTerms::Text(t) => {
                 stream_hit
                     || constant_hit
                     || contains_ci(&r.uri, t)
@@ -337,7 +452,7 @@ impl FilterQuery {
                         .iter()
                         .any(|(k, v)| contains_ci(k, t) || contains_ci(v, t))
             }
-            FilterQuery::Seq(n) => r.seq == *n,
+            FilterTerms::Seq(n) => r.seq == *n,
         }
     }
 
@@ -345,19 +460,19 @@ impl FilterQuery {
     /// `accepted` (only accepted recordings are kept).
     pub fn matches_every_recording(&self) -> bool {
         match self {
-            FilterQuery::All => true,
-            FilterQuery::Text(t) => {
+            FilterTerms::All => true,
+            FilterTerms::Text(t) => {
                 contains_ci("recording", t) || contains_ci(Outcome::Accepted.as_str(), t)
             }
-            FilterQuery::Seq(_) => false,
+            FilterTerms::Seq(_) => false,
         }
     }
 
     /// Whether a request of the log matches.
     pub fn matches_request(&self, e: &LogEntry, streams: &[Stream]) -> bool {
         match self {
-            FilterQuery::All => true,
-            FilterQuery::Text(t) => {
+            FilterTerms::All => true,
+            FilterTerms::Text(t) => {
                 e.stream
                     .and_then(|i| streams.get(i as usize))
                     .is_some_and(|s| stream_id_contains(s, t))
@@ -368,7 +483,7 @@ impl FilterQuery {
                     || contains_ci(&e.detail, t)
                     || e.error.as_deref().is_some_and(|r| contains_ci(r, t))
             }
-            FilterQuery::Seq(n) => e.seq == *n,
+            FilterTerms::Seq(n) => e.seq == *n,
         }
     }
 }
@@ -393,7 +508,8 @@ pub struct RecordingIndex {
     query: FilterQuery,
     matches: Vec<u32>,
     scanned: usize,
-    stream_match: Vec<bool>,
+    /// Per stream, [`FilterQuery::recordings_of`].
+    stream_match: Vec<Option<bool>>,
     every_recording: bool,
 }
 
@@ -404,12 +520,12 @@ impl RecordingIndex {
         self.matches.clear();
         self.scanned = 0;
         self.stream_match.clear();
-        self.every_recording = query.matches_every_recording();
+        self.every_recording = query.terms.matches_every_recording();
     }
 
     /// Examines up to `budget` recordings not examined yet; returns how many it examined.
     fn advance(&mut self, streams: &[Stream], recordings: &[Recording], budget: usize) -> usize {
-        if self.query == FilterQuery::All {
+        if self.query.is_all() {
             self.scanned = recordings.len();
             return 0;
         }
@@ -418,29 +534,34 @@ impl RecordingIndex {
             let query = std::mem::take(&mut self.query);
             self.reset(&query);
         }
-        if let FilterQuery::Seq(n) = self.query {
+        if let FilterTerms::Seq(n) = self.query.terms {
             // Recordings are in seq order: one binary search instead of a scan.
             let new = &recordings[self.scanned..];
             let i = new.partition_point(|r| r.seq < n);
-            if new.get(i).is_some_and(|r| r.seq == n) {
+            let of_provider = |r: &Recording| {
+                streams
+                    .get(r.stream as usize)
+                    .is_some_and(|s| self.query.provider_matches(s.provider))
+            };
+            if new.get(i).is_some_and(|r| r.seq == n && of_provider(r)) {
                 self.matches.push((self.scanned + i) as u32);
             }
             self.scanned = recordings.len();
             return 0;
         }
         for s in &streams[self.stream_match.len().min(streams.len())..] {
-            self.stream_match.push(self.query.matches_stream_id(s));
+            self.stream_match.push(self.query.recordings_of(s));
         }
         let end = recordings.len().min(self.scanned.saturating_add(budget));
         let start = self.scanned;
         for (i, r) in recordings[start..end].iter().enumerate() {
-            let stream_hit = self
-                .stream_match
-                .get(r.stream as usize)
-                .copied()
-                .unwrap_or(false);
+            let stream = self.stream_match.get(r.stream as usize).copied();
+            let Some(stream_hit) = stream.unwrap_or(Some(false)) else {
+                continue;
+            };
             if self
                 .query
+                .terms
                 .matches_recording(r, stream_hit, self.every_recording)
             {
                 self.matches.push((start + i) as u32);
@@ -453,7 +574,7 @@ impl RecordingIndex {
     /// Number of rows the recordings panel has, given how many recordings the source holds.
     /// While a new filter is still being applied this counts the matches found so far.
     pub fn rows(&self, total: usize) -> usize {
-        if self.query == FilterQuery::All {
+        if self.query.is_all() {
             total
         } else {
             self.matches.len()
@@ -462,7 +583,7 @@ impl RecordingIndex {
 
     /// The recording shown at row `row`.
     pub fn recording_at(&self, row: usize) -> Option<usize> {
-        if self.query == FilterQuery::All {
+        if self.query.is_all() {
             Some(row)
         } else {
             self.matches.get(row).map(|&i| i as usize)
@@ -640,6 +761,8 @@ pub struct ViewState {
     pub rate: RateHistory,
     /// Sanitized (`domain/app/stream`, `app/stream`) per stream, made once per stream.
     stream_labels: Vec<String>,
+    /// The providers of the streams labelled so far, in [`Provider::ALL`] order.
+    providers_seen: [bool; Provider::ALL.len()],
     stream_order: Vec<u32>,
     query: FilterQuery,
     recording_index: RecordingIndex,
@@ -670,8 +793,9 @@ impl ViewState {
             areas: PanelAreas::default(),
             rate: RateHistory::default(),
             stream_labels: Vec::new(),
+            providers_seen: [false; Provider::ALL.len()],
             stream_order: Vec::new(),
-            query: FilterQuery::All,
+            query: FilterQuery::default(),
             recording_index: RecordingIndex::default(),
             log_rows: Vec::new(),
             log_key: None,
@@ -714,15 +838,22 @@ impl ViewState {
         for s in &src.streams[self.stream_labels.len().min(src.streams.len())..] {
             let label = format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream);
             self.stream_labels.push(clean(&label, FIELD_MAX));
+            if let Some(k) = Provider::ALL.iter().position(|p| *p == s.provider) {
+                self.providers_seen[k] = true;
+            }
         }
 
-        let seq_stream = match self.query {
-            FilterQuery::Seq(n) => seq_stream(n, src.log, src.recordings),
+        let seq_stream = match self.query.terms {
+            FilterTerms::Seq(n) => seq_stream(n, src.log, src.recordings),
             _ => None,
         };
         let query = &self.query;
         self.stream_order = (0..src.streams.len() as u32)
-            .filter(|&i| seq_stream == Some(i) || query.matches_stream(&src.streams[i as usize]))
+            .filter(|&i| {
+                let s = &src.streams[i as usize];
+                query.provider_matches(s.provider)
+                    && (seq_stream == Some(i) || query.terms.matches_stream(s))
+            })
             .collect();
         let streams = src.streams;
         let labels = &self.stream_labels;
@@ -757,13 +888,13 @@ impl ViewState {
         );
         if self.log_key != Some(key) {
             self.log_key = Some(key);
-            self.log_rows = if self.query == FilterQuery::All {
+            self.log_rows = if self.query.is_all() {
                 (0..src.log.len()).collect()
             } else {
                 src.log
                     .iter()
                     .enumerate()
-                    .filter(|(_, e)| self.query.matches_request(e, src.streams))
+                    .filter(|(_, e)| self.query.matches_request(e, src.streams, e.provider))
                     .map(|(i, _)| i)
                     .collect()
             };
@@ -774,6 +905,20 @@ impl ViewState {
             self.recordings.selected = recs.saturating_sub(1);
             self.requests.selected = self.log_rows.len().saturating_sub(1);
         }
+    }
+
+    /// The providers of the streams seen, in [`Provider::ALL`] order.
+    pub fn providers_seen(&self) -> impl Iterator<Item = Provider> + '_ {
+        Provider::ALL
+            .into_iter()
+            .zip(self.providers_seen)
+            .filter_map(|(p, seen)| seen.then_some(p))
+    }
+
+    /// Whether streams of more than one provider were seen: rows then say whose they are,
+    /// and `p` is offered in the footer. With one provider the screen is as it always was.
+    pub fn several_providers(&self) -> bool {
+        self.providers_seen.iter().filter(|&&s| s).count() > 1
     }
 
     /// Sanitized `domain/app/stream` of stream `i`.
@@ -943,9 +1088,9 @@ mod tests {
 
     #[test]
     fn filter_text_is_a_seq_only_as_hash_and_digits() {
-        assert_eq!(FilterQuery::parse(""), FilterQuery::All);
-        assert_eq!(FilterQuery::parse("#120"), FilterQuery::Seq(120));
-        assert_eq!(FilterQuery::parse(" #7 "), FilterQuery::Seq(7));
+        assert_eq!(FilterTerms::parse(""), FilterTerms::All);
+        assert_eq!(FilterTerms::parse("#120"), FilterTerms::Seq(120));
+        assert_eq!(FilterTerms::parse(" #7 "), FilterTerms::Seq(7));
         for text in [
             "#",
             "#12a",
@@ -956,10 +1101,64 @@ mod tests {
         ] {
             assert_eq!(
                 FilterQuery::parse(text),
-                FilterQuery::Text(text.into()),
+                FilterQuery {
+                    provider: None,
+                    terms: FilterTerms::Text(text.into())
+                },
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_provider_term_names_a_provider_by_name_tag_or_prefix_anywhere_in_the_text() {
+        let q = |provider, terms| FilterQuery {
+            provider: Some(provider),
+            terms,
+        };
+        assert_eq!(
+            FilterQuery::parse("provider:srs"),
+            q(Provider::Srs, FilterTerms::All)
+        );
+        for text in [
+            "provider:ngx",
+            "PROVIDER:Nginx",
+            "provider:nginx-rtmp",
+            "provider:n",
+        ] {
+            assert_eq!(
+                FilterQuery::parse(text),
+                q(Provider::NginxRtmp, FilterTerms::All),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            FilterQuery::parse("provider:tc #12"),
+            q(Provider::Tencent, FilterTerms::Seq(12))
+        );
+        assert_eq!(
+            FilterQuery::parse("not  provider:ali valid"),
+            q(Provider::Aliyun, FilterTerms::Text("not valid".into()))
+        );
+        // Not a provider: the whole text is text, as before.
+        for text in [
+            "provider:",
+            "provider:xyz",
+            "provider: srs",
+            "myprovider:srs",
+        ] {
+            assert_eq!(FilterQuery::parse(text).provider, None, "{text:?}");
+        }
+        assert_eq!(
+            with_provider_term("cam provider:srs", Some(Provider::Tencent)),
+            "provider:tencent cam"
+        );
+        assert_eq!(
+            with_provider_term("cam", Some(Provider::Srs)),
+            "provider:srs cam"
+        );
+        assert_eq!(with_provider_term("provider:srs cam", None), "cam");
+        assert_eq!(with_provider_term("", Some(Provider::Srs)), "provider:srs");
     }
 
     #[test]
@@ -1020,6 +1219,80 @@ mod tests {
         // A rejected request has no stream.
         assert_eq!(kept(&s, "#3"), (vec![3], vec![], vec![]));
         assert_eq!(kept(&s, "#99"), (vec![], vec![], vec![]));
+    }
+
+    /// A store of several providers' requests, each journaled with its provider (the line
+    /// written as the journal writes it): (provider, method, query, body) per request.
+    fn mixed_store(requests: &[(Provider, Method, Option<&str>, &str)]) -> Store {
+        let mut store = Store::new(100);
+        for (i, &(provider, method, query, body)) in requests.iter().enumerate() {
+            let (verdict, _) = crate::providers::classify(provider, method, query, body.as_bytes());
+            let cb = verdict.as_ref().ok();
+            let entry = JournalEntry {
+                seq: i as u64 + 1,
+                received_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap(),
+                remote: "127.0.0.1:1".into(),
+                method: if method == Method::Get { "GET" } else { "POST" }.into(),
+                path: "/cb".into(),
+                headers: Default::default(),
+                outcome: if cb.is_some() {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                },
+                status: 200,
+                provider,
+                kind: cb.map(|c| c.kind().to_string()),
+                forward: Vec::new(),
+                error: verdict.as_ref().err().map(|r| r.error.clone()),
+                body_bytes: body.len() as u64,
+                body: None,
+                body_text: Some(body.to_string()),
+                body_base64: None,
+                body_truncated: None,
+                auth: None,
+            };
+            let line = serde_json::to_string(&entry).unwrap();
+            store.apply(&entry, cb, Arc::from(line.as_str()));
+        }
+        store
+    }
+
+    #[test]
+    fn a_provider_filter_keeps_its_streams_their_recordings_and_its_requests_even_without_a_stream()
+    {
+        let s = mixed_store(&[
+            (Provider::Aliyun, Method::Post, None, STARTED),
+            (
+                Provider::Srs,
+                Method::Post,
+                None,
+                r#"{"action":"on_publish","vhost":"v","app":"live","stream":"hall"}"#,
+            ),
+            (
+                Provider::Srs,
+                Method::Post,
+                None,
+                r#"{"action":"on_dvr","vhost":"v","app":"live","stream":"hall","file":"hall.flv"}"#,
+            ),
+            // Recognised as SRS's and refused: no stream, but SRS's all the same.
+            (Provider::Srs, Method::Post, None, r#"{"action":"on_play"}"#),
+            (Provider::Aliyun, Method::Post, None, REC),
+        ]);
+        assert_eq!(s.log()[3].stream, None);
+        let (requests, streams, recordings) = kept(&s, "provider:srs");
+        assert_eq!(requests, [2, 3, 4]);
+        assert_eq!(streams, ["hall"]);
+        assert_eq!(recordings, ["hall.flv"]);
+        let (requests, streams, recordings) = kept(&s, "provider:ali");
+        assert_eq!(requests, [1, 5]);
+        assert_eq!(streams, ["cam-1"]);
+        assert_eq!(recordings, ["record/x/7_1.m3u8"]);
+        // With text or a seq: both must match.
+        assert_eq!(kept(&s, "provider:srs rejected").0, [4]);
+        assert_eq!(kept(&s, "provider:srs #3").2, ["hall.flv"]);
+        assert_eq!(kept(&s, "provider:ali #3"), (vec![], vec![], vec![]));
+        assert_eq!(kept(&s, "provider:tencent"), (vec![], vec![], vec![]));
     }
 
     #[test]

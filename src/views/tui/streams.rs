@@ -1,5 +1,6 @@
 //! The streams panel: one row per stream, its recording state (colour + symbol + word), how
-//! long it has been in it, ingest, recordings and their total duration, and the last event.
+//! long it has been in it, ingest, recordings and their total duration, and the last event;
+//! when there is something to show, its provider, its viewers and its HLS segments.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -76,6 +77,12 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
     let now = src.now;
     // A column of alert marks while any alert is firing: the worst alert about each stream.
     let alerting = !src.alerts.firing().is_empty();
+    // Columns only some providers fill: whose stream it is (once there are two providers),
+    // viewers (nginx-rtmp, SRS) and HLS segments (SRS), while any stream has some.
+    let several = view.several_providers();
+    let viewers = src.streams.iter().any(|s| s.viewers > 0);
+    let segments = src.streams.iter().any(|s| s.segments > 0);
+    let count_or_dash = |n: u64| right(if n > 0 { thousands(n) } else { "-".into() });
     let rows: Vec<Vec<Line<'static>>> = view.stream_order()[window.clone()]
         .iter()
         .map(|&i| {
@@ -98,6 +105,15 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
                 Line::from(last),
                 right(last_ago),
             ];
+            if segments {
+                row.insert(6, count_or_dash(s.segments));
+            }
+            if viewers {
+                row.insert(4, count_or_dash(s.viewers as u64));
+            }
+            if several {
+                row.insert(0, Line::from(s.provider.tag()));
+            }
             if alerting {
                 let mark = match src.alerts.stream_firing(i) {
                     Some(sev) => Span::styled(
@@ -130,6 +146,15 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         Column::new(Line::from("last event"), 4, 10, EVENT_MAX as u16),
         Column::new(right("ago"), 4, 7, 12).whole(),
     ];
+    if segments {
+        columns.insert(6, Column::new(right("hls"), 5, 3, 10).whole());
+    }
+    if viewers {
+        columns.insert(4, Column::new(right("viewers"), 5, 7, 10).whole());
+    }
+    if several {
+        columns.insert(0, Column::new(Line::from("prov"), 0, 4, 4).whole());
+    }
     if alerting {
         columns.insert(0, Column::new(Line::from("!"), 0, 1, 1).whole());
     }
