@@ -97,6 +97,16 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// The stream's recorded time: its files' seconds, or its HLS segments' seconds when it
+    /// has segments and they hold more (SRS writes both for one broadcast; never added up).
+    pub fn recorded_s(&self) -> f64 {
+        if self.segments > 0 {
+            self.file_s.max(self.segment_s)
+        } else {
+            self.file_s
+        }
+    }
+
     /// This stream's recordings, newest first, from `recordings` (the store's, or a prefix of
     /// them such as a frozen view's). Each step follows one link, so listing the newest few
     /// costs the same however many recordings other streams have.
@@ -1038,7 +1048,7 @@ impl Store {
                 };
                 s.recordings += 1;
                 s.file_s += rec.effective_duration().unwrap_or(0.0);
-                s.total_duration_s = s.file_s.max(s.segment_s);
+                s.total_duration_s = s.recorded_s();
                 s.last_recording = Some(next_recording);
                 s.last_event = Some("recording".to_string());
                 self.recordings.push(rec);
@@ -1067,7 +1077,7 @@ impl Store {
             Callback::Segment(seg) => {
                 s.segments += 1;
                 s.segment_s += seg.duration.unwrap_or(0.0);
-                s.total_duration_s = s.file_s.max(s.segment_s);
+                s.total_duration_s = s.recorded_s();
                 s.last_event = Some("hls_segment".to_string());
             }
             Callback::Notice(n) => {
