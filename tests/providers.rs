@@ -402,3 +402,117 @@ fn resume_and_export_read_each_line_with_its_own_provider() {
     assert_eq!(&rows[0][col("times_derived")], "true");
     assert_eq!(&rows[5][col("times_derived")], "false");
 }
+
+/// `recmon attach --json --save COPY URL`, stopped once `n` lines are out; returns the lines.
+fn attach_and_save(url: &str, save: &Path, n: usize) -> Vec<Value> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(bin())
+        .args(["attach", "--json", "--save"])
+        .arg(save)
+        .arg(url)
+        .env_remove("RECMON_API_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(out).lines().map_while(Result::ok) {
+        lines.push(serde_json::from_str::<Value>(&line).unwrap());
+        if lines.len() == n {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20)).unwrap();
+    assert!(status.success());
+    lines
+}
+
+#[test]
+fn attach_replay_and_forward_carry_each_providers_callbacks() {
+    // The backend is another recmon: it reads what it is forwarded by shape, as the first did.
+    let backend = Recmon::start(&[]);
+    let forward = format!("http://{}/fwd", backend.addr);
+    let a = Recmon::start(&["--forward-to", &forward]);
+    let mut n = 0;
+    for (_, bytes) in capture_run("nginx-rtmp") {
+        raw_exchange(a.addr, &bytes);
+        n += 1;
+    }
+    for (path, name) in [
+        ("/srs", "srs_on_publish"),
+        ("/srs", "srs_on_dvr"),
+        ("/tc", "tencent_record_100"),
+    ] {
+        assert_eq!(post_json(&a, path, &sample(name)).0, 200);
+        n += 1;
+    }
+    let providers = |state: &Value| -> Vec<String> {
+        let mut p: Vec<String> = state["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s["provider"].as_str().unwrap(),
+                    s["stream"].as_str().unwrap()
+                )
+            })
+            .collect();
+        p.sort();
+        p
+    };
+    let want = providers(&a.state());
+    assert_eq!(
+        want,
+        [
+            "nginx-rtmp:cam1",
+            "srs:livestream",
+            "tencent:marketflashtest_1966232762_user_627052_983041_1506308688"
+        ]
+    );
+
+    // Forwarded: the backend got every callback and reads it as the same provider's.
+    let mut got = Value::Null;
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || {
+            got = backend.state();
+            got["requests"]["accepted"].as_u64() == Some(n as u64)
+        }),
+        "{got:#}"
+    );
+    assert_eq!(providers(&got), want);
+    // Attach: every entry with its provider, and a saved copy that export reads the same.
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("copy.jsonl");
+    // Each request and its delivery line.
+    let lines = attach_and_save(&format!("http://{}", a.addr), &save, 2 * n);
+    let requests: Vec<&Value> = lines.iter().filter(|l| l.get("method").is_some()).collect();
+    assert!(requests
+        .iter()
+        .take(21)
+        .all(|l| l["provider"] == "nginx-rtmp"));
+    assert_eq!(requests[21]["provider"], "srs");
+    assert_eq!(requests[23]["provider"], "tencent");
+
+    // Replay the copy to a fresh recmon: the same streams, of the same providers.
+    let target = Recmon::start(&[]);
+    let out = Command::new(bin())
+        .arg("replay")
+        .arg(&save)
+        .args(["--to", &format!("http://{}/replayed", target.addr)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.wait_journal_lines(n);
+    assert_eq!(providers(&target.state()), want);
+}
