@@ -172,9 +172,26 @@ pub struct ExportArgs {
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
 
+    /// Only one provider's requests, streams and recordings: aliyun, nginx-rtmp, srs or
+    /// tencent (each journal line names whose format it was read as).
+    #[arg(long, value_name = "NAME", value_parser = parse_provider)]
+    pub provider: Option<crate::providers::Provider>,
+
     /// Write here instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// A provider's name, as `--provider` takes it.
+pub fn parse_provider(name: &str) -> Result<crate::providers::Provider, String> {
+    crate::providers::Provider::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown provider {name:?}; one of {}",
+            crate::providers::Provider::ALL
+                .map(|p| p.as_str())
+                .join(", ")
+        )
+    })
 }
 
 /// Output format of `recmon report`.

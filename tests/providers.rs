@@ -401,6 +401,44 @@ fn resume_and_export_read_each_line_with_its_own_provider() {
     assert_eq!(&rows[4][col("file_size")], "1349");
     assert_eq!(&rows[0][col("times_derived")], "true");
     assert_eq!(&rows[5][col("times_derived")], "false");
+
+    // One provider's part of the journal.
+    let out = Command::new(bin())
+        .args([
+            "export",
+            &journal,
+            "--what",
+            "events",
+            "--provider",
+            "nginx-rtmp",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 21);
+    assert!(lines.iter().all(|l| l["provider"] == "nginx-rtmp"));
+    let out = Command::new(bin())
+        .args([
+            "export",
+            &journal,
+            "--what",
+            "streams",
+            "--format",
+            "csv",
+            "--provider",
+            "tc",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "tc is a tag, not a name");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("one of aliyun, nginx-rtmp, srs, tencent")
+    );
 }
 
 /// `recmon attach --json --save COPY URL`, stopped once `n` lines are out; returns the lines.

@@ -25,7 +25,7 @@ use crate::core::outbox::DeliveryLine;
 use crate::core::rebuild::{callback_of_ref, for_each_entry, for_each_line, LineRef, Rebuilt};
 use crate::core::store::{Recording, Request, Store, Stream};
 use crate::error::AppError;
-use crate::event::{Callback, StreamId};
+use crate::event::{Callback, Provider, StreamId};
 use crate::util::human;
 use crate::util::progress::{eprint_line, journal_bar};
 use crate::util::sanitize::csv_cell;
@@ -94,11 +94,17 @@ pub struct Filter {
     pub since: Option<DateTime<Utc>>,
     /// Keep requests received before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Keep one provider's requests, streams and recordings.
+    pub provider: Option<Provider>,
 }
 
 impl Filter {
     fn admits_time(&self, t: DateTime<Utc>) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+
+    fn admits_provider(&self, p: Provider) -> bool {
+        self.provider.is_none_or(|want| want == p)
     }
 
     fn admits_stream(&self, id: Option<&StreamId>) -> bool {
@@ -265,7 +271,7 @@ fn read_pass(
     let read = for_each_entry(
         journal,
         |entry| {
-            if !filter.admits_time(entry.received_at) {
+            if !filter.admits_time(entry.received_at) || !filter.admits_provider(entry.provider) {
                 return ControlFlow::Continue(());
             }
             let cb = if classify {
@@ -605,8 +611,7 @@ pub fn recording_rows(store: &Store, filter: &Filter) -> Vec<RecordingRow> {
         .iter()
         .filter_map(|r| {
             let s = &store.streams()[r.stream as usize];
-            filter
-                .admits_stream(Some(&s.id))
+            (filter.admits_stream(Some(&s.id)) && filter.admits_provider(s.provider))
                 .then(|| RecordingRow::new(r, s))
         })
         .collect()
@@ -656,7 +661,7 @@ fn write_recordings(
 ) -> Result<u64, ExportError> {
     let rows = store.recordings().iter().filter_map(|r| {
         let s = &store.streams()[r.stream as usize];
-        filter.admits_stream(Some(&s.id)).then_some((r, s))
+        (filter.admits_stream(Some(&s.id)) && filter.admits_provider(s.provider)).then_some((r, s))
     });
     if format != ExportFormat::Csv {
         return write_rows(
@@ -723,11 +728,10 @@ fn write_streams(
     let state = crate::server::api::state_document(store);
     let docs = state["streams"].as_array().cloned().unwrap_or_default();
     // state_json lists streams in the store's order, so the two zip up.
-    let rows = store
-        .streams()
-        .iter()
-        .zip(docs)
-        .filter(|(s, _)| filter.admits_stream(Some(&s.id)));
+    let rows =
+        store.streams().iter().zip(docs).filter(|(s, _)| {
+            filter.admits_stream(Some(&s.id)) && filter.admits_provider(s.provider)
+        });
     if format != ExportFormat::Csv {
         return write_rows(rows.map(|(_, doc)| doc), format, &[], |_| vec![], out);
     }
@@ -1072,6 +1076,7 @@ pub fn run(args: ExportArgs) -> Result<(), AppError> {
         stream: args.stream.clone(),
         since: time("--since", &args.since)?,
         until: time("--until", &args.until)?,
+        provider: args.provider,
     };
     if let Some(out) = &args.output {
         let same = std::fs::canonicalize(out)
@@ -1173,6 +1178,7 @@ mod tests {
             stream: Some("example.com/app/studio".into()),
             since: Some(parse_time("100").unwrap()),
             until: Some(parse_time("200").unwrap()),
+            provider: None,
         };
         assert!(f.admits_stream(Some(&id)));
         assert!(!f.admits_stream(None), "a rejected request has no stream");
