@@ -277,6 +277,49 @@ mod tests {
     }
 
     #[test]
+    fn every_documented_sample_reads_as_what_it_documents() {
+        let want: &[(&str, Result<&str, &str>)] = &[
+            ("ali_status_record_error", Ok("status")),
+            (
+                "cloudflare_live_disconnected",
+                Err("a Cloudflare Stream webhook"),
+            ),
+            ("ivs_recording_end", Err("an AWS IVS EventBridge event")),
+            ("mux_live_active", Err("a Mux webhook")),
+            ("srs_on_dvr", Ok("recording")),
+            ("srs_on_publish", Ok("ingest")),
+            ("tencent_push_1", Ok("ingest")),
+            ("tencent_record_100", Ok("recording")),
+        ];
+        let samples = captures::samples();
+        assert_eq!(samples.len(), want.len(), "a sample without an expectation");
+        for (s, (name, expected)) in samples.iter().zip(want) {
+            assert_eq!(&s.name, name);
+            let p = detect(Method::Post, None, Some("application/json"), None, &s.body);
+            let (verdict, json) = classify(p, Method::Post, None, &s.body);
+            assert!(json, "{name}");
+            match (verdict, expected) {
+                (Ok(cb), Ok(kind)) => assert_eq!(cb.kind(), *kind, "{name}"),
+                (Err(r), Err(who)) => {
+                    assert_eq!(r.status, 400, "{name}");
+                    assert!(r.error.contains(who), "{name}: {}", r.error);
+                }
+                (got, _) => panic!("{name}: {got:?}"),
+            }
+        }
+        let ali = classify(
+            Provider::Aliyun,
+            Method::Post,
+            None,
+            &captures::sample("ali_status_record_error"),
+        )
+        .0
+        .unwrap();
+        let Callback::Status(st) = ali else { panic!() };
+        assert_eq!(st.target_state(), Some(crate::event::RecordState::Error));
+    }
+
+    #[test]
     fn answers_are_what_each_sender_requires() {
         let (s, b) = answer(Provider::Srs, 3, Outcome::Accepted, 200, None, None);
         assert_eq!(
