@@ -19,8 +19,8 @@ use crate::providers::aliyun::auth::AuthConfig;
 use crate::server::ServerConfig;
 use crate::service::{JournalChoice, ServiceConfig};
 
-/// Receive ApsaraVideo Live recording callbacks, journal every request, and watch the streams
-/// live in a terminal.
+/// Receive the recording callbacks of ApsaraVideo Live, nginx-rtmp, SRS and Tencent Cloud,
+/// journal every request, and watch the streams live in a terminal.
 #[derive(Debug, Parser)]
 #[command(
     name = "recmon",

@@ -1,9 +1,10 @@
-//! recmon: receive ApsaraVideo Live recording callbacks, journal every request, and watch the
-//! streams live.
+//! recmon: receive the recording callbacks of ApsaraVideo Live, nginx-rtmp, SRS and Tencent
+//! Cloud, journal every request, and watch the streams live.
 //!
 //! Data flows one way, and the folders follow it:
 //! - [`server`]: the HTTP listener (and the API it serves: `/api/state`, `/api/events`);
-//! - [`providers`]: pure classification of one request into a domain [`event`];
+//! - [`providers`]: pure classification of one request into a domain [`event`], one module per
+//!   provider, and how each sender must be answered;
 //! - [`core`]: the sequencer decides and journals each request, applies it to the one
 //!   [`core::store`], and publishes it on the ordered [`core::feed`];
 //! - [`forward`]: passes each committed callback on to the user's backends (`--forward-to`),
