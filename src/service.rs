@@ -82,6 +82,10 @@ pub struct Service {
     pub loopback_only: bool,
     /// Signature checking settings, when on.
     pub auth: Option<AuthConfig>,
+    /// Whether Tencent Cloud's `sign` is checked (`--tencent-key`).
+    pub tencent_sign: bool,
+    /// `--provider PATH_PREFIX=NAME` pins, as given.
+    pub pins: crate::providers::Pins,
     /// What `--resume` rebuilt, when it was given.
     pub resumed: Option<ResumeReport>,
     /// The forwarding settings, when forwarding.
@@ -554,6 +558,8 @@ impl Service {
             }
         }
         let auth = server_cfg.auth.clone();
+        let tencent_sign = server_cfg.tencent_key.is_some();
+        let pins = server_cfg.pins.clone();
         let facts = SessionFacts {
             version: env!("CARGO_PKG_VERSION").to_string(),
             listen: addr.to_string(),
@@ -588,6 +594,8 @@ impl Service {
             journal_path,
             loopback_only: addr.ip().is_loopback(),
             auth,
+            tencent_sign,
+            pins,
             resumed,
             forward,
             forwarder,
@@ -677,6 +685,18 @@ impl Service {
         )),
         None => lines.push("recmon: signature checking: off (set RECMON_AUTH_KEY to turn it on)".into()),
     }
+        if session.tencent_sign {
+            lines.push(
+                "recmon: Tencent Cloud sign checking: on (--tencent-key); nginx-rtmp and SRS sign nothing"
+                    .into(),
+            );
+        }
+        if !session.pins.is_empty() {
+            lines.push(format!(
+                "recmon: providers pinned by path: {}",
+                session.pins
+            ));
+        }
         if let Some(f) = &session.forward {
             for t in &f.targets {
                 lines.push(match f.mode {

@@ -554,3 +554,29 @@ fn attach_replay_and_forward_carry_each_providers_callbacks() {
     target.wait_journal_lines(n);
     assert_eq!(providers(&target.state()), want);
 }
+
+#[test]
+fn a_get_notify_with_the_publishers_unescaped_arguments_is_read_not_refused() {
+    // nginx-rtmp's notify_method get copies the RTMP URL's arguments into the query as they
+    // came: a `"`, `<` or `>` there made hyper refuse the request (and nginx the publish).
+    let r = Recmon::start(&[]);
+    let query = "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:19936/live&pageurl=&addr=127.0.0.1&clientid=1&call=publish&name=cam2&type=live&token=ab\"c&x=<b>&y={|}#z";
+    let req = format!(
+        "GET /nginx?{query} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n"
+    );
+    let resp = raw_exchange(r.addr, req.as_bytes());
+    let (status, body) = parse_response(&resp).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let line = r.wait_journal_lines(1).remove(0);
+    assert_eq!(line["provider"], "nginx-rtmp");
+    assert_eq!(line["kind"], "ingest");
+    assert!(
+        line["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("token=ab%22c&x=%3Cb%3E&y=%7B%7C%7D%23z"),
+        "{line}"
+    );
+    let state = r.state();
+    assert_eq!(stream(&state, "cam2")["ingest"], "live");
+}

@@ -181,6 +181,19 @@ impl Pins {
     }
 }
 
+/// `/srs=srs, /tc=tencent`, longest prefix first (the order they are tried in).
+impl std::fmt::Display for Pins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (prefix, p)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{prefix}={}", p.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 /// The answer to a request that was journaled: status and JSON body, the way its sender needs
 /// it. `error` is the rejection's reason when it was one.
 pub fn answer(

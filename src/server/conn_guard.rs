@@ -11,6 +11,11 @@
 //! that ends them) byte for byte as it arrives, because hyper's `max_buf_size` bounds its
 //! read buffer, not the head: a read can overshoot it, so heads somewhat over the limit got
 //! through. The listener compares the exact size with its limit.
+//!
+//! And it percent-encodes the bytes of a request target that HTTP forbids there but senders
+//! put there all the same ([`TargetEscaper`]): nginx-rtmp's `notify_method get` copies the
+//! publisher's RTMP URL arguments into the query unescaped, and hyper refuses a `"`, `<` or
+//! `>` in a target with a 400 of its own, which makes nginx-rtmp refuse the publish.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -176,11 +181,94 @@ impl HeadScanner {
     }
 }
 
-/// A stream that reports arriving bytes to its [`Activity`] and measures request heads.
+/// Where a [`TargetEscaper`] is in the request line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum LinePart {
+    /// Empty lines before the request line.
+    #[default]
+    Start,
+    /// The method.
+    Method,
+    /// The request target.
+    Target,
+    /// Past the target: nothing more to do for this request.
+    Done,
+}
+
+/// Percent-encodes, in a request line's target, the bytes URIs may not hold raw but sloppy
+/// senders send raw: `"` `<` `>` `\` `^` `` ` `` `{` `|` `}` and `#` (a client never sends a
+/// fragment, so a `#` is data: unescaped, everything after it would be lost). Every reader
+/// of a query decodes `%XX`, so the values read are the bytes sent. The method, the version
+/// and the headers pass untouched.
+#[derive(Debug, Default, Clone)]
+pub struct TargetEscaper {
+    part: LinePart,
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn needs_escape(b: u8) -> bool {
+    matches!(
+        b,
+        b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' | b'#'
+    )
+}
+
+impl TargetEscaper {
+    /// The next bytes of the connection, rewritten when the target in them needs it (`None`
+    /// when they pass as they are, which is almost always).
+    pub fn rewrite(&mut self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut out: Option<Vec<u8>> = None;
+        for (i, &b) in data.iter().enumerate() {
+            if self.part == LinePart::Done {
+                if let Some(o) = out.as_mut() {
+                    o.extend_from_slice(&data[i..]);
+                }
+                return out;
+            }
+            let escape = match self.part {
+                LinePart::Start if b == b'\r' || b == b'\n' => false,
+                LinePart::Start | LinePart::Method => {
+                    self.part = if b == b' ' {
+                        LinePart::Target
+                    } else {
+                        LinePart::Method
+                    };
+                    false
+                }
+                LinePart::Target => {
+                    if matches!(b, b' ' | b'\r' | b'\n') {
+                        self.part = LinePart::Done;
+                    }
+                    needs_escape(b)
+                }
+                LinePart::Done => false,
+            };
+            if escape {
+                let o = out.get_or_insert_with(|| data[..i].to_vec());
+                o.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            } else if let Some(o) = out.as_mut() {
+                o.push(b);
+            }
+        }
+        out
+    }
+
+    /// Whether the request line's target is behind it.
+    pub fn done(&self) -> bool {
+        self.part == LinePart::Done
+    }
+}
+
+/// A stream that reports arriving bytes to its [`Activity`], measures request heads and
+/// escapes what hyper would refuse in request targets.
 pub struct Watched<S> {
     inner: S,
     activity: Arc<Activity>,
     head: HeadScanner,
+    target: TargetEscaper,
+    /// Rewritten bytes that did not fit the reader's buffer yet.
+    pending: Vec<u8>,
 }
 
 impl<S> Watched<S> {
@@ -190,6 +278,8 @@ impl<S> Watched<S> {
             inner,
             activity,
             head: HeadScanner::default(),
+            target: TargetEscaper::default(),
+            pending: Vec::new(),
         }
     }
 }
@@ -200,18 +290,34 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if !this.pending.is_empty() {
+            let n = this.pending.len().min(buf.remaining());
+            buf.put_slice(&this.pending[..n]);
+            this.pending.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            let this = &mut *self;
             if this.activity.bytes_arrived() {
                 this.head = HeadScanner::default();
+                this.target = TargetEscaper::default();
             }
             if this.activity.in_headers() && !this.head.complete() {
+                // The head is measured as it came, before any escaping.
                 this.head.feed(&buf.filled()[before..]);
                 this.activity
                     .head_bytes
                     .store(this.head.bytes(), Ordering::Relaxed);
+            }
+            if this.activity.in_headers() && !this.target.done() {
+                if let Some(rewritten) = this.target.rewrite(&buf.filled()[before..]) {
+                    buf.set_filled(before);
+                    let n = rewritten.len().min(buf.remaining());
+                    buf.put_slice(&rewritten[..n]);
+                    this.pending.extend_from_slice(&rewritten[n..]);
+                }
             }
         }
         res
@@ -273,6 +379,33 @@ mod tests {
         }
         let bare_lf = b"GET / HTTP/1.1\nHost: x\n\n";
         assert_eq!(measure(&[bare_lf, b"rest"]), (bare_lf.len(), true));
+    }
+
+    fn escaped(parts: &[&[u8]]) -> Vec<u8> {
+        let mut e = TargetEscaper::default();
+        let mut out = Vec::new();
+        for p in parts {
+            match e.rewrite(p) {
+                Some(r) => out.extend_from_slice(&r),
+                None => out.extend_from_slice(p),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn only_the_targets_forbidden_bytes_are_escaped_whatever_the_reads() {
+        let raw: &[u8] =
+            b"\r\nGET /cb?name=cam1&x=<b>&t=a\"c|d#e HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
+        let want: &[u8] = b"\r\nGET /cb?name=cam1&x=%3Cb%3E&t=a%22c%7Cd%23e HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
+        assert_eq!(escaped(&[raw]), want);
+        for cut in 0..raw.len() {
+            let (a, b) = raw.split_at(cut);
+            assert_eq!(escaped(&[a, b]), want, "cut at {cut}");
+        }
+        // Nothing to do: nothing allocated.
+        let plain = b"POST /cb?a=%3C HTTP/1.1\r\n\r\n{\"<\":1}";
+        assert_eq!(TargetEscaper::default().rewrite(plain), None);
     }
 
     #[test]
