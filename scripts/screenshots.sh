@@ -4,9 +4,17 @@
 # with `tmux capture-pane -e` and drawn to PNG by scripts/ansi2png.py. Nothing is edited by
 # hand. Rerun it whenever the screen changes.
 #
+# `scripts/screenshots.sh providers` makes only providers.png and providers-filter.png (every
+# provider at once, from `recmon --demo`), leaving the others as they are.
+#
 # Needs: tmux, python3 with Pillow, DejaVu fonts. On Debian/Ubuntu this installs them:
 #   apt-get install -y tmux python3-pil fonts-dejavu-core
 set -euo pipefail
+ONLY=${1:-all}
+case "$ONLY" in
+  all | providers) ;;
+  *) echo "usage: scripts/screenshots.sh [providers]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT="$ROOT/screenshots"
@@ -62,9 +70,54 @@ size() {
   T resize-window -t shots -x "$COLS" -y "$ROWS"
 }
 
+# Waits (up to $2 seconds) until every extended regex after it matches the screen of tmux
+# session $1; fails with the screen if they do not.
+wait_screen() {
+  local session=$1 limit=$2 screen pattern ok
+  shift 2
+  for _ in $(seq $((limit * 5))); do
+    screen=$(T capture-pane -p -t "$session")
+    ok=1
+    for pattern in "$@"; do
+      grep -Eq -- "$pattern" <<<"$screen" || { ok=0; break; }
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 0.2
+  done
+  echo "screenshots.sh: not on screen within ${limit} s: $*" >&2
+  echo "$screen" >&2
+  return 1
+}
+
 # Listening on all interfaces with signature checking on, as in real use (the header then
 # has no loopback or unsigned warning); broadcast.py signs its callbacks with the same key.
 export RECMON_AUTH_KEY=screenshotKey0123456789
+mkdir -p "$OUT"
+
+# Every provider at once: `recmon --demo` speaks ApsaraVideo Live, nginx-rtmp, SRS and
+# Tencent Cloud against its own listener (signing with the keys it is given), in real time.
+# Taken once a file of each provider's kind has arrived (the first ones at about 20 s):
+# Tencent's with its size, nginx-rtmp's and SRS's with their derived (`~`) durations.
+# 44 rows: all ten streams fit, so every provider's tag shows.
+COLS=120
+ROWS=44
+DPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+T -f /dev/null new-session -d -x "$COLS" -y "$ROWS" -s prov -c "$WORK" \
+  "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY RECMON_TENCENT_KEY=screenshotTencentKey '$BIN' --demo --listen 0.0.0.0:$DPORT --journal providers.jsonl; sleep 30"
+wait_screen prov 90 "Streams 10 " " ali  live" " ngx  rtmp\\." " srs  srs\\." " tc   push\\." \
+  "~0:00:[0-9]" " [0-9.]+ MB "
+shot providers prov
+# `p` three times: ApsaraVideo Live's rows, nginx-rtmp's, then SRS's (viewers, HLS segments
+# and DVR files), the provider shown in the header's filter and in the footer.
+for _ in 1 2 3; do T send-keys -t prov p; sleep 0.4; done
+wait_screen prov 20 'filter: "provider:srs"' "Streams 2 of 10 "
+shot providers-filter prov
+T send-keys -t prov q
+COLS=160
+ROWS=45
+if [ "$ONLY" = providers ]; then
+  exit 0
+fi
 T -f /dev/null new-session -d -x 160 -y 45 -s shots -c "$WORK" \
   "env -u NO_COLOR TERM=xterm-256color RECMON_AUTH_KEY=$RECMON_AUTH_KEY '$BIN' --listen 0.0.0.0:$PORT --journal broadcast.jsonl --alert-paused 5s; sleep 30"
 for _ in $(seq 50); do
@@ -73,7 +126,6 @@ for _ in $(seq 50); do
 done
 
 python3 "$ROOT/scripts/broadcast.py" "http://127.0.0.1:$PORT"
-mkdir -p "$OUT"
 shot main
 
 # The same broadcast in the smallest common terminal: what an operator sees in a split.

@@ -411,9 +411,15 @@ impl Provider {
         }
     }
 
-    /// The provider with this name (as [`Provider::as_str`] writes it).
+    /// The provider with this name (as [`Provider::as_str`] writes it), or this tag
+    /// ([`Provider::tag`]); `nginx` is nginx-rtmp too.
     pub fn from_name(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+        if name == "nginx" {
+            return Some(Provider::NginxRtmp);
+        }
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name || p.tag() == name)
     }
 
     /// A short tag for narrow columns.

@@ -435,7 +435,13 @@ fn resume_and_export_read_each_line_with_its_own_provider() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "tc is a tag, not a name");
+    assert!(out.status.success(), "a tag names a provider too");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    let out = Command::new(bin())
+        .args(["export", &journal, "--provider", "wowza"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("one of aliyun, nginx-rtmp, srs, tencent")
     );

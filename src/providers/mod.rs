@@ -70,7 +70,7 @@ fn unsupported(body: &[u8]) -> Option<Rejection> {
 }
 
 /// Which provider sent a request, from its shape alone:
-/// - a `call=` form (POST body, or GET query) with `app` or `tcurl`: nginx-rtmp;
+/// - a `call=` form (POST body, or GET query): nginx-rtmp;
 /// - a POST whose `User-Agent` is `SRS/...`, or whose JSON object has a string `action`: SRS;
 /// - a POST whose JSON object has an `event_type` member (of any type: Tencent's reader names
 ///   a wrong one): Tencent Cloud;
@@ -155,6 +155,11 @@ impl Pins {
                     "--provider {a:?}: the path prefix must start with /, e.g. /srs=srs"
                 ));
             }
+            if pins.iter().any(|(p, _): &(String, Provider)| p == prefix) {
+                return Err(format!(
+                    "--provider {a:?}: the path {prefix} is pinned twice"
+                ));
+            }
             let p = Provider::from_name(name).ok_or_else(|| {
                 format!(
                     "--provider {a:?}: unknown provider {name:?}; one of {}",
@@ -167,11 +172,19 @@ impl Pins {
         Ok(Pins(pins))
     }
 
-    /// The provider pinned to this path, if any.
+    /// The provider pinned to this path (with or without its query), if any. A prefix
+    /// matches whole path segments: `/srs` pins `/srs`, `/srs/x` and `/srs?q`, not `/srsfoo`.
     pub fn for_path(&self, path: &str) -> Option<Provider> {
         self.0
             .iter()
-            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .find(|(prefix, _)| {
+                path.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                    prefix.ends_with('/')
+                        || rest.is_empty()
+                        || rest.starts_with('/')
+                        || rest.starts_with('?')
+                })
+            })
             .map(|(_, p)| *p)
     }
 
@@ -207,12 +220,19 @@ pub fn answer(
     match provider {
         // SRS takes only `0` or an object whose integer `code` is 0 as success; everything it
         // sends is answered so (see srs's module doc).
+        // A hook recmon could not use says why beside the code SRS reads.
         Provider::Srs if status == 200 => (
             200,
-            format!(
-                "{{\"code\":0,\"seq\":{seq},\"outcome\":\"{}\"}}",
-                outcome.as_str()
-            ),
+            match error {
+                Some(why) if outcome == Outcome::Rejected => serde_json::json!({
+                    "code": 0, "seq": seq, "outcome": "rejected", "error": why
+                })
+                .to_string(),
+                _ => format!(
+                    "{{\"code\":0,\"seq\":{seq},\"outcome\":\"{}\"}}",
+                    outcome.as_str()
+                ),
+            },
         ),
         Provider::Tencent if outcome != Outcome::Rejected => (
             200,
@@ -251,6 +271,17 @@ mod tests {
         assert_eq!(pins.for_path("/a/b/c"), Some(Provider::Tencent));
         assert_eq!(pins.for_path("/a/x"), Some(Provider::Srs));
         assert_eq!(pins.for_path("/z"), None);
+        assert_eq!(pins.for_path("/a?x=1"), Some(Provider::Srs));
+        assert_eq!(pins.for_path("/abc"), None, "whole segments only");
+        let root = Pins::parse(&["/=ngx".into()]).unwrap();
+        assert_eq!(
+            root.for_path("/anything"),
+            Some(Provider::NginxRtmp),
+            "a tag is a name too"
+        );
+        assert!(Pins::parse(&["/a=srs".into(), "/a=tc".into()])
+            .unwrap_err()
+            .contains("pinned twice"));
         assert!(Pins::parse(&["srs".into()])
             .unwrap_err()
             .contains("PATH_PREFIX=NAME"));
@@ -345,7 +376,10 @@ mod tests {
         let (s, b) = answer(Provider::Srs, 4, Outcome::Rejected, 200, Some("x"), None);
         assert_eq!(
             (s, b.as_str()),
-            (200, r#"{"code":0,"seq":4,"outcome":"rejected"}"#)
+            (
+                200,
+                r#"{"code":0,"error":"x","outcome":"rejected","seq":4}"#
+            )
         );
         let (s, _) = answer(
             Provider::NginxRtmp,

@@ -61,10 +61,9 @@ pub fn fields(method: Method, query: Option<&str>, body: &[u8]) -> Vec<(String, 
     }
 }
 
-/// Whether a request has nginx-rtmp's shape: a `call` field, and `app` or `tcurl` beside it.
+/// Whether a request has nginx-rtmp's shape: a `call` field (no other provider sends one).
 pub fn looks_like(fields: &[(String, String)]) -> bool {
-    let has = |k: &str| fields.iter().any(|(key, _)| key == k);
-    has("call") && (has("app") || has("tcurl"))
+    fields.iter().any(|(key, _)| key == "call")
 }
 
 /// Classifies one nginx-rtmp request. Never refuses: see the module's doc.

@@ -88,7 +88,16 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
                 Action::FocusNext | Action::Open | Action::Filter => 1,
                 Action::ToggleFreeze | Action::Up | Action::Down => 2,
                 Action::ToggleFollow | Action::ToggleTime => 3,
+                // While one provider is picked, the way back to all stays in sight longer.
+                Action::CycleProvider if view.query().provider.is_some() => 3,
                 _ => 4,
+            };
+            // The short form of a provider is its tag: `p:ngx`.
+            let short_state = match b.action {
+                Action::CycleProvider => {
+                    format!(":{}", view.query().provider.map_or("all", |p| p.tag()))
+                }
+                _ => state.clone(),
             };
             let full = vec![
                 Span::styled(key, key_style),
@@ -99,7 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
                 // `f:on`: the key and its state still say what is going on.
                 forms.push(vec![
                     Span::styled(key, key_style),
-                    Span::styled(state, t.dim()),
+                    Span::styled(short_state, t.dim()),
                 ]);
             }
             items.push(BarItem::new(priority, forms));
