@@ -586,3 +586,24 @@ fn a_get_notify_with_the_publishers_unescaped_arguments_is_read_not_refused() {
     let state = r.state();
     assert_eq!(stream(&state, "cam2")["ingest"], "live");
 }
+
+#[test]
+fn a_journal_from_before_the_providers_resumes_as_it_was_recorded() {
+    // recmon's own journal of the nginx-rtmp runs in ../shared/providers (written before it
+    // read nginx-rtmp): no `provider` field, nginx's requests rejected. A resume keeps each
+    // line's recorded outcome; nothing is read again as another provider's.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("old.jsonl");
+    std::fs::copy(fixtures().join("captures/recmon-journal.jsonl"), &journal).unwrap();
+    let j = journal.display().to_string();
+    let r = Recmon::start_in(dir.path(), &journal, &["--resume", &j]);
+    let state = r.state();
+    assert_eq!(state["requests"]["rejected"], 26, "{state:#}");
+    assert_eq!(state["requests"]["accepted"], 1, "{state:#}");
+    assert_eq!(state["last_seq"], 27);
+    let streams = state["streams"].as_array().unwrap();
+    assert!(
+        streams.iter().all(|s| s["provider"] == "aliyun"),
+        "{state:#}"
+    );
+}
