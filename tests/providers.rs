@@ -5,74 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/providers")
-}
-
-/// The captured request files of one nginx-rtmp run, in order, as sent on the wire (the
-/// capture's `#` comment line dropped).
-fn capture_run(run: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = fixtures().join("captures").join(run);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|f| {
-            let raw = std::fs::read(&f).unwrap();
-            let start = if raw.starts_with(b"#") {
-                raw.iter().position(|b| *b == b'\n').unwrap() + 1
-            } else {
-                0
-            };
-            (
-                f.file_name().unwrap().to_string_lossy().into_owned(),
-                true_length(&raw[start..]),
-            )
-        })
-        .collect()
-}
-
-/// The request with its Content-Length set to its body's length. The captured record_done
-/// requests declare 8 bytes more than their body holds: an artifact of the capture (a real
-/// nginx-rtmp 1.2.2 sends matching lengths, 206/206 and 216/216 here, with and without URL
-/// arguments), which would leave a server waiting for bytes that never come.
-fn true_length(req: &[u8]) -> Vec<u8> {
-    let split = req
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a blank line after the headers");
-    let (head, body) = (&req[..split], &req[split + 4..]);
-    let head = String::from_utf8_lossy(head);
-    let mut out: Vec<u8> = head
-        .split("\r\n")
-        .map(|l| {
-            if l.to_ascii_lowercase().starts_with("content-length:") {
-                format!("Content-Length: {}", body.len())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
-        .into_bytes();
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
-    out
-}
-
-fn sample(name: &str) -> String {
-    std::fs::read_to_string(fixtures().join("samples").join(format!("{name}.json"))).unwrap()
-}
 
 fn stream<'a>(state: &'a Value, stream: &str) -> &'a Value {
     state["streams"]

@@ -11,7 +11,7 @@ mod common;
 mod tmux;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 use tmux::*;
@@ -76,70 +76,6 @@ impl Pane {
 fn free_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/providers")
-}
-
-fn sample(name: &str) -> String {
-    std::fs::read_to_string(fixtures().join("samples").join(format!("{name}.json"))).unwrap()
-}
-
-/// The captured requests of a real nginx-rtmp run, in order, as sent on the wire (each file's
-/// `#` comment line dropped, Content-Length set to the body's length).
-fn nginx_capture() -> Vec<(String, Vec<u8>)> {
-    let dir = fixtures().join("captures/nginx-rtmp");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 21, "the capture's requests in {dir:?}");
-    files
-        .into_iter()
-        .map(|f| {
-            let raw = std::fs::read(&f).unwrap();
-            let start = if raw.starts_with(b"#") {
-                raw.iter().position(|b| *b == b'\n').unwrap() + 1
-            } else {
-                0
-            };
-            (
-                f.file_name().unwrap().to_string_lossy().into_owned(),
-                true_length(&raw[start..]),
-            )
-        })
-        .collect()
-}
-
-/// The request with its Content-Length set to its body's length: the captured record_done
-/// requests declare 8 bytes more than their body holds, an artifact of the capture (see
-/// `true_length` in tests/providers.rs), which would leave recmon waiting for bytes that
-/// never come.
-fn true_length(req: &[u8]) -> Vec<u8> {
-    let split = req
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a blank line after the headers");
-    let (head, body) = (&req[..split], &req[split + 4..]);
-    let head = String::from_utf8_lossy(head);
-    let mut out: Vec<u8> = head
-        .split("\r\n")
-        .map(|l| {
-            if l.to_ascii_lowercase().starts_with("content-length:") {
-                format!("Content-Length: {}", body.len())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
-        .into_bytes();
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
-    out
 }
 
 /// Sends raw request bytes; returns the status recmon answered.
@@ -224,7 +160,7 @@ fn every_provider_tagged_filtered_with_p_and_journaled() {
 
     // What each request is expected to be journaled as, in order.
     let mut sent: Vec<(&str, String)> = Vec::new();
-    for (name, bytes) in nginx_capture() {
+    for (name, bytes) in capture_run("nginx-rtmp") {
         assert_eq!(send_raw(addr, &bytes), 200, "{name}");
         sent.push(("nginx-rtmp", "/cb".into()));
     }

@@ -23,6 +23,27 @@ pub use crate::event::Provider;
 use crate::event::{Callback, Method, Outcome, Rejection};
 use memchr::memmem;
 
+/// A JSON value's type in words, for the errors that name what a field was.
+pub(crate) fn json_type(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The first `max` characters of `s` (untrusted text quoted in an error or a detail).
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 /// Classifies one request as `provider`'s. Returns the verdict and whether the body parsed as
 /// JSON (the journal keeps such bodies inline).
 pub fn classify(

@@ -19,6 +19,7 @@ use crate::event::{
     Callback, IngestAction, IngestEvent, Method, NoticeEvent, PlayAction, PlayEvent,
     RecordingGenerated, Rejection, StreamId,
 };
+use crate::providers::cut;
 use crate::providers::form::parse_query;
 
 /// The fields nginx-rtmp itself sends; any other field is one of the RTMP URL's own query
@@ -202,13 +203,6 @@ fn join(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

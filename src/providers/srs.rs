@@ -19,6 +19,7 @@ use crate::event::{
     Callback, IngestAction, IngestEvent, Method, NoticeEvent, PlayAction, PlayEvent,
     RecordingGenerated, Rejection, SegmentEvent, StreamId,
 };
+use crate::providers::{cut, json_type};
 
 /// Whether a body is an SRS hook: a JSON object with a string `action` starting with `on_`.
 pub fn looks_like(body: &[u8]) -> bool {
@@ -205,24 +206,6 @@ fn open(why: String) -> Rejection {
         200,
         format!("{why}; answered {{\"code\":0}} so that SRS does not reject the client"),
     )
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

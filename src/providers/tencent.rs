@@ -20,6 +20,7 @@ use crate::event::{
     Callback, IngestAction, IngestEvent, Method, NoticeEvent, RecordingGenerated, Rejection,
     StatusEvent, StreamId,
 };
+use crate::providers::{cut, json_type};
 
 /// Whether a body is a Tencent event: a JSON object with an `event_type` member at its top
 /// level, of any type (a wrong one is better refused by Tencent's reader, which names it;
@@ -305,24 +306,6 @@ fn classify_object(obj: &Map<String, Value>) -> Result<Callback, Rejection> {
         }
     };
     Ok(cb)
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::event::{
 pub use crate::providers::form::parse_query;
 #[cfg(test)]
 use crate::providers::form::percent_decode;
+use crate::providers::{cut as truncate, json_type};
 
 /// Classifies one request. `query` is the part after `?`, if any; `body` is the complete body
 /// (size limits are enforced by the listener before this is called).
@@ -552,17 +553,6 @@ fn classify_ingest(query: &str) -> Result<Callback, Rejection> {
     }))
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn req_string(obj: &impl Fields, key: &str) -> Result<String, Rejection> {
     match obj.field(key) {
         Some(FieldRef::String(s)) => Ok(s.to_owned()),
@@ -670,13 +660,6 @@ fn push_args(obj: &impl Fields) -> Result<Vec<(String, String)>, Rejection> {
                 other.json_type()
             ),
         )),
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 
