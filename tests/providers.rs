@@ -544,3 +544,35 @@ fn a_journal_from_before_the_providers_resumes_as_it_was_recorded() {
         "{state:#}"
     );
 }
+
+#[test]
+fn the_report_names_the_provider_and_marks_derived_times() {
+    let mut r = Recmon::start(&[]);
+    for (_, bytes) in capture_run("nginx-rtmp") {
+        raw_exchange(r.addr, &bytes);
+    }
+    post_json(&r, "/tc", &sample("tencent_record_100"));
+    r.stop();
+    let out = Command::new(bin())
+        .arg("report")
+        .arg(&r.journal)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("- provider: nginx-rtmp\n"), "{md}");
+    assert!(
+        md.contains("- ~ times of 3 files derived from arrival times"),
+        "{md}"
+    );
+    assert!(md.contains("- provider: tencent\n"), "{md}");
+    assert_eq!(
+        md.matches("derived from arrival").count(),
+        1,
+        "Tencent sends its times: {md}"
+    );
+}

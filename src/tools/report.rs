@@ -33,6 +33,8 @@ pub struct File {
     pub stop: Option<i64>,
     /// Seconds (the reported duration, else stop − start).
     pub seconds: Option<f64>,
+    /// The provider sent no times (nginx-rtmp, SRS): these were derived from arrival times.
+    pub derived: bool,
 }
 
 /// A hole between two consecutive files.
@@ -72,9 +74,16 @@ pub struct StreamReport {
     pub app: String,
     /// Stream.
     pub stream: String,
+    /// Whose callbacks name it.
+    pub provider: &'static str,
     /// Files accepted.
     pub files: usize,
-    /// Seconds recorded (sum of the files' seconds).
+    /// Of them, files whose times were derived from arrival times (the provider sends none).
+    pub derived_files: usize,
+    /// HLS segments written (SRS).
+    pub hls_segments: u64,
+    /// Seconds recorded: the files' seconds, or the HLS segments' when there are segments
+    /// and they hold more (the store's rule: SRS writes both for one broadcast).
     pub recorded_s: f64,
     /// The first file's start (Unix seconds).
     pub first_start: Option<i64>,
@@ -286,15 +295,21 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                 start: r.start_time,
                 stop: r.stop_time,
                 seconds: r.effective_duration().filter(|d| d.is_finite()),
+                derived: r.derived,
             })
             .collect();
         files.reverse();
         files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
         // fold from +0.0: a float sum starts at -0.0, which prints as "-0.000".
-        let recorded_s: f64 = files
+        let files_s: f64 = files
             .iter()
             .filter_map(|f| f.seconds)
             .fold(0.0, |a, b| a + b);
+        let recorded_s = if s.segments > 0 && s.segment_s.is_finite() {
+            files_s.max(s.segment_s)
+        } else {
+            files_s
+        };
         let first_start = files.iter().filter_map(|f| f.start).min();
         let last_stop = files.iter().filter_map(|f| f.stop).max();
         let coverage = match (first_start, last_stop) {
@@ -323,7 +338,10 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             domain: s.id.domain.clone(),
             app: s.id.app.clone(),
             stream: s.id.stream.clone(),
+            provider: s.provider.as_str(),
             files: files.len(),
+            derived_files: files.iter().filter(|f| f.derived).count(),
+            hls_segments: s.segments,
             recorded_s,
             first_start,
             last_stop,
@@ -434,6 +452,19 @@ pub fn markdown(r: &Report) -> String {
                 ));
             }
         }
+        if s.provider != crate::event::Provider::default().as_str() || s.hls_segments > 0 {
+            o.push_str(&format!("- provider: {}", s.provider));
+            if s.hls_segments > 0 {
+                o.push_str(&format!(", {} HLS segments", s.hls_segments));
+            }
+            o.push('\n');
+        }
+        if s.derived_files > 0 {
+            o.push_str(&format!(
+                "- ~ times of {} derived from arrival times (the provider sends none): coverage and gaps are estimates\n",
+                crate::util::human::count(s.derived_files as u64, "file", "files")
+            ));
+        }
         alert_lines(&mut o, &s.alerts, &md);
     }
     if !r.alerts.is_empty() {
@@ -523,10 +554,11 @@ pub fn html(r: &Report) -> String {
     let x = |t: i64| ((t - lo) as f64 / (hi - lo) as f64 * width).clamp(0.0, width);
     for s in &r.streams {
         o.push_str(&format!(
-            "<h2>{}/{}/{} · coverage {} · {} gaps</h2>",
+            "<h2>{}/{}/{} · coverage {}{} · {} gaps</h2>",
             esc(&s.domain),
             esc(&s.app),
             esc(&s.stream),
+            if s.derived_files > 0 { "~" } else { "" },
             pct(s.coverage),
             s.gaps.len()
         ));
