@@ -69,6 +69,15 @@ fn the_real_nginx_rtmp_requests_are_answered_2xx_and_drive_the_stream() {
     assert_eq!(kinds.iter().filter(|k| **k == "recording").count(), 3);
     assert_eq!(kinds.iter().filter(|k| **k == "play").count(), 2);
     assert_eq!(kinds.iter().filter(|k| **k == "ingest").count(), 2);
+    // Headless lines say whose request it was (ApsaraVideo's look as they always did).
+    let mut out = String::new();
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || {
+            out = r.stdout.lock().unwrap().clone();
+            out.contains("ingest    [ngx] 127.0.0.1/live/cam1  publish")
+        }),
+        "{out}"
+    );
 }
 
 #[test]

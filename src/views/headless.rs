@@ -189,6 +189,10 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
         e.status,
         e.kind.as_deref().unwrap_or("-"),
     );
+    // The other providers' requests say whose they are (ApsaraVideo's look as they always did).
+    if e.provider != crate::event::Provider::Aliyun {
+        let _ = write!(line, "[{}] ", e.provider.tag());
+    }
     match e.stream.and_then(|i| store.streams().get(i as usize)) {
         Some(s) => {
             line.push_str(&terminal(&s.id.domain, FIELD_MAX));
