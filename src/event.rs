@@ -422,6 +422,16 @@ impl Provider {
             .find(|p| p.as_str() == name || p.tag() == name)
     }
 
+    /// Its position in [`Provider::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Provider::Aliyun => 0,
+            Provider::NginxRtmp => 1,
+            Provider::Srs => 2,
+            Provider::Tencent => 3,
+        }
+    }
+
     /// A short tag for narrow columns.
     pub fn tag(self) -> &'static str {
         match self {

@@ -697,6 +697,12 @@ impl Service {
                 session.pins
             ));
         }
+        if session.auth.is_some() {
+            lines.push(
+                "recmon: with --auth-key, nginx-rtmp and SRS callbacks (which sign nothing) are read only on paths pinned to them, e.g. --provider /nginx=nginx-rtmp"
+                    .into(),
+            );
+        }
         if let Some(f) = &session.forward {
             for t in &f.targets {
                 lines.push(match f.mode {

@@ -585,3 +585,54 @@ fn the_report_names_the_provider_and_marks_derived_times() {
         "Tencent sends its times: {md}"
     );
 }
+
+#[test]
+fn with_an_auth_key_unsigned_providers_are_read_only_where_pinned_and_never_touch_a_signed_stream()
+{
+    let key = "abcdefgh12345678";
+    let r = Recmon::start(&["--auth-key", key, "--provider", "/nginx=nginx-rtmp"]);
+    r.wait_stderr("read only on paths pinned to them");
+    let publish = "app=live&tcurl=rtmp://a.example/live&addr=127.0.0.1&call=publish&name=real";
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    // Unpinned: an nginx-rtmp shape is ApsaraVideo's request, and has no signature.
+    let (status, body) = request(r.addr, "POST", "/cb", &form, publish.as_bytes());
+    assert_eq!(status, 403, "{body}");
+    // An SRS shape the same.
+    let srs = r#"{"action":"on_unpublish","vhost":"a.example","app":"live","stream":"real"}"#;
+    assert_eq!(post_json(&r, "/cb", srs).0, 403);
+    // Pinned: read as nginx-rtmp's, answered 200.
+    let (status, _) = request(r.addr, "POST", "/nginx", &form, publish.as_bytes());
+    assert_eq!(status, 200);
+    // nginx-rtmp never retries: a file reusing the path (record_unique off) is a new file.
+    for _ in 0..3 {
+        let done =
+            "app=live&tcurl=rtmp://a.example/live&call=record_done&name=real&path=/rec/real.flv";
+        let (status, body) = request(r.addr, "POST", "/nginx", &form, done.as_bytes());
+        assert_eq!(status, 200);
+        assert!(body.contains("\"outcome\":\"accepted\""), "{body}");
+    }
+    let state = r.state();
+    let streams = state["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{state:#}");
+    assert_eq!(streams[0]["provider"], "nginx-rtmp");
+    assert_eq!(streams[0]["recordings"], 3);
+    assert_eq!(state["auth_failures"], 2);
+}
+
+#[test]
+fn two_providers_streams_of_one_name_are_two_streams() {
+    let r = Recmon::start(&[]);
+    let ali = r#"{"domain":"a.example","app":"live","stream":"s","event":"record_started"}"#;
+    assert_eq!(post_json(&r, "/cb", ali).0, 200);
+    let srs = r#"{"action":"on_unpublish","vhost":"a.example","app":"live","stream":"s"}"#;
+    assert_eq!(post_json(&r, "/srs", srs).0, 200);
+    let state = r.state();
+    let streams = state["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 2, "{state:#}");
+    let ali_stream = streams.iter().find(|s| s["provider"] == "aliyun").unwrap();
+    assert_eq!(ali_stream["state"], "started");
+    assert_eq!(
+        ali_stream["ingest"], "unknown",
+        "SRS's unpublish is SRS's stream's"
+    );
+}

@@ -89,7 +89,10 @@ impl Merge {
             // rules as on one receiver, across all of them.
             if entry.outcome != Outcome::Rejected {
                 if let Some(cb) = &cb {
-                    req.outcome = self.deduper.decide(cb, entry.received_at).0;
+                    req.outcome = self
+                        .deduper
+                        .decide_from(entry.provider, cb, entry.received_at)
+                        .0;
                 }
             }
             self.seq += 1;

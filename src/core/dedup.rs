@@ -13,7 +13,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{Callback, IngestAction, Outcome, Rejection, StreamId};
+use crate::event::{Callback, IngestAction, Outcome, Provider, Rejection, StreamId};
 
 /// How long a repeated status or ingest event counts as a provider retry.
 pub const DUPLICATE_WINDOW_SECS: i64 = 30;
@@ -62,10 +62,49 @@ pub enum Undo {
     Ingest(StreamId, Option<Last<IngestAction>>),
 }
 
+/// Whether a provider re-sends a callback it got no timely 2xx for. nginx-rtmp and SRS never
+/// do: each of their file callbacks is a file, even one that reuses the previous one's path
+/// (nginx-rtmp's `record_unique off`, an SRS `dvr_path` without a timestamp).
+fn retries(provider: Provider) -> bool {
+    !matches!(provider, Provider::NginxRtmp | Provider::Srs)
+}
+
+/// File and segment callbacks of a provider that never retries: never a duplicate.
+fn never_repeated(provider: Provider, cb: &Callback) -> bool {
+    !retries(provider) && matches!(cb, Callback::Recording(_) | Callback::Segment(_))
+}
+
 impl Deduper {
+    /// [`Deduper::decide`] for `provider`'s callback.
+    pub fn decide_from(
+        &mut self,
+        provider: Provider,
+        cb: &Callback,
+        at: DateTime<Utc>,
+    ) -> (Outcome, Option<Undo>) {
+        if never_repeated(provider, cb) {
+            return (Outcome::Accepted, None);
+        }
+        self.decide(cb, at)
+    }
+
+    /// [`Deduper::observe_accepted`] for `provider`'s callback.
+    pub fn observe_accepted_from(&mut self, provider: Provider, cb: &Callback, at: DateTime<Utc>) {
+        if !never_repeated(provider, cb) {
+            self.observe_accepted(cb, at);
+        }
+    }
+
     /// Accepted or duplicate, remembering accepted ones. Returns how to undo it.
     pub fn decide(&mut self, cb: &Callback, at: DateTime<Utc>) -> (Outcome, Option<Undo>) {
         let within = |prev: DateTime<Utc>| (at - prev).num_seconds().abs() < DUPLICATE_WINDOW_SECS;
+        // With the provider's own event times on both, they decide; else the window does.
+        let repeat = |prev_at: DateTime<Utc>, prev_time: Option<i64>, time: Option<i64>| match (
+            prev_time, time,
+        ) {
+            (Some(a), Some(b)) => a == b,
+            _ => within(prev_at),
+        };
         match cb {
             Callback::Recording(r) => {
                 let key = self.recording_key(&r.id, &r.uri);
@@ -77,9 +116,7 @@ impl Deduper {
             }
             Callback::Status(s) => {
                 let prev = self.last_status.get(&s.id);
-                if prev.is_some_and(|(ev, t, time)| {
-                    *ev == s.event && (within(*t) || (s.time.is_some() && *time == s.time))
-                }) {
+                if prev.is_some_and(|(ev, t, time)| *ev == s.event && repeat(*t, *time, s.time)) {
                     return (Outcome::Duplicate, None);
                 }
                 let prev = self
@@ -89,9 +126,7 @@ impl Deduper {
             }
             Callback::Ingest(i) => {
                 let prev = self.last_ingest.get(&i.id);
-                if prev.is_some_and(|(a, t, time)| {
-                    *a == i.action && (within(*t) || (i.time.is_some() && *time == i.time))
-                }) {
+                if prev.is_some_and(|(a, t, time)| *a == i.action && repeat(*t, *time, i.time)) {
                     return (Outcome::Duplicate, None);
                 }
                 let prev = self
@@ -223,9 +258,19 @@ impl Deduper {
         verdict: &Result<Callback, Rejection>,
         at: DateTime<Utc>,
     ) -> Decision {
+        self.sequence_from(Provider::default(), verdict, at)
+    }
+
+    /// [`Deduper::sequence`] for `provider`'s request.
+    pub fn sequence_from(
+        &mut self,
+        provider: Provider,
+        verdict: &Result<Callback, Rejection>,
+        at: DateTime<Utc>,
+    ) -> Decision {
         match verdict {
             Ok(cb) => {
-                let (outcome, undo) = self.decide(cb, at);
+                let (outcome, undo) = self.decide_from(provider, cb, at);
                 Decision {
                     outcome,
                     status: 200,

@@ -270,7 +270,7 @@ pub fn rebuild_observing(
             observe(line, cb.as_ref());
             if entry.outcome == Outcome::Accepted {
                 if let Some(cb) = &cb {
-                    deduper.observe_accepted(cb, entry.received_at);
+                    deduper.observe_accepted_from(entry.provider, cb, entry.received_at);
                 }
             }
             store.apply_state(&Request::from(entry), cb.as_ref());
@@ -291,9 +291,10 @@ pub fn rebuild_observing(
                     unreachable!("a line the reader parsed as a request parses again");
                 };
                 let cb = callback_of_ref(&entry);
-                let stream = cb
-                    .as_ref()
-                    .and_then(|c| c.stream_id().and_then(|id| store.stream_index(id)));
+                let stream = cb.as_ref().and_then(|c| {
+                    c.stream_id()
+                        .and_then(|id| store.stream_index(entry.provider, id))
+                });
                 store.push_log(
                     &Request::from(&entry),
                     cb.as_ref(),
@@ -304,9 +305,10 @@ pub fn rebuild_observing(
             }
             Kept::Entry(e) => (Request::from(&**e), callback_of(e), Arc::from("")),
         };
-        let stream = cb
-            .as_ref()
-            .and_then(|c| c.stream_id().and_then(|id| store.stream_index(id)));
+        let stream = cb.as_ref().and_then(|c| {
+            c.stream_id()
+                .and_then(|id| store.stream_index(req.provider, id))
+        });
         store.push_log(&req, cb.as_ref(), stream, line);
     }
     Ok(rebuilt)

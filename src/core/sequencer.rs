@@ -268,7 +268,7 @@ fn run(
                 status,
                 error,
                 undo,
-            } = deduper.sequence(&sub.verdict, sub.received_at);
+            } = deduper.sequence_from(sub.provider, &sub.verdict, sub.received_at);
             undos.extend(undo);
             // The body stays with the request (a cheap Bytes handle) while the entry borrows
             // its encoding.

@@ -510,7 +510,9 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Store {
     streams: Vec<Stream>,
-    index: HashMap<StreamId, u32>,
+    /// Streams by provider and identity: two providers' streams of the same name are two
+    /// streams (an unsigned provider's request never moves a signed provider's stream).
+    index: HashMap<StreamId, [Option<u32>; Provider::ALL.len()]>,
     recordings: Vec<Recording>,
     log: VecDeque<LogEntry>,
     log_capacity: usize,
@@ -1012,7 +1014,14 @@ impl Store {
                     // No duration or times (nginx-rtmp, SRS): the file began when the
                     // stream's previous file was reported or its publish arrived, whichever
                     // is later, and ended when this callback arrived.
-                    let from = previous_at.max(s.published_at).filter(|f| *f <= at);
+                    // Compared in whole milliseconds, as the journal keeps times, so that a
+                    // rebuilt store picks the same start.
+                    let ms = at.timestamp_millis();
+                    let from = [previous_at, s.published_at]
+                        .into_iter()
+                        .flatten()
+                        .filter(|f| f.timestamp_millis() <= ms)
+                        .max();
                     match from {
                         Some(f) => (
                             // In whole milliseconds of each time, as the journal keeps
@@ -1046,6 +1055,11 @@ impl Store {
                     derived,
                     previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
                 };
+                // A file was written: the recording works again after an error.
+                if s.state == RecordState::Error {
+                    s.state = RecordState::None;
+                    s.state_since = Some(at);
+                }
                 s.recordings += 1;
                 s.file_s += rec.effective_duration().unwrap_or(0.0);
                 s.total_duration_s = s.recorded_s();
@@ -1090,7 +1104,7 @@ impl Store {
     }
 
     fn intern(&mut self, id: &StreamId, provider: Provider) -> u32 {
-        if let Some(&i) = self.index.get(id) {
+        if let Some(i) = self.stream_index(provider, id) {
             return i;
         }
         let i = self.streams.len() as u32;
@@ -1115,16 +1129,21 @@ impl Store {
             errors: 0,
             last_error: None,
         });
-        if let Some(k) = Provider::ALL.iter().position(|p| *p == provider) {
-            self.by_provider[k] += 1;
+        self.by_provider[provider.index()] += 1;
+        match self.index.get_mut(id) {
+            Some(by_provider) => by_provider[provider.index()] = Some(i),
+            None => {
+                let mut by_provider = [None; Provider::ALL.len()];
+                by_provider[provider.index()] = Some(i);
+                self.index.insert(id.clone(), by_provider);
+            }
         }
-        self.index.insert(id.clone(), i);
         i
     }
 
-    /// The index of a known stream.
-    pub fn stream_index(&self, id: &StreamId) -> Option<u32> {
-        self.index.get(id).copied()
+    /// The index of a known stream of `provider`.
+    pub fn stream_index(&self, provider: Provider, id: &StreamId) -> Option<u32> {
+        self.index.get(id).and_then(|by| by[provider.index()])
     }
 
     /// Records a failed journal write (its requests were answered 503 and not applied).

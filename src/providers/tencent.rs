@@ -154,14 +154,19 @@ fn classify_object(obj: &Map<String, Value>) -> Result<Callback, Rejection> {
         }
     };
     let id = || -> Result<StreamId, Rejection> {
-        let domain = match text("app")?.or(text("domain")?) {
+        let domain = match text("app")? {
             Some(d) => d,
-            None => int("appid")?.map(|a| a.to_string()).unwrap_or_default(),
+            None => match text("domain")? {
+                Some(d) => d,
+                None => int("appid")?.map(|a| a.to_string()).unwrap_or_default(),
+            },
         };
-        let stream = text("stream_id")?
-            .or(text("channel_id")?)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Rejection::new(400, "missing field: stream_id"))?;
+        let stream = match text("stream_id")?.filter(|s| !s.is_empty()) {
+            Some(s) => s,
+            None => text("channel_id")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| Rejection::new(400, "missing field: stream_id"))?,
+        };
         Ok(StreamId {
             domain,
             app: text("appname")?.unwrap_or_default(),

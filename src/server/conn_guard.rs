@@ -195,11 +195,14 @@ enum LinePart {
     Done,
 }
 
-/// Percent-encodes, in a request line's target, the bytes URIs may not hold raw but sloppy
-/// senders send raw: `"` `<` `>` `\` `^` `` ` `` `{` `|` `}` and `#` (a client never sends a
-/// fragment, so a `#` is data: unescaped, everything after it would be lost). Every reader
-/// of a query decodes `%XX`, so the values read are the bytes sent. The method, the version
-/// and the headers pass untouched.
+/// Percent-encodes, in the request target of a connection's first request, the bytes URIs
+/// may not hold raw but sloppy senders send raw: `"` `<` `>` `\` `^` `` ` `` `{` `|` `}`,
+/// `#` (a client never sends a fragment, so a `#` is data: unescaped, everything after it
+/// would be lost), control bytes, and bytes over 0x7E (a Latin-1 `é` is not UTF-8). Every
+/// reader of a query decodes `%XX`, so the values read are the bytes sent. The method, the
+/// version and the headers pass untouched. Only the first request: nginx-rtmp sends one per
+/// connection, and a later request's line cannot be told from the previous one's body
+/// without the framing that hyper alone knows.
 #[derive(Debug, Default, Clone)]
 pub struct TargetEscaper {
     part: LinePart,
@@ -211,7 +214,7 @@ fn needs_escape(b: u8) -> bool {
     matches!(
         b,
         b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' | b'#'
-    )
+    ) || !(0x20..=0x7e).contains(&b)
 }
 
 impl TargetEscaper {
@@ -239,8 +242,10 @@ impl TargetEscaper {
                 LinePart::Target => {
                     if matches!(b, b' ' | b'\r' | b'\n') {
                         self.part = LinePart::Done;
+                        false
+                    } else {
+                        needs_escape(b)
                     }
-                    needs_escape(b)
                 }
                 LinePart::Done => false,
             };
@@ -302,7 +307,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             if this.activity.bytes_arrived() {
                 this.head = HeadScanner::default();
-                this.target = TargetEscaper::default();
             }
             if this.activity.in_headers() && !this.head.complete() {
                 // The head is measured as it came, before any escaping.
@@ -396,8 +400,8 @@ mod tests {
     #[test]
     fn only_the_targets_forbidden_bytes_are_escaped_whatever_the_reads() {
         let raw: &[u8] =
-            b"\r\nGET /cb?name=cam1&x=<b>&t=a\"c|d#e HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
-        let want: &[u8] = b"\r\nGET /cb?name=cam1&x=%3Cb%3E&t=a%22c%7Cd%23e HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
+            b"\r\nGET /cb?name=cam1&x=<b>&t=a\"c|d#e&l=caf\xe9&c=a\x01b\tc HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
+        let want: &[u8] = b"\r\nGET /cb?name=cam1&x=%3Cb%3E&t=a%22c%7Cd%23e&l=caf%E9&c=a%01b%09c HTTP/1.0\r\nUser-Agent: <\"x\">\r\n\r\n";
         assert_eq!(escaped(&[raw]), want);
         for cut in 0..raw.len() {
             let (a, b) = raw.split_at(cut);

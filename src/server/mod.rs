@@ -634,16 +634,23 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
     )
     .await;
 
-    // Whose request it is: pinned by path, else told by its shape.
+    // Whose request it is: pinned by path, else told by its shape. With --auth-key, the
+    // providers that sign nothing are read only on the paths pinned to them: elsewhere a
+    // request of their shape is ApsaraVideo's, and needs its signature, so that nobody can
+    // get past the key by sending another provider's shape.
     let method = Method::from_name(&method_name);
     let provider = ctx.cfg.pins.for_path(&path_q).unwrap_or_else(|| {
-        crate::providers::detect(
+        let p = crate::providers::detect(
             method,
             query.as_deref(),
             headers.get("content-type").map(String::as_str),
             headers.get("user-agent").map(String::as_str),
             &body,
-        )
+        );
+        match p {
+            Provider::NginxRtmp | Provider::Srs if ctx.cfg.auth.is_some() => Provider::Aliyun,
+            p => p,
+        }
     });
     // Checked first: a forged request is refused whatever it contains, and never reaches
     // the classifier or the store. Each provider checks its own signature: ApsaraVideo's
@@ -886,6 +893,17 @@ async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Re
             );
             text_response(status, body)
         }
+        // nginx-rtmp and SRS never retry, and a non-2xx refuses or drops the stream: the
+        // callback is lost either way (and the failing journal is on every screen), the
+        // broadcast need not be.
+        Err(failed) if matches!(provider, Provider::NginxRtmp | Provider::Srs) => text_response(
+            200,
+            serde_json::json!({
+                "code": 0,
+                "error": format!("{}; the callback was not recorded (answered 200 so that the stream goes on)", failed.0),
+            })
+            .to_string(),
+        ),
         Err(failed) => error_response(
             503,
             &format!("{}; the callback was not recorded, retry later", failed.0),

@@ -266,7 +266,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             let cb = callback_of_ref(entry);
             if entry.outcome == Outcome::Accepted {
                 if let Some(cb) = &cb {
-                    deduper.observe_accepted(cb, at);
+                    deduper.observe_accepted_from(entry.provider, cb, at);
                     if let Some(id) = cb.stream_id() {
                         tracks.entry(id.clone()).or_default().observe(cb, at);
                     }
