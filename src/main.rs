@@ -293,7 +293,10 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Export(args)) => {
-                let signals = recmon::signals::shutdown_signal();
+                // Installed before the export starts: a Ctrl-C as soon as its temporary file
+                // exists must reach the clean-up, not the default action (seen in CI).
+                let mut signals = recmon::signals::ShutdownSignal::register();
+                let signals = async move { signals.wait().await };
                 let export = tokio::task::spawn_blocking(move || export::run(args));
                 tokio::select! {
                     done = export => done.unwrap_or_else(|e| {
