@@ -182,6 +182,11 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
+/// Where the demo sends nginx-rtmp's callbacks; the demo receiver pins it to nginx-rtmp.
+pub const DEMO_NGINX_PATH: &str = "/recmon-nginx";
+/// Where the demo sends SRS's hooks; the demo receiver pins it to SRS.
+pub const DEMO_SRS_PATH: &str = "/recmon-srs";
+
 /// A provider's name, as `--provider` takes it.
 pub fn parse_provider(name: &str) -> Result<crate::providers::Provider, String> {
     crate::providers::Provider::from_name(name).ok_or_else(|| {
@@ -697,8 +702,16 @@ impl RunArgs {
                 keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
                 keep_all_headers: false,
                 forward_sync: None,
-                pins: crate::providers::Pins::parse(&self.provider_pins)
-                    .map_err(|e| AppError::new(2, e))?,
+                pins: {
+                    // The demo sends nginx-rtmp and SRS to paths of their own, pinned (with
+                    // --auth-key they are read only where pinned).
+                    let mut pins = self.provider_pins.clone();
+                    if self.demo {
+                        pins.push(format!("{DEMO_NGINX_PATH}=nginx-rtmp"));
+                        pins.push(format!("{DEMO_SRS_PATH}=srs"));
+                    }
+                    crate::providers::Pins::parse(&pins).map_err(|e| AppError::new(2, e))?
+                },
                 tencent_key: match self.tencent_key.as_deref() {
                     Some("") => {
                         return Err(AppError::new(

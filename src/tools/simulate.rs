@@ -1522,7 +1522,8 @@ pub enum Pacing {
 pub struct Senders {
     aliyun: CallbackSender,
     srs: CallbackSender,
-    other: CallbackSender,
+    nginx: CallbackSender,
+    tencent: CallbackSender,
     tencent_key: Option<String>,
 }
 
@@ -1537,9 +1538,18 @@ impl Senders {
         Senders {
             aliyun: CallbackSender::new(target.clone(), auth_key, user_agent),
             srs: CallbackSender::new(target.clone(), None, SRS_USER_AGENT),
-            other: CallbackSender::new(target, None, user_agent),
+            nginx: CallbackSender::new(target.clone(), None, user_agent),
+            tencent: CallbackSender::new(target, None, user_agent),
             tencent_key: tencent_key.filter(|k| !k.is_empty()),
         }
+    }
+
+    /// Sends nginx-rtmp's and SRS's requests to these targets instead (the demo's pinned
+    /// paths: a receiver with `--auth-key` reads those providers only where pinned).
+    pub fn unsigned_to(mut self, nginx: Target, srs: Target, user_agent: &'static str) -> Self {
+        self.nginx = CallbackSender::new(nginx, None, user_agent);
+        self.srs = CallbackSender::new(srs, None, SRS_USER_AGENT);
+        self
     }
 
     /// The receiver.
@@ -1552,7 +1562,8 @@ impl Senders {
         match provider {
             Provider::Aliyun => &self.aliyun,
             Provider::Srs => &self.srs,
-            Provider::NginxRtmp | Provider::Tencent => &self.other,
+            Provider::NginxRtmp => &self.nginx,
+            Provider::Tencent => &self.tencent,
         }
     }
 
@@ -1585,7 +1596,8 @@ pub async fn run_requests(
             Pacing::SimClock(_) => (req.at_ms - *first_at.get_or_insert(req.at_ms)) as f64 / 1000.0,
         };
         pacer.wait(offset).await;
-        let out = match req.outgoing(senders.target(), senders.tencent_key()) {
+        let target = senders.for_provider(req.provider).target();
+        let out = match req.outgoing(target, senders.tencent_key()) {
             Ok(o) => o,
             Err(e) => return Some(e),
         };
@@ -1924,14 +1936,18 @@ impl Iterator for Merged {
 /// `auth_key` signs ApsaraVideo's requests and `tencent_key` Tencent's, for a monitor that
 /// checks signatures with those keys.
 pub async fn run_demo(addr: SocketAddr, auth_key: Option<String>, tencent_key: Option<String>) {
-    let target = match Target::parse(&format!("http://{addr}/recmon")) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!("demo: {e}");
-            return;
-        }
+    use crate::cli::{DEMO_NGINX_PATH, DEMO_SRS_PATH};
+    let targets = ["/recmon", DEMO_NGINX_PATH, DEMO_SRS_PATH]
+        .map(|path| Target::parse(&format!("http://{addr}{path}")));
+    let [Ok(target), Ok(nginx), Ok(srs)] = targets else {
+        tracing::error!("demo: no target for {addr}");
+        return;
     };
-    let senders = Senders::new(target, auth_key, tencent_key, "recmon-demo");
+    let senders = Senders::new(target, auth_key, tencent_key, "recmon-demo").unsigned_to(
+        nginx,
+        srs,
+        "recmon-demo",
+    );
     let stopped = run_requests(
         demo_requests(rand::random(), Utc::now().timestamp()),
         &senders,
