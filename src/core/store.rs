@@ -1231,11 +1231,6 @@ fn detail_of(cb: &Callback) -> String {
     }
 }
 
-/// The event name an ingest action is logged as.
-pub fn ingest_name(a: IngestAction) -> &'static str {
-    a.as_str()
-}
-
 /// The store as shared between the sequencer (the only writer) and the views.
 /// Views wait on `changes` instead of polling.
 pub struct SharedStore {

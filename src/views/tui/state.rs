@@ -838,9 +838,7 @@ impl ViewState {
         for s in &src.streams[self.stream_labels.len().min(src.streams.len())..] {
             let label = format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream);
             self.stream_labels.push(clean(&label, FIELD_MAX));
-            if let Some(k) = Provider::ALL.iter().position(|p| *p == s.provider) {
-                self.providers_seen[k] = true;
-            }
+            self.providers_seen[s.provider.index()] = true;
         }
 
         let seq_stream = match self.query.terms {
