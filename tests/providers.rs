@@ -11,6 +11,17 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
+/// Runs `recmon ARGS...`, requires it to succeed (saying why not), and returns its stdout.
+fn recmon_ok<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn stream<'a>(state: &'a Value, stream: &str) -> &'a Value {
     state["streams"]
         .as_array()
@@ -310,23 +321,14 @@ fn resume_and_export_read_each_line_with_its_own_provider() {
     assert_eq!(before["recordings_total"], 6);
     b.stop();
 
-    let out = Command::new(bin())
-        .args([
-            "export",
-            &journal,
-            "--what",
-            "recordings",
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = recmon_ok([
+        "export",
+        &journal,
+        "--what",
+        "recordings",
+        "--format",
+        "csv",
+    ]);
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -349,40 +351,31 @@ fn resume_and_export_read_each_line_with_its_own_provider() {
     assert_eq!(&rows[5][col("times_derived")], "false");
 
     // One provider's part of the journal.
-    let out = Command::new(bin())
-        .args([
-            "export",
-            &journal,
-            "--what",
-            "events",
-            "--provider",
-            "nginx-rtmp",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = recmon_ok([
+        "export",
+        &journal,
+        "--what",
+        "events",
+        "--provider",
+        "nginx-rtmp",
+    ])
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
     assert_eq!(lines.len(), 21);
     assert!(lines.iter().all(|l| l["provider"] == "nginx-rtmp"));
-    let out = Command::new(bin())
-        .args([
-            "export",
-            &journal,
-            "--what",
-            "streams",
-            "--format",
-            "csv",
-            "--provider",
-            "tc",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "a tag names a provider too");
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    // A tag names a provider too.
+    let csv = recmon_ok([
+        "export",
+        &journal,
+        "--what",
+        "streams",
+        "--format",
+        "csv",
+        "--provider",
+        "tc",
+    ]);
+    assert_eq!(csv.lines().count(), 2);
     let out = Command::new(bin())
         .args(["export", &journal, "--provider", "wowza"])
         .output()
@@ -492,17 +485,12 @@ fn attach_replay_and_forward_carry_each_providers_callbacks() {
 
     // Replay the copy to a fresh recmon: the same streams, of the same providers.
     let target = Recmon::start(&[]);
-    let out = Command::new(bin())
-        .arg("replay")
-        .arg(&save)
-        .args(["--to", &format!("http://{}/replayed", target.addr)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    recmon_ok([
+        std::ffi::OsStr::new("replay"),
+        save.as_os_str(),
+        "--to".as_ref(),
+        format!("http://{}/replayed", target.addr).as_ref(),
+    ]);
     target.wait_journal_lines(n);
     assert_eq!(providers(&target.state()), want);
 }
@@ -562,17 +550,7 @@ fn the_report_names_the_provider_and_marks_derived_times() {
     }
     post_json(&r, "/tc", &sample("tencent_record_100"));
     r.stop();
-    let out = Command::new(bin())
-        .arg("report")
-        .arg(&r.journal)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = recmon_ok([std::ffi::OsStr::new("report"), r.journal.as_os_str()]);
     assert!(md.contains("- provider: nginx-rtmp\n"), "{md}");
     assert!(
         md.contains("- ~ times of 3 files derived from arrival times"),
