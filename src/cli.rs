@@ -361,6 +361,13 @@ pub struct AlertArgs {
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = crate::util::human::parse_duration)]
     pub alert_not_recording: Duration,
 
+    /// Alert when a broadcast (publish → publish_done) ended with no recording file, once its
+    /// last file is this late (not_recorded). ApsaraVideo keeps the file open for DelayTime
+    /// (often 3m) after the publish ends; nginx-rtmp and SRS report it at once, so they get at
+    /// most 15s.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::util::human::parse_duration)]
+    pub alert_not_recorded: Duration,
+
     /// Slack after a recording stream's cycle before its next file is overdue (file_overdue).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::util::human::parse_duration)]
     pub alert_file_overdue: Duration,
@@ -415,6 +422,7 @@ impl AlertArgs {
         crate::core::alerts::AlertConfig {
             paused: on(self.alert_paused),
             not_recording: on(self.alert_not_recording),
+            not_recorded: on(self.alert_not_recorded),
             file_overdue: on(self.alert_file_overdue),
             record_cycle: if self.record_cycle.is_zero() {
                 crate::core::alerts::AlertConfig::default().record_cycle

@@ -90,6 +90,12 @@ pub struct Stream {
     /// When the newest publish arrived (kept after publish_done: nginx-rtmp reports the last
     /// file after it).
     pub published_at: Option<DateTime<Utc>>,
+    /// Broadcasts: publishes that took the stream live (a publish while already live is not
+    /// a new one).
+    pub broadcasts: u64,
+    /// Recording files and HLS segments reported since the newest broadcast began (files
+    /// reported after its publish_done still count: the last file comes after the end).
+    pub broadcast_files: u64,
     /// Error events (recording errors, push errors).
     pub errors: u64,
     /// The newest error: its event name and what the provider said (untrusted text), and when.
@@ -1061,6 +1067,7 @@ impl Store {
                     s.state_since = Some(at);
                 }
                 s.recordings += 1;
+                s.broadcast_files += 1;
                 s.file_s += rec.effective_duration().unwrap_or(0.0);
                 s.total_duration_s = s.recorded_s();
                 s.last_recording = Some(next_recording);
@@ -1073,6 +1080,10 @@ impl Store {
                     IngestAction::PublishDone => Ingest::Offline,
                 };
                 if s.ingest != ingest {
+                    if ingest == Ingest::Live {
+                        s.broadcasts += 1;
+                        s.broadcast_files = 0;
+                    }
                     s.ingest = ingest;
                     s.ingest_since = Some(at);
                 }
@@ -1090,6 +1101,7 @@ impl Store {
             }
             Callback::Segment(seg) => {
                 s.segments += 1;
+                s.broadcast_files += 1;
                 s.segment_s += seg.duration.unwrap_or(0.0);
                 s.total_duration_s = s.recorded_s();
                 s.last_event = Some("hls_segment".to_string());
@@ -1126,6 +1138,8 @@ impl Store {
             segment_s: 0.0,
             file_s: 0.0,
             published_at: None,
+            broadcasts: 0,
+            broadcast_files: 0,
             errors: 0,
             last_error: None,
         });

@@ -16,6 +16,8 @@ use crate::util::human::hms;
 pub enum Rule {
     /// A stream paused too long.
     PausedTooLong,
+    /// A broadcast ended with no recording file.
+    NotRecorded,
     /// Live but not recording.
     LiveNotRecording,
     /// The next recording file is late.
@@ -43,6 +45,7 @@ impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::PausedTooLong => "paused_too_long",
+            Rule::NotRecorded => "not_recorded",
             Rule::LiveNotRecording => "live_not_recording",
             Rule::FileOverdue => "file_overdue",
             Rule::ShortFile => "short_file",
@@ -57,8 +60,9 @@ impl Rule {
     }
 
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::PausedTooLong,
+        Rule::NotRecorded,
         Rule::LiveNotRecording,
         Rule::FileOverdue,
         Rule::ShortFile,
@@ -75,6 +79,7 @@ impl Rule {
     pub fn severity(self) -> Severity {
         match self {
             Rule::LiveNotRecording
+            | Rule::NotRecorded
             | Rule::FileOverdue
             | Rule::Silence
             | Rule::JournalFailure
@@ -118,6 +123,9 @@ pub struct AlertConfig {
     pub paused: Option<Duration>,
     /// `--alert-not-recording` (2m).
     pub not_recording: Option<Duration>,
+    /// `--alert-not-recorded` (5m): how long after a broadcast ends its last file may still
+    /// arrive before the broadcast counts as not recorded.
+    pub not_recorded: Option<Duration>,
     /// `--alert-file-overdue` (10m slack).
     pub file_overdue: Option<Duration>,
     /// `--record-cycle` (6h, the provider's default `CycleDuration`): the cycle assumed
@@ -136,6 +144,7 @@ impl Default for AlertConfig {
         AlertConfig {
             paused: Some(Duration::from_secs(300)),
             not_recording: Some(Duration::from_secs(120)),
+            not_recorded: Some(Duration::from_secs(300)),
             file_overdue: Some(Duration::from_secs(600)),
             record_cycle: Duration::from_secs(6 * 3600),
             short_file: Some(Duration::from_secs(10)),

@@ -7,9 +7,10 @@
 //! | rule | fires when | severity |
 //! |---|---|---|
 //! | `paused_too_long` | a stream (not offline) has been paused longer than `--alert-paused` | warning |
+//! | `not_recorded` | a broadcast (publish → publish_done) ended and no file came within `--alert-not-recorded` of its end (at most 15 s for nginx-rtmp and SRS, which report the file as the publish ends); resolves when a late file comes or the stream goes live again | critical |
 //! | `live_not_recording` | ingest live, no recording status, longer than `--alert-not-recording`, on a domain that sends status callbacks | critical |
-//! | `file_overdue` | a recording stream's next file is later than its cycle + `--alert-file-overdue` | critical |
-//! | `short_file` | the stream's newest file is shorter than `--alert-short-file` | warning |
+//! | `file_overdue` | a recording stream's next file (or a live stream's first, where no status callbacks say it records) is later than its cycle + `--alert-file-overdue` | critical |
+//! | `short_file` | the stream's newest file is shorter than `--alert-short-file`, unless the broadcast ended (its last file is its tail) | warning |
 //! | `gap` | newest file's start − previous file's stop > `--alert-gap` | warning |
 //! | `silence` | no callback for `--alert-silence` while a stream is live or recording | critical |
 //! | `bad_signature` | a request failed the signature check in the last 5 minutes | warning |
@@ -62,6 +63,26 @@ fn over(age: Option<Duration>, limit: Option<Duration>) -> Option<(Duration, Dur
     let (age, limit) = (age?, limit?);
     (age > limit).then_some((age, limit))
 }
+
+/// How long after a broadcast ends its last file may still come. nginx-rtmp and SRS close the
+/// file when the publish ends and report it at once, so they get at most
+/// [`CLOSE_AT_END_GRACE`]; ApsaraVideo holds the file open for `DelayTime` (15 s to 6 h, often
+/// 180 s) in case the publisher returns, and Tencent likewise, so theirs is the whole
+/// `--alert-not-recorded`.
+pub fn not_recorded_grace(
+    provider: crate::event::Provider,
+    configured: Option<Duration>,
+) -> Option<Duration> {
+    use crate::event::Provider;
+    let grace = configured?;
+    Some(match provider {
+        Provider::NginxRtmp | Provider::Srs => grace.min(CLOSE_AT_END_GRACE),
+        Provider::Aliyun | Provider::Tencent => grace,
+    })
+}
+
+/// The most nginx-rtmp and SRS get to report a broadcast's last file after it ended.
+pub const CLOSE_AT_END_GRACE: Duration = Duration::from_secs(15);
 
 /// The newest file of a stream, and the one before it.
 fn newest_two<'a>(
@@ -154,17 +175,49 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                 )
             });
         }
+        if offline && s.broadcasts > 0 && s.broadcast_files == 0 {
+            if let Some((_, grace)) = over(
+                since(now, s.ingest_since),
+                not_recorded_grace(s.provider, cfg.not_recorded),
+            ) {
+                emit(Rule::NotRecorded, Some(i), s.broadcasts, &|| {
+                    format!(
+                        "{}: the broadcast {} → {} ended with no recording file (none within {} of its end)",
+                        name(),
+                        s.published_at
+                            .map(crate::core::journal::format_time)
+                            .unwrap_or_else(|| "?".into()),
+                        s.ingest_since
+                            .map(crate::core::journal::format_time)
+                            .unwrap_or_default(),
+                        duration_words(grace)
+                    )
+                });
+            }
+        }
         let (newest, previous) = newest_two(s, recordings);
         let newest_index = s.last_recording.map_or(0, |n| n as u64 + 1);
-        if recording && !offline {
+        // Live with no recording state: a provider (or domain) that sends no status
+        // callbacks (nginx-rtmp, SRS, ApsaraVideo without them). Its files are what says it
+        // records; on a domain that sends status callbacks, live_not_recording says it.
+        let live_without_status = s.ingest == Ingest::Live
+            && s.state == RecordState::None
+            && !status_domains.contains(s.id.domain.as_str());
+        if (recording && !offline) || live_without_status {
             if let Some(slack) = cfg.file_overdue {
                 let cycle = learned_cycle(s, recordings, cfg.record_cycle);
                 // The next file is due a cycle after the newest one arrived, or after recording
                 // (re)started when that is later (a pause stops the clock).
-                let from = match (newest.map(|r| r.received_at), s.state_since) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b),
-                };
+                // A broadcast's publish starts it too: the previous broadcast's files say
+                // nothing of this one.
+                let from = [
+                    newest.map(|r| r.received_at),
+                    s.state_since.filter(|_| recording),
+                    s.ingest_since.filter(|_| s.ingest == Ingest::Live),
+                ]
+                .into_iter()
+                .flatten()
+                .max();
                 if let Some(late) = since(now, from).and_then(|age| age.checked_sub(cycle)) {
                     if late > slack {
                         emit(Rule::FileOverdue, Some(i), newest_index, &|| {
@@ -182,7 +235,10 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
             }
         }
         if let Some(r) = newest {
-            if let (Some(limit), Some(d)) = (cfg.short_file, r.effective_duration()) {
+            // The last file of a broadcast that ended is as long as the broadcast's tail:
+            // short by nature, not a fault.
+            if let (Some(limit), Some(d), false) = (cfg.short_file, r.effective_duration(), offline)
+            {
                 if d.is_finite() && d >= 0.0 && d < limit.as_secs_f64() {
                     emit(Rule::ShortFile, Some(i), newest_index, &|| {
                         format!(
@@ -354,6 +410,7 @@ mod tests {
         AlertConfig {
             paused: d(Rule::PausedTooLong),
             not_recording: d(Rule::LiveNotRecording),
+            not_recorded: d(Rule::NotRecorded),
             file_overdue: d(Rule::FileOverdue),
             record_cycle: Duration::from_secs(6 * 3600),
             short_file: d(Rule::ShortFile),
@@ -598,5 +655,160 @@ mod tests {
             "{}",
             events[0].alert.message
         );
+    }
+
+    #[test]
+    fn a_broadcast_that_ended_with_no_file_is_not_recorded_after_the_grace() {
+        let mut c = Clocked::new(only(Rule::NotRecorded, 60));
+        c.ingest(0, "cam", "publish");
+        assert!(c.firing_at(500).is_empty(), "live: not over yet");
+        c.ingest(600, "cam", "publish_done");
+        assert!(
+            c.firing_at(660).is_empty(),
+            "within the grace the last file may still come"
+        );
+        assert_eq!(c.firing_at(661), [(Rule::NotRecorded, Some(S.into()))]);
+        let a = c.store.alerts().firing()[0].clone();
+        assert_eq!(a.severity, Severity::Critical);
+        assert!(
+            a.message.contains("ended with no recording file"),
+            "{}",
+            a.message
+        );
+        // A late file resolves it.
+        c.file(700, "cam", 0, 0, 600, 600.0);
+        assert!(c.firing_at(701).is_empty());
+        // The next broadcast, recorded, never fires; one with no file does again.
+        c.ingest(800, "cam", "publish");
+        c.file(900, "cam", 1, 800, 900, 100.0);
+        c.ingest(900, "cam", "publish_done");
+        assert!(c.firing_at(2000).is_empty(), "this broadcast has a file");
+        c.ingest(2000, "cam", "publish");
+        c.ingest(2100, "cam", "publish_done");
+        assert_eq!(c.firing_at(2161), [(Rule::NotRecorded, Some(S.into()))]);
+        // Live again: the new broadcast is watched by file_overdue; this alert resolves.
+        c.ingest(2200, "cam", "publish");
+        assert!(c.firing_at(2201).is_empty());
+        assert_eq!(c.store.alerts().fired_total()[&Rule::NotRecorded], 2);
+    }
+
+    #[test]
+    fn nginx_rtmp_and_srs_get_a_short_grace_others_the_configured_one() {
+        use crate::event::Provider;
+        let five_min = Some(Duration::from_secs(300));
+        assert_eq!(
+            not_recorded_grace(Provider::NginxRtmp, five_min),
+            Some(CLOSE_AT_END_GRACE)
+        );
+        assert_eq!(
+            not_recorded_grace(Provider::Srs, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(not_recorded_grace(Provider::Aliyun, five_min), five_min);
+        assert_eq!(not_recorded_grace(Provider::Tencent, None), None);
+    }
+
+    #[test]
+    fn a_live_stream_without_status_callbacks_is_overdue_with_no_file_for_a_cycle() {
+        let mut cfg = only(Rule::FileOverdue, 60);
+        cfg.record_cycle = Duration::from_secs(600);
+        let mut c = Clocked::new(cfg);
+        // An earlier broadcast's file says nothing of the next one.
+        c.file(10, "cam", 0, 0, 10, 10.0);
+        c.ingest(1000, "cam", "publish");
+        assert!(c.firing_at(1660).is_empty(), "cycle 600 s + 60 s slack");
+        assert_eq!(c.firing_at(1661), [(Rule::FileOverdue, Some(S.into()))]);
+        c.file(1700, "cam", 1, 1000, 1700, 700.0);
+        assert!(c.firing_at(1701).is_empty());
+        c.ingest(1800, "cam", "publish_done");
+        assert!(c.firing_at(5000).is_empty(), "offline: no file is due");
+    }
+
+    #[test]
+    fn the_last_file_of_a_broadcast_that_ended_is_not_a_short_file() {
+        let mut c = Clocked::new(only(Rule::ShortFile, 10));
+        c.ingest(0, "cam", "publish");
+        c.file(600, "cam", 0, 0, 600, 600.0);
+        c.ingest(603, "cam", "publish_done");
+        // The tail: the 3 s after the last cycle's file, reported after the end.
+        c.file(610, "cam", 1, 600, 603, 3.0);
+        assert!(c.firing_at(611).is_empty(), "the broadcast's tail");
+        // While live, a short file is one.
+        c.ingest(700, "cam", "publish");
+        c.file(710, "cam", 2, 700, 705, 5.0);
+        assert_eq!(c.firing_at(711), [(Rule::ShortFile, Some(S.into()))]);
+    }
+
+    #[test]
+    fn journal_failure_fires_on_a_failed_write_and_resolves_a_minute_after_the_last() {
+        let mut store = Store::default();
+        store.set_alert_config(AlertConfig::default());
+        let now = Utc::now();
+        assert!(tick(&mut store, now).is_empty());
+        store.note_journal_failure("No space left on device (os error 28)".into());
+        let at = store.last_journal_failure_at().unwrap();
+        let ev = tick(&mut store, at);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].alert.rule, Rule::JournalFailure);
+        assert_eq!(ev[0].alert.severity, Severity::Critical);
+        assert!(
+            ev[0].alert.message.contains("(1 so far)")
+                && ev[0].alert.message.contains("No space left"),
+            "{}",
+            ev[0].alert.message
+        );
+        let hold = chrono::Duration::from_std(JOURNAL_FAILURE_HOLD).unwrap();
+        assert!(
+            tick(&mut store, at + hold - chrono::Duration::seconds(1)).is_empty(),
+            "still within the hold"
+        );
+        let ev = tick(&mut store, at + hold);
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].resolved());
+    }
+
+    #[test]
+    fn forward_failing_fires_when_the_oldest_pending_is_over_a_minute_old() {
+        use crate::core::outbox::{Delivery, DeliveryLine, DeliveryResult, ForwardMode};
+        let mut store = Store::default();
+        store.set_alert_config(only(Rule::PausedTooLong, 300));
+        let mut e = crate::core::store::tests::entry(1, t(0), crate::event::Outcome::Accepted);
+        e.forward = vec!["http://backend/".into()];
+        store.apply(&e, None, Arc::from(""));
+        assert!(tick(&mut store, t(60)).is_empty(), "60 s is not over 60 s");
+        let ev = tick(&mut store, t(61));
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].alert.rule, Rule::ForwardFailing);
+        assert!(
+            ev[0]
+                .alert
+                .message
+                .contains("forwarding to http://backend/"),
+            "{}",
+            ev[0].alert.message
+        );
+        let line = |attempt: u32, result: DeliveryResult| DeliveryLine {
+            seq: 1 + u64::from(attempt),
+            received_at: t(62),
+            delivery: Delivery {
+                of: 1,
+                target: "http://backend/".into(),
+                mode: ForwardMode::Async,
+                attempt,
+                result,
+                status: Some(200),
+                ms: 1,
+                error: None,
+                reply: None,
+                retry_in_s: None,
+                answered: None,
+            },
+        };
+        store.apply_delivery_state(&line(1, DeliveryResult::Retry));
+        assert!(tick(&mut store, t(62)).is_empty(), "a retry owes it still");
+        store.apply_delivery_state(&line(2, DeliveryResult::Delivered));
+        let ev = tick(&mut store, t(63));
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].resolved(), "delivered: nothing pending");
     }
 }
