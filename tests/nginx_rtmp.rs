@@ -90,6 +90,17 @@ fn listening(port: u16) -> bool {
         })
 }
 
+/// How nginx records.
+#[derive(Clone, Copy)]
+enum Record {
+    /// A file every 5 s (`record_interval 5s`).
+    Cut5s,
+    /// One file, reported when the publish ends (no `record_interval`).
+    AtTheEnd,
+    /// Into a path it cannot write: no file at all.
+    Unwritable,
+}
+
 /// A standalone nginx-rtmp (one process, no daemon) in a temp dir of its own; killed on drop,
 /// also when the test panics.
 struct Nginx {
@@ -102,10 +113,14 @@ struct Nginx {
 
 impl Nginx {
     fn start(method: &str, recmon: SocketAddr) -> Nginx {
+        Self::start_recording(method, recmon, Record::Cut5s)
+    }
+
+    fn start_recording(method: &str, recmon: SocketAddr, record: Record) -> Nginx {
         let mut last_failure = String::new();
         // The port is free when chosen, but another test may take it before nginx binds it.
         for _ in 0..3 {
-            match Self::try_start(method, recmon, free_port()) {
+            match Self::try_start(method, recmon, free_port(), record) {
                 Ok(n) => return n,
                 Err(e) => last_failure = e,
             }
@@ -113,11 +128,25 @@ impl Nginx {
         panic!("nginx did not start:\n{last_failure}");
     }
 
-    fn try_start(method: &str, recmon: SocketAddr, port: u16) -> Result<Nginx, String> {
+    fn try_start(
+        method: &str,
+        recmon: SocketAddr,
+        port: u16,
+        record: Record,
+    ) -> Result<Nginx, String> {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let rec = dir.join("rec");
         std::fs::create_dir(&rec).unwrap();
+        // A record path nginx cannot write: under a plain file, so that no user, root
+        // included, can create the recording there.
+        let blocked = dir.join("not-a-dir");
+        std::fs::write(&blocked, "").unwrap();
+        let (record_path, interval) = match record {
+            Record::Cut5s => (rec.clone(), "record_interval 5s;"),
+            Record::AtTheEnd => (rec.clone(), ""),
+            Record::Unwritable => (blocked.join("rec"), ""),
+        };
         let url = format!("http://{recmon}/nginx");
         // Everything nginx writes stays in the temp dir: the pid file, the error log (also given
         // with -e, for what it logs before reading this file), the RTMP module's access log
@@ -143,7 +172,7 @@ rtmp {{
             record all;
             record_path {rec};
             record_unique on;
-            record_interval 5s;
+            {interval}
             on_publish {url};
             on_publish_done {url};
             on_play {url};
@@ -157,7 +186,7 @@ rtmp {{
 }}
 ",
             dir = dir.display(),
-            rec = rec.display(),
+            rec = record_path.display(),
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -652,4 +681,154 @@ fn nginx_rtmp_post_callbacks_stream_and_recordings() {
 #[test]
 fn nginx_rtmp_get_callbacks_stream_and_recordings() {
     nginx_rtmp_session("get");
+}
+
+/// ffmpeg pushing a test pattern with a tone to `url` for `seconds`, a keyframe a second.
+fn push(url: &str, seconds: u64) -> Child {
+    let seconds = seconds.to_string();
+    ffmpeg(&[
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        &seconds,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        url,
+    ])
+}
+
+/// The alerts recmon has fired, as (rule, state) pairs.
+fn alerts(r: &Recmon) -> Vec<(String, String)> {
+    let (_, body) = r.get("/api/alerts");
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    ["firing", "recent"]
+        .iter()
+        .flat_map(|k| v[k].as_array().cloned().unwrap_or_default())
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap_or_default().to_string(),
+                a["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The trial that found it: nginx cannot write its recording, so a broadcast leaves no file.
+/// recmon fires `not_recorded` when the publish ends (nginx-rtmp reports a file as the publish
+/// ends, so its grace is short), and after a second broadcast that does record (one file, sent
+/// at its end, as nginx-rtmp does without record_interval), `recmon report` gives the first
+/// broadcast 0%, the second its whole time, and says so in its one line.
+#[test]
+fn nginx_rtmp_broadcast_with_no_file_is_not_recorded_live_and_in_the_report() {
+    require_tools();
+    let r = Recmon::start(&["--alert-not-recorded", "3s"]);
+    let diag = |r: &Recmon, nginx: &Nginx| {
+        format!(
+            "journal:\n{}nginx error.log:\n{}\nrecmon stderr:\n{}",
+            summary(&requests(r)),
+            nginx.error_log(),
+            r.stderr.lock().unwrap()
+        )
+    };
+    let broken = Nginx::start_recording("post", r.addr, Record::Unwritable);
+    let mut publisher = push(&broken.rtmp_url("cam1"), 6);
+    let (status, err) = finish(&mut publisher, Duration::from_secs(30), "publisher");
+    assert!(status.success(), "{status}: {err}\n{}", diag(&r, &broken));
+    assert!(
+        poll(Duration::from_secs(10), || ingest(&r).as_deref()
+            == Some("offline")),
+        "cam1 never went offline\n{}",
+        diag(&r, &broken)
+    );
+    assert!(broken.files().is_empty(), "nginx wrote a file after all");
+    let fired = poll(Duration::from_secs(15), || {
+        alerts(&r).contains(&("not_recorded".into(), "firing".into()))
+    });
+    assert!(
+        fired,
+        "no not_recorded alert: {:?}\n{}",
+        alerts(&r),
+        diag(&r, &broken)
+    );
+    drop(broken);
+
+    let working = Nginx::start_recording("post", r.addr, Record::AtTheEnd);
+    let mut publisher = push(&working.rtmp_url("cam1"), 5);
+    let (status, err) = finish(&mut publisher, Duration::from_secs(30), "publisher");
+    assert!(status.success(), "{status}: {err}\n{}", diag(&r, &working));
+    let recorded = poll(Duration::from_secs(10), || {
+        cam1(&r).is_some_and(|s| s["recordings"] == 1 && s["ingest"] == "offline")
+    });
+    assert!(
+        recorded,
+        "the second broadcast's file\n{}",
+        diag(&r, &working)
+    );
+    assert_eq!(working.files().len(), 1);
+    // The new publish resolved the first broadcast's alert, and the second broadcast, which
+    // has its file, fires none of its own.
+    assert!(
+        !alerts(&r).contains(&("not_recorded".into(), "firing".into())),
+        "{:?}",
+        alerts(&r)
+    );
+
+    let out = Command::new(bin())
+        .arg("report")
+        .arg(&r.journal)
+        // The receiver's threshold, so that the report replays the same alerts.
+        .args(["--format", "json", "--alert-not-recorded", "3s"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "cam1")
+        .unwrap();
+    let b = s["broadcasts"].as_array().unwrap();
+    assert_eq!(b.len(), 2, "{s}");
+    assert_eq!(b[0]["verdict"], "not_recorded", "{s}");
+    assert_eq!(b[0]["coverage"], 0.0, "{s}");
+    assert_eq!(b[0]["files"], 0, "{s}");
+    assert_eq!(b[0]["clock"], "arrival", "nginx-rtmp sends no times: {s}");
+    assert!(b[0]["live_s"].as_f64().unwrap() >= 4.0, "{s}");
+    assert_eq!(b[1]["files"], 1, "{s}");
+    assert!(b[1]["coverage"].as_f64().unwrap() > 0.8, "{s}");
+    // The whole stream: about half its live time, nowhere near the 99% of first-to-last file.
+    let coverage = s["coverage"].as_f64().unwrap();
+    assert!((0.3..0.7).contains(&coverage), "{s}");
+    let verdict = v["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("2 broadcasts, 1 not recorded: cam1 "),
+        "{verdict}"
+    );
+    let fired: Vec<&str> = s["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert!(fired.contains(&"not_recorded"), "{fired:?}");
 }

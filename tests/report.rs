@@ -1,6 +1,9 @@
-//! `recmon report` on a crafted journal, against a hand computation: files, recorded
-//! seconds, coverage, gaps, short files, pauses and the alerts replayed with the journal's
-//! clock; the HTML page read back by a real headless browser (Debian's chromium).
+//! `recmon report` on crafted journals, against hand computations: broadcasts (publish →
+//! publish_done) with their live time from the provider's clock, coverage against it, the
+//! gaps before, between and after files, the one-line verdict, "live time unknown" without
+//! ingest callbacks, short files, pauses and the alerts replayed with the journal's clock; the
+//! HTML page read back by a real headless browser (Debian's chromium), with nothing in it that
+//! runs or fetches.
 
 mod common;
 
@@ -25,6 +28,9 @@ fn line(seq: u64, t: i64, method: &str, path: &str, kind: &str, body: &str) -> S
     )
 }
 
+/// The provider's clock in these journals (any instant: it need not match `received_at`).
+const BASE: i64 = 1_790_000_000;
+
 fn journal() -> String {
     let status = |event: &str| {
         format!(r#"{{"domain":"d.example","app":"live","stream":"cam","event":"{event}"}}"#)
@@ -34,12 +40,19 @@ fn journal() -> String {
             r#"{{"domain":"d.example","app":"live","stream":"cam","uri":"live/cam/{n}.flv","duration":{d},"start_time":{start},"stop_time":{stop}}}"#
         )
     };
+    // The provider's clock: files and ingest `time` both count from BASE; the publish is
+    // sent at 990 and arrives at 0 of the journal's clock... the report reads the former.
+    let b = |t: i64| BASE + t;
+    let file = |n: u32, start: i64, stop: i64, d: f64| file(n, b(start), b(stop), d);
     let lines = [
         line(
             1,
             0,
             "GET",
-            "/pub?action=publish&app=d.example&appname=live&id=cam",
+            &format!(
+                "/pub?action=publish&app=d.example&appname=live&id=cam&time={}",
+                b(990)
+            ),
             "ingest",
             "",
         ),
@@ -83,7 +96,10 @@ fn journal() -> String {
             9,
             2950,
             "GET",
-            "/pub?action=publish_done&app=d.example&appname=live&id=cam",
+            &format!(
+                "/pub?action=publish_done&app=d.example&appname=live&id=cam&time={}",
+                b(2900)
+            ),
             "ingest",
             "",
         ),
@@ -92,17 +108,16 @@ fn journal() -> String {
 }
 
 fn report(dir: &std::path::Path, format: &str) -> String {
+    report_of(dir, &journal(), format, &["--alert-paused", "60s"])
+}
+
+/// `recmon report` of `journal` (written to a file in `dir`) in `format`.
+fn report_of(dir: &std::path::Path, journal: &str, format: &str, flags: &[&str]) -> String {
     let j = dir.join("j.jsonl");
-    std::fs::write(&j, journal()).unwrap();
+    std::fs::write(&j, journal).unwrap();
     let out = Command::new(common::bin())
-        .args([
-            "report",
-            j.to_str().unwrap(),
-            "--format",
-            format,
-            "--alert-paused",
-            "60s",
-        ])
+        .args(["report", j.to_str().unwrap(), "--format", format])
+        .args(flags)
         .output()
         .unwrap();
     assert!(
@@ -124,14 +139,35 @@ fn the_report_matches_a_hand_computation() {
     assert_eq!(s["recorded_s"], 1808.0);
     assert_eq!(
         (s["first_start"].as_i64(), s["last_stop"].as_i64()),
-        (Some(1000), Some(2868))
+        (Some(BASE + 1000), Some(BASE + 2868))
     );
-    // 1808 / (2868 − 1000).
-    let coverage = s["coverage"].as_f64().unwrap();
-    assert!((coverage - 1808.0 / 1868.0).abs() < 1e-9, "{coverage}");
+    // One broadcast, live from the publish's own time (990) to the publish_done's (2900):
+    // 1808 s recorded of 1910 s live.
+    assert_eq!(s["provider"], "aliyun");
+    let b = &s["broadcasts"][0];
+    assert_eq!(s["broadcasts"].as_array().unwrap().len(), 1);
     assert_eq!(
-        s["gaps"],
-        serde_json::json!([{"from": 2200, "to": 2260, "seconds": 60}])
+        (b["from"].as_i64(), b["to"].as_i64(), b["clock"].as_str()),
+        (Some(BASE + 990), Some(BASE + 2900), Some("provider"))
+    );
+    assert_eq!(b["live_s"], 1910.0);
+    assert_eq!(b["files"], 4);
+    let coverage = s["coverage"].as_f64().unwrap();
+    assert!((coverage - 1808.0 / 1910.0).abs() < 1e-9, "{coverage}");
+    assert_eq!(b["coverage"], s["coverage"]);
+    // Before the first file, between two, and after the last.
+    let gaps = serde_json::json!([
+        {"from": BASE + 990, "to": BASE + 1000, "seconds": 10},
+        {"from": BASE + 2200, "to": BASE + 2260, "seconds": 60},
+        {"from": BASE + 2868, "to": BASE + 2900, "seconds": 32}
+    ]);
+    assert_eq!(b["gaps"], gaps);
+    assert_eq!(s["gaps"], gaps);
+    assert_eq!(b["verdict"], "gaps");
+    assert_eq!(v["broadcasts"], 1);
+    assert_eq!(
+        v["verdict"],
+        "1 broadcast, 1 with gaps: cam 14:29–15:01 (94.7%) (UTC)"
     );
     assert_eq!(s["short_files"], 1);
     assert_eq!(
@@ -166,10 +202,17 @@ fn the_report_matches_a_hand_computation() {
 
     let md = report(dir.path(), "md");
     assert!(
-        md.contains("| d.example/live/cam | 4 | 0:30:08 | 96.8% | 1 | 1 | 1 (0:01:40) |"),
+        md.contains(
+            "| d.example/live/cam | aliyun | 1 | 4 | 0:30:08 | 94.7% | 3 | 1 | 1 (0:01:40) |"
+        ),
         "{md}"
     );
-    assert!(md.contains("gap") && md.contains(": 60 s"), "{md}");
+    assert!(md.contains("**1 broadcast, 1 with gaps: cam"), "{md}");
+    assert!(
+        md.contains("### Broadcast 1: 2026-09-21 14:29:50 UTC → 2026-09-21 15:01:40 UTC · gaps"),
+        "{md}"
+    );
+    assert!(md.contains(": 60 s") && md.contains(": 32 s"), "{md}");
 }
 
 #[test]
@@ -203,9 +246,11 @@ fn the_html_timeline_renders_in_a_real_browser() {
     let dom = String::from_utf8_lossy(&out.stdout);
     // The browser parsed the page into the elements drawn: four file bars, one gap.
     assert_eq!(dom.matches("class=\"file\"").count(), 4, "{dom}");
-    assert_eq!(dom.matches("class=\"gap\"").count(), 1, "{dom}");
+    assert_eq!(dom.matches("class=\"gap\"").count(), 3, "{dom}");
+    assert_eq!(dom.matches("class=\"live\"").count(), 1, "{dom}");
     assert!(dom.contains("<svg"), "{dom}");
-    assert!(dom.contains("coverage 96.8%"), "{dom}");
+    assert!(dom.contains("coverage 94.7%"), "{dom}");
+    assert!(dom.contains("1 broadcast, 1 with gaps"), "{dom}");
 }
 
 #[test]
@@ -222,5 +267,205 @@ fn a_file_that_is_not_a_journal_is_refused() {
     assert!(
         err.contains("is not a recmon journal: none of its 2 lines"),
         "{err}"
+    );
+}
+
+/// An ApsaraVideo ingest GET line, with the provider's `time`.
+fn ingest(seq: u64, received: i64, stream: &str, action: &str, time: i64) -> String {
+    line(
+        seq,
+        received,
+        "GET",
+        &format!("/pub?action={action}&app=d.example&appname=live&id={stream}&time={time}"),
+        "ingest",
+        "",
+    )
+}
+
+/// An ApsaraVideo recording line.
+fn recording(seq: u64, received: i64, stream: &str, n: u32, start: i64, stop: i64) -> String {
+    line(
+        seq,
+        received,
+        "POST",
+        "/cb",
+        "recording",
+        &format!(
+            r#"{{"domain":"d.example","app":"live","stream":"{stream}","uri":"live/{stream}/{n}.flv","duration":{},"start_time":{start},"stop_time":{stop}}}"#,
+            stop - start
+        ),
+    )
+}
+
+fn json_report(journal: &str, flags: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    serde_json::from_str(&report_of(dir.path(), journal, "json", flags)).unwrap()
+}
+
+#[test]
+fn a_ten_minute_broadcast_with_one_minute_of_file_is_ten_percent_recorded() {
+    // Live from T−600 to T (the provider's times), one 60 s file in the middle.
+    let t = BASE;
+    let j = [
+        ingest(1, 0, "cam", "publish", t - 600),
+        recording(2, 400, "cam", 0, t - 300, t - 240),
+        ingest(3, 600, "cam", "publish_done", t),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    let s = &v["streams"][0];
+    let coverage = s["coverage"].as_f64().unwrap();
+    assert!((coverage - 0.1).abs() < 1e-9, "{coverage}");
+    assert_eq!(
+        s["broadcasts"][0]["gaps"],
+        serde_json::json!([
+            {"from": t - 600, "to": t - 300, "seconds": 300},
+            {"from": t - 240, "to": t, "seconds": 240}
+        ])
+    );
+    assert_eq!(s["broadcasts"][0]["verdict"], "gaps");
+    let dir = tempfile::tempdir().unwrap();
+    let md = report_of(dir.path(), &j, "md", &[]);
+    assert!(md.contains("| 10.0% | 2 |"), "{md}");
+    assert!(
+        md.contains("- coverage: 10.0% of 0:10:00 live, over 1 broadcast"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_broadcast_with_no_file_is_not_recorded_in_the_verdict_line_and_the_alerts() {
+    // 2026-12-04 14:00:00 UTC on the provider's clock.
+    let t = 1_796_392_800;
+    let j = [
+        ingest(1, 0, "cam1", "publish", t),
+        ingest(2, 120, "cam2", "publish", t + 120),
+        recording(3, 1800, "cam1", 0, t, t + 1800),
+        ingest(4, 1800, "cam1", "publish_done", t + 1800),
+        ingest(5, 2100, "cam2", "publish_done", t + 2100),
+        ingest(6, 2200, "cam3", "publish", t + 2200),
+        recording(7, 2800, "cam3", 0, t + 2200, t + 2800),
+        ingest(8, 2800, "cam3", "publish_done", t + 2800),
+        // The journal goes on well past the grace for cam2's file.
+        ingest(9, 3000, "cam4", "publish", t + 3000),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    assert_eq!(
+        v["verdict"],
+        "4 broadcasts, 1 not recorded: cam2 14:02–14:35, 1 live at the end (UTC)"
+    );
+    let cam2 = &v["streams"][1];
+    assert_eq!(cam2["stream"], "cam2");
+    assert_eq!(cam2["coverage"], 0.0);
+    assert_eq!(cam2["broadcasts"][0]["verdict"], "not_recorded");
+    assert_eq!(
+        cam2["broadcasts"][0]["gaps"],
+        serde_json::json!([{"from": t + 120, "to": t + 2100, "seconds": 1980}])
+    );
+    let rules: Vec<&str> = cam2["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"not_recorded"), "{rules:?}");
+    for s in [&v["streams"][0], &v["streams"][2]] {
+        assert_eq!(s["coverage"], 1.0, "{s}");
+        assert_eq!(s["broadcasts"][0]["verdict"], "recorded");
+    }
+}
+
+#[test]
+fn files_without_ingest_callbacks_say_live_time_unknown() {
+    let j = [
+        recording(1, 0, "cam", 0, BASE, BASE + 600),
+        recording(2, 700, "cam", 1, BASE + 700, BASE + 1300),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    let s = &v["streams"][0];
+    assert!(s["coverage"].is_null() && s["live_s"].is_null(), "{s}");
+    assert_eq!(s["broadcasts"], serde_json::json!([]));
+    // The hole between the two files is still told.
+    assert_eq!(
+        s["gaps"],
+        serde_json::json!([{"from": BASE + 600, "to": BASE + 700, "seconds": 100}])
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let md = report_of(dir.path(), &j, "md", &[]);
+    assert!(md.contains("| live time unknown |"), "{md}");
+    assert!(
+        md.contains(
+            "no broadcasts: live time unknown (no ingest callbacks) for 1 stream with files"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains('%'), "no percentage without live time: {md}");
+}
+
+#[test]
+fn the_html_page_runs_and_fetches_nothing_even_for_hostile_names() {
+    let hostile = r#"<script>alert(1)</script><img src=http://evil.example/x>"#;
+    let name = hostile.replace('"', "");
+    let body = format!(
+        r#"{{"domain":"d.example","app":"live","stream":"{}","uri":"{}","duration":60,"start_time":{},"stop_time":{}}}"#,
+        name.replace('<', "\\u003c"),
+        name.replace('<', "\\u003c"),
+        BASE,
+        BASE + 60
+    );
+    let j = line(1, 0, "POST", "/cb", "recording", &body) + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let page = report_of(dir.path(), &j, "html", &[]);
+    assert!(
+        page.contains("&lt;script&gt;"),
+        "the name is shown, escaped: {page}"
+    );
+    // Every tag of the page: none that runs or loads anything, no attribute that fetches
+    // or handles an event. (Text between tags is inert: it holds the escaped name.)
+    let lower = page.to_ascii_lowercase();
+    let tags: Vec<&str> = lower
+        .split('<')
+        .skip(1)
+        .map(|t| t.split('>').next().unwrap_or(""))
+        .collect();
+    assert!(tags.len() > 20, "{page}");
+    for tag in &tags {
+        let name = tag.split([' ', '/']).next().unwrap_or("");
+        assert!(
+            ![
+                "script",
+                "img",
+                "link",
+                "iframe",
+                "object",
+                "embed",
+                "image",
+                "use",
+                "foreignobject",
+                "base",
+                "meta http-equiv"
+            ]
+            .contains(&name),
+            "<{tag}> in the page"
+        );
+        for attr in ["src=", "href=", " on", "url(", "@import", "javascript:"] {
+            assert!(!tag.contains(attr), "{attr} in <{tag}>");
+        }
+        // The only URL is SVG's namespace, which is never fetched.
+        if let Some(i) = tag.find("http") {
+            assert!(
+                tag[i..].starts_with("http://www.w3.org/2000/svg"),
+                "<{tag}>"
+            );
+        }
+    }
+    assert!(
+        !lower.contains("url(") && !lower.contains("@import"),
+        "{page}"
     );
 }

@@ -2,11 +2,23 @@
 //! an attach copy), reproducibly: the journal's own `received_at` is the clock, and the alert
 //! rules ([`crate::core::alerts`]) are replayed through it exactly as they ran live.
 //!
-//! Per stream: its files, the seconds they hold, the first start and the last stop (the
-//! provider's times), coverage (recorded seconds ÷ (last stop − first start), 0..1), every gap
-//! between consecutive files longer than `--alert-gap`, the files shorter than
-//! `--alert-short-file`, the pauses (count and time paused), and every alert that fired. As
-//! markdown (default), JSON, or one self-contained HTML page with a timeline per stream.
+//! A **broadcast** is a publish → publish_done session of a stream (ApsaraVideo's ingest
+//! callbacks, nginx-rtmp's and SRS's publish hooks, Tencent's push events). Its live time comes
+//! from the ingest callbacks' own timestamps (ApsaraVideo's `time`, Tencent's `event_time`),
+//! the arrival time only where the sender gives none (nginx-rtmp, SRS, whose files' times
+//! recmon derives from arrival times too), so that files and live time share one clock. Each
+//! file belongs to the broadcast it was reported in: from its publish until the next publish
+//! (a broadcast's last file is reported after its end). Per broadcast: coverage (recorded
+//! seconds ÷ live seconds, 0..1) and gaps (the live stretches no file covers longer than
+//! `--alert-gap`, before the first file and after the last included) and a verdict (`recorded`,
+//! `gaps`, `not recorded`, `live` at the journal's end). A stream with files but no ingest
+//! callbacks has no known live time: the report says "live time unknown" rather than a
+//! percentage, and lists the holes between its files.
+//!
+//! Per stream: its provider, files, the seconds they hold, the first start and the last stop,
+//! its broadcasts and their totals, the files shorter than `--alert-short-file` (a broadcast's
+//! last file, its tail, is never one), the pauses, and every alert that fired. As markdown
+//! (default), JSON, or one self-contained HTML page with a timeline per stream.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -37,15 +49,74 @@ pub struct File {
     pub derived: bool,
 }
 
-/// A hole between two consecutive files.
+/// A live stretch no file covers (or, where live time is unknown, a hole between two files).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
-    /// The earlier file's stop (Unix seconds).
+    /// Where it begins (Unix seconds): the publish, or the stop of the file before it.
     pub from: i64,
-    /// The next file's start.
+    /// Where it ends: the next file's start, or the publish_done.
     pub to: i64,
     /// `to − from`.
     pub seconds: i64,
+}
+
+/// Which clock a broadcast's live time was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// The ingest callbacks' own timestamps (ApsaraVideo's `time`, Tencent's `event_time`).
+    Provider,
+    /// Their arrival: the sender gives none (nginx-rtmp, SRS).
+    Arrival,
+}
+
+/// What became of one broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Files cover the whole live time (no gap over `--alert-gap`).
+    Recorded,
+    /// Files, with live stretches no file covers.
+    Gaps,
+    /// It ended with no file at all.
+    NotRecorded,
+    /// Still live at the journal's end (its current file is not written yet).
+    Live,
+}
+
+impl Verdict {
+    /// In words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Recorded => "recorded",
+            Verdict::Gaps => "gaps",
+            Verdict::NotRecorded => "not recorded",
+            Verdict::Live => "live at the end",
+        }
+    }
+}
+
+/// One publish → publish_done session of a stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Broadcast {
+    /// The publish (Unix seconds, on [`Broadcast::clock`]).
+    pub from: i64,
+    /// The publish_done; `None` while it was live at the journal's end.
+    pub to: Option<i64>,
+    /// Where the live time was read from.
+    pub clock: Clock,
+    /// Live seconds: `to − from` (to the journal's end while live).
+    pub live_s: f64,
+    /// Files reported during it (and after its end, until the next publish).
+    pub files: usize,
+    /// Their seconds (an SRS stream's HLS segments' when they hold more).
+    pub recorded_s: f64,
+    /// `recorded_s / live_s`, within 0..1 (`None` for no live time).
+    pub coverage: Option<f64>,
+    /// Live stretches no file covers, longer than `--alert-gap`.
+    pub gaps: Vec<Gap>,
+    /// What became of it.
+    pub verdict: Verdict,
 }
 
 /// A time span of a stream's state, for the timeline (receive times).
@@ -89,11 +160,17 @@ pub struct StreamReport {
     pub first_start: Option<i64>,
     /// The last file's stop (Unix seconds).
     pub last_stop: Option<i64>,
-    /// `recorded_s / (last_stop − first_start)`, within 0..1.
+    /// Its broadcasts, in order.
+    pub broadcasts: Vec<Broadcast>,
+    /// Seconds live over its broadcasts (`None`: no ingest callback, live time unknown).
+    pub live_s: Option<f64>,
+    /// Recorded seconds of its broadcasts ÷ their live seconds, within 0..1; `None` where
+    /// live time is unknown.
     pub coverage: Option<f64>,
-    /// Holes between consecutive files (in start order) over `--alert-gap`.
+    /// Its broadcasts' gaps; for files outside any broadcast (live time unknown), the holes
+    /// between consecutive ones over `--alert-gap`.
     pub gaps: Vec<Gap>,
-    /// Files under `--alert-short-file`.
+    /// Files under `--alert-short-file`, but for each ended broadcast's last file (its tail).
     pub short_files: usize,
     /// `record_paused` events.
     pub pauses: usize,
@@ -120,6 +197,10 @@ pub struct Report {
     pub to: Option<DateTime<Utc>>,
     /// Journal lines read.
     pub entries: u64,
+    /// One line for the whole journal: `3 broadcasts, 1 not recorded: cam2 14:02–14:35`.
+    pub verdict: String,
+    /// Broadcasts of every stream.
+    pub broadcasts: usize,
     /// Per stream, in first-seen order.
     pub streams: Vec<StreamReport>,
     /// Alerts about no one stream (silence, bad signatures, …).
@@ -219,12 +300,272 @@ impl Track {
     }
 }
 
+/// A stream's broadcasts while reading: each file goes to the broadcast it was reported in.
+#[derive(Default)]
+struct Lives {
+    list: Vec<Live>,
+    /// Files reported before any publish of the stream (indexes into the store's recordings).
+    outside: Vec<usize>,
+}
+
+struct Live {
+    from: i64,
+    to: Option<i64>,
+    clock: Clock,
+    files: Vec<usize>,
+    segments: u64,
+    segment_s: f64,
+}
+
+impl Lives {
+    fn publish(&mut self, at: i64, clock: Clock) {
+        if self.list.last().is_some_and(|b| b.to.is_none()) {
+            return; // already live: a publish without a publish_done between is one broadcast
+        }
+        self.list.push(Live {
+            from: at,
+            to: None,
+            clock,
+            files: Vec::new(),
+            segments: 0,
+            segment_s: 0.0,
+        });
+    }
+
+    fn done(&mut self, at: i64) {
+        // A publish_done with no publish before it (the journal began mid-broadcast) starts
+        // no broadcast: its live time is unknown.
+        if let Some(b) = self.list.last_mut().filter(|b| b.to.is_none()) {
+            b.to = Some(at.max(b.from));
+        }
+    }
+
+    fn file(&mut self, i: usize) {
+        match self.list.last_mut() {
+            Some(b) => b.files.push(i),
+            None => self.outside.push(i),
+        }
+    }
+
+    fn segment(&mut self, seconds: f64) {
+        if let Some(b) = self.list.last_mut() {
+            b.segments += 1;
+            if seconds.is_finite() && seconds > 0.0 {
+                b.segment_s += seconds;
+            }
+        }
+    }
+}
+
+/// The live stretches of `from..to` that no file covers, longer than `limit` seconds. `files`
+/// are (start, stop), in any order. `to` is `None` while the broadcast is live: the stretch
+/// after the last file is its current file, not a gap.
+fn uncovered(from: i64, to: Option<i64>, files: &[(i64, i64)], limit: i64) -> Vec<Gap> {
+    let mut files = files.to_vec();
+    files.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut push = |a: i64, b: i64| {
+        if let Some(seconds) = b.checked_sub(a).filter(|s| *s > limit) {
+            gaps.push(Gap {
+                from: a,
+                to: b,
+                seconds,
+            });
+        }
+    };
+    let mut cursor = from;
+    for (start, stop) in files {
+        if let Some(end) = to {
+            if start >= end {
+                break;
+            }
+        }
+        push(cursor, start);
+        cursor = cursor.max(stop);
+    }
+    if let Some(end) = to {
+        push(cursor, end);
+    }
+    gaps
+}
+
+fn file_of(r: &crate::core::store::Recording) -> File {
+    File {
+        uri: r.uri.to_string(),
+        start: r.start_time,
+        stop: r.stop_time,
+        seconds: r.effective_duration().filter(|d| d.is_finite()),
+        derived: r.derived,
+    }
+}
+
+/// The seconds of `files`, summed from +0.0 (a float sum starts at -0.0, which prints as
+/// "-0.000").
+fn seconds_of<'a>(files: impl Iterator<Item = &'a File>) -> f64 {
+    files.filter_map(|f| f.seconds).fold(0.0, |a, b| a + b)
+}
+
+/// Each of a stream's broadcasts, with its files, coverage, gaps and verdict. `end` is the
+/// journal's end (arrival clock), where a broadcast still live is measured to.
+fn broadcasts_of(
+    lives: &Lives,
+    recordings: &[crate::core::store::Recording],
+    end: DateTime<Utc>,
+    gap_limit: i64,
+) -> Vec<Broadcast> {
+    lives
+        .list
+        .iter()
+        .map(|b| {
+            let files: Vec<File> = b
+                .files
+                .iter()
+                .filter_map(|i| recordings.get(*i))
+                .map(file_of)
+                .collect();
+            let spans: Vec<(i64, i64)> = files
+                .iter()
+                .filter_map(|f| Some((f.start?, f.stop?)))
+                .collect();
+            let files_s = seconds_of(files.iter());
+            let recorded_s = if b.segments > 0 {
+                files_s.max(b.segment_s)
+            } else {
+                files_s
+            };
+            // Still live: measured to the journal's end, or to its newest file where the
+            // provider's clock runs ahead of the arrivals (a simulated session sent fast).
+            let until = b.to.unwrap_or_else(|| {
+                let last_stop = spans.iter().map(|s| s.1).max().unwrap_or(b.from);
+                match b.clock {
+                    Clock::Arrival => end.timestamp(),
+                    Clock::Provider => end.timestamp().max(last_stop),
+                }
+                .max(b.from)
+            });
+            let live_s = until.saturating_sub(b.from) as f64;
+            let coverage = (live_s > 0.0).then(|| (recorded_s / live_s).clamp(0.0, 1.0));
+            let gaps = uncovered(b.from, b.to, &spans, gap_limit);
+            let verdict = if b.to.is_none() {
+                Verdict::Live
+            } else if files.is_empty() && b.segments == 0 {
+                Verdict::NotRecorded
+            } else if !gaps.is_empty() {
+                Verdict::Gaps
+            } else {
+                Verdict::Recorded
+            };
+            Broadcast {
+                from: b.from,
+                to: b.to,
+                clock: b.clock,
+                live_s,
+                files: files.len(),
+                recorded_s,
+                coverage,
+                gaps,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// `HH:MM` (UTC), with the date when the journal spans more than one day.
+fn clock_text(t: i64, with_date: bool) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map(|t| {
+            t.format(if with_date { "%Y-%m-%d %H:%M" } else { "%H:%M" })
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The journal's one-line verdict: `3 broadcasts, 1 not recorded: cam2 14:02–14:35 (UTC)`.
+fn verdict_line(streams: &[StreamReport]) -> String {
+    use crate::util::human::count;
+    let all: Vec<(&StreamReport, &Broadcast)> = streams
+        .iter()
+        .flat_map(|s| s.broadcasts.iter().map(move |b| (s, b)))
+        .collect();
+    if all.is_empty() {
+        let with_files = streams.iter().filter(|s| s.files > 0).count();
+        return if with_files == 0 {
+            "no broadcasts and no files".into()
+        } else {
+            format!(
+                "no broadcasts: live time unknown (no ingest callbacks) for {} with files",
+                count(with_files as u64, "stream", "streams")
+            )
+        };
+    }
+    let times: Vec<i64> = all
+        .iter()
+        .flat_map(|(_, b)| [Some(b.from), b.to])
+        .flatten()
+        .collect();
+    let with_date = match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) => clock_text(*a, true)[..10] != clock_text(*b, true)[..10],
+        _ => false,
+    };
+    let when = |b: &Broadcast| {
+        format!(
+            "{}–{}",
+            clock_text(b.from, with_date),
+            b.to.map_or_else(|| "now".into(), |t| clock_text(t, with_date))
+        )
+    };
+    let of = |v: Verdict| -> Vec<&(&StreamReport, &Broadcast)> {
+        all.iter().filter(|(_, b)| b.verdict == v).collect()
+    };
+    let mut parts = vec![count(all.len() as u64, "broadcast", "broadcasts")];
+    let not_recorded = of(Verdict::NotRecorded);
+    let gaps = of(Verdict::Gaps);
+    let live = of(Verdict::Live);
+    if not_recorded.is_empty() && gaps.is_empty() {
+        parts.push(if live.is_empty() {
+            "all recorded".into()
+        } else {
+            "all recorded so far".into()
+        });
+    }
+    let mut listed = false;
+    if !not_recorded.is_empty() {
+        listed = true;
+        let names: Vec<String> = not_recorded
+            .iter()
+            .map(|(s, b)| format!("{} {}", s.stream, when(b)))
+            .collect();
+        parts.push(format!(
+            "{} not recorded: {}",
+            not_recorded.len(),
+            names.join(", ")
+        ));
+    }
+    if !gaps.is_empty() {
+        listed = true;
+        let names: Vec<String> = gaps
+            .iter()
+            .map(|(s, b)| format!("{} {} ({})", s.stream, when(b), pct(b.coverage)))
+            .collect();
+        parts.push(format!("{} with gaps: {}", gaps.len(), names.join(", ")));
+    }
+    if !live.is_empty() {
+        parts.push(format!("{} live at the end", live.len()));
+    }
+    let mut line = parts.join(", ");
+    if listed {
+        line.push_str(" (UTC)");
+    }
+    line
+}
+
 /// Builds the report of `journal` with the alert thresholds `cfg`.
 pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
     let mut store = Store::new(1);
     store.set_alert_config(cfg.clone());
     let mut deduper = Deduper::default();
     let mut tracks: BTreeMap<StreamId, Track> = BTreeMap::new();
+    let mut lives: BTreeMap<u32, Lives> = BTreeMap::new();
     let mut alerts: Vec<Alert> = Vec::new();
     let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
     let mut next_tick: Option<DateTime<Utc>> = None;
@@ -272,7 +613,30 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                     }
                 }
             }
-            store.apply_state(&Request::from(entry), cb.as_ref());
+            let stream = store.apply_state(&Request::from(entry), cb.as_ref());
+            if let (Outcome::Accepted, Some(cb), Some(idx)) = (entry.outcome, &cb, stream) {
+                let b = lives.entry(idx).or_default();
+                match cb {
+                    Callback::Ingest(i) => {
+                        // The sender's own time where it gives one, else the arrival.
+                        let (t, clock) = match i.time.filter(|t| *t > 0) {
+                            Some(t) => (t, Clock::Provider),
+                            None => (at.timestamp(), Clock::Arrival),
+                        };
+                        match i.action {
+                            IngestAction::Publish => b.publish(t, clock),
+                            IngestAction::PublishDone => b.done(t),
+                        }
+                    }
+                    Callback::Recording(_) => {
+                        if let Some(r) = store.streams()[idx as usize].last_recording {
+                            b.file(r);
+                        }
+                    }
+                    Callback::Segment(seg) => b.segment(seg.duration.unwrap_or(0.0)),
+                    _ => {}
+                }
+            }
             // And at the entry itself: an alert a callback starts or ends is dated by it.
             evaluate(&mut store, at, &mut alerts);
             ControlFlow::Continue(())
@@ -290,21 +654,11 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let name = crate::core::alerts::stream_name(s);
         let mut files: Vec<File> = s
             .recordings_newest_first(recordings)
-            .map(|(_, r)| File {
-                uri: r.uri.to_string(),
-                start: r.start_time,
-                stop: r.stop_time,
-                seconds: r.effective_duration().filter(|d| d.is_finite()),
-                derived: r.derived,
-            })
+            .map(|(_, r)| file_of(r))
             .collect();
         files.reverse();
         files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
-        // fold from +0.0: a float sum starts at -0.0, which prints as "-0.000".
-        let files_s: f64 = files
-            .iter()
-            .filter_map(|f| f.seconds)
-            .fold(0.0, |a, b| a + b);
+        let files_s = seconds_of(files.iter());
         let recorded_s = if s.segments > 0 && s.segment_s.is_finite() {
             files_s.max(s.segment_s)
         } else {
@@ -312,28 +666,51 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         };
         let first_start = files.iter().filter_map(|f| f.start).min();
         let last_stop = files.iter().filter_map(|f| f.stop).max();
-        let coverage = match (first_start, last_stop) {
-            (Some(a), Some(b)) if b > a => Some((recorded_s / (b - a) as f64).clamp(0.0, 1.0)),
-            _ => None,
-        };
         let limit = cfg.gap.map_or(0, |g| g.as_secs() as i64);
-        let gaps: Vec<Gap> = files
-            .windows(2)
-            .filter_map(|w| {
-                let (from, to) = (w[0].stop?, w[1].start?);
-                let seconds = to.checked_sub(from)?;
-                (seconds > limit).then_some(Gap { from, to, seconds })
-            })
+        let stream_lives = lives.remove(&(idx as u32)).unwrap_or_default();
+        let broadcasts = broadcasts_of(&stream_lives, recordings, end, limit);
+        let (live_s, coverage) = if broadcasts.is_empty() {
+            (None, None)
+        } else {
+            let live: f64 = broadcasts.iter().map(|b| b.live_s).sum();
+            let rec: f64 = broadcasts.iter().map(|b| b.recorded_s.min(b.live_s)).sum();
+            (
+                Some(live),
+                (live > 0.0).then(|| (rec / live).clamp(0.0, 1.0)),
+            )
+        };
+        let mut gaps: Vec<Gap> = broadcasts.iter().flat_map(|b| b.gaps.clone()).collect();
+        // Files outside any broadcast: only the holes between them can be told.
+        let mut outside: Vec<File> = stream_lives
+            .outside
+            .iter()
+            .filter_map(|i| recordings.get(*i))
+            .map(file_of)
+            .collect();
+        outside.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
+        gaps.extend(outside.windows(2).filter_map(|w| {
+            let (from, to) = (w[0].stop?, w[1].start?);
+            let seconds = to.checked_sub(from)?;
+            (seconds > limit).then_some(Gap { from, to, seconds })
+        }));
+        gaps.sort_by_key(|g| g.from);
+        // Each ended broadcast's last file is its tail, short by nature.
+        let tails: std::collections::HashSet<usize> = stream_lives
+            .list
+            .iter()
+            .filter(|b| b.to.is_some())
+            .filter_map(|b| b.files.last().copied())
             .collect();
         let short = cfg.short_file.map_or(0.0, |d| d.as_secs_f64());
-        let short_files = files
-            .iter()
-            .filter(|f| f.seconds.is_some_and(|d| d >= 0.0 && d < short))
+        let short_files = s
+            .recordings_newest_first(recordings)
+            .filter(|(i, _)| !tails.contains(i))
+            .filter_map(|(_, r)| r.effective_duration())
+            .filter(|d| d.is_finite() && *d >= 0.0 && *d < short)
             .count();
         let mut track = tracks.remove(&s.id).unwrap_or_default();
         track.finish(end);
         track.spans.sort_by_key(|sp| sp.from);
-        let _ = idx;
         streams.push(StreamReport {
             domain: s.id.domain.clone(),
             app: s.id.app.clone(),
@@ -345,6 +722,8 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             recorded_s,
             first_start,
             last_stop,
+            broadcasts,
+            live_s,
             coverage,
             gaps,
             short_files,
@@ -364,6 +743,8 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         from: first,
         to: last,
         entries: read.entries,
+        verdict: verdict_line(&streams),
+        broadcasts: streams.iter().map(|s| s.broadcasts.len()).sum(),
         streams,
         alerts: alerts.into_iter().filter(|a| a.stream.is_none()).collect(),
         problems: read.problems,
@@ -403,16 +784,19 @@ pub fn markdown(r: &Report) -> String {
         r.to.map(format_time).unwrap_or_else(|| "-".into()),
         crate::util::human::count(r.streams.len() as u64, "stream", "streams")
     ));
-    o.push_str("| stream | files | recorded | coverage | gaps | short files | pauses | alerts |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    o.push_str(&format!("**{}**\n\n", md(&r.verdict)));
+    o.push_str("| stream | provider | broadcasts | files | recorded | coverage | gaps | short files | pauses | alerts |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for s in &r.streams {
         o.push_str(&format!(
-            "| {}/{}/{} | {} | {} | {} | {} | {} | {} ({}) | {} |\n",
+            "| {}/{}/{} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} |\n",
             md(&s.domain),
             md(&s.app),
             md(&s.stream),
+            s.provider,
+            s.broadcasts.len(),
             s.files,
             crate::util::human::hms(s.recorded_s.round() as i64),
-            pct(s.coverage),
+            coverage_text(s),
             s.gaps.len(),
             s.short_files,
             s.pauses,
@@ -434,7 +818,15 @@ pub fn markdown(r: &Report) -> String {
             s.recorded_s,
             unix(s.first_start),
             unix(s.last_stop),
-            pct(s.coverage),
+            match s.live_s {
+                Some(live) => format!(
+                    "{} of {} live, over {}",
+                    coverage_text(s),
+                    crate::util::human::hms(live.round() as i64),
+                    crate::util::human::count(s.broadcasts.len() as u64, "broadcast", "broadcasts")
+                ),
+                None => "live time unknown (no ingest callback for this stream)".into(),
+            },
             s.short_files,
             s.pauses,
             crate::util::human::hms(s.paused_s.round() as i64)
@@ -466,12 +858,64 @@ pub fn markdown(r: &Report) -> String {
             ));
         }
         alert_lines(&mut o, &s.alerts, &md);
+        for (n, b) in s.broadcasts.iter().enumerate() {
+            broadcast_section(&mut o, n + 1, b);
+        }
     }
     if !r.alerts.is_empty() {
         o.push_str("\n## Alerts about the whole receiver\n\n");
         alert_lines(&mut o, &r.alerts, &md);
     }
     o
+}
+
+/// The stream's coverage, or `live time unknown`.
+fn coverage_text(s: &StreamReport) -> String {
+    match s.live_s {
+        Some(_) => pct(s.coverage),
+        None => "live time unknown".into(),
+    }
+}
+
+fn clock_words(c: Clock) -> &'static str {
+    match c {
+        Clock::Provider => "the provider's clock",
+        Clock::Arrival => "arrival times",
+    }
+}
+
+/// A broadcast's section of the markdown report.
+fn broadcast_section(o: &mut String, n: usize, b: &Broadcast) {
+    o.push_str(&format!(
+        "\n### Broadcast {n}: {} → {} · {}\n\n",
+        unix(Some(b.from)),
+        b.to.map_or_else(
+            || "live at the end of the journal".into(),
+            |t| unix(Some(t))
+        ),
+        b.verdict.as_str()
+    ));
+    o.push_str(&format!(
+        "- live {} ({}), {}, recorded {}, coverage {}\n",
+        crate::util::human::hms(b.live_s.round() as i64),
+        clock_words(b.clock),
+        crate::util::human::count(b.files as u64, "file", "files"),
+        crate::util::human::hms(b.recorded_s.round() as i64),
+        pct(b.coverage)
+    ));
+    if b.gaps.is_empty() {
+        o.push_str("- gaps: none\n");
+    } else {
+        o.push_str("- gaps (live, no file):\n");
+        for g in &b.gaps {
+            o.push_str(&format!(
+                "  - {} → {}: {} s\n",
+                unix(Some(g.from)),
+                unix(Some(g.to)),
+                g.seconds
+            ));
+        }
+    }
 }
 
 fn alert_lines(o: &mut String, alerts: &[Alert], md: &dyn Fn(&str) -> String) {
@@ -525,16 +969,22 @@ pub fn html(r: &Report) -> String {
         r.to.map(format_time).unwrap_or_default()
     ));
     o.push_str("<p class=\"legend\"><span><i class=\"sw\" style=\"background:#7aa7e0\"></i>live</span><span><i class=\"sw\" style=\"background:#5cb85c\"></i>recording</span><span><i class=\"sw\" style=\"background:#f0ad4e\"></i>paused</span><span><i class=\"sw\" style=\"background:#555\"></i>file</span><span><i class=\"sw\" style=\"background:#d9534f\"></i>gap</span></p>");
-    o.push_str("<table><tr><th>stream</th><th>files</th><th>recorded</th><th>coverage</th><th>gaps</th><th>short files</th><th>pauses</th><th>alerts</th></tr>");
+    o.push_str(&format!(
+        "<p class=\"verdict\"><b>{}</b></p>",
+        esc(&r.verdict)
+    ));
+    o.push_str("<table><tr><th>stream</th><th>provider</th><th>broadcasts</th><th>files</th><th>recorded</th><th>coverage</th><th>gaps</th><th>short files</th><th>pauses</th><th>alerts</th></tr>");
     for s in &r.streams {
         o.push_str(&format!(
-            "<tr><td>{}/{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}/{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.domain),
             esc(&s.app),
             esc(&s.stream),
+            s.provider,
+            s.broadcasts.len(),
             s.files,
             crate::util::human::hms(s.recorded_s.round() as i64),
-            pct(s.coverage),
+            coverage_text(s),
             s.gaps.len(),
             s.short_files,
             s.pauses,
@@ -548,6 +998,10 @@ pub fn html(r: &Report) -> String {
     for s in &r.streams {
         lo = lo.min(s.first_start).or(lo).or(s.first_start);
         hi = hi.max(s.last_stop);
+        for b in &s.broadcasts {
+            lo = lo.min(Some(b.from)).or(Some(b.from));
+            hi = hi.max(b.to);
+        }
     }
     let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(1).max(lo.unwrap_or(0) + 1));
     let width = 1000.0;
@@ -558,8 +1012,12 @@ pub fn html(r: &Report) -> String {
             esc(&s.domain),
             esc(&s.app),
             esc(&s.stream),
-            if s.derived_files > 0 { "~" } else { "" },
-            pct(s.coverage),
+            if s.derived_files > 0 && s.live_s.is_some() {
+                "~"
+            } else {
+                ""
+            },
+            coverage_text(s),
             s.gaps.len()
         ));
         o.push_str(&format!(
@@ -575,6 +1033,21 @@ pub fn html(r: &Report) -> String {
                 width + 6.0,
                 y + 12
             ));
+            if row == 0 {
+                // Live time from the broadcasts, on the files' clock.
+                for b in &s.broadcasts {
+                    let to = b.from.saturating_add(b.live_s as i64);
+                    let (a, z) = (x(b.from), x(to));
+                    o.push_str(&format!(
+                        "<rect class=\"live\" x=\"{a:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"{color}\"><title>live {} → {} ({})</title></rect>",
+                        (z - a).max(1.0),
+                        unix(Some(b.from)),
+                        unix(Some(to)),
+                        b.verdict.as_str()
+                    ));
+                }
+                continue;
+            }
             for sp in s
                 .spans
                 .iter()
@@ -624,6 +1097,23 @@ pub fn html(r: &Report) -> String {
             unix(Some(lo)),
             unix(Some(hi))
         ));
+        if !s.broadcasts.is_empty() {
+            o.push_str("<ul class=\"broadcasts\">");
+            for b in &s.broadcasts {
+                o.push_str(&format!(
+                    "<li class=\"broadcast\">{} → {} · <b>{}</b> · live {} · {} · recorded {} · coverage {} · {}</li>",
+                    unix(Some(b.from)),
+                    b.to.map_or_else(|| "live at the end".into(), |t| unix(Some(t))),
+                    b.verdict.as_str(),
+                    crate::util::human::hms(b.live_s.round() as i64),
+                    crate::util::human::count(b.files as u64, "file", "files"),
+                    crate::util::human::hms(b.recorded_s.round() as i64),
+                    pct(b.coverage),
+                    crate::util::human::count(b.gaps.len() as u64, "gap", "gaps")
+                ));
+            }
+            o.push_str("</ul>");
+        }
         if !s.alerts.is_empty() {
             o.push_str("<ul>");
             for a in &s.alerts {

@@ -468,3 +468,13 @@ pub fn true_length(req: &[u8]) -> Vec<u8> {
 pub fn sample(name: &str) -> String {
     std::fs::read_to_string(fixtures().join("samples").join(format!("{name}.json"))).unwrap()
 }
+
+/// A test that cannot run on this machine (a tool or an address it lacks): under CI
+/// (`RECMON_CI`, which `.ci/run` sets) that is a failure, since CI installs and has everything
+/// the tests need; elsewhere the test is skipped, loudly, on stderr. Returns only when skipping.
+pub fn skip_unless_ci(why: &str) {
+    if std::env::var_os("RECMON_CI").is_some() {
+        panic!("cannot run under CI, where it must: {why}");
+    }
+    eprintln!("SKIPPED LOUDLY: {why}");
+}
