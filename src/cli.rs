@@ -570,6 +570,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Maximum simultaneous connections from one client address (IPv6: one /64); more are
+    /// refused at once with 429, journaled and counted. 0 = no limit (behind a reverse proxy,
+    /// every client has the proxy's address).
+    #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNS_PER_IP)]
+    pub max_conns_per_ip: usize,
+
     /// Seconds of quiet on an /api/events stream before a keep-alive comment (hidden: tests
     /// shorten it; 15 suits proxies and the attach client's idle limit).
     #[arg(long, value_name = "SECS", default_value_t = 15, hide = true)]
@@ -705,6 +711,7 @@ impl RunArgs {
                 header_timeout: Duration::from_secs(self.header_timeout.max(1)),
                 idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
                 max_connections: self.max_connections,
+                max_conns_per_ip: self.max_conns_per_ip,
                 request_timeout: Duration::from_secs(self.request_timeout.max(1)),
                 auth,
                 keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),

@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -127,4 +127,180 @@ fn max_body_flag_sets_the_413_limit() {
     );
     assert_eq!(r.post("/cb", &body).0, 413);
     assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+}
+
+/// A connection to `to` from the loopback address `from` (Linux routes all of 127/8 to the
+/// loopback interface, so 127.0.0.2 is another client on the same machine).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        panic!("an IPv4 listener")
+    };
+    let sockaddr = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(from, 0);
+        let rc = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let remote = sockaddr(*to.ip(), to.port());
+        let rc = libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "connect {to}: {}", std::io::Error::last_os_error());
+        stream
+    }
+}
+
+/// One request from `from`, answered and closed within `limit`: (status, body).
+fn request_from(
+    from: Ipv4Addr,
+    to: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    limit: Duration,
+) -> (u16, String) {
+    let mut s = connect_from(from, to);
+    s.write_all(
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let out = read_until_closed(&mut s, limit)
+        .unwrap_or_else(|(e, got)| panic!("{method} {path} from {from}: {e}; got {got:?}"));
+    parse_response(&out).unwrap_or_else(|| panic!("no answer: {out:?}"))
+}
+
+const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+#[test]
+fn a_thousand_idle_connections_from_one_address_leave_another_answered_at_once() {
+    // The defaults: --max-connections 1024, --max-conns-per-ip 128, --header-timeout 10.
+    let r = Recmon::start(&[]);
+    // 1,100 requests from 127.0.0.1 that never finish their headers (a slowloris): before the
+    // per-address limit they held every slot until --header-timeout, and a real callback
+    // waited in the kernel's queue behind them.
+    let idle: Vec<TcpStream> = (0..1100)
+        .map(|_| {
+            let mut s = TcpStream::connect(r.addr).unwrap();
+            s.write_all(b"POST /cb HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    let body = STATUS_SAMPLE.replace("gs_stream", "from-another-address");
+    let t0 = Instant::now();
+    let (status, answer) =
+        request_from(OTHER, r.addr, "POST", "/cb", &body, Duration::from_secs(30));
+    let took = t0.elapsed();
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "another address's callback waited {took:?} behind one address's idle connections"
+    );
+    // Every refusal is journaled (rejected, 429, with the client's address) and counted.
+    let refused = 1100 - 128;
+    let lines = r.wait_journal_lines(refused + 1);
+    let refusals: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == 429).collect();
+    assert_eq!(
+        refusals.len(),
+        refused,
+        "one journal entry per refused connection"
+    );
+    for l in &refusals {
+        assert_eq!(l["outcome"], "rejected");
+        assert!(
+            l["remote"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{l}"
+        );
+        assert!(
+            l["error"]
+                .as_str()
+                .unwrap()
+                .contains("--max-conns-per-ip 128"),
+            "{l}"
+        );
+    }
+    let callback = lines.iter().find(|l| l["status"] == 200).unwrap();
+    assert!(callback["remote"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.2:"));
+    // 127.0.0.1 holds its 128 slots: the API is read from the other address.
+    let (status, metrics) = request_from(
+        OTHER,
+        r.addr,
+        "GET",
+        "/metrics",
+        "",
+        Duration::from_secs(10),
+    );
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "recmon_connections_refused_total{{reason=\"per_ip\"}} {refused}"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "recmon_requests_total{{outcome=\"rejected\"}} {refused}"
+        )),
+        "{metrics}"
+    );
+    drop(idle);
+}
+
+#[test]
+fn max_conns_per_ip_refuses_at_once_with_429_and_frees_the_slot_on_close() {
+    let r = Recmon::start(&["--max-conns-per-ip", "2", "--idle-timeout", "30"]);
+    let mut a = TcpStream::connect(r.addr).unwrap();
+    let mut b = TcpStream::connect(r.addr).unwrap();
+    assert_eq!(keepalive_request(&mut a, STATUS_SAMPLE), 200);
+    assert_eq!(keepalive_request(&mut b, RECORDING_SAMPLE), 200);
+    // A third from the same address: refused at once, without sending anything.
+    let mut c = TcpStream::connect(r.addr).unwrap();
+    let t0 = Instant::now();
+    let out = read_until_closed(&mut c, Duration::from_secs(10)).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let (status, body) = parse_response(&out).unwrap();
+    assert_eq!(status, 429, "{out}");
+    assert!(out.to_ascii_lowercase().contains("retry-after: 1"), "{out}");
+    assert!(
+        body.contains("too many connections from 127.0.0.1"),
+        "{body}"
+    );
+    // Another address is not held back.
+    let (status, _) = request_from(
+        OTHER,
+        r.addr,
+        "GET",
+        "/healthz",
+        "",
+        Duration::from_secs(10),
+    );
+    assert_eq!(status, 200);
+    // A closed connection gives its slot back.
+    drop(a);
+    assert!(wait_until(Duration::from_secs(20), || {
+        try_request(r.addr, "GET", "/healthz", &[], b"").is_ok_and(|(s, _)| s == 200)
+    }));
+    let lines = r.wait_journal_lines(3);
+    assert_eq!(lines[2]["status"], 429, "{lines:?}");
+    assert_eq!(lines[2]["method"], "-");
+    assert!(lines[2]["remote"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    drop(b);
 }

@@ -12,14 +12,20 @@
 //! read buffer, not the head: a read can overshoot it, so heads somewhat over the limit got
 //! through. The listener compares the exact size with its limit.
 //!
+//! It also keeps one client from holding every connection slot ([`PerIp`]): the listener
+//! faces the internet, and a thousand idle half-sent requests from one address would
+//! otherwise leave a real callback waiting in the kernel's queue until they time out.
+//!
 //! And it percent-encodes the bytes of a request target that HTTP forbids there but senders
 //! put there all the same ([`TargetEscaper`]): nginx-rtmp's `notify_method get` copies the
 //! publisher's RTMP URL arguments into the query unescaped, and hyper refuses a `"`, `<` or
 //! `>` in a target with a 400 of its own, which makes nginx-rtmp refuse the publish.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -41,6 +47,8 @@ pub struct Activity {
     since_ms: AtomicU64,
     /// Bytes of the current request's head seen so far (see [`HeadScanner`]).
     head_bytes: AtomicUsize,
+    /// Header lines of the current request's head seen so far (request line not counted).
+    head_fields: AtomicUsize,
 }
 
 impl Activity {
@@ -50,6 +58,7 @@ impl Activity {
             phase: AtomicU8::new(IDLE),
             since_ms: AtomicU64::new(now_ms()),
             head_bytes: AtomicUsize::new(0),
+            head_fields: AtomicUsize::new(0),
         })
     }
 
@@ -73,6 +82,12 @@ impl Activity {
     /// (hyper's own buffer cap still bounds it).
     pub fn take_head_bytes(&self) -> usize {
         self.head_bytes.swap(0, Ordering::Relaxed)
+    }
+
+    /// The header lines of the request head being read (or the last one read) seen so far:
+    /// what tells a head refused for its number of headers from one refused for its size.
+    pub fn head_fields(&self) -> usize {
+        self.head_fields.load(Ordering::Relaxed)
     }
 
     /// New bytes arrived; true when they start a new request.
@@ -126,12 +141,99 @@ pub async fn watchdog(activity: Arc<Activity>, idle: Duration, headers: Duration
     }
 }
 
+/// The connections each client address holds (`--max-conns-per-ip`). An IPv4 client (also
+/// as an IPv4-mapped IPv6 address) is counted by its address; an IPv6 client by its /64, the
+/// block one host is usually given whole (counted by address, it could open a connection from
+/// each of its 2^64 addresses).
+#[derive(Debug)]
+pub struct PerIp {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its client's limit, until dropped.
+#[derive(Debug)]
+pub struct IpSlot {
+    owner: Arc<PerIp>,
+    key: IpAddr,
+}
+
+impl PerIp {
+    /// A limit of `limit` connections per client; 0 means no limit.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(PerIp {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The limit (0: none).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// What a client address is counted as.
+    pub fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let mut seg = v6.segments();
+                    seg[4..].fill(0);
+                    IpAddr::V6(std::net::Ipv6Addr::from(seg))
+                }
+            },
+        }
+    }
+
+    /// A slot for one more connection from `ip`, or `None` when it already holds `limit`.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let key = Self::key(ip);
+        if self.limit > 0 {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let n = open.entry(key).or_insert(0);
+            if *n >= self.limit {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(IpSlot {
+            owner: self.clone(),
+            key,
+        })
+    }
+
+    /// Connections `ip` holds now.
+    pub fn holding(&self, ip: IpAddr) -> usize {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&Self::key(ip)).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if self.owner.limit == 0 {
+            return;
+        }
+        let mut open = self.owner.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Counts the bytes of one request head: everything up to and including the first empty
 /// line that follows a non-empty one. Line ends may be CRLF or a bare LF, as hyper's parser
 /// accepts both; empty lines before the request line are counted but do not end the head.
 #[derive(Debug, Default, Clone)]
 pub struct HeadScanner {
     bytes: usize,
+    /// Complete lines with text (the request line, then each header line).
+    lines: usize,
     at_line_start: bool,
     seen_text: bool,
     done: bool,
@@ -158,6 +260,10 @@ impl HeadScanner {
                     if self.at_line_start && self.seen_text {
                         self.done = true;
                     } else {
+                        // Not the end, so a line with text (leading empty lines have none).
+                        if self.seen_text {
+                            self.lines += 1;
+                        }
                         self.at_line_start = true;
                     }
                     rest = &rest[i + 1..];
@@ -173,6 +279,11 @@ impl HeadScanner {
     /// Head bytes seen so far (the whole head once [`HeadScanner::complete`]).
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Header lines seen so far (complete lines after the request line).
+    pub fn fields(&self) -> usize {
+        self.lines.saturating_sub(1)
     }
 
     /// Whether the head's closing empty line has been seen.
@@ -314,6 +425,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
                 this.activity
                     .head_bytes
                     .store(this.head.bytes(), Ordering::Relaxed);
+                this.activity
+                    .head_fields
+                    .store(this.head.fields(), Ordering::Relaxed);
             }
             if this.activity.in_headers() && !this.target.done() {
                 if let Some(rewritten) = this.target.rewrite(&buf.filled()[before..]) {
@@ -361,6 +475,34 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_ip_slots_are_counted_per_address_and_per_ipv6_64_and_given_back() {
+        let per_ip = PerIp::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let s1 = per_ip.take(a).unwrap();
+        let _s2 = per_ip.take(a).unwrap();
+        assert!(per_ip.take(a).is_none(), "a third from one address");
+        assert!(per_ip.take(b).is_some(), "another address is not held back");
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert!(
+            per_ip.take(mapped).is_none(),
+            "IPv4-mapped is the same client"
+        );
+        drop(s1);
+        assert!(per_ip.take(a).is_some(), "a slot given back is free again");
+        let v6a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let v6c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _x = per_ip.take(v6a).unwrap();
+        let _y = per_ip.take(v6b).unwrap();
+        assert!(per_ip.take(v6a).is_none(), "one /64 is one client");
+        assert!(per_ip.take(v6c).is_some(), "another /64 is another");
+        let unlimited = PerIp::new(0);
+        let held: Vec<_> = (0..1000).map(|_| unlimited.take(a).unwrap()).collect();
+        assert_eq!(held.len(), 1000);
+    }
 
     fn measure(parts: &[&[u8]]) -> (usize, bool) {
         let mut h = HeadScanner::default();
@@ -410,6 +552,17 @@ mod tests {
         // Nothing to do: nothing allocated.
         let plain = b"POST /cb?a=%3C HTTP/1.1\r\n\r\n{\"<\":1}";
         assert_eq!(TargetEscaper::default().rewrite(plain), None);
+    }
+
+    #[test]
+    fn header_lines_are_counted_whatever_the_reads() {
+        let head = b"\r\nPOST /cb HTTP/1.1\r\nHost: x\r\nA: 1\nB: 2\r\n\r\nbody\r\n";
+        for cut in 0..head.len() {
+            let mut h = HeadScanner::default();
+            h.feed(&head[..cut]);
+            h.feed(&head[cut..]);
+            assert_eq!(h.fields(), 3, "cut at {cut}");
+        }
     }
 
     #[test]

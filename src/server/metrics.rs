@@ -51,8 +51,20 @@ fn gauge_family(registry: &mut Registry, name: &str, help: &str) -> Family<Label
 }
 
 /// The metrics document, and its content type.
-pub fn render(store: &Store) -> (String, &'static str) {
+pub fn render(store: &Store, listener: &super::ListenerCounters) -> (String, &'static str) {
     let mut r = Registry::default();
+    let refused = counter_family(
+        &mut r,
+        "recmon_connections_refused",
+        "Connections refused before a request was read, by reason (per_ip: over --max-conns-per-ip; each is journaled as a rejected 429)",
+    );
+    refused
+        .get_or_create(&vec![("reason", "per_ip".to_string())])
+        .inc_by(
+            listener
+                .refused_per_ip
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
     let requests = counter_family(&mut r, "recmon_requests", "Requests by outcome");
     let c = store.counters();
     for (outcome, n) in [
@@ -257,7 +269,7 @@ mod tests {
             0,
             crate::core::store::tests::status(&json[1..json.len() - 1], "record_started"),
         )]);
-        let (text, _) = render(&store);
+        let (text, _) = render(&store, &Default::default());
         let line = text
             .lines()
             .find(|l| l.starts_with("recmon_stream_recording{"))

@@ -37,7 +37,7 @@ use crate::forward::SyncForward;
 use crate::providers::aliyun::auth::{constant_time_eq, AuthConfig};
 use crate::providers::Pins;
 use crate::server::api::EventStream;
-use crate::server::conn_guard::{watchdog, Activity, Expired, Watched};
+use crate::server::conn_guard::{watchdog, Activity, Expired, PerIp, Watched};
 
 /// Listener limits and access settings.
 #[derive(Debug, Clone)]
@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Maximum simultaneous connections (`--max-connections`).
     pub max_connections: usize,
+    /// Maximum simultaneous connections from one client address (`--max-conns-per-ip`);
+    /// 0: no limit. See [`conn_guard::PerIp`].
+    pub max_conns_per_ip: usize,
     /// Time allowed for a whole request, headers to answer (`--request-timeout`).
     pub request_timeout: Duration,
     /// Signature checking, when `--auth-key` is set.
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_conns_per_ip: DEFAULT_MAX_CONNS_PER_IP,
             request_timeout: Duration::from_secs(30),
             auth: None,
             keep_alive: api::KEEP_ALIVE,
@@ -86,6 +90,18 @@ impl Default for ServerConfig {
             tencent_key: None,
         }
     }
+}
+
+/// `--max-conns-per-ip`'s default: far above what one provider node opens at once (a callback
+/// is one short request; nginx-rtmp opens one connection per notification), and above what
+/// recmon's own load tools open from one machine (64 connections, plus `attach` and API reads).
+pub const DEFAULT_MAX_CONNS_PER_IP: usize = 128;
+
+/// What the listener counts itself (the rest of `/metrics` is read from the store).
+#[derive(Debug, Default)]
+pub struct ListenerCounters {
+    /// Connections refused for `--max-conns-per-ip`.
+    pub refused_per_ip: std::sync::atomic::AtomicU64,
 }
 
 /// What the listener publishes to API clients: the feed of committed entries, and the facts
@@ -102,6 +118,7 @@ struct Ctx {
     seq: Sequencer,
     shared: Arc<SharedStore>,
     published: Published,
+    counters: ListenerCounters,
 }
 
 /// A response: a whole body, or the `/api/events` stream.
@@ -130,6 +147,9 @@ fn event_stream_response(ctx: &Ctx, after: u64) -> Resp {
 /// byte for byte on the wire by [`crate::server::conn_guard`]; a larger head gets 431 and the
 /// connection is closed. 64 KiB fits any real callback with room to spare.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Most headers a request may have: hyper's own limit (its default), refused with 431.
+pub const MAX_HEADERS: usize = 100;
 
 /// hyper's read buffer cap while it waits for a complete head. It is not an exact head limit
 /// (a read may overshoot it), so it is set above [`MAX_HEAD_BYTES`]: a head just over the
@@ -166,11 +186,13 @@ pub async fn serve(
     grace: Duration,
 ) {
     let conns = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let per_ip = PerIp::new(cfg.max_conns_per_ip);
     let ctx = Arc::new(Ctx {
         cfg,
         seq,
         shared,
         published,
+        counters: ListenerCounters::default(),
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -192,6 +214,13 @@ pub async fn serve(
                 }
             },
             _ = &mut shutdown => break,
+        };
+        // One client may not hold every slot: over its limit, the connection is refused at
+        // once (its slot freed for the others) and the refusal journaled.
+        let Some(ip_slot) = per_ip.take(remote.ip()) else {
+            drop(permit);
+            refuse_per_ip(&ctx, stream, remote);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
@@ -227,6 +256,7 @@ pub async fn serve(
             // its answer (and the request is not cancelled half-way through journaling).
             .half_close(true)
             .max_buf_size(HYPER_BUF_CAP)
+            .max_headers(MAX_HEADERS)
             .serve_connection(
                 TokioIo::new(Watched::new(stream, activity.clone())),
                 service,
@@ -235,6 +265,8 @@ pub async fn serve(
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _ip_slot = ip_slot;
+            let fields = activity.clone();
             let broken = tokio::select! {
                 r = conn => match r {
                     // hyper answered 414 itself: journal what it answered.
@@ -247,10 +279,18 @@ pub async fn serve(
                             ),
                         ))
                     }
+                    // hyper reads at most MAX_HEADERS headers: say which limit it was.
+                    Err(e) if e.is_parse_too_large() && fields.head_fields() > MAX_HEADERS => Some(Rejection::new(
+                        431,
+                        format!(
+                            "too many headers: {} or more, and a request may have at most {MAX_HEADERS}; send fewer headers",
+                            fields.head_fields()
+                        ),
+                    )),
                     Err(e) if e.is_parse_too_large() => Some(Rejection::new(
                         431,
                         format!(
-                            "request head too large (far over the {}-byte limit, or over 100 headers): {e}; send fewer or shorter headers",
+                            "request head too large (far over the {}-byte limit): {e}; send fewer or shorter headers",
                             crate::util::human::thousands(MAX_HEAD_BYTES as u64)
                         ),
                     )),
@@ -574,7 +614,7 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
             None => match endpoint {
                 OwnEndpoint::Health => json_response(200, serde_json::json!({ "status": "ok" })),
                 OwnEndpoint::Metrics => {
-                    let (text, content_type) = metrics::render(&ctx.shared.lock());
+                    let (text, content_type) = metrics::render(&ctx.shared.lock(), &ctx.counters);
                     let mut r = text_response(200, text);
                     r.headers_mut()
                         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -759,6 +799,31 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// Refuses a connection from a client over `--max-conns-per-ip`, before reading anything from
+/// it: a 429 written if the socket takes it at once (it always does: nothing was sent on it
+/// yet), the connection closed, the refusal counted and journaled (rejected, 429, with the
+/// client's address; method and path `-`, as nothing was read). Never waits: the accept loop
+/// goes on at once.
+fn refuse_per_ip(ctx: &Arc<Ctx>, stream: tokio::net::TcpStream, remote: SocketAddr) {
+    ctx.counters.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+    let limit = ctx.cfg.max_conns_per_ip;
+    let error = format!(
+        "too many connections from {}: it already holds {limit} (--max-conns-per-ip {limit}); this one was closed before a request was read",
+        PerIp::key(remote.ip())
+    );
+    let body = serde_json::json!({ "error": error }).to_string();
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+    drop(stream);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        journal_broken(&ctx, remote, Rejection::new(429, error)).await;
+    });
 }
 
 async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {
