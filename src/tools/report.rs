@@ -480,7 +480,8 @@ fn clock_text(t: i64, with_date: bool) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// The journal's one-line verdict: `3 broadcasts, 1 not recorded: cam2 14:02–14:35 (UTC)`.
+/// The journal's one-line verdict: `3 broadcasts, 1 not recorded: cam2 14:02–14:35` (times in
+/// UTC, as everywhere in the report).
 fn verdict_line(streams: &[StreamReport]) -> String {
     use crate::util::human::count;
     let all: Vec<(&StreamReport, &Broadcast)> = streams
@@ -528,9 +529,7 @@ fn verdict_line(streams: &[StreamReport]) -> String {
             "all recorded so far".into()
         });
     }
-    let mut listed = false;
     if !not_recorded.is_empty() {
-        listed = true;
         let names: Vec<String> = not_recorded
             .iter()
             .map(|(s, b)| format!("{} {}", s.stream, when(b)))
@@ -542,7 +541,6 @@ fn verdict_line(streams: &[StreamReport]) -> String {
         ));
     }
     if !gaps.is_empty() {
-        listed = true;
         let names: Vec<String> = gaps
             .iter()
             .map(|(s, b)| format!("{} {} ({})", s.stream, when(b), pct(b.coverage)))
@@ -552,11 +550,7 @@ fn verdict_line(streams: &[StreamReport]) -> String {
     if !live.is_empty() {
         parts.push(format!("{} live at the end", live.len()));
     }
-    let mut line = parts.join(", ");
-    if listed {
-        line.push_str(" (UTC)");
-    }
-    line
+    parts.join(", ")
 }
 
 /// Builds the report of `journal` with the alert thresholds `cfg`.
