@@ -657,3 +657,166 @@ fn replay_seq_names_the_seqs_that_are_no_callback() {
     assert!(err.contains("2 seqs are not a callback"), "{err}");
     assert!(err.contains(": 2, 99"), "{err}");
 }
+
+/// nginx-rtmp's `on_publish`, as nginx-rtmp POSTs it (a form).
+fn nginx_publish(r: &Recmon, name: &str) -> (u16, String) {
+    let body = format!(
+        "app=live&flashver=FMLE/3.0&swfurl=&tcurl=rtmp://127.0.0.1:1935/live&pageurl=&addr=127.0.0.1&clientid=7&call=publish&name={name}&type=live"
+    );
+    request(
+        r.addr,
+        "POST",
+        "/ngx",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+}
+
+/// SRS's `on_publish` hook, with SRS's User-Agent.
+fn srs_publish(r: &Recmon, stream: &str) -> (u16, String) {
+    let body = format!(
+        r#"{{"server_id":"vid-1","action":"on_publish","client_id":"9308h583","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","tcUrl":"rtmp://127.0.0.1/live","stream":"{stream}","param":"","stream_url":"/live/{stream}","stream_id":"vid-2"}}"#
+    );
+    request(
+        r.addr,
+        "POST",
+        "/srs",
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "SRS/6.0.157(Bee)"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// SRS reads an answer as success only when it is 200 and an object whose `code` is 0.
+fn srs_success((status, body): &(u16, String)) -> bool {
+    *status == 200 && serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v["code"] == 0)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn nginx_and_srs_get_their_success_answer_on_a_failing_journal_async_and_sync() {
+    // /dev/full takes the journal's open and fails every write (ENOSPC): a full disk.
+    let backend = Backend::start();
+    // A backend in front of SRS answers as SRS needs (sync mode passes its answer on).
+    backend.set(|b| b.body = r#"{"code":0}"#.into());
+    let target = backend.url("/cb");
+    for mode in ["no forwarding", "async", "sync"] {
+        let mut extra: Vec<&str> = vec!["--fsync", "never"];
+        if mode != "no forwarding" {
+            extra.extend(["--forward-to", &target, "--forward-mode", mode]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = Recmon::start_in(dir.path(), std::path::Path::new("/dev/full"), &extra);
+        let before = backend.received().len();
+        let (status, body) = nginx_publish(&r, &format!("cam-{}", mode.len()));
+        assert!(
+            (200..300).contains(&status),
+            "{mode}: nginx-rtmp's on_publish got {status} (a non-2xx drops the publisher): {body}"
+        );
+        let srs = srs_publish(&r, &format!("cam-{}", mode.len()));
+        assert!(srs_success(&srs), "{mode}: SRS's on_publish got {srs:?}");
+        // A provider that retries is told to retry.
+        let (status, body) = r.post("/cb", STATUS_SAMPLE);
+        assert_eq!(status, 503, "{mode}: {body}");
+        assert_eq!(r.state()["journal_failures"], 3, "{mode}");
+        if mode == "sync" {
+            // The backend still decides for nginx-rtmp and SRS: both reached it (no seq to
+            // give them), and its answer was theirs.
+            let got = backend.received();
+            assert_eq!(got.len(), before + 2, "{mode}: {got:?}");
+            assert!(got[before..]
+                .iter()
+                .all(|g| g.header("x-recmon-seq").is_none()));
+        }
+    }
+}
+
+#[test]
+fn sync_mode_nginx_and_srs_go_on_when_the_backend_fails_and_headless_says_what_each_got() {
+    // Nothing listening: ApsaraVideo gets 502 (it retries), nginx-rtmp and SRS a success.
+    let down = free_addr();
+    let mut r = Recmon::start(&[
+        "--forward-to",
+        &format!("http://{down}/cb"),
+        "--forward-mode",
+        "sync",
+    ]);
+    let (status, body) = r.post("/cb", STATUS_SAMPLE);
+    assert_eq!(status, 502, "{body}");
+    let (status, body) = nginx_publish(&r, "cam-down");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("could not be reached"), "{body}");
+    let srs = srs_publish(&r, "cam-down");
+    assert!(srs_success(&srs), "{srs:?}");
+    let d = delivery_lines(&r);
+    let answered: Vec<u64> = d.iter().map(|d| d["answered"].as_u64().unwrap()).collect();
+    assert_eq!(answered, [502, 200, 200], "{d:?}");
+    assert!(d.iter().all(|d| d["result"] == "failed"));
+    let (_, out, err) = r.stop();
+    let line = |what: &str| {
+        out.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no line with {what}:\n{out}"))
+            .to_string()
+    };
+    // The headless lines say what each provider got: not `accepted  200` for the 502.
+    let ali = line("gs_stream");
+    assert!(ali.contains("accepted  502 "), "{ali}");
+    assert!(ali.contains("(no answer from the backend)"), "{ali}");
+    let ngx = line("[ngx] 127.0.0.1/live/cam-down");
+    assert!(ngx.contains("accepted  200 "), "{ngx}");
+    assert!(
+        ngx.contains("no answer from the backend; 200 so that the stream goes on"),
+        "{ngx}"
+    );
+    assert!(
+        err.contains("answered 200 so that the stream goes on"),
+        "{err}"
+    );
+
+    // A backend that answers: a 5xx is its failure (nginx-rtmp and SRS go on), a 4xx its
+    // decision (passed on: the backend's on_publish may refuse a publisher).
+    let backend = Backend::start();
+    let mut r = Recmon::start(&[
+        "--forward-to",
+        &backend.url("/cb"),
+        "--forward-mode",
+        "sync",
+    ]);
+    backend.set(|b| {
+        b.status = 500;
+        b.body = "down".into();
+    });
+    let (status, body) = nginx_publish(&r, "cam-500");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("the backend answered 500"), "{body}");
+    assert!(srs_success(&srs_publish(&r, "cam-500")));
+    let (status, _) = r.post("/cb", STATUS_SAMPLE);
+    assert_eq!(status, 500, "ApsaraVideo gets the backend's answer");
+    backend.set(|b| {
+        b.status = 403;
+        b.body = "no such key".into();
+    });
+    let (status, body) = nginx_publish(&r, "cam-403");
+    assert_eq!((status, body.as_str()), (403, "no such key"));
+    let (_, out, _) = r.stop();
+    let ngx = out
+        .lines()
+        .find(|l| l.contains("/live/cam-500"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        ngx.contains("accepted  200 ")
+            && ngx.contains("(the backend answered 500; 200 so that the stream goes on)"),
+        "{ngx}"
+    );
+    let refused = out
+        .lines()
+        .find(|l| l.contains("/live/cam-403"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        refused.contains("accepted  403 ") && refused.contains("(the backend's 403, passed on)"),
+        "{refused}"
+    );
+}

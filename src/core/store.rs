@@ -799,11 +799,15 @@ impl Store {
                             t.name, d.of, d.attempt, why, d.of
                         ),
                         ForwardMode::Sync => format!(
-                            "forward to {} failed for #{}: {}; answered {} so the provider retries",
+                            "forward to {} failed for #{}: {}; answered {}",
                             t.name,
                             d.of,
                             why,
-                            d.answered.unwrap_or(502)
+                            match d.answered.unwrap_or(502) {
+                                // nginx-rtmp and SRS (which never retry) get a success.
+                                a @ 200..=299 => format!("{a} so that the stream goes on"),
+                                a => format!("{a} so the provider retries"),
+                            }
                         ),
                     },
                     true,

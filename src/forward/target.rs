@@ -9,7 +9,8 @@
 //!   in `Connection`), `Host` (the target's own is sent) and `Content-Length` (recomputed), so
 //!   `Content-Type`, `ALI-LIVE-TIMESTAMP` and `ALI-LIVE-SIGNATURE` pass unchanged;
 //! - `X-Recmon-Seq: <seq>` (the backend can de-duplicate on it: a redelivery carries the same
-//!   seq), `X-Forwarded-For` (the provider's address appended), `X-Forwarded-Host` and
+//!   seq; left out for the one kind of callback that has none: nginx-rtmp's or SRS's in sync
+//!   mode while the journal cannot be written), `X-Forwarded-For` (the provider's address appended), `X-Forwarded-Host` and
 //!   `X-Forwarded-Proto` (kept when a proxy in front of recmon already set them);
 //! - with `--forward-sign-key`, a fresh `ALI-LIVE-TIMESTAMP` / `ALI-LIVE-SIGNATURE` pair for the
 //!   target's host instead of the provider's.
@@ -206,10 +207,14 @@ pub fn prepare(
             h.insert(n, v);
         }
     }
-    h.insert(
-        HeaderName::from_static("x-recmon-seq"),
-        HeaderValue::from(seq),
-    );
+    // 0: not journaled (sync mode, nginx-rtmp or SRS, while the journal fails): no seq to
+    // de-duplicate on.
+    if seq > 0 {
+        h.insert(
+            HeaderName::from_static("x-recmon-seq"),
+            HeaderValue::from(seq),
+        );
+    }
     let via = match req.headers.get(VIA_HEADER) {
         Some(prior) if !prior.trim().is_empty() => {
             format!("{prior}, {}", crate::forward::instance_id())

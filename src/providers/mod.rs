@@ -228,6 +228,28 @@ impl std::fmt::Display for Pins {
     }
 }
 
+/// Whether `provider`'s sender takes any answer but a success as "refuse (or drop) the
+/// stream", and never retries: nginx-rtmp (a non-2xx from `on_publish` drops the publisher)
+/// and SRS (anything but `code` 0 rejects the client). When recmon cannot do its part for
+/// such a sender (the journal cannot be written, the backend of `--forward-mode sync` fails),
+/// it answers [`going_on`], so that a broadcast never ends because of recmon.
+pub fn never_refuse(provider: Provider) -> bool {
+    matches!(provider, Provider::NginxRtmp | Provider::Srs)
+}
+
+/// The success answer of a [`never_refuse`] sender when recmon could not do its part: 200,
+/// with `code` 0 (what SRS reads; nginx-rtmp reads the status alone) and why, in words.
+pub fn going_on(why: &str) -> (u16, String) {
+    (
+        200,
+        serde_json::json!({
+            "code": 0,
+            "error": format!("{why} (answered 200 so that the stream goes on)"),
+        })
+        .to_string(),
+    )
+}
+
 /// The answer to a request that was journaled: status and JSON body, the way its sender needs
 /// it. `error` is the rejection's reason when it was one.
 pub fn answer(
@@ -285,6 +307,20 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn going_on_is_a_success_for_nginx_rtmp_and_srs() {
+        assert!(never_refuse(Provider::NginxRtmp) && never_refuse(Provider::Srs));
+        assert!(!never_refuse(Provider::Aliyun) && !never_refuse(Provider::Tencent));
+        let (status, body) = going_on("journal write failed");
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["code"], 0);
+        assert!(v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("journal write failed"));
+    }
 
     #[test]
     fn pins_take_the_longest_prefix_and_name_bad_ones() {

@@ -877,14 +877,35 @@ async fn submit_rejected(
 /// `--forward-mode sync`: journal the callback, pass it to the backend, journal the attempt,
 /// and answer with the backend's status and body; 504 when it does not answer within
 /// `--forward-timeout`, 502 when it cannot be reached, so the provider retries.
+///
+/// nginx-rtmp and SRS never retry, and take any answer but a success as "refuse or drop the
+/// stream" ([`crate::providers::never_refuse`]): for them recmon's own failures never reach
+/// the answer. The backend's answer is still theirs when it gives one (a 4xx from the
+/// backend's `on_publish` is its decision), but a backend that cannot be reached, does not
+/// answer in time or fails (5xx) gets them a success ([`crate::providers::going_on`]); and a
+/// journal that cannot be written does not stop the callback from reaching the backend (sent
+/// without `X-Recmon-Seq`: it has none).
+///
+/// The attempt runs in a task of its own, so that it is made and journaled to the end even if
+/// the provider hangs up first.
 async fn answer_sync(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     sync: &SyncForward,
     incoming: Incoming,
     fwd: ForwardedRequest,
 ) -> Resp {
+    let provider = incoming.provider;
+    let goes_on = crate::providers::never_refuse(provider);
+    let going_on = |why: &str| {
+        let (status, body) = crate::providers::going_on(why);
+        text_response(status, body)
+    };
     let ack = match ctx.seq.submit(incoming).await {
-        Ok(ack) => ack,
+        Ok(ack) => Some(ack),
+        Err(failed) if goes_on => {
+            tracing::warn!("{}; the callback goes to the backend unjournaled", failed.0);
+            None
+        }
         Err(failed) => {
             return error_response(
                 503,
@@ -892,50 +913,76 @@ async fn answer_sync(
             )
         }
     };
-    let tried = sync.sender.send(&sync.target, &fwd, ack.seq).await;
-    let delivered = tried.delivered();
-    let result = if delivered {
-        DeliveryResult::Delivered
-    } else {
-        DeliveryResult::Failed
-    };
-    let mut d = tried.delivery(ack.seq, &sync.target.name, ForwardMode::Sync, 1, result);
-    let resp = match &tried.answer {
-        Ok(a) => {
-            let mut r = Response::new(Either::Left(Full::new(a.body.clone())));
-            *r.status_mut() = a.status;
-            if let Some(ct) = &a.content_type {
-                r.headers_mut().insert(CONTENT_TYPE, ct.clone());
+    let (ctx, sync) = (ctx.clone(), sync.clone());
+    let attempt = tokio::spawn(async move {
+        let seq = ack.as_ref().map_or(0, |a| a.seq);
+        let tried = sync.sender.send(&sync.target, &fwd, seq).await;
+        let delivered = tried.delivered();
+        let result = if delivered {
+            DeliveryResult::Delivered
+        } else {
+            DeliveryResult::Failed
+        };
+        let journaled = match ack {
+            Some(_) => format!("the callback is journaled as seq {seq}"),
+            None => "the callback could not be journaled either".to_string(),
+        };
+        let resp = match &tried.answer {
+            Ok(a) if goes_on && a.status.is_server_error() => going_on(&format!(
+                "the backend answered {}; {journaled}",
+                a.status.as_u16()
+            )),
+            Ok(a) => {
+                let mut r = Response::new(Either::Left(Full::new(a.body.clone())));
+                *r.status_mut() = a.status;
+                if let Some(ct) = &a.content_type {
+                    r.headers_mut().insert(CONTENT_TYPE, ct.clone());
+                }
+                r
             }
-            r
+            Err(crate::forward::Failure::Timeout(t)) if goes_on => going_on(&format!(
+                "the backend did not answer within {} ms (--forward-timeout); {journaled}",
+                t.as_millis()
+            )),
+            Err(crate::forward::Failure::Timeout(t)) => error_response(
+                504,
+                &format!(
+                    "the backend did not answer within {} ms (--forward-timeout); {journaled}, retry",
+                    t.as_millis()
+                ),
+            ),
+            Err(crate::forward::Failure::Connection(e)) if goes_on => {
+                going_on(&format!("the backend could not be reached: {e}; {journaled}"))
+            }
+            Err(crate::forward::Failure::Connection(e)) => error_response(
+                502,
+                &format!("the backend could not be reached: {e}; {journaled}, retry"),
+            ),
+        };
+        if ack.is_none() {
+            return resp;
         }
-        Err(crate::forward::Failure::Timeout(t)) => error_response(
-            504,
-            &format!(
-                "the backend did not answer within {} ms (--forward-timeout); the callback is journaled as seq {}, retry",
-                t.as_millis(),
-                ack.seq
+        let mut d = tried.delivery(seq, &sync.target.name, ForwardMode::Sync, 1, result);
+        d.answered = Some(resp.status().as_u16());
+        match ctx.seq.record_delivery(d).await {
+            Ok(_) => resp,
+            // The backend has the callback (and, for nginx-rtmp and SRS, decided): its answer
+            // stands.
+            Err(_) if goes_on => resp,
+            Err(failed) => error_response(
+                503,
+                &format!(
+                    "{}; the backend's answer could not be recorded, retry later",
+                    failed.0
+                ),
             ),
-        ),
-        Err(crate::forward::Failure::Connection(e)) => error_response(
-            502,
-            &format!(
-                "the backend could not be reached: {e}; the callback is journaled as seq {}, retry",
-                ack.seq
-            ),
-        ),
-    };
-    d.answered = Some(resp.status().as_u16());
-    if let Err(failed) = ctx.seq.record_delivery(d).await {
-        return error_response(
-            503,
-            &format!(
-                "{}; the backend's answer could not be recorded, retry later",
-                failed.0
-            ),
-        );
+        }
+    });
+    match attempt.await {
+        Ok(resp) => resp,
+        Err(e) if goes_on => going_on(&format!("forwarding failed: {e}")),
+        Err(e) => error_response(502, &format!("forwarding failed: {e}")),
     }
-    resp
 }
 
 async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Resp {
@@ -961,14 +1008,11 @@ async fn answer(ctx: &Ctx, incoming: Incoming, error_text: Option<String>) -> Re
         // nginx-rtmp and SRS never retry, and a non-2xx refuses or drops the stream: the
         // callback is lost either way (and the failing journal is on every screen), the
         // broadcast need not be.
-        Err(failed) if matches!(provider, Provider::NginxRtmp | Provider::Srs) => text_response(
-            200,
-            serde_json::json!({
-                "code": 0,
-                "error": format!("{}; the callback was not recorded (answered 200 so that the stream goes on)", failed.0),
-            })
-            .to_string(),
-        ),
+        Err(failed) if crate::providers::never_refuse(provider) => {
+            let (status, body) =
+                crate::providers::going_on(&format!("{}; the callback was not recorded", failed.0));
+            text_response(status, body)
+        }
         Err(failed) => error_response(
             503,
             &format!("{}; the callback was not recorded, retry later", failed.0),

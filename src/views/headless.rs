@@ -5,15 +5,28 @@
 //! The printer follows the store's request log by `seq`. The log is bounded, so a printer
 //! that falls far behind (a very slow pipe under heavy load) says how many lines it skipped
 //! instead of blocking ingest; the journal has them all.
+//!
+//! With `--forward-mode sync` a callback's answer is the backend's, known only once its
+//! delivery line is journaled (after the request line): a human line waits for it, so that
+//! it says what the provider got (a 502 is not printed as `accepted 200`), at most
+//! [`HOLD_MAX`] (and not past a journal failure, which may keep the delivery line from coming).
 
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
-use crate::core::store::{LogEntry, Store};
+use crate::core::outbox::ForwardMode;
+use crate::core::store::{DeliveryState, LogEntry, Store};
 use crate::event::Outcome;
 use crate::util::sanitize::terminal;
 
 /// Longest text field printed, in characters.
 const FIELD_MAX: usize = 160;
+
+/// Longest a human line waits for its sync delivery (the answer the provider got).
+pub const HOLD_MAX: Duration = Duration::from_secs(60);
+
+/// How often a printer holding a line looks again without a change in the store.
+const HOLD_TICK: Duration = Duration::from_millis(250);
 
 /// Formats the log entries that arrived since the last call.
 pub struct Printer {
@@ -24,6 +37,11 @@ pub struct Printer {
     last_note_seq: u64,
     /// The number of the last alert event printed.
     last_alert: u64,
+    /// The request whose line waits for its sync delivery: its seq, since when, and the
+    /// journal failures counted then.
+    held: Option<(u64, Instant, u64)>,
+    /// Print everything now, held or not (the last round).
+    flush: bool,
 }
 
 /// Text to write after releasing the store lock.
@@ -33,6 +51,8 @@ pub struct Output {
     pub stdout: String,
     /// For stderr: journal failure alarms, forwarding failures and recoveries.
     pub stderr: String,
+    /// A line waits for its sync delivery: look again soon even if nothing changes.
+    pub holding: bool,
 }
 
 impl Printer {
@@ -45,6 +65,40 @@ impl Printer {
             journal_failures_seen: 0,
             last_note_seq: last_seq,
             last_alert: 0,
+            held: None,
+            flush: false,
+        }
+    }
+
+    /// From now on, print every line at once, even one still waiting for its sync delivery
+    /// (the receiver has drained: whatever did not come will not).
+    pub fn flush(&mut self) {
+        self.flush = true;
+    }
+
+    /// Whether `e`'s human line waits for its sync delivery (see the module's doc).
+    fn awaits_answer(&mut self, e: &LogEntry, store: &Store) -> bool {
+        let sync = store
+            .forward_targets()
+            .iter()
+            .any(|t| t.mode == ForwardMode::Sync);
+        if self.json
+            || self.flush
+            || !sync
+            || e.outcome == Outcome::Rejected
+            || !e.delivery.is_empty()
+        {
+            return false;
+        }
+        let failures = store.journal_failures().0;
+        match self.held {
+            Some((seq, since, before)) if seq == e.seq => {
+                since.elapsed() < HOLD_MAX && failures == before
+            }
+            _ => {
+                self.held = Some((e.seq, Instant::now(), failures));
+                true
+            }
         }
     }
 
@@ -74,6 +128,10 @@ impl Printer {
         let mut d = deliveries.partition_point(|(seq, _)| *seq <= self.last_seq);
         // (Human lines leave them out: the forwarding notes say what matters, on stderr.)
         for e in log.range(start..) {
+            if self.awaits_answer(e, store) {
+                out.holding = true;
+                break;
+            }
             while let Some((seq, line)) = deliveries.get(d).filter(|(seq, _)| *seq < e.seq) {
                 if self.json {
                     out.stdout.push_str(line);
@@ -96,7 +154,8 @@ impl Printer {
             out.stdout.push('\n');
             self.last_seq = e.seq;
         }
-        for (seq, line) in deliveries.range(d..) {
+        // (Not past a line held back: it is printed next time, after what came before it.)
+        for (seq, line) in deliveries.range(d..).take_while(|_| !out.holding) {
             if self.json {
                 out.stdout.push_str(line);
                 out.stdout.push('\n');
@@ -125,7 +184,7 @@ impl Printer {
         if failures > self.journal_failures_seen {
             self.journal_failures_seen = failures;
             out.stderr += &format!(
-                "recmon: JOURNAL WRITE FAILED ({} so far): {}; requests are being answered 503\n",
+                "recmon: JOURNAL WRITE FAILED ({} so far): {}; requests are being answered 503 (nginx-rtmp and SRS: 200, so that their streams go on)\n",
                 crate::util::human::thousands(failures),
                 terminal(last_error.unwrap_or("unknown error"), 400)
             );
@@ -221,6 +280,40 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
             terminal(err, FIELD_MAX)
         );
     }
+    // --forward-mode sync: the status above is what the provider got; say whose it was.
+    for td in &e.delivery {
+        let sync = store
+            .forward_targets()
+            .get(td.target as usize)
+            .is_some_and(|t| t.mode == ForwardMode::Sync);
+        if !sync {
+            continue;
+        }
+        let _ = match td.state {
+            DeliveryState::Delivered { status, .. } => {
+                write!(line, "  (the backend's {status}, passed on)")
+            }
+            DeliveryState::Failed { status: Some(s) } if s == e.status => {
+                write!(line, "  (the backend's {s}, passed on)")
+            }
+            DeliveryState::Failed { status: Some(s) } => write!(
+                line,
+                "  (the backend answered {s}; {} so that the stream goes on)",
+                e.status
+            ),
+            DeliveryState::Failed { status: None } if (200..300).contains(&e.status) => {
+                write!(
+                    line,
+                    "  (no answer from the backend; {} so that the stream goes on)",
+                    e.status
+                )
+            }
+            DeliveryState::Failed { status: None } => {
+                write!(line, "  (no answer from the backend)")
+            }
+            DeliveryState::Pending | DeliveryState::Retrying => Ok(()),
+        };
+    }
     line
 }
 
@@ -247,12 +340,18 @@ impl HeadlessView {
         let (progress_tx, progress) = tokio::sync::watch::channel(after_seq);
         let task = tokio::spawn(async move {
             let mut printing = true;
+            let mut holding = false;
             loop {
                 let last_round = tokio::select! {
                     r = changes.changed() => r.is_err(),
                     _ = &mut stop_rx => true,
+                    _ = tokio::time::sleep(HOLD_TICK), if holding => false,
                 };
+                if last_round {
+                    printer.flush();
+                }
                 let out = printer.take_new(&shared.lock());
+                holding = out.holding;
                 if printing && !write_output(&out) {
                     printing = false;
                 }
