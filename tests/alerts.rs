@@ -188,6 +188,8 @@ fn simulate_chaos_makes_every_rule_fire() {
             "5s",
             "--alert-not-recording",
             "5s",
+            "--alert-not-recorded",
+            "5s",
             "--alert-file-overdue",
             "5s",
             "--alert-silence",
@@ -216,6 +218,7 @@ fn simulate_chaos_makes_every_rule_fire() {
     let all = [
         "paused_too_long",
         "live_not_recording",
+        "not_recorded",
         "file_overdue",
         "short_file",
         "gap",

@@ -1628,11 +1628,12 @@ pub async fn run_requests(
 /// The receiver flags that make every chaos condition an alert within about a minute (the
 /// defaults wait minutes to hours).
 pub const CHAOS_RECEIVER_FLAGS: &str =
-    "--alert-paused 5s --alert-not-recording 5s --alert-file-overdue 5s --alert-silence 30s";
+    "--alert-paused 5s --alert-not-recording 5s --alert-not-recorded 5s --alert-file-overdue 5s --alert-silence 30s";
 
 /// `recmon simulate --chaos`: every alert rule's condition, on a stream of its own, over about
-/// ten seconds of wall-clock time starting at `now_ms` (Unix milliseconds): a stream left
-/// paused, one live but never recording (on a domain that sends status callbacks), one whose
+/// ten seconds of wall-clock time starting at `now_ms` (Unix milliseconds): a broadcast that
+/// ends with no file, a stream left paused, one live but never recording (on a domain that
+/// sends status callbacks), one whose
 /// next file never comes, a 3-second file, a 30-second hole between two files, a duration that
 /// disagrees with its times, a status for a stream never started, a file that overlaps the one
 /// before it, duplicated callbacks; and then silence while the streams are still live.
@@ -1670,21 +1671,21 @@ pub fn chaos(now_ms: i64) -> Vec<SimRequest> {
         .expect("a recording body serializes");
         post(now_ms + at, 0, SimKind::Recording, body)
     };
-    let ingest = |at: i64, stream: &str| {
-        SimRequest {
+    let ingest_action = |at: i64, stream: &str, kind: SimKind| SimRequest {
         at_ms: now_ms + at,
         stream: 0,
-        kind: SimKind::Publish,
+        kind,
         method: "GET",
         query: Some(format!(
-            "action=publish&app={domain}&appname={app}&id={stream}&ip=203.0.113.99&node=chaos&time={}",
+            "action={}&app={domain}&appname={app}&id={stream}&ip=203.0.113.99&node=chaos&time={}",
+            kind.as_str(),
             (now_ms + at) / 1000
         )),
         body: Bytes::new(),
         resend: 0,
         provider: Provider::Aliyun,
-    }
     };
+    let ingest = |at: i64, stream: &str| ingest_action(at, stream, SimKind::Publish);
     let live = [
         "paused-too-long",
         "live-not-recording",
@@ -1721,6 +1722,9 @@ pub fn chaos(now_ms: i64) -> Vec<SimRequest> {
     out.push(file(8100, "duration-mismatch", 0, t0, t0 + 60, 99.0));
     // The recording fails (ApsaraVideo's record_error).
     out.push(status(8500, "recording-error", SimKind::RecordError));
+    // A broadcast that ends with no file at all.
+    out.push(ingest(8700, "not-recorded"));
+    out.push(ingest_action(8800, "not-recorded", SimKind::PublishDone));
     // Out of order: resumed without a start; a file overlapping the previous one.
     out.push(status(9000, "orphan", SimKind::RecordResumed));
     out.push(file(9500, "orphan", 0, t0 + 100, t0 + 160, 60.0));
