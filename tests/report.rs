@@ -469,3 +469,50 @@ fn the_html_page_runs_and_fetches_nothing_even_for_hostile_names() {
         "{page}"
     );
 }
+
+#[test]
+fn tencent_live_time_is_read_from_its_event_time_not_the_arrival() {
+    // Tencent's push (1) and push-cut (0) events carry `event_time`; they arrive at other
+    // times (a retry, a slow network): the report keeps to the sender's clock, the files'.
+    let e = BASE;
+    let tc = |seq: u64, received: i64, body: String| {
+        line(seq, received, "POST", "/tc", "ingest", &body).replace(
+            r#""outcome":"accepted""#,
+            r#""provider":"tencent","outcome":"accepted""#,
+        )
+    };
+    let id =
+        r#""app":"x.livepush.myqcloud.com","appname":"live","stream_id":"s1","t":1,"sign":"x""#;
+    let j = [
+        tc(1, 0, format!(r#"{{"event_type":1,"event_time":{e},{id}}}"#)),
+        tc(
+            2,
+            300,
+            format!(
+                r#"{{"event_type":100,"start_time":{},"end_time":{},"duration":60,"file_size":1,"video_url":"http://v/1.m3u8",{id}}}"#,
+                e + 5,
+                e + 65
+            ),
+        )
+        .replace(r#""kind":"ingest""#, r#""kind":"recording""#),
+        tc(3, 400, format!(r#"{{"event_type":0,"event_time":{},{id}}}"#, e + 120)),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    let s = &v["streams"][0];
+    assert_eq!(s["provider"], "tencent", "{v}");
+    let b = &s["broadcasts"][0];
+    assert_eq!(
+        (b["from"].as_i64(), b["to"].as_i64(), b["clock"].as_str()),
+        (Some(e), Some(e + 120), Some("provider")),
+        "{s}"
+    );
+    assert_eq!(b["coverage"], 0.5, "{s}");
+    // The 5 s before the file are not over --alert-gap 5s; the 55 s after it are.
+    assert_eq!(
+        b["gaps"],
+        serde_json::json!([{"from": e + 65, "to": e + 120, "seconds": 55}]),
+        "{s}"
+    );
+}
