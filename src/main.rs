@@ -20,14 +20,15 @@ use recmon::views::{headless::HeadlessView, tui, AttachedInfo, Notice, Origin, V
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// What `e` in the terminal UI runs: the session-log export beside the journal.
+/// What `e` in the terminal UI runs: the session-log export in the folder typed (at first
+/// the journal's).
 fn session_exporter() -> tui::Exporter {
     std::sync::Arc::new(|src: &tui::ExportSource| {
         let journal = src.journal_path.as_ref().ok_or_else(|| {
             "nothing to export: recmon runs with --no-journal, so no session log is kept"
                 .to_string()
         })?;
-        export::export_session(journal)
+        export::export_session_in(journal, src.folder.as_deref())
             .map(|e| e.paths())
             .map_err(|e| e.to_string())
     })

@@ -118,7 +118,8 @@ fn panel(lines: &[String], title: &str) -> Vec<String> {
 /// (stream tail, state label, time in state) for each stream at [`match_day_now`].
 const STREAMS: [(&str, &str, &str); 4] = [
     ("/sports/match-cam-1", "● started", "1:08:19"),
-    ("/sports/match-cam-2", "‖ paused", "0:06:20"),
+    // Paused when its publisher stopped: ended since the publish_done (at 4010 s).
+    ("/sports/match-cam-2", "■ ended", "0:01:30"),
     ("/sports/match-cam-3", "▶ resumed", "0:05:00"),
     ("/evening-desk-backup", "○ none", "-"),
 ];

@@ -87,7 +87,8 @@ fn streams_in_all_four_states() {
     let mut v = view();
     let screen = draw(&f.store, &mut v, 140, 36, at(1400));
     let text = screen.to_string();
-    for state in ["● started", "‖ paused", "▶ resumed", "○ none"] {
+    // cam-2 was paused when its publisher stopped (publish_done): it shows ended since.
+    for state in ["● started", "■ ended", "▶ resumed", "○ none"] {
         assert!(text.contains(state), "{state} missing:\n{text}");
     }
     insta::assert_snapshot!(screen);
@@ -400,7 +401,7 @@ fn help_popup_fits_80x24_and_pages_through() {
         matches!(v.popup, Some(Popup::Help { scroll }) if scroll > 0),
         "PgDn closed or did not scroll the help:\n{second_text}"
     );
-    assert!(second_text.contains("lines 19–38 of 44"), "{second_text}");
+    assert!(second_text.contains("lines 19–38 of 77"), "{second_text}");
     assert!(
         second_text.contains("What the filter matches"),
         "{second_text}"

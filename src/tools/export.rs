@@ -993,8 +993,18 @@ impl SessionExport {
 /// Blocking (file I/O): from async code, call it inside `tokio::task::spawn_blocking`.
 /// This is what the terminal UI's `e` key calls.
 pub fn export_session(journal: &Path) -> Result<SessionExport, ExportError> {
-    let parent = match journal.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+    export_session_in(journal, None)
+}
+
+/// [`export_session`] into a new folder in `folder` (the one typed after `e`) instead of
+/// beside the journal, when given.
+pub fn export_session_in(
+    journal: &Path,
+    folder: Option<&Path>,
+) -> Result<SessionExport, ExportError> {
+    let parent = match (folder, journal.parent()) {
+        (Some(f), _) => f.to_path_buf(),
+        (None, Some(p)) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let stem = journal
@@ -1014,7 +1024,7 @@ pub fn export_session(journal: &Path) -> Result<SessionExport, ExportError> {
             Ok(()) => Some(Ok(d)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
             Err(e) => Some(Err(ExportError::new(format!(
-                "cannot create the export folder {}: {e}. The folder beside the journal must be writable",
+                "cannot create the export folder {}: {e}. The folder it goes in must be writable",
                 d.display()
             )))),
         })

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::state::{Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
+use super::state::{shown_state, Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
 use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
 use crate::core::alerts::Severity;
@@ -32,6 +32,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
         lines: Vec::new(),
         theme,
     };
+    let mut name = None;
     let title = match view.focus {
         Panel::Streams => {
             let idx = *view.stream_order().get(view.streams.selected)? as usize;
@@ -48,7 +49,8 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
                 }
                 None => b.note("No request for this stream is in the in-memory log any more; the journal has them all."),
             }
-            format!("stream {}", view.stream_label(idx))
+            name = Some(view.stream_label(idx).to_owned());
+            "stream".to_string()
         }
         Panel::Recordings => {
             let i = view.recording_at(view.recordings.selected)?;
@@ -78,6 +80,7 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
     };
     Some(Detail {
         title,
+        name,
         lines: b.lines,
         scroll: 0,
         live_alerts: false,
@@ -168,6 +171,7 @@ pub fn alerts(store: &Store, now: DateTime<Utc>, utc: bool, theme: Theme) -> Det
     }
     Detail {
         title: format!("alerts · {} firing", firing.len()),
+        name: None,
         lines: b.lines,
         scroll: 0,
         live_alerts: true,
@@ -240,21 +244,48 @@ fn stream_lines(b: &mut Builder, s: &Stream, now: DateTime<Utc>, utc: bool, seve
     if several {
         b.field("provider", s.provider.as_str());
     }
-    let since = s
-        .state_since
-        .map(|t| {
+    let for_since = |at: Option<DateTime<Utc>>, since: &str| {
+        at.map(|t| {
             format!(
-                " for {} (since {})",
+                " for {} ({since} {})",
                 hms((now - t).num_seconds()),
                 time(t, utc)
             )
         })
-        .unwrap_or_default();
-    b.field_styled(
-        "state",
-        &format!("{}{since}", state_label(s.state)),
-        b.theme.state(s.state),
-    );
+        .unwrap_or_default()
+    };
+    let (shown, shown_since) = shown_state(s);
+    if shown != s.state {
+        // Offline: the row says ended; the last recording state is kept here.
+        b.field_styled(
+            "state",
+            &format!(
+                "{}{}",
+                state_label(shown),
+                for_since(shown_since, "offline since")
+            ),
+            b.theme.state(shown),
+        );
+        b.field_styled(
+            "last state",
+            &format!(
+                "{}{}",
+                state_label(s.state),
+                for_since(s.state_since, "since")
+            ),
+            b.theme.state(s.state),
+        );
+    } else {
+        b.field_styled(
+            "state",
+            &format!(
+                "{}{}",
+                state_label(s.state),
+                for_since(s.state_since, "since")
+            ),
+            b.theme.state(s.state),
+        );
+    }
     let since = s
         .ingest_since
         .map(|t| format!(" (since {})", time(t, utc)))

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::keys::{Action, BINDINGS, FILTER_HELP};
+use super::keys::{Action, BINDINGS, EXPORT_HELP, FILTER_HELP};
 use super::state::ViewState;
 use super::text::{arrange_bar, clean, width, BarItem, Cut};
 
@@ -39,7 +39,33 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     let t = view.theme;
     let key_style = Style::new().add_modifier(Modifier::BOLD);
     let mut items: Vec<BarItem> = Vec::new();
-    if view.filter_editing {
+    if let Some(folder) = &view.export_prompt {
+        // The folder keeps its end in sight (where the cursor is).
+        items.push(
+            BarItem::new(
+                0,
+                vec![vec![
+                    Span::styled(" export to folder: ", t.warn()),
+                    Span::raw(clean(folder, 4096)),
+                    Span::styled("▏", t.warn()),
+                ]],
+            )
+            .shrink(Cut::Start),
+        );
+        for (i, (k, what)) in EXPORT_HELP.iter().enumerate() {
+            // Enter and Esc before Ctrl-U.
+            items.push(BarItem::new(
+                1 + (i >= 2) as u8,
+                vec![
+                    vec![
+                        Span::styled(*k, key_style),
+                        Span::styled(format!(" {what}"), t.dim()),
+                    ],
+                    vec![Span::styled(*k, key_style)],
+                ],
+            ));
+        }
+    } else if view.filter_editing {
         items.push(
             BarItem::new(
                 0,
@@ -64,6 +90,22 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
             ));
         }
     } else {
+        if view.toast.is_some() {
+            // The message covers panel rows: how to close it stays in sight.
+            items.push(BarItem::new(
+                1,
+                vec![
+                    vec![
+                        Span::styled("Esc", key_style),
+                        Span::styled(" close message", t.dim()),
+                    ],
+                    vec![
+                        Span::styled("Esc", key_style),
+                        Span::styled(" close", t.dim()),
+                    ],
+                ],
+            ));
+        }
         for b in BINDINGS.iter().filter(|b| b.scope.applies(view.focus)) {
             let Some((key, what)) = b.footer else {
                 continue;

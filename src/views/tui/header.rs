@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::state::{Source, ViewState, RATE_SECONDS};
-use super::text::{arrange_bar, clean, clock, hms, thousands, BarItem, Cut};
+use super::text::{arrange_bar, clean, clock, fit, hms, thousands, BarItem, Cut};
 use super::theme::Theme;
 use crate::attach::status::{Link, SourceStatus};
 use crate::util::human::count;
@@ -107,13 +107,55 @@ pub fn render(
     }
     bar(frame, rows[2], &request_items(src, view));
     if src.journal_failures > 0 && rows.len() >= 4 {
-        let msg = format!(
-            " JOURNAL WRITE FAILED {}: requests are answered 503 and not recorded (the provider retries). Last error: {} ",
-            count(src.journal_failures, "time", "times"),
-            clean(src.last_journal_error.unwrap_or("unknown"), 300)
+        let line = journal_banner(
+            src.journal_failures,
+            src.last_journal_error.unwrap_or("unknown"),
+            area.width as usize,
         );
-        frame.render_widget(Paragraph::new(Line::styled(msg, t.alarm())), rows[3]);
+        frame.render_widget(Paragraph::new(Line::styled(line, t.alarm())), rows[3]);
     }
+}
+
+/// The journal-failure line in `width` cells: what happens, what fixes it, then the last
+/// error, cut with `…` where it does not fit. On a narrow screen the shortest form that
+/// still holds the fix.
+pub fn journal_banner(failures: u64, error: &str, width: usize) -> String {
+    let error = clean(error, 300);
+    // After a failed fsync every request is refused until a restart.
+    let fix = if error.contains("fsync") {
+        "fix the disk, then restart recmon"
+    } else {
+        "free space or permissions"
+    };
+    let n = count(failures, "time", "times");
+    banner(
+        &[
+            (
+                format!(" JOURNAL WRITE FAILED {n}: requests are answered 503 and not recorded (the provider retries) · fix: {fix}"),
+                format!(" · last error: {error} "),
+            ),
+            (
+                format!(" JOURNAL WRITE FAILED {n} · fix: {fix}"),
+                format!(" · {error} "),
+            ),
+            (format!(" JOURNAL FAILED · fix: {fix}"), format!(" · {error} ")),
+        ],
+        width,
+    )
+}
+
+/// A one-line banner in `width` cells from forms (longest first) of what it says up to
+/// its fix, and what may be cut after it: the first form whose part up to the fix fits,
+/// cut with `…` when the rest does not.
+pub fn banner(forms: &[(String, String)], width: usize) -> String {
+    let Some((keep, more)) = forms
+        .iter()
+        .find(|(keep, _)| super::text::width(keep) <= width)
+        .or(forms.last())
+    else {
+        return String::new();
+    };
+    fit(&format!("{keep}{more}"), width, Cut::End)
 }
 
 /// Draws one header line from its items.

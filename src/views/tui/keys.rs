@@ -206,7 +206,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Esc)],
         label: "Esc",
         action: Action::ClearFilter,
-        help: "clear the filter (and close a popup)",
+        help: "close the message, else clear the filter (and close a popup)",
         footer: None,
         scope: Scope::Everywhere,
     },
@@ -254,7 +254,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('e')],
         label: "e",
         action: Action::Export,
-        help: "export the session log and show where it was written",
+        help: "export the session log to a folder you pick (last one offered)",
         footer: Some(("e", "export")),
         scope: Scope::Everywhere,
     },
@@ -298,12 +298,20 @@ pub const FILTER_HELP: &[(&str, &str)] = &[
     ("Ctrl-U", "delete all"),
 ];
 
+/// Keys while typing the export folder (after `e`), for the help popup and the footer.
+pub const EXPORT_HELP: &[(&str, &str)] =
+    &[("Enter", "export"), ("Esc", "cancel"), ("Ctrl-U", "clear")];
+
+/// Longest export folder typed, in characters.
+const FOLDER_MAX: usize = 4096;
+
 /// What the filter text matches, for the help popup (the README says the same).
 pub const FILTER_SYNTAX: &[(&str, &str)] = &[
     (
         "text",
         "rows with a field containing it, in any case: domain, app, stream, uri, push_args, \
-         event, state, kind (status, recording, ingest, play, segment, notice), outcome \
+         event, a stream's state as shown (started, paused, ended, ...), its ingest (live, \
+         offline, unknown), kind (status, recording, ingest, play, segment, notice), outcome \
          (accepted, duplicate, rejected), the reason a request was rejected",
     ),
     (
@@ -357,6 +365,9 @@ pub fn handle_key(
     if view.filter_editing {
         edit_filter(view, ev);
         return Effect::Redraw;
+    }
+    if view.export_prompt.is_some() {
+        return edit_export_folder(view, ev);
     }
     match &mut view.popup {
         Some(Popup::Help { scroll }) => {
@@ -416,6 +427,36 @@ fn edit_filter(view: &mut ViewState, ev: &KeyEvent) {
     view.set_filter(text);
 }
 
+/// A key while the export folder is typed: Enter writes the export there (and remembers
+/// the folder for the next `e`), Esc cancels.
+fn edit_export_folder(view: &mut ViewState, ev: &KeyEvent) -> Effect {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let Some(text) = view.export_prompt.as_mut() else {
+        return Effect::Redraw;
+    };
+    match ev.code {
+        KeyCode::Esc => view.export_prompt = None,
+        KeyCode::Enter => {
+            let folder = text.trim().to_string();
+            if !folder.is_empty() {
+                view.export_folder = Some(folder);
+                view.export_prompt = None;
+                return Effect::Export;
+            }
+        }
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if ctrl => text.clear(),
+        // Control characters never enter it: it is shown in the footer.
+        KeyCode::Char(c) if !ctrl && !c.is_control() && text.chars().count() < FOLDER_MAX => {
+            text.push(c)
+        }
+        _ => {}
+    }
+    Effect::Redraw
+}
+
 /// Carries out an action.
 pub fn apply(view: &mut ViewState, action: Action, store: &Store, now: DateTime<Utc>) -> Effect {
     let frozen = view.frozen.clone();
@@ -439,6 +480,8 @@ pub fn apply(view: &mut ViewState, action: Action, store: &Store, now: DateTime<
             }
         }
         Action::Filter => view.filter_editing = true,
+        // A message first (it covers panel rows at 80×24), the filter on the next Esc.
+        Action::ClearFilter if view.toast.is_some() => view.toast = None,
         Action::ClearFilter => view.set_filter(String::new()),
         Action::CycleSort => view.sort = view.sort.next(),
         Action::CycleProvider => {
@@ -464,7 +507,10 @@ pub fn apply(view: &mut ViewState, action: Action, store: &Store, now: DateTime<
             }
         }
         Action::ToggleTime => view.utc = !view.utc,
-        Action::Export => return Effect::Export,
+        Action::Export => match &view.export_folder {
+            Some(folder) => view.export_prompt = Some(folder.clone()),
+            None => return Effect::Export,
+        },
         Action::Help => view.popup = Some(Popup::Help { scroll: 0 }),
         Action::Alerts => {
             view.popup = Some(Popup::Detail(detail::alerts(
@@ -611,6 +657,56 @@ mod tests {
         v.filter_editing = true;
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(handle_key(&mut v, &ctrl_c, &store, now()), Effect::Quit);
+    }
+
+    #[test]
+    fn e_asks_for_the_folder_pre_filled_and_enter_exports_there() {
+        let store = Store::default();
+        let mut v = view();
+        v.export_folder = Some("/srv/rec".into());
+        assert_eq!(handle_key(&mut v, &ch('e'), &store, now()), Effect::Redraw);
+        assert_eq!(v.export_prompt.as_deref(), Some("/srv/rec"));
+        // Keys are text while it is typed: `q` does not quit.
+        for c in "/q2".chars() {
+            assert_eq!(handle_key(&mut v, &ch(c), &store, now()), Effect::Redraw);
+        }
+        handle_key(&mut v, &key(KeyCode::Backspace), &store, now());
+        assert_eq!(v.export_prompt.as_deref(), Some("/srv/rec/q"));
+        assert_eq!(
+            handle_key(&mut v, &key(KeyCode::Enter), &store, now()),
+            Effect::Export
+        );
+        assert_eq!(v.export_prompt, None);
+        assert_eq!(v.export_folder.as_deref(), Some("/srv/rec/q"), "remembered");
+        // Esc cancels; an empty folder is not written to.
+        handle_key(&mut v, &ch('e'), &store, now());
+        handle_key(&mut v, &key(KeyCode::Esc), &store, now());
+        assert_eq!(v.export_prompt, None);
+        handle_key(&mut v, &ch('e'), &store, now());
+        let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        handle_key(&mut v, &ctrl_u, &store, now());
+        assert_eq!(
+            handle_key(&mut v, &key(KeyCode::Enter), &store, now()),
+            Effect::Redraw
+        );
+        assert_eq!(v.export_prompt.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn esc_dismisses_the_message_before_it_clears_the_filter() {
+        let store = Store::default();
+        let mut v = view();
+        v.set_filter("cam".into());
+        v.toast = Some(crate::views::tui::state::Toast {
+            text: "export written: /srv/rec/x/recordings.csv".into(),
+            until: now() + chrono::Duration::seconds(16),
+            error: false,
+        });
+        handle_key(&mut v, &key(KeyCode::Esc), &store, now());
+        assert!(v.toast.is_none());
+        assert_eq!(v.filter, "cam");
+        handle_key(&mut v, &key(KeyCode::Esc), &store, now());
+        assert_eq!(v.filter, "");
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct ExportSource {
     pub journal_path: Option<PathBuf>,
     /// The live store.
     pub shared: Arc<SharedStore>,
+    /// The folder the export goes in, as typed after `e` (`None`: beside the journal).
+    pub folder: Option<PathBuf>,
 }
 
 /// Writes the session-log export and returns the files written, or a message for the user.
@@ -87,9 +89,14 @@ pub async fn run(
     let export_source = Arc::new(ExportSource {
         journal_path: source.journal_path.clone(),
         shared: source.shared.clone(),
+        folder: None,
     });
     let mut view = ViewState::new(Theme::from_env(), false);
     view.bell = source.bell;
+    // `e` asks where to write, starting from the journal's folder.
+    if exporter.is_some() {
+        view.export_folder = source.journal_path.as_deref().map(journal_folder);
+    }
     if let Some(notice) = &source.notice {
         view.toast = Some(Toast {
             // The footer wraps it: the whole text (a path, say) is shown.
@@ -301,7 +308,41 @@ async fn event_loop(
     }
 }
 
-/// Runs the exporter on a blocking thread; its result comes back as a toast.
+/// The journal's folder, as an absolute path (what `e` offers first).
+fn journal_folder(journal: &std::path::Path) -> String {
+    let parent = match journal.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let folder = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    folder.display().to_string()
+}
+
+/// The folder typed after `e`: `~/` is the home folder; a relative path is taken from the
+/// folder recmon was started in. It must exist (a typo is not silently created).
+fn export_folder(typed: &str) -> Result<PathBuf, String> {
+    let path = match typed.strip_prefix("~/").or((typed == "~").then_some("")) {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(rest),
+            None => PathBuf::from(typed),
+        },
+        None => PathBuf::from(typed),
+    };
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(clean(
+            &format!(
+                "export: no folder {}: type one that exists (e), Esc closes this",
+                path.display()
+            ),
+            4096,
+        ))
+    }
+}
+
+/// Runs the exporter on a blocking thread, in the folder typed after `e`; its result comes
+/// back as a toast.
 fn start_export(
     view: &mut ViewState,
     exporter: &Option<Exporter>,
@@ -309,6 +350,17 @@ fn start_export(
     tx: &mpsc::UnboundedSender<Result<Vec<PathBuf>, String>>,
 ) {
     let now = Utc::now();
+    let folder = match view.export_folder.as_deref().map(export_folder).transpose() {
+        Ok(folder) => folder,
+        Err(text) => {
+            view.toast = Some(Toast {
+                text,
+                until: now + chrono::Duration::seconds(TOAST_SECS * 2),
+                error: true,
+            });
+            return;
+        }
+    };
     let Some(exporter) = exporter.clone() else {
         view.toast = Some(Toast {
             text: "export: not available in this build".into(),
@@ -322,7 +374,11 @@ fn start_export(
         until: now + chrono::Duration::seconds(60),
         error: false,
     });
-    let source = source.clone();
+    let source = Arc::new(ExportSource {
+        journal_path: source.journal_path.clone(),
+        shared: source.shared.clone(),
+        folder,
+    });
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
         let _ = tx.send(exporter(&source));

@@ -7,9 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::keys::{BINDINGS, FILTER_HELP, FILTER_SYNTAX, MOUSE_HELP};
+use super::keys::{BINDINGS, EXPORT_HELP, FILTER_HELP, FILTER_SYNTAX, MOUSE_HELP};
 use super::state::{Popup, ViewState};
-use super::theme::Theme;
+use super::text::{fit, width, Cut};
+use super::theme::{Theme, LEGEND};
 use super::widgets::{border_scrollbar, MIN_HEIGHT, MIN_WIDTH};
 
 /// Draws the open popup, if any.
@@ -75,13 +76,22 @@ pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
             } else {
                 " Esc closes ".to_string()
             };
+            // A stream's name keeps its end when the title is too long (`stream …/live/cam2`).
+            let title = match &d.name {
+                Some(name) => {
+                    let room = inner_width.saturating_sub(width(&d.title) + 3);
+                    format!(" {} {} ", d.title, fit(name, room, Cut::Start))
+                }
+                None => format!(
+                    " {} ",
+                    fit(&d.title, inner_width.saturating_sub(2), Cut::End)
+                ),
+            };
             frame.render_widget(Clear, rect);
             frame.render_widget(
-                paragraph.scroll((d.scroll, 0)).block(popup_block(
-                    &format!(" {} ", d.title),
-                    &hint,
-                    t,
-                )),
+                paragraph
+                    .scroll((d.scroll, 0))
+                    .block(popup_block(&title, &hint, t)),
                 rect,
             );
             view.areas.popup = rect;
@@ -106,6 +116,7 @@ fn help_key_width() -> usize {
         .chain([MOUSE_HELP.0])
         .chain(FILTER_HELP.iter().map(|(k, _)| *k))
         .chain(FILTER_SYNTAX.iter().map(|(k, _)| *k))
+        .chain(LEGEND.iter().map(|(k, _)| *k))
         .map(|k| Line::raw(k).width())
         .max()
         .unwrap_or(8)
@@ -153,8 +164,21 @@ fn help_lines(t: Theme, width: usize) -> Vec<Line<'static>> {
         row(&mut lines, k, what);
     }
     lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        " While typing the export folder (e):",
+        t.header(),
+    ));
+    for (k, what) in EXPORT_HELP {
+        row(&mut lines, k, what);
+    }
+    lines.push(Line::raw(""));
     lines.push(Line::styled(" What the filter matches:", t.header()));
     for (k, what) in FILTER_SYNTAX {
+        row(&mut lines, k, what);
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" What the symbols mean:", t.header()));
+    for (k, what) in LEGEND {
         row(&mut lines, k, what);
     }
     lines.push(Line::raw(""));
@@ -253,8 +277,11 @@ pub fn too_small(frame: &mut Frame, area: Rect, t: Theme) {
     );
 }
 
-/// Cuts lines into rows of at most `width` columns (by character, keeping styles), so that
-/// the popup knows exactly how many rows it has to scroll through.
+/// Cuts lines into rows of at most `width` columns, keeping styles, so that the popup knows
+/// exactly how many rows it has to scroll through. Rows break at spaces, so words stay
+/// whole; a row that continues a line is indented like the line's text (a field's value,
+/// a JSON line's nesting). A word wider than a row is broken where the row ends, and the
+/// break is marked with `…` at the end of the row (nothing of it is lost: it goes on below).
 pub fn wrap_lines(lines: &[Line<'static>], width: usize) -> Vec<Line<'static>> {
     let width = width.max(1);
     let mut out = Vec::with_capacity(lines.len());
@@ -263,31 +290,156 @@ pub fn wrap_lines(lines: &[Line<'static>], width: usize) -> Vec<Line<'static>> {
             out.push(line.clone());
             continue;
         }
-        let mut row: Vec<Span<'static>> = Vec::new();
-        let mut row_width = 0;
-        for span in &line.spans {
-            let mut piece = String::new();
-            for (i, c) in span.content.char_indices() {
-                let w = Span::raw(&span.content[i..i + c.len_utf8()]).width();
-                if row_width + w > width && row_width > 0 {
-                    if !piece.is_empty() {
-                        row.push(Span::styled(std::mem::take(&mut piece), span.style));
-                    }
-                    out.push(Line::from(std::mem::take(&mut row)).style(line.style));
-                    row_width = 0;
-                }
-                piece.push(c);
-                row_width += w;
-            }
-            if !piece.is_empty() {
-                row.push(Span::styled(piece, span.style));
-            }
-        }
-        if !row.is_empty() {
-            out.push(Line::from(row).style(line.style));
+        for row in wrap_cells(&cells(line), hanging_indent(line, width), width) {
+            let mut l = Line::from(spans_of(&row)).style(line.style);
+            l.alignment = line.alignment;
+            out.push(l);
         }
     }
     out
+}
+
+/// Fewest cells left on a row for a word wider than a row to start on it.
+const BROKEN_WORD_MIN: usize = 8;
+
+/// One character of a line, its style and its width in cells.
+type Cell = (char, Style, usize);
+
+fn cells(line: &Line<'static>) -> Vec<Cell> {
+    line.spans
+        .iter()
+        .flat_map(|span| {
+            span.content
+                .chars()
+                .map(move |c| (c, span.style, width(c.encode_utf8(&mut [0; 4]))))
+        })
+        .collect()
+}
+
+/// Where the rows that continue a line start: under a field's value (the line's first span
+/// is its label, padded with spaces), else under the line's own indentation; never more
+/// than half the row.
+fn hanging_indent(line: &Line<'static>, width: usize) -> usize {
+    let label = match line.spans.as_slice() {
+        [first, _, ..] if first.content.ends_with(' ') => first.width(),
+        _ => 0,
+    };
+    let leading = line
+        .spans
+        .iter()
+        .flat_map(|s| s.content.chars())
+        .take_while(|c| *c == ' ')
+        .count();
+    let indent = label.max(leading);
+    if indent * 2 > width {
+        0
+    } else {
+        indent
+    }
+}
+
+/// Greedy word wrap of `cells` into rows of `width` cells, rows after the first starting
+/// with `indent` spaces.
+fn wrap_cells(cells: &[Cell], indent: usize, width: usize) -> Vec<Vec<Cell>> {
+    let pad = || -> Vec<Cell> { vec![(' ', Style::new(), 1); indent] };
+    let used = |row: &[Cell]| row.iter().map(|c| c.2).sum::<usize>();
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let mut row: Vec<Cell> = Vec::new();
+    // Whether `row` holds anything past its indentation.
+    let mut filled = false;
+    let mut i = 0;
+    while i < cells.len() {
+        let space = cells[i].0 == ' ';
+        let end = cells[i..]
+            .iter()
+            .position(|c| (c.0 == ' ') != space)
+            .map_or(cells.len(), |n| i + n);
+        let token = &cells[i..end];
+        i = end;
+        let w: usize = token.iter().map(|c| c.2).sum();
+        if used(&row) + w <= width {
+            row.extend_from_slice(token);
+            filled |= !space || rows.is_empty();
+            continue;
+        }
+        if space {
+            // The break: spaces at the end of a row are not drawn.
+            if filled {
+                trim_end(&mut row);
+                rows.push(std::mem::replace(&mut row, pad()));
+                filled = false;
+            }
+            continue;
+        }
+        if filled && w <= width - indent {
+            // The word fits on a row of its own: it starts the next one.
+            trim_end(&mut row);
+            rows.push(std::mem::replace(&mut row, pad()));
+            row.extend_from_slice(token);
+            filled = true;
+            continue;
+        }
+        // Wider than a row: broken where rows end, each break marked with `…`. It starts
+        // where the row is (a field's value beside its label) unless little room is left.
+        if filled && width - used(&row) < BROKEN_WORD_MIN {
+            trim_end(&mut row);
+            rows.push(std::mem::replace(&mut row, pad()));
+        }
+        let mut rest = token;
+        while used(&row) + rest.iter().map(|c| c.2).sum::<usize>() > width {
+            let room = width.saturating_sub(used(&row) + 1);
+            let mut taken = 0;
+            let mut n = 0;
+            while n < rest.len() && taken + rest[n].2 <= room {
+                taken += rest[n].2;
+                n += 1;
+            }
+            // A symbol wider than the room still takes a row of its own: always progress.
+            let n = n.max(1).min(rest.len());
+            let style = rest[n - 1].1;
+            row.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if rest.is_empty() {
+                break;
+            }
+            row.push(('…', style, 1));
+            rows.push(std::mem::replace(&mut row, pad()));
+        }
+        row.extend_from_slice(rest);
+        filled = true;
+    }
+    trim_end(&mut row);
+    if filled || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
+fn trim_end(row: &mut Vec<Cell>) {
+    while row.last().is_some_and(|c| c.0 == ' ') {
+        row.pop();
+    }
+}
+
+/// Cells back into spans, one per run of a style.
+fn spans_of(row: &[Cell]) -> Vec<Span<'static>> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut text = String::new();
+    let mut style = None;
+    for &(c, s, _) in row {
+        if style.is_some_and(|st| st != s) {
+            spans.push(Span::styled(
+                std::mem::take(&mut text),
+                style.unwrap_or_default(),
+            ));
+        }
+        style = Some(s);
+        text.push(c);
+    }
+    if !text.is_empty() {
+        spans.push(Span::styled(text, style.unwrap_or_default()));
+    }
+    spans
 }
 
 #[cfg(test)]
@@ -316,20 +468,47 @@ mod tests {
     }
 
     #[test]
-    fn wrap_cuts_at_width_and_keeps_styles() {
+    fn popups_wrap_at_spaces_and_mark_a_broken_word() {
+        let text = |out: &[Line]| out.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            text(&wrap_lines(&[Line::raw("aa bb cc")], 5)),
+            ["aa bb", "cc"]
+        );
+        assert_eq!(text(&wrap_lines(&[Line::raw("")], 5)), [""]);
+        // A field's value goes on under itself; a JSON line under its indentation.
+        let field = Line::from(vec![Span::raw("label  "), Span::raw("one two three four")]);
+        assert_eq!(
+            text(&wrap_lines(&[field], 14)),
+            ["label  one two", "       three", "       four"]
+        );
+        assert_eq!(
+            text(&wrap_lines(&[Line::raw("    \"k\": \"a b c d\"")], 12)),
+            ["    \"k\": \"a", "    b c d\""]
+        );
+        // A word wider than a row: broken at the row's end, marked, nothing lost.
         let bold = Style::new().add_modifier(Modifier::BOLD);
-        let lines = vec![
-            Line::from(vec![Span::styled("abcd", bold), Span::raw("efghij")]),
-            Line::raw("abc"),
-            Line::raw(""),
-        ];
-        let out = wrap_lines(&lines, 4);
-        let text: Vec<String> = out.iter().map(|l| l.to_string()).collect();
-        assert_eq!(text, vec!["abcd", "efgh", "ij", "abc", ""]);
+        let out = wrap_lines(
+            &[Line::from(vec![
+                Span::styled("abcd", bold),
+                Span::raw("efghij"),
+            ])],
+            4,
+        );
+        assert_eq!(text(&out), ["abc…", "def…", "ghij"]);
         assert_eq!(out[0].spans[0].style, bold);
+        assert_eq!(
+            text(&wrap_lines(&[Line::raw("x abcdefgh")], 4)),
+            ["x", "abc…", "def…", "gh"]
+        );
         // Wide characters are never split across the edge.
-        let out = wrap_lines(&[Line::raw("中文中文中")], 5);
-        let text: Vec<String> = out.iter().map(|l| l.to_string()).collect();
-        assert_eq!(text, vec!["中文", "中文", "中"]);
+        assert_eq!(
+            text(&wrap_lines(&[Line::raw("中文中文中")], 5)),
+            ["中文…", "中文…", "中"]
+        );
+        for width in 3..12 {
+            for l in wrap_lines(&[Line::raw("a 中文中文中 bb   c")], width) {
+                assert!(l.width() <= width, "{width}: {l:?}");
+            }
+        }
     }
 }

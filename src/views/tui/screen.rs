@@ -16,6 +16,14 @@ use super::{footer, popup, recordings, requests, streams};
 use crate::core::store::Store;
 use crate::views::Origin;
 
+/// Stream rows the streams panel grows to, when the recordings and the request log keep
+/// [`TABLE_MIN`] lines each: six at 80×24.
+const STREAM_ROWS: u16 = 6;
+
+/// Lines the recordings and the request log keep while the streams panel grows to
+/// [`STREAM_ROWS`]: borders, column header and two rows.
+const TABLE_MIN: u16 = 5;
+
 /// Draws one frame of the whole screen of this process's receiver.
 pub fn render(
     frame: &mut Frame,
@@ -78,10 +86,14 @@ fn draw(frame: &mut Frame, store: &Store, view: &mut ViewState, now: DateTime<Ut
         Constraint::Length(footer::height(view, area.width, area.height)),
     ])
     .areas(area);
-    // The streams panel takes what its rows need, up to a third of the body; the two
-    // growing tables share the rest.
+    // The streams panel takes what its rows need, up to a third of the body, or up to
+    // STREAM_ROWS rows where that leaves the two growing tables two rows each (80×24 shows
+    // six streams); the two tables share the rest.
     let stream_rows = view.stream_order().len().max(2) as u16;
-    let streams_h = (stream_rows + 3).clamp(5, (body.height / 3).max(5));
+    let most = (body.height / 3)
+        .max((STREAM_ROWS + 3).min(body.height.saturating_sub(2 * TABLE_MIN)))
+        .max(5);
+    let streams_h = (stream_rows + 3).clamp(5, most);
     let rest = body.height.saturating_sub(streams_h);
     let recordings_h = rest * 11 / 20;
     let [streams_area, recordings_area, requests_area] = Layout::vertical([

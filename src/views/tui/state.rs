@@ -14,7 +14,7 @@ use ratatui::text::Line;
 
 use super::text::{clean, contains_ci, FIELD_MAX};
 use super::theme::Theme;
-use crate::core::store::{Counters, ForwardTarget, LogEntry, Recording, Store, Stream};
+use crate::core::store::{Counters, ForwardTarget, Ingest, LogEntry, Recording, Store, Stream};
 use crate::event::Outcome;
 use crate::event::{Provider, RecordState};
 
@@ -280,6 +280,18 @@ pub struct FilterQuery {
     pub terms: FilterTerms,
 }
 
+/// The recording state a stream's row shows, and since when. A stream whose ingest went
+/// offline (publish_done) shows `Ended` since then: its last recording event (`▶ resumed`)
+/// would read as still recording. A failed recording (`Error`) stays in sight, offline or
+/// not. The store's own state is unchanged (the detail popup shows it).
+pub fn shown_state(s: &Stream) -> (RecordState, Option<DateTime<Utc>>) {
+    if s.ingest == Ingest::Offline && s.state != RecordState::Error {
+        (RecordState::Ended, s.ingest_since)
+    } else {
+        (s.state, s.state_since)
+    }
+}
+
 /// What the filter text asks for besides a provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum FilterTerms {
@@ -287,7 +299,8 @@ pub enum FilterTerms {
     #[default]
     All,
     /// Rows with a field that contains this text, ignoring ASCII case: a stream's domain,
-    /// app, stream, state or last event; a recording's stream, uri, push_args, kind
+    /// app, stream, state (as shown: see [`shown_state`]), ingest (`live`, `offline`,
+    /// `unknown`) or last event; a recording's stream, uri, push_args, kind
     /// (`recording`) or outcome (`accepted`); a request's stream, event or uri, path, kind,
     /// outcome, detail or reason.
     Text(String),
@@ -431,7 +444,8 @@ impl FilterTerms {
             FilterTerms::All => true,
             FilterTerms::Text(t) => {
                 stream_id_contains(s, t)
-                    || contains_ci(s.state.as_str(), t)
+                    || contains_ci(shown_state(s).0.as_str(), t)
+                    || contains_ci(s.ingest.as_str(), t)
                     || s.last_event.as_deref().is_some_and(|e| contains_ci(e, t))
             }
             FilterTerms::Seq(_) => false,
@@ -666,6 +680,9 @@ pub enum Popup {
 pub struct Detail {
     /// The popup title.
     pub title: String,
+    /// A stream's name after the title: when the title does not fit, the name is cut at its
+    /// start, so that it keeps its most specific part (`stream …/live/cam2`).
+    pub name: Option<String>,
     /// Sanitized, styled lines.
     pub lines: Vec<Line<'static>>,
     /// First line shown.
@@ -751,8 +768,15 @@ pub struct ViewState {
     pub utc: bool,
     /// The open popup.
     pub popup: Option<Popup>,
-    /// A footer message.
+    /// A footer message (Esc dismisses it).
     pub toast: Option<Toast>,
+    /// The folder `e` offers to write the export to (the last one used; at first the
+    /// journal's folder). `None` when there is nothing to export to a folder: `e` then runs
+    /// the exporter at once, which says why.
+    pub export_folder: Option<String>,
+    /// The export folder being typed (`e` opens it pre-filled with [`Self::export_folder`];
+    /// Enter writes there, Esc cancels).
+    pub export_prompt: Option<String>,
     /// Colours on or off.
     pub theme: Theme,
     /// Where panels were drawn.
@@ -789,6 +813,8 @@ impl ViewState {
             utc,
             popup: None,
             toast: None,
+            export_folder: None,
+            export_prompt: None,
             theme,
             areas: PanelAreas::default(),
             rate: RateHistory::default(),
@@ -860,7 +886,7 @@ impl ViewState {
                 .stream_order
                 .sort_by(|&a, &b| labels[a as usize].cmp(&labels[b as usize])),
             StreamSort::State => self.stream_order.sort_by(|&a, &b| {
-                let rank = |i: u32| state_rank(streams[i as usize].state);
+                let rank = |i: u32| state_rank(shown_state(&streams[i as usize]).0);
                 rank(a)
                     .cmp(&rank(b))
                     .then_with(|| labels[a as usize].cmp(&labels[b as usize]))

@@ -1,6 +1,8 @@
 //! The streams panel: one row per stream, its recording state (colour + symbol + word), how
 //! long it has been in it, ingest, recordings and their total duration, and the last event;
-//! when there is something to show, its provider, its viewers and its HLS segments.
+//! when there is something to show, its provider, its viewers and its HLS segments. A stream
+//! whose ingest went offline shows `■ ended` since its publish_done (see
+//! [`shown_state`](super::state::shown_state)), not the recording event before it.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::header::Context;
-use super::state::{Panel, Source, ViewState};
+use super::state::{shown_state, Panel, Source, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
 use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, Column};
@@ -87,8 +89,8 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         .iter()
         .map(|&i| {
             let s = &src.streams[i as usize];
-            let in_state = s
-                .state_since
+            let (state, since) = shown_state(s);
+            let in_state = since
                 .map(|at| hms((now - at).num_seconds()))
                 .unwrap_or_else(|| "-".into());
             let (last, last_ago) = match (&s.last_event, s.last_event_at) {
@@ -97,7 +99,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
             };
             let mut row = vec![
                 Line::from(view.stream_label(i as usize).to_owned()),
-                Line::from(Span::styled(state_label(s.state), t.state(s.state))),
+                Line::from(Span::styled(state_label(state), t.state(state))),
                 right(in_state),
                 Line::from(Span::styled(ingest_label(s.ingest), t.ingest(s.ingest))),
                 right(thousands(s.recordings)),

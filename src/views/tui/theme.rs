@@ -138,3 +138,56 @@ pub fn outcome_label(o: Outcome) -> &'static str {
         Outcome::Rejected => "✗ rejected",
     }
 }
+
+/// What each symbol on the screen means, for the help popup (`?`): every glyph the panels,
+/// the header and the footer draw (a test reads the drawing code to keep it so).
+pub const LEGEND: &[(&str, &str)] = &[
+    (
+        "● ▶ ‖ ■ ✗ ○",
+        "state: started, resumed, paused, ended, error, none yet. A stream that went offline \
+         shows ■ ended, its \"for\" counted from publish_done (Enter shows the state before)",
+    ),
+    (
+        "▲ ▼ ?",
+        "ingest: live (publishing), offline (publish_done), unknown (no ingest callback seen)",
+    ),
+    (
+        "● ▲ ·",
+        "in the ! column, a stream's worst alert firing: critical, warning, info",
+    ),
+    (
+        "✓ ↻ ✗",
+        "a request: accepted, duplicate (a provider retry), rejected; forwarded: delivered, \
+         retrying, failed",
+    ),
+    (
+        "~",
+        "a duration recmon estimated from arrival times (the provider sent none)",
+    ),
+    ("≠", "a duration that disagrees with stop − start"),
+    (
+        "⚠",
+        "something to look at: an impossible duration, a negative gap, a header warning, the \
+         alerts firing (a lists them)",
+    ),
+    (
+        "…",
+        "text cut to fit (a name keeps its end: …/live/cam2); pending, connecting",
+    ),
+    ("→", "a --forward-to target in the header"),
+    (
+        "· ▁▂▃▄▅▆▇█",
+        "requests a second over the last minute: · none, ▁ a few, █ the busiest second",
+    ),
+    (
+        "● ◐ ○",
+        "attached to a receiver: live, catching up, reconnecting",
+    ),
+    ("+1d", "a stop time one day after the start"),
+    ("-", "no value (yet)"),
+    (
+        "█ │",
+        "a scrollbar: where the rows shown are among all of them",
+    ),
+    ("▏", "the cursor of a filter or a folder being typed"),
+];
