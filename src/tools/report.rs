@@ -11,7 +11,8 @@
 //! (a broadcast's last file is reported after its end). Per broadcast: coverage (recorded
 //! seconds ÷ live seconds, 0..1) and gaps (the live stretches no file covers longer than
 //! `--alert-gap`, before the first file and after the last included) and a verdict (`recorded`,
-//! `gaps`, `not recorded`, `live` at the journal's end). A stream with files but no ingest
+//! `gaps`, `not recorded`, `live` at the journal's end: the time since its newest file is its
+//! current file's, not written yet, and counts neither as covered nor as a gap). A stream with files but no ingest
 //! callbacks has no known live time: the report says "live time unknown" rather than a
 //! percentage, and lists the holes between its files.
 //!
@@ -107,6 +108,10 @@ pub struct Broadcast {
     pub clock: Clock,
     /// Live seconds: `to − from` (to the journal's end while live).
     pub live_s: f64,
+    /// While live at the journal's end: the seconds since its newest file stopped (or since
+    /// the publish), which its current file, not written yet, will hold. Left out of its
+    /// coverage, and not a gap.
+    pub in_progress_s: f64,
     /// Files reported during it (and after its end, until the next publish).
     pub files: usize,
     /// Their seconds (an SRS stream's HLS segments' when they hold more).
@@ -444,7 +449,15 @@ fn broadcasts_of(
                 .max(b.from)
             });
             let live_s = until.saturating_sub(b.from) as f64;
-            let coverage = (live_s > 0.0).then(|| (recorded_s / live_s).clamp(0.0, 1.0));
+            let in_progress_s = match b.to {
+                Some(_) => 0.0,
+                None => {
+                    let newest = spans.iter().map(|s| s.1).max().unwrap_or(b.from);
+                    until.saturating_sub(newest.clamp(b.from, until)) as f64
+                }
+            };
+            let known = live_s - in_progress_s;
+            let coverage = (known > 0.0).then(|| (recorded_s / known).clamp(0.0, 1.0));
             let gaps = uncovered(b.from, b.to, &spans, gap_limit);
             let verdict = if b.to.is_none() {
                 Verdict::Live
@@ -460,6 +473,7 @@ fn broadcasts_of(
                 to: b.to,
                 clock: b.clock,
                 live_s,
+                in_progress_s,
                 files: files.len(),
                 recorded_s,
                 coverage,
@@ -667,10 +681,15 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             (None, None)
         } else {
             let live: f64 = broadcasts.iter().map(|b| b.live_s).sum();
-            let rec: f64 = broadcasts.iter().map(|b| b.recorded_s.min(b.live_s)).sum();
+            // What is known: a broadcast still live leaves out its current file's time.
+            let known: f64 = broadcasts.iter().map(|b| b.live_s - b.in_progress_s).sum();
+            let rec: f64 = broadcasts
+                .iter()
+                .map(|b| b.recorded_s.min(b.live_s - b.in_progress_s))
+                .sum();
             (
                 Some(live),
-                (live > 0.0).then(|| (rec / live).clamp(0.0, 1.0)),
+                (known > 0.0).then(|| (rec / known).clamp(0.0, 1.0)),
             )
         };
         let mut gaps: Vec<Gap> = broadcasts.iter().flat_map(|b| b.gaps.clone()).collect();
@@ -897,6 +916,12 @@ fn broadcast_section(o: &mut String, n: usize, b: &Broadcast) {
         crate::util::human::hms(b.recorded_s.round() as i64),
         pct(b.coverage)
     ));
+    if b.to.is_none() {
+        o.push_str(&format!(
+            "- live at the end: its last {} are its current file, not written yet (not counted)\n",
+            crate::util::human::hms(b.in_progress_s.round() as i64)
+        ));
+    }
     if b.gaps.is_empty() {
         o.push_str("- gaps: none\n");
     } else {
