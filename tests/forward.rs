@@ -820,3 +820,44 @@ fn sync_mode_nginx_and_srs_go_on_when_the_backend_fails_and_headless_says_what_e
         "{refused}"
     );
 }
+
+#[test]
+fn a_backend_back_after_a_long_outage_gets_the_backlog_within_seconds_not_after_the_backoff() {
+    // Nothing listens on the target's port for long enough that a stream's backoff has
+    // grown to 16 s; then a backend comes up there.
+    let addr = free_addr();
+    let r = Recmon::start(&["--forward-to", &format!("http://{addr}/cb")]);
+    assert_eq!(
+        r.post("/cb", &status_body("cam-early", "record_started")).0,
+        200
+    );
+    let fifth = common::wait_until(Duration::from_secs(40), || {
+        delivery_lines(&r)
+            .iter()
+            .any(|d| d["attempt"] == 5 && d["result"] == "retry")
+    });
+    assert!(fifth, "no fifth attempt: {:?}", delivery_lines(&r));
+    // Another stream's callback arrives during the outage.
+    assert_eq!(r.post("/cb", &recording_body("cam-late", 1)).0, 200);
+    let retry_in = delivery_lines(&r)
+        .iter()
+        .filter_map(|d| d["retry_in_s"].as_u64())
+        .max()
+        .unwrap();
+    assert_eq!(retry_in, 16, "the backoff the old behaviour waited out");
+    let backend = Backend::start_on(addr);
+    let up = Instant::now();
+    assert!(
+        backend.wait(Duration::from_secs(30), |g| g.len() >= 2),
+        "the backlog was not delivered: {:?}",
+        backend.received()
+    );
+    let took = up.elapsed();
+    // A probe every 2 s finds it; waiting out the backoff took up to 16 s.
+    assert!(
+        took < Duration::from_secs(8),
+        "the backlog started {took:?} after the backend came back"
+    );
+    let got: Vec<u64> = backend.received().iter().map(|g| g.seq()).collect();
+    assert_eq!(got.len(), 2, "each callback once: {got:?}");
+}

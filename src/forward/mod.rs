@@ -11,7 +11,12 @@
 //!   that has not failed yet waits for the target's own backoff (1 s doubling to 60 s) before
 //!   its first attempt, instead of every stream knocking at once; the first success wakes
 //!   every stream at once, so an outage is caught up at the backend's pace instead of each
-//!   stream's backoff. Every attempt's result is journaled.
+//!   stream's backoff. And during an outage the target is probed every [`PROBE_EVERY`] with a
+//!   TCP connect (nothing sent, nothing journaled): once it connects, the oldest waiting
+//!   callback goes at once (at most one such attempt per [`PROBE_SEND_EVERY`]), so a backend
+//!   that comes back gets the backlog within seconds, not after the streams' backoff (up to
+//!   60 s). Not after a 429: the backend asked to slow down, the backoff stands. Every
+//!   attempt's result is journaled.
 //! - [`recover`]: what a resumed journal still owes each target.
 //! - Sync mode (pass-through) is the listener's: it calls [`Sender::send`] itself and answers
 //!   the provider with the backend's answer ([`SyncForward`]).
@@ -58,6 +63,16 @@ pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 
 /// The longest delay between two attempts.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// How often the target is probed (a TCP connect) while it looks down.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Time allowed for a probe's connect.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Least time between two attempts a probe sends (a backend that takes connections but still
+/// fails, with a 5xx or no answer, gets no more than one such attempt per this).
+pub const PROBE_SEND_EVERY: Duration = Duration::from_secs(4);
 
 /// How long shutdown waits for attempts in flight to finish and be journaled.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -352,6 +367,8 @@ async fn run_engines(
             ready: BinaryHeap::new(),
             generation: 0,
             down: None,
+            probe: None,
+            probe_sent: None,
         };
         tasks.push(tokio::spawn(engine.run(rx, stop_rx.clone())));
     }
@@ -402,6 +419,8 @@ struct Done {
     /// The failure says the backend is down (no answer, 5xx, 429), not that it refused
     /// this one callback.
     backend_down: bool,
+    /// The backend asked to slow down (429): no probing, the backoff stands.
+    throttled: bool,
 }
 
 struct Engine {
@@ -417,11 +436,16 @@ struct Engine {
     /// While the backend looks down: failed attempts in a row, and when the next stream's
     /// first attempt may go.
     down: Option<(u32, Instant)>,
+    /// While the backend looks down (not throttled): when it is probed next.
+    probe: Option<Instant>,
+    /// When a probe last sent a waiting callback.
+    probe_sent: Option<Instant>,
 }
 
 impl Engine {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>, mut stop: watch::Receiver<bool>) {
         let mut in_flight: JoinSet<Done> = JoinSet::new();
+        let mut probes: JoinSet<bool> = JoinSet::new();
         let mut open = true;
         loop {
             self.dispatch(&mut in_flight);
@@ -430,6 +454,7 @@ impl Engine {
                 .peek()
                 .map(|r| r.0 .0)
                 .filter(|_| in_flight.len() < self.concurrency);
+            let probe = self.probe.filter(|_| probes.is_empty());
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
@@ -438,11 +463,22 @@ impl Engine {
                         self.finish(done);
                     }
                 }
+                Some(up) = probes.join_next(), if !probes.is_empty() => {
+                    self.probed(up.unwrap_or(false), in_flight.is_empty());
+                }
                 job = rx.recv(), if open => match job {
                     Some(job) => self.enqueue(job),
                     None => open = false,
                 },
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+                _ = tokio::time::sleep_until(probe.unwrap_or_else(Instant::now)), if probe.is_some() => {
+                    self.probe = None;
+                    let (host, port) = self.target.host_port();
+                    probes.spawn(async move {
+                        let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+                        matches!(tokio::time::timeout(PROBE_TIMEOUT, connect).await, Ok(Ok(_)))
+                    });
+                }
             }
             if !open && in_flight.is_empty() && self.lanes.is_empty() {
                 return;
@@ -453,6 +489,34 @@ impl Engine {
             while in_flight.join_next().await.is_some() {}
         })
         .await;
+    }
+
+    /// A probe's result: `up` when the target took a connection. Then the oldest waiting
+    /// callback goes at once (unless an attempt is in flight, which will tell, or one probe
+    /// sent in the last [`PROBE_SEND_EVERY`]); its success wakes every stream (see
+    /// [`Engine::finish`]). The probing goes on while the target looks down.
+    fn probed(&mut self, up: bool, idle: bool) {
+        if self.down.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let recent = self
+            .probe_sent
+            .is_some_and(|at| now.duration_since(at) < PROBE_SEND_EVERY);
+        if up && idle && !recent {
+            let oldest = self
+                .lanes
+                .iter()
+                .filter(|(_, l)| !l.busy)
+                .filter_map(|(s, l)| l.jobs.front().map(|j| (j.owed.seq, s)))
+                .min_by_key(|(seq, _)| *seq)
+                .map(|(_, s)| s.clone());
+            if let Some(stream) = oldest {
+                self.probe_sent = Some(now);
+                self.schedule(&stream, now);
+            }
+        }
+        self.probe = Some(now + PROBE_EVERY);
     }
 
     fn schedule(&mut self, stream: &StreamId, at: Instant) {
@@ -515,6 +579,7 @@ impl Engine {
                     Err(_) => true,
                     Ok(a) => a.status.is_server_error() || a.status.as_u16() == 429,
                 };
+                let throttled = matches!(&tried.answer, Ok(a) if a.status.as_u16() == 429);
                 let age = (Utc::now() - owed.received_at).to_std().unwrap_or_default();
                 // 508: the target is this recmon itself (a loop): retrying cannot help.
                 let looped = matches!(&tried.answer, Ok(a) if a.status.as_u16() == 508);
@@ -546,6 +611,7 @@ impl Engine {
                     result,
                     retry_in,
                     backend_down: backend_down && result != DeliveryResult::Delivered,
+                    throttled,
                 }
             });
         }
@@ -566,6 +632,7 @@ impl Engine {
                     self.schedule(&done.stream, now);
                 }
                 if done.result == DeliveryResult::Delivered && self.down.take().is_some() {
+                    self.probe = None;
                     // The backend is back: every stream waiting out its backoff goes now.
                     let waiting: Vec<StreamId> = self
                         .lanes
@@ -588,6 +655,12 @@ impl Engine {
         if done.backend_down {
             let failures = self.down.map_or(1, |(n, _)| n + 1);
             self.down = Some((failures, now + backoff(failures)));
+            // Probed from now on, unless it asked to slow down; a probe already due stays.
+            self.probe = match (done.throttled, self.probe) {
+                (true, _) => None,
+                (false, Some(at)) => Some(at),
+                (false, None) => Some(now + PROBE_EVERY),
+            };
         }
     }
 }

@@ -116,6 +116,19 @@ impl Target {
         self.scheme == "https"
     }
 
+    /// The host (an IPv6 address without its brackets) and port a connection to the target
+    /// goes to: what an outage's probe connects to.
+    pub fn host_port(&self) -> (String, u16) {
+        let default = if self.is_https() { 443 } else { 80 };
+        let (host, port) = match self.authority.rsplit_once(':') {
+            // `[::1]` alone has colons but no port.
+            Some((h, p)) if !p.contains(']') => (h, p.parse().unwrap_or(default)),
+            _ => (self.authority.as_str(), default),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (host.to_string(), port)
+    }
+
     /// The URL a callback with `query` is sent to: the target's query first, then the
     /// callback's.
     pub fn uri_for(&self, query: Option<&str>) -> Uri {
@@ -284,6 +297,22 @@ mod tests {
             remote: "203.0.113.7:5555".into(),
             body: Bytes::from_static(b""),
         }
+    }
+
+    #[test]
+    fn the_probe_connects_to_the_targets_host_and_port() {
+        let hp = |url: &str| Target::parse(url).unwrap().host_port();
+        assert_eq!(hp("http://127.0.0.1:9000/cb"), ("127.0.0.1".into(), 9000));
+        assert_eq!(
+            hp("https://u:p@backend.example/cb"),
+            ("backend.example".into(), 443)
+        );
+        assert_eq!(
+            hp("http://backend.example/cb"),
+            ("backend.example".into(), 80)
+        );
+        assert_eq!(hp("http://[::1]:8081/cb"), ("::1".into(), 8081));
+        assert_eq!(hp("https://[2001:db8::1]/cb"), ("2001:db8::1".into(), 443));
     }
 
     #[test]
