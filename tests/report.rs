@@ -372,6 +372,15 @@ fn a_broadcast_with_no_file_is_not_recorded_in_the_verdict_line_and_the_alerts()
         .map(|a| a["rule"].as_str().unwrap())
         .collect();
     assert!(rules.contains(&"not_recorded"), "{rules:?}");
+    // Still live at the end with no file yet: its current file's time is neither covered
+    // nor a gap, so there is no coverage to tell.
+    let cam4 = &v["streams"][3]["broadcasts"][0];
+    assert_eq!(cam4["verdict"], "live", "{cam4}");
+    assert_eq!(cam4["in_progress_s"], cam4["live_s"], "{cam4}");
+    assert!(
+        cam4["coverage"].is_null() && cam4["gaps"] == serde_json::json!([]),
+        "{cam4}"
+    );
     for s in [&v["streams"][0], &v["streams"][2]] {
         assert_eq!(s["coverage"], 1.0, "{s}");
         assert_eq!(s["broadcasts"][0]["verdict"], "recorded");
