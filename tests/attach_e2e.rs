@@ -172,7 +172,12 @@ fn two_receivers_make_one_merged_screen_with_a_cross_receiver_retry_counted_once
     );
     assert!(rows[1].contains("↻ duplicate"), "{screen}");
     // `e` exports what the view holds: the merged entries, each with its source.
+    // It asks for the folder, offering the saved copy's: Enter takes it.
     pane.tmux(&["send-keys", "-t", "e2e", "e"]);
+    pane.wait_for("the export folder prompt", CEILING, |s| {
+        s.contains("export to folder:")
+    });
+    pane.tmux(&["send-keys", "-t", "e2e", "Enter"]);
     pane.wait_for("the export toast", CEILING, |s| {
         s.contains("export written:")
     });

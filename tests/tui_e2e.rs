@@ -120,7 +120,9 @@ fn states_change_live_and_the_keys_work() {
     pane.tmux(&["resize-window", "-t", "e2e", "-x", "80", "-y", "24"]);
     pane.keys(&["?"]);
     pane.wait_for("the help's first page at 80×24", CEILING, |s| {
-        s.contains("this help") && s.contains("lines 1–") && !s.contains("What the filter")
+        s.contains("focus the next panel")
+            && s.contains("lines 1–")
+            && !s.contains("What the filter")
     });
     pane.keys(&["PageDown"]);
     pane.wait_for("the help scrolled at 80×24", CEILING, |s| {
@@ -146,9 +148,14 @@ fn states_change_live_and_the_keys_work() {
     pane.keys(&["f"]);
     pane.wait_for("follow on", CEILING, |s| s.contains("follow:on"));
 
-    // `e` writes the export beside the journal, and nothing it does tears the screen
-    // (a progress bar on stderr once pushed every row up by one).
+    // `e` asks for the folder, offering the journal's: Enter writes the export there, and
+    // nothing it does tears the screen (a progress bar on stderr once pushed every row up
+    // by one).
     pane.keys(&["e"]);
+    pane.wait_for("the export folder prompt", CEILING, |s| {
+        s.contains("export to folder:")
+    });
+    pane.keys(&["Enter"]);
     let s = pane.wait_for("the export", CEILING, |s| s.contains("export written"));
     let lines: Vec<&str> = s.lines().collect();
     assert!(
@@ -242,6 +249,102 @@ fn a_port_in_use_is_reported_on_a_normal_terminal() {
     pane.run(r#"[ "$(stty -g)" = "$S" ] && echo "tty-$((6*7))-restored""#);
     pane.wait_for("a usable shell", CEILING, |s| s.contains("tty-42-restored"));
     assert!(!Path::new(&pane.journal()).exists() || journal_lines(&pane.journal()).is_empty());
+}
+
+/// An ApsaraVideo ingest callback (a GET with the action in the query) for gs_stream.
+fn ingest(addr: SocketAddr, action: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let path = format!(
+        "/recmon?action={action}&app=gs_domain&appname=gs_app&id=gs_stream&ip=198.51.100.20&node=edge7&time={now}"
+    );
+    assert_eq!(request(addr, "GET", &path, &[], b"").0, 200);
+}
+
+#[test]
+fn a_stream_that_went_offline_shows_ended_and_e_writes_to_the_folder_typed() {
+    let pane = Pane::start();
+    let addr = pane.start_recmon("");
+    ingest(addr, "publish");
+    status(addr, "record_started");
+    status(addr, "record_resumed");
+    pane.wait_for("gs_stream resumed and live", CEILING, |s| {
+        let row = stream_row(s, "gs_domain/gs_app/gs_stream");
+        row.contains("▶ resumed") && row.contains("▲ live")
+    });
+    // The publisher stops: the row no longer reads as recording.
+    ingest(addr, "publish_done");
+    let s = pane.wait_for("gs_stream ended", CEILING, |s| {
+        stream_row(s, "gs_domain/gs_app/gs_stream").contains("■ ended")
+    });
+    let row = stream_row(&s, "gs_domain/gs_app/gs_stream");
+    assert!(row.contains("▼ offline") && !row.contains("resumed"), "{s}");
+    // `/offline` finds it.
+    pane.keys(&["/", "o", "f", "f", "l", "i", "n", "e", "Enter"]);
+    pane.wait_for("the offline filter", CEILING, |s| {
+        s.contains("filter: \"offline\"")
+            && stream_row(s, "gs_domain/gs_app/gs_stream").contains("■ ended")
+    });
+    pane.keys(&["Escape"]);
+    pane.wait_for("the filter cleared", CEILING, |s| !s.contains("filter:"));
+
+    // `e` offers the journal's folder; another one is typed in its place.
+    let here = std::fs::canonicalize(pane.dir.path()).unwrap();
+    let chosen = here.join("handover");
+    std::fs::create_dir(&chosen).unwrap();
+    pane.keys(&["e"]);
+    pane.wait_for("the folder prompt, pre-filled", CEILING, |s| {
+        s.contains(&format!("export to folder: {}▏", here.display()))
+    });
+    pane.tmux(&["send-keys", "-t", "e2e", "-l", "/handover"]);
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("the export written to the folder typed", CEILING, |s| {
+        s.contains("export written:")
+    });
+    assert!(
+        s.contains(&format!("{}/j-export-", chosen.display())),
+        "not in the folder typed:\n{s}"
+    );
+    let exported: Vec<_> = std::fs::read_dir(&chosen)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(
+        exported.len(),
+        1,
+        "one export folder in {}",
+        chosen.display()
+    );
+    assert!(exported[0].path().join("events.jsonl").is_file());
+    assert!(
+        !std::fs::read_dir(&here).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("-export-")),
+        "nothing beside the journal"
+    );
+    // Esc closes the message; the next `e` offers the folder used last.
+    pane.keys(&["Escape"]);
+    pane.wait_for("the message closed", CEILING, |s| {
+        !s.contains("export written:")
+    });
+    pane.keys(&["e"]);
+    pane.wait_for("the last folder offered", CEILING, |s| {
+        s.contains(&format!("export to folder: {}▏", chosen.display()))
+    });
+    // A folder that does not exist is refused, not created.
+    pane.keys(&["C-u"]);
+    pane.tmux(&["send-keys", "-t", "e2e", "-l", "/nonexistent/recmon-e2e"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("the refusal", CEILING, |s| {
+        s.contains("export: no folder /nonexistent/recmon-e2e")
+    });
+    assert!(!Path::new("/nonexistent/recmon-e2e").exists());
+    pane.keys(&["Escape", "q"]);
+    pane.assert_terminal_restored();
 }
 
 /// No SGR colour parameter (30–38, 40–48, 90–97, 100–107) in the captured escapes.
