@@ -147,6 +147,11 @@ pub struct ResumeReport {
     pub problems: Vec<String>,
     /// Callbacks the journal still owed the forwarding targets (sent again now).
     pub owed: usize,
+    /// Until when the journal shows its last receiver alive: the later of its newest entry's
+    /// `received_at` and the file's modification time (a receiver with alerts on marks the
+    /// file every second, see [`crate::alerting`]). What the alert rules find firing then was
+    /// already sent to the hooks (see [`already_paged`]).
+    pub alive_until: Option<chrono::DateTime<Utc>>,
 }
 
 impl ResumeReport {
@@ -192,9 +197,11 @@ fn rebuild_for_resume(
             ),
         )
     };
-    let size = std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| cannot(&e))?;
+    let meta = std::fs::metadata(path).map_err(|e| cannot(&e))?;
+    let size = meta.len();
+    // Read before anything is written to the file (a cut last line gets its newline later).
+    let marked = meta.modified().ok().map(chrono::DateTime::<Utc>::from);
+    let mut newest: Option<chrono::DateTime<Utc>> = None;
     let mut store = Store::new(log_capacity);
     let mut deduper = Deduper::default();
     let bar = journal_bar(size, "resume");
@@ -204,6 +211,9 @@ fn rebuild_for_resume(
         &mut deduper,
         |o| bar.set_position(o),
         |line, cb| {
+            if let crate::core::rebuild::LineRef::Request(e) = line {
+                newest = newest.max(Some(e.received_at));
+            }
             if let Some(r) = recovery.as_mut() {
                 r.observe(line, cb);
             }
@@ -220,6 +230,7 @@ fn rebuild_for_resume(
         last_seq: rebuilt.last_seq,
         problems: rebuilt.problems,
         owed: recovery.as_ref().map_or(0, Recovery::owed),
+        alive_until: newest.max(marked),
     };
     for p in report.problems.iter().take(PROBLEMS_SHOWN) {
         eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
@@ -239,6 +250,27 @@ fn rebuild_for_resume(
     }
     crate::util::output::eline(&report.summary_line());
     Ok((store, deduper, report))
+}
+
+/// Marks as already sent the alerts that were firing when the resumed journal's last
+/// receiver stopped, so that a restart does not page them again: the rules are evaluated once
+/// on the rebuilt store at `alive_until` (never later than now), before the engine's first
+/// tick, and what fires then goes into the alert book without going to `--alert-exec`,
+/// `--alert-webhook` or the feed. From the first tick on, only changes are sent: an alert
+/// that resolves is sent as resolved, one that starts firing is sent.
+///
+/// Why this and not journaled alert transitions: the journal stays one request per line for
+/// every reader, and a receiver with alerts on marks the journal's modification time every
+/// second, so `alive_until` is within a second of when it last evaluated, even after a crash.
+/// What this cannot know, and how it errs: an alert that became due only by time passing
+/// after that (a pause crossing its threshold while no receiver ran) is sent at the restart,
+/// as it was never sent; a journal last written with `--no-alerts` (no marks) is taken as
+/// having paged what held at its newest entry. Sending twice is preferred over never.
+fn already_paged(store: &mut Store, alive_until: Option<chrono::DateTime<Utc>>) {
+    let Some(at) = alive_until else {
+        return;
+    };
+    let _ = crate::core::alerts::tick(store, at.min(Utc::now()));
 }
 
 /// The refusal of a file with `lines` lines, none of them a journal entry: which lines, why,
@@ -298,6 +330,46 @@ fn missing_folder<'a>(path: &'a Path, e: &std::io::Error) -> Option<&'a Path> {
     (!folder.exists()).then_some(folder)
 }
 
+/// The folder a new journal could not be created in for want of permission (or on a
+/// read-only file system), named in full: "Permission denied" alone does not say which.
+fn unwritable_folder(path: &Path, e: &std::io::Error) -> Option<PathBuf> {
+    let denied = e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30);
+    if !denied || std::fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let folder = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(f) => f.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    Some(std::fs::canonicalize(&folder).unwrap_or(folder))
+}
+
+/// Why an existing file is not a recmon journal (its first line's reason), or `None` when it
+/// is one (a journal line comes before the end; read no further than it) or is not readable
+/// (the open reports that).
+fn not_a_journal_line(path: &Path) -> Option<String> {
+    let mut first = None;
+    for item in JournalReader::open(path).ok()? {
+        match item.ok()? {
+            ReadItem::Entry(_) | ReadItem::Delivery(_) => return None,
+            damaged => {
+                if first.is_none() {
+                    first = crate::core::rebuild::problem_text(&damaged);
+                }
+            }
+        }
+    }
+    first
+}
+
+/// The first port after `port` that `ip` can listen on now (a probe: bound and let go), for
+/// the hint of a port in use.
+fn free_port_after(ip: std::net::IpAddr, port: u16) -> Option<u16> {
+    (port.saturating_add(1)..=port.saturating_add(100))
+        .filter(|p| *p != port)
+        .find(|p| std::net::TcpListener::bind((ip, *p)).is_ok())
+}
+
 fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), AppError> {
     let flag = if resuming { "--resume" } else { "--journal" };
     let starting = resuming && std::fs::symlink_metadata(path).is_err();
@@ -352,6 +424,14 @@ fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), Ap
                 path.display()
             ),
         ),
+        OpenError::Io(e) if unwritable_folder(path, &e).is_some() => AppError::new(
+            1,
+            format!(
+                "cannot create the journal {}: the folder {} is not writable ({e}). Pick a folder you can write to with {flag}, or run with --no-journal",
+                path.display(),
+                unwritable_folder(path, &e).unwrap_or_default().display()
+            ),
+        ),
         OpenError::Io(e) => AppError::new(
             1,
             match missing_folder(path, &e) {
@@ -373,6 +453,23 @@ fn take_journal(path: &Path, resuming: bool) -> Result<(LockedJournal, bool), Ap
         // and leave the journal and the state disagreeing.
         let len = locked.len().unwrap_or(0);
         if len > 0 {
+            if let Some(why) = not_a_journal_line(path) {
+                // Not a journal: --resume would refuse it too, so do not suggest it.
+                let name = default_path(Utc::now());
+                let new = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(folder) => folder.join(name),
+                    None => name,
+                };
+                return Err(AppError::new(
+                    2,
+                    format!(
+                        "--journal {} is an existing file that is not a recmon journal ({}); recmon writes only to a new or empty file, and leaves this one untouched. Give the journal a path of its own, e.g. --journal {}",
+                        path.display(),
+                        crate::util::sanitize::terminal(&why, 200),
+                        new.display()
+                    ),
+                ));
+            }
             return Err(AppError::new(
                 2,
                 format!(
@@ -412,11 +509,15 @@ impl Service {
         };
         let listener = bound.map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                let ip = match cfg.listen.ip() {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                };
                 format!(
-                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {}:{}",
+                    ". Another program (another recmon?) is using port {}; stop it or pick another port, e.g. --listen {ip}:{}",
                     cfg.listen.port(),
-                    cfg.listen.ip(),
-                    cfg.listen.port().wrapping_add(1)
+                    free_port_after(cfg.listen.ip(), cfg.listen.port())
+                        .map_or_else(|| "0 (any free port)".to_string(), |p| p.to_string())
                 )
             } else {
                 String::new()
@@ -444,6 +545,12 @@ impl Service {
             }
             None => None,
         };
+        // A journal continued keeps its id; a new one gets its own, even in a file that held
+        // another journal before.
+        let journal_id = locked.as_ref().and_then(|l| match resume {
+            Some(_) => l.id(),
+            None => l.start_id(),
+        });
 
         let forward = cfg.forward.clone();
         let async_forward = forward.as_ref().filter(|f| f.mode == ForwardMode::Async);
@@ -492,6 +599,7 @@ impl Service {
         });
         if let Some(a) = &cfg.alerts {
             store.set_alert_config(a.clone());
+            already_paged(&mut store, resumed.as_ref().and_then(|r| r.alive_until));
         }
         let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
 
@@ -567,9 +675,19 @@ impl Service {
             started_at: Utc::now(),
             signature_checking: auth.is_some(),
             last_seq: next_seq - 1,
+            journal_id,
+            alerts: cfg
+                .alerts
+                .as_ref()
+                .map(crate::core::feed::AlertSettings::from),
         };
         let alerting = cfg.alerts.is_some().then(|| {
-            crate::alerting::start(shared.clone(), Some(feed.clone()), cfg.alert_sinks.clone())
+            crate::alerting::start_receiver(
+                shared.clone(),
+                feed.clone(),
+                cfg.alert_sinks.clone(),
+                journal_path.as_deref(),
+            )
         });
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(

@@ -246,3 +246,217 @@ fn simulate_chaos_makes_every_rule_fire() {
     // The duplicated callbacks were taken for the provider's retries.
     assert!(r.state()["requests"]["duplicate"].as_u64().unwrap() >= 2);
 }
+
+// ---- Alerts page once: resume, ordered hooks, the exec time limit (issue 20) ----
+
+/// An `--alert-exec` script that appends `RULE|STATE` for each event to `out`.
+fn state_hook(dir: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
+    let script = dir.join("hook.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s\\n' \"$RECMON_ALERT_RULE\" \"$RECMON_ALERT_STATE\" >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    script
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn hook_lines(out: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn alerts_doc(r: &Recmon) -> serde_json::Value {
+    let (status, body) = r.get("/api/alerts");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn firing_rules(r: &Recmon) -> Vec<String> {
+    alerts_doc(r)["firing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a["rule"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn calm_body(stream: &str, event: &str) -> String {
+    format!(r#"{{"domain":"d.example","app":"live","stream":"{stream}","event":"{event}"}}"#)
+}
+
+#[test]
+fn a_resumed_receiver_does_not_page_again_what_was_firing_before_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let out = dir.path().join("hook.out");
+    let script = state_hook(dir.path(), &out);
+    let hook = Backend::start();
+    let args = |journal_flag: &'static str| {
+        vec![
+            "--alert-paused".to_string(),
+            "2s".into(),
+            "--alert-exec".into(),
+            script.display().to_string(),
+            "--alert-webhook".into(),
+            hook.url("/hook"),
+            journal_flag.into(),
+            journal.display().to_string(),
+        ]
+    };
+    let first = args("--journal");
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let mut r = Recmon::start_in(dir.path(), &journal, &first);
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_paused")).0, 200);
+    // Paged once by this receiver, by both hooks.
+    assert!(wait_until(Duration::from_secs(20), || {
+        hook_lines(&out).len() == 1 && hook.received().len() == 1
+    }));
+    assert_eq!(hook_lines(&out), ["paused_too_long|firing"]);
+    r.stop();
+
+    // The same journal resumed: still paused, still firing, and known to have been paged.
+    let again = args("--resume");
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let r = Recmon::start_in(dir.path(), &journal, &again);
+    assert_eq!(firing_rules(&r), ["paused_too_long"]);
+    // A few evaluations pass (the headless view prints the request below only after the
+    // alert engine has had its ticks), then the stream resumes: that change is sent.
+    assert!(r.stderr.lock().unwrap().contains("resumed 1 entry"));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_resumed")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || {
+        hook_lines(&out).len() >= 2 && hook.received().len() >= 2
+    }));
+    // Each hook gets its events in order, so a second firing would have come before this.
+    assert_eq!(
+        hook_lines(&out),
+        ["paused_too_long|firing", "paused_too_long|resolved"]
+    );
+    let states: Vec<String> = hook
+        .received()
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+            v["state"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(states, ["firing", "resolved"]);
+    // A new alert after the restart is paged as usual.
+    assert_eq!(r.post("/cb", &calm_body("cam2", "record_paused")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || {
+        hook_lines(&out).len() == 3
+    }));
+    assert_eq!(hook_lines(&out)[2], "paused_too_long|firing");
+}
+
+#[test]
+fn a_failing_webhook_is_retried_and_the_resolution_arrives_after_its_firing() {
+    let hook = Backend::start();
+    // The firing is refused twice (the chat service is having a bad minute); the resolution
+    // would be taken at once.
+    hook.set(|b| b.refuse = Some((r#""state":"firing""#.into(), 503)));
+    let r = Recmon::start(&[
+        "--alert-paused",
+        "1s",
+        "--alert-webhook",
+        &hook.url("/hook"),
+    ]);
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_paused")).0, 200);
+    assert!(hook.wait(Duration::from_secs(20), |g| !g.is_empty()));
+    // Resolved while its firing is still being retried.
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_resumed")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || {
+        alerts_doc(&r)["recent"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    }));
+    assert!(hook.wait(Duration::from_secs(20), |g| g.len() >= 2));
+    hook.set(|b| b.refuse = None);
+    assert!(hook.wait(Duration::from_secs(30), |g| g.len() >= 4));
+    let got: Vec<(String, u16)> = hook
+        .received()
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+            (v["state"].as_str().unwrap().to_string(), p.answered)
+        })
+        .collect();
+    let firing = |status| ("firing".to_string(), status);
+    assert_eq!(
+        got,
+        [
+            firing(503),
+            firing(503),
+            firing(200),
+            ("resolved".to_string(), 200)
+        ],
+        "retried until delivered, then the resolution"
+    );
+    // The retries waited (1 s, then 2 s) between attempts.
+    let at: Vec<std::time::Instant> = hook.received().iter().map(|p| p.at).collect();
+    assert!(at[1] - at[0] >= Duration::from_millis(900), "{at:?}");
+    assert!(at[2] - at[1] >= Duration::from_millis(1900), "{at:?}");
+}
+
+#[test]
+fn alert_exec_is_killed_at_its_time_limit_even_when_it_never_reads_its_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = dir.path().join("stuck.sh");
+    // Never reads stdin; `exec` keeps the pid recmon started.
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho $$ >> {}\nexec sleep 300\n", pids.display()),
+    )
+    .unwrap();
+    make_executable(&script);
+    let r = Recmon::start(&[
+        "--alert-paused",
+        "1s",
+        "--alert-exec",
+        script.to_str().unwrap(),
+        "--max-body",
+        "1000000",
+    ]);
+    // A stream name larger than a pipe holds: the alert's JSON on stdin cannot be written
+    // all at once to a program that never reads it.
+    let name = "n".repeat(100_000);
+    assert_eq!(r.post("/cb", &calm_body(&name, "record_paused")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(&pids).is_ok_and(|t| t.ends_with('\n'))
+    }));
+    let pid: i32 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = |pid: i32| {
+        // A zombie has been killed; recmon reaps it.
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    assert!(alive(pid), "the program should be running");
+    // Killed at the 10 s limit (the ceiling only bounds a broken build; it sleeps 300 s).
+    assert!(
+        wait_until(Duration::from_secs(40), || !alive(pid)),
+        "--alert-exec was not killed at its time limit"
+    );
+    r.wait_stderr("did not finish within 10 s and was killed");
+}

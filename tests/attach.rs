@@ -416,3 +416,72 @@ fn a_hangup_ends_attach_cleanly_and_removes_its_temporary_copy() {
     assert!(status.success(), "attach exited with {status}");
     assert_eq!(copies(), 0, "the temporary copy was left behind");
 }
+
+// ---- The receiver's alert thresholds; one journal per view (issue 20) ----
+
+#[test]
+fn an_attached_view_uses_the_receivers_alert_thresholds_not_its_own() {
+    // Thresholds far from the defaults (5m): the view fires with the receiver, not minutes
+    // later with its own.
+    let rx = Recmon::start(&["--alert-paused", "2s"]);
+    let plain = Attach::start(&[url(&rx)], &[]);
+    // Given thresholds of its own, a view still follows the receiver's (see attach's docs).
+    let flagged = Attach::start(&[url(&rx)], &["--alert-paused", "1h"]);
+    plain.wait_stderr("connected");
+    flagged.wait_stderr("connected");
+    assert_eq!(rx.post("/cb", &status("cam", "record_paused")).0, 200);
+    rx.wait_stderr("ALERT warning paused_too_long");
+    plain.wait_stderr(
+        "ALERT warning paused_too_long: live.example.com/app/cam has been paused for over 2s",
+    );
+    flagged.wait_stderr("ALERT warning paused_too_long");
+    assert_eq!(rx.post("/cb", &status("cam", "record_resumed")).0, 200);
+    rx.wait_stderr("RESOLVED warning paused_too_long");
+    plain.wait_stderr("RESOLVED warning paused_too_long");
+    flagged.wait_stderr("RESOLVED warning paused_too_long");
+}
+
+#[test]
+fn a_new_journal_at_the_same_path_is_named_as_a_restart_and_never_mixed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let mut rx = Recmon::start_in(dir.path(), &journal, &[]);
+    let addr = rx.addr.to_string();
+    for i in 0..3 {
+        assert_eq!(
+            rx.post("/cb", &status(&format!("s{i}"), "record_started"))
+                .0,
+            200
+        );
+    }
+    let attach = Attach::start(&[url(&rx)], &[]);
+    attach.wait_lines(3);
+    // The view is held still while the receiver is restarted without --resume on a new
+    // journal at the same path, which then gets more entries than the view holds: only the
+    // journal's identity can tell its #4 from the old journal's.
+    unsafe {
+        libc::kill(attach.child.id() as i32, libc::SIGSTOP);
+    }
+    rx.kill9();
+    std::fs::remove_file(&journal).unwrap();
+    let rx = Recmon::start_in(dir.path(), &journal, &["--listen", &addr]);
+    for i in 0..5 {
+        assert_eq!(
+            rx.post("/cb", &status(&format!("new{i}"), "record_started"))
+                .0,
+            200
+        );
+    }
+    unsafe {
+        libc::kill(attach.child.id() as i32, libc::SIGCONT);
+    }
+    attach.wait_stderr("restarted without --resume");
+    attach.wait_stderr("a new journal at the same path");
+    let (got, err) = attach.stop();
+    assert_eq!(
+        got.len(),
+        3,
+        "the new journal's entries were mixed in: {err}"
+    );
+    assert!(got.iter().all(|l| !l.contains("new")), "{got:?}");
+}

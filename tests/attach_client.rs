@@ -651,3 +651,70 @@ async fn a_receiver_restarted_without_resume_is_named_not_silently_skipped() {
     assert_eq!(view.entry().await.0, 3);
     view.task.abort();
 }
+
+/// A hello from a receiver that says its journal's id.
+fn hello_with_id(journal: &str, id: &str, last_seq: u64) -> String {
+    format!(
+        "event: hello\ndata: {{\"version\":\"0.1.0\",\"listen\":\"127.0.0.1:8080\",\"journal\":\"{journal}\",\
+         \"journal_id\":\"{id}\",\"started_at\":\"2026-11-27T17:54:13.847Z\",\"signature_checking\":false,\
+         \"last_seq\":{last_seq}}}\n\n"
+    )
+}
+
+#[tokio::test]
+async fn a_new_journal_at_the_same_path_is_told_by_its_id_even_when_it_is_ahead() {
+    let mut server = Server::start(None).await;
+    let mut view = View::start(0, cfg(server.url()), 0, Tuning::default());
+
+    let mut conn = server.next().await;
+    conn.start_stream().await;
+    conn.chunk(&format!(
+        "{}{}{}",
+        hello_with_id("recmon.jsonl", "j-00000000000000aa", 2),
+        entry(1),
+        entry(2)
+    ))
+    .await;
+    view.connected().await;
+    assert_eq!(view.entry().await.0, 1);
+    assert_eq!(view.entry().await.0, 2);
+    drop(conn);
+    view.disconnected().await;
+
+    // The file was deleted and the receiver started again without --resume: the same name,
+    // and by the time the view reconnects the new journal is past the view's #2, so neither
+    // the name nor the seq tells it from a resumed one. Its #3 is not ours.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
+    conn.start_stream().await;
+    conn.chunk(&format!(
+        "{}{}",
+        hello_with_id("recmon.jsonl", "j-00000000000000bb", 5),
+        entry(3)
+    ))
+    .await;
+    let (reason, _) = view.disconnected().await;
+    assert!(
+        reason.starts_with("restarted without --resume: quit and attach again"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("\"recmon.jsonl\" at #5, a new journal at the same path; this view holds another, up to #2)"),
+        "{reason}"
+    );
+
+    // The first journal resumed under another name (moved, then --resume): the same id, so
+    // it is followed on.
+    let mut conn = server.next().await;
+    assert_eq!(conn.header("last-event-id").as_deref(), Some("2"));
+    conn.start_stream().await;
+    conn.chunk(&format!(
+        "{}{}",
+        hello_with_id("archive/cam.jsonl", "j-00000000000000aa", 3),
+        entry(3)
+    ))
+    .await;
+    view.connected().await;
+    assert_eq!(view.entry().await.0, 3);
+    view.task.abort();
+}

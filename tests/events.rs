@@ -665,3 +665,77 @@ fn sigterm_with_subscribers_connected_ends_promptly_with_the_summary() {
         assert!(ended.duration_since(started) < Duration::from_secs(5));
     }
 }
+
+// ---- The hello's journal id and alert thresholds; `event: alert` (issue 20) ----
+
+#[test]
+fn the_hello_says_which_journal_and_which_alert_thresholds_and_an_alert_is_sent_as_it_fires() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut r = Recmon::start_in(
+        dir.path(),
+        &journal,
+        &[
+            "--alert-paused",
+            "1s",
+            "--alert-gap",
+            "0",
+            "--alert-silence",
+            "90s",
+        ],
+    );
+    let mut sub = Sse::connect(r.addr, "/api/events", &[]);
+    let hello = sub.hello();
+    let id = hello["journal_id"]
+        .as_str()
+        .expect("a journal id")
+        .to_string();
+    assert!(id.starts_with("j-") || id.starts_with("f-"), "{hello}");
+    let alerts = &hello["alerts"];
+    assert_eq!(alerts["paused_s"], 1.0, "{hello}");
+    assert!(alerts["gap_s"].is_null(), "a rule that is off: {hello}");
+    assert_eq!(alerts["silence_s"], 90.0, "{hello}");
+    assert_eq!(alerts["not_recording_s"], 120.0, "the default: {hello}");
+    // Where alerts are sent is never said.
+    assert!(!hello.to_string().contains("exec"), "{hello}");
+
+    let body = r#"{"domain":"d.example","app":"live","stream":"cam","event":"record_paused"}"#;
+    assert_eq!(r.post("/cb", body).0, 200);
+    let alert = loop {
+        let ev = sub.next_event().expect("the stream goes on");
+        if ev.event == "alert" {
+            break serde_json::from_str::<serde_json::Value>(&ev.data).unwrap();
+        }
+        assert!(
+            ev.comment.is_some() || ev.event == "entry",
+            "an unexpected event: {ev:?}"
+        );
+    };
+    assert_eq!(alert["rule"], "paused_too_long", "{alert}");
+    assert_eq!(alert["state"], "firing", "{alert}");
+    assert_eq!(alert["stream"], "d.example/live/cam", "{alert}");
+    assert!(
+        alert["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("recmon: ALERT warning paused_too_long"),
+        "{alert}"
+    );
+    drop(sub);
+
+    // Resumed, the journal is the same one; a new journal at the same path is another.
+    r.stop();
+    let resume = journal.display().to_string();
+    let mut r = Recmon::start_in(dir.path(), &journal, &["--resume", &resume]);
+    assert_eq!(
+        Sse::connect(r.addr, "/api/events", &[]).hello()["journal_id"],
+        id.as_str()
+    );
+    r.stop();
+    std::fs::remove_file(&journal).unwrap();
+    let r = Recmon::start_in(dir.path(), &journal, &[]);
+    let again = Sse::connect(r.addr, "/api/events", &[]).hello();
+    assert_eq!(again["journal"], journal.display().to_string());
+    let new_id = again["journal_id"].as_str().expect("a journal id");
+    assert_ne!(new_id, id, "a new journal at the same path");
+}

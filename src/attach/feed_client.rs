@@ -244,9 +244,12 @@ struct Follower {
 
 /// What in a `hello` tells one journal from another: a receiver restarted without `--resume`
 /// starts a new journal whose seq begins at 1 again, and resuming it with our `Last-Event-ID`
-/// would silently skip its first entries.
+/// would silently skip its first entries, or take the new journal's later entries for the
+/// continuation of ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
+    /// The journal's id (see [`crate::core::journal::JournalId`]), from receivers that say it.
+    journal_id: Option<String>,
     /// The receiver's journal path (`None` with `--no-journal`).
     journal: Option<String>,
     /// When that receiver process started; only tells sessions apart without a journal,
@@ -258,16 +261,24 @@ impl Session {
     fn of(hello: &serde_json::Value) -> Session {
         let text = |key: &str| hello.get(key).and_then(|v| v.as_str()).map(str::to_string);
         Session {
+            journal_id: text("journal_id"),
             journal: text("journal"),
             started_at: text("started_at"),
         }
     }
 
-    /// Whether `later` (a reconnection's hello) continues this session's journal. The path is
-    /// as the receiver was given it (`--resume j.jsonl`, then `--resume ./j.jsonl` from
-    /// elsewhere), so only the file names are compared; a journal moved away and started
-    /// again under the same name is told by its seq going back (see the caller).
+    /// Whether `later` (a reconnection's hello) continues this session's journal. When both
+    /// hellos carry a journal id, the ids decide: a new journal at the same path (the old
+    /// file deleted, or emptied, and the receiver started without `--resume`) is another
+    /// journal, and a resumed journal renamed is the same one. From receivers without ids
+    /// the path decides as the receiver was given it (`--resume j.jsonl`, then
+    /// `--resume ./j.jsonl` from elsewhere), so only the file names are compared; a journal
+    /// moved away and started again under the same name is then told only by its seq going
+    /// back (see the caller).
     fn continued_by(&self, later: &Session) -> bool {
+        if let (Some(a), Some(b)) = (&self.journal_id, &later.journal_id) {
+            return a == b;
+        }
         let name = |p: &String| {
             std::path::Path::new(p)
                 .file_name()
@@ -442,12 +453,18 @@ impl Follower {
                             // Not a reconnection to the journal this view holds: its seqs
                             // would collide with ours. Say so (slowly: it will not change by
                             // itself) rather than wait, silently, for seq > ours.
+                            let same_path = session.journal.is_some()
+                                && self.session.as_ref().map(|s| &s.journal)
+                                    == Some(&session.journal);
                             let now = match &session.journal {
                                 Some(path) => format!("{:?}", sanitize::terminal(path, 120)),
                                 None => "--no-journal".to_string(),
                             };
-                            let theirs =
+                            let mut theirs =
                                 their_last.map(|n| format!(" at #{n}")).unwrap_or_default();
+                            if same_path {
+                                theirs.push_str(", a new journal at the same path");
+                            }
                             return Err(lost(
                                 format!(
                                     "restarted without --resume: quit and attach again to follow its new \

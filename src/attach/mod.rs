@@ -10,6 +10,18 @@
 //! exports. It only ever reads: the feed is a GET, and nothing here sends anything else.
 //!
 //! It knows nothing of the views: they read the store and the [`status::SourceStatuses`].
+//!
+//! Alerts: the view runs the same alert engine as a receiver, on its own store, with the
+//! receiver's thresholds: a receiver's `hello` carries them
+//! ([`crate::core::feed::AlertSettings`]), and they replace the view's own from that hello
+//! on, so that the view shows the alerts the receiver shows. The view's `--alert-*`
+//! thresholds are used only until then, and for receivers that send none (an older recmon,
+//! or one run with `--no-alerts`, whose operator may well alert from the attached view
+//! instead): a view is attached to watch the receiver, and two sets of thresholds for one
+//! broadcast would show two different truths. `--no-alerts` on the view still turns its
+//! engine off, and where the view sends alerts (`--alert-exec`, `--alert-webhook`, `--bell`)
+//! stays its own (a receiver never says where it sends them). With several receivers, the
+//! first one in the command line's order that sent thresholds decides.
 
 pub mod feed_client;
 pub mod merge;
@@ -219,6 +231,7 @@ impl Attachment {
             pace,
             batch,
             capacity: capacity as u64,
+            alerts_from: None,
         }));
         Ok(Attachment {
             shared,
@@ -253,6 +266,8 @@ struct Loop {
     pace: Option<watch::Receiver<u64>>,
     batch: usize,
     capacity: u64,
+    /// The source whose alert thresholds the store uses, once one sent them.
+    alerts_from: Option<usize>,
 }
 
 /// Waits until a batch more fits in the log before the printer has printed it. `false`: stop
@@ -337,6 +352,19 @@ async fn run_loop(mut l: Loop) -> Summary {
                         st.catch_up_to = facts.as_ref().map_or(0, |f| f.last_seq);
                         st.listen = facts.as_ref().map(|f| f.listen.clone());
                         st.signature_checking = facts.as_ref().map(|f| f.signature_checking);
+                        let theirs = facts.as_ref().and_then(|f| f.alerts.as_ref());
+                        if let Some(settings) = theirs {
+                            // Only while the view's engine is on (not `--no-alerts`).
+                            if store.alert_config().is_some()
+                                && l.alerts_from.is_none_or(|first| i <= first)
+                            {
+                                let cfg = settings.to_config();
+                                if store.alert_config() != Some(&cfg) {
+                                    store.set_alert_config(cfg);
+                                }
+                                l.alerts_from = Some(i);
+                            }
+                        }
                         st.link = Link::Connected { since: Utc::now() };
                         changed.push(i);
                     }
@@ -347,13 +375,16 @@ async fn run_loop(mut l: Loop) -> Summary {
                             Link::Reconnecting { since, .. } | Link::Connecting { since } => *since,
                             Link::Connected { .. } => Utc::now(),
                         };
-                        let first = !matches!(st.link, Link::Reconnecting { .. });
-                        st.link = Link::Reconnecting {
-                            since,
-                            reason: sanitize::terminal(&reason, 300).into_owned(),
+                        let reason = sanitize::terminal(&reason, 300).into_owned();
+                        // Each failed retry for the same reason is not news: the first one
+                        // is, and a new reason (the receiver is back, but restarted without
+                        // --resume) is.
+                        let news = match &st.link {
+                            Link::Reconnecting { reason: was, .. } => *was != reason,
+                            _ => true,
                         };
-                        // Each failed retry is not news: the first one is.
-                        if first {
+                        st.link = Link::Reconnecting { since, reason };
+                        if news {
                             changed.push(i);
                         }
                     }

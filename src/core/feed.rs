@@ -27,8 +27,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+use crate::core::alerts::AlertConfig;
 use tokio::task::JoinHandle;
 
 /// Entries kept in memory for subscribers that are a little behind. Older ones are read from
@@ -75,6 +79,85 @@ pub struct SessionFacts {
     pub signature_checking: bool,
     /// The highest seq committed so far.
     pub last_seq: u64,
+    /// Which journal this is ([`crate::core::journal::JournalId`]): the same across
+    /// `--resume`, another for a new journal even at the same path. `None` with
+    /// `--no-journal`, on a device, or from a receiver older than journal ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<crate::core::journal::JournalId>,
+    /// The receiver's alert thresholds, so that an attached view runs the same rules;
+    /// `None` with `--no-alerts` (or from an older receiver). Where alerts are sent
+    /// (`--alert-exec`, `--alert-webhook`) is never said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertSettings>,
+}
+
+/// The alert thresholds as the feed's `hello` carries them: seconds, `null` for a rule that
+/// is off (the flag's `0`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertSettings {
+    /// `--alert-paused`.
+    pub paused_s: Option<f64>,
+    /// `--alert-not-recording`.
+    pub not_recording_s: Option<f64>,
+    /// `--alert-not-recorded`.
+    pub not_recorded_s: Option<f64>,
+    /// `--alert-file-overdue`.
+    pub file_overdue_s: Option<f64>,
+    /// `--record-cycle`.
+    pub record_cycle_s: f64,
+    /// `--alert-short-file`.
+    pub short_file_s: Option<f64>,
+    /// `--alert-gap`.
+    pub gap_s: Option<f64>,
+    /// `--alert-silence`.
+    pub silence_s: Option<f64>,
+}
+
+impl From<&AlertConfig> for AlertSettings {
+    fn from(c: &AlertConfig) -> Self {
+        // Every field named: a new threshold does not compile until the hello carries it.
+        let AlertConfig {
+            paused,
+            not_recording,
+            not_recorded,
+            file_overdue,
+            record_cycle,
+            short_file,
+            gap,
+            silence,
+        } = c;
+        let s = |d: &Option<Duration>| d.map(|d| d.as_secs_f64());
+        AlertSettings {
+            paused_s: s(paused),
+            not_recording_s: s(not_recording),
+            not_recorded_s: s(not_recorded),
+            file_overdue_s: s(file_overdue),
+            record_cycle_s: record_cycle.as_secs_f64(),
+            short_file_s: s(short_file),
+            gap_s: s(gap),
+            silence_s: s(silence),
+        }
+    }
+}
+
+impl AlertSettings {
+    /// The thresholds; a value that is not a duration (negative, not finite) turns its rule
+    /// off, and such a record cycle is the default one.
+    pub fn to_config(&self) -> AlertConfig {
+        let d = |s: Option<f64>| s.and_then(|s| Duration::try_from_secs_f64(s).ok());
+        AlertConfig {
+            paused: d(self.paused_s),
+            not_recording: d(self.not_recording_s),
+            not_recorded: d(self.not_recorded_s),
+            file_overdue: d(self.file_overdue_s),
+            record_cycle: d(Some(self.record_cycle_s))
+                .filter(|c| !c.is_zero())
+                .unwrap_or_else(|| AlertConfig::default().record_cycle),
+            short_file: d(self.short_file_s),
+            gap: d(self.gap_s),
+            silence: d(self.silence_s),
+        }
+    }
 }
 
 /// The publishing side, shared by the sequencer and every subscriber.
@@ -798,5 +881,22 @@ mod tests {
         assert_eq!(line_seq(br#"{"seq":7,"cut"#), None);
         assert_eq!(line_seq(b"not json"), None);
         assert_eq!(line_seq(b""), None);
+    }
+
+    #[test]
+    fn alert_thresholds_survive_the_hello() {
+        let cfg = AlertConfig {
+            paused: Some(Duration::from_millis(1500)),
+            gap: None,
+            ..AlertConfig::default()
+        };
+        let json = serde_json::to_string(&AlertSettings::from(&cfg)).unwrap();
+        let back: AlertSettings = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_config(), cfg, "{json}");
+        assert!(json.contains("\"gap_s\":null"), "{json}");
+        // A hello from a receiver older than these fields reads as saying nothing.
+        let old = r#"{"version":"0.1.0","listen":"x","journal":null,"started_at":"2026-11-27T17:54:13.847Z","signature_checking":false,"last_seq":3}"#;
+        let facts: SessionFacts = serde_json::from_str(old).unwrap();
+        assert_eq!((facts.journal_id, facts.alerts), (None, None));
     }
 }

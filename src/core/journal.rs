@@ -546,6 +546,18 @@ impl LockedJournal {
         }
     }
 
+    /// The journal's identity (see [`JournalId`]), read from the file: what `--resume`
+    /// continues.
+    pub fn id(&self) -> Option<JournalId> {
+        JournalId::of(&self.file)
+    }
+
+    /// Gives the file a new identity (see [`JournalId`]): what a new journal gets, even in a
+    /// file that held another journal before (emptied in place).
+    pub fn start_id(&self) -> Option<JournalId> {
+        JournalId::start(&self.file)
+    }
+
     /// The file's length now.
     pub fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
@@ -561,6 +573,155 @@ impl LockedJournal {
         &self.path
     }
 }
+
+/// Which journal a file holds, so that a new journal at the same path is told from the one
+/// that was there before (the feed's `hello` says it, and `recmon attach` never mixes two).
+///
+/// Kept in the file's metadata, never in its lines: every reader (resume, export, report,
+/// replay, the feed, scripts with `jq`) reads a journal as one entry per line, and a journal
+/// written before ids existed reads exactly as before.
+///
+/// - A new journal gets a random id in the extended attribute `user.recmon.journal_id`
+///   (`j-` and 16 hex digits), written when it is opened, before any entry. `--resume` reads
+///   it back, so a journal keeps its id across restarts and renames, and a file emptied in
+///   place and started again with `--journal` is a new journal.
+/// - Where there is no such attribute (a journal from an older recmon, a copy made without
+///   its attributes, a file system without user attributes) the id is the file's own
+///   identity: its device, inode and creation time (`f-` and 16 hex digits of their MD5). A
+///   file deleted and created again is a new one even when it gets the same inode number.
+/// - `None` for a device (`/dev/null`), or when the system tells neither.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JournalId(pub String);
+
+impl fmt::Display for JournalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The extended attribute that holds a journal's random id.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const ID_ATTRIBUTE: &str = "user.recmon.journal_id";
+
+impl JournalId {
+    /// The identity of the journal in `file` (see [`JournalId`]).
+    pub fn of(file: &File) -> Option<JournalId> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        read_attribute(file)
+            .filter(|v| Self::well_formed(v))
+            .map(JournalId)
+            .or_else(|| Self::of_file(&meta))
+    }
+
+    /// Gives the journal in `file` a new random id, kept in its attribute; where attributes
+    /// cannot be written, the file's own identity.
+    pub fn start(file: &File) -> Option<JournalId> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let id = format!("j-{:016x}", rand::random::<u64>());
+        if write_attribute(file, &id) {
+            return Some(JournalId(id));
+        }
+        // An attribute from an earlier journal in this file is not this journal's.
+        remove_attribute(file);
+        Self::of_file(&meta)
+    }
+
+    fn well_formed(v: &str) -> bool {
+        v.len() == 18 && v.starts_with("j-") && v[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// The id made of the file's device, inode and creation time.
+    fn of_file(meta: &std::fs::Metadata) -> Option<JournalId> {
+        #[cfg(unix)]
+        {
+            use md5::{Digest, Md5};
+            use std::os::unix::fs::MetadataExt;
+            let born = meta.created().ok()?;
+            let born = born.duration_since(std::time::UNIX_EPOCH).ok()?;
+            let text = format!(
+                "{}:{}:{}.{:09}",
+                meta.dev(),
+                meta.ino(),
+                born.as_secs(),
+                born.subsec_nanos()
+            );
+            let digest = Md5::digest(text.as_bytes());
+            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            Some(JournalId(format!("f-{hex}")))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn read_attribute(file: &File) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let name = std::ffi::CString::new(ID_ATTRIBUTE).expect("no NUL in the name");
+    let mut buf = [0u8; 64];
+    // SAFETY: the fd is open for the call, the name is NUL-terminated, the buffer is as long
+    // as said.
+    let n = unsafe {
+        libc::fgetxattr(
+            file.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).ok()?;
+    std::str::from_utf8(&buf[..n]).ok().map(str::to_string)
+}
+
+#[cfg(target_os = "linux")]
+fn write_attribute(file: &File, value: &str) -> bool {
+    use std::os::fd::AsRawFd;
+    let name = std::ffi::CString::new(ID_ATTRIBUTE).expect("no NUL in the name");
+    // SAFETY: as in `read_attribute`; the value is `value.len()` bytes long.
+    let r = unsafe {
+        libc::fsetxattr(
+            file.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    r == 0
+}
+
+#[cfg(target_os = "linux")]
+fn remove_attribute(file: &File) {
+    use std::os::fd::AsRawFd;
+    let name = std::ffi::CString::new(ID_ATTRIBUTE).expect("no NUL in the name");
+    // SAFETY: as in `read_attribute`.
+    unsafe {
+        libc::fremovexattr(file.as_raw_fd(), name.as_ptr());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_attribute(_: &File) -> Option<String> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_attribute(_: &File, _: &str) -> bool {
+    false
+}
+
+#[cfg(not(target_os = "linux"))]
+fn remove_attribute(_: &File) {}
 
 /// The pid holding a `flock` on `file`, from `/proc/locks` (the kernel's own table, so it is
 /// never stale, unlike a pid file left behind by a crash). `None` off Linux or when the
@@ -1228,5 +1389,63 @@ mod tests {
             Some(55)
         );
         assert_eq!(holder_in_proc_locks(table, (0xfe, 1, 10019021)), None);
+    }
+
+    #[test]
+    fn a_journal_keeps_its_id_and_a_new_journal_at_the_same_path_gets_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let first = LockedJournal::open(&path, true).unwrap();
+        let id = first.start_id().expect("a regular file has an id");
+        drop(first);
+        // Continued (resume): the same id, also once the file has lines.
+        std::fs::write(&path, "{\"seq\":1}\n").unwrap();
+        let again = LockedJournal::open(&path, false).unwrap();
+        assert_eq!(again.id(), Some(id.clone()));
+        // Emptied in place and started again: another journal.
+        drop(again);
+        std::fs::write(&path, "").unwrap();
+        let emptied = LockedJournal::open(&path, false).unwrap();
+        let other = emptied.start_id().unwrap();
+        assert_ne!(other, id);
+        assert_eq!(emptied.id(), Some(other.clone()));
+        drop(emptied);
+        // Deleted and created again: another journal.
+        std::fs::remove_file(&path).unwrap();
+        let created = LockedJournal::open(&path, true).unwrap();
+        assert!(created.id().is_some_and(|i| i != other && i != id));
+        // A device has none.
+        let null = LockedJournal::open(Path::new("/dev/null"), false).unwrap();
+        assert_eq!(null.id(), None);
+        assert_eq!(null.start_id(), None);
+    }
+
+    #[test]
+    fn a_file_without_an_id_attribute_is_known_by_its_own_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.jsonl");
+        std::fs::write(&path, "{\"seq\":1}\n").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let Some(id) = JournalId::of_file(&meta) else {
+            // No creation time on this file system: no identity, the path decides.
+            return;
+        };
+        assert!(id.0.starts_with("f-") && id.0.len() == 18, "{id}");
+        assert_eq!(
+            JournalId::of_file(&std::fs::metadata(&path).unwrap()),
+            Some(id.clone())
+        );
+        let moved = dir.path().join("moved.jsonl");
+        std::fs::rename(&path, &moved).unwrap();
+        assert_eq!(
+            JournalId::of_file(&std::fs::metadata(&moved).unwrap()),
+            Some(id.clone())
+        );
+        std::fs::remove_file(&moved).unwrap();
+        std::fs::write(&moved, "{\"seq\":1}\n").unwrap();
+        assert_ne!(
+            JournalId::of_file(&std::fs::metadata(&moved).unwrap()),
+            Some(id)
+        );
     }
 }
