@@ -4,7 +4,10 @@
 //! - `export -o` replaces its output only when the export succeeds (the UI's `e` too);
 //! - one journal has one writer: a second recmon is refused with the first one's pid;
 //! - `--resume` refuses a file that is not a journal and leaves it byte for byte as it was;
-//! - `--journal DIR` is refused with a file name to use inside DIR;
+//! - `--journal DIR` is refused with a file name to use inside DIR; `--journal` on a file that is
+//!   not a journal is refused without suggesting `--resume` of it; an unwritable folder is named;
+//! - `export` of a file that is not a journal fails (exit 2), as `report` does;
+//! - a port in use is answered with a port that is free;
 //! - times given as strings read as the numbers they hold;
 //! - summaries count with the right plural and thousands separators; `--help` reads right.
 
@@ -542,6 +545,183 @@ fn a_directory_given_as_the_journal_is_refused_with_a_file_name_inside_it() {
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("--resume logs is a directory"), "{err}");
     assert!(names(&d.join("logs")).is_empty());
+}
+
+#[test]
+fn journal_on_a_file_that_is_not_a_journal_names_it_and_suggests_a_new_path_not_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("logs")).unwrap();
+    let notes = "my notes, not a journal\nsecond line\n";
+    std::fs::write(d.join("logs/notes.txt"), notes).unwrap();
+    let (status, err) = refused(d, &["--journal", "logs/notes.txt"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--journal logs/notes.txt is an existing file that is not a recmon journal (line 1 (byte 0) is not a journal entry"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("--resume"),
+        "resuming it would be refused too: {err}"
+    );
+    let suggested = err
+        .split("--journal logs/")
+        .nth(2)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no new path suggested: {err}"));
+    assert!(
+        suggested.starts_with("recmon-") && suggested.ends_with(".jsonl"),
+        "{suggested}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("logs/notes.txt")).unwrap(),
+        notes
+    );
+
+    // An earlier session's journal is still offered to --resume.
+    std::fs::write(d.join("old.jsonl"), journal_of_recordings(2)).unwrap();
+    let (status, err) = refused(d, &["--journal", "old.jsonl"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("Continue it with --resume old.jsonl"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_journal_folder_that_is_not_writable_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = d.join("readonly");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "--headless",
+        "--listen",
+        "127.0.0.1:0",
+        "--journal",
+        "readonly/j.jsonl",
+    ])
+    .current_dir(d)
+    .env_remove("RECMON_LISTEN")
+    .stdin(Stdio::null());
+    // root writes anywhere: the folder is unwritable to an ordinary user, so recmon runs as one.
+    if unsafe { libc::geteuid() } == 0 {
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = cmd.output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let folder = std::fs::canonicalize(&ro).unwrap();
+    assert!(
+        err.contains(&format!(
+            "cannot create the journal readonly/j.jsonl: the folder {} is not writable",
+            folder.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--no-journal"), "{err}");
+}
+
+#[test]
+fn a_port_in_use_is_answered_with_a_port_that_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    // The port asked for and the next one are both taken.
+    let (taken, next) = loop {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = a.local_addr().unwrap().port();
+        if port < 65000 {
+            if let Ok(b) = std::net::TcpListener::bind(("127.0.0.1", port + 1)) {
+                break (a, b);
+            }
+        }
+    };
+    let port = taken.local_addr().unwrap().port();
+    let out = recmon(
+        dir.path(),
+        &[
+            "--headless",
+            "--no-journal",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let suggested: u16 = err
+        .split("e.g. --listen 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|p| p.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no port suggested: {err}"));
+    assert_ne!(suggested, port, "{err}");
+    assert_ne!(suggested, port + 1, "taken too: {err}");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", suggested)).is_ok(),
+        "the suggested port {suggested} is not free"
+    );
+    drop(next);
+}
+
+// ---- 6. export refuses what is not a journal ------------------------------------------------
+
+#[test]
+fn export_of_a_file_that_is_not_a_journal_fails_with_exit_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("recordings.csv"), "seq,stream\n1,cam1\n2,cam2\n").unwrap();
+    for what in ["events", "recordings", "streams", "deliveries"] {
+        let out = recmon(
+            d,
+            &[
+                "export",
+                "recordings.csv",
+                "--what",
+                what,
+                "--format",
+                "csv",
+                "-o",
+                "out.csv",
+            ],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("recordings.csv is not a recmon journal: none of its 3 lines is a journal entry (line 1 (byte 0) is not a journal entry"),
+            "{what}: {err}"
+        );
+        assert!(!d.join("out.csv").exists(), "{what}: nothing written");
+        // To stdout: not even a CSV header.
+        let out = recmon(
+            d,
+            &[
+                "export",
+                "recordings.csv",
+                "--what",
+                what,
+                "--format",
+                "csv",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        assert!(out.stdout.is_empty(), "{what}: {}", text(&out.stdout));
+    }
+    // An empty file is an empty journal (a session that received nothing), not an error.
+    std::fs::write(d.join("empty.jsonl"), "").unwrap();
+    let out = recmon(d, &["export", "empty.jsonl"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 // ---- 13. times as strings -------------------------------------------------------------------

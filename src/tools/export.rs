@@ -1075,6 +1075,50 @@ pub fn export_session_in(
 }
 
 /// `recmon export`.
+/// Refuses a file that has lines but not one journal line (a CSV, a log, the wrong file) with
+/// exit 2, as `recmon report` does, before anything is written: exporting it would write an
+/// empty export and call it a success. Reads up to the first journal line (so a journal costs
+/// one line), keeping nothing else. A file that cannot be read is left to the export, which
+/// says so.
+fn not_a_journal(journal: &Path) -> Result<(), AppError> {
+    use crate::core::journal::{JournalReader, ReadItem};
+    let Ok(reader) = JournalReader::open(journal) else {
+        return Ok(());
+    };
+    let mut lines: u64 = 0;
+    let mut first = None;
+    for item in reader {
+        let Ok(item) = item else {
+            return Ok(());
+        };
+        match item {
+            ReadItem::Entry(_) | ReadItem::Delivery(_) => return Ok(()),
+            damaged => {
+                lines += 1;
+                if first.is_none() {
+                    first = crate::core::rebuild::problem_text(&damaged);
+                }
+            }
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(why) => Err(AppError::new(
+            2,
+            format!(
+                "{} is not a recmon journal: {} a journal entry ({}). Give the recmon-*.jsonl file of the session",
+                journal.display(),
+                if lines == 1 {
+                    "its one line is not".to_string()
+                } else {
+                    format!("none of its {} lines is", human::thousands(lines))
+                },
+                crate::util::sanitize::terminal(&why, 300)
+            ),
+        )),
+    }
+}
+
 pub fn run(args: ExportArgs) -> Result<(), AppError> {
     let time = |flag: &str, v: &Option<String>| {
         v.as_deref()
@@ -1103,6 +1147,7 @@ pub fn run(args: ExportArgs) -> Result<(), AppError> {
             ));
         }
     }
+    not_a_journal(&args.journal)?;
     let (count, dest) = match &args.output {
         Some(path) => {
             // Nothing is written to `path` unless the whole export succeeds.
