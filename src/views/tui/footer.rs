@@ -1,7 +1,7 @@
 //! The footer: the keys that matter in the current focus (from the key table), the filter
-//! being typed, and above them, wrapped over as many lines as it needs, a message such as
-//! where an export was written. On a narrow terminal key labels shorten, then the least
-//! used keys go; `? help` and `q quit` always stay.
+//! or the export folder being typed, and above them, wrapped over as many lines as it needs,
+//! a message such as where an export was written (Esc closes it). On a narrow terminal key
+//! labels shorten, then the least used keys go; `? help` and `q quit` always stay.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
