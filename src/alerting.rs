@@ -91,6 +91,8 @@ pub fn start_receiver(
             .open(p)
             .map_err(|e| tracing::warn!("alerts: cannot mark the journal {}: {e}", p.display()))
             .ok()
+            // A device given as the journal (`/dev/null`) is not marked.
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
     });
     run(shared, Some(feed), sinks, mark)
 }

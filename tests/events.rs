@@ -682,6 +682,8 @@ fn the_hello_says_which_journal_and_which_alert_thresholds_and_an_alert_is_sent_
             "0",
             "--alert-silence",
             "90s",
+            "--alert-exec",
+            "/bin/true",
         ],
     );
     let mut sub = Sse::connect(r.addr, "/api/events", &[]);
@@ -697,7 +699,7 @@ fn the_hello_says_which_journal_and_which_alert_thresholds_and_an_alert_is_sent_
     assert_eq!(alerts["silence_s"], 90.0, "{hello}");
     assert_eq!(alerts["not_recording_s"], 120.0, "the default: {hello}");
     // Where alerts are sent is never said.
-    assert!(!hello.to_string().contains("exec"), "{hello}");
+    assert!(!hello.to_string().contains("/bin/true"), "{hello}");
 
     let body = r#"{"domain":"d.example","app":"live","stream":"cam","event":"record_paused"}"#;
     assert_eq!(r.post("/cb", body).0, 200);

@@ -92,8 +92,10 @@ pub struct SessionFacts {
 }
 
 /// The alert thresholds as the feed's `hello` carries them: seconds, `null` for a rule that
-/// is off (the flag's `0`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// is off (the flag's `0`). A field a receiver does not send reads as off (a record cycle as
+/// the default one), so a hello with thresholds older or newer than these still reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AlertSettings {
     /// `--alert-paused`.
     pub paused_s: Option<f64>,
