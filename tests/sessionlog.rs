@@ -1146,3 +1146,47 @@ fn subcommands_do_not_take_monitor_flags() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_refused_callback_names_the_stream_it_could_read_on_its_line_and_in_the_export() {
+    let mut r = Recmon::start(&[]);
+    // A recording callback whose duration is not a number: 422, but its stream is plain.
+    let refused = r#"{"domain":"d.example","app":"live","stream":"cam-422","uri":"live/cam-422/1.flv","duration":"long","start_time":1,"stop_time":2}"#;
+    let (status, body) = r.post("/recmon", refused);
+    assert_eq!(status, 422, "{body}");
+    // One whose stream name is not text names nothing.
+    let nameless = r#"{"domain":"d.example","app":"live","stream":7,"event":"record_started"}"#;
+    assert_eq!(r.post("/recmon", nameless).0, 422);
+    let (_, out, _) = r.stop();
+    let line = out
+        .lines()
+        .find(|l| l.contains("#1 "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(
+            "rejected  422  -         d.example/live/cam-422  POST /recmon: field duration"
+        ),
+        "{line}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("#2 "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("rejected  422  -         -  POST"), "{line}");
+    // Still nothing applied: no stream, no recording.
+    let journal = r.journal.to_str().unwrap().to_string();
+    let streams = recmon(&["export", &journal, "--what", "streams", "--format", "json"]);
+    assert_eq!(text(&streams.stdout).trim(), "[]");
+    // The export's row names it, and --stream finds it.
+    let csv = recmon(&["export", &journal, "--format", "csv", "--stream", "cam-422"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let mut rows = csv::Reader::from_reader(csv.stdout.as_slice());
+    let header = rows.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let col = |name: &str| &rows[0][header.iter().position(|h| h == name).unwrap()];
+    assert_eq!(
+        (col("status"), col("domain"), col("app"), col("stream")),
+        ("422", "d.example", "live", "cam-422")
+    );
+}

@@ -228,6 +228,75 @@ impl std::fmt::Display for Pins {
     }
 }
 
+/// The stream a request names, read leniently: each identity field that is text, whatever is
+/// wrong elsewhere in the request. For the row of a request that was refused (a 422 for a
+/// field of the wrong type, say) but whose domain, app and stream could be read, so that it
+/// still names the stream. Never a reason to apply anything: nothing else in the request was
+/// read. `None` when a field of the stream's name is missing or not text.
+pub fn readable_stream(
+    provider: Provider,
+    method: Method,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<crate::event::StreamId> {
+    use crate::event::StreamId;
+    let pairs = |text: &str| form::parse_query(text);
+    let pick = |f: &[(String, String)], k: &str| {
+        f.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+    };
+    let json = || serde_json::from_slice::<serde_json::Value>(body).ok();
+    let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_string);
+    let id = match provider {
+        Provider::Aliyun if method == Method::Get => {
+            let f = pairs(query?);
+            StreamId {
+                domain: pick(&f, "app")?,
+                app: pick(&f, "appname")?,
+                stream: pick(&f, "id")?,
+            }
+        }
+        Provider::Aliyun => {
+            let v = json()?;
+            StreamId {
+                domain: text(&v, "domain")?,
+                app: text(&v, "app")?,
+                stream: text(&v, "stream")?,
+            }
+        }
+        Provider::Srs => {
+            let v = json()?;
+            StreamId {
+                domain: text(&v, "vhost")?,
+                app: text(&v, "app")?,
+                stream: text(&v, "stream")?,
+            }
+        }
+        Provider::Tencent => {
+            let v = json()?;
+            StreamId {
+                domain: text(&v, "app")
+                    .or_else(|| text(&v, "domain"))
+                    .unwrap_or_default(),
+                app: text(&v, "appname").unwrap_or_default(),
+                stream: text(&v, "stream_id").or_else(|| text(&v, "channel_id"))?,
+            }
+        }
+        Provider::NginxRtmp => {
+            let f = nginx_rtmp::fields(method, query, body);
+            StreamId {
+                domain: pick(&f, "tcurl")
+                    .as_deref()
+                    .and_then(nginx_rtmp::tcurl_host)
+                    .unwrap_or("-")
+                    .to_string(),
+                app: pick(&f, "app").unwrap_or_default(),
+                stream: pick(&f, "name")?,
+            }
+        }
+    };
+    (!id.stream.is_empty()).then_some(id)
+}
+
 /// Whether `provider`'s sender takes any answer but a success as "refuse (or drop) the
 /// stream", and never retries: nginx-rtmp (a non-2xx from `on_publish` drops the publisher)
 /// and SRS (anything but `code` 0 rejects the client). When recmon cannot do its part for
@@ -307,6 +376,67 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_request_still_names_the_stream_it_could_read() {
+        let name = |p, m, q, b: &str| {
+            readable_stream(p, m, q, b.as_bytes())
+                .map(|id| format!("{}/{}/{}", id.domain, id.app, id.stream))
+        };
+        let wrong_duration =
+            r#"{"domain":"d","app":"a","stream":"s","uri":"a/s/1.flv","duration":"x"}"#;
+        assert_eq!(
+            name(Provider::Aliyun, Method::Post, None, wrong_duration),
+            Some("d/a/s".into())
+        );
+        assert_eq!(
+            name(
+                Provider::Aliyun,
+                Method::Post,
+                None,
+                r#"{"domain":"d","app":"a","stream":{}}"#
+            ),
+            None,
+            "a name that is not text names nothing"
+        );
+        assert_eq!(
+            name(
+                Provider::Aliyun,
+                Method::Get,
+                Some("action=publish&app=d&appname=a&id=s&time=x"),
+                ""
+            ),
+            Some("d/a/s".into())
+        );
+        assert_eq!(
+            name(
+                Provider::Tencent,
+                Method::Post,
+                None,
+                r#"{"event_type":"x","app":"d","appname":"a","stream_id":"s"}"#
+            ),
+            Some("d/a/s".into())
+        );
+        assert_eq!(
+            name(
+                Provider::Srs,
+                Method::Post,
+                None,
+                r#"{"action":1,"vhost":"v","app":"a","stream":"s"}"#
+            ),
+            Some("v/a/s".into())
+        );
+        assert_eq!(
+            name(
+                Provider::NginxRtmp,
+                Method::Post,
+                None,
+                "call=publish&app=live&name=cam&tcurl=rtmp://h:1935/live"
+            ),
+            Some("h/live/cam".into())
+        );
+        assert_eq!(name(Provider::Aliyun, Method::Post, None, "not json"), None);
+    }
 
     #[test]
     fn going_on_is_a_success_for_nginx_rtmp_and_srs() {

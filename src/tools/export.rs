@@ -283,8 +283,21 @@ fn read_pass(
                 store.apply_state(&Request::from(entry), cb.as_ref());
             }
             if let Some(sink) = events.as_deref_mut() {
-                if filter.admits_stream(cb.as_ref().and_then(Callback::stream_id)) {
-                    if let Err(e) = sink.write(entry, cb.as_ref()) {
+                // A refused request still names the stream it could be read to name.
+                let named = match (&cb, entry.outcome) {
+                    (None, crate::event::Outcome::Rejected) if classify => {
+                        crate::providers::readable_stream(
+                            entry.provider,
+                            crate::event::Method::from_name(&entry.method),
+                            entry.query(),
+                            &entry.body_raw(),
+                        )
+                    }
+                    _ => None,
+                };
+                let id = cb.as_ref().and_then(Callback::stream_id).or(named.as_ref());
+                if filter.admits_stream(id) {
+                    if let Err(e) = sink.write(entry, cb.as_ref(), id) {
                         failed = Some(e);
                         return ControlFlow::Break(());
                     }
@@ -448,7 +461,14 @@ impl<'a> EventSink<'a> {
         matches!(self, EventSink::Csv(..))
     }
 
-    fn write(&mut self, entry: &EntryRef, cb: Option<&Callback>) -> Result<(), ExportError> {
+    /// `id`: the stream the row names (the callback's, or what a refused request could be read
+    /// to name, see [`crate::providers::readable_stream`]).
+    fn write(
+        &mut self,
+        entry: &EntryRef,
+        cb: Option<&Callback>,
+        id: Option<&StreamId>,
+    ) -> Result<(), ExportError> {
         match self {
             EventSink::Jsonl(out, n) => {
                 // The journal line itself: a filtered export is a valid journal.
@@ -459,7 +479,6 @@ impl<'a> EventSink<'a> {
             }
             EventSink::Json(_, all) => all.push(entry.to_entry()),
             EventSink::Csv(w, n) => {
-                let id = cb.and_then(Callback::stream_id);
                 let event = cb.map_or("", Callback::summary);
                 let body = entry.body_raw();
                 let body = String::from_utf8_lossy(&body);

@@ -225,6 +225,21 @@ fn push_time(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
     );
 }
 
+/// The stream a refused request's journal line names, read leniently (see
+/// [`crate::providers::readable_stream`]): a 422 for one wrong field still says whose it was.
+fn named_in_line(line: &str) -> Option<crate::event::StreamId> {
+    let crate::core::journal::Line::Request(entry) = crate::core::journal::parse_line(line).ok()?
+    else {
+        return None;
+    };
+    crate::providers::readable_stream(
+        entry.provider,
+        crate::event::Method::from_name(&entry.method),
+        entry.query(),
+        &entry.body_raw(),
+    )
+}
+
 /// One human-readable line: time, outcome, status, kind, stream, key fields.
 /// Written into one buffer (no intermediate strings): it runs once per request.
 pub fn human_line(e: &LogEntry, store: &Store) -> String {
@@ -252,13 +267,23 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
     if e.provider != crate::event::Provider::Aliyun {
         let _ = write!(line, "[{}] ", e.provider.tag());
     }
-    match e.stream.and_then(|i| store.streams().get(i as usize)) {
-        Some(s) => {
-            line.push_str(&terminal(&s.id.domain, FIELD_MAX));
+    let named;
+    let id = match e.stream.and_then(|i| store.streams().get(i as usize)) {
+        Some(s) => Some(&s.id),
+        // A refused request still names the stream it could be read to name.
+        None if e.outcome == Outcome::Rejected => {
+            named = named_in_line(&e.line);
+            named.as_ref()
+        }
+        None => None,
+    };
+    match id {
+        Some(id) => {
+            line.push_str(&terminal(&id.domain, FIELD_MAX));
             line.push('/');
-            line.push_str(&terminal(&s.id.app, FIELD_MAX));
+            line.push_str(&terminal(&id.app, FIELD_MAX));
             line.push('/');
-            line.push_str(&terminal(&s.id.stream, FIELD_MAX));
+            line.push_str(&terminal(&id.stream, FIELD_MAX));
         }
         None => line.push('-'),
     }
