@@ -235,3 +235,109 @@ fn api_is_refused_and_journaled_for_a_non_loopback_client_without_a_token() {
     let (status, body) = request(outside, "POST", "/cb", &[], STATUS_SAMPLE.as_bytes());
     assert_eq!(status, 200, "{body}");
 }
+
+/// The streams in /api/state, each as (provider, domain/app/stream, state, ingest).
+fn streams(r: &Recmon) -> Vec<(String, String, String, String)> {
+    r.state()["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let t = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            (
+                t("provider"),
+                format!("{}/{}/{}", t("domain"), t("app"), t("stream")),
+                t("state"),
+                t("ingest"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_unsigned_providers_request_never_touches_a_signed_stream() {
+    // With --auth-key, nginx-rtmp and SRS (which sign nothing) are read only on the paths
+    // pinned to them; elsewhere their shape is ApsaraVideo's, whose signature it lacks.
+    let r = Recmon::start(&["--auth-key", KEY, "--provider", "/ngx=nginx-rtmp"]);
+    let t = now();
+    let sig = signature("rec.example.com", t, KEY);
+    let started =
+        r#"{"domain":"live.example.com","app":"live","stream":"cam1","event":"record_started"}"#;
+    assert_eq!(signed(&r, "rec.example.com", t, &sig, started).0, 200);
+    let ingest = "/cb?action=publish&app=live.example.com&appname=live&id=cam1&ip=1.2.3.4";
+    let (status, _) = request(
+        r.addr,
+        "GET",
+        ingest,
+        &[
+            ("Host", "rec.example.com"),
+            ("ALI-LIVE-TIMESTAMP", &t.to_string()),
+            ("ALI-LIVE-SIGNATURE", &sig),
+        ],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let before = streams(&r);
+    assert_eq!(
+        before,
+        [(
+            "aliyun".to_string(),
+            "live.example.com/live/cam1".to_string(),
+            "started".to_string(),
+            "live".to_string()
+        )]
+    );
+
+    // The same stream's end, in nginx-rtmp's and SRS's shapes, on an unpinned path: refused
+    // as unsigned ApsaraVideo callbacks, and journaled so.
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let ngx_done =
+        "call=publish_done&app=live&name=cam1&tcurl=rtmp://live.example.com/live&addr=6.6.6.6";
+    let ngx_get = format!("/cb?{ngx_done}");
+    let srs_unpublish = r#"{"action":"on_unpublish","client_id":"x","ip":"6.6.6.6","vhost":"live.example.com","app":"live","stream":"cam1","param":""}"#;
+    let srs_headers = [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "SRS/6.0.157(Bee)"),
+    ];
+    let tries = [
+        request(r.addr, "POST", "/cb", &form, ngx_done.as_bytes()),
+        request(r.addr, "GET", &ngx_get, &[], b""),
+        request(
+            r.addr,
+            "POST",
+            "/cb",
+            &srs_headers,
+            srs_unpublish.as_bytes(),
+        ),
+        request(
+            r.addr,
+            "POST",
+            "/srs",
+            &srs_headers,
+            srs_unpublish.as_bytes(),
+        ),
+    ];
+    for (i, (status, body)) in tries.iter().enumerate() {
+        assert_eq!(*status, 403, "try {i}: {body}");
+    }
+    let lines = r.journal_lines();
+    for l in &lines[2..] {
+        assert_eq!(
+            (
+                l["status"].as_u64(),
+                l["provider"].as_str(),
+                l["auth"].as_str()
+            ),
+            (Some(403), Some("aliyun"), Some("failed")),
+            "{l}"
+        );
+    }
+    // On its pinned path nginx-rtmp is read as nginx-rtmp: its own stream, not ApsaraVideo's.
+    let (status, _) = request(r.addr, "POST", "/ngx", &form, ngx_done.as_bytes());
+    assert_eq!(status, 200);
+    let after = streams(&r);
+    assert_eq!(after[0], before[0], "the signed stream is untouched");
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[1].0, "nginx-rtmp");
+    assert_eq!(r.state()["auth_failures"], 4);
+}

@@ -304,3 +304,48 @@ fn max_conns_per_ip_refuses_at_once_with_429_and_frees_the_slot_on_close() {
         .starts_with("127.0.0.1:"));
     drop(b);
 }
+
+/// A callback with exactly `headers` header lines (Host, Connection and Content-Length among
+/// them), each a few bytes: far under the head's byte limit.
+fn with_headers(headers: usize) -> Vec<u8> {
+    let body = STATUS_SAMPLE.replace("gs_stream", &format!("h{headers}"));
+    let mut raw = String::from("POST /cb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for i in 0..headers - 3 {
+        raw.push_str(&format!("X-{i}: v\r\n"));
+    }
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    raw.into_bytes()
+}
+
+#[test]
+fn a_hundred_and_one_short_headers_get_431_and_the_server_keeps_serving() {
+    let r = Recmon::start(&[]);
+    let answer = raw_exchange(r.addr, &with_headers(100));
+    assert_eq!(
+        parse_response(&answer).unwrap().0,
+        200,
+        "100 headers: {answer}"
+    );
+    let answer = raw_exchange(r.addr, &with_headers(101));
+    assert_eq!(
+        parse_response(&answer).unwrap().0,
+        431,
+        "101 headers: {answer}"
+    );
+    assert!(
+        with_headers(101).len() < 2_000,
+        "a short head: the count is the limit"
+    );
+    // Journaled, saying which limit it was.
+    let lines = r.wait_journal_lines(2);
+    assert_eq!(lines[1]["status"], 431);
+    assert_eq!(lines[1]["outcome"], "rejected");
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("too many headers: 101 or more, and a request may have at most 100"),
+        "{error}"
+    );
+    // And the next callback is served.
+    assert_eq!(r.post("/cb", STATUS_SAMPLE).0, 200);
+    assert_eq!(r.wait_journal_lines(3)[2]["status"], 200);
+}
