@@ -53,6 +53,11 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Watch one or more running receivers from another terminal (read-only), through their
     /// /api/events feeds; several URLs make one merged view.
+    ///
+    /// Alerts are evaluated here with the receiver's thresholds, which its feed says (the
+    /// first URL's that does, with several); the --alert-* thresholds given here are for a
+    /// receiver that says none (an older recmon, or one run with --no-alerts). Where alerts
+    /// go (--alert-exec, --alert-webhook, --bell) and --no-alerts are this view's own.
     Attach(AttachArgs),
 }
 
