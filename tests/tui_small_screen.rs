@@ -441,3 +441,28 @@ fn e_asks_for_the_folder_and_esc_closes_the_message() {
     assert!(text[text.len() - 2].starts_with('╰'));
     assert!(v.popup.is_none());
 }
+
+#[test]
+fn a_refused_callback_keeps_the_stream_it_could_read_on_its_row() {
+    let mut f = studio();
+    // A 422: `duration` is text, but domain, app and stream read fine.
+    f.request(
+        390,
+        "POST",
+        "/recmon",
+        &format!(
+            r#"{{"domain":"{DOMAIN}","app":"studio","stream":"cam9","uri":"x.m3u8","duration":"long","start_time":1,"stop_time":2}}"#
+        ),
+    );
+    // Nothing of a stream can be read from this one.
+    f.request(395, "POST", "/recmon", "{junk");
+    let mut v = view();
+    let text = lines(&draw_session(&f.store, &mut v, 120, 40, now()));
+    let rows: Vec<&String> = text.iter().filter(|l| l.contains("✗ rejected")).collect();
+    assert_eq!(rows.len(), 2, "{}", text.join("\n"));
+    assert!(rows[0].contains("/studio/cam9"), "{}", rows[0]);
+    assert!(rows[0].contains(" 422 "), "{}", rows[0]);
+    assert!(!rows[1].contains("cam"), "{}", rows[1]);
+    // Shown, not applied: no stream was made for it.
+    assert!(f.store.streams().iter().all(|s| s.id.stream != "cam9"));
+}

@@ -225,21 +225,6 @@ fn push_time(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
     );
 }
 
-/// The stream a refused request's journal line names, read leniently (see
-/// [`crate::providers::readable_stream`]): a 422 for one wrong field still says whose it was.
-fn named_in_line(line: &str) -> Option<crate::event::StreamId> {
-    let crate::core::journal::Line::Request(entry) = crate::core::journal::parse_line(line).ok()?
-    else {
-        return None;
-    };
-    crate::providers::readable_stream(
-        entry.provider,
-        crate::event::Method::from_name(&entry.method),
-        entry.query(),
-        &entry.body_raw(),
-    )
-}
-
 /// One human-readable line: time, outcome, status, kind, stream, key fields.
 /// Written into one buffer (no intermediate strings): it runs once per request.
 pub fn human_line(e: &LogEntry, store: &Store) -> String {
@@ -272,7 +257,7 @@ pub fn human_line(e: &LogEntry, store: &Store) -> String {
         Some(s) => Some(&s.id),
         // A refused request still names the stream it could be read to name.
         None if e.outcome == Outcome::Rejected => {
-            named = named_in_line(&e.line);
+            named = super::named_in_line(&e.line);
             named.as_ref()
         }
         None => None,

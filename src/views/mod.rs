@@ -52,3 +52,19 @@ pub struct Notice {
     /// Shown as an error (something was wrong) rather than information.
     pub error: bool,
 }
+
+/// The stream a refused request's journal line names, read leniently (see
+/// [`crate::providers::readable_stream`]): a 422 for one wrong field still says whose it was.
+/// Views show it on the request's row (nothing is applied: the store holds no stream for it).
+pub fn named_in_line(line: &str) -> Option<crate::event::StreamId> {
+    let crate::core::journal::Line::Request(entry) = crate::core::journal::parse_line(line).ok()?
+    else {
+        return None;
+    };
+    crate::providers::readable_stream(
+        entry.provider,
+        crate::event::Method::from_name(&entry.method),
+        entry.query(),
+        &entry.body_raw(),
+    )
+}

@@ -144,6 +144,16 @@ fn request_row(e: &LogEntry, src: &Source, view: &ViewState) -> Vec<Line<'static
     let t = view.theme;
     let stream = match e.stream {
         Some(i) if (i as usize) < src.streams.len() => view.stream_label(i as usize).to_owned(),
+        // A refused callback whose stream could still be read names it (only rejected rows
+        // are read again, and only those drawn).
+        _ if e.outcome == Outcome::Rejected => crate::views::named_in_line(&e.line)
+            .map(|id| {
+                clean(
+                    &format!("{}/{}/{}", id.domain, id.app, id.stream),
+                    FIELD_MAX,
+                )
+            })
+            .unwrap_or_else(|| "-".into()),
         _ => "-".into(),
     };
     let what = match (&e.error, e.outcome) {
