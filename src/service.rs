@@ -125,7 +125,7 @@ impl SessionSummary {
             return Err(AppError::new(
                 1,
                 format!(
-                    "{} failed during the session; the requests in them were answered 503 (the provider retries) and are not in the journal",
+                    "{} failed during the session; the requests in them were answered 503 (the provider retries; nginx-rtmp and SRS, which do not, got 200 so that their streams went on) and are not in the journal",
                     count(self.journal_failures, "journal write", "journal writes")
                 ),
             ));

@@ -309,7 +309,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
             let (n, why) = store.journal_failures();
             emit(Rule::JournalFailure, None, n, &|| {
                 format!(
-                    "journal writes fail ({n} so far): callbacks are answered 503 and not recorded. {}",
+                    "journal writes fail ({n} so far): callbacks are not recorded (answered 503 so that the provider retries; nginx-rtmp and SRS, which never retry, 200 so that their streams go on). {}",
                     why.unwrap_or("")
                 )
             });
