@@ -44,9 +44,11 @@ def status(base, app, stream, event):
     return send(base, "POST", "/recmon", {"domain": DOMAIN, "app": app, "stream": stream, "event": event})
 
 
-def ingest(base, app, stream, action, ip):
+def ingest(base, app, stream, action, ip, when):
+    # `time` is the provider's clock, the one the recordings' start and stop times are on: the
+    # evening is compressed in sending, not in its times.
     q = (f"/pub?action={action}&app={DOMAIN}&appname={app}&id={stream}&ip={ip}"
-         f"&node=cdnvideocenter16011.cm3&time={int(time.time())}&usrargs=vhost%3D{DOMAIN}")
+         f"&node=cdnvideocenter16011.cm3&time={int(when)}&usrargs=vhost%3D{DOMAIN}")
     return send(base, "GET", q)
 
 
@@ -75,7 +77,7 @@ def main():
         ("sports", "match-cam-1"), ("sports", "match-cam-2"), ("sports", "backup-feed"),
     ]
     for i, (app, s) in enumerate(streams):
-        ingest(base, app, s, "publish", f"198.51.100.{20 + i}")
+        ingest(base, app, s, "publish", f"198.51.100.{20 + i}", t0 + (sum(map(ord, s)) % 30) - 2)
         time.sleep(pause)
     for app, s in streams[:4]:
         status(base, app, s, "record_started")
@@ -99,12 +101,13 @@ def main():
 
     status(base, "news", "studio-b", "record_paused")
     time.sleep(pause)
-    ingest(base, "news", "field-cam", "publish_done", "198.51.100.22")
+    # field-cam's last file stops at t0 + 24 * 360 + 26; backup-feed's at + 29.
+    ingest(base, "news", "field-cam", "publish_done", "198.51.100.22", t0 + 24 * 360 + 28)
     status(base, "news", "field-cam", "record_paused")
     status(base, "sports", "match-cam-1", "record_paused")
     time.sleep(pause)
     status(base, "sports", "match-cam-1", "record_resumed")
-    ingest(base, "sports", "backup-feed", "publish_done", "198.51.100.25")
+    ingest(base, "sports", "backup-feed", "publish_done", "198.51.100.25", t0 + 24 * 360 + 31)
 
 
     # The newest recordings, a few seconds apart, so the rate sparkline shows them.
