@@ -336,19 +336,21 @@ fn a_ten_minute_broadcast_with_one_minute_of_file_is_ten_percent_recorded() {
 
 #[test]
 fn a_broadcast_with_no_file_is_not_recorded_in_the_verdict_line_and_the_alerts() {
-    // 2026-12-04 14:00:00 UTC on the provider's clock.
-    let t = 1_796_392_800;
+    // 2027-01-15 14:00:00 UTC, on the provider's clock and (as a real one is) on recmon's:
+    // `r` is when each callback arrives.
+    let t = 1_800_021_600;
+    let r = |s: i64| 21_600 + s;
     let j = [
-        ingest(1, 0, "cam1", "publish", t),
-        ingest(2, 120, "cam2", "publish", t + 120),
-        recording(3, 1800, "cam1", 0, t, t + 1800),
-        ingest(4, 1800, "cam1", "publish_done", t + 1800),
-        ingest(5, 2100, "cam2", "publish_done", t + 2100),
-        ingest(6, 2200, "cam3", "publish", t + 2200),
-        recording(7, 2800, "cam3", 0, t + 2200, t + 2800),
-        ingest(8, 2800, "cam3", "publish_done", t + 2800),
+        ingest(1, r(0), "cam1", "publish", t),
+        ingest(2, r(120), "cam2", "publish", t + 120),
+        recording(3, r(1800), "cam1", 0, t, t + 1800),
+        ingest(4, r(1800), "cam1", "publish_done", t + 1800),
+        ingest(5, r(2100), "cam2", "publish_done", t + 2100),
+        ingest(6, r(2200), "cam3", "publish", t + 2200),
+        recording(7, r(2800), "cam3", 0, t + 2200, t + 2800),
+        ingest(8, r(2800), "cam3", "publish_done", t + 2800),
         // The journal goes on well past the grace for cam2's file.
-        ingest(9, 3000, "cam4", "publish", t + 3000),
+        ingest(9, r(3000), "cam4", "publish", t + 3000),
     ]
     .join("\n")
         + "\n";
@@ -524,4 +526,105 @@ fn tencent_live_time_is_read_from_its_event_time_not_the_arrival() {
         serde_json::json!([{"from": e + 65, "to": e + 120, "seconds": 55}]),
         "{s}"
     );
+}
+
+#[test]
+fn one_stretch_recorded_in_several_formats_counts_once() {
+    // ApsaraVideo writes flv and mp4 of the same stretch side by side: half of a 10-minute
+    // broadcast in two formats is half covered, not all of it.
+    let t = BASE;
+    let j = [
+        ingest(1, 0, "cam", "publish", t),
+        recording(2, 300, "cam", 0, t, t + 300),
+        line(
+            3,
+            301,
+            "POST",
+            "/cb",
+            "recording",
+            &format!(
+                r#"{{"domain":"d.example","app":"live","stream":"cam","uri":"live/cam/0.mp4","duration":300,"start_time":{t},"stop_time":{}}}"#,
+                t + 300
+            ),
+        ),
+        ingest(4, 600, "cam", "publish_done", t + 600),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    let b = &v["streams"][0]["broadcasts"][0];
+    assert_eq!(b["coverage"], 0.5, "{b}");
+    assert_eq!(b["recorded_s"], 600.0, "the files' own seconds: {b}");
+    assert_eq!(b["verdict"], "gaps", "{b}");
+}
+
+#[test]
+fn a_live_broadcast_whose_files_stopped_long_ago_has_a_gap_not_a_current_file() {
+    // Live for 10 h at the journal's end; its only files cover the first hour. Its current
+    // file may take a cycle (learned: 30 min) plus --alert-file-overdue (10 min); the rest
+    // is a gap, and the verdict line says so. The provider's clock is recmon's here.
+    let t = 1_800_000_000;
+    let j = [
+        ingest(1, 0, "cam", "publish", t),
+        recording(2, 1800, "cam", 0, t, t + 1800),
+        recording(3, 3600, "cam", 1, t + 1800, t + 3600),
+        ingest(4, 36_000, "other", "publish", t + 36_000),
+    ]
+    .join("\n")
+        + "\n";
+    let v = json_report(&j, &[]);
+    let b = &v["streams"][0]["broadcasts"][0];
+    assert!(b["to"].is_null(), "{b}");
+    assert_eq!(b["verdict"], "gaps", "{b}");
+    let end = t + 36_000;
+    assert_eq!(b["in_progress_s"], 2400.0, "{b}");
+    assert_eq!(
+        b["gaps"],
+        serde_json::json!([{"from": t + 3600, "to": end - 2400, "seconds": end - 2400 - t - 3600}]),
+        "{b}"
+    );
+    assert!(
+        v["verdict"].as_str().unwrap().contains("1 with gaps: cam "),
+        "{}",
+        v["verdict"]
+    );
+}
+
+#[test]
+fn hostile_provider_times_never_crash_the_report() {
+    let big = i64::MAX;
+    let j = [
+        // A `time` no date can hold, then files at the ends of i64.
+        ingest(1, 0, "cam", "publish", 99_999_999_999_999),
+        line(
+            2,
+            1,
+            "POST",
+            "/cb",
+            "recording",
+            &format!(
+                r#"{{"domain":"d.example","app":"live","stream":"cam","uri":"a.flv","duration":1e308,"start_time":{},"stop_time":{big}}}"#,
+                i64::MIN
+            ),
+        ),
+        line(
+            3,
+            2,
+            "POST",
+            "/cb",
+            "recording",
+            &format!(
+                r#"{{"domain":"d.example","app":"live","stream":"cam","uri":"b.flv","duration":-5,"start_time":{big},"stop_time":{}}}"#,
+                i64::MIN
+            ),
+        ),
+        ingest(4, 3, "cam", "publish_done", big),
+    ]
+    .join("\n")
+        + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["md", "json", "html"] {
+        let out = report_of(dir.path(), &j, format, &[]);
+        assert!(!out.is_empty(), "{format}");
+    }
 }

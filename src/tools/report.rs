@@ -363,9 +363,8 @@ impl Lives {
 }
 
 /// The live stretches of `from..to` that no file covers, longer than `limit` seconds. `files`
-/// are (start, stop), in any order. `to` is `None` while the broadcast is live: the stretch
-/// after the last file is its current file, not a gap.
-fn uncovered(from: i64, to: Option<i64>, files: &[(i64, i64)], limit: i64) -> Vec<Gap> {
+/// are (start, stop), in any order.
+fn uncovered(from: i64, to: i64, files: &[(i64, i64)], limit: i64) -> Vec<Gap> {
     let mut files = files.to_vec();
     files.sort_unstable();
     let mut gaps = Vec::new();
@@ -380,18 +379,40 @@ fn uncovered(from: i64, to: Option<i64>, files: &[(i64, i64)], limit: i64) -> Ve
     };
     let mut cursor = from;
     for (start, stop) in files {
-        if let Some(end) = to {
-            if start >= end {
-                break;
-            }
+        if start >= to {
+            break;
         }
         push(cursor, start);
         cursor = cursor.max(stop);
     }
-    if let Some(end) = to {
-        push(cursor, end);
-    }
+    push(cursor, to);
     gaps
+}
+
+/// Seconds of `from..to` that at least one file covers: the union of the files' spans, so
+/// that one stretch recorded in several formats at once (ApsaraVideo writes flv, m3u8 and mp4
+/// side by side) counts once.
+fn covered_s(from: i64, to: i64, files: &[(i64, i64)]) -> f64 {
+    let mut files: Vec<(i64, i64)> = files
+        .iter()
+        .map(|&(a, b)| (a.max(from), b.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    files.sort_unstable();
+    let (mut total, mut cursor) = (0f64, from);
+    for (a, b) in files {
+        let a = a.max(cursor);
+        if b > a {
+            total += (b as f64) - (a as f64);
+            cursor = b;
+        }
+    }
+    total
+}
+
+/// A provider's time that can be read as a date (a hostile `time` of 10^17 cannot).
+fn sane_time(t: i64) -> Option<i64> {
+    (t > 0 && DateTime::from_timestamp(t, 0).is_some()).then_some(t)
 }
 
 fn file_of(r: &crate::core::store::Recording) -> File {
@@ -411,12 +432,15 @@ fn seconds_of<'a>(files: impl Iterator<Item = &'a File>) -> f64 {
 }
 
 /// Each of a stream's broadcasts, with its files, coverage, gaps and verdict. `end` is the
-/// journal's end (arrival clock), where a broadcast still live is measured to.
+/// journal's end (arrival clock), where a broadcast still live is measured to. `owed` is how
+/// long a live broadcast's current file may take (its cycle plus `--alert-file-overdue`):
+/// the time since its newest file is its current file's up to that, and a gap beyond it.
 fn broadcasts_of(
     lives: &Lives,
     recordings: &[crate::core::store::Recording],
     end: DateTime<Utc>,
     gap_limit: i64,
+    owed: std::time::Duration,
 ) -> Vec<Broadcast> {
     lives
         .list
@@ -431,6 +455,7 @@ fn broadcasts_of(
             let spans: Vec<(i64, i64)> = files
                 .iter()
                 .filter_map(|f| Some((f.start?, f.stop?)))
+                .filter(|(a, z)| a <= z)
                 .collect();
             let files_s = seconds_of(files.iter());
             let recorded_s = if b.segments > 0 {
@@ -438,33 +463,50 @@ fn broadcasts_of(
             } else {
                 files_s
             };
+            let newest_stop = spans.iter().map(|s| s.1).max();
             // Still live: measured to the journal's end, or to its newest file where the
             // provider's clock runs ahead of the arrivals (a simulated session sent fast).
-            let until = b.to.unwrap_or_else(|| {
-                let last_stop = spans.iter().map(|s| s.1).max().unwrap_or(b.from);
-                match b.clock {
-                    Clock::Arrival => end.timestamp(),
-                    Clock::Provider => end.timestamp().max(last_stop),
-                }
-                .max(b.from)
-            });
-            let live_s = until.saturating_sub(b.from) as f64;
-            let in_progress_s = match b.to {
-                Some(_) => 0.0,
+            let until =
+                b.to.unwrap_or_else(|| {
+                    let end = end.timestamp();
+                    match b.clock {
+                        Clock::Arrival => end,
+                        Clock::Provider => end.max(newest_stop.unwrap_or(b.from)),
+                    }
+                })
+                .max(b.from);
+            let live_s = (until as f64) - (b.from as f64);
+            // What is known: all of an ended broadcast; a live one up to where its current
+            // file may still be coming.
+            let known_to = match b.to {
+                Some(to) => to,
                 None => {
-                    let newest = spans.iter().map(|s| s.1).max().unwrap_or(b.from);
-                    until.saturating_sub(newest.clamp(b.from, until)) as f64
+                    let owed = i64::try_from(owed.as_secs()).unwrap_or(i64::MAX);
+                    newest_stop
+                        .unwrap_or(b.from)
+                        .clamp(b.from, until)
+                        .max(until.saturating_sub(owed))
                 }
             };
-            let known = live_s - in_progress_s;
-            let coverage = (known > 0.0).then(|| (recorded_s / known).clamp(0.0, 1.0));
-            let gaps = uncovered(b.from, b.to, &spans, gap_limit);
-            let verdict = if b.to.is_none() {
-                Verdict::Live
-            } else if files.is_empty() && b.segments == 0 {
+            let in_progress_s = (until as f64) - (known_to as f64);
+            let known = (known_to as f64) - (b.from as f64);
+            // Files without times (one reported before any start could be derived) and an
+            // SRS stream's HLS segments count by their seconds.
+            let timeless_s = seconds_of(
+                files
+                    .iter()
+                    .filter(|f| f.start.is_none() || f.stop.is_none()),
+            );
+            let covered = (covered_s(b.from, known_to, &spans) + timeless_s)
+                .max(if b.segments > 0 { b.segment_s } else { 0.0 });
+            let coverage = (known > 0.0).then(|| (covered / known).clamp(0.0, 1.0));
+            let gaps = uncovered(b.from, known_to, &spans, gap_limit);
+            let verdict = if files.is_empty() && b.segments == 0 && b.to.is_some() {
                 Verdict::NotRecorded
             } else if !gaps.is_empty() {
                 Verdict::Gaps
+            } else if b.to.is_none() {
+                Verdict::Live
             } else {
                 Verdict::Recorded
             };
@@ -483,6 +525,9 @@ fn broadcasts_of(
         })
         .collect()
 }
+
+/// Broadcasts named per kind in the verdict line.
+const VERDICT_NAMES: usize = 5;
 
 /// `HH:MM` (UTC), with the date when the journal spans more than one day.
 fn clock_text(t: i64, with_date: bool) -> String {
@@ -513,15 +558,14 @@ fn verdict_line(streams: &[StreamReport]) -> String {
             )
         };
     }
-    let times: Vec<i64> = all
+    let days: Vec<chrono::NaiveDate> = all
         .iter()
         .flat_map(|(_, b)| [Some(b.from), b.to])
         .flatten()
+        .filter_map(|t| DateTime::from_timestamp(t, 0))
+        .map(|t| t.date_naive())
         .collect();
-    let with_date = match (times.iter().min(), times.iter().max()) {
-        (Some(a), Some(b)) => clock_text(*a, true)[..10] != clock_text(*b, true)[..10],
-        _ => false,
-    };
+    let with_date = days.iter().min() != days.iter().max();
     let when = |b: &Broadcast| {
         format!(
             "{}–{}",
@@ -543,6 +587,19 @@ fn verdict_line(streams: &[StreamReport]) -> String {
             "all recorded so far".into()
         });
     }
+    // The first few of each kind by name; the sections below list them all.
+    let listed = |names: Vec<String>| -> String {
+        let more = names.len().saturating_sub(VERDICT_NAMES);
+        let mut text = names
+            .into_iter()
+            .take(VERDICT_NAMES)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    };
     if !not_recorded.is_empty() {
         let names: Vec<String> = not_recorded
             .iter()
@@ -551,7 +608,7 @@ fn verdict_line(streams: &[StreamReport]) -> String {
         parts.push(format!(
             "{} not recorded: {}",
             not_recorded.len(),
-            names.join(", ")
+            listed(names)
         ));
     }
     if !gaps.is_empty() {
@@ -559,7 +616,7 @@ fn verdict_line(streams: &[StreamReport]) -> String {
             .iter()
             .map(|(s, b)| format!("{} {} ({})", s.stream, when(b), pct(b.coverage)))
             .collect();
-        parts.push(format!("{} with gaps: {}", gaps.len(), names.join(", ")));
+        parts.push(format!("{} with gaps: {}", gaps.len(), listed(names)));
     }
     if !live.is_empty() {
         parts.push(format!("{} live at the end", live.len()));
@@ -627,7 +684,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                 match cb {
                     Callback::Ingest(i) => {
                         // The sender's own time where it gives one, else the arrival.
-                        let (t, clock) = match i.time.filter(|t| *t > 0) {
+                        let (t, clock) = match i.time.and_then(sane_time) {
                             Some(t) => (t, Clock::Provider),
                             None => (at.timestamp(), Clock::Arrival),
                         };
@@ -676,7 +733,9 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let last_stop = files.iter().filter_map(|f| f.stop).max();
         let limit = cfg.gap.map_or(0, |g| g.as_secs() as i64);
         let stream_lives = lives.remove(&(idx as u32)).unwrap_or_default();
-        let broadcasts = broadcasts_of(&stream_lives, recordings, end, limit);
+        let owed = crate::core::alerts::learned_cycle(s, recordings, cfg.record_cycle)
+            + cfg.file_overdue.unwrap_or_default();
+        let broadcasts = broadcasts_of(&stream_lives, recordings, end, limit, owed);
         let (live_s, coverage) = if broadcasts.is_empty() {
             (None, None)
         } else {
@@ -685,7 +744,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             let known: f64 = broadcasts.iter().map(|b| b.live_s - b.in_progress_s).sum();
             let rec: f64 = broadcasts
                 .iter()
-                .map(|b| b.recorded_s.min(b.live_s - b.in_progress_s))
+                .map(|b| b.coverage.unwrap_or(0.0) * (b.live_s - b.in_progress_s))
                 .sum();
             (
                 Some(live),
@@ -1022,9 +1081,12 @@ pub fn html(r: &Report) -> String {
             hi = hi.max(b.to);
         }
     }
-    let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(1).max(lo.unwrap_or(0) + 1));
+    // In f64: the provider's times are untrusted, and i64 differences of them can overflow.
+    let lo = lo.unwrap_or(0);
+    let hi = hi.unwrap_or(1).max(lo.saturating_add(1));
     let width = 1000.0;
-    let x = |t: i64| ((t - lo) as f64 / (hi - lo) as f64 * width).clamp(0.0, width);
+    let span = (hi as f64) - (lo as f64);
+    let x = |t: i64| (((t as f64) - (lo as f64)) / span * width).clamp(0.0, width);
     for s in &r.streams {
         o.push_str(&format!(
             "<h2>{}/{}/{} · coverage {}{} · {} gaps</h2>",
