@@ -1,6 +1,7 @@
 //! The providers' real requests and documented bodies, verbatim, for the unit tests:
-//! `tests/fixtures/providers/` holds copies of `../shared/providers/captures/` (nginx-rtmp
-//! requests captured byte for byte, one file each) and `../shared/providers/samples/`.
+//! `tests/fixtures/providers/` holds `captures/` (nginx-rtmp requests captured byte for byte,
+//! one file each) and `samples/` (the providers' documented bodies); `docs/providers.md`,
+//! "Sources", says where each comes from.
 
 use std::path::{Path, PathBuf};
 

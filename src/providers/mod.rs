@@ -65,8 +65,9 @@ pub fn classify(
     }
 }
 
-/// A clearer refusal for the bodies of providers recmon does not read (documented in
-/// `../shared/PROVIDERS.md`): AWS IVS's EventBridge events, Mux and Cloudflare Stream webhooks.
+/// A clearer refusal for the bodies of providers recmon does not read (see `docs/providers.md`,
+/// "Providers recmon does not read"): AWS IVS's EventBridge events, Mux and Cloudflare Stream
+/// webhooks.
 fn unsupported(body: &[u8]) -> Option<Rejection> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let name = if v.get("source").and_then(|s| s.as_str()) == Some("aws.ivs") {

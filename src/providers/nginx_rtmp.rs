@@ -1,6 +1,6 @@
 //! nginx-rtmp (arut/nginx-rtmp-module) `on_*` notifications: a form-encoded POST, or a GET
 //! with the same fields in the query (`notify_method get`), with `call=` naming the call.
-//! See `../shared/PROVIDERS.md` §1 (captured from a real nginx-rtmp).
+//! See `docs/providers.md`, "nginx-rtmp wire format" (captured from a real nginx-rtmp).
 //!
 //! - Identity: the host of `tcurl` is the domain (nginx sends no domain), `app`, `name`.
 //! - `publish` → live, `publish_done` → offline, `record_done` → a recording file with its

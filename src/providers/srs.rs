@@ -1,5 +1,5 @@
-//! SRS `http_hooks`: a JSON POST whose `action` names the hook. See `../shared/PROVIDERS.md`
-//! §2 (from SRS's source, `srs_app_http_hooks.cpp`).
+//! SRS `http_hooks`: a JSON POST whose `action` names the hook. See `docs/providers.md`,
+//! "SRS wire format" (from SRS's source, `srs_app_http_hooks.cpp`).
 //!
 //! - Identity: `vhost` / `app` / `stream`.
 //! - `on_publish` → live, `on_unpublish` → offline, `on_play` / `on_stop` count viewers,

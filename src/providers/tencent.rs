@@ -1,5 +1,5 @@
 //! Tencent Cloud CSS (LVB) event callbacks: a JSON POST whose integer `event_type` names the
-//! event. See `../shared/PROVIDERS.md` §3 (from Tencent's documentation).
+//! event. See `docs/providers.md`, "Tencent Cloud wire format" (from Tencent's documentation).
 //!
 //! - Identity: the push domain (`app`, or `domain` in 332; the `appid` when neither is sent,
 //!   as in a real 2017 capture) / `appname` / `stream_id` (or `channel_id`).

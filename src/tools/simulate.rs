@@ -5,16 +5,17 @@
 //!   iterator of [`SimRequest`]s on a simulated clock. No I/O, no wall clock.
 //! - [`run`] paces and sends them with [`crate::tools::client`], and reports the answers.
 //!
-//! The model, per stream (see DOMAIN.md): the stream goes live, recording starts; recording is
-//! split into files every `cycle_s` (CycleDuration); pauses come at random; a pause longer
-//! than `delay_s` (DelayTime) closes the current file, a shorter one leaves it open, so that
-//! file's reported duration is shorter than its span (the provider's duration/span mismatch
-//! appears naturally); durations also carry jitter, sometimes over a second. A broadcast ends
-//! with its last file and the stream going offline. About one callback in ten is re-sent 1 to
-//! 5 times, a second apart, as the provider's retries are.
+//! The model, per stream (see `docs/providers.md`, "ApsaraVideo Live callback format"): the
+//! stream goes live, recording starts; recording is split into files every `cycle_s`
+//! (CycleDuration); pauses come at random; a pause longer than `delay_s` (DelayTime) closes
+//! the current file, a shorter one leaves it open, so that file's reported duration is shorter
+//! than its span (the provider's duration/span mismatch appears naturally); durations also
+//! carry jitter, sometimes over a second. A broadcast ends with its last file and the stream
+//! going offline. About one callback in ten is re-sent 1 to 5 times, a second apart, as the
+//! provider's retries are.
 //!
 //! Each provider ([`SimParams::provider`]) tells that story in its own wire format
-//! (`../shared/PROVIDERS.md`):
+//! (see `docs/providers.md`):
 //! - ApsaraVideo Live (`aliyun`): ingest `publish` / `publish_done` GETs, JSON status
 //!   (`record_started`, `record_paused`, `record_resumed`) and recording callbacks; retries.
 //! - nginx-rtmp: form POSTs shaped like the captured ones: `connect`, `publish`,

@@ -1,4 +1,5 @@
-//! The provider's callback signature (`NotifyReqAuth` / `NotifyAuthKey`), see DOMAIN.md:
+//! The provider's callback signature (`NotifyReqAuth` / `NotifyAuthKey`), see `docs/providers.md`,
+//! "Signature verification":
 //! `ALI-LIVE-SIGNATURE = md5hex("{host}|{ALI-LIVE-TIMESTAMP}|{key}")`, lowercase hex.
 //!
 //! One formula, used both to verify incoming callbacks and to sign what `simulate` and

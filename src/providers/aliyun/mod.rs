@@ -1,9 +1,9 @@
 //! Classification of one HTTP request into a typed callback or a typed rejection.
 //!
 //! This module is pure: no I/O, no clock, no shared state. It is the one place that knows the
-//! provider's wire format (see `../shared/seeds/000_*.txt` and DOMAIN.md), so every consumer
-//! (the live listener, resume, export, replay) classifies a request the same way, and the
-//! journal only has to keep the raw request.
+//! provider's wire format (see `docs/providers.md`, "ApsaraVideo Live callback format"), so
+//! every consumer (the live listener, resume, export, replay) classifies a request the same
+//! way, and the journal only has to keep the raw request.
 
 pub mod auth;
 
