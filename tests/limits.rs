@@ -208,14 +208,36 @@ fn a_thousand_idle_connections_from_one_address_leave_another_answered_at_once()
         took < Duration::from_millis(1500),
         "another address's callback waited {took:?} behind one address's idle connections"
     );
-    // Every refusal is journaled (rejected, 429, with the client's address) and counted.
+    // Every refusal is counted, and journaled (rejected, 429, with the client's address) in
+    // one line a second at most, each saying how many it stands for.
     let refused = 1100 - 128;
-    let lines = r.wait_journal_lines(refused + 1);
+    let folded = |l: &serde_json::Value| -> u64 {
+        let e = l["error"].as_str().unwrap_or("");
+        e.rsplit("; ")
+            .next()
+            .and_then(|t| t.strip_suffix(" refused since the previous line"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {l}"))
+    };
+    let mut lines = Vec::new();
+    let all_told = wait_until(Duration::from_secs(15), || {
+        lines = r.journal_lines();
+        lines
+            .iter()
+            .filter(|l| l["status"] == 429)
+            .map(folded)
+            .sum::<u64>()
+            == refused as u64
+    });
     let refusals: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == 429).collect();
-    assert_eq!(
-        refusals.len(),
-        refused,
-        "one journal entry per refused connection"
+    assert!(
+        all_told,
+        "the refusal lines do not add up to {refused}: {refusals:?}"
+    );
+    assert!(
+        refusals.len() < 20,
+        "{} lines for {refused} refusals within seconds: not one a second",
+        refusals.len()
     );
     for l in &refusals {
         assert_eq!(l["outcome"], "rejected");
@@ -252,12 +274,14 @@ fn a_thousand_idle_connections_from_one_address_leave_another_answered_at_once()
         )),
         "{metrics}"
     );
-    assert!(
-        metrics.contains(&format!(
-            "recmon_requests_total{{outcome=\"rejected\"}} {refused}"
-        )),
-        "{metrics}"
-    );
+    // The refusal lines are rejected requests like any (a held connection's header timeout
+    // may add its own).
+    let rejected: usize = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("recmon_requests_total{outcome=\"rejected\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(rejected >= refusals.len(), "{metrics}");
     drop(idle);
 }
 
@@ -280,6 +304,18 @@ fn max_conns_per_ip_refuses_at_once_with_429_and_frees_the_slot_on_close() {
         body.contains("too many connections from 127.0.0.1"),
         "{body}"
     );
+    // One that sends its request at once still reads its 429: the refusal reads and drops
+    // what was sent before it closes, so the close is no reset that would lose the answer.
+    for _ in 0..5 {
+        let mut d = TcpStream::connect(r.addr).unwrap();
+        d.write_all(&true_length(
+            format!("POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n{STATUS_SAMPLE}")
+                .as_bytes(),
+        ))
+        .unwrap();
+        let out = read_until_closed(&mut d, Duration::from_secs(10)).unwrap();
+        assert_eq!(parse_response(&out).map(|r| r.0), Some(429), "{out}");
+    }
     // Another address is not held back.
     let (status, _) = request_from(
         OTHER,

@@ -56,7 +56,7 @@ pub fn render(store: &Store, listener: &super::ListenerCounters) -> (String, &'s
     let refused = counter_family(
         &mut r,
         "recmon_connections_refused",
-        "Connections refused before a request was read, by reason (per_ip: over --max-conns-per-ip; each is journaled as a rejected 429)",
+        "Connections refused before a request was read, by reason (per_ip: over --max-conns-per-ip; journaled as rejected 429 lines, one a second at most, each saying how many it stands for)",
     );
     refused
         .get_or_create(&vec![("reason", "per_ip".to_string())])

@@ -119,7 +119,28 @@ struct Ctx {
     shared: Arc<SharedStore>,
     published: Published,
     counters: ListenerCounters,
+    /// Per-address refusals waiting to be journaled (see [`refuse_per_ip`]).
+    refusals: std::sync::Mutex<Refusals>,
+    /// Refused connections being closed politely (their 429 sent, their request read and
+    /// dropped): at most [`REFUSAL_DRAINS`] at a time; beyond that a refused connection is
+    /// just closed.
+    drains: Arc<Semaphore>,
 }
+
+/// Refused connections journaled so far in one line a second at most, so that one address
+/// reconnecting in a loop costs a counter, not a journal line and a task per connect.
+#[derive(Default)]
+struct Refusals {
+    /// When the newest refusal line was journaled.
+    last: Option<std::time::Instant>,
+    /// Refusals since then, not journaled yet.
+    folded: u64,
+    /// A line for them is scheduled.
+    flush_due: bool,
+}
+
+/// Refused connections closed politely at once.
+const REFUSAL_DRAINS: usize = 64;
 
 /// A response: a whole body, or the `/api/events` stream.
 type Resp = Response<Either<Full<Bytes>, EventStream>>;
@@ -193,6 +214,8 @@ pub async fn serve(
         shared,
         published,
         counters: ListenerCounters::default(),
+        refusals: std::sync::Mutex::new(Refusals::default()),
+        drains: Arc::new(Semaphore::new(REFUSAL_DRAINS)),
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -803,10 +826,15 @@ async fn handle(req: Request<Body>, remote: SocketAddr, head_bytes: usize, ctx: 
 
 /// Refuses a connection from a client over `--max-conns-per-ip`, before reading anything from
 /// it: a 429 written if the socket takes it at once (it always does: nothing was sent on it
-/// yet), the connection closed, the refusal counted and journaled (rejected, 429, with the
-/// client's address; method and path `-`, as nothing was read). Never waits: the accept loop
-/// goes on at once.
-fn refuse_per_ip(ctx: &Arc<Ctx>, stream: tokio::net::TcpStream, remote: SocketAddr) {
+/// yet), then the connection closed politely (its write side shut, what the client sent read
+/// and dropped for up to a second, so that the close is no reset that loses the 429), and the
+/// refusal counted. Never waits: the accept loop goes on at once.
+///
+/// Refusals are journaled (rejected, 429, the client's address; method and path `-`, as
+/// nothing was read) **at most one line a second**: a line says how many connections were
+/// refused since the one before (`N refused since the previous line`), so that a client
+/// reconnecting in a loop costs a counter, not a journal line and a task per connect.
+fn refuse_per_ip(ctx: &Arc<Ctx>, mut stream: tokio::net::TcpStream, remote: SocketAddr) {
     ctx.counters.refused_per_ip.fetch_add(1, Ordering::Relaxed);
     let limit = ctx.cfg.max_conns_per_ip;
     let error = format!(
@@ -819,11 +847,71 @@ fn refuse_per_ip(ctx: &Arc<Ctx>, stream: tokio::net::TcpStream, remote: SocketAd
         body.len()
     );
     let _ = stream.try_write(answer.as_bytes());
-    drop(stream);
-    let ctx = ctx.clone();
-    tokio::spawn(async move {
-        journal_broken(&ctx, remote, Rejection::new(429, error)).await;
-    });
+    if let Ok(permit) = ctx.drains.clone().try_acquire_owned() {
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _permit = permit;
+            let _ = stream.shutdown().await;
+            let mut sink = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let mut read = 0usize;
+                while read < 64 * 1024 {
+                    match stream.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => read += n,
+                    }
+                }
+            })
+            .await;
+        });
+    }
+    let now = std::time::Instant::now();
+    let journal_now = {
+        let mut r = ctx.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        r.folded += 1;
+        match r.last {
+            Some(t) if now.duration_since(t) < REFUSAL_LINE_EVERY => {
+                // Within the second: folded into a line due when it ends.
+                if r.flush_due {
+                    None
+                } else {
+                    r.flush_due = true;
+                    let wait = REFUSAL_LINE_EVERY - now.duration_since(t);
+                    let (ctx, error) = (ctx.clone(), error.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        let n = {
+                            let mut r = ctx.refusals.lock().unwrap_or_else(|e| e.into_inner());
+                            r.flush_due = false;
+                            r.last = Some(std::time::Instant::now());
+                            std::mem::take(&mut r.folded)
+                        };
+                        if n > 0 {
+                            journal_refusals(&ctx, remote, &error, n).await;
+                        }
+                    });
+                    None
+                }
+            }
+            _ => {
+                r.last = Some(now);
+                Some(std::mem::take(&mut r.folded))
+            }
+        }
+    };
+    if let Some(n) = journal_now {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { journal_refusals(&ctx, remote, &error, n).await });
+    }
+}
+
+/// At most one journal line of per-address refusals a second.
+const REFUSAL_LINE_EVERY: Duration = Duration::from_secs(1);
+
+/// The journal line of `n` refusals, the newest from `remote`.
+async fn journal_refusals(ctx: &Ctx, remote: SocketAddr, error: &str, n: u64) {
+    let text = format!("{error}; {n} refused since the previous line");
+    journal_broken(ctx, remote, Rejection::new(429, text)).await;
 }
 
 async fn journal_broken(ctx: &Ctx, remote: SocketAddr, rej: Rejection) {

@@ -1093,7 +1093,6 @@ pub fn export_session_in(
     })
 }
 
-/// `recmon export`.
 /// Refuses a file that has lines but not one journal line (a CSV, a log, the wrong file) with
 /// exit 2, as `recmon report` does, before anything is written: exporting it would write an
 /// empty export and call it a success. Reads up to the first journal line (so a journal costs
@@ -1138,6 +1137,7 @@ fn not_a_journal(journal: &Path) -> Result<(), AppError> {
     }
 }
 
+/// `recmon export`.
 pub fn run(args: ExportArgs) -> Result<(), AppError> {
     let time = |flag: &str, v: &Option<String>| {
         v.as_deref()

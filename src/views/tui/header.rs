@@ -131,7 +131,7 @@ pub fn journal_banner(failures: u64, error: &str, width: usize) -> String {
     banner(
         &[
             (
-                format!(" JOURNAL WRITE FAILED {n}: requests are answered 503 and not recorded (the provider retries) · fix: {fix}"),
+                format!(" JOURNAL WRITE FAILED {n}: callbacks are not recorded (answered 503 so the provider retries; nginx-rtmp/SRS 200) · fix: {fix}"),
                 format!(" · last error: {error} "),
             ),
             (

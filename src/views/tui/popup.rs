@@ -386,7 +386,10 @@ fn wrap_cells(cells: &[Cell], indent: usize, width: usize) -> Vec<Vec<Cell>> {
             rows.push(std::mem::replace(&mut row, pad()));
         }
         let mut rest = token;
-        while used(&row) + rest.iter().map(|c| c.2).sum::<usize>() > width {
+        // The rest's width, kept as it shrinks: summing it again for each row would make a
+        // long word cost its length squared.
+        let mut rest_w = w;
+        while used(&row) + rest_w > width {
             let room = width.saturating_sub(used(&row) + 1);
             let mut taken = 0;
             let mut n = 0;
@@ -398,6 +401,7 @@ fn wrap_cells(cells: &[Cell], indent: usize, width: usize) -> Vec<Vec<Cell>> {
             let n = n.max(1).min(rest.len());
             let style = rest[n - 1].1;
             row.extend_from_slice(&rest[..n]);
+            rest_w -= rest[..n].iter().map(|c| c.2).sum::<usize>();
             rest = &rest[n..];
             if rest.is_empty() {
                 break;
