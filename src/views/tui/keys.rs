@@ -305,7 +305,8 @@ pub const EXPORT_HELP: &[(&str, &str)] =
 /// Longest export folder typed, in characters.
 const FOLDER_MAX: usize = 4096;
 
-/// What the filter text matches, for the help popup (the README says the same).
+/// What the filter text matches, for the help popup (and docs/tui.md, through
+/// [`key_table_markdown`]).
 pub const FILTER_SYNTAX: &[(&str, &str)] = &[
     (
         "text",
@@ -325,6 +326,56 @@ pub const FILTER_SYNTAX: &[(&str, &str)] = &[
          text or #120 beside it must match too",
     ),
 ];
+
+/// The key table of `docs/tui.md` (between its `<!-- keys:begin -->` and `<!-- keys:end -->`
+/// markers), generated from [`BINDINGS`], [`MOUSE_HELP`], [`FILTER_HELP`], [`EXPORT_HELP`]
+/// and [`FILTER_SYNTAX`], the same lists the help popup and the footer are drawn from;
+/// `tests/docs.rs` fails when the page and this differ.
+pub fn key_table_markdown() -> String {
+    fn cell(text: &str) -> String {
+        text.replace('|', "\\|")
+    }
+    // "q / Ctrl-C" is two keys: each is code.
+    fn keys(label: &str) -> String {
+        let keys: Vec<String> = label
+            .split(" / ")
+            .map(|k| format!("`{}`", cell(k)))
+            .collect();
+        keys.join(" / ")
+    }
+    fn table(
+        out: &mut String,
+        head: (&str, &str),
+        rows: impl IntoIterator<Item = (String, &'static str)>,
+    ) {
+        out.push_str(&format!("| {} | {} |\n|---|---|\n", head.0, head.1));
+        for (k, what) in rows {
+            out.push_str(&format!("| {k} | {} |\n", cell(what)));
+        }
+    }
+    let mut out = String::new();
+    let bindings = BINDINGS.iter().map(|b| (keys(b.label), b.help));
+    let mouse = (MOUSE_HELP.0.to_string(), MOUSE_HELP.1);
+    table(&mut out, ("key", "what it does"), bindings.chain([mouse]));
+    out.push_str("\nWhile typing a filter (after `/`):\n\n");
+    table(
+        &mut out,
+        ("key", "what it does"),
+        FILTER_HELP.iter().map(|(k, h)| (keys(k), *h)),
+    );
+    out.push_str("\nWhile typing the export folder (after `e`):\n\n");
+    table(
+        &mut out,
+        ("key", "what it does"),
+        EXPORT_HELP.iter().map(|(k, h)| (keys(k), *h)),
+    );
+    out.push_str("\nWhat the filter matches:\n\n");
+    let syntax = FILTER_SYNTAX
+        .iter()
+        .map(|(k, h)| (format!("`{}`", cell(k)), *h));
+    table(&mut out, ("filter", "what it keeps"), syntax);
+    out
+}
 
 /// Rows moved by one mouse wheel notch.
 const WHEEL_ROWS: isize = 3;
@@ -847,6 +898,20 @@ mod tests {
             now(),
         );
         assert_eq!(v.focus, Panel::Requests);
+    }
+
+    #[test]
+    fn the_markdown_key_table_has_a_row_per_binding_and_escapes_pipes() {
+        let md = key_table_markdown();
+        for b in BINDINGS {
+            assert!(md.contains(b.help), "{} is missing", b.label);
+        }
+        assert!(md.contains("| `q` / `Ctrl-C` | quit:"));
+        assert!(md.contains(MOUSE_HELP.1));
+        for line in md.lines().filter(|l| l.starts_with('|')) {
+            let cells = line.replace("\\|", "").matches('|').count();
+            assert_eq!(cells, 3, "two cells: {line}");
+        }
     }
 
     #[test]
