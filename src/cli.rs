@@ -132,7 +132,7 @@ pub enum ExportFormat {
     Jsonl,
     /// One pretty-printed JSON array.
     Json,
-    /// CSV with a header row; columns are listed in the README.
+    /// CSV with a header row; columns are listed in docs/tools.md ("CSV").
     Csv,
 }
 
@@ -591,7 +591,7 @@ pub struct RunArgs {
     pub log_capacity: usize,
 
     /// Pass every callback on to this backend (http or https); may be given more than once,
-    /// each target with its own outbox. See "Put recmon in front of your backend" in the README.
+    /// each target with its own outbox. See docs/forwarding.md.
     #[arg(long = "forward-to", value_name = "URL")]
     pub forward_to: Vec<String>,
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The documented limit (README, Limits): request line + headers + the blank line.
+/// The documented limit (docs/operations.md, Limits): request line + headers + the blank line.
 const HEAD_LIMIT: usize = 64 * 1024;
 
 /// A request whose head is exactly `head_len` bytes, carrying the spec's status sample.
@@ -377,7 +377,7 @@ fn replay_summary_says_what_the_receiver_counted_as_duplicates() {
     );
 }
 
-/// The README (The session journal): what recmon answers itself is journaled before the
+/// docs/journal.md (What is journaled, and when): what recmon answers itself is journaled before the
 /// answer; what hyper's parser refuses on its own is journaled right after hyper's answer.
 #[test]
 fn journaled_before_the_answer_except_what_the_http_parser_refuses_itself() {

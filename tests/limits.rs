@@ -1,4 +1,4 @@
-//! Each listener limit has a flag, a documented default (README), and a test here.
+//! Each listener limit has a flag, a documented default (docs/operations.md, Limits), and a test here.
 
 mod common;
 

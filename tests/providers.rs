@@ -523,8 +523,8 @@ fn a_get_notify_with_the_publishers_unescaped_arguments_is_read_not_refused() {
 
 #[test]
 fn a_journal_from_before_the_providers_resumes_as_it_was_recorded() {
-    // recmon's own journal of the nginx-rtmp runs in ../shared/providers (written before it
-    // read nginx-rtmp): no `provider` field, nginx's requests rejected. A resume keeps each
+    // recmon's own journal of the nginx-rtmp runs (in tests/fixtures/providers/captures,
+    // written before it read nginx-rtmp): no `provider` field, nginx's requests rejected. A resume keeps each
     // line's recorded outcome; nothing is read again as another provider's.
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("old.jsonl");

@@ -501,7 +501,7 @@ fn tiny_terminal() {
     let screen = draw(&f.store, &mut v, 20, 5, at(1400));
     assert!(screen.to_string().contains("too small"));
     insta::assert_snapshot!(screen);
-    // The README promises the notice below 60×15, and the panels from there up.
+    // docs/tui.md promises the notice below 60×15, and the panels from there up.
     assert_eq!(
         (
             recmon::views::tui::MIN_WIDTH,

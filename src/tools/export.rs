@@ -370,7 +370,7 @@ fn unix_to_rfc3339(secs: Option<i64>) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// Column names of the events CSV (documented in the README).
+/// Column names of the events CSV (documented in docs/tools.md, "CSV").
 pub const EVENT_COLUMNS: [&str; 16] = [
     "seq",
     "received_at",
@@ -390,7 +390,7 @@ pub const EVENT_COLUMNS: [&str; 16] = [
     "body",
 ];
 
-/// Column names of the recordings CSV (documented in the README).
+/// Column names of the recordings CSV (documented in docs/tools.md, "CSV").
 pub const RECORDING_COLUMNS: [&str; 19] = [
     "seq",
     "received_at",
@@ -413,7 +413,7 @@ pub const RECORDING_COLUMNS: [&str; 19] = [
     "times_derived",
 ];
 
-/// Column names of the streams CSV (documented in the README).
+/// Column names of the streams CSV (documented in docs/tools.md, "CSV").
 pub const STREAM_COLUMNS: [&str; 19] = [
     "domain",
     "app",
