@@ -353,6 +353,12 @@ pub enum Outcome {
     Duplicate,
     /// Refused with a 4xx.
     Rejected,
+    /// A callback journaled and answered while `--resume` was still rebuilding the state in
+    /// the background, before the deduper could tell a retry from a new callback. The line
+    /// changes nothing: once the rebuild is done, the callback is decided in seq order and
+    /// journaled again, whole, as accepted or duplicate, with `"settles"` naming this line's
+    /// seq (see [`crate::core::rebuild`]). Every reader skips pending lines.
+    Pending,
 }
 
 impl Outcome {
@@ -362,6 +368,7 @@ impl Outcome {
             Outcome::Accepted => "accepted",
             Outcome::Duplicate => "duplicate",
             Outcome::Rejected => "rejected",
+            Outcome::Pending => "pending",
         }
     }
 }

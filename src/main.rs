@@ -103,7 +103,8 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
         simulate::demo_description(),
         service.addr
     );
-    let after_seq = service.resumed.as_ref().map_or(0, |r| r.last_seq);
+    // Where the journal ended at start (the views print only what comes after).
+    let after_seq = service.facts.last_seq;
     let view_result = if headless {
         for l in service.banner() {
             eline(&l);

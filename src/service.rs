@@ -21,8 +21,7 @@ use crate::core::journal::{
     LINE_SHAPE,
 };
 use crate::core::outbox::{ForwardMode, ForwardPlan};
-use crate::core::rebuild::rebuild_observing;
-use crate::core::sequencer::{Forwarding, Sequencer, SequencerSummary};
+use crate::core::sequencer::{Forwarding, RebuiltState, Sequencer, SequencerSummary};
 use crate::core::store::{Counters, SharedStore, Store};
 use crate::error::AppError;
 use crate::forward::recover::Recovery;
@@ -92,10 +91,21 @@ pub struct Service {
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
     alerting: Option<tokio::task::JoinHandle<()>>,
+    /// The background rebuild and what starts after it, while it runs.
+    later: Option<tokio::task::JoinHandle<Result<Option<Later>, AppError>>>,
+    /// Stops the background rebuild (shutdown).
+    cancel: Arc<std::sync::atomic::AtomicBool>,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     sequencer: Sequencer,
     sequencer_thread: JoinHandle<SequencerSummary>,
+}
+
+/// What starts once the state is whole: after the background rebuild of `--resume`.
+struct Later {
+    report: Option<ResumeReport>,
+    forwarder: Option<Forwarder>,
+    alerting: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What a session did, printed at exit.
@@ -115,6 +125,9 @@ pub struct SessionSummary {
     pub journal_path: Option<PathBuf>,
     /// Each forwarding target: name, mode, delivered, pending, failed.
     pub forward: Vec<(String, ForwardMode, u64, usize, u64)>,
+    /// How far the background rebuild of `--resume` had got when it was stopped, when it
+    /// was (the counters are then only this run's rejections).
+    pub unfinished_rebuild: Option<crate::core::rebuild::RebuildProgress>,
 }
 
 impl SessionSummary {
@@ -179,65 +192,152 @@ const PROBLEMS_SHOWN: usize = 20;
 /// Damaged lines quoted when a file is refused as not a journal.
 const REFUSAL_LINES_SHOWN: usize = 3;
 
-/// Rebuilds the store and the deduper from `path` for `--resume`, with a progress bar on a
-/// terminal, and prints what it found (damaged lines, then a count) on stderr, before any
-/// view starts. Blocking. A file that has lines but not one journal entry (a CSV, a log, the
-/// wrong file) is refused: resuming it would append journal lines to someone else's file.
-fn rebuild_for_resume(
-    path: &Path,
-    log_capacity: usize,
-    recovery: &mut Option<Recovery>,
-) -> Result<(Store, Deduper, ResumeReport), AppError> {
-    let cannot = |e: &dyn fmt::Display| {
-        AppError::new(
-            1,
-            format!(
-                "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
-                path.display()
-            ),
-        )
-    };
-    let meta = std::fs::metadata(path).map_err(|e| cannot(&e))?;
-    let size = meta.len();
+/// How long [`Service::start`] waits for a background rebuild before it returns anyway (the
+/// banner, then the views, come after it). A journal that rebuilds within it starts as it
+/// always did: its report printed first, the views on the whole state. A longer rebuild goes
+/// on behind the views, which say "rebuilding N%". Callbacks are answered from the start
+/// either way: the listener does not wait for this.
+pub const RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What `--resume` learns before the listener answers, without reading the journal: its
+/// length now (the rebuild reads that much; this receiver appends after it), the seq to
+/// continue from (read from its tail), and when the file was last written.
+struct ResumeStart {
+    path: PathBuf,
+    len: u64,
+    last_seq: u64,
+    marked: Option<chrono::DateTime<Utc>>,
+}
+
+/// Why `--resume` cannot read `path`, and what to do.
+fn cannot_resume(path: &Path, e: &dyn fmt::Display) -> AppError {
+    AppError::new(
+        1,
+        format!(
+            "cannot resume from {}: {e}. Expected an existing recmon journal; to start a new one use --journal PATH",
+            path.display()
+        ),
+    )
+}
+
+/// The part of `--resume` done before the listener answers: a file that has lines but not
+/// one journal entry (a CSV, a log, the wrong file) is refused, untouched (resuming it would
+/// append journal lines to someone else's file); it reads lines only up to the first entry,
+/// so a journal is told at once. Then the last seq, from the tail.
+fn start_resume(path: &Path) -> Result<ResumeStart, AppError> {
+    let meta = std::fs::metadata(path).map_err(|e| cannot_resume(path, &e))?;
     // Read before anything is written to the file (a cut last line gets its newline later).
     let marked = meta.modified().ok().map(chrono::DateTime::<Utc>::from);
+    let len = meta.len();
+    if let Some(lines) = lines_before_an_entry(path, len).map_err(|e| cannot_resume(path, &e))? {
+        return Err(not_a_journal(path, lines));
+    }
+    let last_seq =
+        crate::core::journal::tail_seq(path, len).map_err(|e| cannot_resume(path, &e))?;
+    Ok(ResumeStart {
+        path: path.to_path_buf(),
+        len,
+        last_seq,
+        marked,
+    })
+}
+
+/// `Some(n)` when the first `len` bytes of `path` hold `n` > 0 damaged lines and no journal
+/// line; `None` as soon as a journal line is read (or for an empty file).
+fn lines_before_an_entry(path: &Path, len: u64) -> std::io::Result<Option<u64>> {
+    let mut damaged = 0;
+    let mut reader = JournalReader::open_prefix(path, len)?;
+    while let Some(item) = reader.next_ref() {
+        match item? {
+            crate::core::journal::ItemRef::Damaged(_) => damaged += 1,
+            _ => return Ok(None),
+        }
+    }
+    Ok((damaged > 0).then_some(damaged))
+}
+
+/// What a background rebuild made, for the hand-over.
+struct Rebuild {
+    store: Store,
+    deduper: Deduper,
+    unsettled: Vec<crate::core::rebuild::Unsettled>,
+    report: ResumeReport,
+    recovery: Recovery,
+}
+
+/// Rebuilds the store and the deduper from what the journal held at start, on a thread of
+/// its own while the listener answers: the stand-in store in `shared` shows how far it got
+/// ("rebuilding N%"), and so does `bar` while start-up waits for it ([`RESUME_WAIT`]). Damaged
+/// lines, then a count, are printed on stderr (not while the terminal UI owns the screen).
+/// `None` when `cancel` stopped it (shutdown).
+fn rebuild_for_resume(
+    start: &ResumeStart,
+    log_capacity: usize,
+    shared: &SharedStore,
+    bar: &indicatif::ProgressBar,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Option<Rebuild>, AppError> {
+    let path = &start.path;
     let mut newest: Option<chrono::DateTime<Utc>> = None;
     let mut store = Store::new(log_capacity);
     let mut deduper = Deduper::default();
-    let bar = journal_bar(size, "resume");
-    let rebuilt = rebuild_observing(
+    // Read whether or not this run forwards: what the journal still owes a target that is
+    // not given now is reported.
+    let mut recovery = Recovery::default();
+    let mut shown = 0;
+    let (rebuilt, unsettled) = crate::core::rebuild::rebuild_prefix(
         path,
+        start.len,
         &mut store,
         &mut deduper,
-        |o| bar.set_position(o),
+        |read| {
+            bar.set_position(read);
+            let progress = crate::core::rebuild::RebuildProgress {
+                read,
+                total: start.len,
+            };
+            if progress.percent() != shown {
+                shown = progress.percent();
+                shared.lock().set_rebuilding(Some(progress));
+                shared.notify();
+            }
+        },
         |line, cb| {
             if let crate::core::rebuild::LineRef::Request(e) = line {
                 newest = newest.max(Some(e.received_at));
             }
-            if let Some(r) = recovery.as_mut() {
-                r.observe(line, cb);
-            }
+            recovery.observe(line, cb);
         },
+        cancel,
     )
-    .map_err(|e| cannot(&e))?;
-    bar.finish_and_clear();
-    if rebuilt.entries == 0 && !rebuilt.problems.is_empty() {
-        return Err(not_a_journal(path, rebuilt.problems.len() as u64));
+    .map_err(|e| cannot_resume(path, &e))?;
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(None);
+    }
+    if rebuilt.last_seq > start.last_seq {
+        // Only a journal whose lines are out of seq order (not one recmon wrote) gets here.
+        tracing::error!(
+            "{}: seq {} is in the journal before its last line's seq {}; new lines continue at {}, so seq numbers repeat",
+            path.display(),
+            rebuilt.last_seq,
+            start.last_seq,
+            start.last_seq + 1
+        );
     }
     let report = ResumeReport {
         journal: path.to_path_buf(),
         entries: rebuilt.entries,
-        last_seq: rebuilt.last_seq,
+        last_seq: start.last_seq,
         problems: rebuilt.problems,
-        owed: recovery.as_ref().map_or(0, Recovery::owed),
-        alive_until: newest.max(marked),
+        owed: recovery.owed(),
+        alive_until: newest.max(start.marked),
     };
     for p in report.problems.iter().take(PROBLEMS_SHOWN) {
-        eprint_line(&bar, &format!("recmon: resume: {}: {p}", path.display()));
+        eprint_line(bar, &format!("recmon: resume: {}: {p}", path.display()));
     }
     if report.problems.len() > PROBLEMS_SHOWN {
         eprint_line(
-            &bar,
+            bar,
             &format!(
                 "recmon: resume: … and {}",
                 count(
@@ -248,8 +348,13 @@ fn rebuild_for_resume(
             ),
         );
     }
-    crate::util::output::eline(&report.summary_line());
-    Ok((store, deduper, report))
+    Ok(Some(Rebuild {
+        store,
+        deduper,
+        unsettled,
+        report,
+        recovery,
+    }))
 }
 
 /// Marks as already sent the alerts that were firing when the resumed journal's last
@@ -552,56 +657,45 @@ impl Service {
             None => l.start_id(),
         });
 
+        // --resume: the refusal of a file that is not a journal and the seq to continue from
+        // come first, without reading the journal; the rebuild itself goes on in the
+        // background while the listener answers (see `crate::core::rebuild`).
+        let resume = match &resume {
+            Some(path) => Some(start_resume(path)?),
+            None => None,
+        };
+        let rebuilding = resume.as_ref().is_some_and(|r| r.len > 0);
         let forward = cfg.forward.clone();
         let async_forward = forward.as_ref().filter(|f| f.mode == ForwardMode::Async);
-        let (mut store, deduper, resumed, recovery) = match &resume {
-            Some(path) => {
-                let (path, capacity) = (path.clone(), cfg.log_capacity);
-                // Read whether or not this run forwards: what the journal still owes a target
-                // that is not given now is reported.
-                let mut recovery = Some(Recovery::default());
-                let (store, deduper, report, recovery) = tokio::task::spawn_blocking(move || {
-                    rebuild_for_resume(&path, capacity, &mut recovery)
-                        .map(|(s, d, r)| (s, d, r, recovery))
-                })
-                .await
-                .map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
-                (store, deduper, Some(report), recovery)
-            }
-            None => (Store::new(cfg.log_capacity), Deduper::default(), None, None),
-        };
         let target_names: Vec<String> = forward
             .iter()
             .flat_map(|f| f.targets.iter().map(|t| t.name.clone()))
             .collect();
-        store.retain_forward_targets(&target_names);
-        if let Some(f) = &forward {
-            for t in &f.targets {
-                store.forward_target(&t.name, f.mode);
+        // The store's settings: on the stand-in the views show during a rebuild, and on the
+        // rebuilt store.
+        let prepare = {
+            let (forward, alerts) = (forward.clone(), cfg.alerts.clone());
+            move |store: &mut Store| {
+                store.retain_forward_targets(&target_names);
+                if let Some(f) = &forward {
+                    for t in &f.targets {
+                        store.forward_target(&t.name, f.mode);
+                    }
+                }
+                if let Some(a) = &alerts {
+                    store.set_alert_config(a.clone());
+                }
             }
+        };
+        let mut store = Store::new(cfg.log_capacity);
+        prepare(&mut store);
+        if let Some(r) = resume.as_ref().filter(|_| rebuilding) {
+            store.set_rebuilding(Some(crate::core::rebuild::RebuildProgress {
+                read: 0,
+                total: r.len,
+            }));
         }
-        // What the journal owes each target given now (async), and what it owes others.
-        let async_names: Vec<String> = async_forward
-            .iter()
-            .flat_map(|f| f.targets.iter().map(|t| t.name.clone()))
-            .collect();
-        let (outbox, dropped) = recovery.unwrap_or_default().into_outbox(&async_names);
-        for (target, n) in &dropped {
-            let t = crate::util::sanitize::terminal(target, 200);
-            crate::util::output::eline(&format!(
-                "recmon: resume: {} still owed to {t} are not sent: that target is not given now (add --forward-to {t} to deliver them)",
-                count(*n, "callback", "callbacks"),
-            ));
-        }
-        let resumed = resumed.map(|mut r| {
-            r.owed = outbox.values().map(Vec::len).sum();
-            r
-        });
-        if let Some(a) = &cfg.alerts {
-            store.set_alert_config(a.clone());
-            already_paged(&mut store, resumed.as_ref().and_then(|r| r.alive_until));
-        }
-        let next_seq = resumed.as_ref().map_or(1, |r| r.last_seq + 1);
+        let next_seq = resume.as_ref().map_or(1, |r| r.last_seq + 1);
 
         let journal = match locked {
             Some(locked) => {
@@ -640,20 +734,10 @@ impl Service {
             journal,
             shared.clone(),
             feed.clone(),
-            deduper,
+            (!rebuilding).then(Deduper::default),
             next_seq,
             forwarding,
         );
-        let forwarder = match (async_forward, owed_rx, &sender) {
-            (Some(f), Some(rx), Some(sender)) => Some(crate::forward::start_async(
-                f,
-                sender.clone(),
-                sequencer.clone(),
-                rx,
-                outbox,
-            )),
-            _ => None,
-        };
         let mut server_cfg = cfg.server;
         if let Some(f) = &forward {
             // The outbox resends from the journal, so it must keep every header it forwards.
@@ -681,14 +765,7 @@ impl Service {
                 .as_ref()
                 .map(crate::core::feed::AlertSettings::from),
         };
-        let alerting = cfg.alerts.is_some().then(|| {
-            crate::alerting::start_receiver(
-                shared.clone(),
-                feed.clone(),
-                cfg.alert_sinks.clone(),
-                journal_path.as_deref(),
-            )
-        });
+        // The listener answers from here on, whatever the rebuild is doing.
         let (stop_server, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
@@ -704,7 +781,124 @@ impl Service {
             },
             std::time::Duration::from_secs(10),
         ));
-        Ok(Service {
+
+        // What needs the whole state: the forwarder (what the journal still owes), the alert
+        // engine (what was already paged), the resume report. At once without a rebuild;
+        // after the hand-over with one.
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let bar = journal_bar(resume.as_ref().map_or(0, |r| r.len), "resume");
+        let later = {
+            let (shared, feed, sequencer, cancel, bar) = (
+                shared.clone(),
+                feed.clone(),
+                sequencer.clone(),
+                cancel.clone(),
+                bar.clone(),
+            );
+            let (capacity, alerts, sinks) = (cfg.log_capacity, cfg.alerts.clone(), cfg.alert_sinks);
+            let journal_path = journal_path.clone();
+            let async_forward = async_forward.cloned();
+            tokio::spawn(async move {
+                let rebuilt = match resume {
+                    Some(start) if start.len > 0 => {
+                        let (shared, cancel, bar) = (shared.clone(), cancel.clone(), bar.clone());
+                        let done = tokio::task::spawn_blocking(move || {
+                            rebuild_for_resume(&start, capacity, &shared, &bar, &cancel)
+                        })
+                        .await
+                        .map_err(|e| AppError::new(1, format!("resume failed: {e}")))
+                        .and_then(|r| r);
+                        match done {
+                            Ok(Some(r)) => Some(r),
+                            Ok(None) => return Ok(None),
+                            Err(e) => {
+                                tracing::error!("{}", e.message);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    // An empty journal: nothing to rebuild.
+                    Some(start) => Some(Rebuild {
+                        store: Store::new(capacity),
+                        deduper: Deduper::default(),
+                        unsettled: Vec::new(),
+                        report: ResumeReport {
+                            journal: start.path,
+                            entries: 0,
+                            last_seq: start.last_seq,
+                            problems: Vec::new(),
+                            owed: 0,
+                            alive_until: start.marked,
+                        },
+                        recovery: Recovery::default(),
+                    }),
+                    None => None,
+                };
+                let (outbox, report) = match rebuilt {
+                    Some(mut r) => {
+                        prepare(&mut r.store);
+                        // What the journal owes each target given now (async), and what it
+                        // owes others.
+                        let async_names: Vec<String> = async_forward
+                            .iter()
+                            .flat_map(|f| f.targets.iter().map(|t| t.name.clone()))
+                            .collect();
+                        let (outbox, dropped) = r.recovery.into_outbox(&async_names);
+                        for (target, n) in &dropped {
+                            let t = crate::util::sanitize::terminal(target, 200);
+                            eprint_line(&bar, &format!(
+                                "recmon: resume: {} still owed to {t} are not sent: that target is not given now (add --forward-to {t} to deliver them)",
+                                count(*n, "callback", "callbacks"),
+                            ));
+                        }
+                        r.report.owed = outbox.values().map(Vec::len).sum();
+                        if alerts.is_some() {
+                            already_paged(&mut r.store, r.report.alive_until);
+                        }
+                        if rebuilding {
+                            let unsettled = r.unsettled.len();
+                            sequencer
+                                .rebuilt(RebuiltState::new(r.store, r.deduper, r.unsettled))
+                                .await
+                                .map_err(|e| AppError::new(1, format!("resume failed: {}", e.0)))?;
+                            if unsettled > 0 {
+                                tracing::info!(
+                                    "{} from a run that stopped before its rebuild was done decided now",
+                                    count(unsettled as u64, "pending callback", "pending callbacks")
+                                );
+                            }
+                        }
+                        eprint_line(&bar, &r.report.summary_line());
+                        (outbox, Some(r.report))
+                    }
+                    None => (Default::default(), None),
+                };
+                let forwarder = match (&async_forward, owed_rx, &sender) {
+                    (Some(f), Some(rx), Some(sender)) => Some(crate::forward::start_async(
+                        f,
+                        sender.clone(),
+                        sequencer.clone(),
+                        rx,
+                        outbox,
+                    )),
+                    _ => None,
+                };
+                let alerting = alerts.is_some().then(|| {
+                    crate::alerting::start_receiver(
+                        shared.clone(),
+                        feed.clone(),
+                        sinks,
+                        journal_path.as_deref(),
+                    )
+                });
+                Ok(Some(Later {
+                    report,
+                    forwarder,
+                    alerting,
+                }))
+            })
+        };
+        let mut service = Service {
             addr,
             shared,
             feed,
@@ -714,19 +908,64 @@ impl Service {
             auth,
             tencent_sign,
             pins,
-            resumed,
+            resumed: None,
             forward,
-            forwarder,
-            alerting,
+            forwarder: None,
+            alerting: None,
+            later: Some(later),
+            cancel,
             stop_server,
             server,
             sequencer,
             sequencer_thread,
-        })
+        };
+        // A short rebuild is waited for, so that its report comes before the banner and the
+        // views start on the whole state; a long one goes on behind them.
+        let waited =
+            tokio::time::timeout(RESUME_WAIT, service.later.as_mut().expect("just set")).await;
+        bar.finish_and_clear();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        if let Ok(joined) = waited {
+            service.later = None;
+            // A failed rebuild ends the start (dropping the service closes the listener):
+            // what was answered meanwhile is in the journal, pending, for the next --resume.
+            let later = joined.map_err(|e| AppError::new(1, format!("resume failed: {e}")))??;
+            service.take(later);
+        }
+        Ok(service)
     }
 
-    /// Stops accepting, finishes requests in flight, writes and fsyncs the journal.
-    pub async fn shutdown(self) -> SessionSummary {
+    /// Puts what was started after the rebuild in its place.
+    fn take(&mut self, later: Option<Later>) {
+        if let Some(l) = later {
+            self.resumed = l.report;
+            self.forwarder = l.forwarder;
+            self.alerting = l.alerting;
+        }
+    }
+
+    /// Stops accepting, finishes requests in flight, writes and fsyncs the journal. A
+    /// background rebuild still running is stopped: the callbacks journaled as pending
+    /// meanwhile are decided by the next `--resume`.
+    pub async fn shutdown(mut self) -> SessionSummary {
+        let mut unfinished = None;
+        if let Some(later) = self.later.take() {
+            unfinished = self.shared.lock().rebuilding();
+            self.cancel
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            match later.await {
+                Ok(Ok(l)) => {
+                    if l.is_some() {
+                        unfinished = None;
+                    }
+                    self.take(l);
+                }
+                Ok(Err(e)) => {
+                    crate::util::output::eline(&format!("recmon: {}", e.message));
+                }
+                Err(_) => {}
+            }
+        }
         if let Some(a) = &self.alerting {
             a.abort();
         }
@@ -760,6 +999,7 @@ impl Service {
                 .iter()
                 .map(|t| (t.name.clone(), t.mode, t.delivered, t.pending(), t.failed))
                 .collect(),
+            unfinished_rebuild: unfinished,
         }
     }
 }
@@ -894,6 +1134,12 @@ impl SessionSummary {
             },
         ]
         .into_iter()
+        .chain(s.unfinished_rebuild.map(|p| {
+            format!(
+                "recmon: stopped before the state was rebuilt from the journal ({}%): the counts above are this run's alone; the callbacks answered meanwhile are in the journal as pending, and the next --resume decides and applies them",
+                p.percent()
+            )
+        }))
         .chain(
             s.forward
                 .iter()

@@ -82,6 +82,17 @@ impl Merge {
             Line::Request(e) => e,
             Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
         };
+        if entry.outcome == Outcome::Pending {
+            // Answered while the receiver was rebuilding its state: it changes nothing, the
+            // line that settles it (decided, later in the feed) does. One source's copy keeps
+            // it as the receiver's journal has it; a merged copy, renumbered, has no place
+            // for it (an empty line, not written).
+            let line = if self.merging() { "" } else { line };
+            return Ok(Applied {
+                line: Arc::from(line),
+                outcome: Outcome::Pending,
+            });
+        }
         let cb = callback_of_ref(&entry);
         let mut req = Request::from(&entry);
         let kept: Arc<str> = if self.merging() {
@@ -188,7 +199,9 @@ fn merged_line(
     out.push_str(&source_seq.to_string());
     for (key, value) in &fields.0 {
         match key.as_str() {
-            "seq" | "source" | "source_seq" | "source_outcome" => continue,
+            // `settles` names a pending line of the source's numbering, which a merged copy
+            // does not keep.
+            "seq" | "source" | "source_seq" | "source_outcome" | "settles" => continue,
             _ => {}
         }
         out.push(',');

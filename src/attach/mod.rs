@@ -326,8 +326,10 @@ async fn run_loop(mut l: Loop) -> Summary {
                     SourceEvent::Entry { seq, line } => {
                         match l.merge.apply(&mut store, i, &line) {
                             Ok(applied) => {
-                                out.extend_from_slice(applied.line.as_bytes());
-                                out.push(b'\n');
+                                if !applied.line.is_empty() {
+                                    out.extend_from_slice(applied.line.as_bytes());
+                                    out.push(b'\n');
+                                }
                                 summary.received += 1;
                             }
                             Err(why) => {

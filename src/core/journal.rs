@@ -148,6 +148,10 @@ pub struct EntryRef<'a> {
     /// See [`JournalEntry::auth`].
     #[serde(default)]
     pub auth: Option<AuthCheck>,
+    /// On the decided copy of a callback journaled as `"outcome":"pending"` during a
+    /// background rebuild: the seq of that pending line (see [`write_settled_line`]).
+    #[serde(default)]
+    pub settles: Option<u64>,
     /// The whole line as it is in the file, without its newline.
     #[serde(skip)]
     pub line: &'a str,
@@ -365,6 +369,67 @@ pub fn write_line(buf: &mut Vec<u8>, entry: &JournalEntry, inline_body: Option<&
         buf.push(b'}');
     }
     buf.push(b'\n');
+}
+
+/// Appends the decided copy of a callback first journaled as `"outcome":"pending"` (see
+/// [`crate::event::Outcome::Pending`]): `entry` is the whole request again, with its own new
+/// seq and its outcome decided, and `"settles":PENDING_SEQ` as its last field. Readers that
+/// know nothing of pending lines read it as any request (the field is one they ignore); a
+/// rebuild reads `settles` to tell a pending line that was decided from one that was not
+/// (recmon stopped before its rebuild was done), which it decides then.
+pub fn write_settled_line(
+    buf: &mut Vec<u8>,
+    entry: &JournalEntry,
+    inline_body: Option<&str>,
+    pending_seq: u64,
+) {
+    write_line(buf, entry, inline_body);
+    debug_assert!(buf.ends_with(b"}\n"));
+    buf.truncate(buf.len() - 2);
+    buf.extend_from_slice(format!(",\"settles\":{pending_seq}}}\n").as_bytes());
+}
+
+/// The seq of the last well-formed line of the first `len` bytes of a journal, read from the
+/// end backwards (a line cut off by a crash, or damaged, is passed over): where `--resume`
+/// continues seq, found without reading the journal. One sequencer writes a journal, so seq
+/// only grows down the file. 0 when no line is well-formed.
+pub fn tail_seq(path: &Path, len: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = File::open(path)?;
+    // `region` holds the bytes from `pos` on that are still to look at: the lines after it
+    // were looked at and are not journal lines.
+    let mut region: Vec<u8> = Vec::new();
+    let mut pos = len;
+    loop {
+        let body = region.strip_suffix(b"\n").unwrap_or(&region);
+        match memchr::memrchr(b'\n', body) {
+            Some(i) => {
+                if let Some(seq) = seq_of(&body[i + 1..]) {
+                    return Ok(seq);
+                }
+                region.truncate(i + 1);
+            }
+            None if pos == 0 => return Ok(seq_of(body).unwrap_or(0)),
+            None => {
+                let start = pos.saturating_sub(CHUNK);
+                let mut chunk = vec![0u8; (pos - start) as usize];
+                file.seek(SeekFrom::Start(start))?;
+                file.read_exact(&mut chunk)?;
+                chunk.extend_from_slice(&region);
+                region = chunk;
+                pos = start;
+            }
+        }
+    }
+}
+
+/// The seq of a journal line, when it is a well-formed one (request or delivery).
+fn seq_of(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line.trim_ascii()).ok()?;
+    match parse_line(text).ok()? {
+        Line::Request(e) => Some(e.seq),
+        Line::Delivery(d) => Some(d.seq),
+    }
 }
 
 impl JournalEntry {
@@ -1012,6 +1077,16 @@ impl JournalReader<BufReader<File>> {
     }
 }
 
+impl JournalReader<BufReader<io::Take<File>>> {
+    /// Opens the first `len` bytes of a journal file for reading: what it held when
+    /// `--resume` started, while this receiver appends after them.
+    pub fn open_prefix(path: &Path, len: u64) -> io::Result<Self> {
+        let file = File::open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(Self::new(BufReader::with_capacity(1 << 20, file.take(len))))
+    }
+}
+
 impl<R: BufRead> JournalReader<R> {
     /// Reads from any buffered source.
     pub fn new(reader: R) -> Self {
@@ -1447,5 +1522,55 @@ mod tests {
             JournalId::of_file(&std::fs::metadata(&moved).unwrap()),
             Some(id)
         );
+    }
+
+    /// The seq `--resume` continues from is the last well-formed line's, found from the end
+    /// however long the lines (longer than the tail reader's chunk) and whatever damage
+    /// follows it (a cut-off line, garbage, blank lines).
+    #[test]
+    fn tail_seq_is_the_last_well_formed_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let big = format!(r#"{{"x":"{}"}}"#, "y".repeat(150_000));
+        let mut text = Vec::new();
+        for seq in 1..=3 {
+            let e = entry(seq, if seq == 2 { big.as_bytes() } else { b"{}" });
+            write_line(&mut text, &e, None);
+        }
+        let cases: Vec<(Vec<u8>, u64)> = vec![
+            (Vec::new(), 0),
+            (b"\n\n".to_vec(), 0),
+            (text.clone(), 3),
+            ([&text[..], b"{\"seq\":4,\"recei"].concat(), 3),
+            ([&text[..], b"garbage\n\n\n"].concat(), 3),
+            (text[..text.len() - 1].to_vec(), 3),
+            (
+                {
+                    let mut t = text.clone();
+                    let cut = t.len() - 30;
+                    t.truncate(cut);
+                    t
+                },
+                2,
+            ),
+            (
+                {
+                    let mut t = Vec::new();
+                    write_line(&mut t, &entry(7, big.as_bytes()), None);
+                    t.extend_from_slice(big.as_bytes());
+                    t
+                },
+                7,
+            ),
+        ];
+        for (i, (bytes, want)) in cases.into_iter().enumerate() {
+            std::fs::write(&path, &bytes).unwrap();
+            let len = bytes.len() as u64;
+            assert_eq!(tail_seq(&path, len).unwrap(), want, "case {i}");
+        }
+        // Only the first `len` bytes count (what was there when --resume started).
+        std::fs::write(&path, &text).unwrap();
+        let first = text.iter().position(|b| *b == b'\n').unwrap() as u64 + 1;
+        assert_eq!(tail_seq(&path, first).unwrap(), 1);
     }
 }

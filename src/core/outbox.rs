@@ -205,7 +205,8 @@ impl ForwardPlan {
             && match outcome {
                 Outcome::Accepted => true,
                 Outcome::Duplicate => !self.skip_duplicates,
-                Outcome::Rejected => false,
+                // Owed once decided: its settled copy carries the targets.
+                Outcome::Rejected | Outcome::Pending => false,
             }
     }
 }

@@ -57,8 +57,11 @@ fn reclassify(
 /// What reading a journal found.
 #[derive(Debug, Default)]
 pub struct Rebuilt {
-    /// Entries read (well-formed lines).
+    /// Entries read (well-formed lines; pending lines are counted apart, in `pending`).
     pub entries: u64,
+    /// Pending lines (see [`Outcome::Pending`]) passed over: each is read again, decided, in
+    /// the line that settles it.
+    pub pending: u64,
     /// The highest seq seen (new writes continue after it).
     pub last_seq: u64,
     /// Garbled or partial lines, described for the operator.
@@ -123,16 +126,38 @@ pub enum LineRef<'l, 'a> {
 
 /// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
 /// export): every well-formed line, in file order. [`Rebuilt::entries`] counts both kinds.
+///
+/// Pending lines (callbacks journaled during a background rebuild, see [`Outcome::Pending`])
+/// are passed over: each is in the journal again, decided, as the line that settles it.
 pub fn for_each_line(
     path: &Path,
+    visit: impl FnMut(LineRef) -> ControlFlow<()>,
+    progress: impl FnMut(u64),
+) -> io::Result<Rebuilt> {
+    read_lines(&mut JournalReader::open(path)?, false, visit, progress)
+}
+
+/// [`for_each_line`] on any reader; with `pending`, pending lines are visited too (as
+/// requests whose outcome is [`Outcome::Pending`]): only a rebuild wants them.
+fn read_lines<R: io::BufRead>(
+    reader: &mut JournalReader<R>,
+    pending: bool,
     mut visit: impl FnMut(LineRef) -> ControlFlow<()>,
     mut progress: impl FnMut(u64),
 ) -> io::Result<Rebuilt> {
     let mut out = Rebuilt::default();
-    let mut reader = JournalReader::open(path)?;
     let mut lines: u64 = 0;
     while let Some(item) = reader.next_ref() {
         let flow = match item? {
+            ItemRef::Entry(entry) if entry.outcome == Outcome::Pending => {
+                out.pending += 1;
+                out.last_seq = out.last_seq.max(entry.seq);
+                if pending {
+                    visit(LineRef::Request(&entry))
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }
             ItemRef::Entry(entry) => {
                 out.entries += 1;
                 out.last_seq = out.last_seq.max(entry.seq);
@@ -245,18 +270,97 @@ pub fn rebuild(
 }
 
 /// [`rebuild`], also showing every line and its classified callback to `observe` (the
-/// forwarder rebuilds its outbox from the same single read).
+/// forwarder rebuilds its outbox from the same single read). Pending lines that no line
+/// settles (recmon stopped before its rebuild was done) are decided at the end, as the next
+/// `--resume` decides them, and applied.
 pub fn rebuild_observing(
     path: &Path,
     store: &mut Store,
     deduper: &mut Deduper,
     progress: impl FnMut(u64),
-    mut observe: impl FnMut(LineRef, Option<&Callback>),
+    observe: impl FnMut(LineRef, Option<&Callback>),
 ) -> io::Result<Rebuilt> {
+    let mut reader = JournalReader::open(path)?;
+    let (rebuilt, unsettled) = rebuild_from(&mut reader, store, deduper, progress, observe, None)?;
+    for mut p in unsettled {
+        let cb = p.verdict.as_ref().ok();
+        p.entry.outcome = deduper
+            .sequence_from(p.entry.provider, &p.verdict, p.entry.received_at)
+            .outcome;
+        store.apply(&p.entry, cb, Arc::from(""));
+    }
+    Ok(rebuilt)
+}
+
+/// A callback journaled as pending that no line of the journal settles: recmon stopped before
+/// its background rebuild was done. The next `--resume` decides it after everything else in
+/// the journal, in seq order, and journals it again decided.
+#[derive(Debug)]
+pub struct Unsettled {
+    /// The pending line (its outcome [`Outcome::Pending`]), body and all.
+    pub entry: JournalEntry,
+    /// What the classifier makes of it now.
+    pub verdict: Result<Callback, crate::event::Rejection>,
+}
+
+/// How far a background rebuild has read: what the views show as "rebuilding 41%".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Bytes of the journal read.
+    pub read: u64,
+    /// Bytes to read (the journal as it was when `--resume` started).
+    pub total: u64,
+}
+
+impl RebuildProgress {
+    /// Whole percent read, 0 to 100 (100 only once everything is read).
+    pub fn percent(&self) -> u8 {
+        if self.total == 0 || self.read >= self.total {
+            return 100;
+        }
+        ((self.read as u128 * 100) / self.total as u128).min(99) as u8
+    }
+}
+
+/// What `--resume` rebuilds in the background: the store and deduper from the first `len`
+/// bytes of the journal (what it held at start; this receiver appends after them), stopping
+/// early when `cancel` is set (shutdown). Pending lines are not applied: those no line
+/// settles are returned, in seq order, for the sequencer to decide and journal again.
+pub fn rebuild_prefix(
+    path: &Path,
+    len: u64,
+    store: &mut Store,
+    deduper: &mut Deduper,
+    progress: impl FnMut(u64),
+    observe: impl FnMut(LineRef, Option<&Callback>),
+    cancel: &std::sync::atomic::AtomicBool,
+) -> io::Result<(Rebuilt, Vec<Unsettled>)> {
+    let mut reader = JournalReader::open_prefix(path, len)?;
+    rebuild_from(&mut reader, store, deduper, progress, observe, Some(cancel))
+}
+
+fn rebuild_from<R: io::BufRead>(
+    reader: &mut JournalReader<R>,
+    store: &mut Store,
+    deduper: &mut Deduper,
+    progress: impl FnMut(u64),
+    mut observe: impl FnMut(LineRef, Option<&Callback>),
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> io::Result<(Rebuilt, Vec<Unsettled>)> {
     let mut tail = Tail::new(store.log_capacity());
-    let rebuilt = for_each_line(
-        path,
+    // Pending lines by seq, until the line that settles each is read.
+    let mut pending: std::collections::BTreeMap<u64, JournalEntry> = Default::default();
+    let mut lines: u32 = 0;
+    let rebuilt = read_lines(
+        reader,
+        true,
         |line| {
+            lines = lines.wrapping_add(1);
+            if lines.is_multiple_of(4096)
+                && cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return ControlFlow::Break(());
+            }
             let entry = match line {
                 LineRef::Request(e) => e,
                 LineRef::Delivery(d, _) => {
@@ -266,6 +370,13 @@ pub fn rebuild_observing(
                     return ControlFlow::Continue(());
                 }
             };
+            if entry.outcome == Outcome::Pending {
+                pending.insert(entry.seq, entry.to_entry());
+                return ControlFlow::Continue(());
+            }
+            if let Some(of) = entry.settles {
+                pending.remove(&of);
+            }
             let cb = callback_of_ref(entry);
             observe(line, cb.as_ref());
             if entry.outcome == Outcome::Accepted {
@@ -311,7 +422,20 @@ pub fn rebuild_observing(
         });
         store.push_log(&req, cb.as_ref(), stream, line);
     }
-    Ok(rebuilt)
+    let unsettled = pending
+        .into_values()
+        .map(|entry| {
+            let verdict = crate::providers::classify(
+                entry.provider,
+                Method::from_name(&entry.method),
+                entry.query(),
+                &entry.body_raw(),
+            )
+            .0;
+            Unsettled { entry, verdict }
+        })
+        .collect();
+    Ok((rebuilt, unsettled))
 }
 
 #[cfg(test)]

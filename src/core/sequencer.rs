@@ -25,10 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::dedup::{Decision, Deduper};
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::journal::{
-    encode_body, write_line, EncodedBody, FsyncPolicy, JournalEntry, JournalFile, Truncation,
+    encode_body, write_line, write_settled_line, EncodedBody, FsyncPolicy, JournalEntry,
+    JournalFile, Truncation,
 };
 use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan, ForwardedRequest, Owed};
-use crate::core::store::SharedStore;
+use crate::core::rebuild::Unsettled;
+use crate::core::store::{SharedStore, Store};
 use crate::event::Provider;
 use crate::event::{AuthCheck, Outcome};
 use crate::event::{Callback, Rejection};
@@ -68,6 +70,8 @@ pub struct Incoming {
 enum Item {
     Request(Incoming),
     Delivery(Delivery, DateTime<Utc>),
+    /// The background rebuild is done (see [`Sequencer::rebuilt`]).
+    Rebuilt(Box<RebuiltState>),
 }
 
 struct Submission {
@@ -120,15 +124,21 @@ impl Sequencer {
     /// Starts the sequencer thread. `next_seq` is 1 for a new journal, or the journal's last
     /// seq + 1 when resuming. Dropping every [`Sequencer`] clone stops the thread after it has
     /// written and synced everything it was given.
+    ///
+    /// `deduper` is `None` while `--resume` rebuilds the state in the background: until the
+    /// rebuild is handed over with [`Sequencer::rebuilt`], requests are journaled and answered
+    /// at once, callbacks as `"outcome":"pending"`, and nothing is applied to `shared` (the
+    /// views' stand-in) or published on the feed; then all of it is, in seq order.
     pub fn start(
         journal: Option<JournalFile>,
         shared: Arc<SharedStore>,
         feed: Arc<Feed>,
-        deduper: Deduper,
+        deduper: Option<Deduper>,
         next_seq: u64,
         forwarding: Option<Forwarding>,
     ) -> (Sequencer, JoinHandle<SequencerSummary>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let held = Arc::new(std::sync::Mutex::new(deduper.is_none().then(Vec::new)));
         let handle = std::thread::Builder::new()
             .name("recmon-sequencer".into())
             .spawn(move || {
@@ -136,11 +146,21 @@ impl Sequencer {
                     shared,
                     feed,
                     forwarding,
+                    held,
                 };
                 run(rx, journal, committer, deduper, next_seq)
             })
             .expect("spawn sequencer thread");
         (Sequencer { tx }, handle)
+    }
+
+    /// Hands over the store and deduper rebuilt in the background, and waits until every
+    /// pending callback is decided, journaled again settled, and applied, and the rebuilt
+    /// store has replaced the stand-in (see [`Sequencer::start`]).
+    pub async fn rebuilt(&self, state: RebuiltState) -> Result<(), JournalFailed> {
+        self.submit_item(Item::Rebuilt(Box::new(state)))
+            .await
+            .map(|_| ())
     }
 
     /// Hands a request to the sequencer and waits until it is journaled.
@@ -188,14 +208,19 @@ fn run(
     mut rx: mpsc::Receiver<Option<Submission>>,
     mut journal: Option<JournalFile>,
     committer: Committer,
-    mut deduper: Deduper,
+    deduper: Option<Deduper>,
     mut next_seq: u64,
 ) -> SequencerSummary {
     let mut summary = SequencerSummary::default();
     let mut batch: Vec<Submission> = Vec::with_capacity(MAX_BATCH);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut staged: Vec<(Staged, std::ops::Range<usize>, Ack)> = Vec::new();
+    let mut staged: Vec<Written> = Vec::new();
     let mut undos = Vec::new();
+    let mut state = Deciding {
+        deduper,
+        pending: Vec::new(),
+        retry: None,
+    };
     // Set when an fsync failed: the file can no longer be trusted to hold what was written,
     // so every later request is answered 503 until recmon is restarted.
     let poisoned = Arc::new(AtomicBool::new(false));
@@ -218,9 +243,14 @@ fn run(
 
     let mut stopping = false;
     while !stopping {
-        match rx.blocking_recv() {
-            Some(Some(first)) => batch.push(first),
-            Some(None) | None => break,
+        // A settlement whose write failed goes first in the next batch (see `Deciding`).
+        if let Some(again) = state.retry.take() {
+            batch.push(again);
+        } else {
+            match rx.blocking_recv() {
+                Some(Some(first)) => batch.push(first),
+                Some(None) | None => break,
+            }
         }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -236,62 +266,18 @@ fn run(
         buf.clear();
         staged.clear();
         undos.clear();
-        for Submission { item, .. } in batch.iter_mut() {
-            let seq = next_seq;
-            next_seq += 1;
-            let sub = match item {
-                Item::Request(sub) => sub,
-                Item::Delivery(delivery, at) => {
-                    let line = DeliveryLine {
-                        seq,
-                        received_at: *at,
-                        delivery: delivery.clone(),
-                    };
-                    let start = buf.len();
-                    serde_json::to_writer(&mut buf, &line).expect("a delivery line serializes");
-                    let end = buf.len();
-                    buf.push(b'\n');
-                    staged.push((
-                        Staged::Delivery(line),
-                        start..end,
-                        Ack {
-                            seq,
-                            outcome: Outcome::Accepted,
-                            status: 200,
-                        },
-                    ));
-                    continue;
-                }
-            };
-            let Decision {
-                outcome,
-                status,
-                error,
-                undo,
-            } = deduper.sequence_from(sub.provider, &sub.verdict, sub.received_at);
-            undos.extend(undo);
-            // The body stays with the request (a cheap Bytes handle) while the entry borrows
-            // its encoding.
-            let body = sub.body.clone();
-            let enc = encode_body(&body, sub.body_is_json);
-            let mut entry = build_entry(sub, seq, outcome, status, error, &enc);
-            if let Some(f) = &committer.forwarding {
-                if f.plan.owes(outcome) {
-                    entry.forward = f.plan.targets.clone();
-                }
-            }
-            let start = buf.len();
-            write_line(&mut buf, &entry, enc.inline);
-            let end = buf.len() - 1;
-            staged.push((
-                Staged::Request(entry),
-                start..end,
-                Ack {
-                    seq,
-                    outcome,
-                    status,
-                },
-            ));
+        let pending_before = state.pending.len();
+        for Submission { item, ack } in batch.drain(..) {
+            stage(
+                item,
+                ack,
+                &mut state,
+                &committer,
+                &mut next_seq,
+                &mut buf,
+                &mut staged,
+                &mut undos,
+            );
         }
 
         let written = if poisoned.load(Ordering::SeqCst) {
@@ -306,11 +292,13 @@ fn run(
         };
         match written {
             Ok(()) => {
-                summary.lines_written += batch.len() as u64;
+                summary.lines_written += staged
+                    .iter()
+                    .filter(|w| !matches!(w.staged, Staged::Settle(_)))
+                    .count() as u64;
                 summary.batches += 1;
                 let done = WrittenBatch {
-                    subs: std::mem::take(&mut batch),
-                    staged: std::mem::take(&mut staged),
+                    written: std::mem::take(&mut staged),
                     buf: std::mem::replace(&mut buf, Vec::with_capacity(1 << 16)),
                 };
                 match &syncer {
@@ -318,7 +306,7 @@ fn run(
                     // goes on writing the next batches.
                     Some((tx, _)) => {
                         if let Err(failed) = tx.send(done) {
-                            fail_batch(failed.0.subs, "the journal syncer stopped");
+                            fail_batch(failed.0.written, "the journal syncer stopped");
                         }
                     }
                     None => committer.commit(done),
@@ -334,15 +322,22 @@ fn run(
                 );
                 tracing::error!(
                     "{msg}; {} answered 503",
-                    crate::util::human::count(batch.len() as u64, "request", "requests")
+                    crate::util::human::count(
+                        staged.iter().filter(|w| w.reply.is_some()).count() as u64,
+                        "request",
+                        "requests"
+                    )
                 );
                 while let Some(u) = undos.pop() {
-                    deduper.undo(u);
+                    if let Some(d) = state.deduper.as_mut() {
+                        d.undo(u);
+                    }
                 }
+                state.pending.truncate(pending_before);
+                state.take_back_settlement(&mut staged, pending_before);
                 committer.shared.lock().note_journal_failure(msg.clone());
                 committer.shared.notify();
-                fail_batch(std::mem::take(&mut batch), &msg);
-                staged.clear();
+                fail_batch(std::mem::take(&mut staged), &msg);
             }
         }
     }
@@ -365,18 +360,311 @@ fn run(
     summary
 }
 
+/// What decides outcomes on the sequencer thread.
+///
+/// While `--resume` rebuilds the state in the background there is no deduper yet (it is
+/// rebuilt with the store): a callback is journaled as `"outcome":"pending"`, answered 200 at
+/// once, and kept in `pending`. When the rebuild is handed over ([`Sequencer::rebuilt`]), the
+/// rebuilt deduper decides, in seq order, first the journal's own pending lines that nothing
+/// settled (an earlier run stopped mid-rebuild), then this run's; each is journaled again,
+/// decided, with `"settles"` naming its pending line, in the same batch as the hand-over,
+/// before any later request is decided. So every callback is decided in arrival order by the
+/// same rules as on a receiver that never stopped, and a later rebuild of the journal decides
+/// the same.
+struct Deciding {
+    deduper: Option<Deduper>,
+    /// This run's pending callbacks, in seq order.
+    pending: Vec<PendingReq>,
+    /// A hand-over whose batch could not be written: tried again first in the next batch
+    /// (meanwhile callbacks stay pending).
+    retry: Option<Submission>,
+}
+
+impl Deciding {
+    /// After a failed write (its decisions already undone): a hand-over in the batch is
+    /// taken back, to be tried again first in the next batch. The deduper goes back with it;
+    /// the pending callbacks it decided go back too, but for those of this very batch, which
+    /// are not in the journal (they were answered 503). `kept` is how many of this run's
+    /// pending callbacks came before the batch.
+    fn take_back_settlement(&mut self, staged: &mut Vec<Written>, kept: usize) {
+        let Some(at) = staged
+            .iter()
+            .position(|w| matches!(w.staged, Staged::Settle(_)))
+        else {
+            return;
+        };
+        let w = staged.remove(at);
+        let (Staged::Settle(mut handed), Some(reply)) = (w.staged, w.reply) else {
+            unreachable!("a hand-over is staged with its reply");
+        };
+        handed.deduper = self.deduper.take().unwrap_or_default();
+        handed.todo.truncate(handed.given + kept);
+        self.pending.clear();
+        // The settled copies were staged after the hand-over: they are nobody's to answer.
+        staged.retain(|w| w.reply.is_some());
+        self.retry = Some(Submission {
+            item: Item::Rebuilt(handed),
+            ack: reply,
+        });
+    }
+}
+
+/// A callback journaled as pending, kept whole until it is decided.
+struct PendingReq {
+    /// The pending line's entry (its seq is the pending line's).
+    entry: JournalEntry,
+    body: bytes::Bytes,
+    verdict: Result<Callback, Rejection>,
+    body_is_json: bool,
+}
+
+impl From<Unsettled> for PendingReq {
+    fn from(u: Unsettled) -> Self {
+        let mut entry = u.entry;
+        let body_is_json = entry.body.is_some();
+        let body = bytes::Bytes::from(entry.body_raw());
+        entry.body = None;
+        PendingReq {
+            entry,
+            body,
+            verdict: u.verdict,
+            body_is_json,
+        }
+    }
+}
+
+/// Stages one submission: its seq, its outcome, its line in `buf`.
+#[allow(clippy::too_many_arguments)]
+fn stage(
+    item: Item,
+    ack: oneshot::Sender<Result<Ack, JournalFailed>>,
+    state: &mut Deciding,
+    committer: &Committer,
+    next_seq: &mut u64,
+    buf: &mut Vec<u8>,
+    staged: &mut Vec<Written>,
+    undos: &mut Vec<crate::core::dedup::Undo>,
+) {
+    let mut sub = match item {
+        Item::Request(sub) => sub,
+        Item::Delivery(delivery, at) => {
+            let seq = *next_seq;
+            *next_seq += 1;
+            let line = DeliveryLine {
+                seq,
+                received_at: at,
+                delivery,
+            };
+            let start = buf.len();
+            serde_json::to_writer(&mut *buf, &line).expect("a delivery line serializes");
+            let end = buf.len();
+            buf.push(b'\n');
+            staged.push(Written {
+                item: None,
+                staged: Staged::Delivery(line),
+                range: start..end,
+                ack: Ack {
+                    seq,
+                    outcome: Outcome::Accepted,
+                    status: 200,
+                },
+                reply: Some(ack),
+            });
+            return;
+        }
+        Item::Rebuilt(handed) => {
+            return settle(handed, ack, state, committer, next_seq, buf, staged, undos)
+        }
+    };
+    let seq = *next_seq;
+    *next_seq += 1;
+    let Decision {
+        outcome,
+        status,
+        error,
+        undo,
+    } = match (&mut state.deduper, &sub.verdict) {
+        (Some(d), verdict) => d.sequence_from(sub.provider, verdict, sub.received_at),
+        // Rebuilding: a callback waits for the deduper; a rejection needs none.
+        (None, Ok(_)) => Decision {
+            outcome: Outcome::Pending,
+            status: 200,
+            error: None,
+            undo: None,
+        },
+        (None, verdict) => Deduper::default().sequence_from(sub.provider, verdict, sub.received_at),
+    };
+    undos.extend(undo);
+    // The body stays with the request (a cheap Bytes handle) while the entry borrows
+    // its encoding.
+    let body = sub.body.clone();
+    let enc = encode_body(&body, sub.body_is_json);
+    let mut entry = build_entry(&mut sub, seq, outcome, status, error, &enc);
+    if let Some(f) = &committer.forwarding {
+        if f.plan.owes(outcome) {
+            entry.forward = f.plan.targets.clone();
+        }
+    }
+    if outcome == Outcome::Pending {
+        state.pending.push(PendingReq {
+            entry: entry.clone(),
+            body: body.clone(),
+            verdict: sub.verdict.clone(),
+            body_is_json: sub.body_is_json,
+        });
+    }
+    let start = buf.len();
+    write_line(buf, &entry, enc.inline);
+    let end = buf.len() - 1;
+    staged.push(Written {
+        item: Some(sub),
+        staged: Staged::Request(entry),
+        range: start..end,
+        ack: Ack {
+            seq,
+            outcome,
+            status,
+        },
+        reply: Some(ack),
+    });
+}
+
+/// The hand-over of a background rebuild: the deduper is installed, and every pending
+/// callback is decided and staged again, settled (see [`Deciding`]), after the marker that
+/// swaps the rebuilt store in when the batch is committed.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    mut handed: Box<RebuiltState>,
+    ack: oneshot::Sender<Result<Ack, JournalFailed>>,
+    state: &mut Deciding,
+    committer: &Committer,
+    next_seq: &mut u64,
+    buf: &mut Vec<u8>,
+    staged: &mut Vec<Written>,
+    undos: &mut Vec<crate::core::dedup::Undo>,
+) {
+    let mut deduper = std::mem::take(&mut handed.deduper);
+    handed.given = handed.todo.len();
+    handed.todo.append(&mut state.pending);
+    let mut copies = Vec::with_capacity(handed.todo.len());
+    for p in &handed.todo {
+        let seq = *next_seq;
+        *next_seq += 1;
+        let decision = deduper.sequence_from(p.entry.provider, &p.verdict, p.entry.received_at);
+        undos.extend(decision.undo);
+        let mut entry = p.entry.clone();
+        entry.seq = seq;
+        entry.outcome = decision.outcome;
+        entry.error = decision.error;
+        entry.forward.clear();
+        if let Some(f) = &committer.forwarding {
+            if f.plan.owes(decision.outcome) {
+                entry.forward = f.plan.targets.clone();
+            }
+        }
+        let enc = encode_body(&p.body, p.body_is_json);
+        entry.body = None;
+        entry.body_text = enc.body_text.clone();
+        entry.body_base64 = enc.body_base64.clone();
+        let start = buf.len();
+        write_settled_line(buf, &entry, enc.inline, p.entry.seq);
+        let end = buf.len() - 1;
+        copies.push(Written {
+            item: Some(Incoming {
+                provider: p.entry.provider,
+                received_at: p.entry.received_at,
+                remote: String::new(),
+                method: String::new(),
+                path: String::new(),
+                headers: BTreeMap::new(),
+                body: p.body.clone(),
+                truncated: None,
+                verdict: p.verdict.clone(),
+                body_is_json: p.body_is_json,
+                auth: None,
+            }),
+            ack: Ack {
+                seq,
+                outcome: entry.outcome,
+                status: entry.status,
+            },
+            staged: Staged::Request(entry),
+            range: start..end,
+            reply: None,
+        });
+    }
+    staged.push(Written {
+        item: None,
+        staged: Staged::Settle(handed),
+        range: buf.len()..buf.len(),
+        ack: Ack {
+            seq: *next_seq - 1,
+            outcome: Outcome::Accepted,
+            status: 200,
+        },
+        reply: Some(ack),
+    });
+    staged.extend(copies);
+    state.deduper = Some(deduper);
+}
+
 /// A batch written to the journal, on its way to being applied and answered.
 struct WrittenBatch {
-    subs: Vec<Submission>,
-    staged: Vec<(Staged, std::ops::Range<usize>, Ack)>,
+    written: Vec<Written>,
     buf: Vec<u8>,
+}
+
+/// One line of a batch (or the hand-over marker), with what it came from and who waits.
+struct Written {
+    /// The request (for its callback and body), when it is one.
+    item: Option<Incoming>,
+    staged: Staged,
+    /// The line's text in the batch.
+    range: std::ops::Range<usize>,
+    ack: Ack,
+    /// Who waits for it (none for a settled copy: its pending line was answered).
+    reply: Option<oneshot::Sender<Result<Ack, JournalFailed>>>,
 }
 
 /// A line staged for the store, beside its text in the batch.
 enum Staged {
     Request(JournalEntry),
     Delivery(DeliveryLine),
+    /// The rebuilt store, swapped in at this point of the batch.
+    Settle(Box<RebuiltState>),
+    /// Taken (held, or swapped in).
+    Done,
 }
+
+/// What a background rebuild hands the sequencer (see [`Sequencer::rebuilt`]).
+pub struct RebuiltState {
+    /// The store, rebuilt from the journal as it was at start.
+    store: Store,
+    /// The deduper rebuilt with it.
+    deduper: Deduper,
+    /// The pending callbacks to decide: the journal's own that no line settles, in seq
+    /// order (then, at the hand-over, this run's).
+    todo: Vec<PendingReq>,
+    /// How many of `todo` the hand-over was given (the rest it took from this run).
+    given: usize,
+}
+
+impl RebuiltState {
+    /// What the rebuild hands over: the store, the deduper, and the journal's pending lines
+    /// that no line settles.
+    pub fn new(store: Store, deduper: Deduper, unsettled: Vec<Unsettled>) -> Self {
+        RebuiltState {
+            store,
+            deduper,
+            todo: unsettled.into_iter().map(PendingReq::from).collect(),
+            given: 0,
+        }
+    }
+}
+
+/// Lines committed while the store is being rebuilt: applied (and published) in order once
+/// the rebuilt store is swapped in. `None` once it is.
+type Held = Arc<std::sync::Mutex<Option<Vec<(Staged, Option<Callback>, Arc<str>, u64)>>>>;
 
 /// Where a batch goes once it is safely in the journal: the store, then the feed, then (for
 /// callbacks owed to backends) the forwarder.
@@ -385,48 +673,82 @@ struct Committer {
     shared: Arc<SharedStore>,
     feed: Arc<Feed>,
     forwarding: Option<Forwarding>,
+    held: Held,
 }
 
 impl Committer {
     /// Applies a batch that is safely in the journal to the store, in seq order, publishes it
     /// on the feed, and answers it. Each line is one shared text for the store's request log
-    /// and the feed.
+    /// and the feed. While the store is being rebuilt, lines are answered at once and held;
+    /// at the hand-over the rebuilt store is swapped in and the held lines are applied and
+    /// published, in order, before the rest of the batch.
     fn commit(&self, b: WrittenBatch) {
-        let WrittenBatch { subs, staged, buf } = b;
-        let mut published = Vec::with_capacity(subs.len());
+        let WrittenBatch { mut written, buf } = b;
+        let mut published = Vec::with_capacity(written.len());
         let mut owes = false;
         {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             let mut store = self.shared.lock();
-            for (sub, (staged, range, ack)) in subs.iter().zip(&staged) {
+            for w in written.iter_mut() {
+                if let Staged::Settle(_) = w.staged {
+                    let Staged::Settle(handed) = std::mem::replace(&mut w.staged, Staged::Done)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    let stand_in = std::mem::replace(&mut *store, handed.store);
+                    store.carry_journal_failures(&stand_in);
+                    store.set_rebuilding(None);
+                    for (staged, cb, line, seq) in held.take().unwrap_or_default() {
+                        match &staged {
+                            Staged::Request(entry) => store.apply(entry, cb.as_ref(), line.clone()),
+                            Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
+                            Staged::Settle(_) | Staged::Done => {}
+                        }
+                        published.push(FeedItem { seq, line });
+                    }
+                    continue;
+                }
                 let line: Arc<str> = Arc::from(
-                    std::str::from_utf8(&buf[range.clone()]).expect("serde_json writes UTF-8"),
+                    std::str::from_utf8(&buf[w.range.clone()]).expect("serde_json writes UTF-8"),
                 );
-                match (staged, &sub.item) {
-                    (Staged::Request(entry), Item::Request(req)) => {
-                        let cb = req.verdict.as_ref().ok();
+                let cb = w.item.as_ref().and_then(|i| i.verdict.as_ref().ok());
+                if let Some(h) = held.as_mut() {
+                    let staged = std::mem::replace(&mut w.staged, Staged::Done);
+                    h.push((staged, cb.cloned(), line, w.ack.seq));
+                    continue;
+                }
+                match &w.staged {
+                    Staged::Request(entry) => {
                         store.apply(entry, cb, line.clone());
                         owes |= !entry.forward.is_empty();
                     }
-                    (Staged::Delivery(d), _) => store.apply_delivery(d, line.clone()),
-                    _ => unreachable!("a staged line matches its submission"),
+                    Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
+                    Staged::Settle(_) | Staged::Done => continue,
                 }
-                published.push(FeedItem { seq: ack.seq, line });
+                published.push(FeedItem {
+                    seq: w.ack.seq,
+                    line,
+                });
             }
         }
-        self.feed.publish(published);
+        if !published.is_empty() {
+            self.feed.publish(published);
+        }
         self.shared.notify();
         // Answers first: what the forwarder needs is built after, from the batch's own
         // entries (moved, not copied: they are done with).
         let mut kept = Vec::new();
-        for (sub, (staged, _, ack)) in subs.into_iter().zip(staged) {
-            let _ = sub.ack.send(Ok(ack));
+        for w in written {
+            if let Some(reply) = w.reply {
+                let _ = reply.send(Ok(w.ack));
+            }
             if owes {
-                kept.push((sub.item, staged));
+                kept.push((w.item, w.staged));
             }
         }
         if let Some(f) = &self.forwarding {
             for (item, staged) in kept {
-                if let (Item::Request(req), Staged::Request(entry)) = (item, staged) {
+                if let (Some(req), Staged::Request(entry)) = (item, staged) {
                     if let Some(o) = owed_of(entry, req) {
                         // The forwarder is gone only at shutdown: what it did not take is
                         // still owed in the journal, and a --resume sends it.
@@ -459,9 +781,9 @@ fn owed_of(entry: JournalEntry, req: Incoming) -> Option<Owed> {
     })
 }
 
-fn fail_batch(subs: Vec<Submission>, why: &str) {
-    for sub in subs {
-        let _ = sub.ack.send(Err(JournalFailed(why.to_string())));
+fn fail_batch(written: Vec<Written>, why: &str) {
+    for reply in written.into_iter().filter_map(|w| w.reply) {
+        let _ = reply.send(Err(JournalFailed(why.to_string())));
     }
 }
 
@@ -501,7 +823,7 @@ fn sync_loop(
                 committer.shared.lock().note_journal_failure(msg.clone());
                 committer.shared.notify();
                 for b in group {
-                    fail_batch(b.subs, &msg);
+                    fail_batch(b.written, &msg);
                 }
             }
         }
@@ -538,5 +860,253 @@ pub(crate) fn build_entry(
         auth: sub
             .auth
             .map(|ok| if ok { AuthCheck::Ok } else { AuthCheck::Failed }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::journal::{JournalReader, ReadItem};
+    use crate::event::Method;
+    use std::sync::atomic::AtomicBool;
+
+    fn incoming(body: &str, at_s: i64) -> Incoming {
+        let (verdict, body_is_json) =
+            crate::providers::aliyun::classify_request(Method::Post, None, body.as_bytes());
+        Incoming {
+            provider: Default::default(),
+            received_at: DateTime::from_timestamp(1_800_000_000 + at_s, 0).unwrap(),
+            remote: "127.0.0.1:9".into(),
+            method: "POST".into(),
+            path: "/cb".into(),
+            headers: BTreeMap::new(),
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+            truncated: None,
+            verdict,
+            body_is_json,
+            auth: None,
+        }
+    }
+
+    fn recording(uri: &str) -> String {
+        format!(
+            r#"{{"domain":"d","app":"a","stream":"s","uri":"{uri}","duration":10,"start_time":1,"stop_time":11}}"#
+        )
+    }
+
+    fn status(event: &str) -> String {
+        format!(r#"{{"domain":"d","app":"a","stream":"s","event":"{event}"}}"#)
+    }
+
+    fn start(
+        path: &Path,
+        deduper: Option<Deduper>,
+        next_seq: u64,
+    ) -> (Sequencer, Arc<SharedStore>) {
+        let journal = JournalFile::open(path, FsyncPolicy::Never).unwrap();
+        let shared = SharedStore::new(Store::new(100));
+        let feed = Feed::new(Some(path.to_path_buf()), next_seq - 1);
+        let (seq, _thread) =
+            Sequencer::start(Some(journal), shared.clone(), feed, deduper, next_seq, None);
+        (seq, shared)
+    }
+
+    fn outcomes(path: &Path) -> Vec<(u64, Outcome, Option<u64>)> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["seq"].as_u64().unwrap(),
+                    serde_json::from_value(v["outcome"].clone()).unwrap(),
+                    v["settles"].as_u64(),
+                )
+            })
+            .collect()
+    }
+
+    /// Callbacks sent while the store is rebuilt (new ones, a retry of a journaled one, a
+    /// retry of one answered during the rebuild, a rejection) are answered at once, journaled
+    /// pending; after the hand-over the state is the one a receiver that never stopped has,
+    /// and so is a rebuild of the journal.
+    #[tokio::test]
+    async fn requests_during_a_rebuild_are_answered_at_once_and_decided_after_it_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = [recording("u1"), status("record_started"), recording("u0")];
+        let during = [
+            recording("u1"),
+            recording("u2"),
+            recording("u2"),
+            "{not json".to_string(),
+            status("record_started"),
+            status("record_paused"),
+            recording("u0"),
+        ];
+        let all: Vec<(usize, &String)> = before.iter().chain(&during).enumerate().collect();
+
+        // A receiver that never stopped.
+        let a = dir.path().join("a.jsonl");
+        let (seq, shared_a) = start(&a, Some(Deduper::default()), 1);
+        let mut want = Vec::new();
+        for (i, body) in &all {
+            want.push(seq.submit(incoming(body, *i as i64)).await.unwrap().outcome);
+        }
+
+        // One that stopped after `before`, and restarted on its journal.
+        let b = dir.path().join("b.jsonl");
+        let (seq, _) = start(&b, Some(Deduper::default()), 1);
+        for (i, body) in all.iter().take(before.len()) {
+            seq.submit(incoming(body, *i as i64)).await.unwrap();
+        }
+        seq.stop().await;
+        drop(seq);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let len = std::fs::metadata(&b).unwrap().len();
+        let last = crate::core::journal::tail_seq(&b, len).unwrap();
+        assert_eq!(last, before.len() as u64);
+        let (seq, shared_b) = start(&b, None, last + 1);
+        let mut answered = Vec::new();
+        for (i, body) in all.iter().skip(before.len()) {
+            answered.push(seq.submit(incoming(body, *i as i64)).await.unwrap());
+        }
+        // Answered before the rebuild: pending, or rejected; nothing applied yet.
+        assert!(answered
+            .iter()
+            .all(|a| a.status != 200 || a.outcome == Outcome::Pending));
+        assert_eq!(answered[3].outcome, Outcome::Rejected);
+        assert_eq!(shared_b.lock().counters(), Default::default());
+
+        let mut store = Store::new(100);
+        let mut deduper = Deduper::default();
+        let (_, unsettled) = crate::core::rebuild::rebuild_prefix(
+            &b,
+            len,
+            &mut store,
+            &mut deduper,
+            |_| {},
+            |_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert!(unsettled.is_empty());
+        seq.rebuilt(RebuiltState::new(store, deduper, unsettled))
+            .await
+            .unwrap();
+        let (sa, sb) = (shared_a.lock(), shared_b.lock());
+        assert_eq!(sb.counters(), sa.counters());
+        assert_eq!(sb.recordings().len(), sa.recordings().len());
+        assert_eq!(sb.rebuilding(), None);
+        drop((sa, sb));
+
+        // The journal: each pending line settled once, in order, with the outcome the
+        // receiver that never stopped decided.
+        let lines = outcomes(&b);
+        let settled: Vec<(u64, Outcome)> = lines
+            .iter()
+            .filter_map(|(_, o, s)| s.map(|s| (s, *o)))
+            .collect();
+        let pending: Vec<u64> = lines
+            .iter()
+            .filter(|(_, o, _)| *o == Outcome::Pending)
+            .map(|(s, _, _)| *s)
+            .collect();
+        assert_eq!(settled.iter().map(|s| s.0).collect::<Vec<_>>(), pending);
+        let want_during: Vec<Outcome> = want[before.len()..]
+            .iter()
+            .copied()
+            .filter(|o| *o != Outcome::Rejected)
+            .collect();
+        assert_eq!(settled.iter().map(|s| s.1).collect::<Vec<_>>(), want_during);
+        assert!(want_during.contains(&Outcome::Duplicate));
+
+        // A later rebuild reads the same state, and every reader skips the pending lines.
+        let mut again = Store::new(100);
+        crate::core::rebuild::rebuild(&b, &mut again, &mut Deduper::default(), |_| {}).unwrap();
+        assert_eq!(again.counters(), shared_a.lock().counters());
+        let mut requests = 0;
+        crate::core::rebuild::for_each_entry(
+            &b,
+            |e| {
+                assert_ne!(e.outcome, Outcome::Pending);
+                requests += 1;
+                std::ops::ControlFlow::Continue(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(requests, all.len());
+        let read: Vec<ReadItem> = JournalReader::open(&b)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(read.len(), all.len() + pending.len());
+    }
+
+    /// Pending lines that nothing settles (recmon stopped mid-rebuild) are decided by the
+    /// next hand-over, before the new ones, as a rebuild alone decides them.
+    #[tokio::test]
+    async fn pending_lines_left_by_a_stop_mid_rebuild_are_settled_by_the_next_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path().join("b.jsonl");
+        let (seq, _) = start(&b, Some(Deduper::default()), 1);
+        seq.submit(incoming(&recording("u1"), 0)).await.unwrap();
+        seq.stop().await;
+        drop(seq);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Restarted, answered two callbacks pending, stopped before the hand-over.
+        let (seq, _) = start(&b, None, 2);
+        for (i, uri) in ["u1", "u2"].iter().enumerate() {
+            let a = seq
+                .submit(incoming(&recording(uri), 10 + i as i64))
+                .await
+                .unwrap();
+            assert_eq!(a.outcome, Outcome::Pending);
+        }
+        seq.stop().await;
+        drop(seq);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // A rebuild alone decides them at the end.
+        let mut alone = Store::new(100);
+        crate::core::rebuild::rebuild(&b, &mut alone, &mut Deduper::default(), |_| {}).unwrap();
+        assert_eq!(
+            (alone.counters().accepted, alone.counters().duplicate),
+            (2, 1)
+        );
+        // The next resume: one more pending (a retry of u2), then the hand-over.
+        let len = std::fs::metadata(&b).unwrap().len();
+        let (seq, shared) = start(&b, None, 4);
+        let a = seq.submit(incoming(&recording("u2"), 20)).await.unwrap();
+        assert_eq!((a.seq, a.outcome), (4, Outcome::Pending));
+        let (mut store, mut deduper) = (Store::new(100), Deduper::default());
+        let (_, unsettled) = crate::core::rebuild::rebuild_prefix(
+            &b,
+            len,
+            &mut store,
+            &mut deduper,
+            |_| {},
+            |_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(
+            unsettled.iter().map(|u| u.entry.seq).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        seq.rebuilt(RebuiltState::new(store, deduper, unsettled))
+            .await
+            .unwrap();
+        let c = shared.lock().counters();
+        assert_eq!((c.accepted, c.duplicate), (2, 2));
+        let settled: Vec<(u64, Outcome, Option<u64>)> =
+            outcomes(&b).into_iter().filter(|l| l.2.is_some()).collect();
+        assert_eq!(
+            settled,
+            [
+                (5, Outcome::Duplicate, Some(2)),
+                (6, Outcome::Accepted, Some(3)),
+                (7, Outcome::Duplicate, Some(4)),
+            ]
+        );
     }
 }

@@ -544,6 +544,9 @@ pub struct Store {
     by_kind: [u64; CALLBACK_KINDS.len()],
     /// Streams per provider, in [`Provider::ALL`] order.
     by_provider: [u32; Provider::ALL.len()],
+    /// While `--resume` rebuilds the state in the background: how far it has read (this
+    /// store is then the stand-in the views show; the rebuilt one replaces it).
+    rebuilding: Option<crate::core::rebuild::RebuildProgress>,
 }
 
 impl Default for Store {
@@ -583,6 +586,29 @@ impl Store {
             alerts: AlertBook::default(),
             by_kind: [0; CALLBACK_KINDS.len()],
             by_provider: [0; Provider::ALL.len()],
+            rebuilding: None,
+        }
+    }
+
+    /// While `--resume` rebuilds the state in the background, how far it has got; `None` once
+    /// this store holds the whole journal (see [`crate::core::rebuild`]).
+    pub fn rebuilding(&self) -> Option<crate::core::rebuild::RebuildProgress> {
+        self.rebuilding
+    }
+
+    /// Sets (or clears) [`Store::rebuilding`].
+    pub fn set_rebuilding(&mut self, progress: Option<crate::core::rebuild::RebuildProgress>) {
+        self.rebuilding = progress;
+    }
+
+    /// Takes over the journal failures noted in `stand_in` (the store the views showed while
+    /// this one was being rebuilt), which the journal does not hold.
+    pub fn carry_journal_failures(&mut self, stand_in: &Store) {
+        self.journal_failures += stand_in.journal_failures;
+        if stand_in.last_journal_error.is_some() {
+            self.last_journal_error
+                .clone_from(&stand_in.last_journal_error);
+            self.last_journal_failure_at = stand_in.last_journal_failure_at;
         }
     }
 
@@ -674,6 +700,8 @@ impl Store {
             Outcome::Accepted => self.counters.accepted += 1,
             Outcome::Duplicate => self.counters.duplicate += 1,
             Outcome::Rejected => self.counters.rejected += 1,
+            // Changes nothing: its settled copy, decided later, does (see `Outcome::Pending`).
+            Outcome::Pending => return None,
         }
         if req.auth == Some(AuthCheck::Failed) {
             self.auth_failures += 1;

@@ -87,7 +87,7 @@ pub fn state_document(store: &Store) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "streams": streams,
         "recordings_total": recordings.len(),
         "requests": store.counters(),
@@ -95,7 +95,17 @@ pub fn state_document(store: &Store) -> serde_json::Value {
         "auth_failures": store.auth_failures(),
         "last_seq": store.last_seq(),
         "forward": forward_document(store, chrono::Utc::now()),
-    })
+    });
+    // Only while `--resume` rebuilds the state in the background: until then the rest of
+    // this document is the stand-in (empty, but for the targets), not the journal's state.
+    if let Some(p) = store.rebuilding() {
+        doc["rebuilding"] = serde_json::json!({
+            "percent": p.percent(),
+            "read_bytes": p.read,
+            "total_bytes": p.total,
+        });
+    }
+    doc
 }
 
 /// `/api/state`'s `forward`: one object per `--forward-to` target. `oldest_pending_s` is the

@@ -35,7 +35,8 @@ fn replays(outcome: Outcome, with_duplicates: bool) -> bool {
     match outcome {
         Outcome::Accepted => true,
         Outcome::Duplicate => with_duplicates,
-        Outcome::Rejected => false,
+        // Never read (readers skip pending lines): its settled copy is the one resent.
+        Outcome::Rejected | Outcome::Pending => false,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Printer {
     held: Option<(u64, Instant, u64)>,
     /// Print everything now, held or not (the last round).
     flush: bool,
+    /// The last tenth of a background rebuild said (see [`Printer::take_new`]).
+    rebuilding_said: Option<u8>,
 }
 
 /// Text to write after releasing the store lock.
@@ -67,6 +69,7 @@ impl Printer {
             last_alert: 0,
             held: None,
             flush: false,
+            rebuilding_said: None,
         }
     }
 
@@ -109,8 +112,22 @@ impl Printer {
 
     /// Formats everything newer than what was formatted before. Cheap enough to run under the
     /// store lock; the caller writes the text after releasing it.
+    ///
+    /// While `--resume` rebuilds the state in the background, a line on stderr says how far,
+    /// at each tenth (stdout stays the request stream: the requests answered meanwhile are
+    /// printed when they are applied, once it is done).
     pub fn take_new(&mut self, store: &Store) -> Output {
         let mut out = Output::default();
+        if let Some(p) = store.rebuilding() {
+            let tenth = p.percent() / 10;
+            if self.rebuilding_said != Some(tenth) {
+                self.rebuilding_said = Some(tenth);
+                out.stderr.push_str(&format!(
+                    "recmon: rebuilding {}%: the state is being read from the journal; callbacks are answered meanwhile and applied when it is done\n",
+                    p.percent()
+                ));
+            }
+        }
         let log = store.log();
         if let Some(first) = log.front().map(|e| e.seq) {
             if first > self.last_seq + 1 && (self.last_seq > 0 || first > 1) {

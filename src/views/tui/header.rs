@@ -399,12 +399,32 @@ fn source_items(view: &ViewState, now: DateTime<Utc>, sources: &[SourceStatus]) 
 fn journal_items(src: &Source, view: &ViewState, ctx: Option<&HeaderInfo>) -> Vec<BarItem> {
     let mut items = Vec::new();
     if let Some(ctx) = ctx {
+        items.extend(rebuilding_item(src, view));
         items.push(journal_item(view, ctx));
     }
     items.extend(alert_items(src, view));
     items.extend(forward_items(src, view));
     items.extend(view_items(src, view));
     items
+}
+
+/// While `--resume` rebuilds the state in the background: how far, and that the panels are
+/// not the journal's state yet (callbacks are answered meanwhile, and applied once it is
+/// done). First on the line, so that it is the last item a narrow screen gives up.
+fn rebuilding_item(src: &Source, view: &ViewState) -> Option<BarItem> {
+    let p = src.rebuilding?.percent();
+    Some(BarItem::new(
+        0,
+        [
+            format!(" ◐ rebuilding {p}%: the panels fill in when it is done; callbacks are answered meanwhile"),
+            format!(" ◐ rebuilding {p}%: panels fill in when done"),
+            format!(" ◐ rebuilding {p}%"),
+            format!(" ◐ {p}%"),
+        ]
+        .into_iter()
+        .map(|f| vec![Span::styled(f, view.theme.warn())])
+        .collect(),
+    ))
 }
 
 /// The alerts firing, counted (`a` lists them): alarm-coloured when one is critical.

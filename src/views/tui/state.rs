@@ -212,6 +212,9 @@ pub struct Source<'a> {
     pub forward: &'a [ForwardTarget],
     /// The alerts (always the live ones, also in a frozen view: an alert is not history).
     pub alerts: &'a crate::core::alerts::AlertBook,
+    /// While `--resume` rebuilds the state in the background, how far it has got (always the
+    /// live value: the panels hold the stand-in until it is done).
+    pub rebuilding: Option<crate::core::rebuild::RebuildProgress>,
 }
 
 impl<'a> Source<'a> {
@@ -235,6 +238,7 @@ impl<'a> Source<'a> {
                     rejected_while_frozen: 0,
                     forward: store.forward_targets(),
                     alerts: store.alerts(),
+                    rebuilding: store.rebuilding(),
                 }
             }
             Some(f) => {
@@ -258,6 +262,7 @@ impl<'a> Source<'a> {
                         .saturating_sub(f.counters.rejected),
                     forward: &f.forward,
                     alerts: store.alerts(),
+                    rebuilding: store.rebuilding(),
                 }
             }
         }

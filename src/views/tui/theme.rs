@@ -105,6 +105,7 @@ impl Theme {
             Outcome::Accepted => self.fg(Color::Green),
             Outcome::Duplicate => self.fg(Color::Magenta),
             Outcome::Rejected => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Outcome::Pending => self.dim(),
         }
     }
 }
@@ -136,6 +137,7 @@ pub fn outcome_label(o: Outcome) -> &'static str {
         Outcome::Accepted => "✓ accepted",
         Outcome::Duplicate => "↻ duplicate",
         Outcome::Rejected => "✗ rejected",
+        Outcome::Pending => "… pending",
     }
 }
 
