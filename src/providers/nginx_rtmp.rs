@@ -15,6 +15,8 @@
 //! is journaled as rejected, with the reason, but answered 200 (its [`Rejection`] has status
 //! 200). Pure: no I/O, no clock.
 
+pub mod wire;
+
 use crate::event::{
     Callback, IngestAction, IngestEvent, Method, NoticeEvent, PlayAction, PlayEvent,
     RecordingGenerated, Rejection, StreamId,

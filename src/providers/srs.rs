@@ -13,6 +13,8 @@
 //! recmon cannot use: that one is journaled as rejected, with the reason (its [`Rejection`]
 //! has status 200). Pure: no I/O, no clock.
 
+pub mod wire;
+
 use serde_json::{Map, Value};
 
 use crate::event::{

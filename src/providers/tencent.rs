@@ -13,6 +13,8 @@
 //!
 //! Pure: no I/O; [`verify`] takes the clock as an argument.
 
+pub mod wire;
+
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 

@@ -6,6 +6,7 @@
 //! way, and the journal only has to keep the raw request.
 
 pub mod auth;
+pub mod wire;
 
 use std::borrow::Cow;
 use std::fmt;
