@@ -5,31 +5,39 @@
 //! evaluation holds the store's lock for one pass over the streams, and the programs and
 //! webhooks run in tasks of their own.
 //!
-//! Each sink gets the events in the order they happened: one queue and one task per sink,
-//! which runs the program (or POSTs, with its retries) for one event at a time, so that a
-//! resolution never overtakes its firing, even while the firing's webhook is being retried
-//! (the resolution waits until that firing is delivered or given up). A sink that falls far
+//! Each alert's own events reach each sink in the order they happened: a resolution never
+//! overtakes its firing, even while the firing's webhook is being retried (the resolution
+//! waits until that firing is delivered or given up). Events of different alerts (rule and
+//! stream) do not wait for each other: a sink runs up to [`SINK_IN_FLIGHT`] of them at once, so
+//! a webhook that never answers for one alert delays that alert only. A sink that falls far
 //! behind drops new events past [`QUEUE_LIMIT`], saying so.
 //!
 //! A receiver's engine also marks its journal's modification time at each evaluation: a
 //! `--resume` reads it as the time the last receiver still evaluated, and takes what fired
-//! by then as already sent (see `service::already_paged`).
+//! by then as already sent (see `service::already_paged`). While a sink still holds an event
+//! (queued, running or being retried), the mark stays at the evaluation before that event's,
+//! so that a receiver stopped then pages it again after `--resume`: sending twice is preferred
+//! over never. A write to the journal moves its modification time too; the receiver marks it
+//! again after its last write ([`ReceiverAlerts::after_last_write`]).
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use crate::core::alerts::{Alert, AlertEvent};
+use crate::core::alerts::{Alert, AlertEvent, Rule};
 use crate::core::feed::Feed;
 use crate::core::store::SharedStore;
 use crate::util::sanitize::terminal;
@@ -43,12 +51,20 @@ pub const EXEC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts of one webhook POST (1 s, 2 s, 4 s, 8 s apart).
 const WEBHOOK_ATTEMPTS: u32 = 5;
 
-/// Events waiting for one sink at most; newer ones are dropped (and logged) until it catches
-/// up. A webhook that is down takes about a minute per event, so this is many hours of them.
+/// Events waiting for one sink at most (running ones included); newer ones are dropped (and
+/// logged) until it catches up. A webhook that is down takes about a minute per event, with
+/// [`SINK_IN_FLIGHT`] at once, so this is hours of them.
 pub const QUEUE_LIMIT: usize = 1000;
 
-/// The most of `--alert-exec`'s stderr kept for the log.
-const EXEC_STDERR_KEPT: u64 = 64 * 1024;
+/// Events one sink delivers at once, each of a different alert.
+pub const SINK_IN_FLIGHT: usize = 8;
+
+/// The most of `--alert-exec`'s stderr kept for the log; the rest is read and discarded.
+const EXEC_STDERR_KEPT: usize = 64 * 1024;
+
+/// How long `--alert-exec`'s stderr is still read after the program exited: a child it left
+/// running may hold the pipe open for as long as it runs.
+const EXEC_STDERR_GRACE: Duration = Duration::from_millis(200);
 
 /// Where alerts go besides the views.
 #[derive(Debug, Clone, Default)]
@@ -85,27 +101,59 @@ pub fn start_receiver(
     sinks: AlertSinks,
     journal: Option<&Path>,
 ) -> tokio::task::JoinHandle<()> {
-    let mark = journal.and_then(|p| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(p)
-            .map_err(|e| tracing::warn!("alerts: cannot mark the journal {}: {e}", p.display()))
-            .ok()
-            // A device given as the journal (`/dev/null`) is not marked.
-            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
-    });
+    let mark = journal.and_then(JournalMark::open).map(Arc::new);
     run(shared, Some(feed), sinks, mark)
+}
+
+/// [`start_receiver`], for a receiver that writes its journal after the engine stopped: it
+/// calls [`ReceiverAlerts::after_last_write`] once the journal is closed.
+pub fn start_receiver_marking(
+    shared: Arc<SharedStore>,
+    feed: Arc<Feed>,
+    sinks: AlertSinks,
+    journal: Option<&Path>,
+) -> ReceiverAlerts {
+    let mark = journal.and_then(JournalMark::open).map(Arc::new);
+    ReceiverAlerts {
+        task: run(shared, Some(feed), sinks, mark.clone()),
+        mark,
+    }
+}
+
+/// A receiver's alert engine (see [`start_receiver_marking`]).
+pub struct ReceiverAlerts {
+    task: tokio::task::JoinHandle<()>,
+    mark: Option<Arc<JournalMark>>,
+}
+
+impl ReceiverAlerts {
+    /// Stops evaluating. Events the sinks hold are still delivered while the process runs.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Marks the journal again after the receiver's last write to it (each write moves its
+    /// modification time to then): back to the last evaluation, or to before the oldest event
+    /// a sink still holds, so that `--resume` sends that one again.
+    pub fn after_last_write(&self) {
+        if let Some(m) = &self.mark {
+            m.after_last_write();
+        }
+    }
 }
 
 fn run(
     shared: Arc<SharedStore>,
     feed: Option<Arc<Feed>>,
     sinks: AlertSinks,
-    mark: Option<File>,
+    mark: Option<Arc<JournalMark>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let undelivered = mark
+            .as_ref()
+            .map_or_else(Default::default, |m| m.undelivered.clone());
         let exec = sinks.exec.clone().map(|program| {
-            SinkQueue::start("--alert-exec", move |(alert, json): Job| {
+            SinkQueue::start("--alert-exec", undelivered.clone(), move |alert, json| {
                 run_exec(program.clone(), alert, json)
             })
         });
@@ -118,14 +166,18 @@ fn run(
             let uri = uri.clone();
             Some(SinkQueue::start(
                 "--alert-webhook",
-                move |(_, json): Job| post_webhook(client.clone(), uri.clone(), json),
+                undelivered.clone(),
+                move |_, json| post_webhook(client.clone(), uri.clone(), json),
             ))
         });
+        // The evaluation before this one: the mark may say no later while an event of this
+        // one is undelivered. Before the first, the journal's own mark.
+        let mut before = mark.as_ref().and_then(|m| m.found);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let now = chrono::Utc::now();
+            let now = Utc::now();
             let events = crate::core::alerts::tick(&mut shared.lock(), now);
             if !events.is_empty() {
                 shared.notify();
@@ -136,48 +188,165 @@ fn run(
                     feed.publish_alert(Arc::from(json.as_str()));
                 }
                 for q in [&exec, &webhook].into_iter().flatten() {
-                    q.push((e.alert.clone(), json.clone()));
+                    q.push(Job {
+                        key: (e.alert.rule, e.alert.stream.clone()),
+                        alert: e.alert.clone(),
+                        json: json.clone(),
+                        before,
+                    });
                 }
             }
-            if let Some(f) = &mark {
-                mark_alive(f, now);
+            if let Some(m) = &mark {
+                m.evaluated(now);
             }
+            before = Some(now);
         }
     })
 }
 
-/// One event for a sink: the alert and its JSON.
-type Job = (Alert, String);
+/// Which alert an event is of: its rule and stream. Events of one alert reach a sink in order.
+type AlertKey = (Rule, Option<String>);
 
-/// One sink's queue: a task takes the events one at a time, in order.
+/// One event for a sink.
+struct Job {
+    key: AlertKey,
+    alert: Alert,
+    json: String,
+    /// The evaluation before the one that made this event (`None`: not known).
+    before: Option<DateTime<Utc>>,
+}
+
+/// The events some sink has not delivered (nor given up) yet, counted by the evaluation before
+/// theirs, and the journal whose mark waits for them.
+#[derive(Default)]
+struct Undelivered {
+    /// The journal marked, when there is one.
+    journal: Option<File>,
+    state: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    by_before: BTreeMap<Option<DateTime<Utc>>, usize>,
+    /// The newest evaluation's time.
+    last: Option<DateTime<Utc>>,
+}
+
+impl Undelivered {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hold(&self, before: Option<DateTime<Utc>>) {
+        *self.lock().by_before.entry(before).or_default() += 1;
+    }
+
+    /// An event was delivered or given up: the mark may move on at once.
+    fn release(&self, before: Option<DateTime<Utc>>) {
+        let mut held = self.lock();
+        if let Some(n) = held.by_before.get_mut(&before) {
+            *n -= 1;
+            if *n == 0 {
+                held.by_before.remove(&before);
+                self.mark(&held, false);
+            }
+        }
+    }
+
+    /// The rules were just evaluated at `now`.
+    fn evaluated(&self, now: DateTime<Utc>) {
+        let mut held = self.lock();
+        held.last = Some(now);
+        self.mark(&held, true);
+    }
+
+    /// Sets the journal's mark to the last evaluation when every event was delivered, else to
+    /// the evaluation before the oldest undelivered one's (not known: the mark is left as it
+    /// is). `or_now`: see [`mark_alive`].
+    fn mark(&self, held: &Held, or_now: bool) {
+        let (Some(file), Some(last)) = (&self.journal, held.last) else {
+            return;
+        };
+        let at = match held.by_before.keys().next() {
+            None => Some(last),
+            Some(before) => before.map(|b| b.min(last)),
+        };
+        if let Some(at) = at {
+            mark_alive(file, at, or_now && at == last);
+        }
+    }
+}
+
+/// A receiver's mark on its journal: the file's modification time, set to the last
+/// evaluation whose events every sink has delivered (see the module's documentation).
+struct JournalMark {
+    /// The journal's modification time when the engine started.
+    found: Option<DateTime<Utc>>,
+    undelivered: Arc<Undelivered>,
+}
+
+impl JournalMark {
+    fn open(journal: &Path) -> Option<JournalMark> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(journal)
+            .map_err(|e| {
+                tracing::warn!("alerts: cannot mark the journal {}: {e}", journal.display())
+            })
+            .ok()?;
+        let meta = file.metadata().ok()?;
+        // A device given as the journal (`/dev/null`) is not marked.
+        if !meta.is_file() {
+            return None;
+        }
+        Some(JournalMark {
+            found: meta.modified().ok().map(DateTime::<Utc>::from),
+            undelivered: Arc::new(Undelivered {
+                journal: Some(file),
+                state: Default::default(),
+            }),
+        })
+    }
+
+    /// The rules were just evaluated at `now`.
+    fn evaluated(&self, now: DateTime<Utc>) {
+        self.undelivered.evaluated(now);
+    }
+
+    /// See [`ReceiverAlerts::after_last_write`].
+    fn after_last_write(&self) {
+        let held = self.undelivered.lock();
+        self.undelivered.mark(&held, false);
+    }
+}
+
+/// One sink: a dispatcher task starts each event once no earlier event of its alert is
+/// running, the oldest first, up to [`SINK_IN_FLIGHT`] at once.
 struct SinkQueue {
     name: &'static str,
     tx: mpsc::UnboundedSender<Job>,
+    /// Events queued or running.
     queued: Arc<AtomicUsize>,
+    undelivered: Arc<Undelivered>,
     /// Dropping events now (said once until the queue has room again).
     dropping: std::cell::Cell<bool>,
 }
 
 impl SinkQueue {
-    /// Starts the sink's task. It ends when the queue is dropped and every event taken.
-    fn start<F, Fut>(name: &'static str, deliver: F) -> SinkQueue
+    /// Starts the sink's task. It ends when the queue is dropped and every event delivered.
+    fn start<F, Fut>(name: &'static str, undelivered: Arc<Undelivered>, deliver: F) -> SinkQueue
     where
-        F: Fn(Job) -> Fut + Send + 'static,
+        F: Fn(Alert, String) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
         let queued = Arc::new(AtomicUsize::new(0));
-        let left = queued.clone();
-        tokio::spawn(async move {
-            while let Some(job) = rx.recv().await {
-                deliver(job).await;
-                left.fetch_sub(1, Ordering::Relaxed);
-            }
-        });
+        tokio::spawn(dispatch(rx, deliver, queued.clone(), undelivered.clone()));
         SinkQueue {
             name,
             tx,
             queued,
+            undelivered,
             dropping: std::cell::Cell::new(false),
         }
     }
@@ -194,16 +363,68 @@ impl SinkQueue {
         }
         self.dropping.set(false);
         self.queued.fetch_add(1, Ordering::Relaxed);
+        let before = job.before;
+        self.undelivered.hold(before);
         if self.tx.send(job).is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.undelivered.release(before);
         }
     }
 }
 
-/// Sets the journal's modification time to `now`, the time the rules were just evaluated at.
-/// Setting a given time needs the file's ownership; where the receiver only may write it, the
-/// system's "now" (a few milliseconds coarser) is set instead.
-fn mark_alive(file: &File, now: chrono::DateTime<chrono::Utc>) {
+/// A sink's dispatcher (see [`SinkQueue`]).
+async fn dispatch<F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    deliver: F,
+    queued: Arc<AtomicUsize>,
+    undelivered: Arc<Undelivered>,
+) where
+    F: Fn(Alert, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut waiting: VecDeque<Job> = VecDeque::new();
+    let mut running = JoinSet::new();
+    let mut busy: HashMap<tokio::task::Id, (AlertKey, Option<DateTime<Utc>>)> = HashMap::new();
+    let mut open = true;
+    loop {
+        while running.len() < SINK_IN_FLIGHT {
+            let Some(i) = waiting
+                .iter()
+                .position(|j| !busy.values().any(|(key, _)| *key == j.key))
+            else {
+                break;
+            };
+            let job = waiting.remove(i).expect("a position in the queue");
+            let id = running.spawn(deliver(job.alert, job.json)).id();
+            busy.insert(id, (job.key, job.before));
+        }
+        if !open && running.is_empty() {
+            // Nothing runs, so nothing waits either.
+            return;
+        }
+        tokio::select! {
+            job = rx.recv(), if open => match job {
+                Some(job) => waiting.push_back(job),
+                None => open = false,
+            },
+            Some(done) = running.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                if let Some((_, before)) = busy.remove(&id) {
+                    undelivered.release(before);
+                    queued.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Sets the journal's modification time to `at`. Setting a given time needs the file's
+/// ownership; where the receiver only may write it, the system's "now" is set instead when
+/// `or_now` (`at` is the evaluation just made, a few milliseconds coarser), else nothing.
+fn mark_alive(file: &File, at: DateTime<Utc>, or_now: bool) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -213,21 +434,22 @@ fn mark_alive(file: &File, now: chrono::DateTime<chrono::Utc>) {
                 tv_nsec: libc::UTIME_OMIT,
             },
             libc::timespec {
-                tv_sec: now.timestamp() as libc::time_t,
-                tv_nsec: now.timestamp_subsec_nanos() as _,
+                tv_sec: at.timestamp() as libc::time_t,
+                tv_nsec: at.timestamp_subsec_nanos() as _,
             },
         ];
         // SAFETY: the fd is open for the call and `times` holds the two entries it reads; a
         // null `times` sets both to now.
         unsafe {
-            if libc::futimens(file.as_raw_fd(), times.as_ptr()) != 0 {
+            if libc::futimens(file.as_raw_fd(), times.as_ptr()) != 0 && or_now {
                 libc::futimens(file.as_raw_fd(), std::ptr::null());
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = file.set_modified(now.into());
+        let _ = or_now;
+        let _ = file.set_modified(at.into());
     }
 }
 
@@ -275,63 +497,126 @@ pub fn exec_env(a: &Alert) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Runs `--alert-exec` for one event: the program itself (no shell: nothing in a stream name
-/// is ever interpreted), the alert in its environment and as JSON on stdin, killed after
-/// [`EXEC_TIMEOUT`] whatever it is doing, reading its stdin or not (writing the JSON is
-/// inside the time limit). A failure is logged.
+/// How one run of `--alert-exec` ended.
+#[derive(Debug)]
+enum ExecOutcome {
+    /// Exited 0.
+    Succeeded,
+    /// Exited otherwise, with the start of what it wrote to stderr.
+    Failed(std::process::ExitStatus, Vec<u8>),
+    /// Waiting for it failed.
+    Error(std::io::Error),
+    /// Still running at the time limit, and killed.
+    Killed,
+}
+
+/// Runs `--alert-exec` for one event (see [`exec_program`]) and logs a failure.
 async fn run_exec(program: PathBuf, alert: Alert, json: String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let shown = terminal(&program.display().to_string(), 200).into_owned();
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.envs(exec_env(&alert))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
+    let outcome = match exec_program(&program, &alert, &json, EXEC_TIMEOUT) {
+        Ok(run) => run.await,
         Err(e) => {
             tracing::warn!("--alert-exec {shown} could not be started: {e}");
             return;
         }
     };
-    let stdin = child.stdin.take();
-    let stderr = child.stderr.take();
-    let finished = tokio::time::timeout(EXEC_TIMEOUT, async {
-        let write = async {
-            if let Some(mut stdin) = stdin {
-                // A program that exits without reading it all is not an error.
-                let _ = stdin.write_all(json.as_bytes()).await;
-                let _ = stdin.write_all(b"\n").await;
-            }
-        };
-        let read = async {
-            let mut text = Vec::new();
-            if let Some(stderr) = stderr {
-                let _ = stderr.take(EXEC_STDERR_KEPT).read_to_end(&mut text).await;
-            }
-            text
-        };
-        let ((), text) = tokio::join!(write, read);
-        (child.wait().await, text)
-    })
-    .await;
-    match finished {
-        Ok((Ok(status), _)) if status.success() => {}
-        Ok((Ok(status), text)) => tracing::warn!(
+    match outcome {
+        ExecOutcome::Succeeded => {}
+        ExecOutcome::Failed(status, text) => tracing::warn!(
             "--alert-exec {shown} failed ({status}) for {}: {}",
             alert.rule.as_str(),
             terminal(&String::from_utf8_lossy(&text), 300)
         ),
-        Ok((Err(e), _)) => tracing::warn!("--alert-exec {shown}: {e}"),
-        Err(_) => {
+        ExecOutcome::Error(e) => tracing::warn!("--alert-exec {shown}: {e}"),
+        ExecOutcome::Killed => tracing::warn!(
+            "--alert-exec {shown} did not finish within {} s and was killed",
+            EXEC_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+/// Starts `--alert-exec` for one event: the program itself (no shell: nothing in a stream
+/// name is ever interpreted), the alert in its environment and as JSON on stdin. The run ends
+/// when the program exits, or at `limit` whatever it is doing, reading its stdin or not
+/// (writing the JSON is inside the time limit), when it is killed. Its stderr is read all
+/// along (the first [`EXEC_STDERR_KEPT`] bytes kept), and for [`EXEC_STDERR_GRACE`] after it
+/// exited: a child it left running that holds stdin or stderr open does not hold the run.
+fn exec_program(
+    program: &Path,
+    alert: &Alert,
+    json: &str,
+    limit: Duration,
+) -> std::io::Result<impl Future<Output = ExecOutcome>> {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.envs(exec_env(alert))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn()?;
+    let stdin = child.stdin.take();
+    let mut stderr = child.stderr.take();
+    let json = json.to_string();
+    Ok(async move {
+        // Stdin is closed once written (or when the program has exited, written or not: a
+        // program that exits without reading it all is not an error).
+        let mut write = std::pin::pin!(async move {
+            if let Some(mut stdin) = stdin {
+                let _ = stdin.write_all(json.as_bytes()).await;
+                let _ = stdin.write_all(b"\n").await;
+            }
+        });
+        let mut written = false;
+        let mut kept = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        let keep = |kept: &mut Vec<u8>, got: &[u8]| {
+            let room = EXEC_STDERR_KEPT.saturating_sub(kept.len());
+            kept.extend_from_slice(&got[..got.len().min(room)]);
+        };
+        let deadline = tokio::time::sleep(limit);
+        let mut deadline = std::pin::pin!(deadline);
+        let exited = loop {
+            tokio::select! {
+                status = child.wait() => break Some(status),
+                () = &mut write, if !written => written = true,
+                got = read_some(&mut stderr, &mut buf), if stderr.is_some() => match got {
+                    Some(n) => keep(&mut kept, &buf[..n]),
+                    None => stderr = None,
+                },
+                () = &mut deadline => break None,
+            }
+        };
+        let Some(exited) = exited else {
             // Killed and reaped now, not whenever the runtime gets to it.
             let _ = child.kill().await;
-            tracing::warn!(
-                "--alert-exec {shown} did not finish within {} s and was killed",
-                EXEC_TIMEOUT.as_secs()
-            )
-        }
+            return ExecOutcome::Killed;
+        };
+        let status = match exited {
+            Ok(status) if status.success() => return ExecOutcome::Succeeded,
+            Ok(status) => status,
+            Err(e) => return ExecOutcome::Error(e),
+        };
+        let _ = tokio::time::timeout(EXEC_STDERR_GRACE, async {
+            while let Some(n) = read_some(&mut stderr, &mut buf).await {
+                keep(&mut kept, &buf[..n]);
+            }
+        })
+        .await;
+        ExecOutcome::Failed(status, kept)
+    })
+}
+
+/// Reads some of `from` into `buf`: how much, or `None` at its end (or on an error, or when
+/// there is nothing to read).
+async fn read_some(
+    from: &mut Option<tokio::process::ChildStderr>,
+    buf: &mut [u8],
+) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    match from.as_mut()?.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
     }
 }
 
@@ -381,6 +666,243 @@ async fn post_webhook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::alerts::Severity;
+
+    fn alert(stream: &str) -> Alert {
+        Alert {
+            rule: Rule::PausedTooLong,
+            state: "firing",
+            severity: Severity::Warning,
+            stream: Some(stream.to_string()),
+            fired_at: Utc::now(),
+            resolved_at: None,
+            message: "paused".into(),
+        }
+    }
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("hook.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    async fn exec(body: &str) -> (ExecOutcome, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), body);
+        let started = std::time::Instant::now();
+        let outcome = exec_program(&program, &alert("cam"), "{}", EXEC_TIMEOUT)
+            .unwrap()
+            .await;
+        (outcome, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_hook_that_leaves_a_child_holding_its_stderr_is_finished_when_it_exits() {
+        let (outcome, took) = exec("sleep 15 &\necho done >&2\nexit 3").await;
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        match outcome {
+            ExecOutcome::Failed(status, text) => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!(String::from_utf8_lossy(&text).trim(), "done");
+            }
+            other => panic!("{other:?}"),
+        }
+        let (outcome, took) = exec("sleep 15 &\necho done").await;
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        assert!(matches!(outcome, ExecOutcome::Succeeded), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hook_writing_a_mebibyte_to_stderr_is_not_killed() {
+        let (outcome, took) = exec("head -c 1048576 /dev/zero | tr '\\0' x >&2\nexit 0").await;
+        assert!(matches!(outcome, ExecOutcome::Succeeded), "{outcome:?}");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        // A failing one keeps the start of it.
+        let (outcome, _) = exec("head -c 1048576 /dev/zero | tr '\\0' x >&2\nexit 1").await;
+        match outcome {
+            ExecOutcome::Failed(_, text) => {
+                assert_eq!(text.len(), EXEC_STDERR_KEPT);
+                assert!(text.iter().all(|&b| b == b'x'));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hook_is_still_killed_at_its_time_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "exec sleep 30");
+        let started = std::time::Instant::now();
+        let outcome = exec_program(&program, &alert("cam"), "{}", Duration::from_millis(300))
+            .unwrap()
+            .await;
+        assert!(matches!(outcome, ExecOutcome::Killed), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    /// A sink whose deliveries record `(stream, state)` when they start and end when the test
+    /// lets that stream's go.
+    struct Gated {
+        started: Arc<Mutex<Vec<(String, &'static str)>>>,
+        gates: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
+    }
+
+    impl Gated {
+        fn new() -> Gated {
+            Gated {
+                started: Default::default(),
+                gates: Default::default(),
+            }
+        }
+
+        fn gate(&self, stream: &str) -> Arc<tokio::sync::Semaphore> {
+            self.gates
+                .lock()
+                .unwrap()
+                .entry(stream.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(0)))
+                .clone()
+        }
+
+        fn queue(&self, undelivered: Arc<Undelivered>) -> SinkQueue {
+            let (started, gates) = (self.started.clone(), self.gates.clone());
+            SinkQueue::start("test", undelivered, move |alert, _| {
+                let stream = alert.stream.clone().unwrap();
+                started.lock().unwrap().push((stream.clone(), alert.state));
+                let gate = gates
+                    .lock()
+                    .unwrap()
+                    .entry(stream)
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(0)))
+                    .clone();
+                async move {
+                    gate.acquire().await.unwrap().forget();
+                }
+            })
+        }
+
+        fn started(&self) -> Vec<(String, &'static str)> {
+            self.started.lock().unwrap().clone()
+        }
+
+        async fn wait_started(&self, n: usize) {
+            for _ in 0..200 {
+                if self.started().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("started only {:?}", self.started());
+        }
+    }
+
+    fn job(stream: &str, state: &'static str, before: Option<DateTime<Utc>>) -> Job {
+        let mut a = alert(stream);
+        a.state = state;
+        Job {
+            key: (a.rule, a.stream.clone()),
+            alert: a,
+            json: String::new(),
+            before,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_alert_delays_its_own_events_only() {
+        let sink = Gated::new();
+        let q = sink.queue(Default::default());
+        q.push(job("a", "firing", None));
+        q.push(job("a", "resolved", None));
+        q.push(job("b", "firing", None));
+        q.push(job("b", "resolved", None));
+        sink.wait_started(2).await;
+        // b's firing runs while a's is stuck; a's resolution waits for a's firing.
+        assert_eq!(
+            sink.started(),
+            [("a".to_string(), "firing"), ("b".to_string(), "firing")]
+        );
+        sink.gate("b").add_permits(1);
+        sink.wait_started(3).await;
+        assert_eq!(sink.started()[2], ("b".to_string(), "resolved"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            sink.started().len(),
+            3,
+            "a's resolution overtook its firing"
+        );
+        sink.gate("a").add_permits(1);
+        sink.wait_started(4).await;
+        assert_eq!(sink.started()[3], ("a".to_string(), "resolved"));
+    }
+
+    #[tokio::test]
+    async fn a_sink_runs_a_bounded_number_of_alerts_at_once() {
+        let sink = Gated::new();
+        let q = sink.queue(Default::default());
+        for i in 0..SINK_IN_FLIGHT + 2 {
+            q.push(job(&format!("s{i}"), "firing", None));
+        }
+        sink.wait_started(SINK_IN_FLIGHT).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sink.started().len(), SINK_IN_FLIGHT);
+        assert_eq!(q.queued.load(Ordering::Relaxed), SINK_IN_FLIGHT + 2);
+        sink.gate("s3").add_permits(1);
+        sink.wait_started(SINK_IN_FLIGHT + 1).await;
+        assert_eq!(
+            sink.started()[SINK_IN_FLIGHT].0,
+            format!("s{SINK_IN_FLIGHT}"),
+            "the oldest waiting one next"
+        );
+    }
+
+    fn modified(path: &Path) -> DateTime<Utc> {
+        std::fs::metadata(path).unwrap().modified().unwrap().into()
+    }
+
+    #[tokio::test]
+    async fn the_journal_mark_stays_before_an_undelivered_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(&journal, "").unwrap();
+        let mark = JournalMark::open(&journal).unwrap();
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        mark.evaluated(t(0));
+        assert_eq!(modified(&journal), t(0));
+        let sink = Gated::new();
+        let q = sink.queue(mark.undelivered.clone());
+        // Fired at the evaluation at t(1), not delivered yet.
+        q.push(job("a", "firing", Some(t(0))));
+        mark.evaluated(t(1));
+        mark.evaluated(t(2));
+        assert_eq!(modified(&journal), t(0), "marked past an undelivered page");
+        // A write to the journal moves its time; the receiver marks it again after its last.
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap()
+            .write_all(b"{}\n")
+            .unwrap();
+        assert!(modified(&journal) > t(2));
+        mark.after_last_write();
+        assert_eq!(modified(&journal), t(0));
+        // Delivered (or given up): the mark moves on at once, to the last evaluation.
+        sink.wait_started(1).await;
+        sink.gate("a").add_permits(1);
+        for _ in 0..200 {
+            if q.queued.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(modified(&journal), t(2));
+        mark.evaluated(t(3));
+        assert_eq!(modified(&journal), t(3));
+        mark.after_last_write();
+        assert_eq!(modified(&journal), t(3));
+    }
 
     #[test]
     fn environment_values_are_cut_to_what_a_program_can_be_started_with() {

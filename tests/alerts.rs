@@ -324,6 +324,9 @@ fn a_resumed_receiver_does_not_page_again_what_was_firing_before_it_stopped() {
         hook_lines(&out).len() == 1 && hook.received().len() == 1
     }));
     assert_eq!(hook_lines(&out), ["paused_too_long|firing"]);
+    // The program exits and the webhook's answer is read just after what the test sees: only
+    // then is the page delivered, and the journal marked past it (else it is sent again).
+    std::thread::sleep(Duration::from_millis(300));
     r.stop();
 
     // The same journal resumed: still paused, still firing, and known to have been paged.
@@ -459,4 +462,271 @@ fn alert_exec_is_killed_at_its_time_limit_even_when_it_never_reads_its_stdin() {
         "--alert-exec was not killed at its time limit"
     );
     r.wait_stderr("did not finish within 10 s and was killed");
+}
+
+// ---- Hooks per alert, resume with undelivered pages, exec's stderr (review) ----
+
+/// One POST a [`HangingHook`] received.
+#[derive(Debug, Clone)]
+struct Post {
+    stream: String,
+    state: String,
+    /// Answered 200 (not held until the sender gave up).
+    answered: bool,
+}
+
+/// A webhook receiver that never answers the POSTs whose stream contains `hang` (while it is
+/// set: then it closes their connections), and answers the others 200 at once.
+struct HangingHook {
+    addr: std::net::SocketAddr,
+    posts: std::sync::Arc<std::sync::Mutex<Vec<Post>>>,
+    hang: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl HangingHook {
+    fn start(hang: &str) -> HangingHook {
+        use std::io::{BufRead, Read, Write};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let posts: Arc<Mutex<Vec<Post>>> = Default::default();
+        let hang = Arc::new(Mutex::new(Some(hang.to_string())));
+        let (p, h) = (posts.clone(), hang.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (p, h) = (p.clone(), h.clone());
+                std::thread::spawn(move || {
+                    let mut w = conn.try_clone().unwrap();
+                    let mut r = std::io::BufReader::new(conn);
+                    loop {
+                        let mut len = 0;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    len = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        let mut body = vec![0; len];
+                        if r.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        let post = Post {
+                            stream: v["stream"].as_str().unwrap_or("").to_string(),
+                            state: v["state"].as_str().unwrap_or("").to_string(),
+                            answered: false,
+                        };
+                        let held = |post: &Post| {
+                            h.lock()
+                                .unwrap()
+                                .as_ref()
+                                .is_some_and(|s| post.stream.contains(s.as_str()))
+                        };
+                        let i = {
+                            let mut posts = p.lock().unwrap();
+                            posts.push(post.clone());
+                            posts.len() - 1
+                        };
+                        // Held while it hangs (the sender gives up after 10 s and retries),
+                        // then never answered: the connection is closed.
+                        if held(&post) {
+                            while held(&post) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            return;
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                        if w.write_all(ok).is_err() {
+                            return;
+                        }
+                        p.lock().unwrap()[i].answered = true;
+                    }
+                });
+            }
+        });
+        HangingHook { addr, posts, hang }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn stop_hanging(&self) {
+        *self.hang.lock().unwrap() = None;
+    }
+
+    fn posts(&self) -> Vec<Post> {
+        self.posts.lock().unwrap().clone()
+    }
+
+    /// `(stream, state)` of the POSTs answered, in the order they arrived.
+    fn delivered(&self) -> Vec<(String, String)> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.answered)
+            .map(|p| (p.stream, p.state))
+            .collect()
+    }
+
+    fn got(&self, stream: &str, state: &str) -> bool {
+        self.delivered()
+            .iter()
+            .any(|(s, st)| s.ends_with(stream) && st == state)
+    }
+}
+
+#[test]
+fn a_webhook_stuck_on_one_alert_does_not_hold_the_others_and_keeps_that_ones_order() {
+    let hook = HangingHook::start("/stuck");
+    let r = Recmon::start(&["--alert-paused", "1s", "--alert-webhook", &hook.url()]);
+    assert_eq!(r.post("/cb", &calm_body("stuck", "record_paused")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || !hook
+        .posts()
+        .is_empty()));
+    // Alert A's firing is now hanging (10 s per attempt, about a minute in all). Alert B's
+    // events go through meanwhile.
+    let b = std::time::Instant::now();
+    assert_eq!(r.post("/cb", &calm_body("fine", "record_paused")).0, 200);
+    assert!(
+        wait_until(Duration::from_secs(6), || hook.got("/fine", "firing")),
+        "B's firing waited behind A's: {:?}",
+        hook.posts()
+    );
+    assert!(b.elapsed() < Duration::from_secs(6));
+    assert_eq!(r.post("/cb", &calm_body("stuck", "record_resumed")).0, 200);
+    assert_eq!(r.post("/cb", &calm_body("fine", "record_resumed")).0, 200);
+    assert!(
+        wait_until(Duration::from_secs(6), || hook.got("/fine", "resolved")),
+        "{:?}",
+        hook.posts()
+    );
+    // A's resolution waits for its firing, still unanswered.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !hook
+            .posts()
+            .iter()
+            .any(|p| p.stream.ends_with("/stuck") && p.state == "resolved"),
+        "A's resolution overtook its firing: {:?}",
+        hook.posts()
+    );
+    // The receiver comes back: A's firing gets through on a retry, then its resolution.
+    hook.stop_hanging();
+    assert!(
+        wait_until(Duration::from_secs(40), || hook.got("/stuck", "resolved")),
+        "{:?}",
+        hook.posts()
+    );
+    let a: Vec<(String, bool)> = hook
+        .posts()
+        .into_iter()
+        .filter(|p| p.stream.ends_with("/stuck"))
+        .map(|p| (p.state, p.answered))
+        .collect();
+    let first_resolved = a.iter().position(|(s, _)| s == "resolved").unwrap();
+    assert!(
+        a[..first_resolved]
+            .iter()
+            .any(|(s, ok)| s == "firing" && *ok),
+        "{a:?}"
+    );
+    assert!(
+        a[first_resolved..].iter().all(|(s, _)| s == "resolved"),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn a_page_still_undelivered_when_the_receiver_stopped_is_sent_after_resume() {
+    undelivered_page_is_sent_after_resume(false);
+}
+
+#[test]
+#[ignore = "needs src/service.rs to take the journal's mark over its newest entry and to call ReceiverAlerts::after_last_write at shutdown"]
+fn a_page_undelivered_when_the_receiver_stopped_is_sent_after_resume_whatever_was_journaled_since()
+{
+    undelivered_page_is_sent_after_resume(true);
+}
+
+/// A receiver stops while its webhook has not taken a page: `--resume` sends it. With
+/// `journaled_since`, callbacks were journaled after the page fired (and the last one after
+/// the engine's last evaluation).
+fn undelivered_page_is_sent_after_resume(journaled_since: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let hook = HangingHook::start("/cam");
+    let args = |flag: &'static str| {
+        vec![
+            "--alert-paused".to_string(),
+            "1s".into(),
+            "--alert-webhook".into(),
+            hook.url(),
+            flag.into(),
+            journal.display().to_string(),
+        ]
+    };
+    let first = args("--journal");
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let mut r = Recmon::start_in(dir.path(), &journal, &first);
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_paused")).0, 200);
+    assert!(wait_until(Duration::from_secs(20), || !hook
+        .posts()
+        .is_empty()));
+    // The page is being tried while the engine evaluates a few more times; then it stops.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(500));
+        if journaled_since {
+            assert_eq!(r.post("/cb", &calm_body("other", "record_resumed")).0, 200);
+        }
+    }
+    r.stop();
+    assert!(hook.delivered().is_empty());
+
+    hook.stop_hanging();
+    let again = args("--resume");
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let _r = Recmon::start_in(dir.path(), &journal, &again);
+    assert!(
+        wait_until(Duration::from_secs(15), || hook.got("/cam", "firing")),
+        "the page the stopped receiver never delivered was not sent: {:?}",
+        hook.posts()
+    );
+}
+
+#[test]
+fn alert_exec_is_done_when_it_exits_even_with_a_child_holding_stderr_or_a_lot_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("chatty.sh");
+    // A mebibyte on stderr, a child left running with stderr open, then a failure.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x >&2\nsleep 20 &\necho ' the end' >&2\nexit 3\n",
+    )
+    .unwrap();
+    make_executable(&script);
+    let r = Recmon::start(&[
+        "--alert-paused",
+        "1s",
+        "--alert-exec",
+        script.to_str().unwrap(),
+    ]);
+    let t = std::time::Instant::now();
+    assert_eq!(r.post("/cb", &calm_body("cam", "record_paused")).0, 200);
+    let err = r.wait_stderr("failed (exit status: 3)");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "reported only after {:?}",
+        t.elapsed()
+    );
+    assert!(!err.contains("was killed"), "{err}");
 }
