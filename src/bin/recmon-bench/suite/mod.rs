@@ -1919,9 +1919,10 @@ impl Suite {
 mod provider_bodies {
     pub const ALIYUN: &str = r#"{"domain":"demo.aliyundoc.com","app":"liveApp****","stream":"liveStream****","uri":"liveApp****/liveStream****/0_2017-03-08-23:09:46_2017-03-08-23:10:40.flv","duration":69.403,"start_time":1488985786,"stop_time":1488985840,"push_args":{"callback_args1":"value1","callback_myid":"1231389741"}}"#;
     pub const NGINX: &str = "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:19935/live&pageurl=&addr=127.0.0.1&clientid=1&call=record_done&recorder=&name=cam1&path=/srv/rec/cam1-1795812650.flv&token=abc";
-    pub const SRS: &str = include_str!("../../../tests/fixtures/providers/samples/srs_on_dvr.json");
+    pub const SRS: &str =
+        include_str!("../../../../tests/fixtures/providers/samples/srs_on_dvr.json");
     pub const TENCENT: &str =
-        include_str!("../../../tests/fixtures/providers/samples/tencent_record_100.json");
+        include_str!("../../../../tests/fixtures/providers/samples/tencent_record_100.json");
 }
 
 impl Suite {
