@@ -460,8 +460,12 @@ duplicate index) against a process holding only the same uri and push_args strin
 recordings with push_args, 10% retries, some ingest callbacks and rejections), the heavy \
 case; and `--mix broadcast`, what `recmon simulate` sends for 50 streams going live again \
 and again (statuses, files, ingest, retries), the realistic case. Each is read by \
-`recmon export` and by `recmon --resume` (time until it serves /healthz). Baseline: \
-counting the file's lines (`recmon-bench linecount`) (`--only journal`).\n\
+`recmon export` and by `recmon --resume` (time until `/api/state` no longer says \
+`rebuilding`: the rebuild runs in the background). Baseline: counting the file's lines \
+(`recmon-bench linecount`). **Restart**: the time from spawning `recmon --resume` to a 200 \
+for a callback (polled every millisecond), on a long journal against a short one (the \
+same-run baseline), rounds alternating; the receiver is stopped once it has answered \
+(`--only journal`).\n\
 - **Load and crash** (issue 5 at full size): {} callbacks over 64 connections with every \
 10th a retry; then acknowledgements, journal lines and /api/state must agree. Then a load \
 is killed with kill -9 half-way, and recmon restarted with `--resume`; at least one request \

@@ -57,6 +57,10 @@ pub struct Size {
     pub view_probes: usize,
     /// Entries of the journal an attached view catches up on.
     pub catchup_lines: u64,
+    /// Lines of the long journal of the restart row (the short one has 1,000).
+    pub restart_lines: u64,
+    /// Rounds of the restart row.
+    pub restart_rounds: usize,
 }
 
 impl Size {
@@ -72,6 +76,8 @@ impl Size {
             subscribers: 50,
             view_probes: 20,
             catchup_lines: 1_000_000,
+            restart_lines: 2_000_000,
+            restart_rounds: 5,
         }
     }
 
@@ -87,6 +93,8 @@ impl Size {
             subscribers: 50,
             view_probes: 3,
             catchup_lines: 20_000,
+            restart_lines: 20_000,
+            restart_rounds: 2,
         }
     }
 }
@@ -160,9 +168,11 @@ impl Suite {
         )
     }
 
-    /// Starts recmon on `journal` with --resume (the rebuild happens before it serves).
+    /// Starts recmon on `journal` with --resume, and waits until its state is rebuilt: the
+    /// listener answers from the start and the rebuild goes on in the background (the
+    /// `Restart:` row times the answer), until `/api/state` no longer says `rebuilding`.
     fn spawn_resumed(&self, port: u16, journal: &Path) -> Proc {
-        start_server(
+        let p = start_server(
             Command::new(self.recmon())
                 .args(["--headless", "--listen", &format!("127.0.0.1:{port}")])
                 .arg("--resume")
@@ -172,7 +182,20 @@ impl Suite {
             port,
             Duration::from_secs(120),
             "recmon --resume",
-        )
+        );
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let start = std::time::Instant::now();
+        while harness::get_json(addr, "/api/state")
+            .get("rebuilding")
+            .is_some()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "recmon --resume did not rebuild its state within 300 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        p
     }
 
     /// Runs the load generator; returns its JSON report.

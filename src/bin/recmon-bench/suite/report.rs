@@ -89,7 +89,7 @@ pub const SECTIONS: [(&str, &[&str]); 12] = [
     ("screen", &["Callback to screen"]),
     ("frames", &["Frame cost"]),
     ("memory", &["Memory per recording"]),
-    ("journal", &["Journal reading"]),
+    ("journal", &["Journal reading", "Restart:"]),
     ("load", &["Load:", "Crash:"]),
     ("attach", &["Attach:"]),
     ("forward", &["Forward:"]),
