@@ -786,7 +786,10 @@ impl Service {
         // engine (what was already paged), the resume report. At once without a rebuild;
         // after the hand-over with one.
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let bar = journal_bar(resume.as_ref().map_or(0, |r| r.len), "resume");
+        let bar = match resume.as_ref().filter(|_| rebuilding) {
+            Some(r) => journal_bar(r.len, "resume"),
+            None => indicatif::ProgressBar::hidden(),
+        };
         let later = {
             let (shared, feed, sequencer, cancel, bar) = (
                 shared.clone(),

@@ -90,6 +90,7 @@ impl Printer {
             || !sync
             || e.outcome == Outcome::Rejected
             || !e.delivery.is_empty()
+            || settles_a_pending_line(&e.line)
         {
             return false;
         }
@@ -208,6 +209,18 @@ impl Printer {
         }
         out
     }
+}
+
+/// Whether a journal line is the decided copy of a callback answered during a background
+/// rebuild (its last field is `"settles":N`, see [`crate::core::journal::write_settled_line`]):
+/// its answer went out with the pending line, whose seq its sync delivery names, so there is
+/// nothing to wait for.
+fn settles_a_pending_line(line: &str) -> bool {
+    line.rfind(",\"settles\":").is_some_and(|i| {
+        line[i + 11..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'}')
+    })
 }
 
 /// Writes a printer's output; false when stdout is closed (e.g. piped into `head`).
@@ -441,6 +454,17 @@ mod tests {
         one.apply(&mut store, 0, &line(1)).unwrap();
         let l = human_line(&store.log()[0], &store);
         assert!(l.contains("  #1      accepted  200  "), "{l}");
+    }
+
+    #[test]
+    fn a_settled_line_is_told_by_its_last_field() {
+        assert!(settles_a_pending_line(
+            r#"{"seq":9,"outcome":"duplicate","body":{"a":1},"settles":7}"#
+        ));
+        assert!(!settles_a_pending_line(
+            r#"{"seq":9,"outcome":"accepted","body":{"note":",\"settles\":7 is text"}}"#
+        ));
+        assert!(!settles_a_pending_line(r#"{"seq":9,"outcome":"accepted"}"#));
     }
 
     #[test]
