@@ -711,6 +711,52 @@ pub fn rate_bars(per_second: &VecDeque<u64>, width: usize) -> String {
 mod tests {
     use super::*;
 
+    /// While `--resume` rebuilds in the background the header says how far, first on the
+    /// journal line, in its longest form when there is room and its shortest on a phone.
+    #[test]
+    fn the_header_says_rebuilding_until_the_state_is_whole() {
+        let mut store = crate::core::store::Store::new(10);
+        let info = HeaderInfo {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            loopback_only: false,
+            signature_checking: true,
+            journal_path: Some(PathBuf::from("/var/lib/recmon/recmon.jsonl")),
+            started_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        };
+        let now = info.started_at;
+        let view = ViewState::new(Theme { color: false }, true);
+        let draw = |store: &crate::core::store::Store, width: u16| {
+            let src = Source::new(store, None, now);
+            let mut term =
+                ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, 3)).unwrap();
+            term.draw(|f| render(f, f.area(), &src, &view, now, Context::Local(&info)))
+                .unwrap();
+            let buf = term.backend().buffer().clone();
+            (0..3)
+                .map(|y| {
+                    (0..width)
+                        .map(|x| buf[(x, y)].symbol().to_string())
+                        .collect()
+                })
+                .collect::<Vec<String>>()
+                .join("\n")
+        };
+        store.set_rebuilding(Some(crate::core::rebuild::RebuildProgress {
+            read: 41,
+            total: 100,
+        }));
+        let wide = draw(&store, 160);
+        assert!(
+            wide.contains("◐ rebuilding 41%: the panels fill in"),
+            "{wide}"
+        );
+        let narrow = draw(&store, 40);
+        assert!(narrow.contains("◐ "), "{narrow}");
+        store.set_rebuilding(None);
+        let done = draw(&store, 160);
+        assert!(!done.contains("rebuilding"), "{done}");
+    }
+
     #[test]
     fn any_traffic_draws_above_idle_on_one_scale() {
         let secs: VecDeque<u64> = [0, 1, 2, 500, 1000, 0].into_iter().collect();
