@@ -865,10 +865,10 @@ impl Service {
                                 .await
                                 .map_err(|e| AppError::new(1, format!("resume failed: {}", e.0)))?;
                             if unsettled > 0 {
-                                tracing::info!(
-                                    "{} from a run that stopped before its rebuild was done decided now",
-                                    count(unsettled as u64, "pending callback", "pending callbacks")
-                                );
+                                eprint_line(&bar, &format!(
+                                    "recmon: resume: {} answered while an earlier run was still rebuilding (journaled as pending) now decided and journaled settled",
+                                    count(unsettled as u64, "callback", "callbacks")
+                                ));
                             }
                         }
                         eprint_line(&bar, &r.report.summary_line());
@@ -1139,7 +1139,7 @@ impl SessionSummary {
         .into_iter()
         .chain(s.unfinished_rebuild.map(|p| {
             format!(
-                "recmon: stopped before the state was rebuilt from the journal ({}%): the counts above are this run's alone; the callbacks answered meanwhile are in the journal as pending, and the next --resume decides and applies them",
+                "recmon: stopped before the state was rebuilt from the journal ({}%), so the counts above are not the journal's; the callbacks answered meanwhile are in it as pending, and the next --resume decides and applies them",
                 p.percent()
             )
         }))
