@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::state::{shown_state, Detail, Panel, Source, ViewState, STREAM_RECORDINGS_MAX};
+use super::source::{shown_state, Source};
+use super::state::{Detail, Panel, ViewState, STREAM_RECORDINGS_MAX};
 use super::text::{clean, date_time, hms, hms_ms, thousands, unix_date_time, unix_stop_time};
 use super::theme::{ingest_label, outcome_label, state_label, Theme};
 use crate::core::alerts::Severity;

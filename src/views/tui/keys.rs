@@ -9,7 +9,9 @@ use ratatui::crossterm::event::{
 };
 
 use super::detail;
-use super::state::{with_provider_term, Frozen, Panel, Popup, Source, ViewState};
+use super::filter::with_provider_term;
+use super::source::{Frozen, Source};
+use super::state::{Panel, Popup, ViewState};
 use crate::core::store::Store;
 use crate::event::Provider;
 

@@ -10,17 +10,22 @@
 //! task (a panic hook restores it before the panic message is printed), and on start-up
 //! errors (the listener is started before the screen is taken over).
 //!
-//! Files: [`state`] (view state only), [`keys`] (bindings as data + actions), `screen`
-//! (the render entry point and layout), and one small file per part of the screen.
+//! Files: [`state`] (view state only), [`filter`] (the `/` filter language), [`index`] (the
+//! row lists the panels show, kept up to date incrementally), [`source`] (what a frame
+//! reads from the store), [`keys`] (bindings as data + actions), `screen` (the prepare step
+//! and the render entry point and layout), and one small file per part of the screen.
 
 mod detail;
+pub mod filter;
 mod footer;
 mod header;
+pub mod index;
 pub mod keys;
 mod popup;
 mod recordings;
 mod requests;
 mod screen;
+pub mod source;
 pub mod state;
 mod streams;
 pub mod text;

@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::state::{Panel, Source, ViewState};
+use super::source::Source;
+use super::state::{Panel, ViewState};
 use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 use super::theme::Theme;
 use super::widgets::{

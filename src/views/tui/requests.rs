@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
 use super::header::Context;
-use super::state::{Panel, Source, ViewState};
+use super::source::Source;
+use super::state::{Panel, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 use super::widgets::{
     draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,

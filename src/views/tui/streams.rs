@@ -2,7 +2,7 @@
 //! long it has been in it, ingest, recordings and their total duration, and the last event;
 //! when there is something to show, its provider, its viewers and its HLS segments. A stream
 //! whose ingest went offline shows `■ ended` since its publish_done (see
-//! [`shown_state`](super::state::shown_state)), not the recording event before it.
+//! [`shown_state`](super::source::shown_state)), not the recording event before it.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -10,7 +10,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::header::Context;
-use super::state::{shown_state, Panel, Source, ViewState};
+use super::source::{shown_state, Source};
+use super::state::{Panel, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
 use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, Column};
