@@ -53,7 +53,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub use header::Context;
 pub use header::HeaderInfo;
 pub use keys::{handle_key, handle_mouse, Action, Effect};
-pub use screen::{busy, render, render_origin};
+pub use screen::{busy, draw_origin, prepare, render, render_origin};
 pub use state::{Panel, ViewState};
 pub use widgets::{MIN_HEIGHT, MIN_WIDTH};
 
@@ -250,7 +250,8 @@ async fn event_loop(
                     // The lock is held to build the frame only; the terminal write happens
                     // after the closure returns.
                     let store = shared.lock();
-                    render_origin(frame, &store, view, now, origin);
+                    prepare(view, &store, frame.area(), now);
+                    draw_origin(frame, &store, view, now, origin);
                     more = busy(&store, view);
                     let log = store.alerts().log();
                     let start = log.partition_point(|(n, _)| *n <= rung);

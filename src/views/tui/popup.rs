@@ -13,29 +13,88 @@ use super::text::{fit, width, Cut};
 use super::theme::{Theme, LEGEND};
 use super::widgets::{border_scrollbar, MIN_HEIGHT, MIN_WIDTH};
 
-/// Draws the open popup, if any.
-pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let t = view.theme;
-    let Some(popup) = &mut view.popup else {
-        view.areas.popup = Rect::default();
-        return;
-    };
-    match popup {
-        Popup::Help { scroll } => {
+/// Where the open popup goes on a screen of `area` and what it shows.
+struct Laid {
+    /// The popup with its border.
+    rect: Rect,
+    /// Its lines, wrapped to its width.
+    lines: Vec<Line<'static>>,
+    /// Lines that fit inside the border.
+    inner_height: usize,
+}
+
+impl Laid {
+    /// The first line shown when scrolled to the end.
+    fn max_scroll(&self) -> u16 {
+        self.lines.len().saturating_sub(self.inner_height) as u16
+    }
+}
+
+fn lay_out(area: Rect, popup: &Popup, t: Theme) -> Laid {
+    let (rect, lines) = match popup {
+        Popup::Help { .. } => {
             // As wide as the key table needs (longer texts wrap), within the terminal with a
             // column of margin, so that it fits 80×24; taller than the terminal, it scrolls.
             let width = (help_natural_width() as u16 + 2).min(area.width.saturating_sub(2));
             let inner_width = width.saturating_sub(2) as usize;
             let lines = help_lines(t, inner_width);
-            let total = lines.len();
-            let height = (total as u16 + 2).min(area.height.saturating_sub(2));
-            let rect = centered(area, width, height);
-            let inner_height = rect.height.saturating_sub(2) as usize;
-            let max_scroll = total.saturating_sub(inner_height) as u16;
-            *scroll = (*scroll).min(max_scroll);
+            let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+            (centered(area, width, height), lines)
+        }
+        Popup::Detail(d) => {
+            let rect = centered(
+                area,
+                area.width.saturating_sub(8).max(20),
+                area.height.saturating_sub(4).max(5),
+            );
+            let inner_width = rect.width.saturating_sub(2) as usize;
+            (rect, wrap_lines(&d.lines, inner_width))
+        }
+    };
+    Laid {
+        rect,
+        lines,
+        inner_height: rect.height.saturating_sub(2) as usize,
+    }
+}
+
+/// Before a frame is drawn: keeps the open popup's scroll position within its lines at this
+/// screen size, and records where it goes (for page sizes and the mouse).
+pub fn prepare(view: &mut ViewState, area: Rect) {
+    let t = view.theme;
+    let Some(popup) = &mut view.popup else {
+        view.areas.popup = Rect::default();
+        return;
+    };
+    let laid = lay_out(area, popup, t);
+    let scroll = match popup {
+        Popup::Help { scroll } => scroll,
+        Popup::Detail(d) => &mut d.scroll,
+    };
+    *scroll = (*scroll).min(laid.max_scroll());
+    view.areas.popup = laid.rect;
+}
+
+/// Draws the open popup, if any (as [`prepare`] left it).
+pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let t = view.theme;
+    let Some(popup) = &view.popup else {
+        return;
+    };
+    let laid = lay_out(area, popup, t);
+    let max_scroll = laid.max_scroll();
+    let Laid {
+        rect,
+        lines,
+        inner_height,
+    } = laid;
+    let total = lines.len();
+    match popup {
+        Popup::Help { scroll } => {
+            let scroll = *scroll;
             let hint = if max_scroll > 0 {
-                let first = *scroll as usize + 1;
-                let last = (*scroll as usize + inner_height).min(total);
+                let first = scroll as usize + 1;
+                let last = (scroll as usize + inner_height).min(total);
                 format!(
                     " ↑↓ PgUp PgDn scroll · lines {first}–{last} of {total} · other keys close "
                 )
@@ -45,27 +104,16 @@ pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
             frame.render_widget(Clear, rect);
             frame.render_widget(
                 Paragraph::new(lines)
-                    .scroll((*scroll, 0))
+                    .scroll((scroll, 0))
                     .block(popup_block(" Keys ", &hint, t)),
                 rect,
             );
             if max_scroll > 0 {
-                popup_scrollbar(frame, rect, total, inner_height, *scroll as usize, t);
+                popup_scrollbar(frame, rect, total, inner_height, scroll as usize, t);
             }
-            view.areas.popup = rect;
         }
         Popup::Detail(d) => {
-            let rect = centered(
-                area,
-                area.width.saturating_sub(8).max(20),
-                area.height.saturating_sub(4).max(5),
-            );
             let inner_width = rect.width.saturating_sub(2) as usize;
-            let inner_height = rect.height.saturating_sub(2) as usize;
-            let lines = wrap_lines(&d.lines, inner_width);
-            let total = lines.len();
-            let max_scroll = total.saturating_sub(inner_height) as u16;
-            d.scroll = d.scroll.min(max_scroll);
             let paragraph = Paragraph::new(lines);
             let hint = if max_scroll > 0 {
                 format!(
@@ -94,7 +142,6 @@ pub fn render(frame: &mut Frame, area: Rect, view: &mut ViewState) {
                     .block(popup_block(&title, &hint, t)),
                 rect,
             );
-            view.areas.popup = rect;
         }
     }
 }

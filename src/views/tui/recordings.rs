@@ -11,13 +11,13 @@ use super::state::{Panel, ViewState};
 use super::text::{clean, clock, hms_ms, thousands, unix_date_time, unix_stop_time, FIELD_MAX};
 use super::theme::Theme;
 use super::widgets::{
-    draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,
+    draw_table, fitted_table, panel_block, right, stream_min, table_rows, Column, STREAM_MAX,
 };
 use crate::core::store::Recording;
 use crate::util::human::bytes;
 
 /// Draws the recordings table.
-pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState) {
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
     let t = view.theme;
     let focused = view.focus == Panel::Recordings;
     let total = src.recordings.len();
@@ -37,8 +37,8 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState)
         "· follow off (f) "
     });
     title.push_str("· ≠ duration disagrees with stop − start · ⚠ impossible duration ");
-    let height = (area.height as usize).saturating_sub(3);
-    let window = view.recordings.window(shown, height);
+    let height = table_rows(area);
+    let window = view.recordings.visible(shown, height);
     let visible: Vec<&Recording> = window
         .clone()
         .filter_map(|row| view.recording_at(row))

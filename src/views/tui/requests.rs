@@ -11,7 +11,7 @@ use super::source::Source;
 use super::state::{Panel, ViewState};
 use super::text::{clean, clock_ms, thousands, FIELD_MAX};
 use super::widgets::{
-    draw_table, fitted_table, panel_block, right, stream_min, Column, STREAM_MAX,
+    draw_table, fitted_table, panel_block, right, stream_min, table_rows, Column, STREAM_MAX,
 };
 
 use super::theme::{outcome_label, Theme};
@@ -20,7 +20,7 @@ use crate::event::Outcome;
 use ratatui::style::Color;
 
 /// Draws the request log.
-pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: Context) {
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState, ctx: Context) {
     let t = view.theme;
     let focused = view.focus == Panel::Requests;
     let shown = view.log_rows().len();
@@ -33,8 +33,8 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         title = format!(" Requests · {} match the filter ", thousands(shown as u64));
     }
     let block = panel_block(title, area.width, focused, t);
-    let height = (area.height as usize).saturating_sub(3);
-    let window = view.requests.window(shown, height);
+    let height = table_rows(area);
+    let window = view.requests.visible(shown, height);
     let visible: Vec<&LogEntry> = view.log_rows()[window.clone()]
         .iter()
         .filter_map(|&pos| src.log.get(pos))

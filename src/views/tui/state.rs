@@ -95,8 +95,17 @@ impl Cursor {
         self.selected = target.clamp(0, rows as isize - 1) as usize;
     }
 
+    /// The rows drawn in `height` lines from the first visible row: what [`Cursor::window`]
+    /// returned when the frame was prepared. Only these rows are ever built.
+    pub fn visible(&self, rows: usize, height: usize) -> Range<usize> {
+        if rows == 0 || height == 0 {
+            return 0..0;
+        }
+        self.offset..(self.offset + height).min(rows)
+    }
+
     /// Keeps the selection inside the rows and scrolls so that it is visible; returns the
-    /// range of rows to draw in `height` lines. Only these rows are ever built.
+    /// range of rows to draw in `height` lines (see [`Cursor::visible`]).
     pub fn window(&mut self, rows: usize, height: usize) -> Range<usize> {
         if rows == 0 || height == 0 {
             self.selected = self.selected.min(rows.saturating_sub(1));
@@ -201,9 +210,15 @@ pub struct Toast {
     pub error: bool,
 }
 
-/// Where each panel was drawn last frame: for mouse hit-testing and page sizes.
+/// Where each part of the screen goes this frame (set when the frame is prepared, before it
+/// is drawn): for drawing, mouse hit-testing and page sizes. All empty while the terminal
+/// is too small.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PanelAreas {
+    /// The header.
+    pub header: Rect,
+    /// The footer.
+    pub footer: Rect,
     /// The streams panel (with its border).
     pub streams: Rect,
     /// The recordings panel.

@@ -14,14 +14,16 @@ use super::source::{shown_state, Source};
 use super::state::{Panel, ViewState};
 use super::text::{clean, hms, thousands};
 use super::theme::{ingest_label, state_label};
-use super::widgets::{draw_table, fitted_table, panel_block, right, stream_min, Column};
+use super::widgets::{
+    draw_table, fitted_table, panel_block, right, stream_min, table_rows, Column,
+};
 use crate::core::alerts::Severity;
 
 /// Longest event name shown.
 const EVENT_MAX: usize = 24;
 
 /// Draws the streams panel.
-pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState, ctx: Context) {
+pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState, ctx: Context) {
     let t = view.theme;
     let focused = view.focus == Panel::Streams;
     let total = src.streams.len();
@@ -75,8 +77,8 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &mut ViewState,
         );
         return;
     }
-    let height = (area.height as usize).saturating_sub(3);
-    let window = view.streams.window(shown, height);
+    let height = table_rows(area);
+    let window = view.streams.visible(shown, height);
     let now = src.now;
     // A column of alert marks while any alert is firing: the worst alert about each stream.
     let alerting = !src.alerts.firing().is_empty();

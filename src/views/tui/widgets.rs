@@ -35,6 +35,12 @@ pub(crate) fn right<'a>(s: impl Into<String>) -> Line<'a> {
     Line::from(s.into()).right_aligned()
 }
 
+/// Rows of data a table panel drawn in `area` shows: its height less the borders and the
+/// column header.
+pub(crate) fn table_rows(area: Rect) -> usize {
+    (area.height as usize).saturating_sub(3)
+}
+
 /// Draws a panel's table of visible rows: the selection (when it is inside the window) is
 /// highlighted, and a scrollbar shows where the window is among `shown` rows.
 #[allow(clippy::too_many_arguments)]
