@@ -465,6 +465,20 @@ mod tests {
     }
 
     #[test]
+    fn visible_is_what_window_returned() {
+        let mut c = Cursor::default();
+        for (selected, rows, height) in [(0, 0, 10), (3, 5, 0), (50, 100, 10), (500, 100, 10)] {
+            c.selected = selected;
+            let window = c.window(rows, height);
+            assert_eq!(
+                c.visible(rows, height),
+                window,
+                "{selected} {rows} {height}"
+            );
+        }
+    }
+
+    #[test]
     fn move_by_clamps() {
         let mut c = Cursor::default();
         c.move_by(-3, 10);
