@@ -265,6 +265,7 @@ fn run(
 
         buf.clear();
         staged.clear();
+        staged.reserve(batch.len());
         undos.clear();
         let pending_before = state.pending.len();
         for Submission { item, ack } in batch.drain(..) {
