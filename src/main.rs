@@ -1,11 +1,12 @@
 //! The `recmon` binary: parse the command line, pick a mode, wire it, map errors to exit codes.
 //!
 //! The receiver is a [`Service`]; the terminal UI and the headless printer are views given a
-//! [`ViewSource`]. This file is the only place that connects the two.
+//! [`ViewSource`]. This file is the only place that connects the two, and [`pick_view`] the
+//! only place that decides which view a session gets (the receiver's and `recmon attach`'s).
 
 use clap::Parser;
 use recmon::attach::Attachment;
-use recmon::cli::{AttachArgs, Cli, Command, RunArgs};
+use recmon::cli::{AttachArgs, Cli, Command, RunArgs, ViewArgs};
 use recmon::core::store::{SharedStore, Store};
 use recmon::error::AppError;
 use recmon::service::Service;
@@ -13,6 +14,7 @@ use recmon::signals::ShutdownSignal;
 use recmon::tools::{export, replay, report, simulate};
 use recmon::util::human::count;
 use recmon::util::output::eline;
+use recmon::util::output::{reader_gone, Stream};
 use recmon::views::{headless::HeadlessView, tui, AttachedInfo, Notice, Origin, ViewSource};
 
 // mimalloc: the request path allocates many small short-lived buffers across threads, which
@@ -34,7 +36,48 @@ fn session_exporter() -> tui::Exporter {
     })
 }
 
-fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), AppError> {
+/// The view a session gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// The terminal UI.
+    Tui,
+    /// The headless printer, one human-readable line per request.
+    Lines,
+    /// The headless printer, each journal line as it is (NDJSON).
+    Json,
+}
+
+impl View {
+    fn is_headless(self) -> bool {
+        self != View::Tui
+    }
+}
+
+/// Picks the view, for the receiver and `recmon attach` alike: headless when asked for
+/// (`--headless`, or `--json`, which implies it) or when stdout is not a terminal.
+fn pick_view(headless: bool, json: bool) -> View {
+    use std::io::IsTerminal;
+    if json {
+        View::Json
+    } else if headless || !std::io::stdout().is_terminal() {
+        View::Lines
+    } else {
+        View::Tui
+    }
+}
+
+/// With a headless view: waits for Ctrl-C, SIGTERM or SIGHUP, or for stdout's reader to go
+/// away (`recmon … | head -2` after head exits), which ends the session like SIGTERM: nobody
+/// reads the stream any more, and it must not keep running unseen. Says why, for the
+/// shutdown line ("" for a signal).
+async fn headless_until_stopped(signals: &mut ShutdownSignal) -> &'static str {
+    tokio::select! {
+        _ = signals.wait() => "",
+        _ = reader_gone(Stream::Stdout) => "stdout was closed (its reader exited); ",
+    }
+}
+
+fn init_tracing(args: &ViewArgs, headless: bool) -> Result<(), AppError> {
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(if args.log_file.is_some() {
@@ -84,18 +127,18 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     // Before anything starts: a signal during start-up still means a graceful shutdown. SIGHUP
     // (a closed terminal, a dropped ssh session) too, unless it was ignored (nohup).
     let mut signals = ShutdownSignal::register_with_hangup();
-    let headless = args.wants_headless();
-    init_tracing(&args, headless)?;
+    let view = pick_view(args.view.headless, args.view.json);
+    init_tracing(&args.view, view.is_headless())?;
     // Started before the screen is taken over, so that an error (port in use, journal not
     // writable) is printed on a normal terminal.
-    let service = Service::start(args.service_config()?).await?;
+    let service = Service::start(args.service_config(chrono::Utc::now())?).await?;
     // Once the listener verifies signatures (--auth-key, --tencent-key), the demo signs with
     // the same keys.
     let demo = args.demo.then(|| {
         tokio::spawn(simulate::run_demo(
             service.addr,
-            args.auth_key.clone(),
-            args.tencent_key.clone(),
+            args.auth.auth_key.clone(),
+            args.auth.tencent_key.clone(),
         ))
     });
     let demo_line = format!(
@@ -105,20 +148,15 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     );
     // Where the journal ended at start (the views print only what comes after).
     let after_seq = service.facts.last_seq;
-    let view_result = if headless {
+    let view_result = if view.is_headless() {
         for l in service.banner() {
             eline(&l);
         }
         if demo.is_some() {
             eline(&demo_line);
         }
-        let view = HeadlessView::start(service.shared.clone(), args.json, after_seq);
-        // A closed stdout (`recmon … | head -2` after head exits) ends the session like
-        // SIGTERM: nobody reads the stream any more, and it must not keep running unseen.
-        let why = tokio::select! {
-            _ = signals.wait() => "",
-            _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => "stdout was closed (its reader exited); ",
-        };
+        let printer = HeadlessView::start(service.shared.clone(), view == View::Json, after_seq);
+        let why = headless_until_stopped(&mut signals).await;
         eline(&format!(
             "recmon: {why}shutting down: finishing requests in flight, syncing the journal"
         ));
@@ -126,7 +164,7 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
             d.abort();
         }
         let summary = service.shutdown().await;
-        view.finish().await;
+        printer.finish().await;
         for l in summary.lines() {
             eline(&l);
         }
@@ -183,7 +221,7 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
 async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     // With SIGHUP: a view's terminal is often an ssh session that drops.
     let mut signals = ShutdownSignal::register_with_hangup();
-    let headless = args.wants_headless();
+    let view = pick_view(args.headless, args.json);
     // Headless, the printer shows every entry: the attachment waits for it rather than let
     // the bounded request log drop a line before it is printed.
     let mut store = Store::new(args.log_capacity);
@@ -194,7 +232,9 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     let sinks = args.alerts.sinks()?;
     let shared = SharedStore::new(store);
     let alerting = recmon::alerting::start(shared.clone(), None, sinks);
-    let printer_view = headless.then(|| HeadlessView::start(shared.clone(), args.json, 0));
+    let printer_view = view
+        .is_headless()
+        .then(|| HeadlessView::start(shared.clone(), view == View::Json, 0));
     let pace = printer_view.as_ref().map(HeadlessView::progress);
     let mut attachment = Attachment::start_paced(args.attach_config(), shared, pace)
         .map_err(|m| AppError::new(2, m))?;
@@ -213,7 +253,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
             )
         }
     };
-    let view_result = if let Some(view) = printer_view {
+    let view_result = if let Some(printer) = printer_view {
         let urls: Vec<String> = args
             .urls
             .iter()
@@ -224,22 +264,19 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
             urls.join(", ")
         ));
         // Source state changes go to stderr, so that stdout stays the entries alone.
-        let printer = attachment.changes.take().map(|mut rx| {
+        let changes = attachment.changes.take().map(|mut rx| {
             tokio::spawn(async move {
                 while let Some(change) = rx.recv().await {
                     eline(&format!("recmon: attach: {}", change.describe()));
                 }
             })
         });
-        tokio::select! {
-            _ = signals.wait() => {},
-            _ = recmon::util::output::reader_gone(recmon::util::output::Stream::Stdout) => {},
-        };
+        headless_until_stopped(&mut signals).await;
         alerting.abort();
         let summary = attachment.finish().await;
-        view.finish().await;
-        if let Some(p) = printer {
-            p.abort();
+        printer.finish().await;
+        if let Some(c) = changes {
+            c.abort();
         }
         eline(&copy_line(summary.received));
         return copy_result(summary);
