@@ -90,7 +90,7 @@ pub struct Service {
     /// The forwarding settings, when forwarding.
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
-    alerting: Option<tokio::task::JoinHandle<()>>,
+    alerting: Option<crate::alerting::ReceiverAlerts>,
     /// The background rebuild and what starts after it, while it runs.
     later: Option<tokio::task::JoinHandle<Result<Option<Later>, AppError>>>,
     /// Stops the background rebuild (shutdown).
@@ -105,7 +105,7 @@ pub struct Service {
 struct Later {
     report: Option<ResumeReport>,
     forwarder: Option<Forwarder>,
-    alerting: Option<tokio::task::JoinHandle<()>>,
+    alerting: Option<crate::alerting::ReceiverAlerts>,
 }
 
 /// What a session did, printed at exit.
@@ -160,10 +160,12 @@ pub struct ResumeReport {
     pub problems: Vec<String>,
     /// Callbacks the journal still owed the forwarding targets (sent again now).
     pub owed: usize,
-    /// Until when the journal shows its last receiver alive: the later of its newest entry's
-    /// `received_at` and the file's modification time (a receiver with alerts on marks the
-    /// file every second, see [`crate::alerting`]). What the alert rules find firing then was
-    /// already sent to the hooks (see [`already_paged`]).
+    /// Until when the journal shows its last receiver's alerts sent: the file's modification
+    /// time, which a receiver with alerts on marks every second and holds before the oldest
+    /// event a hook has not delivered yet (see [`crate::alerting`]), and sets back to it after
+    /// its last write at shutdown; the newest entry's `received_at` where the file has no mark.
+    /// What the alert rules find firing then was already sent to the hooks (see
+    /// [`already_paged`]).
     pub alive_until: Option<chrono::DateTime<Utc>>,
 }
 
@@ -330,7 +332,7 @@ fn rebuild_for_resume(
         last_seq: start.last_seq,
         problems: rebuilt.problems,
         owed: recovery.owed(),
-        alive_until: newest.max(start.marked),
+        alive_until: start.marked.or(newest),
     };
     for p in report.problems.iter().take(PROBLEMS_SHOWN) {
         eprint_line(bar, &format!("recmon: resume: {}: {p}", path.display()));
@@ -366,7 +368,8 @@ fn rebuild_for_resume(
 ///
 /// Why this and not journaled alert transitions: the journal stays one request per line for
 /// every reader, and a receiver with alerts on marks the journal's modification time every
-/// second, so `alive_until` is within a second of when it last evaluated, even after a crash.
+/// second (held back while a hook still owes an event), so `alive_until` is within a second
+/// of when its pages were last all sent, even after a crash.
 /// What this cannot know, and how it errs: an alert that became due only by time passing
 /// after that (a pause crossing its threshold while no receiver ran) is sent at the restart,
 /// as it was never sent; a journal last written with `--no-alerts` (no marks) is taken as
@@ -887,7 +890,7 @@ impl Service {
                     _ => None,
                 };
                 let alerting = alerts.is_some().then(|| {
-                    crate::alerting::start_receiver(
+                    crate::alerting::start_receiver_marking(
                         shared.clone(),
                         feed.clone(),
                         sinks,
@@ -989,6 +992,9 @@ impl Service {
             .ok()
             .and_then(|r| r.ok())
             .unwrap_or_default();
+        if let Some(a) = &self.alerting {
+            a.after_last_write();
+        }
         let store = self.shared.lock();
         SessionSummary {
             counters: store.counters(),
