@@ -303,24 +303,7 @@ pub struct Unsettled {
     pub verdict: Result<Callback, crate::event::Rejection>,
 }
 
-/// How far a background rebuild has read: what the views show as "rebuilding 41%".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RebuildProgress {
-    /// Bytes of the journal read.
-    pub read: u64,
-    /// Bytes to read (the journal as it was when `--resume` started).
-    pub total: u64,
-}
-
-impl RebuildProgress {
-    /// Whole percent read, 0 to 100 (100 only once everything is read).
-    pub fn percent(&self) -> u8 {
-        if self.total == 0 || self.read >= self.total {
-            return 100;
-        }
-        ((self.read as u128 * 100) / self.total as u128).min(99) as u8
-    }
-}
+pub use crate::core::store::RebuildProgress;
 
 /// What `--resume` rebuilds in the background: the store and deduper from the first `len`
 /// bytes of the journal (what it held at start; this receiver appends after them), stopping

@@ -23,6 +23,25 @@ use crate::core::outbox::{DeliveryLine, DeliveryResult, ForwardMode};
 use crate::event::{AuthCheck, Outcome, PlayAction, Provider, CALLBACK_KINDS};
 use crate::event::{Callback, IngestAction, RecordState, StreamId};
 
+/// How far a background rebuild has read: what the views show as "rebuilding 41%".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Bytes of the journal read.
+    pub read: u64,
+    /// Bytes to read (the journal as it was when `--resume` started).
+    pub total: u64,
+}
+
+impl RebuildProgress {
+    /// Whole percent read, 0 to 100 (100 only once everything is read).
+    pub fn percent(&self) -> u8 {
+        if self.total == 0 || self.read >= self.total {
+            return 100;
+        }
+        ((self.read as u128 * 100) / self.total as u128).min(99) as u8
+    }
+}
+
 /// Default number of requests kept in the in-memory request log.
 pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
 
@@ -546,7 +565,7 @@ pub struct Store {
     by_provider: [u32; Provider::ALL.len()],
     /// While `--resume` rebuilds the state in the background: how far it has read (this
     /// store is then the stand-in the views show; the rebuilt one replaces it).
-    rebuilding: Option<crate::core::rebuild::RebuildProgress>,
+    rebuilding: Option<RebuildProgress>,
 }
 
 impl Default for Store {
@@ -592,12 +611,12 @@ impl Store {
 
     /// While `--resume` rebuilds the state in the background, how far it has got; `None` once
     /// this store holds the whole journal (see [`crate::core::rebuild`]).
-    pub fn rebuilding(&self) -> Option<crate::core::rebuild::RebuildProgress> {
+    pub fn rebuilding(&self) -> Option<RebuildProgress> {
         self.rebuilding
     }
 
     /// Sets (or clears) [`Store::rebuilding`].
-    pub fn set_rebuilding(&mut self, progress: Option<crate::core::rebuild::RebuildProgress>) {
+    pub fn set_rebuilding(&mut self, progress: Option<RebuildProgress>) {
         self.rebuilding = progress;
     }
 
