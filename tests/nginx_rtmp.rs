@@ -457,32 +457,7 @@ fn nginx_rtmp_session(method: &str) {
 
     // The publisher: a 320x240 test pattern with a tone, a keyframe every second (nginx cuts a
     // file only on a keyframe once record_interval has passed).
-    let push_url = nginx.rtmp_url("cam1?token=abc");
-    let seconds = PUSH_SECONDS.to_string();
-    let mut publisher = ffmpeg(&[
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine",
-        "-t",
-        &seconds,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        &push_url,
-    ]);
+    let mut publisher = push(&nginx.rtmp_url("cam1?token=abc"), PUSH_SECONDS);
     let pushing = |p: &mut Child| matches!(p.try_wait(), Ok(None));
 
     // Live while ffmpeg pushes (on_publish answered 2xx, or nginx would have refused it).
