@@ -298,6 +298,44 @@ pub fn readable_stream(
     (!id.stream.is_empty()).then_some(id)
 }
 
+/// The keys signatures are checked with: ApsaraVideo's (`--auth-key`) and Tencent Cloud's
+/// (`--tencent-key`). A provider without a key set is not checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthKeys<'a> {
+    /// ApsaraVideo's `ALI-LIVE-SIGNATURE` check.
+    pub aliyun: Option<&'a aliyun::auth::AuthConfig>,
+    /// Tencent Cloud's callback key, whose body `sign` is checked.
+    pub tencent: Option<&'a str>,
+}
+
+/// A signature check's result: `None` when nothing was checked (the provider signs nothing,
+/// or its key is not set), else whether the signature holds and, if not, why.
+pub type AuthOutcome = Option<Result<(), String>>;
+
+/// Checks a request's signature the way its provider signs: ApsaraVideo's headers with
+/// `--auth-key`, Tencent's body `sign` with `--tencent-key`; nginx-rtmp and SRS sign nothing.
+/// `headers` are the request's headers with lowercase names; `now` is Unix seconds.
+pub fn verify(
+    provider: Provider,
+    keys: &AuthKeys<'_>,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: &[u8],
+    now: i64,
+) -> AuthOutcome {
+    match provider {
+        Provider::Aliyun => keys.aliyun.map(|auth| {
+            auth.verify(
+                headers.get("host").map(String::as_str),
+                headers.get("ali-live-timestamp").map(String::as_str),
+                headers.get("ali-live-signature").map(String::as_str),
+                now,
+            )
+        }),
+        Provider::Tencent => keys.tencent.map(|key| tencent::verify(body, key, now)),
+        Provider::NginxRtmp | Provider::Srs => None,
+    }
+}
+
 /// Whether `provider`'s sender takes any answer but a success as "refuse (or drop) the
 /// stream", and never retries: nginx-rtmp (a non-2xx from `on_publish` drops the publisher)
 /// and SRS (anything but `code` 0 rejects the client). When recmon cannot do its part for

@@ -51,7 +51,10 @@ fn gauge_family(registry: &mut Registry, name: &str, help: &str) -> Family<Label
 }
 
 /// The metrics document, and its content type.
-pub fn render(store: &Store, listener: &super::ListenerCounters) -> (String, &'static str) {
+pub fn render(
+    store: &Store,
+    listener: &crate::server::context::ListenerCounters,
+) -> (String, &'static str) {
     let mut r = Registry::default();
     let refused = counter_family(
         &mut r,
