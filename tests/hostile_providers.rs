@@ -1654,7 +1654,7 @@ fn tencent_duration_that_is_not_a_number_is_refused_naming_duration() {
 /// refused by hyper itself with 414 URI Too Long. The journal must say what was answered
 /// (`status`: "The HTTP status answered"): it says 431 instead, with advice about headers
 /// ("send fewer or shorter headers"), because every `is_parse_too_large()` error is journaled
-/// as 431 (`src/server/mod.rs`, `serve`).
+/// as 431 (`src/server/listener.rs`, `serve`).
 #[test]
 fn a_uri_over_64_kib_is_journaled_as_answered() {
     let r = Recmon::start(&[]);
