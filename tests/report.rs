@@ -628,3 +628,50 @@ fn hostile_provider_times_never_crash_the_report() {
         assert!(!out.is_empty(), "{format}");
     }
 }
+
+#[test]
+fn the_alert_clock_runs_to_the_journals_mark_not_only_its_last_line() {
+    // A broadcast ended 100 s ago with no file; the journal's last line is its publish_done.
+    // A receiver with alerts on marks its journal every second while it runs: here it ran
+    // 90 s past that line, well past a 5 s grace, so it fired not_recorded, and so does the
+    // report. Marked right at the last line, the grace never passed: no alert.
+    let now = chrono::Utc::now().timestamp();
+    let r = |ago: i64| now - ago - 1_800_000_000;
+    let j = [
+        ingest(1, r(400), "cam", "publish", now - 400),
+        ingest(2, r(100), "cam", "publish_done", now - 100),
+    ]
+    .join("\n")
+        + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let rules = |mark_ago: u64| -> Vec<String> {
+        std::fs::write(&path, &j).unwrap();
+        let mark = std::time::SystemTime::now() - std::time::Duration::from_secs(mark_ago);
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mark)
+            .unwrap();
+        let out = Command::new(common::bin())
+            .args(["report", path.to_str().unwrap(), "--format", "json"])
+            .args(["--alert-not-recorded", "5s"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["streams"][0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rules(10), ["not_recorded"]);
+    assert_eq!(rules(100), Vec::<String>::new());
+}

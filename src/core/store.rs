@@ -112,6 +112,10 @@ pub struct Stream {
     /// Broadcasts: publishes that took the stream live (a publish while already live is not
     /// a new one).
     pub broadcasts: u64,
+    /// The newest broadcast's start and end, Unix seconds, on the sender's clock where its
+    /// ingest callbacks carry one (ApsaraVideo's `time`, Tencent's `event_time`), else their
+    /// arrival: the times a person is told (the alert rules count with arrival times).
+    pub broadcast_span: (Option<i64>, Option<i64>),
     /// Recording files and HLS segments reported since the newest broadcast began (files
     /// reported after its publish_done still count: the last file comes after the end).
     pub broadcast_files: u64,
@@ -1130,10 +1134,18 @@ impl Store {
                     IngestAction::Publish => Ingest::Live,
                     IngestAction::PublishDone => Ingest::Offline,
                 };
+                // The sender's time where it gives one that is a date, else the arrival.
+                let when = i
+                    .time
+                    .filter(|t| *t > 0 && DateTime::from_timestamp(*t, 0).is_some())
+                    .unwrap_or_else(|| at.timestamp());
                 if s.ingest != ingest {
                     if ingest == Ingest::Live {
                         s.broadcasts += 1;
                         s.broadcast_files = 0;
+                        s.broadcast_span = (Some(when), None);
+                    } else {
+                        s.broadcast_span.1 = Some(when);
                     }
                     s.ingest = ingest;
                     s.ingest_since = Some(at);
@@ -1190,6 +1202,7 @@ impl Store {
             file_s: 0.0,
             published_at: None,
             broadcasts: 0,
+            broadcast_span: (None, None),
             broadcast_files: 0,
             errors: 0,
             last_error: None,

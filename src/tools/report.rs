@@ -200,6 +200,10 @@ pub struct Report {
     /// See `from`.
     #[serde(serialize_with = "ser_opt_time")]
     pub to: Option<DateTime<Utc>>,
+    /// Where the replayed alert clock ended: `to`, or the journal's mark (its modification
+    /// time, which a running receiver sets every second) when that is later.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub evaluated_to: Option<DateTime<Utc>>,
     /// Journal lines read.
     pub entries: u64,
     /// One line for the whole journal: `3 broadcasts, 1 not recorded: cam2 14:02–14:35`.
@@ -624,6 +628,9 @@ fn verdict_line(streams: &[StreamReport]) -> String {
     parts.join(", ")
 }
 
+/// Seconds past the journal's last line evaluated one by one (then one step to its mark).
+const IDLE_TICKS: u32 = 3600;
+
 /// Builds the report of `journal` with the alert thresholds `cfg`.
 pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
     let mut store = Store::new(1);
@@ -708,11 +715,35 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         },
         |_| {},
     )?;
-    if let Some(end) = last {
+    // The clock runs to the journal's end: its last line, or its mark when later. A receiver
+    // with alerts on marks its journal (the file's modification time) every second while it
+    // runs, so the mark is when it last evaluated the rules: a broadcast that ended just
+    // before the last line and whose file never came is `not_recorded` here as it was there.
+    // The mark is never taken past now (a clock set wrong), and a journal copied without its
+    // times is read up to the copy.
+    let marked = std::fs::metadata(journal)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(DateTime::<Utc>::from)
+        .filter(|m| *m <= Utc::now());
+    let clock_end = match (last, marked) {
+        (Some(l), Some(m)) => Some(l.max(m)),
+        (l, _) => l,
+    };
+    if let (Some(mut t), Some(end)) = (next_tick, clock_end) {
+        // Every second past the last line, as live; a long idle tail in one step at the end.
+        let mut ticks = 0;
+        while t < end && ticks < IDLE_TICKS {
+            evaluate(&mut store, t, &mut alerts);
+            t += tick;
+            ticks += 1;
+        }
+    }
+    if let Some(end) = clock_end {
         // The journal's end: one last evaluation there, then whatever still fires stays open.
         evaluate(&mut store, end, &mut alerts);
     }
-    let end = last.unwrap_or_else(Utc::now);
+    let end = clock_end.unwrap_or_else(Utc::now);
     let recordings = store.recordings();
     let mut streams = Vec::new();
     for (idx, s) in store.streams().iter().enumerate() {
@@ -814,6 +845,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         journal: journal.display().to_string(),
         from: first,
         to: last,
+        evaluated_to: clock_end,
         entries: read.entries,
         verdict: verdict_line(&streams),
         broadcasts: streams.iter().map(|s| s.broadcasts.len()).sum(),
@@ -868,7 +900,7 @@ pub fn markdown(r: &Report) -> String {
             s.broadcasts.len(),
             s.files,
             crate::util::human::hms(s.recorded_s.round() as i64),
-            coverage_text(s),
+            coverage_cell(s),
             s.gaps.len(),
             s.short_files,
             s.pauses,
@@ -947,6 +979,17 @@ fn coverage_text(s: &StreamReport) -> String {
         Some(_) => pct(s.coverage),
         None => "live time unknown".into(),
     }
+}
+
+/// [`coverage_text`] with `~` before it where file times were derived (an estimate), as the
+/// page's headings show it.
+fn coverage_cell(s: &StreamReport) -> String {
+    let tilde = if s.derived_files > 0 && s.live_s.is_some() {
+        "~"
+    } else {
+        ""
+    };
+    format!("{tilde}{}", coverage_text(s))
 }
 
 fn clock_words(c: Clock) -> &'static str {
@@ -1089,7 +1132,7 @@ pub fn html(r: &Report) -> String {
     let x = |t: i64| (((t as f64) - (lo as f64)) / span * width).clamp(0.0, width);
     for s in &r.streams {
         o.push_str(&format!(
-            "<h2>{}/{}/{} · coverage {}{} · {} gaps</h2>",
+            "<h2>{}/{}/{} · coverage {}{} · {}</h2>",
             esc(&s.domain),
             esc(&s.app),
             esc(&s.stream),
@@ -1099,7 +1142,7 @@ pub fn html(r: &Report) -> String {
                 ""
             },
             coverage_text(s),
-            s.gaps.len()
+            crate::util::human::count(s.gaps.len() as u64, "gap", "gaps")
         ));
         o.push_str(&format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"84\" viewBox=\"0 0 {} 84\"><rect x=\"0\" y=\"0\" width=\"{}\" height=\"84\" fill=\"#fafafa\"/>",

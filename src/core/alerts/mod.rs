@@ -181,15 +181,18 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                 not_recorded_grace(s.provider, cfg.not_recorded),
             ) {
                 emit(Rule::NotRecorded, Some(i), s.broadcasts, &|| {
+                    // The broadcast's own times (the sender's clock where it gives one), as
+                    // the report tells them.
+                    let when = |t: Option<i64>| {
+                        t.and_then(|t| DateTime::from_timestamp(t, 0))
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                            .unwrap_or_else(|| "?".into())
+                    };
                     format!(
                         "{}: the broadcast {} → {} ended with no recording file (none within {} of its end)",
                         name(),
-                        s.published_at
-                            .map(crate::core::journal::format_time)
-                            .unwrap_or_else(|| "?".into()),
-                        s.ingest_since
-                            .map(crate::core::journal::format_time)
-                            .unwrap_or_default(),
+                        when(s.broadcast_span.0),
+                        when(s.broadcast_span.1),
                         duration_words(grace)
                     )
                 });
@@ -690,6 +693,24 @@ mod tests {
         c.ingest(2200, "cam", "publish");
         assert!(c.firing_at(2201).is_empty());
         assert_eq!(c.store.alerts().fired_total()[&Rule::NotRecorded], 2);
+    }
+
+    #[test]
+    fn not_recorded_names_the_broadcast_by_the_senders_own_times() {
+        let mut c = Clocked::new(only(Rule::NotRecorded, 5));
+        // Sent 10 minutes apart by the provider's clock, arriving 1 s apart.
+        let base = t(0).timestamp();
+        let q = |action: &str, at: i64| format!("action={action}&app=d&appname=a&id=cam&time={at}");
+        c.request(0, "GET", Some(&q("publish", base - 600)), "");
+        c.request(1, "GET", Some(&q("publish_done", base)), "");
+        assert_eq!(c.firing_at(7), [(Rule::NotRecorded, Some(S.into()))]);
+        let a = c.store.alerts().firing()[0].clone();
+        assert!(
+            a.message
+                .contains("the broadcast 2027-01-15 07:50:00 UTC → 2027-01-15 08:00:00 UTC ended"),
+            "{}",
+            a.message
+        );
     }
 
     #[test]

@@ -160,9 +160,10 @@ pub fn alerts(store: &Store, now: DateTime<Utc>, utc: bool, theme: Theme) -> Det
             d.map_or("off".to_string(), crate::util::human::duration_words)
         };
         b.raw(&format!(
-            "paused {} · not recording {} · file overdue cycle+{} (cycle {} until learned) · short file {} · gap {} · silence {}",
+            "paused {} · not recording {} · not recorded {} after the end · file overdue cycle+{} (cycle {} until learned) · short file {} · gap {} · silence {}",
             w(cfg.paused),
             w(cfg.not_recording),
+            w(cfg.not_recorded),
             w(cfg.file_overdue),
             crate::util::human::duration_words(cfg.record_cycle),
             w(cfg.short_file),
