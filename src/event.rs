@@ -195,6 +195,16 @@ pub struct IngestEvent {
     pub usrargs: Option<String>,
 }
 
+impl IngestEvent {
+    /// When the sender says it happened (ApsaraVideo's `time`, Tencent's `event_time`): its
+    /// time where it gives one that can be read as a date (a hostile `time` of 10^17 cannot),
+    /// else `None` and the arrival is the time to use.
+    pub fn sent_at(&self) -> Option<i64> {
+        self.time
+            .filter(|t| *t > 0 && chrono::DateTime::from_timestamp(*t, 0).is_some())
+    }
+}
+
 /// A viewer started or stopped playing (nginx-rtmp's play / play_done, SRS's on_play /
 /// on_stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

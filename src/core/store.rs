@@ -1135,10 +1135,7 @@ impl Store {
                     IngestAction::PublishDone => Ingest::Offline,
                 };
                 // The sender's time where it gives one that is a date, else the arrival.
-                let when = i
-                    .time
-                    .filter(|t| *t > 0 && DateTime::from_timestamp(*t, 0).is_some())
-                    .unwrap_or_else(|| at.timestamp());
+                let when = i.sent_at().unwrap_or_else(|| at.timestamp());
                 if s.ingest != ingest {
                     if ingest == Ingest::Live {
                         s.broadcasts += 1;

@@ -414,11 +414,6 @@ fn covered_s(from: i64, to: i64, files: &[(i64, i64)]) -> f64 {
     total
 }
 
-/// A provider's time that can be read as a date (a hostile `time` of 10^17 cannot).
-fn sane_time(t: i64) -> Option<i64> {
-    (t > 0 && DateTime::from_timestamp(t, 0).is_some()).then_some(t)
-}
-
 fn file_of(r: &crate::core::store::Recording) -> File {
     File {
         uri: r.uri.to_string(),
@@ -691,7 +686,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                 match cb {
                     Callback::Ingest(i) => {
                         // The sender's own time where it gives one, else the arrival.
-                        let (t, clock) = match i.time.and_then(sane_time) {
+                        let (t, clock) = match i.sent_at() {
                             Some(t) => (t, Clock::Provider),
                             None => (at.timestamp(), Clock::Arrival),
                         };
@@ -856,8 +851,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
 }
 
 fn unix(t: Option<i64>) -> String {
-    t.and_then(|t| DateTime::from_timestamp(t, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    t.and_then(crate::util::human::utc_seconds)
         .unwrap_or_else(|| "-".into())
 }
 

@@ -1,6 +1,11 @@
 //! How numbers read to a person, the same in every view and summary: counts with thousands
 //! separators and the right plural, durations as `h:mm:ss` with uncapped hours.
 
+/// Unix seconds as `2026-12-04 14:02:10 UTC`; `None` for a time no date can hold.
+pub fn utc_seconds(t: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(t, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
 /// Whole seconds as `h:mm:ss` (hours are not capped: `123:04:05`).
 pub fn hms(secs: i64) -> String {
     let s = secs.max(0);

@@ -184,8 +184,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                     // The broadcast's own times (the sender's clock where it gives one), as
                     // the report tells them.
                     let when = |t: Option<i64>| {
-                        t.and_then(|t| DateTime::from_timestamp(t, 0))
-                            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        t.and_then(crate::util::human::utc_seconds)
                             .unwrap_or_else(|| "?".into())
                     };
                     format!(
