@@ -61,6 +61,11 @@ pub struct FeedItem {
     pub seq: u64,
     /// The journal line exactly as written, without the newline.
     pub line: Arc<str>,
+    /// The callback the line records, parsed once by the receiver, for an accepted or
+    /// duplicate request committed in this run. `None` for other lines (deliveries, alerts,
+    /// rejections) and for entries read back from the journal file: a subscriber that needs
+    /// those parses [`FeedItem::line`] (see [`crate::core::rebuild`]).
+    pub callback: Option<Arc<crate::event::Callback>>,
 }
 
 /// Facts about a running receiver: what `/api/events` sends first (`event: hello`) and what an
@@ -533,6 +538,7 @@ impl JournalCursor {
             self.held = Some(FeedItem {
                 seq,
                 line: Arc::from(text),
+                callback: None,
             });
         }
         if reached_upto {
@@ -635,6 +641,7 @@ mod tests {
         FeedItem {
             seq,
             line: Arc::from(line(seq)),
+            callback: None,
         }
     }
 

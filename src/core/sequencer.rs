@@ -665,7 +665,7 @@ impl RebuiltState {
 
 /// Lines committed while the store is being rebuilt: applied (and published) in order once
 /// the rebuilt store is swapped in. `None` once it is.
-type Held = Arc<std::sync::Mutex<Option<Vec<(Staged, Option<Callback>, Arc<str>, u64)>>>>;
+type Held = Arc<std::sync::Mutex<Option<Vec<(Staged, Option<Arc<Callback>>, Arc<str>, u64)>>>>;
 
 /// Where a batch goes once it is safely in the journal: the store, then the feed, then (for
 /// callbacks owed to backends) the forwarder.
@@ -701,26 +701,36 @@ impl Committer {
                     store.set_rebuilding(None);
                     for (staged, cb, line, seq) in held.take().unwrap_or_default() {
                         match &staged {
-                            Staged::Request(entry) => store.apply(entry, cb.as_ref(), line.clone()),
+                            Staged::Request(entry) => {
+                                store.apply(entry, cb.as_deref(), line.clone())
+                            }
                             Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                             Staged::Settle(_) | Staged::Done => {}
                         }
-                        published.push(FeedItem { seq, line });
+                        published.push(FeedItem {
+                            seq,
+                            line,
+                            callback: cb,
+                        });
                     }
                     continue;
                 }
                 let line: Arc<str> = Arc::from(
                     std::str::from_utf8(&buf[w.range.clone()]).expect("serde_json writes UTF-8"),
                 );
-                let cb = w.item.as_ref().and_then(|i| i.verdict.as_ref().ok());
+                let cb = w
+                    .item
+                    .as_ref()
+                    .and_then(|i| i.verdict.as_ref().ok())
+                    .map(|c| Arc::new(c.clone()));
                 if let Some(h) = held.as_mut() {
                     let staged = std::mem::replace(&mut w.staged, Staged::Done);
-                    h.push((staged, cb.cloned(), line, w.ack.seq));
+                    h.push((staged, cb, line, w.ack.seq));
                     continue;
                 }
                 match &w.staged {
                     Staged::Request(entry) => {
-                        store.apply(entry, cb, line.clone());
+                        store.apply(entry, cb.as_deref(), line.clone());
                         owes |= !entry.forward.is_empty();
                     }
                     Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
@@ -729,6 +739,7 @@ impl Committer {
                 published.push(FeedItem {
                     seq: w.ack.seq,
                     line,
+                    callback: cb,
                 });
             }
         }

@@ -356,10 +356,12 @@ mod tests {
             FeedItem {
                 seq: 7,
                 line: Arc::from("{\"seq\":7}"),
+                callback: None,
             },
             FeedItem {
                 seq: 8,
                 line: Arc::from("{\"seq\":8}"),
+                callback: None,
             },
         ];
         assert_eq!(
