@@ -21,7 +21,7 @@ use crate::core::journal::{
     LINE_SHAPE,
 };
 use crate::core::outbox::{ForwardMode, ForwardPlan};
-use crate::core::sequencer::{Forwarding, RebuiltState, Sequencer, SequencerSummary};
+use crate::core::sequencer::{RebuiltState, Sequencer, SequencerSummary};
 use crate::core::store::{Counters, SharedStore, Store};
 use crate::error::AppError;
 use crate::forward::recover::Recovery;
@@ -722,17 +722,13 @@ impl Service {
             Some(f) => Some(Sender::new(f).map_err(|e| AppError::new(2, e))?),
             None => None,
         };
-        let (forwarding, owed_rx) = match async_forward {
-            Some(f) => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                let plan = ForwardPlan {
-                    targets: f.targets.iter().map(|t| t.name.clone()).collect(),
-                    skip_duplicates: f.skip_duplicates,
-                };
-                (Some(Forwarding { plan, owed: tx }), Some(rx))
-            }
-            None => (None, None),
-        };
+        let forwarding = async_forward.map(|f| ForwardPlan {
+            targets: f.targets.iter().map(|t| t.name.clone()).collect(),
+            skip_duplicates: f.skip_duplicates,
+        });
+        // The forwarder follows the feed from here: what is committed before it starts (it
+        // starts after a rebuild) is read back from the ring or the journal.
+        let forward_feed = async_forward.map(|_| feed.subscribe(next_seq - 1));
         let (sequencer, sequencer_thread) = Sequencer::start(
             journal,
             shared.clone(),
@@ -879,12 +875,12 @@ impl Service {
                     }
                     None => (Default::default(), None),
                 };
-                let forwarder = match (&async_forward, owed_rx, &sender) {
-                    (Some(f), Some(rx), Some(sender)) => Some(crate::forward::start_async(
+                let forwarder = match (&async_forward, forward_feed, &sender) {
+                    (Some(f), Some(sub), Some(sender)) => Some(crate::forward::start_async(
                         f,
                         sender.clone(),
                         sequencer.clone(),
-                        rx,
+                        sub,
                         outbox,
                     )),
                     _ => None,

@@ -28,7 +28,7 @@ use crate::core::journal::{
     encode_body, write_line, write_settled_line, EncodedBody, FsyncPolicy, JournalEntry,
     JournalFile, Truncation,
 };
-use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan, ForwardedRequest, Owed};
+use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan};
 use crate::core::rebuild::Unsettled;
 use crate::core::store::{SharedStore, Store};
 use crate::event::Provider;
@@ -79,16 +79,6 @@ struct Submission {
     ack: oneshot::Sender<Result<Ack, JournalFailed>>,
 }
 
-/// Forwarding, as the sequencer sees it: which committed requests are owed to the async
-/// targets (marked in their lines), and where they go once they are on disk.
-#[derive(Clone)]
-pub struct Forwarding {
-    /// The async targets and the duplicate rule.
-    pub plan: ForwardPlan,
-    /// The forwarder's inbox.
-    pub owed: mpsc::UnboundedSender<Owed>,
-}
-
 /// A request that is safely in the journal.
 #[derive(Debug, Clone, Copy)]
 pub struct Ack {
@@ -135,7 +125,7 @@ impl Sequencer {
         feed: Arc<Feed>,
         deduper: Option<Deduper>,
         next_seq: u64,
-        forwarding: Option<Forwarding>,
+        forwarding: Option<ForwardPlan>,
     ) -> (Sequencer, JoinHandle<SequencerSummary>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let held = Arc::new(std::sync::Mutex::new(deduper.is_none().then(Vec::new)));
@@ -501,9 +491,9 @@ fn stage(
     let body = sub.body.clone();
     let enc = encode_body(&body, sub.body_is_json);
     let mut entry = build_entry(&mut sub, seq, outcome, status, error, &enc);
-    if let Some(f) = &committer.forwarding {
-        if f.plan.owes(outcome) {
-            entry.forward = f.plan.targets.clone();
+    if let Some(plan) = &committer.forwarding {
+        if plan.owes(outcome) {
+            entry.forward = plan.targets.clone();
         }
     }
     if outcome == Outcome::Pending {
@@ -558,9 +548,9 @@ fn settle(
         entry.outcome = decision.outcome;
         entry.error = decision.error;
         entry.forward.clear();
-        if let Some(f) = &committer.forwarding {
-            if f.plan.owes(decision.outcome) {
-                entry.forward = f.plan.targets.clone();
+        if let Some(plan) = &committer.forwarding {
+            if plan.owes(decision.outcome) {
+                entry.forward = plan.targets.clone();
             }
         }
         let enc = encode_body(&p.body, p.body_is_json);
@@ -667,13 +657,16 @@ impl RebuiltState {
 /// the rebuilt store is swapped in. `None` once it is.
 type Held = Arc<std::sync::Mutex<Option<Vec<(Staged, Option<Arc<Callback>>, Arc<str>, u64)>>>>;
 
-/// Where a batch goes once it is safely in the journal: the store, then the feed, then (for
-/// callbacks owed to backends) the forwarder.
+/// Where a batch goes once it is safely in the journal: the store, then the feed. Every other
+/// consumer (views, `/api/events`, the forwarder, alerts) follows the feed; the sequencer
+/// knows none of them.
 #[derive(Clone)]
 struct Committer {
     shared: Arc<SharedStore>,
     feed: Arc<Feed>,
-    forwarding: Option<Forwarding>,
+    /// Which committed requests are owed to the async forwarding targets (marked in their
+    /// lines, which the forwarder follows on the feed).
+    forwarding: Option<ForwardPlan>,
     held: Held,
 }
 
@@ -686,7 +679,6 @@ impl Committer {
     fn commit(&self, b: WrittenBatch) {
         let WrittenBatch { mut written, buf } = b;
         let mut published = Vec::with_capacity(written.len());
-        let mut owes = false;
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             let mut store = self.shared.lock();
@@ -729,10 +721,7 @@ impl Committer {
                     continue;
                 }
                 match &w.staged {
-                    Staged::Request(entry) => {
-                        store.apply(entry, cb.as_deref(), line.clone());
-                        owes |= !entry.forward.is_empty();
-                    }
+                    Staged::Request(entry) => store.apply(entry, cb.as_deref(), line.clone()),
                     Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                     Staged::Settle(_) | Staged::Done => continue,
                 }
@@ -747,50 +736,12 @@ impl Committer {
             self.feed.publish(published);
         }
         self.shared.notify();
-        // Answers first: what the forwarder needs is built after, from the batch's own
-        // entries (moved, not copied: they are done with).
-        let mut kept = Vec::new();
         for w in written {
             if let Some(reply) = w.reply {
                 let _ = reply.send(Ok(w.ack));
             }
-            if owes {
-                kept.push((w.item, w.staged));
-            }
-        }
-        if let Some(f) = &self.forwarding {
-            for (item, staged) in kept {
-                if let (Some(req), Staged::Request(entry)) = (item, staged) {
-                    if let Some(o) = owed_of(entry, req) {
-                        // The forwarder is gone only at shutdown: what it did not take is
-                        // still owed in the journal, and a --resume sends it.
-                        let _ = f.owed.send(o);
-                    }
-                }
-            }
         }
     }
-}
-
-/// A committed callback owed to the forwarding targets, as the forwarder sends it; `None`
-/// when it is owed to none.
-fn owed_of(entry: JournalEntry, req: Incoming) -> Option<Owed> {
-    let cb = req.verdict.ok().filter(|_| !entry.forward.is_empty())?;
-    // A notice that names no stream is delivered in a lane of its own.
-    let stream = cb.into_stream_id().unwrap_or_default();
-    Some(Owed {
-        seq: entry.seq,
-        received_at: entry.received_at,
-        stream,
-        request: ForwardedRequest {
-            method: entry.method,
-            path: entry.path,
-            headers: entry.headers,
-            remote: entry.remote,
-            body: req.body,
-        },
-        targets: entry.forward,
-    })
 }
 
 fn fail_batch(written: Vec<Written>, why: &str) {

@@ -41,6 +41,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::core::feed::{FeedItem, Next, Subscription};
+use crate::core::journal::{parse_line, Line};
 use crate::core::outbox::{
     cap_text, Delivery, DeliveryResult, ForwardMode, ForwardedRequest, Owed, REPLY_MAX,
 };
@@ -308,14 +310,23 @@ impl Forwarder {
 /// when there is CPU to spare.
 const FORWARDER_NICE: i32 = 10;
 
+/// Most callbacks held in memory per target, waiting or being retried. Past it the forwarder
+/// stops taking from the feed: what follows stays in the journal, and the feed reads it back
+/// from there once the backlog shrinks. So a backend that is down for hours costs bounded
+/// memory, and nothing is lost.
+pub const BACKLOG_MAX: usize = 20_000;
+
 /// Starts the async engines on a thread of their own, at a lower priority than the listener's
-/// (see [`FORWARDER_NICE`]). `inbox` receives what the sequencer commits; `recovered` is what
-/// a resumed journal still owes each target (see [`recover`]), sent first.
+/// (see [`FORWARDER_NICE`]). The forwarder is a subscriber of the feed like any other: `feed`
+/// is its subscription, from the journal's last seq at start (it catches up from the journal
+/// when it falls behind; see [`crate::core::feed`]), and each committed request line that
+/// lists targets (`"forward":[...]`) is owed to them. `recovered` is what a resumed journal
+/// still owed each target at start (see [`recover`]), sent first.
 pub fn start_async(
     cfg: &ForwardConfig,
     sender: Sender,
     sequencer: Sequencer,
-    inbox: mpsc::UnboundedReceiver<Owed>,
+    feed: Subscription,
     recovered: recover::Outbox,
 ) -> Forwarder {
     let (stop, stop_rx) = watch::channel(false);
@@ -334,7 +345,7 @@ pub fn start_async(
                 .build()
                 .expect("the forwarder's runtime");
             rt.block_on(run_engines(
-                cfg, sender, sequencer, inbox, recovered, stop_rx,
+                cfg, sender, sequencer, feed, recovered, stop_rx,
             ));
         })
         .expect("spawn the forwarder thread");
@@ -345,15 +356,17 @@ async fn run_engines(
     cfg: ForwardConfig,
     sender: Sender,
     sequencer: Sequencer,
-    mut inbox: mpsc::UnboundedReceiver<Owed>,
+    mut feed: Subscription,
     mut recovered: recover::Outbox,
     stop_rx: watch::Receiver<bool>,
 ) {
     let mut tasks = Vec::new();
     let mut lanes_in: HashMap<String, mpsc::UnboundedSender<Job>> = HashMap::new();
+    let backlog = Arc::new(Backlog::default());
     for target in &cfg.targets {
         let (tx, rx) = mpsc::unbounded_channel();
         for (owed, attempts) in recovered.remove(&target.name).unwrap_or_default() {
+            backlog.add();
             let _ = tx.send(Job { owed, attempts });
         }
         lanes_in.insert(target.name.clone(), tx);
@@ -369,29 +382,87 @@ async fn run_engines(
             down: None,
             probe: None,
             probe_sent: None,
+            backlog: backlog.clone(),
         };
         tasks.push(tokio::spawn(engine.run(rx, stop_rx.clone())));
     }
-    // Fan-out: one committed callback, to each target it is owed to.
+    // Fan-out: each committed callback the feed carries, to each target it is owed to.
     let mut stop_fan = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         loop {
-            let owed = tokio::select! {
-                o = inbox.recv() => match o { Some(o) => Arc::new(o), None => break },
+            // A full backlog: take nothing more from the feed until it shrinks (the journal
+            // keeps the rest).
+            while backlog.held() >= BACKLOG_MAX * lanes_in.len().max(1) {
+                tokio::select! {
+                    _ = backlog.shrunk.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop_fan.changed() => return,
+                }
+            }
+            let next = tokio::select! {
+                n = feed.next() => n,
                 _ = stop_fan.changed() => break,
             };
-            for name in &owed.targets {
-                if let Some(tx) = lanes_in.get(name) {
-                    let _ = tx.send(Job {
-                        owed: owed.clone(),
-                        attempts: 0,
-                    });
+            let items = match next {
+                Next::Items(items) => items,
+                Next::Closed => break,
+                Next::Lagged => {
+                    // Only without a journal, which async forwarding never runs without.
+                    tracing::error!("forward: fell behind the feed; what was missed stays owed in the journal for --resume");
+                    break;
+                }
+            };
+            for item in items {
+                let Some(owed) = owed_of_item(&item) else {
+                    continue;
+                };
+                let owed = Arc::new(owed);
+                for name in &owed.targets {
+                    if let Some(tx) = lanes_in.get(name) {
+                        backlog.add();
+                        let _ = tx.send(Job {
+                            owed: owed.clone(),
+                            attempts: 0,
+                        });
+                    }
                 }
             }
         }
     }));
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+/// The callback a committed line owes to targets, if it owes any. Only request lines that
+/// list targets are parsed (a cheap look for `"forward":[` first).
+fn owed_of_item(item: &FeedItem) -> Option<Owed> {
+    memchr::memmem::find(item.line.as_bytes(), b"\"forward\":[")?;
+    let Ok(Line::Request(e)) = parse_line(&item.line) else {
+        return None;
+    };
+    recover::owed_of(&e, item.callback.as_deref())
+}
+
+/// How many callbacks the engines hold (all targets), and a wake-up when one is done with.
+#[derive(Default)]
+struct Backlog {
+    held: std::sync::atomic::AtomicUsize,
+    shrunk: tokio::sync::Notify,
+}
+
+impl Backlog {
+    fn add(&self) {
+        self.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn done(&self) {
+        self.held.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.shrunk.notify_one();
+    }
+
+    fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -440,6 +511,8 @@ struct Engine {
     probe: Option<Instant>,
     /// When a probe last sent a waiting callback.
     probe_sent: Option<Instant>,
+    /// Counts what the engines hold (see [`BACKLOG_MAX`]).
+    backlog: Arc<Backlog>,
 }
 
 impl Engine {
@@ -625,7 +698,9 @@ impl Engine {
         lane.busy = false;
         match done.result {
             DeliveryResult::Delivered | DeliveryResult::Failed => {
-                lane.jobs.pop_front();
+                if lane.jobs.pop_front().is_some() {
+                    self.backlog.done();
+                }
                 if lane.jobs.is_empty() {
                     self.lanes.remove(&done.stream);
                 } else {

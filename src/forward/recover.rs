@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::core::journal::EntryRef;
 use crate::core::outbox::{ForwardedRequest, Owed};
 use crate::core::rebuild::LineRef;
 use crate::event::Callback;
@@ -34,28 +35,10 @@ impl Recovery {
     pub fn observe(&mut self, line: LineRef, cb: Option<&Callback>) {
         match line {
             LineRef::Request(e) => {
-                let Some(cb) = cb.filter(|_| !e.forward.is_empty()) else {
+                let Some(owed) = owed_of(e, cb) else {
                     return;
                 };
-                let targets: Vec<String> = e.forward.iter().map(|t| t.to_string()).collect();
-                let owed = Owed {
-                    seq: e.seq,
-                    received_at: e.received_at,
-                    stream: cb.stream_id().cloned().unwrap_or_default(),
-                    request: ForwardedRequest {
-                        method: e.method.to_string(),
-                        path: e.path.to_string(),
-                        headers: e
-                            .headers
-                            .0
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                        remote: e.remote.to_string(),
-                        body: bytes::Bytes::from(e.body_raw().into_owned()),
-                    },
-                    targets: targets.clone(),
-                };
+                let targets = owed.targets.clone();
                 self.open.insert(
                     e.seq,
                     Open {
@@ -107,6 +90,43 @@ impl Recovery {
         }
         (out, dropped)
     }
+}
+
+/// The callback a request line owes to the targets it lists (`"forward":[...]`), as the
+/// forwarder sends it; `None` when it lists none or is not a callback. `cb` is the line's
+/// callback: the feed carries it for what this run committed; a line read back from the
+/// journal is classified again (see [`crate::core::rebuild::callback_of_ref`]).
+pub fn owed_of(e: &EntryRef, cb: Option<&Callback>) -> Option<Owed> {
+    if e.forward.is_empty() {
+        return None;
+    }
+    let reclassified;
+    let cb = match cb {
+        Some(cb) => cb,
+        None => {
+            reclassified = crate::core::rebuild::callback_of_ref(e)?;
+            &reclassified
+        }
+    };
+    Some(Owed {
+        seq: e.seq,
+        received_at: e.received_at,
+        // A notice that names no stream is delivered in a lane of its own.
+        stream: cb.stream_id().cloned().unwrap_or_default(),
+        request: ForwardedRequest {
+            method: e.method.to_string(),
+            path: e.path.to_string(),
+            headers: e
+                .headers
+                .0
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remote: e.remote.to_string(),
+            body: bytes::Bytes::from(e.body_raw().into_owned()),
+        },
+        targets: e.forward.iter().map(|t| t.to_string()).collect(),
+    })
 }
 
 #[cfg(test)]
