@@ -31,4 +31,5 @@ pub mod service;
 pub mod signals;
 pub mod tools;
 pub mod util;
+pub mod verify;
 pub mod views;
