@@ -426,3 +426,47 @@ fn store_targets_name_the_right_store() {
         }
     );
 }
+
+/// Real files cut anywhere and with bytes flipped: the checker returns (never panics, never
+/// reads past its budget), whatever it finds.
+#[test]
+fn cut_and_corrupted_real_files_never_panic() {
+    if !have_ffmpeg() {
+        return;
+    }
+    use rand::{Rng, SeedableRng};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut frag = H264_AAC.to_vec();
+    frag.extend(["-movflags", "frag_keyframe+empty_moov"]);
+    let mut faststart = H264_AAC.to_vec();
+    faststart.extend(["-movflags", "+faststart"]);
+    let files = [
+        make(d, "h.flv", "2", H264_AAC),
+        make(d, "h.mp4", "2", H264_AAC),
+        make(d, "f.mp4", "2", &faststart),
+        make(d, "g.mp4", "2", &frag),
+        make(d, "h.ts", "2", H264_AAC),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+    let run = |data: Vec<u8>| {
+        let mut src = media::MemorySource { data };
+        let p = runtime().block_on(media::probe(&mut src, "x")).unwrap();
+        assert!(p.bytes_read <= MAX_READ);
+        let _ = judge(&Ok(p), Some(2.0), Expect::default());
+    };
+    for f in &files {
+        let whole = std::fs::read(f).unwrap();
+        for i in 0..=64 {
+            run(whole[..whole.len() * i / 64].to_vec());
+        }
+        for _ in 0..64 {
+            let mut data = whole.clone();
+            for _ in 0..rng.random_range(1..16) {
+                let at = rng.random_range(0..data.len());
+                data[at] = rng.random();
+            }
+            run(data);
+        }
+    }
+}
