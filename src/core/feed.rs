@@ -25,9 +25,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -66,6 +68,95 @@ pub struct FeedItem {
     /// rejections) and for entries read back from the journal file: a subscriber that needs
     /// those parses [`FeedItem::line`] (see [`crate::core::rebuild`]).
     pub callback: Option<Arc<crate::event::Callback>>,
+}
+
+/// One committed batch as the ring holds it (at most [`CHUNK`] entries and about
+/// [`CHUNK_BYTES`] of lines): its entries, and one encoded form of them, made by the first
+/// subscriber that asks for it and shared by every other ([`Batch::encoded`]). The feed does
+/// not know what the encoding is (`/api/events` frames it as Server-Sent Events): a batch is
+/// encoded once however many subscribers send it.
+#[derive(Debug)]
+pub struct Batch {
+    items: Box<[FeedItem]>,
+    encoded: OnceLock<Bytes>,
+}
+
+impl Batch {
+    /// Its entries, in seq order.
+    pub fn items(&self) -> &[FeedItem] {
+        &self.items
+    }
+
+    /// The encoded form, `encode`d from the entries by the first caller; every caller gets the
+    /// same shared bytes (a reference-counted clone). Every caller must pass the same encoder.
+    pub fn encoded(&self, encode: impl FnOnce(&[FeedItem]) -> Bytes) -> Bytes {
+        self.encoded.get_or_init(|| encode(&self.items)).clone()
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.items[self.items.len() - 1].seq
+    }
+}
+
+/// The newest entries, as the batches they were published in. The front batch may be held
+/// only in part (`skip` of its entries are no longer counted as held), so that exactly the
+/// newest [`RING_CAPACITY`] entries are held.
+struct Ring {
+    batches: VecDeque<Arc<Batch>>,
+    /// Entries at the front of the first batch that are no longer held.
+    skip: usize,
+    /// Entries held.
+    len: usize,
+}
+
+impl Ring {
+    /// The seq of the oldest entry held.
+    fn front_seq(&self) -> Option<u64> {
+        self.batches.front().map(|b| b.items[self.skip].seq)
+    }
+
+    fn push(&mut self, batch: Batch) {
+        self.len += batch.items.len();
+        self.batches.push_back(Arc::new(batch));
+        while self.len > RING_CAPACITY {
+            let excess = self.len - RING_CAPACITY;
+            let front = self.batches.front().expect("len > 0");
+            let remaining = front.items.len() - self.skip;
+            if remaining <= excess {
+                self.batches.pop_front();
+                self.skip = 0;
+                self.len -= remaining;
+            } else {
+                self.skip += excess;
+                self.len -= excess;
+            }
+        }
+    }
+
+    /// The index of the first batch holding an entry with seq > `after`, and where in it that
+    /// entry is (past the part no longer held).
+    fn find(&self, after: u64) -> Option<(usize, usize)> {
+        let b = self.batches.partition_point(|b| b.last_seq() <= after);
+        let batch = self.batches.get(b)?;
+        let floor = if b == 0 { self.skip } else { 0 };
+        let i = floor + batch.items[floor..].partition_point(|i| i.seq <= after);
+        Some((b, i))
+    }
+}
+
+/// What [`Subscription::next_shared`] gives: whole batches from the ring when it can (their
+/// encoded form is shared), else entries (the tail of a batch, or a chunk read from the
+/// journal).
+#[derive(Debug)]
+pub enum Shared {
+    /// Whole batches, in seq order, every entry newer than everything given before.
+    Batches(Vec<Arc<Batch>>),
+    /// Entries in seq order, each newer than everything given before.
+    Items(Vec<FeedItem>),
+    /// See [`Next::Lagged`].
+    Lagged,
+    /// See [`Next::Closed`].
+    Closed,
 }
 
 /// Facts about a running receiver: what `/api/events` sends first (`event: hello`) and what an
@@ -169,7 +260,7 @@ impl AlertSettings {
 
 /// The publishing side, shared by the sequencer and every subscriber.
 pub struct Feed {
-    ring: Mutex<VecDeque<FeedItem>>,
+    ring: Mutex<Ring>,
     /// The highest seq published; raised after the ring holds it.
     last: watch::Sender<u64>,
     journal: Option<PathBuf>,
@@ -202,7 +293,11 @@ impl Feed {
         let (last, _) = watch::channel(last_seq);
         let (closing, _) = watch::channel(false);
         Arc::new(Feed {
-            ring: Mutex::new(VecDeque::with_capacity(RING_CAPACITY)),
+            ring: Mutex::new(Ring {
+                batches: VecDeque::new(),
+                skip: 0,
+                len: 0,
+            }),
             last,
             journal,
             closing,
@@ -222,22 +317,33 @@ impl Feed {
     }
 
     /// Publishes committed entries, in seq order. Called by the sequencer only; never blocks
-    /// on a subscriber.
+    /// on a subscriber. They are kept as batches of at most [`CHUNK`] entries and about
+    /// [`CHUNK_BYTES`] of lines, each encoded at most once for all subscribers.
     pub fn publish(&self, items: impl IntoIterator<Item = FeedItem>) {
-        let mut top = None;
+        let mut batches: Vec<Batch> = Vec::new();
+        let mut current: Vec<FeedItem> = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            if current.len() == CHUNK || bytes >= CHUNK_BYTES {
+                batches.push(Batch::new(std::mem::take(&mut current)));
+                bytes = 0;
+            }
+            bytes += item.line.len();
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(Batch::new(current));
+        }
+        let Some(top) = batches.last().map(Batch::last_seq) else {
+            return;
+        };
         {
             let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-            for item in items {
-                top = Some(item.seq);
-                if ring.len() == RING_CAPACITY {
-                    ring.pop_front();
-                }
-                ring.push_back(item);
+            for batch in batches {
+                ring.push(batch);
             }
         }
-        if let Some(top) = top {
-            self.last.send_replace(top);
-        }
+        self.last.send_replace(top);
     }
 
     /// The highest seq published.
@@ -283,27 +389,63 @@ impl Feed {
         }
     }
 
-    /// Copies one chunk of the entries with `after < seq <= upto` out of the ring, or `None`
-    /// when the ring does not reach back to `after + 1` (then they are read from the journal),
+    /// One chunk of the entries with `after < seq <= upto` out of the ring, or `None` when
+    /// the ring does not reach back to `after + 1` (then they are read from the journal),
     /// unless `from_front`: then the chunk starts at the oldest entry held. An empty chunk
     /// means no such entry was ever committed (seq numbers skip where a batch's write failed).
-    fn ring_after(&self, after: u64, upto: u64, from_front: bool) -> Option<Vec<FeedItem>> {
+    /// With `whole`, a chunk that starts at a batch's start is given as whole batches (up to
+    /// the first one that reaches past `upto`), sharing their encoded form; otherwise entries
+    /// are copied out (cheap: each is a few reference counts).
+    fn ring_after(&self, after: u64, upto: u64, from_front: bool, whole: bool) -> Option<Shared> {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        let front = ring.front()?.seq;
+        let front = ring.front_seq()?;
         if front.saturating_sub(1) > after && !from_front {
             return None;
         }
-        let start = ring.partition_point(|i| i.seq <= after);
-        let mut out = Vec::with_capacity((ring.len() - start).min(CHUNK));
+        let Some((b, i)) = ring.find(after) else {
+            return Some(Shared::Items(Vec::new()));
+        };
+        if whole && i == 0 {
+            let mut out = Vec::new();
+            let (mut count, mut bytes) = (0, 0);
+            for batch in ring.batches.range(b..) {
+                if batch.last_seq() > upto || count >= CHUNK || bytes >= CHUNK_BYTES {
+                    break;
+                }
+                count += batch.items.len();
+                bytes += batch.items.iter().map(|i| i.line.len()).sum::<usize>();
+                out.push(batch.clone());
+            }
+            if !out.is_empty() {
+                return Some(Shared::Batches(out));
+            }
+        }
+        let mut out = Vec::new();
         let mut bytes = 0;
-        for item in ring.range(start..) {
-            if item.seq > upto || out.len() == CHUNK || bytes >= CHUNK_BYTES {
+        let mut first = Some(i);
+        'batches: for batch in ring.batches.range(b..) {
+            for item in &batch.items[first.take().unwrap_or(0)..] {
+                if item.seq > upto || out.len() == CHUNK || bytes >= CHUNK_BYTES {
+                    break 'batches;
+                }
+                bytes += item.line.len();
+                out.push(item.clone());
+            }
+            if whole {
+                // The rest comes as whole batches on the next call.
                 break;
             }
-            bytes += item.line.len();
-            out.push(item.clone());
         }
-        Some(out)
+        Some(Shared::Items(out))
+    }
+}
+
+impl Batch {
+    fn new(items: Vec<FeedItem>) -> Batch {
+        Batch {
+            items: items.into_boxed_slice(),
+            encoded: OnceLock::new(),
+        }
     }
 }
 
@@ -338,10 +480,31 @@ impl Subscription {
     /// waits loses nothing (a chunk being read from the journal is picked up by the next
     /// call).
     pub async fn next(&mut self) -> Next {
+        match self.next_chunk(false).await {
+            Shared::Items(items) => Next::Items(items),
+            Shared::Batches(batches) => Next::Items(
+                batches
+                    .iter()
+                    .flat_map(|b| b.items().iter().cloned())
+                    .collect(),
+            ),
+            Shared::Lagged => Next::Lagged,
+            Shared::Closed => Next::Closed,
+        }
+    }
+
+    /// [`Subscription::next`], giving whole batches (with their shared encoded form) whenever
+    /// the subscriber is at a batch's start in the ring: a subscriber that keeps up gets only
+    /// whole batches after its first chunk. Cancel-safe.
+    pub async fn next_shared(&mut self) -> Shared {
+        self.next_chunk(true).await
+    }
+
+    async fn next_chunk(&mut self, whole: bool) -> Shared {
         loop {
             if self.feed.is_closed() {
                 self.file = FileState::Off;
-                return Next::Closed;
+                return Shared::Closed;
             }
             if let FileState::Reading(reading) = &mut self.file {
                 let joined = reading.await;
@@ -350,11 +513,11 @@ impl Subscription {
                     Ok((cursor, Ok(chunk))) => (cursor, chunk),
                     Ok((_, Err(e))) => {
                         tracing::warn!("feed: reading the journal for a subscriber failed: {e}");
-                        return Next::Lagged;
+                        return Shared::Lagged;
                     }
                     Err(e) => {
                         tracing::warn!("feed: the journal reader for a subscriber failed: {e}");
-                        return Next::Lagged;
+                        return Shared::Lagged;
                     }
                 };
                 let after = self.after;
@@ -376,7 +539,7 @@ impl Subscription {
                 }
                 if !items.is_empty() {
                     self.fresh = false;
-                    return Next::Items(items);
+                    return Shared::Items(items);
                 }
                 continue;
             }
@@ -385,14 +548,19 @@ impl Subscription {
             let upto = *self.wake.borrow_and_update();
             if upto > self.after {
                 let from_front = self.fresh && self.feed.journal.is_none();
-                match self.feed.ring_after(self.after, upto, from_front) {
-                    Some(items) => {
+                match self.feed.ring_after(self.after, upto, from_front, whole) {
+                    Some(chunk) => {
                         self.file = FileState::Off;
-                        match items.last() {
+                        let last = match &chunk {
+                            Shared::Items(items) => items.last().map(|i| i.seq),
+                            Shared::Batches(batches) => batches.last().map(|b| b.last_seq()),
+                            Shared::Lagged | Shared::Closed => None,
+                        };
+                        match last {
                             Some(last) => {
-                                self.after = last.seq;
+                                self.after = last;
                                 self.fresh = false;
-                                return Next::Items(items);
+                                return chunk;
                             }
                             None => self.after = upto,
                         }
@@ -407,13 +575,13 @@ impl Subscription {
                                 &self.feed, cursor, self.after, upto,
                             ));
                         }
-                        None => return Next::Lagged,
+                        None => return Shared::Lagged,
                     },
                 }
                 continue;
             }
             if self.wake.changed().await.is_err() {
-                return Next::Closed;
+                return Shared::Closed;
             }
         }
     }
@@ -686,6 +854,99 @@ mod tests {
 
     fn seqs(items: &[FeedItem]) -> Vec<u64> {
         items.iter().map(|i| i.seq).collect()
+    }
+
+    /// Takes whole batches (or the tail of one) until seq `upto`, and the encoded form of
+    /// each whole batch (encoded by counting the calls).
+    async fn take_shared(sub: &mut Subscription, upto: u64, encodes: &AtomicU64) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut last = 0;
+        while last < upto {
+            match tokio::time::timeout(Duration::from_secs(30), sub.next_shared()).await {
+                Ok(Shared::Batches(batches)) => {
+                    for b in batches {
+                        last = b.items().last().unwrap().seq;
+                        out.push(b.encoded(|items| {
+                            encodes.fetch_add(1, Ordering::Relaxed);
+                            Bytes::from(
+                                seqs(items)
+                                    .iter()
+                                    .map(|s| format!("{s},"))
+                                    .collect::<String>(),
+                            )
+                        }));
+                    }
+                }
+                Ok(Shared::Items(items)) => {
+                    last = items.last().unwrap().seq;
+                    out.push(Bytes::from(
+                        seqs(&items)
+                            .iter()
+                            .map(|s| format!("{s},"))
+                            .collect::<String>(),
+                    ));
+                }
+                Ok(other) => panic!("expected entries up to {upto}, got {other:?}"),
+                Err(_) => panic!("no entries up to {upto} within 30 s"),
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn subscribers_at_a_batch_start_share_its_one_encoding() {
+        let feed = Feed::new(None, 0);
+        commit(&feed, None, 1..=10);
+        commit(&feed, None, 11..=20);
+        let encodes = AtomicU64::new(0);
+        let mut a = feed.subscribe(0);
+        let mut b = feed.subscribe(0);
+        // From the middle of a batch: its tail is this subscriber's own, then whole batches.
+        let mut c = feed.subscribe(5);
+        let got_a = take_shared(&mut a, 20, &encodes).await;
+        let got_b = take_shared(&mut b, 20, &encodes).await;
+        let got_c = take_shared(&mut c, 20, &encodes).await;
+        assert_eq!(
+            encodes.load(Ordering::Relaxed),
+            2,
+            "each batch encoded once"
+        );
+        assert_eq!(got_a.len(), 2);
+        for (x, y) in got_a.iter().zip(&got_b) {
+            assert_eq!(x.as_ptr(), y.as_ptr(), "the same bytes, not a copy");
+        }
+        assert_eq!(&got_c[0][..], b"6,7,8,9,10,");
+        assert_eq!(got_c[1].as_ptr(), got_a[1].as_ptr());
+        // Live batches too.
+        commit(&feed, None, 21..=25);
+        let live_a = take_shared(&mut a, 25, &encodes).await;
+        let live_c = take_shared(&mut c, 25, &encodes).await;
+        assert_eq!(live_a[0].as_ptr(), live_c[0].as_ptr());
+        assert_eq!(&live_a[0][..], b"21,22,23,24,25,");
+        assert_eq!(encodes.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn the_ring_holds_exactly_the_newest_entries_across_batches() {
+        let feed = Feed::new(None, 0);
+        // Batches of 7 (and one larger than a chunk): the front batch is held in part.
+        let mut seq = 0;
+        while seq < RING_CAPACITY as u64 + 100 {
+            commit(&feed, None, (seq + 1)..=(seq + 7));
+            seq += 7;
+        }
+        commit(&feed, None, (seq + 1)..=(seq + 3000));
+        seq += 3000;
+        let oldest = seq - RING_CAPACITY as u64 + 1;
+        let mut sub = feed.subscribe(0);
+        let got = take_until(&mut sub, seq).await;
+        assert_eq!(seqs(&got), (oldest..=seq).collect::<Vec<_>>());
+        // Both a subscriber right after the oldest held and one further back (a new one,
+        // without a journal, starts at the oldest held) begin at the oldest held.
+        for after in [oldest - 1, oldest - 2] {
+            let got = take_until(&mut feed.subscribe(after), seq).await;
+            assert_eq!(got[0].seq, oldest, "after {after}");
+        }
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use crate::core::feed::{Feed, FeedItem, Next, SessionFacts};
+use crate::core::feed::{Feed, FeedItem, SessionFacts, Shared};
 use crate::core::journal::format_time;
 use crate::core::store::Store;
 use crate::server::conn_guard::Activity;
@@ -36,10 +36,12 @@ use crate::server::conn_guard::Activity;
 /// default of [`crate::server::ServerConfig::keep_alive`]).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Frames buffered per subscriber between the feed and its socket. A subscriber that stops
-/// reading holds at most this many (each at most one chunk of entries, about 256 KiB), plus
-/// what hyper and the kernel's socket buffers hold; after that its position in the feed simply
-/// stops advancing, and it is fed from the journal when it reads again.
+/// Sends buffered per subscriber between the feed and its socket. A subscriber that stops
+/// reading holds at most this many (each at most one chunk of entries: about 1,024 entries or
+/// 256 KiB, and one batch more), plus what hyper (`HYPER_BUF_CAP`) and the kernel's socket
+/// buffers hold; after that its position in the feed simply stops advancing, and it is fed
+/// from the journal when it reads again. What a send holds from the ring is the batches'
+/// shared frames: subscribers stalled at the same place hold the same bytes.
 const BUFFERED_FRAMES: usize = 2;
 
 /// The `/api/state` document: every stream with its state, the request counters, and the
@@ -193,7 +195,9 @@ pub const LINGER: Duration = Duration::from_millis(10);
 /// lives, the connection counts as busy (the idle watchdog leaves it alone) and as streaming
 /// (cut at shutdown if it does not end by itself).
 pub struct EventStream {
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Frames>,
+    /// Frames received and not yet handed to hyper.
+    pending: std::collections::VecDeque<Bytes>,
     busy: Option<Arc<Activity>>,
     streaming: Option<Arc<AtomicBool>>,
 }
@@ -215,7 +219,7 @@ impl EventStream {
         tokio::spawn(async move {
             let hello = serde_json::to_string(&facts).expect("facts serialize");
             if tx
-                .send(Bytes::from(format!("event: hello\ndata: {hello}\n\n")))
+                .send(one(format!("event: hello\ndata: {hello}\n\n")))
                 .await
                 .is_err()
             {
@@ -228,10 +232,10 @@ impl EventStream {
                     // entry.
                     _ = tx.closed() => return,
                     // Cancel-safe: a keep-alive in the middle of a journal read loses nothing.
-                    n = sub.next() => n,
+                    n = sub.next_shared() => n,
                     a = alerts.recv() => {
                         if let Ok(json) = a {
-                            let frame = Bytes::from(format!("event: alert\ndata: {json}\n\n"));
+                            let frame = one(format!("event: alert\ndata: {json}\n\n"));
                             if tx.send(frame).await.is_err() {
                                 return;
                             }
@@ -239,24 +243,31 @@ impl EventStream {
                         continue;
                     }
                     _ = tokio::time::sleep(keep_alive) => {
-                        if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        if tx.send(vec![Bytes::from_static(b": keep-alive\n\n")]).await.is_err() {
                             return;
                         }
                         continue;
                     }
                 };
                 let frame = match next {
-                    Next::Items(items) => entry_frames(&items),
-                    Next::Lagged => {
+                    // At the head, whole batches: each one's frame is made once for every
+                    // subscriber and shared (a reference count), not copied per subscriber.
+                    Shared::Batches(batches) => {
+                        batches.iter().map(|b| b.encoded(entry_frames)).collect()
+                    }
+                    // Catching up (from the journal), or the tail of a batch: this
+                    // subscriber's own frame.
+                    Shared::Items(items) => vec![entry_frames(&items)],
+                    Shared::Lagged => {
                         let _ = tx
-                            .send(Bytes::from(format!(
+                            .send(one(format!(
                                 "event: lagged\ndata: {{\"last_seq\":{}}}\n\n",
                                 sub.position()
                             )))
                             .await;
                         return;
                     }
-                    Next::Closed => return,
+                    Shared::Closed => return,
                 };
                 // Waits while the client does not read: its position in the feed stops
                 // advancing, and nothing more is buffered for it.
@@ -275,6 +286,7 @@ impl EventStream {
         });
         EventStream {
             rx,
+            pending: std::collections::VecDeque::new(),
             busy: None,
             streaming: None,
         }
@@ -286,6 +298,13 @@ impl EventStream {
         self.busy = Some(activity);
         self.streaming = Some(streaming);
     }
+}
+
+/// What one send carries to the response body: frames, written in order.
+type Frames = Vec<Bytes>;
+
+fn one(text: String) -> Frames {
+    vec![Bytes::from(text)]
 }
 
 /// One frame of `event: entry` events.
@@ -320,9 +339,16 @@ impl Body for EventStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|frame| frame.map(|b| Ok(Frame::data(b))))
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(frames)) => self.pending.extend(frames),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
