@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::core::checks::VerdictLine;
 use crate::core::dedup::Deduper;
 use std::collections::HashMap;
 
@@ -81,6 +82,7 @@ impl Merge {
         let entry = match parse_line(line).map_err(|e| describe_line_error(&e, line.as_bytes()))? {
             Line::Request(e) => e,
             Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
+            Line::Verdict(v) => return Ok(self.apply_verdict(store, source, line, v)),
         };
         if entry.outcome == Outcome::Pending {
             // Answered while the receiver was rebuilding its state: it changes nothing, the
@@ -170,6 +172,44 @@ impl Merge {
             Arc::from(line)
         };
         store.apply_delivery(&d, kept.clone());
+        Applied {
+            line: kept,
+            outcome: Outcome::Accepted,
+        }
+    }
+
+    /// A recording file's verdict: renumbered like a delivery line when merging (its `of` then
+    /// names the merged recording), applied to the recording it names.
+    fn apply_verdict(
+        &mut self,
+        store: &mut Store,
+        source: usize,
+        line: &str,
+        mut v: VerdictLine,
+    ) -> Applied {
+        let kept: Arc<str> = if self.merging() {
+            self.seq += 1;
+            v.seq = self.seq;
+            let known = self.renumbered.get(&(source, v.verdict.of)).copied();
+            let text = |v: &VerdictLine| -> Arc<str> {
+                Arc::from(serde_json::to_string(v).expect("a verdict line serializes"))
+            };
+            match known {
+                Some(merged) => v.verdict.of = merged,
+                // Its recording came before this view's feed began: kept in the copy, it
+                // changes nothing here (the receiver's seq would name another's recording).
+                None => {
+                    return Applied {
+                        line: text(&v),
+                        outcome: Outcome::Accepted,
+                    }
+                }
+            }
+            text(&v)
+        } else {
+            Arc::from(line)
+        };
+        store.apply_verdict(&v);
         Applied {
             line: kept,
             outcome: Outcome::Accepted,

@@ -23,6 +23,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::core::checks::VerdictLine;
 use crate::core::outbox::DeliveryLine;
 use crate::event::{AuthCheck, Outcome, Provider};
 
@@ -429,6 +430,7 @@ fn seq_of(line: &[u8]) -> Option<u64> {
     match parse_line(text).ok()? {
         Line::Request(e) => Some(e.seq),
         Line::Delivery(d) => Some(d.seq),
+        Line::Verdict(v) => Some(v.seq),
     }
 }
 
@@ -1010,6 +1012,8 @@ pub enum Line<'a> {
     Request(EntryRef<'a>),
     /// A delivery attempt.
     Delivery(DeliveryLine),
+    /// A recording file's verdict (see [`crate::core::checks`]).
+    Verdict(VerdictLine),
 }
 
 /// Parses one journal line (without its newline). A request line is tried first (nearly every
@@ -1028,6 +1032,11 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, serde_json::Error> {
                     return Ok(Line::Delivery(d));
                 }
             }
+            if memchr::memmem::find(line.as_bytes(), b"\"verdict\":{").is_some() {
+                if let Ok(v) = serde_json::from_str::<VerdictLine>(line) {
+                    return Ok(Line::Verdict(v));
+                }
+            }
             Err(e)
         }
     }
@@ -1040,6 +1049,8 @@ pub enum ReadItem {
     Entry(Box<JournalEntry>),
     /// A delivery attempt's result (see [`crate::core::outbox`]).
     Delivery(Box<DeliveryLine>),
+    /// A recording file's verdict (see [`crate::core::checks`]).
+    Verdict(Box<VerdictLine>),
     /// A line in the middle that is not a journal entry; skipped.
     Garbled {
         /// 1-based line number.
@@ -1118,6 +1129,8 @@ pub enum ItemRef<'a> {
     Entry(EntryRef<'a>),
     /// A delivery attempt's line (with [`JournalReader::last_line`] its text).
     Delivery(DeliveryLine),
+    /// A recording file's verdict (with [`JournalReader::last_line`] its text).
+    Verdict(VerdictLine),
     /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
     Damaged(ReadItem),
 }
@@ -1152,6 +1165,7 @@ impl<R: BufRead> JournalReader<R> {
         Some(Ok(match parsed {
             Ok(Line::Request(e)) => ItemRef::Entry(e),
             Ok(Line::Delivery(d)) => ItemRef::Delivery(d),
+            Ok(Line::Verdict(v)) => ItemRef::Verdict(v),
             Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
                 line: self.line_no,
                 offset: start,
@@ -1173,6 +1187,7 @@ impl<R: BufRead> Iterator for JournalReader<R> {
         Some(self.next_ref()?.map(|item| match item {
             ItemRef::Entry(e) => ReadItem::Entry(Box::new(e.to_entry())),
             ItemRef::Delivery(d) => ReadItem::Delivery(Box::new(d)),
+            ItemRef::Verdict(v) => ReadItem::Verdict(Box::new(v)),
             ItemRef::Damaged(d) => d,
         }))
     }

@@ -4,6 +4,7 @@
 //! subscribers). [`outbox`] is what the journal says about forwarding. [`rebuild`] reads a journal back into a store; [`dedup`] decides duplicates; [`alerts`] are rules over the store and a clock.
 
 pub mod alerts;
+pub mod checks;
 pub mod dedup;
 pub mod feed;
 pub mod journal;

@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::core::checks::VerdictLine;
 use crate::core::dedup::Deduper;
 use crate::core::journal::{
     parse_line, EntryRef, ItemRef, JournalEntry, JournalReader, Line, ReadItem,
@@ -76,7 +77,7 @@ const PROGRESS_EVERY: u64 = 4096;
 /// byte offset) and that it was skipped. `None` for a well-formed entry.
 pub fn problem_text(item: &ReadItem) -> Option<String> {
     match item {
-        ReadItem::Entry(_) | ReadItem::Delivery(_) => None,
+        ReadItem::Entry(_) | ReadItem::Delivery(_) | ReadItem::Verdict(_) => None,
         ReadItem::Garbled {
             line,
             offset,
@@ -109,7 +110,7 @@ pub fn for_each_entry(
         path,
         |line| match line {
             LineRef::Request(e) => visit(e),
-            LineRef::Delivery(..) => ControlFlow::Continue(()),
+            LineRef::Delivery(..) | LineRef::Verdict(..) => ControlFlow::Continue(()),
         },
         progress,
     )
@@ -122,6 +123,8 @@ pub enum LineRef<'l, 'a> {
     Request(&'l EntryRef<'a>),
     /// A delivery attempt's result, and the line's text.
     Delivery(&'l DeliveryLine, &'l str),
+    /// A recording file's verdict, and the line's text.
+    Verdict(&'l VerdictLine, &'l str),
 }
 
 /// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
@@ -168,6 +171,11 @@ fn read_lines<R: io::BufRead>(
                 out.last_seq = out.last_seq.max(d.seq);
                 // The reader's buffer still holds the line's text.
                 visit(LineRef::Delivery(&d, reader.last_line()))
+            }
+            ItemRef::Verdict(v) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(v.seq);
+                visit(LineRef::Verdict(&v, reader.last_line()))
             }
             ItemRef::Damaged(damaged) => {
                 out.problems.extend(problem_text(&damaged));
@@ -350,6 +358,10 @@ fn rebuild_from<R: io::BufRead>(
                     store.apply_delivery_state(d);
                     tail.push_delivery(d);
                     observe(line, None);
+                    return ControlFlow::Continue(());
+                }
+                LineRef::Verdict(v, _) => {
+                    store.apply_verdict(v);
                     return ControlFlow::Continue(());
                 }
             };

@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::core::checks::{FileVerdict, VerdictLine};
 use crate::core::dedup::{Decision, Deduper};
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::journal::{
@@ -70,6 +71,7 @@ pub struct Incoming {
 enum Item {
     Request(Incoming),
     Delivery(Delivery, DateTime<Utc>),
+    Verdict(FileVerdict, DateTime<Utc>),
     /// The background rebuild is done (see [`Sequencer::rebuilt`]).
     Rebuilt(Box<RebuiltState>),
 }
@@ -162,6 +164,14 @@ impl Sequencer {
     /// waits until it is on disk; returns its seq.
     pub async fn record_delivery(&self, delivery: Delivery) -> Result<u64, JournalFailed> {
         self.submit_item(Item::Delivery(delivery, Utc::now()))
+            .await
+            .map(|ack| ack.seq)
+    }
+
+    /// Journals a recording file's verdict (a line of its own, with its own seq; see
+    /// [`crate::core::checks`]) and waits until it is on disk; returns its seq.
+    pub async fn record_verdict(&self, verdict: FileVerdict) -> Result<u64, JournalFailed> {
+        self.submit_item(Item::Verdict(verdict, Utc::now()))
             .await
             .map(|ack| ack.seq)
     }
@@ -463,6 +473,31 @@ fn stage(
             });
             return;
         }
+        Item::Verdict(verdict, at) => {
+            let seq = *next_seq;
+            *next_seq += 1;
+            let line = VerdictLine {
+                seq,
+                received_at: at,
+                verdict,
+            };
+            let start = buf.len();
+            serde_json::to_writer(&mut *buf, &line).expect("a verdict line serializes");
+            let end = buf.len();
+            buf.push(b'\n');
+            staged.push(Written {
+                item: None,
+                staged: Staged::Verdict(line),
+                range: start..end,
+                ack: Ack {
+                    seq,
+                    outcome: Outcome::Accepted,
+                    status: 200,
+                },
+                reply: Some(ack),
+            });
+            return;
+        }
         Item::Rebuilt(handed) => {
             return settle(handed, ack, state, committer, next_seq, buf, staged, undos)
         }
@@ -621,6 +656,7 @@ struct Written {
 enum Staged {
     Request(JournalEntry),
     Delivery(DeliveryLine),
+    Verdict(VerdictLine),
     /// The rebuilt store, swapped in at this point of the batch.
     Settle(Box<RebuiltState>),
     /// Taken (held, or swapped in).
@@ -697,6 +733,7 @@ impl Committer {
                                 store.apply(entry, cb.as_deref(), line.clone())
                             }
                             Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
+                            Staged::Verdict(v) => store.apply_verdict(v),
                             Staged::Settle(_) | Staged::Done => {}
                         }
                         published.push(FeedItem {
@@ -723,6 +760,7 @@ impl Committer {
                 match &w.staged {
                     Staged::Request(entry) => store.apply(entry, cb.as_deref(), line.clone()),
                     Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
+                    Staged::Verdict(v) => store.apply_verdict(v),
                     Staged::Settle(_) | Staged::Done => continue,
                 }
                 published.push(FeedItem {

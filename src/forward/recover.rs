@@ -64,6 +64,7 @@ impl Recovery {
                     open.targets[i].1 = open.targets[i].1.max(d.attempt);
                 }
             }
+            LineRef::Verdict(..) => {}
         }
     }
 
@@ -164,6 +165,7 @@ mod tests {
                     r.observe(LineRef::Request(&e), cb.as_ref());
                 }
                 Line::Delivery(d) => r.observe(LineRef::Delivery(&d, l), None),
+                Line::Verdict(v) => r.observe(LineRef::Verdict(&v, l), None),
             }
         }
         r

@@ -27,6 +27,7 @@ use crate::core::outbox::ForwardMode;
 use crate::event::{AuthCheck, Outcome, Provider, CALLBACK_KINDS};
 use crate::event::{Callback, StreamId};
 
+pub mod checks;
 pub mod forwarding;
 pub mod requests;
 pub mod streams;
@@ -210,6 +211,8 @@ pub struct Store {
     /// While `--resume` rebuilds the state in the background: how far it has read (this
     /// store is then the stand-in the views show; the rebuilt one replaces it).
     rebuilding: Option<RebuildProgress>,
+    /// Recording files checked against the files themselves (`--verify`).
+    checks: checks::Checks,
 }
 
 impl Default for Store {
@@ -250,6 +253,7 @@ impl Store {
             by_kind: [0; CALLBACK_KINDS.len()],
             by_provider: [0; Provider::ALL.len()],
             rebuilding: None,
+            checks: checks::Checks::default(),
         }
     }
 
