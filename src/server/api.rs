@@ -98,6 +98,15 @@ pub fn state_document(store: &Store) -> serde_json::Value {
         "last_seq": store.last_seq(),
         "forward": forward_document(store, chrono::Utc::now()),
     });
+    // With --verify, or once a journal holds verdicts: recordings by verdict.
+    let checks = store.checks();
+    if checks.on() || !checks.by_verdict().is_empty() {
+        doc["verify"] = serde_json::json!({
+            "on": checks.on(),
+            "by_verdict": checks.by_verdict(),
+            "failed": checks.failed(),
+        });
+    }
     // Only while `--resume` rebuilds the state in the background: until then the rest of
     // this document is the stand-in (empty, but for the targets), not the journal's state.
     if let Some(p) = store.rebuilding() {
