@@ -31,5 +31,6 @@ pub mod service;
 pub mod signals;
 pub mod tools;
 pub mod util;
+pub mod verifier;
 pub mod verify;
 pub mod views;

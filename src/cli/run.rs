@@ -52,6 +52,41 @@ pub struct RunArgs {
     /// Alert rules and where alerts go.
     #[command(flatten, next_display_order = 29)]
     pub alerts: AlertArgs,
+
+    /// Checking each recording against its file.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// Recording proof: where each recording's file is, and how it is checked (see
+/// docs/verify.md).
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Check every recording against its file: `[PROVIDER[:DOMAIN]=]LOCATION`, where LOCATION
+    /// is oss://BUCKET[/PREFIX], cos://BUCKET[/PREFIX], s3://BUCKET[/PREFIX]?endpoint=URL,
+    /// file:///DIR, local (the path the callback names, on this host) or http (the URL it
+    /// names); repeatable, the most specific rule wins. Credentials come from the clouds'
+    /// standard environment variables only. See docs/verify.md.
+    #[arg(long = "verify", value_name = "RULE", display_order = 40)]
+    pub verify: Vec<String>,
+
+    /// With --verify: read a path the media server names FROM... at TO... on this host
+    /// (recordings mounted elsewhere); repeatable.
+    #[arg(long, value_name = "FROM=TO", requires = "verify", display_order = 40)]
+    pub verify_path_map: Vec<String>,
+
+    /// With --verify: files checked at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256), requires = "verify", display_order = 40)]
+    pub verify_concurrency: u32,
+
+    /// With --verify: how long a file that is not there yet is looked for again before it is
+    /// `missing` (object stores lag behind the callback).
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = crate::util::human::parse_duration, requires = "verify", display_order = 40)]
+    pub verify_missing_for: Duration,
+
+    /// With --verify: time for one request to the store.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::util::human::parse_duration, requires = "verify", display_order = 40)]
+    pub verify_timeout: Duration,
 }
 
 /// Listening: the address, request and connection limits, the memory kept for the request log.

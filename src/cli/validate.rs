@@ -13,7 +13,7 @@ use crate::alerting::AlertSinks;
 use crate::attach::AttachConfig;
 use crate::cli::alerts::AlertArgs;
 use crate::cli::run::{
-    AuthArgs, ForwardArgs, JournalArgs, RunArgs, DEMO_NGINX_PATH, DEMO_SRS_PATH,
+    AuthArgs, ForwardArgs, JournalArgs, RunArgs, VerifyArgs, DEMO_NGINX_PATH, DEMO_SRS_PATH,
 };
 use crate::cli::tools::AttachArgs;
 use crate::core::alerts::AlertConfig;
@@ -43,8 +43,10 @@ impl RunArgs {
         let forward = self.forward.config()?;
         let pins = self.auth.pins(self.demo)?;
         let tencent_key = self.auth.tencent_key()?;
+        let verify = self.verify.config()?;
         let s = &self.server;
         Ok(ServiceConfig {
+            verify,
             alerts: self.alerts.enabled(),
             alert_sinks,
             forward,
@@ -69,6 +71,25 @@ impl RunArgs {
                 tencent_key,
             },
         })
+    }
+}
+
+impl VerifyArgs {
+    /// The checking asked for, if any. `Err` names a rule that does not read.
+    pub fn config(&self) -> Result<Option<crate::verifier::VerifyConfig>, AppError> {
+        if self.verify.is_empty() {
+            return Ok(None);
+        }
+        let rules = crate::verify::location::Rules::parse(&self.verify, &self.verify_path_map)
+            .map_err(usage)?;
+        if self.verify_timeout.is_zero() {
+            return Err(usage("--verify-timeout must be more than 0"));
+        }
+        let mut cfg = crate::verifier::VerifyConfig::new(rules);
+        cfg.concurrency = self.verify_concurrency as usize;
+        cfg.missing_for = self.verify_missing_for;
+        cfg.timeout = self.verify_timeout;
+        Ok(Some(cfg))
     }
 }
 

@@ -71,6 +71,8 @@ pub struct ServiceConfig {
     pub alerts: Option<crate::core::alerts::AlertConfig>,
     /// Where alerts go besides the views.
     pub alert_sinks: crate::alerting::AlertSinks,
+    /// `--verify`: check each recording against its file, when given.
+    pub verify: Option<crate::verifier::VerifyConfig>,
 }
 
 /// A running receiver: listener + sequencer + journal + store + feed.
@@ -99,6 +101,7 @@ pub struct Service {
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
     alerting: Option<crate::alerting::ReceiverAlerts>,
+    verifier: Option<crate::verifier::Verifier>,
     /// The background rebuild and what starts after it, while it runs.
     later: Option<tokio::task::JoinHandle<Result<Option<Later>, AppError>>>,
     /// Stops the background rebuild (shutdown).
@@ -114,6 +117,7 @@ struct Later {
     report: Option<ResumeReport>,
     forwarder: Option<Forwarder>,
     alerting: Option<crate::alerting::ReceiverAlerts>,
+    verifier: Option<crate::verifier::Verifier>,
 }
 
 /// What a session did, printed at exit.
@@ -235,7 +239,9 @@ impl Service {
         // rebuilt store.
         let prepare = {
             let (forward, alerts) = (forward.clone(), cfg.alerts.clone());
+            let verifying = cfg.verify.is_some();
             move |store: &mut Store| {
+                store.set_verifying(verifying);
                 store.retain_forward_targets(&target_names);
                 if let Some(f) = &forward {
                     for t in &f.targets {
@@ -286,6 +292,8 @@ impl Service {
         // The forwarder follows the feed from here: what is committed before it starts (it
         // starts after a rebuild) is read back from the ring or the journal.
         let forward_feed = async_forward.map(|_| feed.subscribe(next_seq - 1));
+        // So does the verifier: every recording committed from here on is checked.
+        let verify_feed = cfg.verify.as_ref().map(|_| feed.subscribe(next_seq - 1));
         let (sequencer, sequencer_thread) = Sequencer::start(
             journal,
             shared.clone(),
@@ -357,6 +365,7 @@ impl Service {
             let (capacity, alerts, sinks) = (cfg.log_capacity, cfg.alerts.clone(), cfg.alert_sinks);
             let journal_path = journal_path.clone();
             let async_forward = async_forward.cloned();
+            let verify = cfg.verify.clone();
             tokio::spawn(async move {
                 let rebuilt = match resume {
                     Some(start) if start.len > 0 => {
@@ -442,6 +451,15 @@ impl Service {
                     )),
                     _ => None,
                 };
+                let verifier = match (verify, verify_feed) {
+                    (Some(v), Some(sub)) => Some(crate::verifier::start(
+                        v,
+                        crate::verify::reader::Credentials::from_env(),
+                        sub,
+                        sequencer.clone(),
+                    )),
+                    _ => None,
+                };
                 let alerting = alerts.is_some().then(|| {
                     crate::alerting::start_receiver_marking(
                         shared.clone(),
@@ -454,6 +472,7 @@ impl Service {
                     report,
                     forwarder,
                     alerting,
+                    verifier,
                 }))
             })
         };
@@ -471,6 +490,7 @@ impl Service {
             forward,
             forwarder: None,
             alerting: None,
+            verifier: None,
             later: Some(later),
             cancel,
             stop_server,
@@ -500,6 +520,7 @@ impl Service {
             self.resumed = l.report;
             self.forwarder = l.forwarder;
             self.alerting = l.alerting;
+            self.verifier = l.verifier;
         }
     }
 
@@ -536,6 +557,9 @@ impl Service {
         // journal for the next --resume.
         if let Some(f) = self.forwarder {
             f.shutdown().await;
+        }
+        if let Some(v) = self.verifier.take() {
+            v.shutdown().await;
         }
         self.sequencer.stop().await;
         drop(self.sequencer);

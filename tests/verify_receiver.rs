@@ -1,0 +1,127 @@
+//! Recording proof in the running receiver (`--verify`): real HTTP to the real binary, real
+//! files made by ffmpeg; each accepted recording gets one verdict line in the journal, after
+//! its answer, and `--resume` and `recmon verify` read the same verdicts.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Recmon;
+
+fn have_ffmpeg() -> bool {
+    let ok = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        common::skip_unless_ci("ffmpeg is needed to make the recordings");
+    }
+    ok
+}
+
+/// An FLV of `secs` seconds with audio and video, at `path`.
+fn flv(path: &Path, secs: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let d = secs.to_string();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=160x120:rate=15:duration={d}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={d}"))
+        .args(["-c:v", "flv1", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn recording(stream: &str, uri: &str, duration: f64) -> String {
+    format!(
+        r#"{{"domain":"live.example.com","app":"live","stream":"{stream}","uri":"{uri}","duration":{duration},"start_time":1700000000,"stop_time":{}}}"#,
+        1_700_000_000 + duration as i64
+    )
+}
+
+fn verdicts(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter_map(|l| l.get("verdict").cloned())
+        .collect()
+}
+
+#[test]
+fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let media = tempfile::tempdir().unwrap();
+    flv(&media.path().join("record/live/cam1/ok.flv"), 4);
+    flv(&media.path().join("record/live/cam2/cut.flv"), 2);
+    let rule = format!("file://{}", media.path().display());
+    let mut r = Recmon::start(&["--verify", &rule, "--verify-missing-for", "3s"]);
+    let ok = recording("cam1", "record/live/cam1/ok.flv", 4.0);
+    // Answered at once, whatever the check is doing.
+    assert_eq!(r.post("/", &ok).0, 200);
+    // A provider retry of the same file: a duplicate, not checked twice.
+    assert_eq!(r.post("/", &ok).0, 200);
+    assert_eq!(r.post("/", &recording("cam2", "record/live/cam2/cut.flv", 60.0)).0, 200);
+    assert_eq!(r.post("/", &recording("cam3", "record/live/cam3/never.flv", 30.0)).0, 200);
+    // Four requests, then three verdicts (the missing one after its looks for 3 s).
+    let lines = r.wait_journal_lines(7);
+    let v = verdicts(&lines);
+    assert_eq!(v.len(), 3, "{lines:#?}");
+    let by_of = |seq: u64| {
+        v.iter()
+            .find(|x| x["of"] == seq)
+            .unwrap_or_else(|| panic!("no verdict of #{seq}: {v:#?}"))
+    };
+    let ok_v = by_of(1);
+    assert_eq!(ok_v["verdict"], "ok", "{ok_v}");
+    let measured = ok_v["measured_s"].as_f64().unwrap();
+    assert!((measured - 4.0).abs() < 0.2, "measured {measured}");
+    assert_eq!(ok_v["container"], "flv");
+    assert_eq!(ok_v["audio"], true);
+    assert_eq!(ok_v["video"], true);
+    assert!(ok_v["location"].as_str().unwrap().ends_with("record/live/cam1/ok.flv"));
+    assert_eq!(by_of(3)["verdict"], "short");
+    let missing = by_of(4);
+    assert_eq!(missing["verdict"], "missing");
+    assert!(missing["attempts"].as_u64().unwrap() > 1, "{missing}");
+    // Each verdict line comes after the line of its recording.
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(of) = l.get("verdict").map(|x| x["of"].as_u64().unwrap()) {
+            let pos = lines.iter().position(|x| x["seq"] == of).unwrap();
+            assert!(pos < i);
+        }
+    }
+    let (status, _, _) = r.stop();
+    assert!(status.success());
+
+    // --resume reads the verdicts back: /api/state's counts by verdict agree.
+    let journal = r.journal.display().to_string();
+    let mut again = Recmon::start_in(&r.dir, &r.journal, &["--resume", &journal]);
+    let ok = common::wait_until(Duration::from_secs(10), || {
+        again.state()["verify"]["by_verdict"]["ok"] == 1
+    });
+    let state = again.state();
+    assert!(ok, "{state:#}");
+    assert_eq!(state["verify"]["by_verdict"]["short"], 1, "{state:#}");
+    assert_eq!(state["verify"]["by_verdict"]["missing"], 1, "{state:#}");
+    assert_eq!(state["verify"]["failed"], 2, "{state:#}");
+    again.stop();
+}
+
+#[test]
+fn a_recording_no_rule_covers_is_unchecked_not_failed() {
+    let mut r = Recmon::start(&["--verify", "srs=local"]);
+    assert_eq!(r.post("/", &recording("cam1", "record/a.flv", 4.0)).0, 200);
+    let lines = r.wait_journal_lines(2);
+    let v = verdicts(&lines);
+    assert_eq!(v.len(), 1, "{lines:#?}");
+    assert_eq!(v[0]["verdict"], serde_json::json!({"unchecked": "no_rule"}));
+    r.stop();
+}
