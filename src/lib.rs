@@ -22,6 +22,7 @@ pub mod alerting;
 pub mod attach;
 pub mod cli;
 pub mod core;
+pub mod describe;
 pub mod error;
 pub mod event;
 pub mod forward;

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::Store;
 use crate::core::outbox::{DeliveryLine, DeliveryResult, ForwardMode};
+use crate::describe::{forward_event, ForwardEvent};
 
+/// Where one request's delivery to one target stands (the request log's delivery column and
 /// the detail view).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetDelivery {
@@ -109,17 +111,28 @@ impl ForwardTarget {
 }
 
 /// A forwarding event worth a line of its own (headless prints them): a target starts
-/// failing, recovers, or a request is given up on.
+/// failing, recovers, or a request is given up on. The words for it are
+/// [`crate::describe::forward_event`]'s.
 #[derive(Debug, Clone)]
 pub struct ForwardNote {
     /// The seq of the delivery line that caused it.
     pub seq: u64,
     /// When.
     pub at: DateTime<Utc>,
-    /// What happened, in words (holds untrusted text: sanitize before showing).
+    /// The target's name.
+    pub target: String,
+    /// What happened.
+    pub event: ForwardEvent,
+    /// Compatibility: [`forward_event`]'s words for it, which `views::headless` still reads
+    /// (holds untrusted text: sanitize before showing). To go once it renders `event`.
     pub text: String,
+}
+
+impl ForwardNote {
     /// A failure (true) or a recovery (false).
-    pub bad: bool,
+    pub fn bad(&self) -> bool {
+        self.event.is_failure()
+    }
 }
 
 /// Forwarding notes kept for the views.
@@ -173,17 +186,12 @@ impl Store {
                 t.delivered += 1;
                 t.failing = false;
                 if was_failing {
-                    note = Some((
-                        format!(
-                            "forward to {} recovered: #{} delivered ({}) on attempt {}; {} pending",
-                            t.name,
-                            d.of,
-                            d.status.unwrap_or(0),
-                            d.attempt,
-                            t.pending.len()
-                        ),
-                        false,
-                    ));
+                    note = Some(ForwardEvent::Recovered {
+                        of: d.of,
+                        status: d.status.unwrap_or(0),
+                        attempt: d.attempt,
+                        pending: t.pending.len(),
+                    });
                 }
             }
             DeliveryResult::Retry => {
@@ -191,19 +199,12 @@ impl Store {
                 t.failing = true;
                 let why = d.error.clone().unwrap_or_default();
                 if !was_failing {
-                    note = Some((
-                        format!(
-                            "forward to {} failing: #{} attempt {}: {}{}",
-                            t.name,
-                            d.of,
-                            d.attempt,
-                            why,
-                            d.retry_in_s
-                                .map(|s| format!("; retrying in {s} s"))
-                                .unwrap_or_default()
-                        ),
-                        true,
-                    ));
+                    note = Some(ForwardEvent::Failing {
+                        of: d.of,
+                        attempt: d.attempt,
+                        error: why.clone(),
+                        retry_in_s: d.retry_in_s,
+                    });
                 }
                 t.last_error = Some((line.received_at, why));
             }
@@ -218,38 +219,32 @@ impl Store {
                 }
                 t.failing = true;
                 let why = d.error.clone().unwrap_or_default();
-                note = Some((
-                    match d.mode {
-                        ForwardMode::Async => format!(
-                            "forward to {} GAVE UP on #{} after {} attempts: {}; resend it with recmon replay --seq {}",
-                            t.name, d.of, d.attempt, why, d.of
-                        ),
-                        ForwardMode::Sync => format!(
-                            "forward to {} failed for #{}: {}; answered {}",
-                            t.name,
-                            d.of,
-                            why,
-                            match d.answered.unwrap_or(502) {
-                                // nginx-rtmp and SRS (which never retry) get a success.
-                                a @ 200..=299 => format!("{a} so that the stream goes on"),
-                                a => format!("{a} so the provider retries"),
-                            }
-                        ),
+                note = Some(match d.mode {
+                    ForwardMode::Async => ForwardEvent::GaveUp {
+                        of: d.of,
+                        attempts: d.attempt,
+                        error: why.clone(),
                     },
-                    true,
-                ));
+                    ForwardMode::Sync => ForwardEvent::SyncFailed {
+                        of: d.of,
+                        error: why.clone(),
+                        answered: d.answered.unwrap_or(502),
+                    },
+                });
                 t.last_error = Some((line.received_at, why));
             }
         }
-        if let Some((text, bad)) = note {
+        if let Some(event) = note {
+            let target = t.name.clone();
             if self.forward_notes.len() == NOTES_KEPT {
                 self.forward_notes.pop_front();
             }
             self.forward_notes.push_back(ForwardNote {
                 seq: line.seq,
                 at: line.received_at,
-                text,
-                bad,
+                text: forward_event(&target, &event),
+                target,
+                event,
             });
         }
         ti

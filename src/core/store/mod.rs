@@ -34,6 +34,7 @@ pub mod streams;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use crate::describe::{ForwardEvent, RequestDetail};
 pub use forwarding::{
     Attempt, DeliveryState, ForwardNote, ForwardTarget, TargetDelivery, ATTEMPTS_KEPT, FAILED_KEPT,
 };

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::forwarding::{DeliveryState, TargetDelivery};
-use super::streams::span_s;
 use super::{Request, Store};
+use crate::describe::{request_detail, RequestDetail};
 use crate::event::{AuthCheck, Callback, Outcome, Provider};
 
+/// One request, for the request log.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
     /// Journal sequence number.
@@ -32,7 +33,11 @@ pub struct LogEntry {
     pub stream: Option<u32>,
     /// The event name, uri or ingest action.
     pub summary: String,
-    /// Key fields: a recording's duration and times, an ingest's client address.
+    /// Key fields: a recording's duration and times, an ingest's client address (the words
+    /// are [`crate::describe::request_detail`]'s).
+    pub facts: RequestDetail,
+    /// Compatibility: [`request_detail`]'s words for `facts`, which `views::headless` still
+    /// reads. To go once it renders `facts`.
     pub detail: String,
     /// Why it was rejected.
     pub error: Option<String>,
@@ -60,7 +65,7 @@ impl Store {
         line: Arc<str>,
     ) {
         let summary = callback.map_or(String::new(), |c| c.summary().to_string());
-        let mut detail = callback.map(detail_of).unwrap_or_default();
+        let mut facts = callback.map(facts_of).unwrap_or_default();
         // A recording whose times the store derived shows them (the callback had none).
         if let (Some(Callback::Recording(_)), Some(i)) = (callback, stream) {
             let rec = self.streams[i as usize]
@@ -68,15 +73,12 @@ impl Store {
                 .and_then(|k| self.recordings.get(k))
                 .filter(|r| r.seq == req.seq && r.derived);
             if let Some(r) = rec {
-                detail = match r.duration {
-                    Some(d) => format!(
-                        "duration~{} (derived from arrival times)",
-                        crate::util::human::seconds(d)
-                    ),
-                    None => "duration=- (no publish or earlier file to start from)".to_string(),
+                facts = RequestDetail::Derived {
+                    duration: r.duration,
                 };
             }
         }
+        let detail = request_detail(&facts);
         let mut delivery = Vec::new();
         for name in req.forward.names() {
             if let Some(i) = self.forward.iter().position(|t| t.name == name) {
@@ -102,6 +104,7 @@ impl Store {
             kind: req.kind.map(str::to_string),
             stream,
             summary,
+            facts,
             detail,
             error: req.error.map(str::to_string),
             provider: req.provider,
@@ -123,44 +126,31 @@ impl Store {
     }
 }
 
-fn detail_of(cb: &Callback) -> String {
+/// A callback's key fields, as the request log keeps them.
+fn facts_of(cb: &Callback) -> RequestDetail {
     match cb {
-        Callback::Status(s) if s.target_state().is_none() => {
-            "unknown event, state unchanged".to_string()
-        }
-        Callback::Status(s) => s.detail.clone().unwrap_or_default(),
-        Callback::Recording(r) => {
-            let mut d = match r.duration {
-                Some(x) => format!("duration={}", crate::util::human::seconds(x)),
-                None => "duration=-".to_string(),
-            };
-            if let (Some(a), Some(b)) = (r.start_time, r.stop_time) {
-                let span = span_s(Some(a), Some(b)).map_or("?".into(), |s| s.to_string());
-                d.push_str(&format!(" start={a} stop={b} span={span}s"));
-            }
-            if let Some(size) = r.file_size {
-                d.push_str(&format!(" size={}", crate::util::human::bytes(size)));
-            }
-            if r.duration_mismatch() {
-                d.push_str(" MISMATCH");
-            }
-            d
-        }
-        Callback::Ingest(i) => {
-            let mut d = String::new();
-            if let Some(ip) = &i.ip {
-                d.push_str(&format!("ip={ip}"));
-            }
-            if let Some(n) = &i.node {
-                d.push_str(&format!(" node={n}"));
-            }
-            d
-        }
-        Callback::Play(p) => p.ip.as_ref().map_or(String::new(), |ip| format!("ip={ip}")),
-        Callback::Segment(s) => match s.duration {
-            Some(x) => format!("hls segment duration={}", crate::util::human::seconds(x)),
-            None => "hls segment duration=-".to_string(),
+        Callback::Status(s) if s.target_state().is_none() => RequestDetail::UnknownEvent,
+        Callback::Status(s) => s
+            .detail
+            .as_deref()
+            .map_or(RequestDetail::None, |d| RequestDetail::Said(d.into())),
+        Callback::Recording(r) => RequestDetail::Recording {
+            duration: r.duration,
+            times: r.start_time.zip(r.stop_time),
+            size: r.file_size,
+            mismatch: r.duration_mismatch(),
         },
-        Callback::Notice(n) => n.detail.clone(),
+        Callback::Ingest(i) => RequestDetail::Client {
+            ip: i.ip.as_deref().map(Into::into),
+            node: i.node.as_deref().map(Into::into),
+        },
+        Callback::Play(p) => RequestDetail::Client {
+            ip: p.ip.as_deref().map(Into::into),
+            node: None,
+        },
+        Callback::Segment(s) => RequestDetail::Segment {
+            duration: s.duration,
+        },
+        Callback::Notice(n) => RequestDetail::Said(n.detail.as_str().into()),
     }
 }

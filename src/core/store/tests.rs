@@ -319,3 +319,26 @@ fn log_is_bounded_counters_are_not() {
     assert_eq!(store.log().front().unwrap().seq, 8);
     assert_eq!(store.counters().rejected, 10);
 }
+
+#[test]
+fn the_log_keeps_typed_facts_not_words() {
+    let (store, _) = run(&[
+        (0, status("s", "no_such_event")),
+        (1, recording("s", "u1", 10.0)),
+    ]);
+    let log = store.log();
+    assert_eq!(log[0].facts, RequestDetail::UnknownEvent);
+    assert_eq!(
+        log[1].facts,
+        RequestDetail::Recording {
+            duration: Some(10.0),
+            times: Some((100, 110)),
+            size: None,
+            mismatch: false,
+        }
+    );
+    // The compatibility text is the renderer's, word for word.
+    for e in log {
+        assert_eq!(e.detail, crate::describe::request_detail(&e.facts));
+    }
+}

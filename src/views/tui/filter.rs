@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use super::source::shown_state;
 use super::text::contains_ci;
 use crate::core::store::{LogEntry, Recording, Stream};
+use crate::describe::request_detail;
 use crate::event::{Outcome, Provider};
 
 /// What the `/` filter text asks for, parsed once when the text changes: a `provider:NAME`
@@ -224,7 +225,7 @@ impl FilterTerms {
                     || contains_ci(&e.path, t)
                     || contains_ci(e.outcome.as_str(), t)
                     || e.kind.as_deref().is_some_and(|k| contains_ci(k, t))
-                    || contains_ci(&e.detail, t)
+                    || (!e.facts.is_empty() && contains_ci(&request_detail(&e.facts), t))
                     || e.error.as_deref().is_some_and(|r| contains_ci(r, t))
             }
             FilterTerms::Seq(n) => e.seq == *n,

@@ -16,6 +16,7 @@ use super::widgets::{
 
 use super::theme::{outcome_label, Theme};
 use crate::core::store::{DeliveryState, LogEntry};
+use crate::describe::request_detail;
 use crate::event::Outcome;
 use ratatui::style::Color;
 
@@ -169,13 +170,13 @@ fn request_row(e: &LogEntry, src: &Source, view: &ViewState) -> Vec<Line<'static
             ),
             t.dim(),
         ),
-        (None, _) => Span::raw(if e.detail.is_empty() {
+        (None, _) => Span::raw(if e.facts.is_empty() {
             clean(&e.summary, FIELD_MAX)
         } else {
             format!(
                 "{}  {}",
                 clean(&e.summary, FIELD_MAX),
-                clean(&e.detail, FIELD_MAX)
+                clean(&request_detail(&e.facts), FIELD_MAX)
             )
         }),
     };
