@@ -470,3 +470,153 @@ fn cut_and_corrupted_real_files_never_panic() {
         }
     }
 }
+
+/// The `s3s-fs` binary (a real S3-protocol server that checks SigV4 signatures; `.ci/run`
+/// installs it), if it is here.
+fn s3s_fs() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(cargo_home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(Path::new(&cargo_home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file())
+}
+
+/// A running s3s-fs, killed when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_s3(bin: &Path, root: &Path, access: &str, secret: &str) -> S3Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", access, "--secret-key", secret])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("s3s-fs starts");
+    let server = S3Server {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "s3s-fs did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server
+}
+
+/// Through a real S3-protocol server that checks request signatures: objects uploaded with
+/// the right key are verified like local files; a missing key is `missing`; a wrong secret is
+/// `unchecked: 403`, never `missing`, and the secret is in no result.
+#[test]
+fn s3_server_with_signatures() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let Some(bin) = s3s_fs() else {
+        common::skip_unless_ci("s3s-fs (cargo install s3s-fs --features binary) is not here");
+        return;
+    };
+    const ACCESS: &str = "AKIDRECMONTEST";
+    const SECRET: &str = "recmon-s3-secret-Zq8vX2";
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("s3");
+    std::fs::create_dir_all(root.join("recordings")).unwrap();
+    let server = start_s3(&bin, &root, ACCESS, SECRET);
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let flv = make(&media, "a.flv", "5", H264_AAC);
+    let want = ffprobe_duration(&flv).unwrap();
+
+    let creds = |secret: &str| {
+        let secret = secret.to_string();
+        Credentials::from_lookup(move |k| match k {
+            "AWS_ACCESS_KEY_ID" => Some(ACCESS.to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some(secret.clone()),
+            _ => None,
+        })
+    };
+    let rule = format!(
+        "aliyun=s3://recordings/live?endpoint={}&region=us-east-1",
+        server.endpoint
+    );
+    let rules = recmon::verify::location::Rules::parse(&[rule], &[]).unwrap();
+    let loc = rules
+        .for_file(recmon::event::Provider::Aliyun, "d.example.com")
+        .unwrap()
+        .clone();
+    let rt = runtime();
+    let right = creds(SECRET);
+    let check_key = |key: &str, creds: &Credentials| {
+        let target = loc.target(key, &[]).unwrap();
+        rt.block_on(async {
+            let mut src = reader::open(&target, creds, DEFAULT_TIMEOUT).await?;
+            media::probe(&mut src, key).await
+        })
+    };
+
+    // Upload through the S3 protocol, signed.
+    let target = loc.target("app/stream/0.flv", &[]).unwrap();
+    assert_eq!(target.path, "live/app/stream/0.flv");
+    let op = reader::operator(&target.store, &right).unwrap();
+    let bytes = std::fs::read(&flv).unwrap();
+    rt.block_on(op.write(&target.path, bytes)).expect("upload");
+
+    let ok = check_key("app/stream/0.flv", &right);
+    let p = ok.clone().unwrap();
+    assert_eq!(p.container, Some(Container::Flv));
+    assert!(
+        (p.duration_s.unwrap() - want).abs() <= 0.1,
+        "{p:?} vs {want}"
+    );
+    assert_eq!(judge(&ok, Some(want), Expect::default()), Verdict::Ok);
+
+    let missing = check_key("app/stream/never.flv", &right);
+    assert_eq!(missing, Err(ReadError::Missing));
+    assert_eq!(
+        judge(&missing, Some(5.0), Expect::default()).to_string(),
+        "missing"
+    );
+
+    // A wrong secret: the server refuses the signature. That is recmon's fault, not the
+    // recording's, for a file that exists and for one that does not alike.
+    let wrong = creds("not-the-secret");
+    for key in ["app/stream/0.flv", "app/stream/never.flv"] {
+        let r = check_key(key, &wrong);
+        let v = judge(&r, Some(5.0), Expect::default());
+        assert_eq!(v.to_string(), "unchecked: 403", "{key}: {r:?}");
+        assert!(!v.is_failure());
+        let shown = format!(
+            "{r:?} {v} {} {:?}",
+            serde_json::to_string(&v).unwrap(),
+            wrong
+        );
+        assert!(!shown.contains(SECRET) && !shown.contains("not-the-secret"));
+    }
+    drop(server);
+}

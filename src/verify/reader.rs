@@ -130,8 +130,11 @@ async fn timed<T>(
 
 /// The operator for a store, or why there is none.
 pub fn operator(store: &Store, creds: &Credentials) -> Result<Operator, ReadError> {
-    // OpenDAL's HTTP client speaks TLS through rustls; recmon uses the ring provider.
+    // OpenDAL's HTTP client speaks TLS through rustls; recmon uses the ring provider, and
+    // installs OpenDAL's default transport itself (both first-installed-wins, so calling
+    // this again is harmless).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    opendal_http_transport_reqwest::install_default();
     let no_creds = ReadError::Unchecked(Unchecked::NoCredentials);
     let bad = ReadError::Unchecked(Unchecked::BadLocation);
     let built = match store {
