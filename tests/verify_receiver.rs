@@ -36,7 +36,11 @@ fn flv(path: &Path, secs: u32) {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn recording(stream: &str, uri: &str, duration: f64) -> String {
@@ -68,27 +72,48 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
     assert_eq!(r.post("/", &ok).0, 200);
     // A provider retry of the same file: a duplicate, not checked twice.
     assert_eq!(r.post("/", &ok).0, 200);
-    assert_eq!(r.post("/", &recording("cam2", "record/live/cam2/cut.flv", 60.0)).0, 200);
-    assert_eq!(r.post("/", &recording("cam3", "record/live/cam3/never.flv", 30.0)).0, 200);
+    assert_eq!(
+        r.post("/", &recording("cam2", "record/live/cam2/cut.flv", 60.0))
+            .0,
+        200
+    );
+    assert_eq!(
+        r.post("/", &recording("cam3", "record/live/cam3/never.flv", 30.0))
+            .0,
+        200
+    );
     // Four requests, then three verdicts (the missing one after its looks for 3 s).
     let lines = r.wait_journal_lines(7);
     let v = verdicts(&lines);
     assert_eq!(v.len(), 3, "{lines:#?}");
-    let by_of = |seq: u64| {
+    // Verdicts and requests share one seq order: find each file's request by its uri.
+    let seq_of = |uri: &str| -> u64 {
+        lines
+            .iter()
+            .find(|l| l["body"]["uri"] == uri && l["outcome"] == "accepted")
+            .unwrap_or_else(|| panic!("no request for {uri}"))["seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let by_of = |uri: &str| {
+        let seq = seq_of(uri);
         v.iter()
             .find(|x| x["of"] == seq)
             .unwrap_or_else(|| panic!("no verdict of #{seq}: {v:#?}"))
     };
-    let ok_v = by_of(1);
+    let ok_v = by_of("record/live/cam1/ok.flv");
     assert_eq!(ok_v["verdict"], "ok", "{ok_v}");
     let measured = ok_v["measured_s"].as_f64().unwrap();
     assert!((measured - 4.0).abs() < 0.2, "measured {measured}");
     assert_eq!(ok_v["container"], "flv");
     assert_eq!(ok_v["audio"], true);
     assert_eq!(ok_v["video"], true);
-    assert!(ok_v["location"].as_str().unwrap().ends_with("record/live/cam1/ok.flv"));
-    assert_eq!(by_of(3)["verdict"], "short");
-    let missing = by_of(4);
+    assert!(ok_v["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("record/live/cam1/ok.flv"));
+    assert_eq!(by_of("record/live/cam2/cut.flv")["verdict"], "short");
+    let missing = by_of("record/live/cam3/never.flv");
     assert_eq!(missing["verdict"], "missing");
     assert!(missing["attempts"].as_u64().unwrap() > 1, "{missing}");
     // Each verdict line comes after the line of its recording.
@@ -113,6 +138,86 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
     assert_eq!(state["verify"]["by_verdict"]["missing"], 1, "{state:#}");
     assert_eq!(state["verify"]["failed"], 2, "{state:#}");
     again.stop();
+
+    // `recmon verify` on the finished session: the same verdicts, one JSON object per
+    // recording, exit 1 because files failed.
+    let out = Command::new(common::bin())
+        .args(["verify", &journal, "--verify", &rule, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["stream"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("live.example.com/live/cam1", "ok".to_string()),
+            ("live.example.com/live/cam2", "short".to_string()),
+            ("live.example.com/live/cam3", "missing".to_string()),
+        ]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 recordings of 3 failed"));
+    // The table: a row per recording and the counts.
+    let out = Command::new(common::bin())
+        .args(["verify", &journal, "--verify", &rule])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("0:00:04") && table.contains("0:01:00"),
+        "{table}"
+    );
+    assert!(
+        table.ends_with("3 recordings: 1 missing, 1 ok, 1 short\n"),
+        "{table}"
+    );
+    // Only the files that exist: exit 0.
+    let only_ok = format!("{journal}.ok");
+    let first: String = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&only_ok, first + "\n").unwrap();
+    let out = Command::new(common::bin())
+        .args(["verify", &only_ok, "--verify", &rule])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No rule for them: exit 3, not 1.
+    let out = Command::new(common::bin())
+        .args(["verify", &only_ok, "--verify", "srs=local"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

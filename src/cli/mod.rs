@@ -19,12 +19,12 @@ pub mod values;
 
 pub use alerts::AlertArgs;
 pub use run::{
-    AuthArgs, ForwardArgs, JournalArgs, RunArgs, ServerArgs, ViewArgs, DEMO_NGINX_PATH,
+    AuthArgs, ForwardArgs, JournalArgs, RunArgs, ServerArgs, VerifyArgs, ViewArgs, DEMO_NGINX_PATH,
     DEMO_SRS_PATH,
 };
 pub use tools::{
     AttachArgs, ExportArgs, ExportFormat, ExportWhat, ReplayArgs, ReportArgs, ReportFormat,
-    SimulateArgs,
+    SimulateArgs, VerifyToolArgs,
 };
 pub use values::{parse_listen, parse_provider, parse_seq_list, ProviderName, SeqList, Speed};
 
@@ -58,6 +58,9 @@ pub enum Command {
     /// How complete each broadcast's recording was: files, coverage, gaps, short files,
     /// pauses and alerts per stream, from a journal (markdown, JSON or an HTML timeline).
     Report(ReportArgs),
+    /// Check every recording of a journal against its file (exists, size, container, measured
+    /// duration, audio and video); exit 1 when any file failed, for a nightly job.
+    Verify(VerifyToolArgs),
     /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
     Simulate(SimulateArgs),
     /// Watch one or more running receivers from another terminal (read-only), through their

@@ -149,6 +149,41 @@ pub struct ReportArgs {
     pub alerts: AlertArgs,
 }
 
+/// `recmon verify JOURNAL --verify RULE...`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyToolArgs {
+    /// The journal (a recmon-*.jsonl file, or an attach copy).
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+
+    /// Where the recordings' files are: `[PROVIDER[:DOMAIN]=]LOCATION`, as the receiver's
+    /// --verify (see docs/verify.md); repeatable, the most specific rule wins.
+    #[arg(long = "verify", value_name = "RULE", required = true)]
+    pub verify: Vec<String>,
+
+    /// Read a path the media server names FROM... at TO... on this host; repeatable.
+    #[arg(long, value_name = "FROM=TO")]
+    pub verify_path_map: Vec<String>,
+
+    /// One JSON object per recording (stream, uri, claimed and measured duration, verdict)
+    /// instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Files checked at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// How long a missing file is looked for again before it is `missing` (0: at once; a
+    /// finished session's files are where they will be).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::util::human::parse_duration)]
+    pub missing_for: std::time::Duration,
+
+    /// Time for one request to the store.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::util::human::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
 /// `recmon replay JOURNAL --to URL`.
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {

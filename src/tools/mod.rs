@@ -7,3 +7,4 @@ pub mod loadgen;
 pub mod replay;
 pub mod report;
 pub mod simulate;
+pub mod verify;

@@ -38,6 +38,21 @@ pub fn journal_bar(total_bytes: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar over `total` items, labelled `what`; hidden as [`journal_bar`] is.
+pub fn count_bar(total: u64, what: &str) -> ProgressBar {
+    if quiet() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} (eta {eta})")
+            .expect("valid progress template")
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar
+}
+
 /// Prints one line on stderr without tearing `bar` (works whether it is visible or hidden).
 /// Dropped while the terminal UI owns the screen; the caller returns what it would have said.
 /// A closed stderr is not an error here (see [`crate::util::output`]): false tells the caller.
