@@ -123,6 +123,17 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
             assert!(pos < i);
         }
     }
+    // /metrics counts them by verdict.
+    let (code, metrics) = r.get("/metrics");
+    assert_eq!(code, 200);
+    for want in [
+        "recmon_recordings_verified{verdict=\"ok\"} 1",
+        "recmon_recordings_verified{verdict=\"short\"} 1",
+        "recmon_recordings_verified{verdict=\"missing\"} 1",
+        "recmon_recordings_unverified 0",
+    ] {
+        assert!(metrics.contains(want), "{want} not in\n{metrics}");
+    }
     let (status, _, _) = r.stop();
     assert!(status.success());
 

@@ -185,6 +185,37 @@ pub fn render(
             .get_or_create(&vec![("rule", rule.as_str().to_string())])
             .set(by_rule.get(&rule).copied().unwrap_or(0) as i64);
     }
+    // `--verify` (or a journal with verdicts): recordings by verdict.
+    let checks = store.checks();
+    if checks.on() || !checks.by_verdict().is_empty() {
+        let verified = gauge_family(
+            &mut r,
+            "recmon_recordings_verified",
+            "Recordings checked against their files (--verify), by verdict (ok, short, long, empty, broken, missing, no_audio, no_video, unchecked_REASON)",
+        );
+        for v in [
+            "ok", "short", "long", "empty", "broken", "missing", "no_audio", "no_video",
+        ] {
+            verified
+                .get_or_create(&vec![("verdict", v.to_string())])
+                .set(checks.by_verdict().get(v).copied().unwrap_or(0) as i64);
+        }
+        for (v, n) in checks.by_verdict().range("unchecked".to_string()..) {
+            if v.starts_with("unchecked_") {
+                verified
+                    .get_or_create(&vec![("verdict", v.clone())])
+                    .set(*n as i64);
+            }
+        }
+        let being = Gauge::<i64>::default();
+        let checked: u64 = checks.by_verdict().values().sum();
+        being.set(store.recordings().len().saturating_sub(checked as usize) as i64);
+        r.register(
+            "recmon_recordings_unverified",
+            "Recordings with no verdict yet (being checked, or before --verify was on)",
+            being,
+        );
+    }
     let journal = Counter::<u64>::default();
     journal.inc_by(store.journal_failures().0);
     r.register(

@@ -38,6 +38,14 @@ pub enum Rule {
     DurationMismatch,
     /// The provider reported the stream's recording failed.
     RecordingError,
+    /// The newest checked file of a stream is not where its callback said (`--verify`).
+    FileMissing,
+    /// The newest checked file of a stream is empty or unreadable (`--verify`).
+    FileBroken,
+    /// The newest checked file of a stream is shorter than its callback claimed (`--verify`).
+    FileShort,
+    /// The newest checked file of a stream has no audio (`--verify`).
+    NoAudio,
 }
 
 impl Rule {
@@ -56,11 +64,15 @@ impl Rule {
             Rule::ForwardFailing => "forward_failing",
             Rule::DurationMismatch => "duration_mismatch",
             Rule::RecordingError => "recording_error",
+            Rule::FileMissing => "file_missing",
+            Rule::FileBroken => "file_broken",
+            Rule::FileShort => "file_short",
+            Rule::NoAudio => "no_audio",
         }
     }
 
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 16] = [
         Rule::PausedTooLong,
         Rule::NotRecorded,
         Rule::LiveNotRecording,
@@ -73,6 +85,10 @@ impl Rule {
         Rule::ForwardFailing,
         Rule::DurationMismatch,
         Rule::RecordingError,
+        Rule::FileMissing,
+        Rule::FileBroken,
+        Rule::FileShort,
+        Rule::NoAudio,
     ];
 
     /// How bad it is.
@@ -84,10 +100,15 @@ impl Rule {
             | Rule::Silence
             | Rule::JournalFailure
             | Rule::ForwardFailing
-            | Rule::RecordingError => Severity::Critical,
-            Rule::PausedTooLong | Rule::ShortFile | Rule::Gap | Rule::BadSignature => {
-                Severity::Warning
-            }
+            | Rule::RecordingError
+            | Rule::FileMissing
+            | Rule::FileBroken => Severity::Critical,
+            Rule::PausedTooLong
+            | Rule::ShortFile
+            | Rule::Gap
+            | Rule::BadSignature
+            | Rule::FileShort
+            | Rule::NoAudio => Severity::Warning,
             Rule::DurationMismatch => Severity::Info,
         }
     }

@@ -30,6 +30,7 @@ use chrono::{DateTime, Utc};
 use crate::core::store::{Ingest, Recording, Store, Stream};
 use crate::event::RecordState;
 use crate::util::human::{duration_words, seconds};
+use crate::verify::verdict::Verdict;
 
 /// How long `bad_signature` stays firing after the newest bad signature.
 pub const BAD_SIGNATURE_HOLD: Duration = Duration::from_secs(300);
@@ -48,6 +49,27 @@ pub fn tick(store: &mut Store, now: DateTime<Utc>) -> Vec<AlertEvent> {
     };
     let conditions = evaluate(store, cfg, now);
     store.apply_alert_conditions(conditions, now)
+}
+
+/// Files of a stream looked back over for the newest one with a verdict.
+const CHECKED_LOOKBACK: usize = 8;
+
+/// The newest of a stream's last few files that has a verdict (`--verify`): its index, the
+/// file and the verdict. Files still being checked are passed over.
+fn newest_checked<'r>(
+    s: &Stream,
+    recordings: &'r [Recording],
+) -> Option<(usize, &'r Recording, &'r crate::core::checks::FileVerdict)> {
+    let mut at = s.last_recording.map(|n| n as usize);
+    for _ in 0..CHECKED_LOOKBACK {
+        let k = at?;
+        let r = recordings.get(k)?;
+        if let Some(v) = r.check.as_deref() {
+            return Some((k, r, v));
+        }
+        at = r.previous_in_stream();
+    }
+    None
 }
 
 /// `domain/app/stream`.
@@ -236,6 +258,29 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                 }
             }
         }
+        // `--verify`: the newest file of the stream that was checked, and what it came to.
+        if let Some((k, r, v)) = newest_checked(s, recordings) {
+            let version = k as u64 + 1;
+            let verdicts = std::iter::once(v.verdict).chain(v.also.iter().copied());
+            for verdict in verdicts {
+                let rule = match verdict {
+                    Verdict::Missing => Rule::FileMissing,
+                    Verdict::Broken | Verdict::Empty => Rule::FileBroken,
+                    Verdict::Short => Rule::FileShort,
+                    Verdict::NoAudio => Rule::NoAudio,
+                    _ => continue,
+                };
+                emit(rule, Some(i), version, &|| {
+                    let claimed = v.claimed_s.map(seconds).unwrap_or_else(|| "-".into());
+                    let measured = v.measured_s.map(seconds).unwrap_or_else(|| "-".into());
+                    format!(
+                        "{}: the newest checked file is {verdict} (claimed {claimed}, measured {measured}): {}",
+                        name(),
+                        r.uri
+                    )
+                });
+            }
+        }
         if let Some(r) = newest {
             // The last file of a broadcast that ended is as long as the broadcast's tail:
             // short by nature, not a fault.
@@ -405,6 +450,79 @@ mod tests {
                 .map(|a| (a.rule, a.stream.clone()))
                 .collect()
         }
+    }
+
+    impl Clocked {
+        /// The verdict of the file with seq `of` (`--verify`), as its journal line applies it.
+        fn verdict(&mut self, of: u64, verdict: Verdict, also: &[Verdict]) {
+            self.seq += 1;
+            self.store.apply_verdict(&crate::core::checks::VerdictLine {
+                seq: self.seq,
+                received_at: t(0),
+                verdict: crate::core::checks::FileVerdict {
+                    of,
+                    verdict,
+                    also: also.to_vec(),
+                    location: String::new(),
+                    claimed_s: Some(60.0),
+                    measured_s: Some(21.0),
+                    size: None,
+                    container: None,
+                    audio: None,
+                    video: None,
+                    bytes_read: 0,
+                    attempts: 1,
+                },
+            });
+        }
+    }
+
+    #[test]
+    fn a_failed_file_fires_its_rule_until_a_newer_file_checks_ok() {
+        let mut c = Clocked::new(only(Rule::ShortFile, 0));
+        c.file(10, "cam", 0, 0, 60, 60.0);
+        // Being checked: nothing yet.
+        assert!(c.firing_at(11).is_empty());
+        c.verdict(1, Verdict::Short, &[Verdict::NoAudio]);
+        assert_eq!(
+            c.firing_at(12),
+            [
+                (Rule::FileShort, Some(S.into())),
+                (Rule::NoAudio, Some(S.into()))
+            ]
+        );
+        let short = c
+            .store
+            .alerts()
+            .firing()
+            .into_iter()
+            .find(|a| a.rule == Rule::FileShort)
+            .cloned()
+            .unwrap();
+        assert!(
+            short.message.contains("is short (claimed 60")
+                && short.message.contains("measured 21")
+                && short.message.ends_with("a/cam/0.flv"),
+            "{}",
+            short.message
+        );
+        // A newer file, still being checked: the older verdict stands.
+        c.file(70, "cam", 1, 60, 120, 60.0);
+        assert_eq!(c.firing_at(71).len(), 2);
+        c.verdict(3, Verdict::Missing, &[]);
+        assert_eq!(c.firing_at(72), [(Rule::FileMissing, Some(S.into()))]);
+        assert_eq!(Rule::FileMissing.severity(), Severity::Critical);
+        c.file(130, "cam", 2, 120, 180, 60.0);
+        c.verdict(5, Verdict::Ok, &[]);
+        assert!(c.firing_at(131).is_empty());
+        // Unchecked is recmon's access, not the file's: no alert.
+        c.file(190, "cam", 3, 180, 240, 60.0);
+        c.verdict(
+            7,
+            Verdict::Unchecked(crate::verify::verdict::Unchecked::Forbidden),
+            &[],
+        );
+        assert!(c.firing_at(191).is_empty());
     }
 
     fn only(rule: Rule, seconds: u64) -> AlertConfig {
