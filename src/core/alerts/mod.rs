@@ -60,7 +60,7 @@ fn newest_checked<'r>(
     s: &Stream,
     recordings: &'r [Recording],
 ) -> Option<(usize, &'r Recording, &'r crate::core::checks::FileVerdict)> {
-    let mut at = s.last_recording.map(|n| n as usize);
+    let mut at = s.last_recording;
     for _ in 0..CHECKED_LOOKBACK {
         let k = at?;
         let r = recordings.get(k)?;
