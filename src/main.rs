@@ -155,7 +155,9 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
         if demo.is_some() {
             eline(&demo_line);
         }
-        let printer = HeadlessView::start(service.shared.clone(), view == View::Json, after_seq);
+        // --json prints the receiver's feed; the human lines, the store's log.
+        let feed = (view == View::Json).then(|| service.feed.clone());
+        let printer = HeadlessView::start(service.shared.clone(), feed, after_seq);
         let why = headless_until_stopped(&mut signals).await;
         eline(&format!(
             "recmon: {why}shutting down: finishing requests in flight, syncing the journal"
@@ -172,6 +174,7 @@ async fn run_receiver(args: RunArgs) -> Result<(), AppError> {
     } else {
         let source = ViewSource {
             shared: service.shared.clone(),
+            feed: service.feed.clone(),
             origin: Origin::Local(tui::HeaderInfo {
                 listen: service.addr,
                 loopback_only: service.loopback_only,
@@ -232,12 +235,32 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     let sinks = args.alerts.sinks()?;
     let shared = SharedStore::new(store);
     let alerting = recmon::alerting::start(shared.clone(), None, sinks);
-    let printer_view = view
-        .is_headless()
-        .then(|| HeadlessView::start(shared.clone(), view == View::Json, 0));
-    let pace = printer_view.as_ref().map(HeadlessView::progress);
-    let mut attachment = Attachment::start_paced(args.attach_config(), shared, pace)
-        .map_err(|m| AppError::new(2, m))?;
+    // Headless, the attachment is paced by the printer: --json prints the attachment's feed
+    // and may be as far behind as the feed's memory; the human lines read the store's log.
+    let (printer_view, mut attachment) = match view {
+        View::Json => {
+            let (progress, pace) = tokio::sync::watch::channel(0);
+            let room = recmon::core::feed::RING_CAPACITY;
+            let attachment =
+                Attachment::start_paced(args.attach_config(), shared.clone(), Some((pace, room)))
+                    .map_err(|m| AppError::new(2, m))?;
+            let feed = Some(attachment.feed.clone());
+            let printer = HeadlessView::start_reporting(shared, feed, 0, progress);
+            (Some(printer), attachment)
+        }
+        View::Lines => {
+            let printer = HeadlessView::start(shared.clone(), None, 0);
+            let pace = Some((printer.progress(), args.log_capacity));
+            let attachment = Attachment::start_paced(args.attach_config(), shared, pace)
+                .map_err(|m| AppError::new(2, m))?;
+            (Some(printer), attachment)
+        }
+        View::Tui => {
+            let attachment = Attachment::start_paced(args.attach_config(), shared, None)
+                .map_err(|m| AppError::new(2, m))?;
+            (None, attachment)
+        }
+    };
     let keep = args.save.is_some();
     let copy_line = |received: u64| {
         if keep {
@@ -286,6 +309,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
         drop(attachment.changes.take());
         let source = ViewSource {
             shared: attachment.shared.clone(),
+            feed: attachment.feed.clone(),
             origin: Origin::Attached(AttachedInfo {
                 sources: attachment.statuses.clone(),
                 copy_path: attachment.copy_path.clone(),

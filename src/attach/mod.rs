@@ -9,7 +9,13 @@
 //! appended to a copy of the journal (a temporary file, or `--save FILE`), which is what `e`
 //! exports. It only ever reads: the feed is a GET, and nothing here sends anything else.
 //!
-//! It knows nothing of the views: they read the store and the [`status::SourceStatuses`].
+//! What it applies it also publishes, in the copy's order, on a [`Feed`] of its own, backed by
+//! the copy (a view behind the feed's memory reads on from the copy): the same kind of feed a
+//! receiver's views follow, so a view does not care which it is given. `--json` prints the
+//! lines straight from it.
+//!
+//! It knows nothing of the views: they read the store, the feed and the
+//! [`status::SourceStatuses`].
 //!
 //! Alerts: the view runs the same alert engine as a receiver, on its own store, with the
 //! receiver's thresholds: a receiver's `hello` carries them
@@ -35,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::core::feed::SessionFacts;
+use crate::core::feed::{line_seq, Feed, FeedItem, SessionFacts};
 use crate::core::store::{SharedStore, Store};
 use crate::util::sanitize;
 use feed_client::{SourceConfig, SourceEvent};
@@ -70,6 +76,9 @@ pub struct AttachConfig {
 pub struct Attachment {
     /// The local store, fed only by the attach loop.
     pub shared: Arc<SharedStore>,
+    /// Every entry applied (as the copy has it: merged lines renumbered), in order; its past
+    /// is read back from the copy.
+    pub feed: Arc<Feed>,
     /// Each source's connection state, for the header.
     pub statuses: SourceStatuses,
     /// The copy of every entry received this session (journal format; `source` fields when
@@ -162,15 +171,17 @@ impl Attachment {
         Self::start_paced(cfg, shared, None)
     }
 
-    /// [`Attachment::start`] into `shared` (an empty store), pausing whenever the store's
-    /// newest seq is more than its request log holds ahead of `pace` (the seq a printer has
-    /// written): a printer that must show every entry (`--json` into a slow pipe) then gets
-    /// every one, and the receiver's feed waits (or, past its buffer, has the client resume
-    /// with `Last-Event-ID`) instead.
+    /// [`Attachment::start`] into `shared` (an empty store), pausing whenever the newest seq
+    /// applied is more than `room` ahead of `pace` (the seq a printer has written): a printer
+    /// that must show every entry then gets every one, and the receiver's feed waits (or,
+    /// past its buffer, has the client resume with `Last-Event-ID`) instead. A printer of the
+    /// store's request log gives the log's capacity as the room; one of [`Attachment::feed`]
+    /// the feed's memory
+    /// ([`crate::core::feed::RING_CAPACITY`]), so that it never has to read the copy back.
     pub fn start_paced(
         cfg: AttachConfig,
         shared: Arc<SharedStore>,
-        pace: Option<watch::Receiver<u64>>,
+        pace: Option<(watch::Receiver<u64>, usize)>,
     ) -> Result<Attachment, String> {
         if cfg.urls.is_empty() {
             return Err(
@@ -211,19 +222,20 @@ impl Attachment {
                 h.abort();
             }
         })?;
+        let feed = Feed::new(Some(copy_path.clone()), 0);
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
-        let capacity = shared.lock().log_capacity();
-        // Paced, a batch must fit in the log with room to spare.
-        let batch = if pace.is_some() {
-            (capacity / 2).clamp(1, BATCH)
-        } else {
-            BATCH
+        // Paced, a batch must fit in the room with room to spare.
+        let (pace, capacity) = match pace {
+            Some((rx, room)) => (Some(rx), room),
+            None => (None, usize::MAX),
         };
+        let batch = (capacity / 2).clamp(1, BATCH);
         let (stop, stop_rx) = oneshot::channel();
         let task = tokio::spawn(run_loop(Loop {
             rx,
             stop: stop_rx,
             shared: shared.clone(),
+            feed: feed.clone(),
             statuses: statuses.clone(),
             merge: Merge::new(cfg.urls.clone()),
             copy,
@@ -235,6 +247,7 @@ impl Attachment {
         }));
         Ok(Attachment {
             shared,
+            feed,
             statuses,
             copy_path,
             changes: Some(changes_rx),
@@ -259,6 +272,7 @@ struct Loop {
     rx: mpsc::Receiver<(usize, SourceEvent)>,
     stop: oneshot::Receiver<()>,
     shared: Arc<SharedStore>,
+    feed: Arc<Feed>,
     statuses: SourceStatuses,
     merge: Merge,
     copy: Copy,
@@ -294,6 +308,10 @@ async fn run_loop(mut l: Loop) -> Summary {
     let mut summary = Summary::default();
     let mut batch: Vec<(usize, SourceEvent)> = Vec::with_capacity(l.batch);
     let mut out: Vec<u8> = Vec::new();
+    let mut published: Vec<FeedItem> = Vec::new();
+    // The copy's last seq: merged lines are numbered 1, 2, ...; one source's keep the
+    // receiver's, which rise.
+    let mut last_published = 0;
     loop {
         if !wait_for_pace(&mut l).await {
             break;
@@ -329,6 +347,18 @@ async fn run_loop(mut l: Loop) -> Summary {
                                 if !applied.line.is_empty() {
                                     out.extend_from_slice(applied.line.as_bytes());
                                     out.push(b'\n');
+                                    match line_seq(applied.line.as_bytes()) {
+                                        Some(seq) if seq > last_published => {
+                                            last_published = seq;
+                                            published.push(FeedItem {
+                                                seq,
+                                                line: applied.line,
+                                                callback: None,
+                                            });
+                                        }
+                                        // (Cannot be: the copy's seqs rise.)
+                                        _ => {}
+                                    }
                                 }
                                 summary.received += 1;
                             }
@@ -368,7 +398,12 @@ async fn run_loop(mut l: Loop) -> Summary {
                             }
                         }
                         st.link = Link::Connected { since: Utc::now() };
-                        changed.push(i);
+                        // Said as it is now (how far behind), not after this batch's entries.
+                        let _ = l.changes.send(SourceChange {
+                            source: i,
+                            status: st.clone(),
+                            skipped: None,
+                        });
                     }
                     SourceEvent::Disconnected { reason, .. } => {
                         // Down since it stopped being connected, or since the start when it
@@ -402,12 +437,14 @@ async fn run_loop(mut l: Loop) -> Summary {
                 }
             }
         }
-        l.shared.notify();
+        // The copy first: the feed reads its past from there.
         if !out.is_empty() && summary.copy_error.is_none() {
             if let Err(e) = l.copy.write_all(&out) {
                 summary.copy_error = Some(e.to_string());
             }
         }
+        l.feed.publish(published.drain(..));
+        l.shared.notify();
     }
     summary
 }

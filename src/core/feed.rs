@@ -386,6 +386,7 @@ impl Feed {
             after,
             fresh: true,
             file: FileState::Off,
+            draining: false,
         }
     }
 
@@ -468,12 +469,22 @@ pub struct Subscription {
     /// Nothing given out yet.
     fresh: bool,
     file: FileState,
+    /// See [`Subscription::drain`].
+    draining: bool,
 }
 
 impl Subscription {
     /// The last seq given out (what a client resumes after).
     pub fn position(&self) -> u64 {
         self.after
+    }
+
+    /// From now on, give what has been published, even after [`Feed::close`], and then
+    /// [`Next::Closed`] instead of waiting for more: what a view that must show every entry
+    /// does once its receiver has drained (the feed is closed first at shutdown, the last
+    /// batches are committed after).
+    pub fn drain(&mut self) {
+        self.draining = true;
     }
 
     /// The next entries, waiting until there are some. Cancel-safe: a call dropped while it
@@ -502,7 +513,7 @@ impl Subscription {
 
     async fn next_chunk(&mut self, whole: bool) -> Shared {
         loop {
-            if self.feed.is_closed() {
+            if self.feed.is_closed() && !self.draining {
                 self.file = FileState::Off;
                 return Shared::Closed;
             }
@@ -580,7 +591,7 @@ impl Subscription {
                 }
                 continue;
             }
-            if self.wake.changed().await.is_err() {
+            if self.draining || self.wake.changed().await.is_err() {
                 return Shared::Closed;
             }
         }
@@ -1112,6 +1123,25 @@ mod tests {
         // Behind or not, after close there is nothing more.
         let late = tokio::time::timeout(ceiling, feed.subscribe(0).next()).await;
         assert!(matches!(late, Ok(Next::Closed)), "{late:?}");
+    }
+
+    #[tokio::test]
+    async fn a_draining_subscriber_gets_what_was_published_after_close_then_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let total = RING_CAPACITY as u64 + 10;
+        let feed = Feed::new(Some(path.clone()), 0);
+        commit(&feed, Some(&path), 1..=5);
+        let mut sub = feed.subscribe(0);
+        feed.close();
+        // Committed after the close (the sequencer drains at shutdown), some only in the
+        // journal by now.
+        commit(&feed, Some(&path), 6..=total);
+        assert!(matches!(sub.next().await, Next::Closed));
+        sub.drain();
+        let got = take_until(&mut sub, total).await;
+        assert_eq!(seqs(&got), (1..=total).collect::<Vec<_>>());
+        assert!(matches!(sub.next().await, Next::Closed));
     }
 
     #[test]

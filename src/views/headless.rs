@@ -2,9 +2,17 @@
 //! itself (`--json`, NDJSON). Used with `--headless`, and automatically when stdout is not a
 //! terminal.
 //!
-//! The printer follows the store's request log by `seq`. The log is bounded, so a printer
-//! that falls far behind (a very slow pipe under heavy load) says how many lines it skipped
-//! instead of blocking ingest; the journal has them all.
+//! `--json` prints the feed: each committed entry's line as the feed carries it, in seq
+//! order, and nothing else on stdout. A printer behind the feed's memory reads on from the
+//! journal (the receiver's, or an attached view's copy), so it never skips a line; only
+//! without a journal (`--no-journal`) does one that falls out of the feed's memory say how
+//! many lines it skipped.
+//!
+//! The human lines follow the store's request log by `seq` (they show what the store made of
+//! each request: the stream, the summary). The log is bounded, so a printer that falls far
+//! behind (a very slow pipe under heavy load) says how many lines it skipped instead of
+//! blocking ingest; the journal has them all. Both print what is not a journal entry (alerts,
+//! forwarding notes, journal failures, a rebuild's progress) on stderr, from the store.
 //!
 //! With `--forward-mode sync` a callback's answer is the backend's, known only once its
 //! delivery line is journaled (after the request line): a human line waits for it, so that
@@ -12,8 +20,10 @@
 //! [`HOLD_MAX`] (and not past a journal failure, which may keep the delivery line from coming).
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::core::feed::{Feed, FeedItem, Next, Subscription};
 use crate::core::outbox::ForwardMode;
 use crate::core::store::{DeliveryState, LogEntry, Store};
 use crate::event::Outcome;
@@ -31,6 +41,9 @@ const HOLD_TICK: Duration = Duration::from_millis(250);
 /// Formats the log entries that arrived since the last call.
 pub struct Printer {
     json: bool,
+    /// The request lines come from the feed ([`FeedPrinter`]), not the store's log: only
+    /// stderr is taken from the store.
+    from_feed: bool,
     last_seq: u64,
     journal_failures_seen: u64,
     /// The seq of the last forwarding note printed.
@@ -63,6 +76,7 @@ impl Printer {
     pub fn new(json: bool, last_seq: u64) -> Self {
         Printer {
             json,
+            from_feed: false,
             last_seq,
             journal_failures_seen: 0,
             last_note_seq: last_seq,
@@ -129,6 +143,15 @@ impl Printer {
                 ));
             }
         }
+        if !self.from_feed {
+            self.take_requests(store, &mut out);
+        }
+        self.take_stderr(store, &mut out);
+        out
+    }
+
+    /// The request lines (stdout) newer than those taken before, from the store's log.
+    fn take_requests(&mut self, store: &Store, out: &mut Output) {
         let log = store.log();
         if let Some(first) = log.front().map(|e| e.seq) {
             if first > self.last_seq + 1 && (self.last_seq > 0 || first > 1) {
@@ -180,6 +203,10 @@ impl Printer {
             }
             self.last_seq = *seq;
         }
+    }
+
+    /// What goes to stderr: forwarding notes, alerts, journal failures.
+    fn take_stderr(&mut self, store: &Store, out: &mut Output) {
         let notes = store.forward_notes();
         let start = notes.partition_point(|n| n.seq <= self.last_note_seq);
         for n in notes.range(start..) {
@@ -207,8 +234,98 @@ impl Printer {
                 terminal(last_error.unwrap_or("unknown error"), 400)
             );
         }
-        out
     }
+}
+
+/// `--json`'s stdout: the feed's lines, in seq order.
+pub struct FeedPrinter {
+    feed: Arc<Feed>,
+    sub: Subscription,
+    /// The feed ended (closed at shutdown) or the subscription lagged and was renewed.
+    open: bool,
+    /// After a lag (no journal): the position the skipped lines are counted from.
+    lagged_at: Option<u64>,
+    /// Lines read and not yet handed out.
+    text: String,
+}
+
+impl FeedPrinter {
+    /// Prints the entries after `after`.
+    pub fn new(feed: Arc<Feed>, after: u64) -> FeedPrinter {
+        let sub = feed.subscribe(after);
+        FeedPrinter {
+            feed,
+            sub,
+            open: true,
+            lagged_at: None,
+            text: String::new(),
+        }
+    }
+
+    /// The last seq printed.
+    pub fn position(&self) -> u64 {
+        self.sub.position()
+    }
+
+    /// The next entries as stdout text, waiting for them; `None` once the feed is closed (or,
+    /// draining, once everything published is printed). Cancel-safe.
+    pub async fn next(&mut self) -> Option<String> {
+        loop {
+            // Whatever is already published goes in the same write. Kept in `self` between
+            // reads, so that a call dropped while it waits loses nothing.
+            if !self.text.is_empty()
+                && (self.sub.position() >= self.feed.last_seq() || self.text.len() >= 1 << 20)
+            {
+                return Some(std::mem::take(&mut self.text));
+            }
+            match self.sub.next().await {
+                Next::Items(items) => self.push_lines(&items),
+                Next::Lagged => {
+                    // Without a journal: go on from the oldest entry still held, and say how
+                    // many were not shown.
+                    self.lagged_at = Some(self.sub.position());
+                    self.sub = self.feed.subscribe(self.sub.position());
+                }
+                Next::Closed => {
+                    self.open = false;
+                    if self.text.is_empty() {
+                        return None;
+                    }
+                    return Some(std::mem::take(&mut self.text));
+                }
+            }
+        }
+    }
+
+    /// From now on, print what was published, even after the feed closed, then end.
+    pub fn drain(&mut self) {
+        self.sub.drain();
+        self.open = true;
+    }
+
+    fn push_lines(&mut self, items: &[FeedItem]) {
+        let out = &mut self.text;
+        out.reserve(items.iter().map(|i| i.line.len() + 1).sum());
+        if let (Some(at), Some(first)) = (self.lagged_at.take(), items.first()) {
+            if first.seq > at + 1 {
+                out.push_str(&format!(
+                    "# {} not shown: the printer fell behind\n",
+                    crate::util::human::count(first.seq - at - 1, "request", "requests")
+                ));
+            }
+        }
+        for item in items {
+            out.push_str(&item.line);
+            out.push('\n');
+        }
+    }
+}
+
+/// Whether this round printed entries from the feed and nothing else is due: the store
+/// (stderr's alerts, notes and failures) is looked at on its own wake-ups, not once per
+/// chunk of entries.
+fn from_feed_only(out: &Output, last_round: bool) -> bool {
+    !out.stdout.is_empty() && !last_round
 }
 
 /// Whether a journal line is the decided copy of a callback answered during a background
@@ -366,42 +483,86 @@ pub struct HeadlessView {
 
 impl HeadlessView {
     /// Starts printing the entries of `shared` newer than `after_seq` (non-zero after
-    /// `--resume`, so that old entries are not printed again). Formats under the store lock
-    /// and writes outside it, so ingest never waits on stdout; a closed stdout stops the
-    /// printing, not the receiver.
+    /// `--resume`, so that old entries are not printed again): with `json` (a feed given),
+    /// each line of `feed`, else the human lines of the store's log. Formats the store's
+    /// part under the store lock and writes outside it, so ingest never waits on stdout; a
+    /// closed stdout stops the printing, not the receiver.
     pub fn start(
-        shared: std::sync::Arc<crate::core::store::SharedStore>,
-        json: bool,
+        shared: Arc<crate::core::store::SharedStore>,
+        feed: Option<Arc<Feed>>,
         after_seq: u64,
     ) -> HeadlessView {
+        let (progress_tx, _) = tokio::sync::watch::channel(after_seq);
+        Self::start_reporting(shared, feed, after_seq, progress_tx)
+    }
+
+    /// [`HeadlessView::start`], saying on `progress_tx` what it has written (see
+    /// [`HeadlessView::progress`]): for a feeder started before the printer.
+    pub fn start_reporting(
+        shared: Arc<crate::core::store::SharedStore>,
+        feed: Option<Arc<Feed>>,
+        after_seq: u64,
+        progress_tx: tokio::sync::watch::Sender<u64>,
+    ) -> HeadlessView {
+        let progress = progress_tx.subscribe();
         let mut changes = shared.subscribe();
         let (stop, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut printer = Printer::new(json, after_seq);
-        let (progress_tx, progress) = tokio::sync::watch::channel(after_seq);
+        let mut printer = Printer::new(feed.is_some(), after_seq);
+        printer.from_feed = feed.is_some();
+        let mut lines = feed.map(|f| FeedPrinter::new(f, after_seq));
         let task = tokio::spawn(async move {
             let mut printing = true;
             let mut holding = false;
+            let mut changes_open = true;
             loop {
-                let last_round = tokio::select! {
-                    r = changes.changed() => r.is_err(),
-                    _ = &mut stop_rx => true,
-                    _ = tokio::time::sleep(HOLD_TICK), if holding => false,
+                let feed_open = lines.as_ref().is_some_and(|l| l.open);
+                let (last_round, from_feed) = tokio::select! {
+                    r = changes.changed(), if changes_open => {
+                        changes_open = r.is_ok();
+                        (false, None)
+                    }
+                    text = async { lines.as_mut().expect("open").next().await }, if feed_open => {
+                        (false, text)
+                    }
+                    _ = &mut stop_rx => (true, None),
+                    _ = tokio::time::sleep(HOLD_TICK), if holding => (false, None),
                 };
+                let mut out = Output::default();
+                if let Some(text) = from_feed {
+                    out.stdout = text;
+                }
                 if last_round {
                     printer.flush();
+                    if let Some(l) = &mut lines {
+                        // Everything the receiver committed before it stopped.
+                        l.drain();
+                        while let Some(text) = l.next().await {
+                            out.stdout.push_str(&text);
+                            if out.stdout.len() >= 1 << 20 {
+                                if printing && !write_output(&out) {
+                                    printing = false;
+                                }
+                                out.stdout.clear();
+                            }
+                        }
+                    }
                 }
-                let out = printer.take_new(&shared.lock());
-                holding = out.holding;
+                if !from_feed_only(&out, last_round) {
+                    let more = printer.take_new(&shared.lock());
+                    holding = more.holding;
+                    out.stdout.push_str(&more.stdout);
+                    out.stderr = more.stderr;
+                }
                 if printing && !write_output(&out) {
                     printing = false;
                 }
                 // Written (or, once stdout is gone, never to be): a feeder that paces itself
                 // on this may go on.
-                progress_tx.send_replace(if printing {
-                    printer.last_seq()
-                } else {
-                    u64::MAX
-                });
+                let done = match &lines {
+                    Some(l) => l.position(),
+                    None => printer.last_seq(),
+                };
+                progress_tx.send_replace(if printing { done } else { u64::MAX });
                 if last_round {
                     return;
                 }

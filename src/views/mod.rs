@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::attach::status::SourceStatuses;
+use crate::core::feed::Feed;
 use crate::core::store::SharedStore;
 
 pub mod headless;
@@ -15,6 +16,10 @@ pub mod tui;
 pub struct ViewSource {
     /// The store to show; its watch channel says when it changed.
     pub shared: Arc<SharedStore>,
+    /// The committed entries the store is folded from, in seq order: the receiver's own feed,
+    /// or (`recmon attach`) the attachment's, backed by its copy. `--json` prints it; a view
+    /// may wake on it (the store is applied before an entry is published).
+    pub feed: Arc<Feed>,
     /// Where the data comes from, for the header.
     pub origin: Origin,
     /// The journal behind the store, for `e` (export), when there is one (attached: the copy

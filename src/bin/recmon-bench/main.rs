@@ -478,7 +478,11 @@ feed client (`recmon::attach::feed_client`, the code `recmon attach` uses) on on
 thread. *Ingest with {} subscribers*: the follower runs at nice 19 (it stands in for viewers on \
 other machines); all connected before the load starts; runs alternate \
 no subscriber / subscribers, three rounds, `--fsync never`, the same load as ingest; a run counts \
-only if every subscriber then got every entry once and in order. *Callback to an attached \
+only if every subscriber then got every entry once and in order. *Stalled subscribers*: \
+the receiver's peak RSS (`VmHWM` in /proc) under the same load with 1 and with {} subscribers \
+that send `GET /api/events`, read their hello and never read again (connected from the suite \
+itself: raw sockets, nothing parsed), alternating 1 / {}, two rounds, `--fsync never`; the \
+ratio is the medians'. *Callback to an attached \
 view*: one status callback for a new stream at a time, timed from sending the POST to its entry \
 coming off the feed client's channel in this process, and to its line on the stdout of \
 `recmon attach --json URL`; baseline: the POST's own answer; `--fsync batch`. *Catch-up*: a \
@@ -499,6 +503,8 @@ journal's lines (`--only attach`).\n\n\
         if smoke { "20,000" } else { "1,000,000" },
         if smoke { "5,000" } else { "200,000" },
         5,
+        s.subscribers(),
+        s.subscribers(),
         s.subscribers(),
         if smoke { "20,000" } else { "1,000,000" },
         suite::RAW_HEADING,

@@ -16,6 +16,7 @@ impl Suite {
     /// an attached view, and an attached view catching up on a big journal.
     pub fn attach(&mut self) {
         self.attached_ingest();
+        self.stalled_memory();
         self.callback_to_view();
         self.catchup();
     }
@@ -135,6 +136,83 @@ impl Suite {
             judge: Judge::Median(Bound::AtLeast(0.9)),
             invalid,
             raw,
+        }));
+    }
+
+    /// The receiver's memory with 1 and with `size.subscribers` stalled `/api/events`
+    /// subscribers (connected, their hello read, then never reading again) under the ingest
+    /// load, alternating, two rounds each: peak RSS (VmHWM) and RSS after the load.
+    fn stalled_memory(&mut self) {
+        let n = self.size.subscribers;
+        let (mut one, mut many) = (vec![], vec![]);
+        let mut raw = vec![];
+        let mut invalid = None;
+        for round in 0..2 {
+            for stalled in [1, n] {
+                let port = free_port();
+                let journal = self
+                    .work
+                    .path()
+                    .join(format!("stalled-{round}-{stalled}.jsonl"));
+                let r = self.spawn_recmon(
+                    port,
+                    &["--fsync", "never", "--journal", journal.to_str().unwrap()],
+                );
+                let pid = r.0.id();
+                let subs: Vec<std::net::TcpStream> = (0..stalled)
+                    .filter_map(|_| stalled_subscriber(port))
+                    .collect();
+                if subs.len() != stalled {
+                    invalid = Some(format!(
+                        "only {} of {stalled} stalled subscribers got their hello",
+                        subs.len()
+                    ));
+                }
+                let start_rss = rss_of(pid, "VmRSS:");
+                let rps = self.rps_of(port, true);
+                let (peak, end) = (rss_of(pid, "VmHWM:"), rss_of(pid, "VmRSS:"));
+                match (rps, peak) {
+                    (Ok(v), Some(peak)) => {
+                        if stalled == 1 {
+                            one.push(peak as f64)
+                        } else {
+                            many.push(peak as f64)
+                        }
+                        raw.push(format!(
+                            "{stalled} stalled: {v:.0} req/s, RSS at start {} MiB, peak {} MiB, after the load {} MiB",
+                            mib(start_rss),
+                            mib(Some(peak)),
+                            mib(end)
+                        ));
+                    }
+                    (Err(e), _) => invalid = Some(format!("recmon: {e}")),
+                    (_, None) => invalid = Some("cannot read the receiver's /proc status".into()),
+                }
+                drop(subs);
+                drop(r);
+                let _ = std::fs::remove_file(&journal);
+            }
+        }
+        self.rows.push(ab_row(Ab {
+            what: format!(
+                "Attach: receiver's peak RSS with {n} stalled /api/events subscribers, --fsync never"
+            ),
+            baseline: &one,
+            recmon: &many,
+            show: |v| format!("{:.0} MiB", v / (1024.0 * 1024.0)),
+            baseline_is: "1 stalled subscriber",
+            recmon_is: None,
+            decimals: 2,
+            baseline_floor: None,
+            target: "≤ 1.5× of 1 stalled subscriber (memory per receiver, not per subscriber)"
+                .into(),
+            judge: Judge::Median(Bound::AtMost(1.5)),
+            invalid,
+            raw: format!(
+                "{} (2 rounds, 1 then {n} stalled, the ingest load: {} unique recordings over 32 connections); a stalled subscriber sends GET /api/events, reads its hello and never reads again",
+                raw.join("; "),
+                self.size.requests
+            ),
         }));
     }
 
@@ -508,4 +586,43 @@ fn attach_failure(p: &mut Proc, seen: usize, want: usize) -> String {
             format!(": {}", first.replace('|', "/"))
         }
     )
+}
+
+/// A subscriber that connects to `/api/events`, reads up to its hello, and then never reads
+/// again (the kernel's buffers fill, then the receiver's).
+fn stalled_subscriber(port: u16) -> Option<std::net::TcpStream> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(12).any(|w| w == b"event: hello") {
+        let k = s.read(&mut buf).ok()?;
+        if k == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..k]);
+    }
+    Some(s)
+}
+
+/// A `/proc/PID/status` field in bytes (`VmRSS:`, `VmHWM:`).
+fn rss_of(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("?".into(), |b| {
+        format!("{:.1}", b as f64 / (1024.0 * 1024.0))
+    })
 }
