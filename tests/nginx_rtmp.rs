@@ -807,3 +807,163 @@ fn nginx_rtmp_broadcast_with_no_file_is_not_recorded_live_and_in_the_report() {
         .collect();
     assert!(fired.contains(&"not_recorded"), "{fired:?}");
 }
+
+/// ffprobe's format duration of `path` (`-show_entries format=duration`), or None when it
+/// cannot tell one.
+fn ffprobe_duration(path: &str) -> Option<f64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// The verdict lines of the journal (`"verdict":{...}`), their inner object.
+fn verdicts(r: &Recmon) -> Vec<Value> {
+    r.journal_lines()
+        .into_iter()
+        .filter_map(|l| l.get("verdict").filter(|v| v.is_object()).cloned())
+        .collect()
+}
+
+/// Recording proof on the files nginx itself wrote: with `--verify nginx=local` (nginx-rtmp
+/// names each file by its `path` on this host), every `record_done` gets exactly one verdict
+/// line in the journal after the broadcast: `ok`, an FLV with audio and video, its measured
+/// duration within 0.5 s of ffprobe's for the same file (nginx-rtmp claims no duration, so the
+/// file alone decides). `recmon verify JOURNAL` on the finished session agrees and exits 0.
+#[test]
+fn nginx_rtmp_recorded_files_are_verified_on_disk() {
+    require_tools();
+    let have_ffprobe = Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_ffprobe {
+        skip_unless_ci("ffprobe (Debian's ffmpeg package) is needed to measure nginx's files");
+        return;
+    }
+    let r = Recmon::start(&["--verify", "nginx=local"]);
+    let nginx = Nginx::start("post", r.addr);
+    let diag = |r: &Recmon| {
+        format!(
+            "journal:\n{}verdicts: {:?}\nnginx error.log:\n{}\nrecmon stderr:\n{}",
+            summary(&requests(r)),
+            verdicts(r),
+            nginx.error_log(),
+            r.stderr.lock().unwrap()
+        )
+    };
+
+    // 12 s cut every 5 s: files of about 5, 5 and 2 s; all but the first start at a media
+    // time well past zero.
+    let mut publisher = push(&nginx.rtmp_url("cam1"), 12);
+    let (status, err) = finish(&mut publisher, Duration::from_secs(40), "publisher");
+    assert!(status.success(), "{status}: {err}\n{}", diag(&r));
+
+    // Every file nginx wrote is reported (record_done), and each report gets its verdict.
+    let mut done: BTreeMap<u64, String> = BTreeMap::new();
+    let mut lines = Vec::new();
+    let complete = poll(Duration::from_secs(20), || {
+        done = requests(&r)
+            .iter()
+            .filter(|l| callback_field(l, "call").as_deref() == Some("record_done"))
+            .filter_map(|l| Some((l["seq"].as_u64()?, callback_field(l, "path")?)))
+            .collect();
+        lines = verdicts(&r);
+        ingest(&r).as_deref() == Some("offline")
+            && done.values().cloned().collect::<BTreeSet<_>>() == nginx.files()
+            && lines.len() >= done.len()
+    });
+    assert!(
+        complete,
+        "files {:?}, record_done {done:?}\n{}",
+        nginx.files(),
+        diag(&r)
+    );
+    assert!(done.len() >= 2, "a 12 s push cut every 5 s: {done:?}");
+
+    // Exactly one verdict per recording, journaled after the recording itself.
+    let of: Vec<u64> = lines.iter().filter_map(|v| v["of"].as_u64()).collect();
+    assert_eq!(
+        of.iter().copied().collect::<BTreeSet<_>>(),
+        done.keys().copied().collect::<BTreeSet<_>>(),
+        "verdicts {lines:?}"
+    );
+    assert_eq!(of.len(), done.len(), "one verdict each: {lines:?}");
+    let journal = r.journal_lines();
+    for (seq, path) in &done {
+        let line = journal
+            .iter()
+            .find(|l| l["verdict"]["of"].as_u64() == Some(*seq))
+            .unwrap();
+        assert!(line["seq"].as_u64().unwrap() > *seq, "{line}");
+        let v = &line["verdict"];
+        assert_eq!(v["verdict"], "ok", "{path}: {v}\n{}", diag(&r));
+        assert_eq!(v["container"], "flv", "{path}: {v}");
+        assert_eq!(v["audio"], true, "{path}: {v}");
+        assert_eq!(v["video"], true, "{path}: {v}");
+        assert!(v.get("claimed_s").is_none(), "nginx claims none: {v}");
+        assert_eq!(
+            v["size"].as_u64(),
+            Some(std::fs::metadata(path).unwrap().len()),
+            "{path}: {v}"
+        );
+        // The location names the file (the store is this host's root).
+        let location = v["location"].as_str().unwrap_or_default();
+        assert_eq!(
+            location.trim_start_matches('/'),
+            path.trim_start_matches('/'),
+            "{v}"
+        );
+        assert!(
+            v["bytes_read"]
+                .as_u64()
+                .is_some_and(|b| b > 0 && b <= 1 << 20),
+            "{path}: {v}"
+        );
+        let measured = v["measured_s"].as_f64().expect("a measured duration");
+        let probed = ffprobe_duration(path).expect("ffprobe measures nginx's file");
+        eprintln!("{path}: recmon measured {measured:.3} s, ffprobe {probed:.3} s");
+        assert!(
+            (measured - probed).abs() <= 0.5,
+            "{path}: recmon measured {measured} s, ffprobe {probed} s: {v}"
+        );
+        assert!(measured > 1.0, "{path}: {v}");
+    }
+
+    // The nightly job on the finished session: the same verdicts, exit 0.
+    let out = Command::new(bin())
+        .arg("verify")
+        .arg(&r.journal)
+        .args(["--verify", "nginx=local", "--json"])
+        .output()
+        .expect("run recmon verify");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "recmon verify: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rechecked: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rechecked.len(), done.len(), "{rechecked:?}");
+    for c in &rechecked {
+        let seq = c["seq"].as_u64().unwrap();
+        assert_eq!(c["uri"].as_str(), done.get(&seq).map(String::as_str), "{c}");
+        assert_eq!(c["verdict"], "ok", "{c}");
+        let live = lines.iter().find(|v| v["of"] == seq).unwrap();
+        assert_eq!(c["measured_s"], live["measured_s"], "{c} vs {live}");
+    }
+}
