@@ -59,12 +59,13 @@ const CHECKED_LOOKBACK: usize = 8;
 fn newest_checked<'r>(
     s: &Stream,
     recordings: &'r [Recording],
+    checks: &'r crate::core::store::checks::Checks,
 ) -> Option<(usize, &'r Recording, &'r crate::core::checks::FileVerdict)> {
     let mut at = s.last_recording;
     for _ in 0..CHECKED_LOOKBACK {
         let k = at?;
         let r = recordings.get(k)?;
-        if let Some(v) = r.check.as_deref() {
+        if let Some(v) = checks.of(r.seq) {
             return Some((k, r, v));
         }
         at = r.previous_in_stream();
@@ -259,7 +260,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
             }
         }
         // `--verify`: the newest file of the stream that was checked, and what it came to.
-        if let Some((k, r, v)) = newest_checked(s, recordings) {
+        if let Some((k, r, v)) = newest_checked(s, recordings, store.checks()) {
             let version = k as u64 + 1;
             let verdicts = std::iter::once(v.verdict).chain(v.also.iter().copied());
             for verdict in verdicts {

@@ -2,7 +2,7 @@
 //! verdict, applied from its journal line (see [`crate::core::checks`]), and the counts by
 //! verdict that `/metrics`, the header and the report read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::core::checks::{FileVerdict, VerdictLine};
 use crate::verify::verdict::Verdict;
@@ -20,6 +20,9 @@ pub struct Checks {
     by_verdict: BTreeMap<String, u64>,
     /// Recordings whose file failed (a fault of the recording).
     failed: u64,
+    /// Each checked recording's verdict, by the recording's seq (kept beside the recordings,
+    /// not in them: a store without `--verify` pays nothing per recording).
+    verdicts: HashMap<u64, FileVerdict>,
 }
 
 /// The key a verdict is counted under: its journal name (`short`, `unchecked_403`).
@@ -47,6 +50,11 @@ impl Checks {
     /// Recordings whose file failed.
     pub fn failed(&self) -> u64 {
         self.failed
+    }
+
+    /// The verdict on the recording with this seq, once its file was checked.
+    pub fn of(&self, seq: u64) -> Option<&FileVerdict> {
+        self.verdicts.get(&seq)
     }
 
     fn count(&mut self, before: Option<&FileVerdict>, now: &FileVerdict) {
@@ -82,11 +90,15 @@ impl Store {
     pub fn apply_verdict(&mut self, line: &VerdictLine) {
         self.last_seq = self.last_seq.max(line.seq);
         let v = &line.verdict;
-        let Ok(i) = self.recordings.binary_search_by_key(&v.of, |r| r.seq) else {
+        if self
+            .recordings
+            .binary_search_by_key(&v.of, |r| r.seq)
+            .is_err()
+        {
             return;
-        };
-        let before = self.recordings[i].check.take();
-        self.checks.count(before.as_deref(), v);
-        self.recordings[i].check = Some(Box::new(v.clone()));
+        }
+        let before = self.checks.verdicts.remove(&v.of);
+        self.checks.count(before.as_ref(), v);
+        self.checks.verdicts.insert(v.of, v.clone());
     }
 }

@@ -147,9 +147,6 @@ pub struct Recording {
     /// [`Stream::last_recording`] a list per stream, so that one stream's recordings are
     /// listed without scanning everyone's (4 bytes, which fit in the struct's padding).
     previous_in_stream: Option<NonMaxIndex>,
-    /// The file's verdict, once it was checked against the file itself (`--verify`; see
-    /// [`crate::core::checks`]).
-    pub check: Option<Box<crate::core::checks::FileVerdict>>,
 }
 
 /// A recording's index, stored in 4 bytes: recordings are addressed with `u32` everywhere in
@@ -308,7 +305,6 @@ impl Store {
                         .and_then(|n| std::num::NonZeroU64::new(n.saturating_add(1))),
                     derived,
                     previous_in_stream: s.last_recording.and_then(NonMaxIndex::new),
-                    check: None,
                 };
                 // A file was written: the recording works again after an error.
                 if s.state == RecordState::Error {

@@ -59,6 +59,15 @@ pub fn open(view: &ViewState, src: &Source, store: &Store) -> Option<Detail> {
             let stream = src.streams.get(r.stream as usize);
             recording_lines(&mut b, r, stream, utc, several);
             b.blank();
+            if let Some(v) = src.checks.of(r.seq) {
+                b.heading("the file (--verify)");
+                file_lines(&mut b, v);
+                b.blank();
+            } else if src.checks.on() {
+                b.heading("the file (--verify)");
+                b.field("verdict", "… being checked");
+                b.blank();
+            }
             match find_by_seq(src, r.seq) {
                 Some(e) => {
                     b.heading("the request");
@@ -527,6 +536,63 @@ fn recording_lines(
         b.field("push_args", &format!("{k} = {v}"));
     }
     b.field("received", &time(r.received_at, utc));
+}
+
+/// What the file itself said (`--verify`): claimed against measured, and what was found.
+fn file_lines(b: &mut Builder, v: &crate::core::checks::FileVerdict) {
+    use crate::verify::verdict::Verdict;
+    let mut verdict = v.verdict.to_string();
+    for also in &v.also {
+        verdict.push_str(&format!(", {also}"));
+    }
+    let style = match v.verdict {
+        Verdict::Ok => Style::new(),
+        Verdict::Unchecked(_) => b.theme.dim(),
+        _ => b.theme.alarm(),
+    };
+    b.field_styled("verdict", &verdict, style);
+    let d =
+        |s: Option<f64>| s.map_or_else(|| "-".to_string(), |s| format!("{} ({s} s)", hms_ms(s)));
+    b.field("claimed", &d(v.claimed_s));
+    b.field("measured", &d(v.measured_s));
+    if let (Some(c), Some(m)) = (v.claimed_s, v.measured_s) {
+        b.field("difference", &format!("{:+.3} s", m - c));
+    }
+    if let Some(c) = v.container {
+        b.field("container", c.as_str());
+    }
+    if let Some(size) = v.size {
+        b.field(
+            "size",
+            &format!("{} ({} bytes)", bytes(size), thousands(size)),
+        );
+    }
+    let track = |x: Option<bool>| match x {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    b.field("audio", track(v.audio));
+    b.field("video", track(v.video));
+    b.field(
+        "read at",
+        if v.location.is_empty() {
+            "-"
+        } else {
+            &v.location
+        },
+    );
+    b.field(
+        "read",
+        &format!(
+            "{} in {}",
+            bytes(v.bytes_read),
+            crate::util::human::count(v.attempts as u64, "look", "looks")
+        ),
+    );
+    if matches!(v.verdict, Verdict::Unchecked(_)) {
+        b.note("unchecked: recmon could not read the file (its access, not the recording's fault)");
+    }
 }
 
 fn request_lines(

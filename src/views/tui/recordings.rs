@@ -13,8 +13,10 @@ use super::theme::Theme;
 use super::widgets::{
     draw_table, fitted_table, panel_block, right, stream_min, table_rows, Column, STREAM_MAX,
 };
+use crate::core::checks::FileVerdict;
 use crate::core::store::Recording;
 use crate::util::human::bytes;
+use crate::verify::verdict::Verdict;
 
 /// Draws the recordings table.
 pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
@@ -50,11 +52,16 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
     let block = panel_block(title, area.width, focused, t);
     // A size column while a row shown has a size (Tencent reports them, the others do not).
     let sizes = visible.iter().any(|r| r.file_size().is_some());
+    // A file column with --verify, or while a row shown has a verdict (a journal that has them).
+    let files = src.checks.on() || visible.iter().any(|r| src.checks.of(r.seq).is_some());
     let name_min = stream_min(visible.iter().map(|r| view.stream_label(r.stream as usize)));
     let rows: Vec<Vec<Line<'static>>> = visible
         .iter()
         .map(|r| {
-            let mut row = recording_row(r, view);
+            let mut row = recording_row(r, src.checks.of(r.seq), view);
+            if files {
+                row.insert(5, file_cell(src.checks.of(r.seq), t));
+            }
             if sizes {
                 row.insert(5, right(r.file_size().map_or("-".into(), bytes)));
             }
@@ -73,6 +80,10 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
         Column::new(Line::from("uri"), 2, 20, 80).tail(),
         Column::new(Line::from("push_args"), 5, 12, 60),
     ];
+    if files {
+        // What the file itself says: as needed as the duration it vouches for.
+        columns.insert(5, Column::new(Line::from("file"), 0, 1, 30).whole());
+    }
     if sizes {
         // Less needed than the stop time: on a narrow terminal it goes first.
         columns.insert(5, Column::new(right("size"), 3, 4, 9).whole());
@@ -129,7 +140,40 @@ pub fn duration_cell(
     .right_aligned()
 }
 
-fn recording_row(r: &Recording, view: &ViewState) -> Vec<Line<'static>> {
+/// What the file itself says (`--verify`): `✓` ok; `✗ short 0:21:04 of 3:00:00` (measured of
+/// claimed), `✗ missing`, `✗ broken`, `✗ no-audio`…; `? unchecked: 403` (recmon could not
+/// look: not the recording's fault); `… checking` while no verdict is in.
+pub fn file_cell(check: Option<&FileVerdict>, t: Theme) -> Line<'static> {
+    let Some(v) = check else {
+        return Line::from(Span::styled("… checking", t.dim()));
+    };
+    let hms = |s: Option<f64>| {
+        s.map_or_else(
+            || "-".to_string(),
+            |s| crate::util::human::hms(s.round() as i64),
+        )
+    };
+    match v.verdict {
+        Verdict::Ok => Line::from("✓"),
+        Verdict::Unchecked(_) => Line::from(Span::styled(format!("? {}", v.verdict), t.dim())),
+        Verdict::Short | Verdict::Long => Line::from(Span::styled(
+            format!(
+                "✗ {} {} of {}",
+                v.verdict,
+                hms(v.measured_s),
+                hms(v.claimed_s)
+            ),
+            t.alarm(),
+        )),
+        other => Line::from(Span::styled(format!("✗ {other}"), t.alarm())),
+    }
+}
+
+fn recording_row(
+    r: &Recording,
+    check: Option<&FileVerdict>,
+    view: &ViewState,
+) -> Vec<Line<'static>> {
     let t = view.theme;
     let utc = view.utc;
     let push_args = r
@@ -143,7 +187,11 @@ fn recording_row(r: &Recording, view: &ViewState) -> Vec<Line<'static>> {
         Line::from(unix_date_time(r.start_time, utc)),
         Line::from(unix_stop_time(r.start_time, r.stop_time, utc)),
         Line::from(view.stream_label(r.stream as usize).to_owned()),
-        duration_cell(r.duration, r.mismatch, r.derived, t),
+        // A duration measured from the file replaces one recmon derived from arrival times.
+        match check.and_then(|c| c.measured_s).filter(|_| r.derived) {
+            Some(measured) => duration_cell(Some(measured), false, false, t),
+            None => duration_cell(r.duration, r.mismatch, r.derived, t),
+        },
         Line::from(clean(&r.uri, FIELD_MAX)),
         Line::from(clean(&push_args, FIELD_MAX)),
     ]

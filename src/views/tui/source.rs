@@ -81,6 +81,9 @@ pub struct Source<'a> {
     /// While `--resume` rebuilds the state in the background, how far it has got (always the
     /// live value: the panels hold the stand-in until it is done).
     pub rebuilding: Option<crate::core::rebuild::RebuildProgress>,
+    /// Recordings checked against their files (`--verify`): whether files are checked (one
+    /// without a verdict yet is then being checked) and each verdict.
+    pub checks: &'a crate::core::store::checks::Checks,
 }
 
 impl<'a> Source<'a> {
@@ -105,6 +108,7 @@ impl<'a> Source<'a> {
                     forward: store.forward_targets(),
                     alerts: store.alerts(),
                     rebuilding: store.rebuilding(),
+                    checks: store.checks(),
                 }
             }
             Some(f) => {
@@ -129,6 +133,7 @@ impl<'a> Source<'a> {
                     forward: &f.forward,
                     alerts: store.alerts(),
                     rebuilding: store.rebuilding(),
+                    checks: store.checks(),
                 }
             }
         }
