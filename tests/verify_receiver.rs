@@ -150,6 +150,43 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
     assert_eq!(state["verify"]["failed"], 2, "{state:#}");
     again.stop();
 
+    // The report: verified against claimed per stream, and every failed file.
+    let out = Command::new(common::bin())
+        .args(["report", &journal])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains(
+            "recording proof: 0:00:04 verified of 0:00:04 claimed (1 file checked, 0 failed)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "recording proof: 0:00:02 verified of 0:01:00 claimed (1 file checked, 1 failed)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - record/live/cam3/never.flv: missing (claimed 0:00:30, measured -)"),
+        "{md}"
+    );
+    let out = Command::new(common::bin())
+        .args(["report", &journal, "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cam2 = json["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "cam2")
+        .unwrap();
+    assert_eq!(cam2["proof"]["failed"], 1, "{cam2:#}");
+    assert_eq!(cam2["file_list"][0]["verdict"], "short", "{cam2:#}");
+
     // `recmon verify` on the finished session: the same verdicts, one JSON object per
     // recording, exit 1 because files failed.
     let out = Command::new(common::bin())

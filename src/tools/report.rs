@@ -32,6 +32,7 @@ use crate::core::alerts::{Alert, AlertConfig};
 use crate::core::dedup::Deduper;
 use crate::core::journal::format_time;
 use crate::core::rebuild::{callback_of_ref, for_each_line, LineRef};
+use crate::core::store::checks::Checks;
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, IngestAction, Outcome, RecordState, StreamId};
 
@@ -48,6 +49,16 @@ pub struct File {
     pub seconds: Option<f64>,
     /// The provider sent no times (nginx-rtmp, SRS): these were derived from arrival times.
     pub derived: bool,
+    /// Its verdict, when it was checked against the file (`--verify`): `ok`, `short`,
+    /// `missing`, `unchecked: 403`...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// The duration measured from the file, when checked and measurable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_s: Option<f64>,
+    /// The verdict is a fault of the recording.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 /// A live stretch no file covers (or, where live time is unknown, a hole between two files).
@@ -122,6 +133,9 @@ pub struct Broadcast {
     pub gaps: Vec<Gap>,
     /// What became of it.
     pub verdict: Verdict,
+    /// Its files checked against the files themselves (`--verify`), when any were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
 }
 
 /// A time span of a stream's state, for the timeline (receive times).
@@ -144,6 +158,9 @@ fn ser_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 /// One stream's continuity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamReport {
+    /// Its files checked against the files themselves (`--verify`), when any were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
     /// Domain.
     pub domain: String,
     /// App.
@@ -414,14 +431,56 @@ fn covered_s(from: i64, to: i64, files: &[(i64, i64)]) -> f64 {
     total
 }
 
-fn file_of(r: &crate::core::store::Recording) -> File {
+fn file_of(r: &crate::core::store::Recording, checks: &Checks) -> File {
+    let check = checks.of(r.seq);
     File {
         uri: r.uri.to_string(),
         start: r.start_time,
         stop: r.stop_time,
         seconds: r.effective_duration().filter(|d| d.is_finite()),
         derived: r.derived,
+        verdict: check.map(|c| {
+            let mut v = c.verdict.to_string();
+            for also in &c.also {
+                v.push_str(&format!(", {also}"));
+            }
+            v
+        }),
+        measured_s: check.and_then(|c| c.measured_s),
+        failed: check.is_some_and(|c| c.failed()),
     }
+}
+
+/// Recording proof over some files (`--verify`): how many were checked, failed, and the
+/// seconds measured against the seconds claimed of those checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Proof {
+    /// Files with a verdict.
+    pub checked: usize,
+    /// Of them, files that failed (short, long, empty, broken, missing, no audio or video).
+    pub failed: usize,
+    /// Of them, files recmon could not check (its access: no rule, 403, timeout...).
+    pub unchecked: usize,
+    /// Seconds the checked files claimed.
+    pub claimed_s: f64,
+    /// Seconds measured from them (a missing or broken file: 0).
+    pub verified_s: f64,
+}
+
+fn proof_of<'a>(files: impl Iterator<Item = &'a File>) -> Option<Proof> {
+    let mut p = Proof::default();
+    for f in files {
+        let Some(v) = &f.verdict else { continue };
+        p.checked += 1;
+        if v.starts_with("unchecked") {
+            p.unchecked += 1;
+            continue;
+        }
+        p.failed += f.failed as usize;
+        p.claimed_s += f.seconds.unwrap_or(0.0);
+        p.verified_s += f.measured_s.unwrap_or(0.0);
+    }
+    (p.checked > 0).then_some(p)
 }
 
 /// The seconds of `files`, summed from +0.0 (a float sum starts at -0.0, which prints as
@@ -437,6 +496,7 @@ fn seconds_of<'a>(files: impl Iterator<Item = &'a File>) -> f64 {
 fn broadcasts_of(
     lives: &Lives,
     recordings: &[crate::core::store::Recording],
+    checks: &Checks,
     end: DateTime<Utc>,
     gap_limit: i64,
     owed: std::time::Duration,
@@ -449,7 +509,7 @@ fn broadcasts_of(
                 .files
                 .iter()
                 .filter_map(|i| recordings.get(*i))
-                .map(file_of)
+                .map(|r| file_of(r, checks))
                 .collect();
             let spans: Vec<(i64, i64)> = files
                 .iter()
@@ -520,6 +580,7 @@ fn broadcasts_of(
                 coverage,
                 gaps,
                 verdict,
+                proof: proof_of(files.iter()),
             }
         })
         .collect()
@@ -654,8 +715,12 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         journal,
         |line| {
             let LineRef::Request(entry) = line else {
-                if let LineRef::Delivery(d, _) = line {
-                    store.apply_delivery_state(d);
+                match line {
+                    LineRef::Delivery(d, _) => {
+                        store.apply_delivery_state(d);
+                    }
+                    LineRef::Verdict(v, _) => store.apply_verdict(v),
+                    LineRef::Request(_) => {}
                 }
                 return ControlFlow::Continue(());
             };
@@ -745,7 +810,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let name = crate::core::alerts::stream_name(s);
         let mut files: Vec<File> = s
             .recordings_newest_first(recordings)
-            .map(|(_, r)| file_of(r))
+            .map(|(_, r)| file_of(r, store.checks()))
             .collect();
         files.reverse();
         files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
@@ -761,7 +826,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let stream_lives = lives.remove(&(idx as u32)).unwrap_or_default();
         let owed = crate::core::alerts::learned_cycle(s, recordings, cfg.record_cycle)
             + cfg.file_overdue.unwrap_or_default();
-        let broadcasts = broadcasts_of(&stream_lives, recordings, end, limit, owed);
+        let broadcasts = broadcasts_of(&stream_lives, recordings, store.checks(), end, limit, owed);
         let (live_s, coverage) = if broadcasts.is_empty() {
             (None, None)
         } else {
@@ -783,7 +848,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             .outside
             .iter()
             .filter_map(|i| recordings.get(*i))
-            .map(file_of)
+            .map(|r| file_of(r, store.checks()))
             .collect();
         outside.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
         gaps.extend(outside.windows(2).filter_map(|w| {
@@ -810,6 +875,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         track.finish(end);
         track.spans.sort_by_key(|sp| sp.from);
         streams.push(StreamReport {
+            proof: proof_of(files.iter()),
             domain: s.id.domain.clone(),
             app: s.id.app.clone(),
             stream: s.id.stream.clone(),
@@ -955,6 +1021,24 @@ pub fn markdown(r: &Report) -> String {
                 crate::util::human::count(s.derived_files as u64, "file", "files")
             ));
         }
+        if let Some(p) = &s.proof {
+            o.push_str(&format!("- {}\n", proof_text(p)));
+            let failed: Vec<&File> = s.file_list.iter().filter(|f| f.failed).collect();
+            if !failed.is_empty() {
+                o.push_str("- failed files:\n");
+                for f in failed {
+                    o.push_str(&format!(
+                        "  - {}: {} (claimed {}, measured {})\n",
+                        md(&f.uri),
+                        f.verdict.as_deref().unwrap_or("-"),
+                        f.seconds
+                            .map_or("-".into(), |d| crate::util::human::hms(d.round() as i64)),
+                        f.measured_s
+                            .map_or("-".into(), |d| crate::util::human::hms(d.round() as i64)),
+                    ));
+                }
+            }
+        }
         alert_lines(&mut o, &s.alerts, &md);
         for (n, b) in s.broadcasts.iter().enumerate() {
             broadcast_section(&mut o, n + 1, b);
@@ -994,6 +1078,22 @@ fn clock_words(c: Clock) -> &'static str {
 }
 
 /// A broadcast's section of the markdown report.
+/// `recording proof: 2:41:30 verified of 3:00:00 claimed (4 files checked, 1 failed)`.
+fn proof_text(p: &Proof) -> String {
+    let mut t = format!(
+        "recording proof: {} verified of {} claimed ({} checked, {} failed",
+        crate::util::human::hms(p.verified_s.round() as i64),
+        crate::util::human::hms(p.claimed_s.round() as i64),
+        crate::util::human::count(p.checked as u64, "file", "files"),
+        p.failed
+    );
+    if p.unchecked > 0 {
+        t.push_str(&format!(", {} could not be checked", p.unchecked));
+    }
+    t.push(')');
+    t
+}
+
 fn broadcast_section(o: &mut String, n: usize, b: &Broadcast) {
     o.push_str(&format!(
         "\n### Broadcast {n}: {} → {} · {}\n\n",
@@ -1012,6 +1112,9 @@ fn broadcast_section(o: &mut String, n: usize, b: &Broadcast) {
         crate::util::human::hms(b.recorded_s.round() as i64),
         pct(b.coverage)
     ));
+    if let Some(p) = &b.proof {
+        o.push_str(&format!("- {}\n", proof_text(p)));
+    }
     if b.to.is_none() {
         o.push_str(&format!(
             "- live at the end: its last {} are its current file, not written yet (not counted)\n",
