@@ -82,7 +82,8 @@ pub struct FileJob {
     pub of: u64,
     /// Whose callback it was.
     pub provider: Provider,
-    /// The stream's domain (the `app` of nginx-rtmp and SRS).
+    /// The stream's domain (for nginx-rtmp the host of its `tcurl`, for SRS its vhost): what a
+    /// `PROVIDER:DOMAIN=` rule matches.
     pub domain: String,
     /// The file the callback names: an object key, a path, a URL.
     pub uri: String,
@@ -126,7 +127,13 @@ impl FileJob {
 /// Where a target is, for a person and the journal: the store and the path, never a
 /// credential (an endpoint's query is dropped).
 pub fn describe(target: &Target) -> String {
-    let join = |prefix: &str, path: &str| format!("{prefix}/{}", path.trim_start_matches('/'));
+    let join = |prefix: &str, path: &str| {
+        format!(
+            "{}/{}",
+            prefix.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    };
     match &target.store {
         Store::Oss(b) => join(&format!("oss://{}", b.bucket), &target.path),
         Store::Cos(b) => join(&format!("cos://{}", b.bucket), &target.path),

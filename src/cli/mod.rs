@@ -59,7 +59,8 @@ pub enum Command {
     /// pauses and alerts per stream, from a journal (markdown, JSON or an HTML timeline).
     Report(ReportArgs),
     /// Check every recording of a journal against its file (exists, size, container, measured
-    /// duration, audio and video); exit 1 when any file failed, for a nightly job.
+    /// duration, audio and video), for a nightly job: exit 1 when any file failed, 3 when none
+    /// failed but some could not be checked.
     Verify(VerifyToolArgs),
     /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
     Simulate(SimulateArgs),

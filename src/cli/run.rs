@@ -63,9 +63,10 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     /// Check every recording against its file: `[PROVIDER[:DOMAIN]=]LOCATION`, where LOCATION
-    /// is oss://BUCKET[/PREFIX], cos://BUCKET[/PREFIX], s3://BUCKET[/PREFIX]?endpoint=URL,
-    /// file:///DIR, local (the path the callback names, on this host) or http (the URL it
-    /// names); repeatable, the most specific rule wins. Credentials come from the clouds'
+    /// is oss://BUCKET[/PREFIX]?region=R, cos://BUCKET[/PREFIX]?region=R (or ?endpoint=URL),
+    /// s3://BUCKET[/PREFIX]?endpoint=URL[&region=R], file:///DIR, local (the path the
+    /// callback names, on this host) or http (the URL it names); repeatable, the most
+    /// specific rule wins. Credentials come from the clouds'
     /// standard environment variables only. See docs/verify.md.
     #[arg(long = "verify", value_name = "RULE", display_order = 40)]
     pub verify: Vec<String>,

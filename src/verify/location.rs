@@ -249,6 +249,11 @@ fn parse_location(v: &str) -> Result<Location, String> {
         }
     }
     match scheme {
+        // The store's address comes from one of them: without either, every file would be
+        // unchecked, so the rule is refused at start instead.
+        "oss" | "cos" if b.endpoint.is_none() && b.region.is_none() => Err(format!(
+            "{scheme}:// needs its region or endpoint: {scheme}://BUCKET[/PREFIX]?region=R (or ?endpoint=URL)"
+        )),
         "oss" => Ok(Location::Oss(b)),
         "cos" => Ok(Location::Cos(b)),
         "s3" if b.endpoint.is_none() => {
@@ -273,6 +278,19 @@ impl Location {
     /// Where the file a callback names (`file`: an object key, a path on the media server,
     /// or a URL) is read, or why it cannot be.
     pub fn target(&self, file: &str, maps: &[PathMap]) -> Result<Target, Unchecked> {
+        // A callback that names a URL (Tencent's `video_url`) names the object by its path.
+        let file = match file.split_once("://") {
+            Some((_, rest))
+                if matches!(
+                    self,
+                    Location::Oss(_) | Location::Cos(_) | Location::S3(_) | Location::File(_)
+                ) =>
+            {
+                let path = rest.find('/').map_or("", |i| &rest[i..]);
+                path.split(['?', '#']).next().unwrap_or("")
+            }
+            _ => file,
+        };
         let key = |b: &Bucket| -> Result<String, Unchecked> {
             let k = file.trim_start_matches('/');
             if k.is_empty() || k.contains('\0') {
@@ -369,7 +387,7 @@ mod tests {
                 "tencent=http",
                 "nginx-rtmp=local",
                 "srs:x.com=file:///mnt/rec",
-                "cos://bucket-125",
+                "cos://bucket-125?region=ap-guangzhou",
             ],
             &["/data/rec=/mnt/rec"],
         )
@@ -414,6 +432,23 @@ mod tests {
     }
 
     #[test]
+    fn a_url_names_its_object_by_its_path_in_a_bucket() {
+        let loc = Location::Cos(Bucket {
+            bucket: "vod-125".into(),
+            prefix: "".into(),
+            endpoint: None,
+            region: Some("ap-guangzhou".into()),
+        });
+        let t = loc
+            .target(
+                "http://1253456789.vod2.myqcloud.com/9425a3e9/f0.flv?sign=x",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(t.path, "9425a3e9/f0.flv");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         for bad in [
             "wowza=local",
@@ -424,6 +459,8 @@ mod tests {
             "file://relative",
             "oss://b?endpoint=ftp://x",
             "oss://b?colour=red",
+            "oss://b",
+            "cos://bucket-125/live",
             "nonsense",
         ] {
             let e = rules(&[bad], &[]).unwrap_err();

@@ -113,8 +113,38 @@ pub fn map_error(e: &opendal::Error) -> ReadError {
         ErrorKind::PermissionDenied => ReadError::Unchecked(Unchecked::Forbidden),
         ErrorKind::RateLimited => ReadError::Unchecked(Unchecked::RateLimited),
         ErrorKind::ConfigInvalid => ReadError::Unchecked(Unchecked::BadLocation),
+        _ if unreachable(e) => ReadError::Unchecked(Unchecked::Unreachable),
         _ => ReadError::Unchecked(Unchecked::StoreError),
     }
+}
+
+/// Whether the store could not be reached at all: a connection refused, reset or with no
+/// route, or a name that did not resolve, anywhere in the error's causes (the HTTP client
+/// wraps the socket's own error).
+fn unreachable(e: &opendal::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::HostUnreachable
+                    | Io::NetworkUnreachable
+                    | Io::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        // A name that did not resolve: the resolver's error carries no io kind of its own.
+        if c.to_string().contains("dns error") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 async fn timed<T>(
@@ -332,6 +362,26 @@ pub async fn missing_segments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_store_nobody_listens_at_is_unreachable_not_a_store_error() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = Target {
+            store: Store::Http(format!("http://127.0.0.1:{port}")),
+            path: "live/a.flv".into(),
+        };
+        let got = open(&target, &Credentials::default(), DEFAULT_TIMEOUT).await;
+        assert!(
+            matches!(got, Err(ReadError::Unchecked(Unchecked::Unreachable))),
+            "{:?}",
+            got.err()
+        );
+    }
 
     #[test]
     fn credentials_debug_never_shows_a_secret() {
