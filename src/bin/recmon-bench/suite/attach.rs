@@ -361,7 +361,7 @@ impl Suite {
                     }
                 }
                 if seen < before {
-                    let why = attach_failure(&mut p, seen, before);
+                    let why = attach_failure(&mut p, &self.attach_stderr, seen, before);
                     (Some(why), vec![], vec![])
                 } else {
                     let (v, a) = self.probe_view(addr, &rx, "a");
@@ -392,6 +392,22 @@ impl Suite {
             .spawn()
             .map_err(|e| format!("cannot start recmon attach: {e}"))?;
         let out = child.stdout.take().unwrap();
+        // Its stderr is read all along (alerts and source changes go there: a pipe left full
+        // would stop its printer), keeping the first lines for a failure message.
+        let err = child.stderr.take().unwrap();
+        let kept = self.attach_stderr.clone();
+        kept.lock().unwrap().clear();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                let mut k = kept.lock().unwrap();
+                if k.len() < 4096 {
+                    k.push_str(&line);
+                    k.push('\n');
+                }
+            }
+        });
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(out).lines() {
                 let Ok(line) = line else { return };
@@ -538,7 +554,12 @@ impl Suite {
         let limit = Duration::from_secs(120);
         loop {
             let Ok((line, at)) = rx.recv_timeout(limit.saturating_sub(start.elapsed())) else {
-                return Err(attach_failure(&mut p, printed as usize, lines as usize));
+                return Err(attach_failure(
+                    &mut p,
+                    &self.attach_stderr,
+                    printed as usize,
+                    lines as usize,
+                ));
             };
             if let Some(note) = line.strip_prefix("# ") {
                 let n: String = note
@@ -563,13 +584,17 @@ impl Suite {
 
 /// Why `recmon attach --json` printed only `seen` of `want` lines, from its exit and stderr
 /// (a build without the command says so there).
-fn attach_failure(p: &mut Proc, seen: usize, want: usize) -> String {
+fn attach_failure(
+    p: &mut Proc,
+    stderr: &std::sync::Mutex<String>,
+    seen: usize,
+    want: usize,
+) -> String {
     let _ = p.0.kill();
     let status = p.0.wait().ok();
-    let mut err = String::new();
-    if let Some(e) = p.0.stderr.as_mut() {
-        let _ = e.read_to_string(&mut err);
-    }
+    // (Its reader thread ends with the process.)
+    std::thread::sleep(Duration::from_millis(100));
+    let err = stderr.lock().unwrap().clone();
     let first = err
         .lines()
         .find(|l| !l.trim().is_empty())

@@ -5,7 +5,7 @@
 //!
 //! A module per section (`--only` names, [`SECTIONS`]): `ingest`, `tui`, `latency`,
 //! `screen`, `frames`, `memory`, `journal`, `load`, `attach`, `forward`, `alerts`,
-//! `providers`, each adding its rows to the [`Suite`]; `ab` builds the same-run A/B rows
+//! `providers`, `verify`, each adding its rows to the [`Suite`]; `ab` builds the same-run A/B rows
 //! (baseline and recmon alternating over rounds, medians, per-round ratios); `report` holds
 //! rows, verdicts and the report's text; `harness` the processes the suite starts and the
 //! requests it sends. This file: the suite's sizes, its runs of recmon, the baseline and the
@@ -26,6 +26,7 @@ mod providers;
 mod report;
 mod screen;
 mod tui;
+mod verify;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,8 @@ pub struct Suite {
     size: Size,
     /// Rows measured so far.
     pub rows: Vec<Row>,
+    /// The first lines `recmon attach --json` wrote on stderr (see `attach.rs`).
+    attach_stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -126,6 +129,7 @@ impl Suite {
             before,
             work: tempfile::tempdir().unwrap(),
             size,
+            attach_stderr: Default::default(),
             rows: Vec::new(),
         }
     }
