@@ -271,7 +271,7 @@ fn retry_wait(attempts: u32) -> Duration {
 /// The running verifier; stop it with [`Verifier::shutdown`].
 pub struct Verifier {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Verifier {
@@ -279,9 +279,15 @@ impl Verifier {
     /// decided (`recmon verify JOURNAL` checks a finished session whole).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
+
+/// How much lower than the listener's the verifier thread's scheduling priority is (nice):
+/// under load the provider's answers come first, and the checks, which follow the feed
+/// losslessly, catch up when there is CPU to spare.
+const VERIFIER_NICE: i32 = 10;
 
 /// A file waiting for another look.
 struct Waiting {
@@ -291,7 +297,8 @@ struct Waiting {
 }
 
 /// Starts the verifier on the feed (`feed`: a subscription from the journal's last seq at
-/// start), committing each final verdict through `sequencer`.
+/// start), committing each final verdict through `sequencer`. It runs on a thread of its own
+/// at a lower priority than the listener's (see [`VERIFIER_NICE`]).
 pub fn start(
     cfg: VerifyConfig,
     creds: Credentials,
@@ -299,14 +306,29 @@ pub fn start(
     sequencer: Sequencer,
 ) -> Verifier {
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(run(
-        Arc::new(cfg),
-        Arc::new(creds),
-        feed,
-        sequencer,
-        stop_rx,
-    ));
-    Verifier { stop, task }
+    let thread = std::thread::Builder::new()
+        .name("recmon-verify".into())
+        .spawn(move || {
+            // Linux: a thread is a task of its own, and its nice value is its own.
+            #[cfg(target_os = "linux")]
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, VERIFIER_NICE);
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the verifier's runtime");
+            rt.block_on(run(
+                Arc::new(cfg),
+                Arc::new(creds),
+                feed,
+                sequencer,
+                stop_rx,
+            ));
+        })
+        .expect("spawn the verifier thread");
+    Verifier { stop, thread }
 }
 
 async fn run(

@@ -295,7 +295,7 @@ fn run_suite(
     let load_at_start = loadavg();
     let started = std::time::Instant::now();
     type Section = (&'static str, fn(&mut suite::Suite));
-    let sections: [Section; 12] = [
+    let sections: [Section; 13] = [
         ("ingest", suite::Suite::ingest),
         ("tui", suite::Suite::ingest_tui),
         ("latency", suite::Suite::latency),
@@ -308,6 +308,7 @@ fn run_suite(
         ("forward", suite::Suite::forward),
         ("alerts", suite::Suite::alerts),
         ("providers", suite::Suite::providers),
+        ("verify", suite::Suite::verify),
     ];
     for (name, f) in sections {
         if want(name) {
@@ -488,7 +489,15 @@ coming off the feed client's channel in this process, and to its line on the std
 `recmon attach --json URL`; baseline: the POST's own answer; `--fsync batch`. *Catch-up*: a \
 {}-entry journal (`make-journal --mix load`), a receiver started with `--resume` on it, then a \
 view attaches from seq 0 and is timed from its start to its last entry; baseline: counting the \
-journal's lines (`--only attach`).\n\n\
+journal's lines (`--only attach`).\n\
+- **Verify** (`--verify`, recording proof): *bytes read per file*: the checker (in this process, \
+through the OpenDAL reader on local files) on a 10 MB FLV made by ffmpeg and on a {} MB one, the \
+small file concatenated with itself, stream copy (the same kind of file); *verdicts per second*: `recmon \
+verify JOURNAL --verify file://DIR --json` over {} recordings of local 10 MB files (a journal \
+written by a real receiver), the whole process timed, three runs, against reading the first and \
+last 64 KiB of each file; *ingest with --verify*: the ingest load with `--verify` on an empty \
+directory and `--verify-missing-for 0s` (each recording looked up once and given a verdict \
+line) against without, A B A B, three rounds (`--only verify`).\n\n\
 ## {}\n\n{}\n{}{}",
         match (smoke, only.is_empty()) {
             (true, _) => " in **smoke** size (not representative)".to_string(),
@@ -507,6 +516,8 @@ journal's lines (`--only attach`).\n\n\
         s.subscribers(),
         s.subscribers(),
         if smoke { "20,000" } else { "1,000,000" },
+        if smoke { "100" } else { "1,000" },
+        if smoke { "200" } else { "2,000" },
         suite::RAW_HEADING,
         s.raw(),
         earlier,

@@ -82,7 +82,7 @@ impl Verdict {
 
 /// The sections of the suite (`--only` names) and how their rows' names begin, so that a
 /// report's rows can be told apart by section (also in a report written by an earlier run).
-pub const SECTIONS: [(&str, &[&str]); 12] = [
+pub const SECTIONS: [(&str, &[&str]); 13] = [
     ("ingest", &["Ingest throughput, journal on"]),
     ("tui", &["Ingest throughput with the TUI"]),
     ("latency", &["Ack latency"]),
@@ -95,6 +95,7 @@ pub const SECTIONS: [(&str, &[&str]); 12] = [
     ("forward", &["Forward:"]),
     ("alerts", &["Alerts:"]),
     ("providers", &["Providers:"]),
+    ("verify", &["Verify:"]),
 ];
 
 /// The heading of a report's raw numbers.
