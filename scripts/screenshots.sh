@@ -5,15 +5,16 @@
 # hand. Rerun it whenever the screen changes.
 #
 # `scripts/screenshots.sh providers` makes only providers.png and providers-filter.png (every
-# provider at once, from `recmon --demo`), leaving the others as they are.
+# provider at once, from `recmon --demo`), leaving the others as they are;
+# `scripts/screenshots.sh verify` only verify.png and verify-detail.png (recording proof).
 #
 # Needs: tmux, python3 with Pillow, DejaVu fonts. On Debian/Ubuntu this installs them:
 #   apt-get install -y tmux python3-pil fonts-dejavu-core
 set -euo pipefail
 ONLY=${1:-all}
 case "$ONLY" in
-  all | providers) ;;
-  *) echo "usage: scripts/screenshots.sh [providers]" >&2; exit 2 ;;
+  all | providers | verify) ;;
+  *) echo "usage: scripts/screenshots.sh [providers|verify]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -93,6 +94,45 @@ wait_screen() {
 # has no loopback or unsigned warning); broadcast.py signs its callbacks with the same key.
 export RECMON_AUTH_KEY=screenshotKey0123456789
 mkdir -p "$OUT"
+
+# Recording proof (--verify): files made by ffmpeg where an ApsaraVideo rule says they are
+# (file:///DIR joined with each callback's uri): one whole, one cut short (3 s of a claimed
+# minute), one never written (missing once --verify-missing-for has passed), and the newest
+# still being looked for. Then the detail of the short one: claimed against measured.
+verify_shots() {
+  local vport media
+  vport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  media="$WORK/media"
+  mkdir -p "$media/record/live/cam-1" "$media/record/live/cam-2"
+  ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=60 -f lavfi \
+    -i sine=frequency=440:duration=60 -c:v flv1 -c:a aac -shortest "$media/record/live/cam-1/0001.flv"
+  ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=3 -f lavfi \
+    -i sine=frequency=440:duration=3 -c:v flv1 -c:a aac -shortest "$media/record/live/cam-2/0001.flv"
+  T -f /dev/null new-session -d -x 160 -y 45 -s verify -c "$WORK" \
+    "env -u NO_COLOR -u RECMON_AUTH_KEY TERM=xterm-256color '$BIN' --listen 127.0.0.1:$vport --journal verify.jsonl --verify 'aliyun=file://$media' --verify-missing-for 4s; sleep 30"
+  wait_screen verify 20 "Streams"
+  post() {
+    curl -s -o /dev/null -H 'Content-Type: application/json' -H 'User-Agent: aliyun-live-callback' \
+      --data "{\"domain\":\"live.example.com\",\"app\":\"live\",\"stream\":\"$1\",\"uri\":\"record/live/$1/0001.flv\",\"duration\":$2,\"start_time\":$(($(date +%s) - $2)),\"stop_time\":$(date +%s)}" \
+      "http://127.0.0.1:$vport/recmon"
+  }
+  post cam-1 60
+  post cam-2 60
+  post cam-3 600
+  sleep 6
+  post cam-4 300
+  wait_screen verify 10 "Recordings 4"
+  T send-keys -t verify Tab; sleep 0.4
+  shot verify verify
+  T send-keys -t verify Up; sleep 0.3; T send-keys -t verify Up; sleep 0.3
+  T send-keys -t verify Enter; sleep 0.4
+  shot verify-detail verify
+  T send-keys -t verify q
+}
+if [ "$ONLY" = verify ]; then
+  verify_shots
+  exit 0
+fi
 
 # Every provider at once: `recmon --demo` speaks ApsaraVideo Live, nginx-rtmp, SRS and
 # Tencent Cloud against its own listener (signing with the keys it is given), in real time.
@@ -193,3 +233,5 @@ python3 "$ROOT/scripts/broadcast.py" "http://127.0.0.1:$FPORT" --fast
 sleep 3
 shot forward fwd
 T send-keys -t fwd q
+
+verify_shots
