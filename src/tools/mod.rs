@@ -4,6 +4,7 @@
 pub mod client;
 pub mod export;
 pub mod loadgen;
+pub mod reconcile;
 pub mod replay;
 pub mod report;
 pub mod simulate;
