@@ -447,6 +447,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, status, obj, entry, code=None, headers=None):
         data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        # Logged before the answer is sent: a client that has its answer finds its line.
+        entry["status"] = status
+        entry["code"] = code
+        self.log.write(entry)
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -455,9 +459,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        entry["status"] = status
-        entry["code"] = code
-        self.log.write(entry)
 
 
 def main():
