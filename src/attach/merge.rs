@@ -83,6 +83,30 @@ impl Merge {
             Line::Request(e) => e,
             Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
             Line::Verdict(v) => return Ok(self.apply_verdict(store, source, line, v)),
+            Line::Reconciled(mut r) => {
+                // Applied like the callback it carries (not a request received), renumbered
+                // when merging; the merge's deduper observes it as accepted.
+                let cb = r.reconciled.callback();
+                let kept: Arc<str> = if self.merging() {
+                    self.seq += 1;
+                    r.seq = self.seq;
+                    Arc::from(serde_json::to_string(&r).expect("a reconciled line serializes"))
+                } else {
+                    Arc::from(line)
+                };
+                if let Some(cb) = &cb {
+                    self.deduper.observe_accepted_from(
+                        r.reconciled.provider,
+                        cb,
+                        r.reconciled.sent_at,
+                    );
+                    store.apply_reconciled(&r, cb);
+                }
+                return Ok(Applied {
+                    line: kept,
+                    outcome: Outcome::Accepted,
+                });
+            }
         };
         if entry.outcome == Outcome::Pending {
             // Answered while the receiver was rebuilding its state: it changes nothing, the

@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 
 use crate::core::checks::VerdictLine;
 use crate::core::outbox::DeliveryLine;
+use crate::core::reconciled::ReconciledLine;
 use crate::event::{AuthCheck, Outcome, Provider};
 
 /// How an over-size body was cut.
@@ -431,6 +432,7 @@ fn seq_of(line: &[u8]) -> Option<u64> {
         Line::Request(e) => Some(e.seq),
         Line::Delivery(d) => Some(d.seq),
         Line::Verdict(v) => Some(v.seq),
+        Line::Reconciled(r) => Some(r.seq),
     }
 }
 
@@ -1014,6 +1016,8 @@ pub enum Line<'a> {
     Delivery(DeliveryLine),
     /// A recording file's verdict (see [`crate::core::checks`]).
     Verdict(VerdictLine),
+    /// A callback filled in from the provider's records (see [`crate::core::reconciled`]).
+    Reconciled(ReconciledLine),
 }
 
 /// Parses one journal line (without its newline). A request line is tried first (nearly every
@@ -1037,6 +1041,11 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, serde_json::Error> {
                     return Ok(Line::Verdict(v));
                 }
             }
+            if memchr::memmem::find(line.as_bytes(), b"\"reconciled\":{").is_some() {
+                if let Ok(r) = serde_json::from_str::<ReconciledLine>(line) {
+                    return Ok(Line::Reconciled(r));
+                }
+            }
             Err(e)
         }
     }
@@ -1051,6 +1060,8 @@ pub enum ReadItem {
     Delivery(Box<DeliveryLine>),
     /// A recording file's verdict (see [`crate::core::checks`]).
     Verdict(Box<VerdictLine>),
+    /// A callback filled in from the provider's records.
+    Reconciled(Box<ReconciledLine>),
     /// A line in the middle that is not a journal entry; skipped.
     Garbled {
         /// 1-based line number.
@@ -1131,6 +1142,8 @@ pub enum ItemRef<'a> {
     Delivery(DeliveryLine),
     /// A recording file's verdict (with [`JournalReader::last_line`] its text).
     Verdict(VerdictLine),
+    /// A callback filled in from the provider's records.
+    Reconciled(ReconciledLine),
     /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
     Damaged(ReadItem),
 }
@@ -1166,6 +1179,7 @@ impl<R: BufRead> JournalReader<R> {
             Ok(Line::Request(e)) => ItemRef::Entry(e),
             Ok(Line::Delivery(d)) => ItemRef::Delivery(d),
             Ok(Line::Verdict(v)) => ItemRef::Verdict(v),
+            Ok(Line::Reconciled(r)) => ItemRef::Reconciled(r),
             Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
                 line: self.line_no,
                 offset: start,
@@ -1188,6 +1202,7 @@ impl<R: BufRead> Iterator for JournalReader<R> {
             ItemRef::Entry(e) => ReadItem::Entry(Box::new(e.to_entry())),
             ItemRef::Delivery(d) => ReadItem::Delivery(Box::new(d)),
             ItemRef::Verdict(v) => ReadItem::Verdict(Box::new(v)),
+            ItemRef::Reconciled(r) => ReadItem::Reconciled(Box::new(r)),
             ItemRef::Damaged(d) => d,
         }))
     }

@@ -10,5 +10,6 @@ pub mod feed;
 pub mod journal;
 pub mod outbox;
 pub mod rebuild;
+pub mod reconciled;
 pub mod sequencer;
 pub mod store;

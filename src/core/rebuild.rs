@@ -14,6 +14,7 @@ use crate::core::journal::{
     parse_line, EntryRef, ItemRef, JournalEntry, JournalReader, Line, ReadItem,
 };
 use crate::core::outbox::DeliveryLine;
+use crate::core::reconciled::ReconciledLine;
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, Method, Outcome, Provider};
 
@@ -77,7 +78,10 @@ const PROGRESS_EVERY: u64 = 4096;
 /// byte offset) and that it was skipped. `None` for a well-formed entry.
 pub fn problem_text(item: &ReadItem) -> Option<String> {
     match item {
-        ReadItem::Entry(_) | ReadItem::Delivery(_) | ReadItem::Verdict(_) => None,
+        ReadItem::Entry(_)
+        | ReadItem::Delivery(_)
+        | ReadItem::Verdict(_)
+        | ReadItem::Reconciled(_) => None,
         ReadItem::Garbled {
             line,
             offset,
@@ -110,7 +114,9 @@ pub fn for_each_entry(
         path,
         |line| match line {
             LineRef::Request(e) => visit(e),
-            LineRef::Delivery(..) | LineRef::Verdict(..) => ControlFlow::Continue(()),
+            LineRef::Delivery(..) | LineRef::Verdict(..) | LineRef::Reconciled(..) => {
+                ControlFlow::Continue(())
+            }
         },
         progress,
     )
@@ -125,6 +131,8 @@ pub enum LineRef<'l, 'a> {
     Delivery(&'l DeliveryLine, &'l str),
     /// A recording file's verdict, and the line's text.
     Verdict(&'l VerdictLine, &'l str),
+    /// A callback filled in from the provider's records, and the line's text.
+    Reconciled(&'l ReconciledLine, &'l str),
 }
 
 /// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
@@ -176,6 +184,11 @@ fn read_lines<R: io::BufRead>(
                 out.entries += 1;
                 out.last_seq = out.last_seq.max(v.seq);
                 visit(LineRef::Verdict(&v, reader.last_line()))
+            }
+            ItemRef::Reconciled(r) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(r.seq);
+                visit(LineRef::Reconciled(&r, reader.last_line()))
             }
             ItemRef::Damaged(damaged) => {
                 out.problems.extend(problem_text(&damaged));
@@ -362,6 +375,17 @@ fn rebuild_from<R: io::BufRead>(
                 }
                 LineRef::Verdict(v, _) => {
                     store.apply_verdict(v);
+                    return ControlFlow::Continue(());
+                }
+                LineRef::Reconciled(r, _) => {
+                    if let Some(cb) = r.reconciled.callback() {
+                        deduper.observe_accepted_from(
+                            r.reconciled.provider,
+                            &cb,
+                            r.reconciled.sent_at,
+                        );
+                        store.apply_reconciled(r, &cb);
+                    }
                     return ControlFlow::Continue(());
                 }
             };

@@ -31,6 +31,7 @@ use crate::core::journal::{
 };
 use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan};
 use crate::core::rebuild::Unsettled;
+use crate::core::reconciled::{Reconciled, ReconciledLine};
 use crate::core::store::{SharedStore, Store};
 use crate::event::Provider;
 use crate::event::{AuthCheck, Outcome};
@@ -72,6 +73,7 @@ enum Item {
     Request(Incoming),
     Delivery(Delivery, DateTime<Utc>),
     Verdict(FileVerdict, DateTime<Utc>),
+    Reconciled(Box<Reconciled>, DateTime<Utc>),
     /// The background rebuild is done (see [`Sequencer::rebuilt`]).
     Rebuilt(Box<RebuiltState>),
 }
@@ -174,6 +176,16 @@ impl Sequencer {
         self.submit_item(Item::Verdict(verdict, Utc::now()))
             .await
             .map(|ack| ack.seq)
+    }
+
+    /// Journals a callback filled in from the provider's records (see
+    /// [`crate::core::reconciled`]) unless the deduper already knows it (then nothing is
+    /// written and the ack says `duplicate`; a callback that does not read says `rejected`),
+    /// and waits until it is on disk and applied. Refused while a `--resume` rebuild is
+    /// still running (the deduper is not whole yet).
+    pub async fn record_reconciled(&self, r: Reconciled) -> Result<Ack, JournalFailed> {
+        self.submit_item(Item::Reconciled(Box::new(r), Utc::now()))
+            .await
     }
 
     /// Hands a delivery attempt's result to the journal without waiting for it to be on disk
@@ -498,6 +510,52 @@ fn stage(
             });
             return;
         }
+        Item::Reconciled(rec, at) => {
+            let not_written = |outcome| Ack {
+                seq: 0,
+                outcome,
+                status: 200,
+            };
+            let Some(cb) = rec.callback() else {
+                let _ = ack.send(Ok(not_written(Outcome::Rejected)));
+                return;
+            };
+            let Some(deduper) = state.deduper.as_mut() else {
+                let _ = ack.send(Err(JournalFailed(
+                    "the receiver is still rebuilding its state from the journal; reconcile once it is done".into(),
+                )));
+                return;
+            };
+            let (outcome, undo) = deduper.decide_from(rec.provider, &cb, rec.sent_at);
+            if outcome != Outcome::Accepted {
+                let _ = ack.send(Ok(not_written(outcome)));
+                return;
+            }
+            undos.extend(undo);
+            let seq = *next_seq;
+            *next_seq += 1;
+            let line = ReconciledLine {
+                seq,
+                received_at: at,
+                reconciled: *rec,
+            };
+            let start = buf.len();
+            serde_json::to_writer(&mut *buf, &line).expect("a reconciled line serializes");
+            let end = buf.len();
+            buf.push(b'\n');
+            staged.push(Written {
+                item: None,
+                staged: Staged::Reconciled(Box::new((line, cb))),
+                range: start..end,
+                ack: Ack {
+                    seq,
+                    outcome: Outcome::Accepted,
+                    status: 200,
+                },
+                reply: Some(ack),
+            });
+            return;
+        }
         Item::Rebuilt(handed) => {
             return settle(handed, ack, state, committer, next_seq, buf, staged, undos)
         }
@@ -657,6 +715,7 @@ enum Staged {
     Request(JournalEntry),
     Delivery(DeliveryLine),
     Verdict(VerdictLine),
+    Reconciled(Box<(ReconciledLine, Callback)>),
     /// The rebuilt store, swapped in at this point of the batch.
     Settle(Box<RebuiltState>),
     /// Taken (held, or swapped in).
@@ -734,6 +793,7 @@ impl Committer {
                             }
                             Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                             Staged::Verdict(v) => store.apply_verdict(v),
+                            Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
                             Staged::Settle(_) | Staged::Done => {}
                         }
                         published.push(FeedItem {
@@ -761,6 +821,7 @@ impl Committer {
                     Staged::Request(entry) => store.apply(entry, cb.as_deref(), line.clone()),
                     Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                     Staged::Verdict(v) => store.apply_verdict(v),
+                    Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
                     Staged::Settle(_) | Staged::Done => continue,
                 }
                 published.push(FeedItem {

@@ -64,7 +64,7 @@ impl Recovery {
                     open.targets[i].1 = open.targets[i].1.max(d.attempt);
                 }
             }
-            LineRef::Verdict(..) => {}
+            LineRef::Verdict(..) | LineRef::Reconciled(..) => {}
         }
     }
 
@@ -166,6 +166,7 @@ mod tests {
                 }
                 Line::Delivery(d) => r.observe(LineRef::Delivery(&d, l), None),
                 Line::Verdict(v) => r.observe(LineRef::Verdict(&v, l), None),
+                Line::Reconciled(x) => r.observe(LineRef::Reconciled(&x, l), None),
             }
         }
         r

@@ -249,7 +249,10 @@ pub(super) fn not_a_journal(path: &Path, lines: u64) -> AppError {
                     "  line {line}: {} with no newline at the end, not a journal entry",
                     count(bytes, "byte", "bytes")
                 ),
-                ReadItem::Entry(_) | ReadItem::Delivery(_) | ReadItem::Verdict(_) => continue,
+                ReadItem::Entry(_)
+                | ReadItem::Delivery(_)
+                | ReadItem::Verdict(_)
+                | ReadItem::Reconciled(_) => continue,
             });
         }
     }

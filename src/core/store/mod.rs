@@ -29,6 +29,7 @@ use crate::event::{Callback, StreamId};
 
 pub mod checks;
 pub mod forwarding;
+pub mod reconciled;
 pub mod requests;
 pub mod streams;
 #[cfg(test)]
@@ -214,6 +215,8 @@ pub struct Store {
     rebuilding: Option<RebuildProgress>,
     /// Recording files checked against the files themselves (`--verify`).
     checks: checks::Checks,
+    /// Callbacks filled in from the providers' records.
+    reconciled: reconciled::Reconciled,
 }
 
 impl Default for Store {
@@ -255,6 +258,7 @@ impl Store {
             by_provider: [0; Provider::ALL.len()],
             rebuilding: None,
             checks: checks::Checks::default(),
+            reconciled: reconciled::Reconciled::default(),
         }
     }
 

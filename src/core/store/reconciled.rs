@@ -1,0 +1,53 @@
+//! Callbacks filled in from a provider's own records (`recmon reconcile --backfill`, see
+//! [`crate::core::reconciled`]): applied like the callback each carries, not counted as a
+//! request, and remembered so that the views can mark them.
+
+use std::collections::HashSet;
+
+use crate::core::reconciled::ReconciledLine;
+use crate::event::Callback;
+
+use super::Store;
+
+/// The seqs of the reconciled lines applied.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciled {
+    seqs: HashSet<u64>,
+}
+
+impl Reconciled {
+    /// Whether the entry (a recording's seq) was filled in from the provider's records.
+    pub fn contains(&self, seq: u64) -> bool {
+        self.seqs.contains(&seq)
+    }
+
+    /// How many were.
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}
+
+impl Store {
+    /// Applies a reconciled line: its callback changes the stream's state and adds its
+    /// recording as an accepted one would, dated by the provider's send time, but no request
+    /// counter moves and the request log does not list it.
+    pub fn apply_reconciled(&mut self, line: &ReconciledLine, cb: &Callback) {
+        self.last_seq = self.last_seq.max(line.seq);
+        let r = &line.reconciled;
+        if let Some(id) = cb.stream_id() {
+            let idx = self.intern(id, r.provider);
+            self.apply_accepted(idx, cb, line.seq, r.sent_at);
+        }
+        self.reconciled.seqs.insert(line.seq);
+    }
+
+    /// The entries filled in from the providers' records.
+    pub fn reconciled(&self) -> &Reconciled {
+        &self.reconciled
+    }
+}
