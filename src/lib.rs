@@ -27,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod forward;
 pub mod providers;
+pub mod reconcile;
 pub mod server;
 pub mod service;
 pub mod signals;
