@@ -382,6 +382,7 @@ fn main() {
                 .unwrap_or_else(|e| Err(AppError::new(1, format!("report failed: {e}")))),
             Some(Command::Simulate(args)) => simulate::run(args).await,
             Some(Command::Verify(args)) => recmon::tools::verify::run(args).await,
+            Some(Command::Reconcile(args)) => recmon::tools::reconcile::run(args).await,
             Some(Command::Attach(args)) => run_attach(args).await,
             None => run_receiver(cli.run).await,
         }

@@ -23,8 +23,8 @@ pub use run::{
     DEMO_SRS_PATH,
 };
 pub use tools::{
-    AttachArgs, ExportArgs, ExportFormat, ExportWhat, ReplayArgs, ReportArgs, ReportFormat,
-    SimulateArgs, VerifyToolArgs,
+    AttachArgs, ExportArgs, ExportFormat, ExportWhat, ReconcileArgs, ReplayArgs, ReportArgs,
+    ReportFormat, SimulateArgs, VerifyToolArgs,
 };
 pub use values::{parse_listen, parse_provider, parse_seq_list, ProviderName, SeqList, Speed};
 
@@ -62,6 +62,10 @@ pub enum Command {
     /// duration, audio and video), for a nightly job: exit 1 when any file failed, 3 when none
     /// failed but some could not be checked.
     Verify(VerifyToolArgs),
+    /// Compare a journal with the providers' own records of the callbacks they sent (and the
+    /// recording files that exist): what never arrived, what the provider saw fail, what went
+    /// to another URL; --backfill fills the missed ones in.
+    Reconcile(ReconcileArgs),
     /// Send realistic simulated broadcasts (status, recording and ingest callbacks) to a receiver.
     Simulate(SimulateArgs),
     /// Watch one or more running receivers from another terminal (read-only), through their

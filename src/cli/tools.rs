@@ -184,6 +184,50 @@ pub struct VerifyToolArgs {
     pub timeout: std::time::Duration,
 }
 
+/// `recmon reconcile JOURNAL`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// The journal (a recmon-*.jsonl file).
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+
+    /// From (RFC 3339, e.g. 2026-12-04T10:00:00Z). Default: the journal's first callback,
+    /// less 10 minutes.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// To (RFC 3339). Default: the journal's last callback, plus 10 minutes.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// Print the findings as JSON (each with its kind) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Fill in the missed callbacks: one journal line each, marked reconciled (the journal
+    /// must not be held by a running receiver).
+    #[arg(long)]
+    pub backfill: bool,
+
+    /// This receiver's URL as the provider calls it (callbacks sent elsewhere are
+    /// `other_url`). Default: the URL most received callbacks were sent to.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// ApsaraVideo domains to ask about besides those the journal names; repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+
+    /// The ApsaraVideo Live OpenAPI endpoint (default https://live.aliyuncs.com; http
+    /// allowed, for tests and private endpoints).
+    #[arg(long, value_name = "URL")]
+    pub aliyun_endpoint: Option<String>,
+
+    /// The Tencent Cloud API endpoint (default https://live.tencentcloudapi.com).
+    #[arg(long, value_name = "URL")]
+    pub tencent_endpoint: Option<String>,
+}
+
 /// `recmon replay JOURNAL --to URL`.
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {

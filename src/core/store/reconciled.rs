@@ -35,13 +35,23 @@ impl Reconciled {
 impl Store {
     /// Applies a reconciled line: its callback changes the stream's state and adds its
     /// recording as an accepted one would, dated by the provider's send time, but no request
-    /// counter moves and the request log does not list it.
+    /// counter moves and the request log does not list it. A status older than the stream's
+    /// current state changes nothing (it is appended after what came later).
     pub fn apply_reconciled(&mut self, line: &ReconciledLine, cb: &Callback) {
         self.last_seq = self.last_seq.max(line.seq);
         let r = &line.reconciled;
         if let Some(id) = cb.stream_id() {
             let idx = self.intern(id, r.provider);
-            self.apply_accepted(idx, cb, line.seq, r.sent_at);
+            // A status the provider sent before the stream's newest state change is history:
+            // it is filled in, but it does not set the state back (a pause missed during an
+            // outage does not undo the resume received after it).
+            let stale = matches!(cb, Callback::Status(_))
+                && self.streams[idx as usize]
+                    .state_since
+                    .is_some_and(|since| since > r.sent_at);
+            if !stale {
+                self.apply_accepted(idx, cb, line.seq, r.sent_at);
+            }
         }
         self.reconciled.seqs.insert(line.seq);
     }

@@ -61,6 +61,9 @@ pub struct Received {
     pub body: Option<serde_json::Value>,
     /// For a recording callback: its stream (`domain/app/stream`) and file.
     pub file: Option<(String, String)>,
+    /// Filled in by an earlier reconcile (`--backfill`): a sent record it matches was
+    /// missed, and is settled.
+    pub reconciled: bool,
 }
 
 /// One recording file the provider's index lists.
@@ -235,7 +238,7 @@ pub fn compare(
             evidence.insert("notify_response".into(), cap(r));
         }
         match matched[i] {
-            Some(j) if !s.ok => out.push(Finding {
+            Some(j) if !s.ok && !received[j].reconciled => out.push(Finding {
                 kind: Kind::FailedAnswer,
                 provider: s.provider,
                 about,
@@ -401,6 +404,7 @@ mod tests {
             at: t(at),
             body: Some(body),
             file,
+            reconciled: false,
         }
     }
 
