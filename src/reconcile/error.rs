@@ -92,6 +92,20 @@ fn provider_name(p: Provider) -> &'static str {
     }
 }
 
+/// `HTTP 400, Code: message`, leaving out what the provider did not say.
+fn answer_words(status: u16, code: &str, message: &str) -> String {
+    let mut s = format!("HTTP {status}");
+    if !code.is_empty() {
+        s.push_str(", ");
+        s.push_str(code);
+    }
+    if !message.is_empty() {
+        s.push_str(if code.is_empty() { ", " } else { ": " });
+        s.push_str(message);
+    }
+    s
+}
+
 impl fmt::Display for ReconcileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -108,8 +122,9 @@ impl fmt::Display for ReconcileError {
                 message,
             } => write!(
                 f,
-                "{}: the credentials were refused (HTTP {status}, {code}: {message}); check the access key id and secret, and that the key may call this action",
-                provider_name(*provider)
+                "{}: the credentials were refused ({}); check the access key id and secret, and that the key may call this action",
+                provider_name(*provider),
+                answer_words(*status, code, message)
             ),
             ReconcileError::Throttled {
                 provider,
@@ -129,8 +144,9 @@ impl fmt::Display for ReconcileError {
                 message,
             } => write!(
                 f,
-                "{}: {action} failed (HTTP {status}, {code}: {message})",
-                provider_name(*provider)
+                "{}: {action} failed ({})",
+                provider_name(*provider),
+                answer_words(*status, code, message)
             ),
             ReconcileError::BadAnswer {
                 provider,
@@ -216,5 +232,13 @@ mod tests {
         assert_eq!(r.clean("a s3cr3t b\x1b[31m"), "a *** b\\x1b[31m");
         assert!(r.clean(&"x".repeat(1000)).chars().count() <= ERROR_TEXT_MAX + 1);
         assert!(!format!("{r:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn answer_words_leave_out_what_is_missing() {
+        assert_eq!(answer_words(502, "", ""), "HTTP 502");
+        assert_eq!(answer_words(400, "X", ""), "HTTP 400, X");
+        assert_eq!(answer_words(400, "X", "m"), "HTTP 400, X: m");
+        assert_eq!(answer_words(400, "", "m"), "HTTP 400, m");
     }
 }
