@@ -2,6 +2,13 @@
 //! record-keeping OpenAPIs. Below the core: it imports `util`, `event` and `error` only.
 //!
 //! - [`sign`]: ACS3-HMAC-SHA256 and TC3-HMAC-SHA256, pure, byte for byte the SDKs' signatures.
+//! - [`window`]: pure planning: a window clipped to the provider's history and split into the
+//!   spans an action allows (pieces share their boundaries; a record on one counts once), paging;
+//! - [`transport`]: the HTTP(S) client (a timeout per request, the answer's size capped), the
+//!   per-action rate limiter, the retry backoff, capped untrusted text for the answers' structs;
+//! - [`error`]: [`ReconcileError`], typed, in words that never hold a secret;
+//! - [`aliyun`]: ApsaraVideo Live (2016-11-01): notify records, index files, notify config;
+//! - [`tencent`]: Tencent Cloud CSS (2018-08-01): callback records.
 
 pub mod aliyun;
 pub mod error;
