@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
+
 use crate::core::reconciled::ReconciledLine;
 use crate::event::Callback;
 
@@ -13,6 +15,8 @@ use super::Store;
 #[derive(Debug, Clone, Default)]
 pub struct Reconciled {
     seqs: HashSet<u64>,
+    /// When the newest was filled in.
+    last_at: Option<DateTime<Utc>>,
 }
 
 impl Reconciled {
@@ -24,6 +28,11 @@ impl Reconciled {
     /// How many were.
     pub fn len(&self) -> usize {
         self.seqs.len()
+    }
+
+    /// When the newest was filled in (the backfill's time).
+    pub fn last_at(&self) -> Option<DateTime<Utc>> {
+        self.last_at
     }
 
     /// Whether none was.
@@ -54,6 +63,7 @@ impl Store {
             }
         }
         self.reconciled.seqs.insert(line.seq);
+        self.reconciled.last_at = self.reconciled.last_at.max(Some(line.received_at));
     }
 
     /// The entries filled in from the providers' records.

@@ -403,6 +403,7 @@ fn journal_items(src: &Source, view: &ViewState, ctx: Option<&HeaderInfo>) -> Ve
         items.push(journal_item(view, ctx));
     }
     items.extend(alert_items(src, view));
+    items.extend(reconciled_item(src, view));
     items.extend(forward_items(src, view));
     items.extend(view_items(src, view));
     items
@@ -420,6 +421,28 @@ fn rebuilding_item(src: &Source, view: &ViewState) -> Option<BarItem> {
             format!(" ◐ rebuilding {p}%: panels fill in when done"),
             format!(" ◐ rebuilding {p}%"),
             format!(" ◐ {p}%"),
+        ]
+        .into_iter()
+        .map(|f| vec![Span::styled(f, view.theme.warn())])
+        .collect(),
+    ))
+}
+
+/// Callbacks filled in from the providers' records (`recmon reconcile --backfill`): how
+/// many, and when the last reconcile filled some in.
+fn reconciled_item(src: &Source, view: &ViewState) -> Option<BarItem> {
+    let n = src.reconciled.len() as u64;
+    let last = src.reconciled.last_at()?;
+    let when = clock(last, view.utc);
+    Some(BarItem::new(
+        1,
+        [
+            format!(
+                " ⟲ {} filled in from the provider's records (last reconcile {when})",
+                count(n, "missed callback", "missed callbacks")
+            ),
+            format!(" ⟲ {} reconciled, last {when}", thousands(n)),
+            format!(" ⟲ {}", thousands(n)),
         ]
         .into_iter()
         .map(|f| vec![Span::styled(f, view.theme.warn())])

@@ -49,6 +49,9 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
     if visible.iter().any(|r| r.derived) {
         title.push_str("· ~ estimated ");
     }
+    if visible.iter().any(|r| src.reconciled.contains(r.seq)) {
+        title.push_str("· ⟲ reconciled (missed, filled in from the provider's records) ");
+    }
     let block = panel_block(title, area.width, focused, t);
     // A size column while a row shown has a size (Tencent reports them, the others do not).
     let sizes = visible.iter().any(|r| r.file_size().is_some());
@@ -59,6 +62,13 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
         .iter()
         .map(|r| {
             let mut row = recording_row(r, src.checks.of(r.seq), view);
+            if src.reconciled.contains(r.seq) {
+                // Filled in from the provider's records: never received here.
+                row[0] = Line::from(vec![
+                    Span::styled("⟲", t.warn()),
+                    Span::raw(row[0].to_string()),
+                ]);
+            }
             if files {
                 row.insert(5, file_cell(src.checks.of(r.seq), t));
             }
@@ -72,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, src: &Source, view: &ViewState) {
     // in the samples) into uris, so the header says which one these are.
     let zone = if view.utc { "UTC" } else { "local" };
     let mut columns = vec![
-        Column::new(Line::from("received"), 4, 8, 8).whole(),
+        Column::new(Line::from("received"), 4, 8, 9).whole(),
         Column::new(Line::from(format!("start ({zone})")), 1, 19, 19).whole(),
         Column::new(Line::from("stop"), 3, 8, 14).whole(),
         Column::new(Line::from("stream"), 0, name_min, STREAM_MAX).tail(),

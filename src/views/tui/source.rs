@@ -84,6 +84,8 @@ pub struct Source<'a> {
     /// Recordings checked against their files (`--verify`): whether files are checked (one
     /// without a verdict yet is then being checked) and each verdict.
     pub checks: &'a crate::core::store::checks::Checks,
+    /// Callbacks filled in from the providers' records (`recmon reconcile --backfill`).
+    pub reconciled: &'a crate::core::store::reconciled::Reconciled,
 }
 
 impl<'a> Source<'a> {
@@ -109,6 +111,7 @@ impl<'a> Source<'a> {
                     alerts: store.alerts(),
                     rebuilding: store.rebuilding(),
                     checks: store.checks(),
+                    reconciled: store.reconciled(),
                 }
             }
             Some(f) => {
@@ -134,6 +137,7 @@ impl<'a> Source<'a> {
                     alerts: store.alerts(),
                     rebuilding: store.rebuilding(),
                     checks: store.checks(),
+                    reconciled: store.reconciled(),
                 }
             }
         }
