@@ -18,15 +18,18 @@ use crate::core::sequencer::Sequencer;
 use crate::core::store::{SharedStore, Store};
 use crate::event::{Callback, Outcome};
 
+/// The first and last arrival of a journal's requests.
+pub type Span = Option<(DateTime<Utc>, DateTime<Utc>)>;
+
 /// What the journal received between `from` and `to` (accepted and duplicate callbacks, by
 /// arrival; reconciled ones by the provider's send time), and its whole span.
 pub fn received(
     journal: &Path,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> std::io::Result<(Vec<Received>, Option<(DateTime<Utc>, DateTime<Utc>)>)> {
+) -> std::io::Result<(Vec<Received>, Span)> {
     let mut out = Vec::new();
-    let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+    let mut span: Span = None;
     let inside = |at: DateTime<Utc>| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t);
     for_each_line(
         journal,
