@@ -6,15 +6,17 @@
 #
 # `scripts/screenshots.sh providers` makes only providers.png and providers-filter.png (every
 # provider at once, from `recmon --demo`), leaving the others as they are;
-# `scripts/screenshots.sh verify` only verify.png and verify-detail.png (recording proof).
+# `scripts/screenshots.sh verify` only verify.png and verify-detail.png (recording proof);
+# `scripts/screenshots.sh reconcile` only reconcile.png (after a backfill; needs the providers'
+# SDKs: bash scripts/sdk-venv.sh).
 #
 # Needs: tmux, python3 with Pillow, DejaVu fonts. On Debian/Ubuntu this installs them:
 #   apt-get install -y tmux python3-pil fonts-dejavu-core
 set -euo pipefail
 ONLY=${1:-all}
 case "$ONLY" in
-  all | providers | verify) ;;
-  *) echo "usage: scripts/screenshots.sh [providers|verify]" >&2; exit 2 ;;
+  all | providers | verify | reconcile) ;;
+  *) echo "usage: scripts/screenshots.sh [providers|verify|reconcile]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -129,6 +131,62 @@ verify_shots() {
   shot verify-detail verify
   T send-keys -t verify q
 }
+# After an outage and `recmon reconcile --backfill` against the stand-in of ApsaraVideo's
+# OpenAPI (built from its own SDK): a receiver took the first and last files of a stream, the
+# provider's records also hold the two it sent while the receiver was down; the resumed
+# receiver shows them marked ⟲ and the header's last reconcile.
+reconcile_shots() {
+  local rport sport py="$ROOT/target/sdk-venv/bin/python"
+  [ -x "$py" ] || bash "$ROOT/scripts/sdk-venv.sh" >/dev/null
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  env -u RECMON_AUTH_KEY "$BIN" --headless --listen 127.0.0.1:$rport --journal "$WORK/rec.jsonl" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$rport/healthz" && break; sleep 0.1; done
+  python3 - "$rport" "$WORK" <<'PY'
+import json, sys, time, urllib.request, datetime
+port, work = sys.argv[1], sys.argv[2]
+def body(n):
+    stop = int(time.time()) - (5 - n) * 600
+    return json.dumps({"domain": "live.example.com", "app": "live", "stream": "cam-1",
+                       "uri": f"record/live/cam-1/{n}.flv", "duration": 600,
+                       "start_time": stop - 600, "stop_time": stop}, separators=(",", ":"))
+records = []
+now = datetime.datetime.now(datetime.timezone.utc)
+for n in (1, 2, 3, 4):
+    sent = (now - datetime.timedelta(seconds=(5 - n))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ok = n in (1, 4)
+    if ok:
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/recmon",
+            data=body(n).encode(), headers={"Content-Type": "application/json"})).read()
+    records.append({"DomainName": "live.example.com", "AppName": "live", "StreamName": "cam-1",
+        "NotifyType": "record", "NotifyTime": sent, "NotifyUrl": f"http://127.0.0.1:{port}/recmon",
+        "NotifyContent": body(n), "NotifyHeader": "", "NotifyResponse": "ok" if ok else "",
+        "NotifyResult": "success" if ok else "failed", "Description": "", "StorageType": "oss"})
+json.dump({"access_key_id": "LTAI-shots", "access_key_secret": "shots-secret",
+           "notify_records": records,
+           "notify_config": {"live.example.com": {"NotifyUrl": f"http://127.0.0.1:{port}/recmon",
+               "OnDemandUrl": "", "NeedStatusNotify": True, "NotifyReqAuth": "yes", "NotifyAuthKey": "k"}}},
+          open(f"{work}/fixture.json", "w"))
+PY
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  "$py" "$ROOT/tests/standin/aliyun_live.py" --fixture "$WORK/fixture.json" --log "$WORK/api.jsonl" --port 0 >"$WORK/standin.out" &
+  local spid=$!
+  for _ in $(seq 50); do grep -q listening "$WORK/standin.out" 2>/dev/null && break; sleep 0.1; done
+  sport=$(sed -n 's/listening on //p' "$WORK/standin.out")
+  ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI-shots ALIBABA_CLOUD_ACCESS_KEY_SECRET=shots-secret \
+    "$BIN" reconcile "$WORK/rec.jsonl" --aliyun-endpoint "http://127.0.0.1:$sport" --backfill
+  kill "$spid" 2>/dev/null || true
+  T -f /dev/null new-session -d -x 160 -y 45 -s recon -c "$WORK" \
+    "env -u NO_COLOR -u RECMON_AUTH_KEY TERM=xterm-256color '$BIN' --listen 127.0.0.1:$rport --resume rec.jsonl; sleep 30"
+  wait_screen recon 20 "Recordings 4"
+  T send-keys -t recon Tab; sleep 0.4
+  shot reconcile recon
+  T send-keys -t recon q
+}
+if [ "$ONLY" = reconcile ]; then
+  reconcile_shots
+  exit 0
+fi
 if [ "$ONLY" = verify ]; then
   verify_shots
   exit 0
@@ -235,3 +293,4 @@ shot forward fwd
 T send-keys -t fwd q
 
 verify_shots
+reconcile_shots
