@@ -127,6 +127,15 @@ pub fn check_journal(data: &[u8]) -> usize {
                 // A forwarding attempt's line: it names the request it delivered.
                 let _ = (d.seq, d.delivery.of, d.delivery.result.is_final());
             }
+            ReadItem::Verdict(v) => {
+                // A recording file's verdict: it names the recording it is about.
+                let _ = (v.seq, v.verdict.of, v.verdict.failed());
+            }
+            ReadItem::Reconciled(r) => {
+                // A callback filled in from the provider's records: it must read as one or
+                // be passed over, never panic.
+                let _ = (r.seq, r.reconciled.callback());
+            }
             ReadItem::Garbled { offset, .. } | ReadItem::PartialTail { offset, .. } => {
                 assert!((offset as usize) < data.len());
             }
