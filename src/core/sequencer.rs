@@ -446,6 +446,36 @@ impl From<Unsettled> for PendingReq {
     }
 }
 
+/// Stages a line that writes state back (a delivery's result, a verdict, a reconciled
+/// callback): the next seq, the line made with it, written once into `buf`.
+fn stage_written_back<L: serde::Serialize>(
+    line: impl FnOnce(u64) -> L,
+    staged_as: impl FnOnce(L) -> Staged,
+    ack: oneshot::Sender<Result<Ack, JournalFailed>>,
+    next_seq: &mut u64,
+    buf: &mut Vec<u8>,
+    staged: &mut Vec<Written>,
+) {
+    let seq = *next_seq;
+    *next_seq += 1;
+    let line = line(seq);
+    let start = buf.len();
+    serde_json::to_writer(&mut *buf, &line).expect("a journal line serializes");
+    let end = buf.len();
+    buf.push(b'\n');
+    staged.push(Written {
+        item: None,
+        staged: staged_as(line),
+        range: start..end,
+        ack: Ack {
+            seq,
+            outcome: Outcome::Accepted,
+            status: 200,
+        },
+        reply: Some(ack),
+    });
+}
+
 /// Stages one submission: its seq, its outcome, its line in `buf`.
 #[allow(clippy::too_many_arguments)]
 fn stage(
@@ -461,54 +491,20 @@ fn stage(
     let mut sub = match item {
         Item::Request(sub) => sub,
         Item::Delivery(delivery, at) => {
-            let seq = *next_seq;
-            *next_seq += 1;
-            let line = DeliveryLine {
+            let line = |seq| DeliveryLine {
                 seq,
                 received_at: at,
                 delivery,
             };
-            let start = buf.len();
-            serde_json::to_writer(&mut *buf, &line).expect("a delivery line serializes");
-            let end = buf.len();
-            buf.push(b'\n');
-            staged.push(Written {
-                item: None,
-                staged: Staged::Delivery(line),
-                range: start..end,
-                ack: Ack {
-                    seq,
-                    outcome: Outcome::Accepted,
-                    status: 200,
-                },
-                reply: Some(ack),
-            });
-            return;
+            return stage_written_back(line, Staged::Delivery, ack, next_seq, buf, staged);
         }
         Item::Verdict(verdict, at) => {
-            let seq = *next_seq;
-            *next_seq += 1;
-            let line = VerdictLine {
+            let line = |seq| VerdictLine {
                 seq,
                 received_at: at,
                 verdict,
             };
-            let start = buf.len();
-            serde_json::to_writer(&mut *buf, &line).expect("a verdict line serializes");
-            let end = buf.len();
-            buf.push(b'\n');
-            staged.push(Written {
-                item: None,
-                staged: Staged::Verdict(line),
-                range: start..end,
-                ack: Ack {
-                    seq,
-                    outcome: Outcome::Accepted,
-                    status: 200,
-                },
-                reply: Some(ack),
-            });
-            return;
+            return stage_written_back(line, Staged::Verdict, ack, next_seq, buf, staged);
         }
         Item::Reconciled(rec, at) => {
             let not_written = |outcome| Ack {
@@ -532,29 +528,13 @@ fn stage(
                 return;
             }
             undos.extend(undo);
-            let seq = *next_seq;
-            *next_seq += 1;
-            let line = ReconciledLine {
+            let line = |seq| ReconciledLine {
                 seq,
                 received_at: at,
                 reconciled: *rec,
             };
-            let start = buf.len();
-            serde_json::to_writer(&mut *buf, &line).expect("a reconciled line serializes");
-            let end = buf.len();
-            buf.push(b'\n');
-            staged.push(Written {
-                item: None,
-                staged: Staged::Reconciled(Box::new((line, cb))),
-                range: start..end,
-                ack: Ack {
-                    seq,
-                    outcome: Outcome::Accepted,
-                    status: 200,
-                },
-                reply: Some(ack),
-            });
-            return;
+            let staged_as = |line| Staged::Reconciled(Box::new((line, cb)));
+            return stage_written_back(line, staged_as, ack, next_seq, buf, staged);
         }
         Item::Rebuilt(handed) => {
             return settle(handed, ack, state, committer, next_seq, buf, staged, undos)
