@@ -28,6 +28,7 @@ pub mod event;
 pub mod forward;
 pub mod providers;
 pub mod reconcile;
+pub mod reconciler;
 pub mod server;
 pub mod service;
 pub mod signals;

@@ -306,3 +306,71 @@ fn backfill_refuses_a_journal_a_receiver_holds() {
     assert!(err.contains("held by a running receiver"), "{err}");
     r.stop();
 }
+
+#[test]
+fn the_receiver_reconciles_every_so_often_and_fills_in_what_it_missed() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    // The provider sent two files 12 minutes ago, while this receiver was not there.
+    let earlier = Utc::now() - chrono::Duration::minutes(12);
+    let missed = [file(7), file(8)];
+    let records: Vec<serde_json::Value> = missed
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            record(
+                earlier + chrono::Duration::seconds(i as i64),
+                b,
+                "https://rec.example.com/recmon",
+                false,
+            )
+        })
+        .collect();
+    let fixture = dir.path().join("fixture.json");
+    std::fs::write(
+        &fixture,
+        serde_json::to_string(&serde_json::json!({
+            "access_key_id": KEY_ID, "access_key_secret": SECRET, "notify_records": records,
+            "notify_config": {"live.example.com": {"NotifyUrl": "https://rec.example.com/recmon",
+                "OnDemandUrl": "", "NeedStatusNotify": true, "NotifyReqAuth": "yes", "NotifyAuthKey": "k"}},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let api = stand_in(&python, &fixture, &dir.path().join("log.jsonl"));
+    let endpoint = format!("http://127.0.0.1:{}", api.port);
+    let mut r = Recmon::start_with(
+        dir.path(),
+        &journal,
+        &["--reconcile-every", "10s", "--aliyun-endpoint", &endpoint],
+        |c| {
+            c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET);
+        },
+    );
+    // A callback now: the journal names the domain.
+    assert_eq!(r.post("/recmon", &file(9)).0, 200);
+    assert!(
+        common::wait_until(Duration::from_secs(40), || {
+            common::journal_lines(&journal)
+                .iter()
+                .filter(|l| l.get("reconciled").is_some())
+                .count()
+                == 2
+        }),
+        "{}",
+        r.stderr.lock().unwrap()
+    );
+    let state = r.state();
+    assert_eq!(state["recordings_total"], 3, "{state:#}");
+    assert_eq!(state["requests"]["accepted"], 1, "{state:#}");
+    let (_, _, err) = r.stop();
+    assert!(
+        err.contains("2 missed") && err.contains("2 filled in"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+}

@@ -19,8 +19,8 @@ pub mod values;
 
 pub use alerts::AlertArgs;
 pub use run::{
-    AuthArgs, ForwardArgs, JournalArgs, RunArgs, ServerArgs, VerifyArgs, ViewArgs, DEMO_NGINX_PATH,
-    DEMO_SRS_PATH,
+    AuthArgs, ForwardArgs, JournalArgs, ReconcileRunArgs, RunArgs, ServerArgs, VerifyArgs,
+    ViewArgs, DEMO_NGINX_PATH, DEMO_SRS_PATH,
 };
 pub use tools::{
     AttachArgs, ExportArgs, ExportFormat, ExportWhat, ReconcileArgs, ReplayArgs, ReportArgs,
@@ -152,7 +152,10 @@ mod tests {
             "alert-exec",
             "alert-webhook",
             "bell",
+            "aliyun-endpoint",
             "no-alerts",
+            "reconcile-every",
+            "tencent-endpoint",
             "verify",
             "verify-concurrency",
             "verify-missing-for",

@@ -56,6 +56,42 @@ pub struct RunArgs {
     /// Checking each recording against its file.
     #[command(flatten)]
     pub verify: VerifyArgs,
+
+    /// Reconciling with the providers' own records.
+    #[command(flatten)]
+    pub reconcile: ReconcileRunArgs,
+}
+
+/// Reconciling with the providers' own records while the receiver runs (see
+/// docs/reconcile.md).
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileRunArgs {
+    /// Every DURATION, ask the providers which callbacks they sent in the last DURATION (and
+    /// a margin) and fill in the ones this receiver missed, marked reconciled. Credentials
+    /// from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET and TENCENTCLOUD_SECRET_ID / _KEY. Off by
+    /// default.
+    #[arg(long, value_name = "DURATION", value_parser = crate::util::human::parse_duration, display_order = 40)]
+    pub reconcile_every: Option<Duration>,
+
+    /// With --reconcile-every: the ApsaraVideo Live OpenAPI endpoint (default
+    /// https://live.aliyuncs.com).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "reconcile_every",
+        display_order = 40
+    )]
+    pub aliyun_endpoint: Option<String>,
+
+    /// With --reconcile-every: the Tencent Cloud API endpoint (default
+    /// https://live.tencentcloudapi.com).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "reconcile_every",
+        display_order = 40
+    )]
+    pub tencent_endpoint: Option<String>,
 }
 
 /// Recording proof: where each recording's file is, and how it is checked (see

@@ -13,7 +13,8 @@ use crate::alerting::AlertSinks;
 use crate::attach::AttachConfig;
 use crate::cli::alerts::AlertArgs;
 use crate::cli::run::{
-    AuthArgs, ForwardArgs, JournalArgs, RunArgs, VerifyArgs, DEMO_NGINX_PATH, DEMO_SRS_PATH,
+    AuthArgs, ForwardArgs, JournalArgs, ReconcileRunArgs, RunArgs, VerifyArgs, DEMO_NGINX_PATH,
+    DEMO_SRS_PATH,
 };
 use crate::cli::tools::AttachArgs;
 use crate::core::alerts::AlertConfig;
@@ -44,9 +45,11 @@ impl RunArgs {
         let pins = self.auth.pins(self.demo)?;
         let tencent_key = self.auth.tencent_key()?;
         let verify = self.verify.config()?;
+        let reconcile = self.reconcile.config(self.journal.no_journal)?;
         let s = &self.server;
         Ok(ServiceConfig {
             verify,
+            reconcile,
             alerts: self.alerts.enabled(),
             alert_sinks,
             forward,
@@ -71,6 +74,38 @@ impl RunArgs {
                 tencent_key,
             },
         })
+    }
+}
+
+impl ReconcileRunArgs {
+    /// How often to reconcile, and with what, if asked. `Err` without a journal (the
+    /// journal is what is compared).
+    pub fn config(
+        &self,
+        no_journal: bool,
+    ) -> Result<Option<(std::time::Duration, crate::reconciler::Settings)>, AppError> {
+        let Some(every) = self.reconcile_every else {
+            return Ok(None);
+        };
+        if no_journal {
+            return Err(usage(
+                "--reconcile-every compares the journal with the providers' records: it needs a journal (drop --no-journal)",
+            ));
+        }
+        if every < std::time::Duration::from_secs(10) {
+            return Err(usage(
+                "--reconcile-every must be at least 10s (the providers' APIs are rate-limited; 1h is a good start)",
+            ));
+        }
+        Ok(Some((
+            every,
+            crate::reconciler::Settings {
+                url: None,
+                domains: Vec::new(),
+                aliyun_endpoint: self.aliyun_endpoint.clone(),
+                tencent_endpoint: self.tencent_endpoint.clone(),
+            },
+        )))
     }
 }
 

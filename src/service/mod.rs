@@ -73,6 +73,8 @@ pub struct ServiceConfig {
     pub alert_sinks: crate::alerting::AlertSinks,
     /// `--verify`: check each recording against its file, when given.
     pub verify: Option<crate::verifier::VerifyConfig>,
+    /// `--reconcile-every`: how often, and with what.
+    pub reconcile: Option<(std::time::Duration, crate::reconciler::Settings)>,
 }
 
 /// A running receiver: listener + sequencer + journal + store + feed.
@@ -102,6 +104,7 @@ pub struct Service {
     forwarder: Option<Forwarder>,
     alerting: Option<crate::alerting::ReceiverAlerts>,
     verifier: Option<crate::verifier::Verifier>,
+    reconciling: Option<tokio::task::JoinHandle<()>>,
     /// The background rebuild and what starts after it, while it runs.
     later: Option<tokio::task::JoinHandle<Result<Option<Later>, AppError>>>,
     /// Stops the background rebuild (shutdown).
@@ -118,6 +121,7 @@ struct Later {
     forwarder: Option<Forwarder>,
     alerting: Option<crate::alerting::ReceiverAlerts>,
     verifier: Option<crate::verifier::Verifier>,
+    reconciling: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What a session did, printed at exit.
@@ -366,6 +370,7 @@ impl Service {
             let journal_path = journal_path.clone();
             let async_forward = async_forward.cloned();
             let verify = cfg.verify.clone();
+            let reconcile = cfg.reconcile.clone();
             tokio::spawn(async move {
                 let rebuilt = match resume {
                     Some(start) if start.len > 0 => {
@@ -460,6 +465,12 @@ impl Service {
                     )),
                     _ => None,
                 };
+                let reconciling = match (reconcile, journal_path.clone()) {
+                    (Some((every, settings)), Some(path)) => Some(tokio::spawn(
+                        crate::reconciler::every(every, settings, path, sequencer.clone()),
+                    )),
+                    _ => None,
+                };
                 let alerting = alerts.is_some().then(|| {
                     crate::alerting::start_receiver_marking(
                         shared.clone(),
@@ -473,6 +484,7 @@ impl Service {
                     forwarder,
                     alerting,
                     verifier,
+                    reconciling,
                 }))
             })
         };
@@ -491,6 +503,7 @@ impl Service {
             forwarder: None,
             alerting: None,
             verifier: None,
+            reconciling: None,
             later: Some(later),
             cancel,
             stop_server,
@@ -521,6 +534,7 @@ impl Service {
             self.forwarder = l.forwarder;
             self.alerting = l.alerting;
             self.verifier = l.verifier;
+            self.reconciling = l.reconciling;
         }
     }
 
@@ -548,6 +562,9 @@ impl Service {
         }
         if let Some(a) = &self.alerting {
             a.abort();
+        }
+        if let Some(r) = self.reconciling.take() {
+            r.abort();
         }
         // Long-lived `/api/events` responses end first, so that the listener can drain.
         self.feed.close();

@@ -144,8 +144,18 @@ pub async fn backfill(journal: &Path, missed: &[Sent]) -> Result<Backfilled, Bac
         last_seq + 1,
         None,
     );
+    let filled = fill_in(&sequencer, missed).await;
+    sequencer.stop().await;
+    drop(sequencer);
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    filled.map_err(BackfillError::Io)
+}
+
+/// Commits one reconciled line per missed callback through `sequencer` (the receiver's own,
+/// or a backfill's): the sequencer's deduper decides, so a callback already known is not
+/// written. Stops at the first line that cannot be journaled.
+pub async fn fill_in(sequencer: &Sequencer, missed: &[Sent]) -> Result<Backfilled, String> {
     let mut done = Backfilled::default();
-    let mut failed = None;
     for s in missed {
         let Ok(body) = RawValue::from_string(s.content.clone()) else {
             done.unreadable += 1;
@@ -166,19 +176,10 @@ pub async fn backfill(journal: &Path, missed: &[Sent]) -> Result<Backfilled, Bac
             Ok(ack) if ack.outcome == Outcome::Accepted => done.written += 1,
             Ok(ack) if ack.outcome == Outcome::Duplicate => done.known += 1,
             Ok(_) => done.unreadable += 1,
-            Err(e) => {
-                failed = Some(e.0);
-                break;
-            }
+            Err(e) => return Err(e.0),
         }
     }
-    sequencer.stop().await;
-    drop(sequencer);
-    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    match failed {
-        Some(e) => Err(BackfillError::Io(e)),
-        None => Ok(done),
-    }
+    Ok(done)
 }
 
 /// The stream a sent record is about, for grouping (`domain/app/stream`).
