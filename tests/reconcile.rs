@@ -271,6 +271,22 @@ fn a_receiver_down_for_a_stretch_gets_exactly_that_stretch_back() {
     assert_eq!(shape(&after), shape(&whole.state()));
     // Backfilled lines are not requests received.
     assert_eq!(after["requests"]["accepted"], 4, "{after:#}");
+    // /metrics counts them; the report says which files were filled in.
+    let (_, metrics) = resumed.get("/metrics");
+    assert!(
+        metrics.contains("recmon_reconciled_callbacks 2"),
+        "{metrics}"
+    );
+    let out = Command::new(common::bin())
+        .arg("report")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains("- 1 file never received here, filled in from the provider's records"),
+        "{md}"
+    );
     let (_, text) = resumed.post("/recmon", &file(2));
     assert!(text.contains("duplicate"), "{text}");
     resumed.stop();

@@ -216,6 +216,14 @@ pub fn render(
             being,
         );
     }
+    // Callbacks filled in from the providers' records (`reconcile`).
+    let reconciled = Gauge::<i64>::default();
+    reconciled.set(store.reconciled().len() as i64);
+    r.register(
+        "recmon_reconciled_callbacks",
+        "Callbacks the providers' records say were sent and this receiver missed, filled in (recmon reconcile --backfill, --reconcile-every)",
+        reconciled,
+    );
     let journal = Counter::<u64>::default();
     journal.inc_by(store.journal_failures().0);
     r.register(

@@ -32,7 +32,6 @@ use crate::core::alerts::{Alert, AlertConfig};
 use crate::core::dedup::Deduper;
 use crate::core::journal::format_time;
 use crate::core::rebuild::{callback_of_ref, for_each_line, LineRef};
-use crate::core::store::checks::Checks;
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, IngestAction, Outcome, RecordState, StreamId};
 
@@ -59,6 +58,9 @@ pub struct File {
     /// The verdict is a fault of the recording.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
+    /// Never received here: filled in from the provider's records (`recmon reconcile`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reconciled: bool,
 }
 
 /// A live stretch no file covers (or, where live time is unknown, a hole between two files).
@@ -431,8 +433,8 @@ fn covered_s(from: i64, to: i64, files: &[(i64, i64)]) -> f64 {
     total
 }
 
-fn file_of(r: &crate::core::store::Recording, checks: &Checks) -> File {
-    let check = checks.of(r.seq);
+fn file_of(r: &crate::core::store::Recording, store: &Store) -> File {
+    let check = store.checks().of(r.seq);
     File {
         uri: r.uri.to_string(),
         start: r.start_time,
@@ -448,6 +450,7 @@ fn file_of(r: &crate::core::store::Recording, checks: &Checks) -> File {
         }),
         measured_s: check.and_then(|c| c.measured_s),
         failed: check.is_some_and(|c| c.failed()),
+        reconciled: store.reconciled().contains(r.seq),
     }
 }
 
@@ -496,7 +499,7 @@ fn seconds_of<'a>(files: impl Iterator<Item = &'a File>) -> f64 {
 fn broadcasts_of(
     lives: &Lives,
     recordings: &[crate::core::store::Recording],
-    checks: &Checks,
+    store: &Store,
     end: DateTime<Utc>,
     gap_limit: i64,
     owed: std::time::Duration,
@@ -509,7 +512,7 @@ fn broadcasts_of(
                 .files
                 .iter()
                 .filter_map(|i| recordings.get(*i))
-                .map(|r| file_of(r, checks))
+                .map(|r| file_of(r, store))
                 .collect();
             let spans: Vec<(i64, i64)> = files
                 .iter()
@@ -815,7 +818,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let name = crate::core::alerts::stream_name(s);
         let mut files: Vec<File> = s
             .recordings_newest_first(recordings)
-            .map(|(_, r)| file_of(r, store.checks()))
+            .map(|(_, r)| file_of(r, &store))
             .collect();
         files.reverse();
         files.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
@@ -831,7 +834,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         let stream_lives = lives.remove(&(idx as u32)).unwrap_or_default();
         let owed = crate::core::alerts::learned_cycle(s, recordings, cfg.record_cycle)
             + cfg.file_overdue.unwrap_or_default();
-        let broadcasts = broadcasts_of(&stream_lives, recordings, store.checks(), end, limit, owed);
+        let broadcasts = broadcasts_of(&stream_lives, recordings, &store, end, limit, owed);
         let (live_s, coverage) = if broadcasts.is_empty() {
             (None, None)
         } else {
@@ -853,7 +856,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
             .outside
             .iter()
             .filter_map(|i| recordings.get(*i))
-            .map(|r| file_of(r, store.checks()))
+            .map(|r| file_of(r, &store))
             .collect();
         outside.sort_by_key(|f| f.start.unwrap_or(i64::MAX));
         gaps.extend(outside.windows(2).filter_map(|w| {
@@ -1024,6 +1027,13 @@ pub fn markdown(r: &Report) -> String {
             o.push_str(&format!(
                 "- ~ times of {} derived from arrival times (the provider sends none): coverage and gaps are estimates\n",
                 crate::util::human::count(s.derived_files as u64, "file", "files")
+            ));
+        }
+        let filled_in = s.file_list.iter().filter(|f| f.reconciled).count();
+        if filled_in > 0 {
+            o.push_str(&format!(
+                "- {} never received here, filled in from the provider's records (recmon reconcile)\n",
+                crate::util::human::count(filled_in as u64, "file", "files")
             ));
         }
         if let Some(p) = &s.proof {
