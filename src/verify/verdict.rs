@@ -7,59 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::media::{Probe, ReadError};
 
-/// Why recmon could not check a file: a fault of recmon's access, never of the recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Unchecked {
-    /// The store refused recmon (HTTP 403, a bad signature or key).
-    #[serde(rename = "403")]
-    Forbidden,
-    /// The store did not answer in time.
-    #[serde(rename = "timeout")]
-    Timeout,
-    /// No credentials for this store in the environment.
-    #[serde(rename = "no_credentials")]
-    NoCredentials,
-    /// No `--verify` rule covers this recording, or its rule cannot name this file.
-    #[serde(rename = "no_rule")]
-    NoRule,
-    /// The store could not be reached (connection refused, name not resolved).
-    #[serde(rename = "unreachable")]
-    Unreachable,
-    /// The store asked recmon to slow down.
-    #[serde(rename = "rate_limited")]
-    RateLimited,
-    /// The store failed (a 5xx, an answer recmon could not read).
-    #[serde(rename = "store_error")]
-    StoreError,
-    /// The rule's location is not usable (bad endpoint, bucket, path).
-    #[serde(rename = "bad_location")]
-    BadLocation,
-    /// Measuring it would have read more than [`super::media::MAX_READ`] bytes.
-    #[serde(rename = "too_costly")]
-    TooCostly,
-    /// The file is readable but its duration cannot be measured by recmon (an HLS master
-    /// playlist, say).
-    #[serde(rename = "unmeasurable")]
-    Unmeasurable,
-}
-
-impl Unchecked {
-    /// The reason code, as serde writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unchecked::Forbidden => "403",
-            Unchecked::Timeout => "timeout",
-            Unchecked::NoCredentials => "no_credentials",
-            Unchecked::NoRule => "no_rule",
-            Unchecked::Unreachable => "unreachable",
-            Unchecked::RateLimited => "rate_limited",
-            Unchecked::StoreError => "store_error",
-            Unchecked::BadLocation => "bad_location",
-            Unchecked::TooCostly => "too_costly",
-            Unchecked::Unmeasurable => "unmeasurable",
-        }
-    }
-}
+pub use super::media::Unchecked;
 
 /// The verdict on one recording file. Serialized in snake_case: `"ok"`, `"no_audio"`,
 /// `{"unchecked":"403"}`; displayed as the issue names them: `ok`, `no-audio`,
