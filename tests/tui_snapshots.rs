@@ -401,7 +401,7 @@ fn help_popup_fits_80x24_and_pages_through() {
         matches!(v.popup, Some(Popup::Help { scroll }) if scroll > 0),
         "PgDn closed or did not scroll the help:\n{second_text}"
     );
-    assert!(second_text.contains("lines 19–38 of 77"), "{second_text}");
+    assert!(second_text.contains("lines 19–38 of 81"), "{second_text}");
     assert!(
         second_text.contains("What the filter matches"),
         "{second_text}"

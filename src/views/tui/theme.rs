@@ -168,6 +168,16 @@ pub const LEGEND: &[(&str, &str)] = &[
     ),
     ("≠", "a duration that disagrees with stop − start"),
     (
+        "✓ ✗ ? …",
+        "a recording's file (--verify): ok; short, missing, broken…; recmon could not look \
+         (unchecked); being checked",
+    ),
+    (
+        "⟲",
+        "filled in from the provider's records: sent while this receiver missed it (recmon \
+         reconcile)",
+    ),
+    (
         "⚠",
         "something to look at: an impossible duration, a negative gap, a header warning, the \
          alerts firing (a lists them)",
