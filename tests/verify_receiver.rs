@@ -187,6 +187,34 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
     assert_eq!(cam2["proof"]["failed"], 1, "{cam2:#}");
     assert_eq!(cam2["file_list"][0]["verdict"], "short", "{cam2:#}");
 
+    // `recmon export --what recordings`: each file's verdict and measured duration.
+    let out = Command::new(common::bin())
+        .args([
+            "export",
+            &journal,
+            "--what",
+            "recordings",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let cut = rows
+        .iter()
+        .find(|r| r[col("uri")] == "record/live/cam2/cut.flv")
+        .unwrap();
+    assert_eq!(cut[col("file_verdict")], "short", "{csv}");
+    assert!(cut[col("measured_s")].starts_with("2."), "{csv}");
+    assert_eq!(cut[col("reconciled")], "false");
+
     // `recmon verify` on the finished session: the same verdicts, one JSON object per
     // recording, exit 1 because files failed.
     let out = Command::new(common::bin())

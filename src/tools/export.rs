@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::cli::{ExportArgs, ExportFormat, ExportWhat};
 use crate::core::journal::{format_time, EntryRef, JournalEntry};
 use crate::core::outbox::DeliveryLine;
-use crate::core::rebuild::{callback_of_ref, for_each_entry, for_each_line, LineRef, Rebuilt};
+use crate::core::rebuild::{callback_of_ref, for_each_line, LineRef, Rebuilt};
 use crate::core::store::{Recording, Request, Store, Stream};
 use crate::error::AppError;
 use crate::event::{Callback, Provider, StreamId};
@@ -268,9 +268,33 @@ fn read_pass(
     let classify = store.is_some()
         || filter.stream.is_some()
         || events.as_deref().is_some_and(EventSink::needs_callback);
-    let read = for_each_entry(
+    let read = for_each_line(
         journal,
-        |entry| {
+        |line| {
+            // The lines written back: a file's verdict, a callback filled in from the
+            // provider's records; only the store (recordings, streams) has a use for them.
+            let entry = match line {
+                LineRef::Request(e) => e,
+                LineRef::Verdict(v, _) => {
+                    if let Some(store) = store.as_mut() {
+                        store.apply_verdict(v);
+                    }
+                    return ControlFlow::Continue(());
+                }
+                LineRef::Reconciled(r, _) => {
+                    let x = &r.reconciled;
+                    if let (Some(store), true) = (
+                        store.as_mut(),
+                        filter.admits_time(x.sent_at) && filter.admits_provider(x.provider),
+                    ) {
+                        if let Some(cb) = x.callback() {
+                            store.apply_reconciled(r, &cb);
+                        }
+                    }
+                    return ControlFlow::Continue(());
+                }
+                LineRef::Delivery(..) => return ControlFlow::Continue(()),
+            };
             if !filter.admits_time(entry.received_at) || !filter.admits_provider(entry.provider) {
                 return ControlFlow::Continue(());
             }
@@ -391,7 +415,7 @@ pub const EVENT_COLUMNS: [&str; 16] = [
 ];
 
 /// Column names of the recordings CSV (documented in docs/tools.md, "CSV").
-pub const RECORDING_COLUMNS: [&str; 19] = [
+pub const RECORDING_COLUMNS: [&str; 22] = [
     "seq",
     "received_at",
     "received_at_unix",
@@ -411,6 +435,9 @@ pub const RECORDING_COLUMNS: [&str; 19] = [
     "provider",
     "file_size",
     "times_derived",
+    "file_verdict",
+    "measured_s",
+    "reconciled",
 ];
 
 /// Column names of the streams CSV (documented in docs/tools.md, "CSV").
@@ -569,11 +596,19 @@ pub struct RecordingRow {
     pub file_size: Option<u64>,
     /// The provider sent no duration or times; they were derived from arrival times.
     pub times_derived: bool,
+    /// The file's verdict (`--verify`): `ok`, `short`, `missing`, `unchecked: 403`…; `None`
+    /// when it was not checked.
+    pub file_verdict: Option<String>,
+    /// The duration measured from the file, seconds.
+    pub measured_s: Option<f64>,
+    /// Never received: filled in from the provider's records (`recmon reconcile`).
+    pub reconciled: bool,
 }
 
 impl RecordingRow {
-    fn new(r: &Recording, s: &Stream) -> Self {
+    fn new(r: &Recording, s: &Stream, store: &Store) -> Self {
         let format = uri_format(&r.uri).to_string();
+        let check = store.checks().of(r.seq);
         RecordingRow {
             seq: r.seq,
             received_at: format_time(r.received_at),
@@ -594,6 +629,9 @@ impl RecordingRow {
             provider: s.provider.as_str(),
             file_size: r.file_size(),
             times_derived: r.derived,
+            file_verdict: check.map(|c| c.verdict.to_string()),
+            measured_s: check.and_then(|c| c.measured_s),
+            reconciled: store.reconciled().contains(r.seq),
         }
     }
 
@@ -619,6 +657,9 @@ impl RecordingRow {
             self.provider.to_string(),
             opt_num(self.file_size),
             self.times_derived.to_string(),
+            text(self.file_verdict.as_deref().unwrap_or("")),
+            seconds_ms(self.measured_s),
+            self.reconciled.to_string(),
         ]
     }
 }
@@ -631,7 +672,7 @@ pub fn recording_rows(store: &Store, filter: &Filter) -> Vec<RecordingRow> {
         .filter_map(|r| {
             let s = &store.streams()[r.stream as usize];
             (filter.admits_stream(Some(&s.id)) && filter.admits_provider(s.provider))
-                .then(|| RecordingRow::new(r, s))
+                .then(|| RecordingRow::new(r, s, store))
         })
         .collect()
 }
@@ -684,7 +725,7 @@ fn write_recordings(
     });
     if format != ExportFormat::Csv {
         return write_rows(
-            rows.map(|(r, s)| RecordingRow::new(r, s)),
+            rows.map(|(r, s)| RecordingRow::new(r, s, store)),
             format,
             &RECORDING_COLUMNS,
             RecordingRow::csv_record,
@@ -701,7 +742,9 @@ fn write_recordings(
         let start = unix_to_rfc3339(r.start_time).unwrap_or_default();
         let stop = unix_to_rfc3339(r.stop_time).unwrap_or_default();
         let push_args = r.push_args_json();
-        let record: [Cow<str>; 19] = [
+        let check = store.checks().of(r.seq);
+        let verdict = check.map(|c| c.verdict.to_string()).unwrap_or_default();
+        let record: [Cow<str>; 22] = [
             r.seq.to_string().into(),
             csv_cell(&received_at),
             format!("{:.3}", r.received_at.timestamp_millis() as f64 / 1000.0).into(),
@@ -721,6 +764,9 @@ fn write_recordings(
             s.provider.as_str().into(),
             opt_num(r.file_size()).into(),
             r.derived.to_string().into(),
+            csv_cell(&verdict),
+            seconds_ms(check.and_then(|c| c.measured_s)).into(),
+            store.reconciled().contains(r.seq).to_string().into(),
         ];
         w.write_record(record.iter().map(|c| c.as_bytes()))
             .map_err(csv_error)?;
