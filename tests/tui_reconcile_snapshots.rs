@@ -1,8 +1,14 @@
 //! Whole-screen snapshot of the screen after `recmon reconcile --backfill`: the recordings
-//! filled in from the provider's records marked `⟲`, and the header's last reconcile.
+//! filled in from the provider's records marked `⟲`, and the header's last reconcile (from
+//! the callbacks filled in, or from the journaled run summaries, even a run that found
+//! nothing).
 
 use ratatui::crossterm::event::KeyCode;
-use recmon::core::reconciled::{Reconciled, ReconciledLine};
+use std::collections::BTreeMap;
+
+use recmon::core::reconciled::{
+    ReconcileRun, ReconcileRunLine, Reconciled, ReconciledLine, RunTrigger,
+};
 use recmon::event::Provider;
 use serde_json::value::RawValue;
 
@@ -23,6 +29,7 @@ fn backfilled(f: &mut Feed, t: i64, sent: i64, body: &str) {
     let line = ReconciledLine {
         seq: f.seq,
         received_at: at(t),
+        forward: Vec::new(),
         reconciled: Reconciled {
             provider: Provider::Aliyun,
             sent_at: at(sent),
@@ -64,5 +71,82 @@ fn backfilled_recordings_are_marked_and_the_header_says_when() {
     );
     // Backfilled lines are not requests received.
     assert!(text.contains("✓ 3 accepted"), "{text}");
+    insta::assert_snapshot!(screen);
+}
+
+/// A run's summary line at `t`, written and read back, applied as the sequencer applies it.
+fn run(f: &mut Feed, t: i64, findings: &[(&str, u64)], filled: u64) {
+    f.seq += 1;
+    let line = ReconcileRunLine {
+        seq: f.seq,
+        received_at: at(t + 2),
+        reconcile_run: ReconcileRun {
+            at: at(t),
+            from: at(t - 4_200),
+            to: at(t - 600),
+            by: RunTrigger::Every,
+            findings: findings
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect::<BTreeMap<_, _>>(),
+            domains: BTreeMap::new(),
+            filled,
+            notes: Vec::new(),
+        },
+    };
+    let text = serde_json::to_string(&line).unwrap();
+    let back: ReconcileRunLine = serde_json::from_str(&text).unwrap();
+    f.store.apply_reconcile_run(&back);
+}
+
+#[test]
+fn a_reconcile_that_found_nothing_shows_in_the_header() {
+    let mut f = Feed::new();
+    status(&mut f, 0, "cam-1", "record_started");
+    f.request(600, "POST", "/recmon", &file(1));
+    f.request(1_200, "POST", "/recmon", &file(2));
+    run(&mut f, 3_600, &[], 0);
+    let now = at(3_610);
+    let mut v = view();
+    let screen = draw_session(&f.store, &mut v, 160, 30, now);
+    let text = screen.to_string();
+    assert!(
+        text.contains(
+            "⟲ last reconcile 13:00:00, missed 0; 0 callbacks filled in from the providers' records"
+        ),
+        "{text}"
+    );
+    // A run's summary is not a request received.
+    assert!(text.contains("✓ 3 accepted"), "{text}");
+    assert_eq!(f.store.reconciled().runs(), 1);
+    insta::assert_snapshot!(screen);
+
+    // Narrower: the shorter forms.
+    let narrow = draw_session(&f.store, &mut v, 100, 30, now).to_string();
+    assert!(narrow.contains("⟲"), "{narrow}");
+}
+
+#[test]
+fn the_last_run_is_the_one_shown_with_the_total_filled_in() {
+    let mut f = Feed::new();
+    status(&mut f, 0, "cam-1", "record_started");
+    f.request(600, "POST", "/recmon", &file(1));
+    f.request(2_400, "POST", "/recmon", &file(4));
+    backfilled(&mut f, 3_000, 1_200, &file(2));
+    backfilled(&mut f, 3_000, 1_800, &file(3));
+    run(&mut f, 3_000, &[("missed", 2), ("config", 1)], 2);
+    // An hour later: nothing more missed (the config finding stands).
+    run(&mut f, 6_600, &[("config", 1)], 0);
+    let now = at(6_610);
+    let mut v = view();
+    let screen = draw_session(&f.store, &mut v, 160, 30, now);
+    let text = screen.to_string();
+    assert!(
+        text.contains(
+            "⟲ last reconcile 13:50:00, missed 0; 2 callbacks filled in from the providers' records"
+        ),
+        "{text}"
+    );
+    assert_eq!(f.store.reconciled().runs(), 2);
     insta::assert_snapshot!(screen);
 }

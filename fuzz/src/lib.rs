@@ -136,6 +136,10 @@ pub fn check_journal(data: &[u8]) -> usize {
                 // be passed over, never panic.
                 let _ = (r.seq, r.reconciled.callback());
             }
+            ReadItem::ReconcileRun(r) => {
+                // A reconcile run's summary: plain counts, nothing to classify.
+                let _ = (r.seq, r.reconcile_run.count("missed"), r.reconcile_run.filled);
+            }
             ReadItem::Garbled { offset, .. } | ReadItem::PartialTail { offset, .. } => {
                 assert!((offset as usize) < data.len());
             }

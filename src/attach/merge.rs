@@ -83,6 +83,22 @@ impl Merge {
             Line::Request(e) => e,
             Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
             Line::Verdict(v) => return Ok(self.apply_verdict(store, source, line, v)),
+            Line::ReconcileRun(mut r) => {
+                // A run's summary: the store keeps the newest (each receiver's runs count),
+                // renumbered when merging.
+                let kept: Arc<str> = if self.merging() {
+                    self.seq += 1;
+                    r.seq = self.seq;
+                    Arc::from(serde_json::to_string(&r).expect("a run line serializes"))
+                } else {
+                    Arc::from(line)
+                };
+                store.apply_reconcile_run(&r);
+                return Ok(Applied {
+                    line: kept,
+                    outcome: Outcome::Accepted,
+                });
+            }
             Line::Reconciled(mut r) => {
                 // Applied like the callback it carries (not a request received), renumbered
                 // when merging; the merge's deduper observes it as accepted.

@@ -139,6 +139,7 @@ mod tests {
             "forward-timeout",
             "forward-give-up",
             "forward-concurrency",
+            "forward-reconciled",
             "forward-skip-duplicates",
             "forward-sign-key",
             "alert-paused",

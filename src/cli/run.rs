@@ -317,6 +317,12 @@ pub struct ForwardArgs {
     #[arg(long, requires = "forward_to", display_order = 27)]
     pub forward_skip_duplicates: bool,
 
+    /// Async: also forward the callbacks that --reconcile-every (or POST /api/reconcile) fills
+    /// in from the providers' records, marked X-Recmon-Reconciled. Off by default: your
+    /// backend gets only what the providers delivered. See docs/reconcile.md.
+    #[arg(long, requires_all = ["forward_to", "reconcile_every"], display_order = 27)]
+    pub forward_reconciled: bool,
+
     /// Replace ALI-LIVE-TIMESTAMP / ALI-LIVE-SIGNATURE with a fresh pair signed for the
     /// target's host with this key (for a backend that checks its own host). Prefer the
     /// RECMON_FORWARD_SIGN_KEY environment variable.

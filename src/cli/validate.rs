@@ -72,6 +72,8 @@ impl RunArgs {
                 forward_sync: None,
                 pins,
                 tencent_key,
+                // Set by the service when it starts the reconcile loop.
+                reconcile: None,
             },
         })
     }
@@ -211,6 +213,11 @@ impl ForwardArgs {
                     "--forward-mode sync answers the provider with one backend's answer: give one --forward-to (or use the default async mode for several)",
                 ));
             }
+            if self.forward_reconciled {
+                return Err(usage(
+                    "--forward-reconciled needs the async outbox: a callback filled in from the providers' records has no provider waiting for an answer (drop --forward-mode sync)",
+                ));
+            }
             if self.forward_skip_duplicates {
                 return Err(usage(
                     "--forward-skip-duplicates does not apply to --forward-mode sync: there the provider's retries are how a failed delivery is sent again, so every one is forwarded",
@@ -236,6 +243,7 @@ impl ForwardArgs {
             give_up: self.forward_give_up,
             concurrency: self.forward_concurrency as usize,
             skip_duplicates: self.forward_skip_duplicates,
+            reconciled: self.forward_reconciled,
             sign_key: self.forward_sign_key.clone(),
         }))
     }

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 
 use crate::core::checks::VerdictLine;
 use crate::core::outbox::DeliveryLine;
-use crate::core::reconciled::ReconciledLine;
+use crate::core::reconciled::{ReconcileRunLine, ReconciledLine};
 use crate::event::{AuthCheck, Outcome, Provider};
 
 /// How an over-size body was cut.
@@ -433,6 +433,7 @@ fn seq_of(line: &[u8]) -> Option<u64> {
         Line::Delivery(d) => Some(d.seq),
         Line::Verdict(v) => Some(v.seq),
         Line::Reconciled(r) => Some(r.seq),
+        Line::ReconcileRun(r) => Some(r.seq),
     }
 }
 
@@ -1018,6 +1019,8 @@ pub enum Line<'a> {
     Verdict(VerdictLine),
     /// A callback filled in from the provider's records (see [`crate::core::reconciled`]).
     Reconciled(ReconciledLine),
+    /// A reconcile run's summary (see [`crate::core::reconciled`]).
+    ReconcileRun(ReconcileRunLine),
 }
 
 /// Parses one journal line (without its newline). A request line is tried first (nearly every
@@ -1046,6 +1049,11 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, serde_json::Error> {
                     return Ok(Line::Reconciled(r));
                 }
             }
+            if memchr::memmem::find(line.as_bytes(), b"\"reconcile_run\":{").is_some() {
+                if let Ok(r) = serde_json::from_str::<ReconcileRunLine>(line) {
+                    return Ok(Line::ReconcileRun(r));
+                }
+            }
             Err(e)
         }
     }
@@ -1062,6 +1070,8 @@ pub enum ReadItem {
     Verdict(Box<VerdictLine>),
     /// A callback filled in from the provider's records.
     Reconciled(Box<ReconciledLine>),
+    /// A reconcile run's summary.
+    ReconcileRun(Box<ReconcileRunLine>),
     /// A line in the middle that is not a journal entry; skipped.
     Garbled {
         /// 1-based line number.
@@ -1144,6 +1154,8 @@ pub enum ItemRef<'a> {
     Verdict(VerdictLine),
     /// A callback filled in from the provider's records.
     Reconciled(ReconciledLine),
+    /// A reconcile run's summary.
+    ReconcileRun(ReconcileRunLine),
     /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
     Damaged(ReadItem),
 }
@@ -1180,6 +1192,7 @@ impl<R: BufRead> JournalReader<R> {
             Ok(Line::Delivery(d)) => ItemRef::Delivery(d),
             Ok(Line::Verdict(v)) => ItemRef::Verdict(v),
             Ok(Line::Reconciled(r)) => ItemRef::Reconciled(r),
+            Ok(Line::ReconcileRun(r)) => ItemRef::ReconcileRun(r),
             Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
                 line: self.line_no,
                 offset: start,
@@ -1203,6 +1216,7 @@ impl<R: BufRead> Iterator for JournalReader<R> {
             ItemRef::Delivery(d) => ReadItem::Delivery(Box::new(d)),
             ItemRef::Verdict(v) => ReadItem::Verdict(Box::new(v)),
             ItemRef::Reconciled(r) => ReadItem::Reconciled(Box::new(r)),
+            ItemRef::ReconcileRun(r) => ReadItem::ReconcileRun(Box::new(r)),
             ItemRef::Damaged(d) => d,
         }))
     }

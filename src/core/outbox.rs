@@ -195,6 +195,9 @@ pub struct ForwardPlan {
     pub targets: Vec<String>,
     /// `--forward-skip-duplicates`.
     pub skip_duplicates: bool,
+    /// `--forward-reconciled`: callbacks filled in from the providers' records are owed too
+    /// (their reconciled lines list the targets).
+    pub reconciled: bool,
 }
 
 impl ForwardPlan {
@@ -258,6 +261,7 @@ mod tests {
         let mut plan = ForwardPlan {
             targets: vec!["http://b/".into()],
             skip_duplicates: false,
+            reconciled: false,
         };
         assert!(plan.owes(Outcome::Accepted) && plan.owes(Outcome::Duplicate));
         assert!(!plan.owes(Outcome::Rejected));

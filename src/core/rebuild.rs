@@ -14,7 +14,7 @@ use crate::core::journal::{
     parse_line, EntryRef, ItemRef, JournalEntry, JournalReader, Line, ReadItem,
 };
 use crate::core::outbox::DeliveryLine;
-use crate::core::reconciled::ReconciledLine;
+use crate::core::reconciled::{ReconcileRunLine, ReconciledLine};
 use crate::core::store::{Request, Store};
 use crate::event::{Callback, Method, Outcome, Provider};
 
@@ -81,7 +81,8 @@ pub fn problem_text(item: &ReadItem) -> Option<String> {
         ReadItem::Entry(_)
         | ReadItem::Delivery(_)
         | ReadItem::Verdict(_)
-        | ReadItem::Reconciled(_) => None,
+        | ReadItem::Reconciled(_)
+        | ReadItem::ReconcileRun(_) => None,
         ReadItem::Garbled {
             line,
             offset,
@@ -114,9 +115,10 @@ pub fn for_each_entry(
         path,
         |line| match line {
             LineRef::Request(e) => visit(e),
-            LineRef::Delivery(..) | LineRef::Verdict(..) | LineRef::Reconciled(..) => {
-                ControlFlow::Continue(())
-            }
+            LineRef::Delivery(..)
+            | LineRef::Verdict(..)
+            | LineRef::Reconciled(..)
+            | LineRef::ReconcileRun(..) => ControlFlow::Continue(()),
         },
         progress,
     )
@@ -133,6 +135,8 @@ pub enum LineRef<'l, 'a> {
     Verdict(&'l VerdictLine, &'l str),
     /// A callback filled in from the provider's records, and the line's text.
     Reconciled(&'l ReconciledLine, &'l str),
+    /// A reconcile run's summary, and the line's text.
+    ReconcileRun(&'l ReconcileRunLine, &'l str),
 }
 
 /// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
@@ -189,6 +193,11 @@ fn read_lines<R: io::BufRead>(
                 out.entries += 1;
                 out.last_seq = out.last_seq.max(r.seq);
                 visit(LineRef::Reconciled(&r, reader.last_line()))
+            }
+            ItemRef::ReconcileRun(r) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(r.seq);
+                visit(LineRef::ReconcileRun(&r, reader.last_line()))
             }
             ItemRef::Damaged(damaged) => {
                 out.problems.extend(problem_text(&damaged));
@@ -386,6 +395,10 @@ fn rebuild_from<R: io::BufRead>(
                         );
                         store.apply_reconciled(r, &cb);
                     }
+                    return ControlFlow::Continue(());
+                }
+                LineRef::ReconcileRun(r, _) => {
+                    store.apply_reconcile_run(r);
                     return ControlFlow::Continue(());
                 }
             };

@@ -11,8 +11,23 @@
 //! by the provider's send time, but it is not a request received: the request counters do not
 //! count it and the request log does not list it; the recordings it adds are marked. The
 //! deduper observes it, so reconciling twice adds nothing and a late real retry of the same
-//! callback is a duplicate. Backfilled lines are never forwarded, and `recmon replay` never
-//! sends them.
+//! callback is a duplicate. Backfilled lines are forwarded only with `--forward-reconciled`
+//! (then the line lists its targets, `"forward":[…]`, as a request line does), and `recmon
+//! replay` never sends them.
+//!
+//! Each reconcile run that can write the journal (the receiver's, and `recmon reconcile
+//! --backfill`) also journals its summary, a [`ReconcileRunLine`], so that the last run is
+//! known even when it found nothing:
+//!
+//! ```text
+//! {"seq":58,"received_at":"…","reconcile_run":{"at":"…","from":"…","to":"…","by":"every",
+//!  "findings":{"missed":2},"domains":{"live.example.com":{"missed":2}},"filled":2}}
+//! ```
+//!
+//! It is not a request and not a callback: the store keeps the last one and counts them;
+//! nothing forwards or replays it.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,9 +89,96 @@ pub struct ReconciledLine {
     /// When it was filled in.
     #[serde(with = "crate::core::journal::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
+    /// The async forwarding targets it is owed to (`--forward-reconciled`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<String>,
     /// What was filled in.
     pub reconciled: Reconciled,
 }
+
+/// The kinds of finding a reconcile reports, as the journal names them (the reconciler's
+/// `findings::Kind`, serialized); what `/metrics` and the report list.
+pub const FINDING_KINDS: [&str; 6] = [
+    "missed",
+    "failed_answer",
+    "other_url",
+    "config",
+    "file_without_callback",
+    "callback_without_file",
+];
+
+/// What started a reconcile run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTrigger {
+    /// The receiver's clock (`--reconcile-every`).
+    Every,
+    /// `POST /api/reconcile`.
+    Api,
+    /// `recmon reconcile --backfill`.
+    Command,
+}
+
+/// Most domains a run's summary names one by one (the rest are summed under `…`).
+pub const RUN_DOMAINS_MAX: usize = 64;
+/// Most notes a run's summary keeps, each at most [`RUN_NOTE_MAX`] bytes.
+pub const RUN_NOTES_MAX: usize = 8;
+/// See [`RUN_NOTES_MAX`].
+pub const RUN_NOTE_MAX: usize = 300;
+
+/// One reconcile run's summary (the `reconcile_run` object of a [`ReconcileRunLine`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReconcileRun {
+    /// When the run started.
+    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    pub at: DateTime<Utc>,
+    /// The window compared: its start.
+    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    pub from: DateTime<Utc>,
+    /// Its end.
+    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    pub to: DateTime<Utc>,
+    /// What started it.
+    pub by: RunTrigger,
+    /// Findings by kind (see [`FINDING_KINDS`]); kinds with none are left out.
+    #[serde(default)]
+    pub findings: BTreeMap<String, u64>,
+    /// The same, per domain (ApsaraVideo's domain; Tencent's streams under `tencent`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub domains: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Callbacks filled in (reconciled lines written by this run).
+    #[serde(default)]
+    pub filled: u64,
+    /// What could not be asked (no credentials, a provider's error), capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl ReconcileRun {
+    /// How many findings of `kind`.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.findings.get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// A reconcile run's journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReconcileRunLine {
+    /// Its own journal seq.
+    pub seq: u64,
+    /// When it was journaled (the run's end).
+    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    pub received_at: DateTime<Utc>,
+    /// The run.
+    pub reconcile_run: ReconcileRun,
+}
+
+/// A run asked for now (`POST /api/reconcile`): the window (`None`: one `--reconcile-every`
+/// tick's), and where its summary goes (or why it could not run).
+pub type RunNow = (
+    Option<(DateTime<Utc>, DateTime<Utc>)>,
+    tokio::sync::oneshot::Sender<Result<ReconcileRun, String>>,
+);
 
 #[cfg(test)]
 mod tests {
@@ -87,6 +189,7 @@ mod tests {
         let line = ReconciledLine {
             seq: 5,
             received_at: "2026-12-04T10:00:00.000Z".parse().unwrap(),
+            forward: Vec::new(),
             reconciled: Reconciled {
                 provider: Provider::Aliyun,
                 sent_at: "2026-12-04T09:00:00.000Z".parse().unwrap(),
@@ -107,5 +210,32 @@ mod tests {
             back.reconciled.callback(),
             Some(Callback::Recording(_))
         ));
+    }
+
+    #[test]
+    fn a_run_line_round_trips_and_reads_back_from_the_journal() {
+        let line = ReconcileRunLine {
+            seq: 7,
+            received_at: "2026-12-04T10:00:01.000Z".parse().unwrap(),
+            reconcile_run: ReconcileRun {
+                at: "2026-12-04T10:00:00.000Z".parse().unwrap(),
+                from: "2026-12-04T08:50:00.000Z".parse().unwrap(),
+                to: "2026-12-04T09:50:00.000Z".parse().unwrap(),
+                by: RunTrigger::Every,
+                findings: BTreeMap::new(),
+                domains: BTreeMap::new(),
+                filled: 0,
+                notes: Vec::new(),
+            },
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        assert_eq!(
+            text,
+            r#"{"seq":7,"received_at":"2026-12-04T10:00:01.000Z","reconcile_run":{"at":"2026-12-04T10:00:00.000Z","from":"2026-12-04T08:50:00.000Z","to":"2026-12-04T09:50:00.000Z","by":"every","findings":{},"filled":0}}"#
+        );
+        match crate::core::journal::parse_line(&text).unwrap() {
+            crate::core::journal::Line::ReconcileRun(back) => assert_eq!(back, line),
+            other => panic!("{other:?}"),
+        }
     }
 }

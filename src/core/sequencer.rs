@@ -31,7 +31,7 @@ use crate::core::journal::{
 };
 use crate::core::outbox::{Delivery, DeliveryLine, ForwardPlan};
 use crate::core::rebuild::Unsettled;
-use crate::core::reconciled::{Reconciled, ReconciledLine};
+use crate::core::reconciled::{ReconcileRun, ReconcileRunLine, Reconciled, ReconciledLine};
 use crate::core::store::{SharedStore, Store};
 use crate::event::Provider;
 use crate::event::{AuthCheck, Outcome};
@@ -74,6 +74,7 @@ enum Item {
     Delivery(Delivery, DateTime<Utc>),
     Verdict(FileVerdict, DateTime<Utc>),
     Reconciled(Box<Reconciled>, DateTime<Utc>),
+    ReconcileRun(Box<ReconcileRun>, DateTime<Utc>),
     /// The background rebuild is done (see [`Sequencer::rebuilt`]).
     Rebuilt(Box<RebuiltState>),
 }
@@ -186,6 +187,15 @@ impl Sequencer {
     pub async fn record_reconciled(&self, r: Reconciled) -> Result<Ack, JournalFailed> {
         self.submit_item(Item::Reconciled(Box::new(r), Utc::now()))
             .await
+    }
+
+    /// Journals a reconcile run's summary (a line of its own, see
+    /// [`crate::core::reconciled::ReconcileRunLine`]) and waits until it is on disk and
+    /// applied; returns its seq.
+    pub async fn record_reconcile_run(&self, run: ReconcileRun) -> Result<u64, JournalFailed> {
+        self.submit_item(Item::ReconcileRun(Box::new(run), Utc::now()))
+            .await
+            .map(|ack| ack.seq)
     }
 
     /// Hands a delivery attempt's result to the journal without waiting for it to be on disk
@@ -528,12 +538,29 @@ fn stage(
                 return;
             }
             undos.extend(undo);
+            // Owed to the async targets only with `--forward-reconciled`.
+            let forward = committer
+                .forwarding
+                .as_ref()
+                .filter(|p| p.reconciled)
+                .map(|p| p.targets.clone())
+                .unwrap_or_default();
             let line = |seq| ReconciledLine {
                 seq,
                 received_at: at,
+                forward,
                 reconciled: *rec,
             };
             let staged_as = |line| Staged::Reconciled(Box::new((line, cb)));
+            return stage_written_back(line, staged_as, ack, next_seq, buf, staged);
+        }
+        Item::ReconcileRun(run, at) => {
+            let line = |seq| ReconcileRunLine {
+                seq,
+                received_at: at,
+                reconcile_run: *run,
+            };
+            let staged_as = |line| Staged::ReconcileRun(Box::new(line));
             return stage_written_back(line, staged_as, ack, next_seq, buf, staged);
         }
         Item::Rebuilt(handed) => {
@@ -696,6 +723,7 @@ enum Staged {
     Delivery(DeliveryLine),
     Verdict(VerdictLine),
     Reconciled(Box<(ReconciledLine, Callback)>),
+    ReconcileRun(Box<ReconcileRunLine>),
     /// The rebuilt store, swapped in at this point of the batch.
     Settle(Box<RebuiltState>),
     /// Taken (held, or swapped in).
@@ -774,6 +802,7 @@ impl Committer {
                             Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                             Staged::Verdict(v) => store.apply_verdict(v),
                             Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
+                            Staged::ReconcileRun(r) => store.apply_reconcile_run(r),
                             Staged::Settle(_) | Staged::Done => {}
                         }
                         published.push(FeedItem {
@@ -802,6 +831,7 @@ impl Committer {
                     Staged::Delivery(d) => store.apply_delivery(d, line.clone()),
                     Staged::Verdict(v) => store.apply_verdict(v),
                     Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
+                    Staged::ReconcileRun(r) => store.apply_reconcile_run(r),
                     Staged::Settle(_) | Staged::Done => continue,
                 }
                 published.push(FeedItem {

@@ -100,6 +100,9 @@ pub struct ForwardConfig {
     pub concurrency: usize,
     /// Async: duplicates are not forwarded.
     pub skip_duplicates: bool,
+    /// Async: callbacks filled in from the providers' records are forwarded too
+    /// (`--forward-reconciled`).
+    pub reconciled: bool,
     /// Re-sign for the target's host with this key.
     pub sign_key: Option<String>,
 }
@@ -434,14 +437,17 @@ async fn run_engines(
     }
 }
 
-/// The callback a committed line owes to targets, if it owes any. Only request lines that
-/// list targets are parsed (a cheap look for `"forward":[` first).
+/// The callback a committed line owes to targets, if it owes any. Only lines that list
+/// targets are parsed (a cheap look for `"forward":[` first): request lines, and reconciled
+/// lines with `--forward-reconciled` (without it the sequencer lists no target in them, so
+/// they are skipped here).
 fn owed_of_item(item: &FeedItem) -> Option<Owed> {
     memchr::memmem::find(item.line.as_bytes(), b"\"forward\":[")?;
-    let Ok(Line::Request(e)) = parse_line(&item.line) else {
-        return None;
-    };
-    recover::owed_of(&e, item.callback.as_deref())
+    match parse_line(&item.line) {
+        Ok(Line::Request(e)) => recover::owed_of(&e, item.callback.as_deref()),
+        Ok(Line::Reconciled(r)) => recover::owed_of_reconciled(&r, None),
+        _ => None,
+    }
 }
 
 /// How many callbacks the engines hold (all targets), and a wake-up when one is done with.

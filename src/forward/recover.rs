@@ -1,7 +1,8 @@
 //! What a journal still owes each target: read during `--resume`'s one pass over the journal
 //! (fed every line by [`crate::core::rebuild::rebuild_observing`]).
 //!
-//! A request line with `"forward":[...]` is owed to each target it lists; a `delivered` or
+//! A request line with `"forward":[...]` is owed to each target it lists (and so is a
+//! reconciled line that lists them, `--forward-reconciled`); a `delivered` or
 //! `failed` delivery line for it and a target settles that target. Whatever is left is
 //! delivered again, in seq order per stream, with its attempt count carried on.
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use crate::core::journal::EntryRef;
 use crate::core::outbox::{ForwardedRequest, Owed};
 use crate::core::rebuild::LineRef;
+use crate::core::reconciled::ReconciledLine;
 use crate::event::Callback;
 
 /// What a journal owes each target (name → callbacks with their attempts so far, in seq
@@ -34,13 +36,19 @@ impl Recovery {
     /// Reads one journal line (`cb` is a request's callback, when it is one).
     pub fn observe(&mut self, line: LineRef, cb: Option<&Callback>) {
         match line {
-            LineRef::Request(e) => {
-                let Some(owed) = owed_of(e, cb) else {
+            LineRef::Request(..) | LineRef::Reconciled(..) => {
+                let owed = match line {
+                    LineRef::Request(e) => owed_of(e, cb),
+                    LineRef::Reconciled(r, _) => owed_of_reconciled(r, cb),
+                    _ => None,
+                };
+                let Some(owed) = owed else {
                     return;
                 };
+                let seq = owed.seq;
                 let targets = owed.targets.clone();
                 self.open.insert(
-                    e.seq,
+                    seq,
                     Open {
                         owed: Arc::new(owed),
                         targets: targets.into_iter().map(|t| (t, 0)).collect(),
@@ -64,7 +72,7 @@ impl Recovery {
                     open.targets[i].1 = open.targets[i].1.max(d.attempt);
                 }
             }
-            LineRef::Verdict(..) | LineRef::Reconciled(..) => {}
+            LineRef::Verdict(..) | LineRef::ReconcileRun(..) => {}
         }
     }
 
@@ -130,6 +138,48 @@ pub fn owed_of(e: &EntryRef, cb: Option<&Callback>) -> Option<Owed> {
     })
 }
 
+/// Marks a forwarded callback that was filled in from the provider's records
+/// (`--forward-reconciled`): its value is the provider's send time.
+pub const RECONCILED_HEADER: &str = "x-recmon-reconciled";
+
+/// The callback a reconciled line owes to the targets it lists (`--forward-reconciled`): its
+/// body as the provider sent it, POSTed as JSON with [`RECONCILED_HEADER`]; `None` when it
+/// lists none or carries no callback. `cb` is its callback when the caller has it.
+pub fn owed_of_reconciled(r: &ReconciledLine, cb: Option<&Callback>) -> Option<Owed> {
+    if r.forward.is_empty() {
+        return None;
+    }
+    let reclassified;
+    let cb = match cb {
+        Some(cb) => cb,
+        None => {
+            reclassified = r.reconciled.callback()?;
+            &reclassified
+        }
+    };
+    let headers = [
+        ("content-type".to_string(), "application/json".to_string()),
+        (
+            RECONCILED_HEADER.to_string(),
+            crate::core::journal::format_time(r.reconciled.sent_at),
+        ),
+    ];
+    Some(Owed {
+        seq: r.seq,
+        // `--forward-give-up` counts from the filling-in: the provider sent it long before.
+        received_at: r.received_at,
+        stream: cb.stream_id().cloned().unwrap_or_default(),
+        request: ForwardedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            headers: headers.into_iter().collect(),
+            remote: String::new(),
+            body: bytes::Bytes::from(r.reconciled.body.get().as_bytes().to_vec()),
+        },
+        targets: r.forward.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +217,7 @@ mod tests {
                 Line::Delivery(d) => r.observe(LineRef::Delivery(&d, l), None),
                 Line::Verdict(v) => r.observe(LineRef::Verdict(&v, l), None),
                 Line::Reconciled(x) => r.observe(LineRef::Reconciled(&x, l), None),
+                Line::ReconcileRun(x) => r.observe(LineRef::ReconcileRun(&x, l), None),
             }
         }
         r

@@ -246,7 +246,11 @@ pub fn prepare(
         Some(prior) if !prior.trim().is_empty() => format!("{prior}, {client_ip}"),
         _ => client_ip,
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    // A callback filled in from the provider's records came from no peer.
+    if let Some(v) = Some(xff)
+        .filter(|x| !x.is_empty())
+        .and_then(|x| HeaderValue::from_str(&x).ok())
+    {
         h.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
     if !req.headers.contains_key("x-forwarded-host") {

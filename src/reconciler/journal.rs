@@ -52,7 +52,9 @@ pub fn received(
                     let body = serde_json::from_str(x.body.get()).ok();
                     (r.seq, x.provider, x.sent_at, body, x.callback(), true)
                 }
-                LineRef::Delivery(..) | LineRef::Verdict(..) => return ControlFlow::Continue(()),
+                LineRef::Delivery(..) | LineRef::Verdict(..) | LineRef::ReconcileRun(..) => {
+                    return ControlFlow::Continue(())
+                }
             };
             let (seq, provider, at, body, cb, reconciled): (
                 _,
@@ -109,10 +111,16 @@ pub enum BackfillError {
     Io(String),
 }
 
-/// Appends one reconciled line per missed callback to `journal`, through a sequencer of its
-/// own (the deduper rebuilt from the journal decides: a callback it already knows is not
-/// written). The journal must not be held by a receiver.
-pub async fn backfill(journal: &Path, missed: &[Sent]) -> Result<Backfilled, BackfillError> {
+/// Appends one reconciled line per missed callback of `outcome` to `journal`, through a
+/// sequencer of its own (the deduper rebuilt from the journal decides: a callback it already
+/// knows is not written), then the run's summary (`reconcile_run`, `"by":"command"`; `at` is
+/// when the run started). The journal must not be held by a receiver.
+pub async fn backfill(
+    journal: &Path,
+    outcome: &super::Outcome,
+    at: DateTime<Utc>,
+) -> Result<Backfilled, BackfillError> {
+    let missed = &outcome.missed;
     let locked = match LockedJournal::open(journal, false) {
         Ok(l) => l,
         Err(OpenError::Locked { pid }) => return Err(BackfillError::Held(pid)),
@@ -144,7 +152,18 @@ pub async fn backfill(journal: &Path, missed: &[Sent]) -> Result<Backfilled, Bac
         last_seq + 1,
         None,
     );
-    let filled = fill_in(&sequencer, missed).await;
+    let mut filled = fill_in(&sequencer, missed).await;
+    if let Ok(b) = &filled {
+        let run = super::summary(
+            outcome,
+            at,
+            crate::core::reconciled::RunTrigger::Command,
+            b.written as u64,
+        );
+        if let Err(e) = sequencer.record_reconcile_run(run).await {
+            filled = Err(e.0);
+        }
+    }
     sequencer.stop().await;
     drop(sequencer);
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;

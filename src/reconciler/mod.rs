@@ -4,6 +4,9 @@
 //!
 //! - [`findings`]: the comparison, pure.
 //! - [`journal`]: what a journal received, and the backfill through a sequencer.
+//!
+//! Each run that writes the journal (the receiver's, `recmon reconcile --backfill`) journals
+//! its summary as well ([`summary`], a `reconcile_run` line), whatever it found.
 
 pub mod findings;
 pub mod journal;
@@ -13,6 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::core::reconciled::{
+    ReconcileRun, RunNow, RunTrigger, RUN_DOMAINS_MAX, RUN_NOTES_MAX, RUN_NOTE_MAX,
+};
 use crate::event::Provider;
 use crate::reconcile::{aliyun, tencent};
 use crate::util::sanitize::terminal;
@@ -270,88 +276,195 @@ pub async fn reconcile(
     })
 }
 
-/// The running receiver's reconcile (`--reconcile-every`): every `every`, the last `every`
-/// (and [`MARGIN`]) of the journal at `journal` against the providers' records, and what was
-/// missed filled in through `sequencer`. Each run says what it found on stderr.
+/// A finding's domain, for the per-domain counts of a run's summary: ApsaraVideo's domain
+/// (the first part of what it is about), and `tencent` for Tencent's streams.
+fn domain_of(f: &Finding) -> String {
+    match f.provider {
+        Provider::Tencent => "tencent".into(),
+        _ => terminal(f.about.split('/').next().unwrap_or_default(), 253).into_owned(),
+    }
+}
+
+/// What a run journals of itself: the counts by kind (and per domain, at most
+/// [`RUN_DOMAINS_MAX`] named), how many were filled in, the notes capped.
+pub fn summary(o: &Outcome, at: DateTime<Utc>, by: RunTrigger, filled: u64) -> ReconcileRun {
+    let name = |k: Kind| {
+        serde_json::to_value(k)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let findings = o
+        .summary
+        .iter()
+        .map(|(k, n)| (name(*k), *n as u64))
+        .collect();
+    let mut domains: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for f in &o.findings {
+        let mut d = domain_of(f);
+        if !domains.contains_key(&d) && domains.len() >= RUN_DOMAINS_MAX {
+            d = "…".into();
+        }
+        *domains
+            .entry(d)
+            .or_default()
+            .entry(name(f.kind))
+            .or_default() += 1;
+    }
+    ReconcileRun {
+        at,
+        from: o.from,
+        to: o.to,
+        by,
+        findings,
+        domains,
+        filled,
+        notes: o
+            .notes
+            .iter()
+            .take(RUN_NOTES_MAX)
+            .map(|n| terminal(n, RUN_NOTE_MAX).into_owned())
+            .collect(),
+    }
+}
+
+/// The window one `--reconcile-every` tick compares, ending now: the last `every` (and
+/// [`MARGIN`]), ending [`MARGIN`] ago so that the provider's retries are in.
+pub fn tick_window(every: std::time::Duration) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = Utc::now() - MARGIN;
+    let from = to - Duration::from_std(every).unwrap_or(MARGIN) - MARGIN;
+    (from, to)
+}
+
+/// One run of the receiver's reconcile over `from..to`: the journal at `journal` against the
+/// providers' records, what was missed filled in through `sequencer`, and the run's summary
+/// journaled (whatever it found) and returned. Says what it found on stderr (not under the
+/// terminal UI) and in the log.
+pub async fn run_once(
+    journal: &std::path::Path,
+    settings: &Settings,
+    sequencer: &crate::core::sequencer::Sequencer,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    by: RunTrigger,
+) -> Result<ReconcileRun, String> {
+    let at = Utc::now();
+    let path = journal.to_path_buf();
+    // The whole journal: its domains are the ones to ask about, even where the window itself
+    // received nothing (an outage).
+    let received =
+        match tokio::task::spawn_blocking(move || journal::received(&path, None, None)).await {
+            Ok(Ok((r, _))) => r,
+            Ok(Err(e)) => return Err(format!("cannot read the journal: {e}")),
+            Err(e) => return Err(format!("cannot read the journal: {e}")),
+        };
+    let mut settings = settings.clone();
+    for r in &received {
+        if let Some(d) = r
+            .body
+            .as_ref()
+            .filter(|_| r.provider == Provider::Aliyun)
+            .and_then(|b| b.get("domain"))
+            .and_then(|d| d.as_str())
+        {
+            if !settings.domains.iter().any(|x| x == d) {
+                settings.domains.push(d.to_string());
+            }
+        }
+    }
+    let received: Vec<Received> = received
+        .into_iter()
+        .filter(|r| r.at >= from - MARGIN && r.at <= to + MARGIN)
+        .collect();
+    let result = async {
+        let mut o = reconcile(received, from, to, &settings).await?;
+        let filled = journal::fill_in(sequencer, &o.missed).await;
+        let written = filled.as_ref().map_or(0, |b| b.written as u64);
+        if let Err(e) = &filled {
+            o.notes
+                .push(format!("filling in failed: {}", terminal(e, 200)));
+        }
+        let run = summary(&o, at, by, written);
+        sequencer
+            .record_reconcile_run(run.clone())
+            .await
+            .map_err(|e| format!("cannot journal the run: {}", e.0))?;
+        Ok::<_, String>((run, o.notes))
+    }
+    .await;
+    let line = match &result {
+        Err(e) => format!("recmon: reconcile: {}", terminal(e, 300)),
+        Ok((run, notes)) => {
+            let found: Vec<String> = run
+                .findings
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            format!(
+                "recmon: reconcile {} → {}: {}; {} filled in{}",
+                crate::core::journal::format_time(from),
+                crate::core::journal::format_time(to),
+                if found.is_empty() {
+                    "no findings".to_string()
+                } else {
+                    found.join(", ")
+                },
+                run.filled,
+                if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", terminal(&notes.join("; "), 300))
+                }
+            )
+        }
+    };
+    // Not while the terminal UI owns the screen (the header shows the last run); the log
+    // file has it either way.
+    tracing::info!("{line}");
+    let _ = crate::util::progress::eprint_line(&indicatif::ProgressBar::hidden(), &line);
+    result.map(|(run, _)| run)
+}
+
+/// The running receiver's reconcile (`--reconcile-every`): every `every`, [`run_once`] over
+/// one tick's window ([`tick_window`]); and a run at once for each ask on `asks` (`POST
+/// /api/reconcile`, with its window or a tick's), answered with the run's summary. One run
+/// at a time: an ask that comes during a run waits for it, then its own run starts.
 pub async fn every(
     every: std::time::Duration,
     settings: Settings,
     journal: std::path::PathBuf,
     sequencer: crate::core::sequencer::Sequencer,
+    mut asks: tokio::sync::mpsc::Receiver<RunNow>,
 ) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut asking = true;
     loop {
-        tick.tick().await;
-        let to = Utc::now() - MARGIN;
-        let from = to - Duration::from_std(every).unwrap_or(MARGIN) - MARGIN;
-        let path = journal.clone();
-        // The whole journal: its domains are the ones to ask about, even where the window
-        // itself received nothing (an outage).
-        let received =
-            match tokio::task::spawn_blocking(move || journal::received(&path, None, None)).await {
-                Ok(Ok((r, _))) => r,
-                _ => continue,
-            };
-        let mut settings = settings.clone();
-        for r in &received {
-            if let Some(d) = r
-                .body
-                .as_ref()
-                .filter(|_| r.provider == Provider::Aliyun)
-                .and_then(|b| b.get("domain"))
-                .and_then(|d| d.as_str())
-            {
-                if !settings.domains.iter().any(|x| x == d) {
-                    settings.domains.push(d.to_string());
+        let ask = tokio::select! {
+            _ = tick.tick() => None,
+            a = asks.recv(), if asking => match a {
+                Some(a) => Some(a),
+                None => {
+                    asking = false;
+                    continue;
                 }
+            },
+        };
+        match ask {
+            None => {
+                let _ = run_once(
+                    &journal,
+                    &settings,
+                    &sequencer,
+                    tick_window(every),
+                    RunTrigger::Every,
+                )
+                .await;
+            }
+            Some((window, reply)) => {
+                let window = window.unwrap_or_else(|| tick_window(every));
+                let run = run_once(&journal, &settings, &sequencer, window, RunTrigger::Api).await;
+                let _ = reply.send(run);
             }
         }
-        let received: Vec<Received> = received
-            .into_iter()
-            .filter(|r| r.at >= from - MARGIN && r.at <= to + MARGIN)
-            .collect();
-        let line = match reconcile(received, from, to, &settings).await {
-            Err(e) => format!("recmon: reconcile: {}", terminal(&e, 300)),
-            Ok(o) => {
-                let filled = journal::fill_in(&sequencer, &o.missed).await;
-                let found: Vec<String> = o
-                    .summary
-                    .iter()
-                    .map(|(k, n)| {
-                        format!(
-                            "{n} {}",
-                            serde_json::to_value(k)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                format!(
-                    "recmon: reconcile {} → {}: {}; {}{}",
-                    crate::core::journal::format_time(from),
-                    crate::core::journal::format_time(to),
-                    if found.is_empty() {
-                        "no findings".to_string()
-                    } else {
-                        found.join(", ")
-                    },
-                    match filled {
-                        Ok(b) => format!("{} filled in", b.written),
-                        Err(e) => format!("filling in failed: {}", terminal(&e, 200)),
-                    },
-                    if o.notes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", terminal(&o.notes.join("; "), 300))
-                    }
-                )
-            }
-        };
-        // Not while the terminal UI owns the screen (the header shows the filled-in count);
-        // the log file has it either way.
-        tracing::info!("{line}");
-        let _ = crate::util::progress::eprint_line(&indicatif::ProgressBar::hidden(), &line);
     }
 }

@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub pins: Pins,
     /// `--tencent-key`: Tencent Cloud's callback key; its `sign` is checked when set.
     pub tencent_key: Option<String>,
+    /// `--reconcile-every`: where `POST /api/reconcile` asks for a run now (the receiver's
+    /// reconcile loop, `reconciler::every`); `None` without it.
+    pub reconcile: Option<tokio::sync::mpsc::Sender<crate::core::reconciled::RunNow>>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             forward_sync: None,
             pins: Pins::default(),
             tencent_key: None,
+            reconcile: None,
         }
     }
 }

@@ -23,9 +23,9 @@ use crate::server::context::Ctx;
 use crate::server::intake::{kept_headers, read_body};
 use crate::server::routes::{
     api_allowed, endpoint_refusal, own_endpoint, ApiPath, OwnEndpoint, CALLBACK_METHODS,
-    OWN_ENDPOINT_METHODS,
+    OWN_ENDPOINT_METHODS, RECONCILE_METHODS,
 };
-use crate::server::{api, metrics};
+use crate::server::{api, metrics, reconcile};
 
 pub(super) async fn handle(
     req: Request<Body>,
@@ -67,7 +67,14 @@ pub(super) async fn handle(
                 let status = rej.status;
                 let mut resp = submit_rejected(req, remote, received_at, rej, &ctx).await;
                 if status == 405 && resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-                    allow(&mut resp, OWN_ENDPOINT_METHODS);
+                    allow(
+                        &mut resp,
+                        if endpoint == OwnEndpoint::Api(Some(ApiPath::Reconcile)) {
+                            RECONCILE_METHODS
+                        } else {
+                            OWN_ENDPOINT_METHODS
+                        },
+                    );
                 }
                 resp
             }
@@ -94,6 +101,9 @@ pub(super) async fn handle(
                                 .await
                         }
                     }
+                }
+                OwnEndpoint::Api(Some(ApiPath::Reconcile)) => {
+                    reconcile::post(req, remote, received_at, &ctx).await
                 }
                 OwnEndpoint::Api(Some(ApiPath::Alerts)) => {
                     let doc = api::alerts_document(&ctx.shared.lock());
@@ -205,8 +215,20 @@ pub(super) async fn handle(
     resp
 }
 
-async fn submit_rejected(
+pub(super) async fn submit_rejected(
     req: Request<Body>,
+    remote: SocketAddr,
+    received_at: chrono::DateTime<Utc>,
+    rej: Rejection,
+    ctx: &Ctx,
+) -> Resp {
+    let (parts, _) = req.into_parts();
+    reject_parts(&parts, remote, received_at, rej, ctx).await
+}
+
+/// [`submit_rejected`] once the body is taken: journals the refusal and answers it.
+pub(super) async fn reject_parts(
+    req: &hyper::http::request::Parts,
     remote: SocketAddr,
     received_at: chrono::DateTime<Utc>,
     rej: Rejection,
@@ -218,13 +240,13 @@ async fn submit_rejected(
         provider: Provider::Aliyun,
         received_at,
         remote: remote.to_string(),
-        method: req.method().as_str().to_string(),
+        method: req.method.as_str().to_string(),
         path: req
-            .uri()
+            .uri
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
-        headers: kept_headers(req.headers(), ctx.cfg.keep_all_headers),
+        headers: kept_headers(&req.headers, ctx.cfg.keep_all_headers),
         body: Bytes::new(),
         truncated: None,
         verdict: Err(rej.clone()),

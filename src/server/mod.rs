@@ -8,7 +8,8 @@
 //! [`routes`] tells recmon's own endpoints from callback paths; [`intake`] reads the headers
 //! and the body within limits; [`admission`] decides, without I/O, whose callback it is,
 //! whether its signature holds and what it says; [`answer`] turns the sequencer's
-//! acknowledgement (or the sync backend's answer) into the HTTP response.
+//! acknowledgement (or the sync backend's answer) into the HTTP response; [`reconcile`]
+//! (`POST /api/reconcile`) asks the receiver's reconcile loop for a run now.
 
 mod admission;
 mod answer;
@@ -20,6 +21,7 @@ mod handle;
 mod intake;
 mod listener;
 pub mod metrics;
+mod reconcile;
 mod routes;
 
 pub use config::{ServerConfig, DEFAULT_MAX_CONNS_PER_IP, MAX_HEADERS, MAX_HEAD_BYTES};

@@ -54,6 +54,9 @@ pub(super) fn api_allowed(
 /// drops by itself), as sent in `Allow` with a 405.
 pub(super) const OWN_ENDPOINT_METHODS: &str = "GET, HEAD";
 
+/// The method `/api/reconcile` answers, as sent in `Allow` with a 405.
+pub(super) const RECONCILE_METHODS: &str = "POST";
+
 /// The methods a callback path takes, as sent in `Allow` with a 405.
 pub(super) const CALLBACK_METHODS: &str = "GET, POST";
 
@@ -77,6 +80,8 @@ pub(super) enum ApiPath {
     Events,
     /// `/api/alerts`: the alerts firing and recently resolved.
     Alerts,
+    /// `/api/reconcile`: a reconcile run now (POST).
+    Reconcile,
 }
 
 pub(super) fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
@@ -89,6 +94,7 @@ pub(super) fn own_endpoint(path: &str) -> Option<OwnEndpoint> {
             "/api/state" => Some(ApiPath::State),
             "/api/events" => Some(ApiPath::Events),
             "/api/alerts" => Some(ApiPath::Alerts),
+            "/api/reconcile" => Some(ApiPath::Reconcile),
             _ => None,
         }))
     } else {
@@ -102,8 +108,16 @@ pub(super) fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) ->
     if endpoint == OwnEndpoint::Api(None) {
         return Some(Rejection::new(
             404,
-            "unknown API path: recmon's API has GET /api/state, GET /api/events and GET /api/alerts",
+            "unknown API path: recmon's API has GET /api/state, GET /api/events, GET /api/alerts and POST /api/reconcile",
         ));
+    }
+    if endpoint == OwnEndpoint::Api(Some(ApiPath::Reconcile)) {
+        return (method != hyper::Method::POST).then(|| {
+            Rejection::new(
+                405,
+                format!("method {method} not allowed on /api/reconcile: it answers {RECONCILE_METHODS} only (a run now)"),
+            )
+        });
     }
     if method == hyper::Method::GET || method == hyper::Method::HEAD {
         return None;
@@ -113,7 +127,7 @@ pub(super) fn endpoint_refusal(endpoint: OwnEndpoint, method: &hyper::Method) ->
         OwnEndpoint::Metrics => "/metrics",
         OwnEndpoint::Api(Some(ApiPath::Events)) => "/api/events",
         OwnEndpoint::Api(Some(ApiPath::Alerts)) => "/api/alerts",
-        OwnEndpoint::Api(_) => "/api/state",
+        OwnEndpoint::Api(Some(ApiPath::State | ApiPath::Reconcile) | None) => "/api/state",
     };
     Some(Rejection::new(
         405,

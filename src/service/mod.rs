@@ -292,6 +292,7 @@ impl Service {
         let forwarding = async_forward.map(|f| ForwardPlan {
             targets: f.targets.iter().map(|t| t.name.clone()).collect(),
             skip_duplicates: f.skip_duplicates,
+            reconciled: f.reconciled,
         });
         // The forwarder follows the feed from here: what is committed before it starts (it
         // starts after a rebuild) is read back from the ring or the journal.
@@ -307,6 +308,16 @@ impl Service {
             forwarding,
         );
         let mut server_cfg = cfg.server;
+        // `POST /api/reconcile` asks the reconcile loop (started after any rebuild) for a run:
+        // one waiting at most.
+        let (reconcile_asks, reconcile_rx) = match (&cfg.reconcile, &journal_path) {
+            (Some(_), Some(_)) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(1);
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
+        server_cfg.reconcile = reconcile_asks;
         if let Some(f) = &forward {
             // The outbox resends from the journal, so it must keep every header it forwards.
             server_cfg.keep_all_headers = true;
@@ -465,9 +476,9 @@ impl Service {
                     )),
                     _ => None,
                 };
-                let reconciling = match (reconcile, journal_path.clone()) {
-                    (Some((every, settings)), Some(path)) => Some(tokio::spawn(
-                        crate::reconciler::every(every, settings, path, sequencer.clone()),
+                let reconciling = match (reconcile, journal_path.clone(), reconcile_rx) {
+                    (Some((every, settings)), Some(path), Some(asks)) => Some(tokio::spawn(
+                        crate::reconciler::every(every, settings, path, sequencer.clone(), asks),
                     )),
                     _ => None,
                 };

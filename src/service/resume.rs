@@ -252,7 +252,8 @@ pub(super) fn not_a_journal(path: &Path, lines: u64) -> AppError {
                 ReadItem::Entry(_)
                 | ReadItem::Delivery(_)
                 | ReadItem::Verdict(_)
-                | ReadItem::Reconciled(_) => continue,
+                | ReadItem::Reconciled(_)
+                | ReadItem::ReconcileRun(_) => continue,
             });
         }
     }

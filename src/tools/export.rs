@@ -293,7 +293,9 @@ fn read_pass(
                     }
                     return ControlFlow::Continue(());
                 }
-                LineRef::Delivery(..) => return ControlFlow::Continue(()),
+                LineRef::Delivery(..) | LineRef::ReconcileRun(..) => {
+                    return ControlFlow::Continue(())
+                }
             };
             if !filter.admits_time(entry.received_at) || !filter.admits_provider(entry.provider) {
                 return ControlFlow::Continue(());

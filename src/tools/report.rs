@@ -723,6 +723,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                         store.apply_delivery_state(d);
                     }
                     LineRef::Verdict(v, _) => store.apply_verdict(v),
+                    LineRef::ReconcileRun(r, _) => store.apply_reconcile_run(r),
                     LineRef::Reconciled(r, _) => {
                         if let Some(cb) = r.reconciled.callback() {
                             store.apply_reconciled(r, &cb);

@@ -1,12 +1,13 @@
 //! Callbacks filled in from a provider's own records (`recmon reconcile --backfill`, see
 //! [`crate::core::reconciled`]): applied like the callback each carries, not counted as a
-//! request, and remembered so that the views can mark them.
+//! request, and remembered so that the views can mark them. And the reconcile runs' summaries:
+//! the last one (the header, `/metrics`) and how many.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::reconciled::ReconciledLine;
+use crate::core::reconciled::{ReconcileRun, ReconcileRunLine, ReconciledLine};
 use crate::event::Callback;
 
 use super::Store;
@@ -17,6 +18,10 @@ pub struct Reconciled {
     seqs: HashSet<u64>,
     /// When the newest was filled in.
     last_at: Option<DateTime<Utc>>,
+    /// Reconcile runs journaled.
+    runs: u64,
+    /// The newest run (by when it ran).
+    last_run: Option<ReconcileRun>,
 }
 
 impl Reconciled {
@@ -38,6 +43,16 @@ impl Reconciled {
     /// Whether none was.
     pub fn is_empty(&self) -> bool {
         self.seqs.is_empty()
+    }
+
+    /// How many reconcile runs the journal holds.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// The newest reconcile run, whatever it found.
+    pub fn last_run(&self) -> Option<&ReconcileRun> {
+        self.last_run.as_ref()
     }
 }
 
@@ -64,6 +79,20 @@ impl Store {
         }
         self.reconciled.seqs.insert(line.seq);
         self.reconciled.last_at = self.reconciled.last_at.max(Some(line.received_at));
+    }
+
+    /// Applies a reconcile run's summary: counted, and kept when it is the newest. Not a
+    /// request: no request counter moves.
+    pub fn apply_reconcile_run(&mut self, line: &ReconcileRunLine) {
+        self.last_seq = self.last_seq.max(line.seq);
+        let r = &mut self.reconciled;
+        r.runs += 1;
+        if r.last_run
+            .as_ref()
+            .is_none_or(|l| l.at <= line.reconcile_run.at)
+        {
+            r.last_run = Some(line.reconcile_run.clone());
+        }
     }
 
     /// The entries filled in from the providers' records.

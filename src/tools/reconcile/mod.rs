@@ -74,11 +74,12 @@ pub async fn run(args: ReconcileArgs) -> Result<(), AppError> {
         aliyun_endpoint: args.aliyun_endpoint.clone(),
         tencent_endpoint: args.tencent_endpoint.clone(),
     };
+    let started = Utc::now();
     let mut outcome = reconcile(received, from, to, &settings)
         .await
         .map_err(|e| AppError::new(2, e))?;
     if args.backfill {
-        match journal::backfill(&args.journal, &outcome.missed).await {
+        match journal::backfill(&args.journal, &outcome, started).await {
             Ok(b) => {
                 outcome.backfilled = Some(BTreeMap::from([
                     ("written".to_string(), b.written),

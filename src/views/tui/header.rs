@@ -428,10 +428,42 @@ fn rebuilding_item(src: &Source, view: &ViewState) -> Option<BarItem> {
     ))
 }
 
-/// Callbacks filled in from the providers' records (`recmon reconcile --backfill`): how
-/// many, and when the last reconcile filled some in.
+/// The last reconcile run (its journaled summary), even one that found nothing: when, how
+/// many it found missed, and how many callbacks were filled in from the providers' records in
+/// all; yellow when the last run found anything. Without a run's summary in the journal (one
+/// written before they were journaled), the callbacks filled in and when the last was.
 fn reconciled_item(src: &Source, view: &ViewState) -> Option<BarItem> {
     let n = src.reconciled.len() as u64;
+    if let Some(run) = src.reconciled.last_run() {
+        let when = clock(run.at, view.utc);
+        let missed = run.count("missed");
+        let found: u64 = run.findings.values().sum();
+        let style = if found > 0 {
+            view.theme.warn()
+        } else {
+            ratatui::style::Style::new()
+        };
+        return Some(BarItem::new(
+            1,
+            [
+                format!(
+                    " ⟲ last reconcile {when}, missed {}; {} filled in from the providers' records",
+                    thousands(missed),
+                    count(n, "callback", "callbacks")
+                ),
+                format!(
+                    " ⟲ last reconcile {when}, missed {}, {} filled in",
+                    thousands(missed),
+                    thousands(n)
+                ),
+                format!(" ⟲ {when} missed {}", thousands(missed)),
+                format!(" ⟲ {}", thousands(missed)),
+            ]
+            .into_iter()
+            .map(|f| vec![Span::styled(f, style)])
+            .collect(),
+        ));
+    }
     let last = src.reconciled.last_at()?;
     let when = clock(last, view.utc);
     Some(BarItem::new(
