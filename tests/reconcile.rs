@@ -3,8 +3,11 @@
 //! scripts/sdk-venv.sh makes; `.ci/run` makes it). A scripted broadcast where the receiver is
 //! down for a stretch: reconcile finds exactly the callbacks sent in that stretch, backfills
 //! them, a second run adds nothing, and the final state equals a receiver that never went
-//! down.
+//! down. And in the running receiver: `POST /api/reconcile` (a run now, its summary
+//! journaled and answered), `/metrics` and `recmon report` from the journaled runs, and
+//! `--forward-reconciled`.
 
+mod backend;
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -389,4 +392,258 @@ fn the_receiver_reconciles_every_so_often_and_fills_in_what_it_missed() {
         "{err}"
     );
     assert!(!err.contains(SECRET));
+}
+
+/// A stand-in whose records say two files were sent 12 minutes ago, never answered (this
+/// receiver was not there), with the domain's configuration pointing here.
+fn two_missed(python: &Path, dir: &Path) -> (StandIn, String) {
+    let earlier = Utc::now() - chrono::Duration::minutes(12);
+    let records: Vec<serde_json::Value> = [file(7), file(8)]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            record(
+                earlier + chrono::Duration::seconds(i as i64),
+                b,
+                "https://rec.example.com/recmon",
+                false,
+            )
+        })
+        .collect();
+    let fixture = dir.join("fixture.json");
+    std::fs::write(
+        &fixture,
+        serde_json::to_string(&serde_json::json!({
+            "access_key_id": KEY_ID, "access_key_secret": SECRET, "notify_records": records,
+            "notify_config": {"live.example.com": {"NotifyUrl": "https://rec.example.com/recmon",
+                "OnDemandUrl": "", "NeedStatusNotify": true, "NotifyReqAuth": "yes", "NotifyAuthKey": "k"}},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let api = stand_in(python, &fixture, &dir.join("log.jsonl"));
+    let endpoint = format!("http://127.0.0.1:{}", api.port);
+    (api, endpoint)
+}
+
+fn with_keys(c: &mut Command) {
+    c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env_remove("TENCENTCLOUD_SECRET_ID");
+}
+
+/// One metric's value in a `/metrics` scrape (the first series whose name and labels start
+/// with `series`).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn post_api_reconcile_runs_now_journals_its_summary_and_metrics_and_report_count_it() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let (_api, endpoint) = two_missed(&python, dir.path());
+    const TOKEN: &str = "api-token-for-the-reconcile-test";
+    let args = [
+        "--reconcile-every",
+        "1h",
+        "--aliyun-endpoint",
+        &endpoint,
+        "--api-token",
+        TOKEN,
+    ];
+    let mut r = Recmon::start_with(dir.path(), &journal, &args, with_keys);
+    assert_eq!(r.post("/recmon", &file(9)).0, 200);
+    let auth = format!("Bearer {TOKEN}");
+    let bearer = [("Authorization", auth.as_str())];
+
+    // Token-protected like the rest of /api.
+    let (code, body) = common::request(r.addr, "POST", "/api/reconcile", &[], b"");
+    assert_eq!(code, 401, "{body}");
+    // POST only.
+    let (code, body) = common::request(r.addr, "GET", "/api/reconcile", &bearer, b"");
+    assert_eq!(code, 405, "{body}");
+    // A window that is not one.
+    let (code, body) = common::request(
+        r.addr,
+        "POST",
+        "/api/reconcile",
+        &bearer,
+        br#"{"from":"2026-12-04T10:00:00Z"}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("both"), "{body}");
+
+    // A run now over the last half hour: the two files the provider sent are missed, and
+    // filled in.
+    let window = serde_json::json!({
+        "from": time(Utc::now() - chrono::Duration::minutes(30)),
+        "to": time(Utc::now()),
+    })
+    .to_string();
+    let (code, body) =
+        common::request(r.addr, "POST", "/api/reconcile", &bearer, window.as_bytes());
+    assert_eq!(code, 200, "{body}");
+    let run: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(run["by"], "api", "{run:#}");
+    assert_eq!(run["findings"]["missed"], 2, "{run:#}");
+    assert_eq!(run["filled"], 2, "{run:#}");
+    assert_eq!(run["domains"]["live.example.com"]["missed"], 2, "{run:#}");
+
+    // Again, with no body: one --reconcile-every tick's window (which holds those records);
+    // nothing is missed any more.
+    let (code, body) = common::request(r.addr, "POST", "/api/reconcile", &bearer, b"");
+    assert_eq!(code, 200, "{body}");
+    let run: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(run["findings"].get("missed"), None, "{run:#}");
+    assert_eq!(run["filled"], 0, "{run:#}");
+
+    let lines = common::journal_lines(&journal);
+    let runs: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| l.get("reconcile_run"))
+        .collect();
+    assert_eq!(runs.len(), 2, "{lines:#?}");
+    assert_eq!(runs[0]["findings"]["missed"], 2);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.get("reconciled").is_some())
+            .count(),
+        2
+    );
+    // Neither the runs nor the filled-in callbacks are requests received.
+    let (_, state) = common::request(r.addr, "GET", "/api/state", &bearer, b"");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["recordings_total"], 3, "{state:#}");
+    assert_eq!(state["requests"]["accepted"], 1, "{state:#}");
+
+    // /metrics, scraped over HTTP: two runs, the last one's findings by kind.
+    let (code, text) = common::request(r.addr, "GET", "/metrics", &bearer, b"");
+    assert_eq!(code, 200);
+    assert_eq!(
+        metric(&text, "recmon_reconcile_runs_total"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "recmon_reconcile_findings{kind=\"missed\"}"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "recmon_reconcile_findings{kind=\"config\"}"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "recmon_reconciled_callbacks"),
+        Some(2.0),
+        "{text}"
+    );
+    let (_, _, err) = r.stop();
+    assert!(!err.contains(SECRET), "{err}");
+
+    // Read back by --resume: the runs count again.
+    let mut r = Recmon::start_with(
+        dir.path(),
+        &journal,
+        &["--resume", journal.to_str().unwrap(), "--api-token", TOKEN],
+        with_keys,
+    );
+    assert!(common::wait_until(Duration::from_secs(20), || {
+        let (_, text) = common::request(r.addr, "GET", "/metrics", &bearer, b"");
+        metric(&text, "recmon_reconcile_runs_total") == Some(2.0)
+    }));
+    // Without --reconcile-every there is nothing to run it: 409, naming the flag.
+    let (code, body) = common::request(r.addr, "POST", "/api/reconcile", &bearer, b"");
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("--reconcile-every"), "{body}");
+    r.stop();
+
+    // The report: a section on reconciliation, per domain.
+    let out = Command::new(common::bin())
+        .arg("report")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{md}");
+    assert!(
+        md.contains("## Reconciliation with the providers' records"),
+        "{md}"
+    );
+    assert!(md.contains("2 reconcile runs, the last at"), "{md}");
+    assert!(
+        md.contains("| live.example.com | none | missed 2 | 2 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn reconciled_callbacks_are_forwarded_only_with_forward_reconciled() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    for opt_in in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        let (_api, endpoint) = two_missed(&python, dir.path());
+        let be = backend::Backend::start();
+        let target = be.url("/hook");
+        let mut args = vec![
+            "--reconcile-every",
+            "1h",
+            "--aliyun-endpoint",
+            &endpoint,
+            "--forward-to",
+            &target,
+        ];
+        if opt_in {
+            args.push("--forward-reconciled");
+        }
+        let mut r = Recmon::start_with(dir.path(), &journal, &args, with_keys);
+        assert_eq!(r.post("/recmon", &file(9)).0, 200);
+        let (code, body) = common::request(r.addr, "POST", "/api/reconcile", &[], b"");
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains(r#""filled":2"#), "{body}");
+        let want = if opt_in { 3 } else { 1 };
+        assert!(
+            be.wait(Duration::from_secs(20), |got| got.len() >= want),
+            "{:?}",
+            be.received()
+        );
+        // Time for anything more to come (it must not).
+        std::thread::sleep(Duration::from_millis(1500));
+        let got = be.received();
+        assert_eq!(got.len(), want, "opt-in {opt_in}: {got:?}");
+        let reconciled: Vec<_> = got
+            .iter()
+            .filter(|g| g.header("x-recmon-reconciled").is_some())
+            .collect();
+        assert_eq!(reconciled.len(), want - 1, "{got:?}");
+        for g in &reconciled {
+            assert!(
+                String::from_utf8_lossy(&g.body).contains("record/live/cam1/"),
+                "{g:?}"
+            );
+            assert!(g.header("x-recmon-seq").is_some());
+        }
+        // Each forwarded one is delivered (a delivery line names it).
+        let lines = common::journal_lines(&journal);
+        let delivered = lines
+            .iter()
+            .filter(|l| l["delivery"]["result"] == "delivered")
+            .count();
+        assert_eq!(delivered, want, "{lines:#?}");
+        r.stop();
+    }
 }

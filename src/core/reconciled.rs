@@ -173,10 +173,13 @@ pub struct ReconcileRunLine {
     pub reconcile_run: ReconcileRun,
 }
 
+/// A reconcile window: from, to.
+pub type RunWindow = (DateTime<Utc>, DateTime<Utc>);
+
 /// A run asked for now (`POST /api/reconcile`): the window (`None`: one `--reconcile-every`
 /// tick's), and where its summary goes (or why it could not run).
 pub type RunNow = (
-    Option<(DateTime<Utc>, DateTime<Utc>)>,
+    Option<RunWindow>,
     tokio::sync::oneshot::Sender<Result<ReconcileRun, String>>,
 );
 

@@ -29,7 +29,7 @@ use crate::reconcile::transport::{
     HttpClient, RateLimiter, SendError,
 };
 use crate::reconcile::window::{self, Plan, Window};
-use crate::reconcile::Fetched;
+use crate::reconcile::{Fetched, Page, Pager, Paging};
 
 /// The API version.
 pub const VERSION: &str = "2016-11-01";
@@ -473,47 +473,32 @@ impl Client {
             NOTIFY_RECORDS_HISTORY,
         );
         let mut out = Fetched::new(plan);
-        let pieces = out.plan.pieces.clone();
-        'pieces: for (i, piece) in pieces.iter().enumerate() {
-            let mut page = 1u32;
-            loop {
-                let mut params = vec![
-                    ("DomainName", q.domain.clone()),
-                    ("StartTime", window::format_time(piece.start)),
-                    ("EndTime", window::format_time(piece.end)),
-                    ("PageNumber", page.to_string()),
-                    ("PageSize", NOTIFY_RECORDS_PAGE_SIZE.to_string()),
-                ];
-                push_opt(&mut params, "AppName", &q.app);
-                push_opt(&mut params, "StreamName", &q.stream);
-                push_opt(&mut params, "Status", &q.status);
-                let body: NotifyRecordsBody = self
-                    .call(NOTIFY_RECORDS, NOTIFY_RECORDS_QPS, &params, &mut out)
-                    .await?;
-                let items = body.callback_list.unwrap_or_default();
-                let got = items.len();
-                for r in items {
-                    if window::seen_in_previous_piece(&pieces, i, r.at()) {
-                        continue;
-                    }
-                    if out.items.len() >= self.config.max_records {
-                        out.truncated = true;
-                        break 'pieces;
-                    }
-                    out.items.push(r);
-                }
-                match window::next_page(
-                    page,
-                    NOTIFY_RECORDS_PAGE_SIZE,
-                    got,
-                    body.total_num.map(|n| n.max(0) as u64),
-                    body.total_page.map(|n| n.max(0) as u64),
-                    NOTIFY_RECORDS_MAX_PAGE,
-                ) {
-                    Some(next) => page = next,
-                    None => break,
-                }
-            }
+        let paging = Paging {
+            page_size: NOTIFY_RECORDS_PAGE_SIZE,
+            max_page: NOTIFY_RECORDS_MAX_PAGE,
+            max_records: self.config.max_records,
+        };
+        let mut pager = Pager::new(&out.plan, paging);
+        while let Some((piece, page)) = pager.next() {
+            let mut params = vec![
+                ("DomainName", q.domain.clone()),
+                ("StartTime", window::format_time(piece.start)),
+                ("EndTime", window::format_time(piece.end)),
+                ("PageNumber", page.to_string()),
+                ("PageSize", NOTIFY_RECORDS_PAGE_SIZE.to_string()),
+            ];
+            push_opt(&mut params, "AppName", &q.app);
+            push_opt(&mut params, "StreamName", &q.stream);
+            push_opt(&mut params, "Status", &q.status);
+            let body: NotifyRecordsBody = self
+                .call(NOTIFY_RECORDS, NOTIFY_RECORDS_QPS, &params, &mut out)
+                .await?;
+            let got = Page {
+                items: body.callback_list.unwrap_or_default(),
+                total_num: body.total_num,
+                total_page: body.total_page,
+            };
+            pager.take(&mut out, got, NotifyRecord::at);
         }
         Ok(out)
     }
@@ -531,47 +516,32 @@ impl Client {
             INDEX_FILES_HISTORY,
         );
         let mut out = Fetched::new(plan);
-        let pieces = out.plan.pieces.clone();
-        'pieces: for (i, piece) in pieces.iter().enumerate() {
-            let mut page = 1u32;
-            loop {
-                let params = vec![
-                    ("DomainName", q.domain.clone()),
-                    ("AppName", q.app.clone()),
-                    ("StreamName", q.stream.clone()),
-                    ("StartTime", window::format_time(piece.start)),
-                    ("EndTime", window::format_time(piece.end)),
-                    ("PageNum", page.to_string()),
-                    ("PageSize", INDEX_FILES_PAGE_SIZE.to_string()),
-                    ("Order", "asc".to_string()),
-                ];
-                let body: IndexFilesBody = self
-                    .call(INDEX_FILES, INDEX_FILES_QPS, &params, &mut out)
-                    .await?;
-                let items = body.list.map(|l| l.items).unwrap_or_default();
-                let got = items.len();
-                for f in items {
-                    if window::seen_in_previous_piece(&pieces, i, f.start()) {
-                        continue;
-                    }
-                    if out.items.len() >= self.config.max_records {
-                        out.truncated = true;
-                        break 'pieces;
-                    }
-                    out.items.push(f);
-                }
-                match window::next_page(
-                    page,
-                    INDEX_FILES_PAGE_SIZE,
-                    got,
-                    body.total_num.map(|n| n.max(0) as u64),
-                    body.total_page.map(|n| n.max(0) as u64),
-                    INDEX_FILES_MAX_PAGE,
-                ) {
-                    Some(next) => page = next,
-                    None => break,
-                }
-            }
+        let paging = Paging {
+            page_size: INDEX_FILES_PAGE_SIZE,
+            max_page: INDEX_FILES_MAX_PAGE,
+            max_records: self.config.max_records,
+        };
+        let mut pager = Pager::new(&out.plan, paging);
+        while let Some((piece, page)) = pager.next() {
+            let params = vec![
+                ("DomainName", q.domain.clone()),
+                ("AppName", q.app.clone()),
+                ("StreamName", q.stream.clone()),
+                ("StartTime", window::format_time(piece.start)),
+                ("EndTime", window::format_time(piece.end)),
+                ("PageNum", page.to_string()),
+                ("PageSize", INDEX_FILES_PAGE_SIZE.to_string()),
+                ("Order", "asc".to_string()),
+            ];
+            let body: IndexFilesBody = self
+                .call(INDEX_FILES, INDEX_FILES_QPS, &params, &mut out)
+                .await?;
+            let got = Page {
+                items: body.list.map(|l| l.items).unwrap_or_default(),
+                total_num: body.total_num,
+                total_page: body.total_page,
+            };
+            pager.take(&mut out, got, IndexFile::start);
         }
         Ok(out)
     }

@@ -26,7 +26,7 @@ use crate::reconcile::transport::{
     RateLimiter, SendError,
 };
 use crate::reconcile::window;
-use crate::reconcile::Fetched;
+use crate::reconcile::{Fetched, Page, Pager, Paging};
 
 /// The API version.
 pub const VERSION: &str = "2018-08-01";
@@ -292,50 +292,35 @@ impl Client {
             CALLBACK_RECORDS_HISTORY,
         );
         let mut out = Fetched::new(plan);
-        let pieces = out.plan.pieces.clone();
-        'pieces: for (i, piece) in pieces.iter().enumerate() {
-            let mut page = 1u32;
-            loop {
-                let mut params = serde_json::Map::new();
-                params.insert("StartTime".into(), window::format_time(piece.start).into());
-                params.insert("EndTime".into(), window::format_time(piece.end).into());
-                params.insert("StreamName".into(), q.stream.clone().into());
-                params.insert("PageNum".into(), page.into());
-                params.insert("PageSize".into(), CALLBACK_RECORDS_PAGE_SIZE.into());
-                if let Some(t) = q.event_type {
-                    params.insert("EventType".into(), t.into());
-                }
-                if let Some(c) = q.result_code {
-                    params.insert("ResultCode".into(), c.into());
-                }
-                let payload = serde_json::Value::Object(params).to_string();
-                let body = self
-                    .call(CALLBACK_RECORDS, CALLBACK_RECORDS_QPS, payload, &mut out)
-                    .await?;
-                let items = body.data_info_list.unwrap_or_default();
-                let got = items.len();
-                for r in items {
-                    if window::seen_in_previous_piece(&pieces, i, r.at()) {
-                        continue;
-                    }
-                    if out.items.len() >= self.config.max_records {
-                        out.truncated = true;
-                        break 'pieces;
-                    }
-                    out.items.push(r);
-                }
-                match window::next_page(
-                    page,
-                    CALLBACK_RECORDS_PAGE_SIZE,
-                    got,
-                    body.total_num.map(|n| n.max(0) as u64),
-                    body.total_page.map(|n| n.max(0) as u64),
-                    CALLBACK_RECORDS_MAX_PAGE,
-                ) {
-                    Some(next) => page = next,
-                    None => break,
-                }
+        let paging = Paging {
+            page_size: CALLBACK_RECORDS_PAGE_SIZE,
+            max_page: CALLBACK_RECORDS_MAX_PAGE,
+            max_records: self.config.max_records,
+        };
+        let mut pager = Pager::new(&out.plan, paging);
+        while let Some((piece, page)) = pager.next() {
+            let mut params = serde_json::Map::new();
+            params.insert("StartTime".into(), window::format_time(piece.start).into());
+            params.insert("EndTime".into(), window::format_time(piece.end).into());
+            params.insert("StreamName".into(), q.stream.clone().into());
+            params.insert("PageNum".into(), page.into());
+            params.insert("PageSize".into(), CALLBACK_RECORDS_PAGE_SIZE.into());
+            if let Some(t) = q.event_type {
+                params.insert("EventType".into(), t.into());
             }
+            if let Some(c) = q.result_code {
+                params.insert("ResultCode".into(), c.into());
+            }
+            let payload = serde_json::Value::Object(params).to_string();
+            let body = self
+                .call(CALLBACK_RECORDS, CALLBACK_RECORDS_QPS, payload, &mut out)
+                .await?;
+            let got = Page {
+                items: body.data_info_list.unwrap_or_default(),
+                total_num: body.total_num,
+                total_page: body.total_page,
+            };
+            pager.take(&mut out, got, CallbackRecord::at);
         }
         Ok(out)
     }

@@ -224,6 +224,34 @@ pub fn render(
         "Callbacks the providers' records say were sent and this receiver missed, filled in (recmon reconcile --backfill, --reconcile-every)",
         reconciled,
     );
+    // The reconcile runs journaled (`reconcile_run` lines): how many, and the last one's
+    // findings by kind (every kind, 0 when it found none of it) and when it ran.
+    let runs = Counter::<u64>::default();
+    runs.inc_by(store.reconciled().runs());
+    r.register(
+        "recmon_reconcile_runs",
+        "Reconcile runs journaled (--reconcile-every, POST /api/reconcile, recmon reconcile --backfill)",
+        runs,
+    );
+    if let Some(run) = store.reconciled().last_run() {
+        let findings = gauge_family(
+            &mut r,
+            "recmon_reconcile_findings",
+            "Findings of the last reconcile run, by kind (missed, failed_answer, other_url, config, file_without_callback, callback_without_file)",
+        );
+        for kind in crate::core::reconciled::FINDING_KINDS {
+            findings
+                .get_or_create(&vec![("kind", kind.to_string())])
+                .set(run.count(kind).min(i64::MAX as u64) as i64);
+        }
+        let last = Gauge::<i64>::default();
+        last.set(run.at.timestamp());
+        r.register(
+            "recmon_reconcile_last_run_timestamp_seconds",
+            "When the last reconcile run started (Unix seconds)",
+            last,
+        );
+    }
     let journal = Counter::<u64>::default();
     journal.inc_by(store.journal_failures().0);
     r.register(

@@ -16,6 +16,7 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::Request;
 use tokio::sync::oneshot;
 
+use crate::core::reconciled::RunWindow;
 use crate::event::Rejection;
 use crate::server::answer::{json_response, Resp};
 use crate::server::context::Ctx;
@@ -26,7 +27,7 @@ use crate::server::intake::read_body;
 const BODY_MAX: usize = 4096;
 
 /// The window asked for, if any: `from` and `to`, both or neither.
-pub(super) fn window(body: &[u8]) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, String> {
+pub(super) fn window(body: &[u8]) -> Result<Option<RunWindow>, String> {
     if body.trim_ascii().is_empty() {
         return Ok(None);
     }

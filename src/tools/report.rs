@@ -233,9 +233,88 @@ pub struct Report {
     pub streams: Vec<StreamReport>,
     /// Alerts about no one stream (silence, bad signatures, …).
     pub alerts: Vec<Alert>,
+    /// Reconciling with the providers' records: the runs journaled and, per domain, what
+    /// they found and what was filled in (left out when the journal has neither).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<Reconciliation>,
     /// Lines of the file that are not journal lines, described (skipped).
     #[serde(skip)]
     pub problems: Vec<String>,
+}
+
+/// What the journal says about reconciling with the providers' records: its
+/// `reconcile_run` lines (each run's findings by kind and domain) and its reconciled lines
+/// (the callbacks filled in).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reconciliation {
+    /// Runs journaled.
+    pub runs: u64,
+    /// The newest run: when it started.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Per domain (ApsaraVideo's; Tencent's streams under `tencent`), by name.
+    pub domains: Vec<DomainReconciliation>,
+}
+
+/// One domain's reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DomainReconciliation {
+    /// The domain.
+    pub domain: String,
+    /// Findings by kind in the newest run.
+    pub last_run: BTreeMap<String, u64>,
+    /// Findings by kind over every run (a finding that stands is counted by each run).
+    pub all_runs: BTreeMap<String, u64>,
+    /// Callbacks filled in (reconciled lines).
+    pub filled: u64,
+}
+
+/// The report's reconciliation part, from the runs and the callbacks filled in per domain.
+fn reconciliation(
+    runs: &[crate::core::reconciled::ReconcileRun],
+    filled: &BTreeMap<String, u64>,
+) -> Option<Reconciliation> {
+    if runs.is_empty() && filled.is_empty() {
+        return None;
+    }
+    let last = runs.iter().max_by_key(|r| r.at);
+    let mut domains: BTreeMap<String, DomainReconciliation> = BTreeMap::new();
+    for run in runs {
+        for (d, kinds) in &run.domains {
+            let e = domains.entry(d.clone()).or_default();
+            for (k, n) in kinds {
+                *e.all_runs.entry(k.clone()).or_default() += n;
+            }
+        }
+    }
+    if let Some(last) = last {
+        for (d, kinds) in &last.domains {
+            domains.entry(d.clone()).or_default().last_run = kinds.clone();
+        }
+    }
+    for (d, n) in filled {
+        domains.entry(d.clone()).or_default().filled = *n;
+    }
+    Some(Reconciliation {
+        runs: runs.len() as u64,
+        last_run_at: last.map(|r| r.at),
+        domains: domains
+            .into_iter()
+            .map(|(domain, d)| DomainReconciliation { domain, ..d })
+            .collect(),
+    })
+}
+
+/// `kind n, kind n` (or `none`).
+fn kinds_text(k: &BTreeMap<String, u64>) -> String {
+    if k.values().all(|n| *n == 0) {
+        return "none".into();
+    }
+    k.iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} {n}", k.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ser_opt_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -698,6 +777,8 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
     let mut tracks: BTreeMap<StreamId, Track> = BTreeMap::new();
     let mut lives: BTreeMap<u32, Lives> = BTreeMap::new();
     let mut alerts: Vec<Alert> = Vec::new();
+    let mut runs: Vec<crate::core::reconciled::ReconcileRun> = Vec::new();
+    let mut filled: BTreeMap<String, u64> = BTreeMap::new();
     let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
     let mut next_tick: Option<DateTime<Utc>> = None;
     let tick = chrono::Duration::seconds(1);
@@ -723,10 +804,18 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                         store.apply_delivery_state(d);
                     }
                     LineRef::Verdict(v, _) => store.apply_verdict(v),
-                    LineRef::ReconcileRun(r, _) => store.apply_reconcile_run(r),
+                    LineRef::ReconcileRun(r, _) => {
+                        store.apply_reconcile_run(r);
+                        runs.push(r.reconcile_run.clone());
+                    }
                     LineRef::Reconciled(r, _) => {
                         if let Some(cb) = r.reconciled.callback() {
                             store.apply_reconciled(r, &cb);
+                            let domain = match r.reconciled.provider {
+                                crate::event::Provider::Tencent => "tencent".to_string(),
+                                _ => cb.stream_id().map(|s| s.domain.clone()).unwrap_or_default(),
+                            };
+                            *filled.entry(domain).or_default() += 1;
                         }
                     }
                     LineRef::Request(_) => {}
@@ -921,6 +1010,7 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         broadcasts: streams.iter().map(|s| s.broadcasts.len()).sum(),
         streams,
         alerts: alerts.into_iter().filter(|a| a.stream.is_none()).collect(),
+        reconciliation: reconciliation(&runs, &filled),
         problems: read.problems,
     })
 }
@@ -1063,6 +1153,30 @@ pub fn markdown(r: &Report) -> String {
     if !r.alerts.is_empty() {
         o.push_str("\n## Alerts about the whole receiver\n\n");
         alert_lines(&mut o, &r.alerts, &md);
+    }
+    if let Some(rc) = &r.reconciliation {
+        o.push_str("\n## Reconciliation with the providers' records\n\n");
+        o.push_str(&format!(
+            "{}{}.\n\n",
+            crate::util::human::count(rc.runs, "reconcile run", "reconcile runs"),
+            rc.last_run_at
+                .map(|t| format!(", the last at {}", format_time(t)))
+                .unwrap_or_default()
+        ));
+        if rc.domains.is_empty() {
+            o.push_str("No findings: every callback the providers sent is in the journal.\n");
+        } else {
+            o.push_str("| domain | findings, last run | findings, all runs | filled in |\n|---|---|---|---:|\n");
+            for d in &rc.domains {
+                o.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    md(&d.domain),
+                    md(&kinds_text(&d.last_run)),
+                    md(&kinds_text(&d.all_runs)),
+                    d.filled
+                ));
+            }
+        }
     }
     o
 }
@@ -1366,6 +1480,30 @@ pub fn html(r: &Report) -> String {
                 ));
             }
             o.push_str("</ul>");
+        }
+    }
+    if let Some(rc) = &r.reconciliation {
+        o.push_str(&format!(
+            "<h2>Reconciliation with the providers' records</h2><p>{}{}.</p>",
+            crate::util::human::count(rc.runs, "reconcile run", "reconcile runs"),
+            rc.last_run_at
+                .map(|t| format!(", the last at {}", format_time(t)))
+                .unwrap_or_default()
+        ));
+        if rc.domains.is_empty() {
+            o.push_str("<p>No findings: every callback the providers sent is in the journal.</p>");
+        } else {
+            o.push_str("<table class=\"reconcile\"><tr><th>domain</th><th>findings, last run</th><th>findings, all runs</th><th>filled in</th></tr>");
+            for d in &rc.domains {
+                o.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&d.domain),
+                    esc(&kinds_text(&d.last_run)),
+                    esc(&kinds_text(&d.all_runs)),
+                    d.filled
+                ));
+            }
+            o.push_str("</table>");
         }
     }
     o.push_str("</body></html>\n");
