@@ -1,9 +1,20 @@
 //! Running the alert rules ([`crate::core::alerts`]) and telling a human: once a second the
-//! store is evaluated at the current time; each alert that fires or resolves goes to the
-//! feed (`event: alert`), to `--alert-exec` and to `--alert-webhook`. The views read the
-//! firing alerts and the event log from the store. Nothing here ever blocks ingest: the
-//! evaluation holds the store's lock for one pass over the streams, and the programs and
-//! webhooks run in tasks of their own.
+//! store is evaluated at the current time; each alert that fires or resolves goes to
+//! `--alert-exec` and to `--alert-webhook`. Nothing here ever blocks ingest: the evaluation
+//! holds the store's lock for one pass over the streams, and the programs and webhooks run in
+//! tasks of their own.
+//!
+//! A receiver's engine changes no state itself: each transition it decides (fired, updated,
+//! resolved) is committed through the sequencer as a journal line of its own kind
+//! ([`crate::core::alerts::line`]), and the store applies it from there, like any other line;
+//! the feed carries it to `/api/events` (`event: alert`) and attached views. Each page's
+//! outcome at a sink is journaled too (`alert_sent`), so a `--resume` knows what was firing
+//! (nothing is paged again for it) and which pages no sink took yet: those are sent again
+//! when the engine starts. Sending twice is preferred over never. Should the journal fail,
+//! the transition is applied in memory and paged all the same (`journal_failure` must reach
+//! someone), and nothing is owed for it.
+//!
+//! An attached view has no journal: its engine applies what it decides to its own store.
 //!
 //! Each alert's own events reach each sink in the order they happened: a resolution never
 //! overtakes its firing, even while the firing's webhook is being retried (the resolution
@@ -11,25 +22,16 @@
 //! stream) do not wait for each other: a sink runs up to [`SINK_IN_FLIGHT`] of them at once, so
 //! a webhook that never answers for one alert delays that alert only. A sink that falls far
 //! behind drops new events past [`QUEUE_LIMIT`], saying so.
-//!
-//! A receiver's engine also marks its journal's modification time at each evaluation: a
-//! `--resume` reads it as the time the last receiver still evaluated, and takes what fired
-//! by then as already sent (see `service::already_paged`). While a sink still holds an event
-//! (queued, running or being retried), the mark stays at the evaluation before that event's,
-//! so that a receiver stopped then pages it again after `--resume`: sending twice is preferred
-//! over never. A write to the journal moves its modification time too; the receiver marks it
-//! again after its last write ([`ReceiverAlerts::after_last_write`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fs::File;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
 use hyper_util::client::legacy::Client;
@@ -37,8 +39,8 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::core::alerts::{Alert, AlertEvent, Rule};
-use crate::core::feed::Feed;
+use crate::core::alerts::{Alert, AlertEvent, AlertNote, AlertSent, Change, Rule};
+use crate::core::sequencer::Sequencer;
 use crate::core::store::SharedStore;
 use crate::util::sanitize::terminal;
 
@@ -66,6 +68,11 @@ const EXEC_STDERR_KEPT: usize = 64 * 1024;
 /// running may hold the pipe open for as long as it runs.
 const EXEC_STDERR_GRACE: Duration = Duration::from_millis(200);
 
+/// The name of `--alert-exec` in journal lines.
+pub const EXEC_SINK: &str = "exec";
+/// The name of `--alert-webhook` in journal lines.
+pub const WEBHOOK_SINK: &str = "webhook";
+
 /// Where alerts go besides the views.
 #[derive(Debug, Clone, Default)]
 pub struct AlertSinks {
@@ -84,239 +91,168 @@ pub fn event_json(e: &AlertEvent) -> serde_json::Value {
 }
 
 /// Starts evaluating the store's alert rules every [`TICK`] until the returned handle is
-/// aborted. `feed` is the receiver's (attached views have none to publish on).
-pub fn start(
-    shared: Arc<SharedStore>,
-    feed: Option<Arc<Feed>>,
-    sinks: AlertSinks,
-) -> tokio::task::JoinHandle<()> {
-    run(shared, feed, sinks, None)
+/// aborted, applying what changes to the store itself: for a store no journal backs (an
+/// attached view).
+pub fn start(shared: Arc<SharedStore>, sinks: AlertSinks) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(shared, None, sinks))
 }
 
-/// [`start`] for a receiver: also publishes on its feed, and marks its journal (when it has
-/// one) at each evaluation (see the module's documentation).
+/// [`start`] for a receiver: each transition is committed through `sequencer` (see the
+/// module's documentation), and the pages its journal still owes are sent first.
 pub fn start_receiver(
     shared: Arc<SharedStore>,
-    feed: Arc<Feed>,
+    sequencer: Sequencer,
     sinks: AlertSinks,
-    journal: Option<&Path>,
 ) -> tokio::task::JoinHandle<()> {
-    let mark = journal.and_then(JournalMark::open).map(Arc::new);
-    run(shared, Some(feed), sinks, mark)
+    tokio::spawn(run(shared, Some(sequencer), sinks))
 }
 
-/// [`start_receiver`], for a receiver that writes its journal after the engine stopped: it
-/// calls [`ReceiverAlerts::after_last_write`] once the journal is closed.
-pub fn start_receiver_marking(
-    shared: Arc<SharedStore>,
-    feed: Arc<Feed>,
-    sinks: AlertSinks,
-    journal: Option<&Path>,
-) -> ReceiverAlerts {
-    let mark = journal.and_then(JournalMark::open).map(Arc::new);
-    ReceiverAlerts {
-        task: run(shared, Some(feed), sinks, mark.clone()),
-        mark,
-    }
-}
-
-/// A receiver's alert engine (see [`start_receiver_marking`]).
-pub struct ReceiverAlerts {
-    task: tokio::task::JoinHandle<()>,
-    mark: Option<Arc<JournalMark>>,
-}
-
-impl ReceiverAlerts {
-    /// Stops evaluating. Events the sinks hold are still delivered while the process runs.
-    pub fn abort(&self) {
-        self.task.abort();
-    }
-
-    /// Marks the journal again after the receiver's last write to it (each write moves its
-    /// modification time to then): back to the last evaluation, or to before the oldest event
-    /// a sink still holds, so that `--resume` sends that one again.
-    pub fn after_last_write(&self) {
-        if let Some(m) = &self.mark {
-            m.after_last_write();
+async fn run(shared: Arc<SharedStore>, sequencer: Option<Sequencer>, sinks: AlertSinks) {
+    let report: Option<Report> = sequencer.clone().map(|seq| -> Report {
+        Arc::new(move |sent: AlertSent| {
+            let seq = seq.clone();
+            tokio::spawn(async move {
+                if let Err(e) = seq.record_alert(AlertNote::AlertSent(sent)).await {
+                    tracing::warn!("alerts: a page's outcome was not journaled: {}", e.0);
+                }
+            });
+        })
+    });
+    let exec = sinks.exec.clone().map(|program| {
+        SinkQueue::start(
+            "--alert-exec",
+            EXEC_SINK,
+            report.clone(),
+            move |alert, json| run_exec(program.clone(), alert, json),
+        )
+    });
+    let webhook = sinks.webhook.as_ref().and_then(|uri| {
+        let client = crate::util::http_client::connector(uri.scheme_str() == Some("https"), None)
+            .map(|c| Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(c))
+            .map_err(|e| tracing::warn!("--alert-webhook: {e}"))
+            .ok()?;
+        let uri = uri.clone();
+        Some(SinkQueue::start(
+            "--alert-webhook",
+            WEBHOOK_SINK,
+            report.clone(),
+            move |_, json| post_webhook(client.clone(), uri.clone(), json),
+        ))
+    });
+    let queues: Vec<&SinkQueue> = [&exec, &webhook].into_iter().flatten().collect();
+    let names: Vec<String> = queues.iter().map(|q| q.sink.to_string()).collect();
+    // What the journal still owes: pages no sink took before the last receiver stopped.
+    if sequencer.is_some() {
+        let owed: Vec<(u64, Vec<String>, AlertEvent)> = shared
+            .lock()
+            .alerts()
+            .owed()
+            .map(|(seq, sinks, e)| (seq, sinks.to_vec(), e.clone()))
+            .collect();
+        for (of, owed_to, e) in owed {
+            let json = event_json(&e).to_string();
+            for sink in owed_to {
+                match queues.iter().find(|q| q.sink == sink) {
+                    Some(q) => q.push(Job::new(&e, json.clone(), Some(of))),
+                    // That sink is not configured any more: nobody to send it to.
+                    None => {
+                        if let Some(r) = &report {
+                            r(AlertSent {
+                                of,
+                                sink,
+                                delivered: false,
+                                error: Some("not configured when the receiver restarted".into()),
+                            });
+                        }
+                    }
+                }
+            }
         }
     }
-}
-
-fn run(
-    shared: Arc<SharedStore>,
-    feed: Option<Arc<Feed>>,
-    sinks: AlertSinks,
-    mark: Option<Arc<JournalMark>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let undelivered = mark
-            .as_ref()
-            .map_or_else(Default::default, |m| m.undelivered.clone());
-        let exec = sinks.exec.clone().map(|program| {
-            SinkQueue::start("--alert-exec", undelivered.clone(), move |alert, json| {
-                run_exec(program.clone(), alert, json)
-            })
-        });
-        let webhook = sinks.webhook.as_ref().and_then(|uri| {
-            let client =
-                crate::util::http_client::connector(uri.scheme_str() == Some("https"), None)
-                    .map(|c| Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(c))
-                    .map_err(|e| tracing::warn!("--alert-webhook: {e}"))
-                    .ok()?;
-            let uri = uri.clone();
-            Some(SinkQueue::start(
-                "--alert-webhook",
-                undelivered.clone(),
-                move |_, json| post_webhook(client.clone(), uri.clone(), json),
-            ))
-        });
-        // The evaluation before this one: the mark may say no later while an event of this
-        // one is undelivered. Before the first, the journal's own mark.
-        let mut before = mark.as_ref().and_then(|m| m.found);
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let now = Utc::now();
+    let mut journal_failing = false;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let now = Utc::now();
+        let Some(sequencer) = &sequencer else {
             let events = crate::core::alerts::tick(&mut shared.lock(), now);
             if !events.is_empty() {
                 shared.notify();
             }
             for e in events {
                 let json = event_json(&e).to_string();
-                if let Some(feed) = &feed {
-                    feed.publish_alert(Arc::from(json.as_str()));
-                }
-                for q in [&exec, &webhook].into_iter().flatten() {
-                    q.push(Job {
-                        key: (e.alert.rule, e.alert.stream.clone()),
-                        alert: e.alert.clone(),
-                        json: json.clone(),
-                        before,
-                    });
+                for q in &queues {
+                    q.push(Job::new(&e, json.clone(), None));
                 }
             }
-            if let Some(m) = &mark {
-                m.evaluated(now);
-            }
-            before = Some(now);
+            continue;
+        };
+        let mut changes = crate::core::alerts::decide(&shared.lock(), now);
+        if changes.is_empty() {
+            continue;
         }
-    })
+        for change in &mut changes {
+            if change.state != Change::Updated {
+                change.sinks = names.clone();
+            }
+        }
+        let notes = changes
+            .iter()
+            .map(|c| AlertNote::Alert(Box::new(c.clone())))
+            .collect();
+        let results = sequencer.record_alerts(notes).await;
+        for (change, result) in changes.into_iter().zip(results) {
+            let (event, of) = match result {
+                Ok(seq) => {
+                    journal_failing = false;
+                    (change.event(), Some(seq))
+                }
+                Err(e) => {
+                    if !journal_failing {
+                        tracing::warn!(
+                            "alerts: the journal cannot be written ({}); alerts are paged without being journaled",
+                            e.0
+                        );
+                        journal_failing = true;
+                    }
+                    let event = shared.lock().apply_alert_change_unjournaled(&change);
+                    shared.notify();
+                    (event, None)
+                }
+            };
+            let Some(e) = event else { continue };
+            let json = event_json(&e).to_string();
+            for q in &queues {
+                q.push(Job::new(&e, json.clone(), of));
+            }
+        }
+    }
 }
 
 /// Which alert an event is of: its rule and stream. Events of one alert reach a sink in order.
 type AlertKey = (Rule, Option<String>);
+
+/// Journals a page's outcome at a sink (a receiver's; none for an attached view).
+type Report = Arc<dyn Fn(AlertSent) + Send + Sync>;
 
 /// One event for a sink.
 struct Job {
     key: AlertKey,
     alert: Alert,
     json: String,
-    /// The evaluation before the one that made this event (`None`: not known).
-    before: Option<DateTime<Utc>>,
+    /// The seq of its journal line (`None`: not journaled).
+    of: Option<u64>,
 }
 
-/// The events some sink has not delivered (nor given up) yet, counted by the evaluation before
-/// theirs, and the journal whose mark waits for them.
-#[derive(Default)]
-struct Undelivered {
-    /// The journal marked, when there is one.
-    journal: Option<File>,
-    state: Mutex<Held>,
-}
-
-#[derive(Default)]
-struct Held {
-    by_before: BTreeMap<Option<DateTime<Utc>>, usize>,
-    /// The newest evaluation's time.
-    last: Option<DateTime<Utc>>,
-}
-
-impl Undelivered {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn hold(&self, before: Option<DateTime<Utc>>) {
-        *self.lock().by_before.entry(before).or_default() += 1;
-    }
-
-    /// An event was delivered or given up: the mark may move on at once.
-    fn release(&self, before: Option<DateTime<Utc>>) {
-        let mut held = self.lock();
-        if let Some(n) = held.by_before.get_mut(&before) {
-            *n -= 1;
-            if *n == 0 {
-                held.by_before.remove(&before);
-                self.mark(&held, false);
-            }
+impl Job {
+    fn new(e: &AlertEvent, json: String, of: Option<u64>) -> Job {
+        Job {
+            key: (e.alert.rule, e.alert.stream.clone()),
+            alert: e.alert.clone(),
+            json,
+            of,
         }
-    }
-
-    /// The rules were just evaluated at `now`.
-    fn evaluated(&self, now: DateTime<Utc>) {
-        let mut held = self.lock();
-        held.last = Some(now);
-        self.mark(&held, true);
-    }
-
-    /// Sets the journal's mark to the last evaluation when every event was delivered, else to
-    /// the evaluation before the oldest undelivered one's (not known: the mark is left as it
-    /// is). `or_now`: see [`mark_alive`].
-    fn mark(&self, held: &Held, or_now: bool) {
-        let (Some(file), Some(last)) = (&self.journal, held.last) else {
-            return;
-        };
-        let at = match held.by_before.keys().next() {
-            None => Some(last),
-            Some(before) => before.map(|b| b.min(last)),
-        };
-        if let Some(at) = at {
-            mark_alive(file, at, or_now && at == last);
-        }
-    }
-}
-
-/// A receiver's mark on its journal: the file's modification time, set to the last
-/// evaluation whose events every sink has delivered (see the module's documentation).
-struct JournalMark {
-    /// The journal's modification time when the engine started.
-    found: Option<DateTime<Utc>>,
-    undelivered: Arc<Undelivered>,
-}
-
-impl JournalMark {
-    fn open(journal: &Path) -> Option<JournalMark> {
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(journal)
-            .map_err(|e| {
-                tracing::warn!("alerts: cannot mark the journal {}: {e}", journal.display())
-            })
-            .ok()?;
-        let meta = file.metadata().ok()?;
-        // A device given as the journal (`/dev/null`) is not marked.
-        if !meta.is_file() {
-            return None;
-        }
-        Some(JournalMark {
-            found: meta.modified().ok().map(DateTime::<Utc>::from),
-            undelivered: Arc::new(Undelivered {
-                journal: Some(file),
-                state: Default::default(),
-            }),
-        })
-    }
-
-    /// The rules were just evaluated at `now`.
-    fn evaluated(&self, now: DateTime<Utc>) {
-        self.undelivered.evaluated(now);
-    }
-
-    /// See [`ReceiverAlerts::after_last_write`].
-    fn after_last_write(&self) {
-        let held = self.undelivered.lock();
-        self.undelivered.mark(&held, false);
     }
 }
 
@@ -324,50 +260,63 @@ impl JournalMark {
 /// running, the oldest first, up to [`SINK_IN_FLIGHT`] at once.
 struct SinkQueue {
     name: &'static str,
+    /// Its name in journal lines.
+    sink: &'static str,
     tx: mpsc::UnboundedSender<Job>,
     /// Events queued or running.
     queued: Arc<AtomicUsize>,
-    undelivered: Arc<Undelivered>,
+    report: Option<Report>,
     /// Dropping events now (said once until the queue has room again).
-    dropping: std::cell::Cell<bool>,
+    dropping: std::sync::atomic::AtomicBool,
 }
 
 impl SinkQueue {
     /// Starts the sink's task. It ends when the queue is dropped and every event delivered.
-    fn start<F, Fut>(name: &'static str, undelivered: Arc<Undelivered>, deliver: F) -> SinkQueue
+    fn start<F, Fut>(
+        name: &'static str,
+        sink: &'static str,
+        report: Option<Report>,
+        deliver: F,
+    ) -> SinkQueue
     where
         F: Fn(Alert, String) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel::<Job>();
         let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(dispatch(rx, deliver, queued.clone(), undelivered.clone()));
+        tokio::spawn(dispatch(rx, deliver, queued.clone(), sink, report.clone()));
         SinkQueue {
             name,
+            sink,
             tx,
             queued,
-            undelivered,
-            dropping: std::cell::Cell::new(false),
+            report,
+            dropping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     fn push(&self, job: Job) {
         if self.queued.load(Ordering::Relaxed) >= QUEUE_LIMIT {
-            if !self.dropping.replace(true) {
+            if !self.dropping.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     "{}: {QUEUE_LIMIT} alert events are waiting; newer ones are dropped until it catches up",
                     self.name
                 );
             }
+            if let (Some(r), Some(of)) = (&self.report, job.of) {
+                r(AlertSent {
+                    of,
+                    sink: self.sink.to_string(),
+                    delivered: false,
+                    error: Some(format!("dropped: {QUEUE_LIMIT} events were waiting")),
+                });
+            }
             return;
         }
-        self.dropping.set(false);
+        self.dropping.store(false, Ordering::Relaxed);
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let before = job.before;
-        self.undelivered.hold(before);
         if self.tx.send(job).is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.undelivered.release(before);
         }
     }
 }
@@ -377,14 +326,15 @@ async fn dispatch<F, Fut>(
     mut rx: mpsc::UnboundedReceiver<Job>,
     deliver: F,
     queued: Arc<AtomicUsize>,
-    undelivered: Arc<Undelivered>,
+    sink: &'static str,
+    report: Option<Report>,
 ) where
     F: Fn(Alert, String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running = JoinSet::new();
-    let mut busy: HashMap<tokio::task::Id, (AlertKey, Option<DateTime<Utc>>)> = HashMap::new();
+    let mut busy: HashMap<tokio::task::Id, (AlertKey, Option<u64>)> = HashMap::new();
     let mut open = true;
     loop {
         while running.len() < SINK_IN_FLIGHT {
@@ -396,7 +346,7 @@ async fn dispatch<F, Fut>(
             };
             let job = waiting.remove(i).expect("a position in the queue");
             let id = running.spawn(deliver(job.alert, job.json)).id();
-            busy.insert(id, (job.key, job.before));
+            busy.insert(id, (job.key, job.of));
         }
         if !open && running.is_empty() {
             // Nothing runs, so nothing waits either.
@@ -408,48 +358,23 @@ async fn dispatch<F, Fut>(
                 None => open = false,
             },
             Some(done) = running.join_next_with_id() => {
-                let id = match done {
-                    Ok((id, ())) => id,
-                    Err(e) => e.id(),
+                let (id, outcome) = match done {
+                    Ok((id, outcome)) => (id, outcome),
+                    Err(e) => (e.id(), Err("the delivery task failed".to_string())),
                 };
-                if let Some((_, before)) = busy.remove(&id) {
-                    undelivered.release(before);
+                if let Some((_, of)) = busy.remove(&id) {
                     queued.fetch_sub(1, Ordering::Relaxed);
+                    if let (Some(r), Some(of)) = (&report, of) {
+                        r(AlertSent {
+                            of,
+                            sink: sink.to_string(),
+                            delivered: outcome.is_ok(),
+                            error: outcome.err().map(|e| terminal(&e, 300).into_owned()),
+                        });
+                    }
                 }
             }
         }
-    }
-}
-
-/// Sets the journal's modification time to `at`. Setting a given time needs the file's
-/// ownership; where the receiver only may write it, the system's "now" is set instead when
-/// `or_now` (`at` is the evaluation just made, a few milliseconds coarser), else nothing.
-fn mark_alive(file: &File, at: DateTime<Utc>, or_now: bool) {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let times = [
-            libc::timespec {
-                tv_sec: 0,
-                tv_nsec: libc::UTIME_OMIT,
-            },
-            libc::timespec {
-                tv_sec: at.timestamp() as libc::time_t,
-                tv_nsec: at.timestamp_subsec_nanos() as _,
-            },
-        ];
-        // SAFETY: the fd is open for the call and `times` holds the two entries it reads; a
-        // null `times` sets both to now.
-        unsafe {
-            if libc::futimens(file.as_raw_fd(), times.as_ptr()) != 0 && or_now {
-                libc::futimens(file.as_raw_fd(), std::ptr::null());
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = or_now;
-        let _ = file.set_modified(at.into());
     }
 }
 
@@ -510,29 +435,40 @@ enum ExecOutcome {
     Killed,
 }
 
-/// Runs `--alert-exec` for one event (see [`exec_program`]) and logs a failure.
-async fn run_exec(program: PathBuf, alert: Alert, json: String) {
+/// Runs `--alert-exec` for one event (see [`exec_program`]) and logs a failure; `Err` says
+/// why it failed (it is not run again: a program is its own judge of retrying).
+async fn run_exec(program: PathBuf, alert: Alert, json: String) -> Result<(), String> {
     let shown = terminal(&program.display().to_string(), 200).into_owned();
     let outcome = match exec_program(&program, &alert, &json, EXEC_TIMEOUT) {
         Ok(run) => run.await,
         Err(e) => {
             tracing::warn!("--alert-exec {shown} could not be started: {e}");
-            return;
+            return Err(format!("could not be started: {e}"));
         }
     };
-    match outcome {
-        ExecOutcome::Succeeded => {}
-        ExecOutcome::Failed(status, text) => tracing::warn!(
-            "--alert-exec {shown} failed ({status}) for {}: {}",
-            alert.rule.as_str(),
-            terminal(&String::from_utf8_lossy(&text), 300)
-        ),
-        ExecOutcome::Error(e) => tracing::warn!("--alert-exec {shown}: {e}"),
-        ExecOutcome::Killed => tracing::warn!(
-            "--alert-exec {shown} did not finish within {} s and was killed",
-            EXEC_TIMEOUT.as_secs()
-        ),
-    }
+    let why = match outcome {
+        ExecOutcome::Succeeded => return Ok(()),
+        ExecOutcome::Failed(status, text) => {
+            tracing::warn!(
+                "--alert-exec {shown} failed ({status}) for {}: {}",
+                alert.rule.as_str(),
+                terminal(&String::from_utf8_lossy(&text), 300)
+            );
+            format!("failed ({status})")
+        }
+        ExecOutcome::Error(e) => {
+            tracing::warn!("--alert-exec {shown}: {e}");
+            e.to_string()
+        }
+        ExecOutcome::Killed => {
+            tracing::warn!(
+                "--alert-exec {shown} did not finish within {} s and was killed",
+                EXEC_TIMEOUT.as_secs()
+            );
+            format!("killed after {} s", EXEC_TIMEOUT.as_secs())
+        }
+    };
+    Err(why)
 }
 
 /// Starts `--alert-exec` for one event: the program itself (no shell: nothing in a stream
@@ -628,7 +564,7 @@ async fn post_webhook(
     >,
     uri: Uri,
     json: String,
-) {
+) -> Result<(), String> {
     let body = Bytes::from(json);
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=WEBHOOK_ATTEMPTS {
@@ -645,14 +581,14 @@ async fn post_webhook(
         })
         .await;
         let why = match answer {
-            Ok(Ok(status)) if status.is_success() => return,
+            Ok(Ok(status)) if status.is_success() => return Ok(()),
             Ok(Ok(status)) => format!("answered {status}"),
             Ok(Err(e)) => crate::util::http_client::describe_error(&e, "the webhook"),
             Err(_) => "no answer within 10 s".to_string(),
         };
         if attempt == WEBHOOK_ATTEMPTS {
             tracing::warn!("--alert-webhook: gave up after {attempt} attempts: {why}");
-            return;
+            return Err(format!("gave up after {attempt} attempts: {why}"));
         }
         tracing::warn!(
             "--alert-webhook: attempt {attempt} failed ({why}); retrying in {} s",
@@ -661,12 +597,14 @@ async fn post_webhook(
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
+    Err("no attempt made".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::alerts::Severity;
+    use std::sync::Mutex;
 
     fn alert(stream: &str) -> Alert {
         Alert {
@@ -766,9 +704,9 @@ mod tests {
                 .clone()
         }
 
-        fn queue(&self, undelivered: Arc<Undelivered>) -> SinkQueue {
+        fn queue(&self, report: Option<Report>) -> SinkQueue {
             let (started, gates) = (self.started.clone(), self.gates.clone());
-            SinkQueue::start("test", undelivered, move |alert, _| {
+            SinkQueue::start("test", "test", report, move |alert, _| {
                 let stream = alert.stream.clone().unwrap();
                 started.lock().unwrap().push((stream.clone(), alert.state));
                 let gate = gates
@@ -779,6 +717,7 @@ mod tests {
                     .clone();
                 async move {
                     gate.acquire().await.unwrap().forget();
+                    Ok(())
                 }
             })
         }
@@ -798,14 +737,14 @@ mod tests {
         }
     }
 
-    fn job(stream: &str, state: &'static str, before: Option<DateTime<Utc>>) -> Job {
+    fn job(stream: &str, state: &'static str, of: Option<u64>) -> Job {
         let mut a = alert(stream);
         a.state = state;
         Job {
             key: (a.rule, a.stream.clone()),
             alert: a,
             json: String::new(),
-            before,
+            of,
         }
     }
 
@@ -857,51 +796,38 @@ mod tests {
         );
     }
 
-    fn modified(path: &Path) -> DateTime<Utc> {
-        std::fs::metadata(path).unwrap().modified().unwrap().into()
-    }
-
     #[tokio::test]
-    async fn the_journal_mark_stays_before_an_undelivered_event() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("j.jsonl");
-        std::fs::write(&journal, "").unwrap();
-        let mark = JournalMark::open(&journal).unwrap();
-        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
-        mark.evaluated(t(0));
-        assert_eq!(modified(&journal), t(0));
+    async fn each_journaled_page_reports_its_outcome_once() {
+        let sent: Arc<Mutex<Vec<AlertSent>>> = Default::default();
+        let into = sent.clone();
+        let report: Report = Arc::new(move |s| into.lock().unwrap().push(s));
         let sink = Gated::new();
-        let q = sink.queue(mark.undelivered.clone());
-        // Fired at the evaluation at t(1), not delivered yet.
-        q.push(job("a", "firing", Some(t(0))));
-        mark.evaluated(t(1));
-        mark.evaluated(t(2));
-        assert_eq!(modified(&journal), t(0), "marked past an undelivered page");
-        // A write to the journal moves its time; the receiver marks it again after its last.
-        use std::io::Write;
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&journal)
-            .unwrap()
-            .write_all(b"{}\n")
-            .unwrap();
-        assert!(modified(&journal) > t(2));
-        mark.after_last_write();
-        assert_eq!(modified(&journal), t(0));
-        // Delivered (or given up): the mark moves on at once, to the last evaluation.
-        sink.wait_started(1).await;
+        let q = sink.queue(Some(report));
+        q.push(job("a", "firing", Some(7)));
+        q.push(job("b", "firing", None));
+        sink.wait_started(2).await;
+        assert!(
+            sent.lock().unwrap().is_empty(),
+            "reported before it was delivered"
+        );
         sink.gate("a").add_permits(1);
+        sink.gate("b").add_permits(1);
         for _ in 0..200 {
             if q.queued.load(Ordering::Relaxed) == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(modified(&journal), t(2));
-        mark.evaluated(t(3));
-        assert_eq!(modified(&journal), t(3));
-        mark.after_last_write();
-        assert_eq!(modified(&journal), t(3));
+        assert_eq!(
+            *sent.lock().unwrap(),
+            [AlertSent {
+                of: 7,
+                sink: "test".into(),
+                delivered: true,
+                error: None
+            }],
+            "only the journaled page is reported"
+        );
     }
 
     #[test]

@@ -234,7 +234,7 @@ async fn run_attach(args: AttachArgs) -> Result<(), AppError> {
     }
     let sinks = args.alerts.sinks()?;
     let shared = SharedStore::new(store);
-    let alerting = recmon::alerting::start(shared.clone(), None, sinks);
+    let alerting = recmon::alerting::start(shared.clone(), sinks);
     // Headless, the attachment is paced by the printer: --json prints the attachment's feed
     // and may be as far behind as the feed's memory; the human lines read the store's log.
     let (printer_view, mut attachment) = match view {

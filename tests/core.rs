@@ -580,7 +580,7 @@ fn a_recording_resent_after_a_restart_with_resume_is_a_duplicate() {
     );
     assert_eq!(again.state()["recordings_total"], 2);
     let outcomes: Vec<_> = again
-        .journal_lines()
+        .request_lines()
         .iter()
         .map(|l| l["outcome"].clone())
         .collect();

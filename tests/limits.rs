@@ -51,7 +51,7 @@ fn idle_keepalive_connection_is_closed_after_idle_timeout_not_before() {
         "closed after {waited:?}"
     );
     // An idle close is not a request: nothing journaled for it.
-    assert_eq!(r.journal_lines().len(), 2);
+    assert_eq!(r.request_lines().len(), 2);
 }
 
 #[test]

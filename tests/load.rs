@@ -55,7 +55,8 @@ fn read_acked(path: &std::path::Path) -> Vec<(u64, u64, String)> {
 #[test]
 fn load_with_retries_loses_nothing() {
     let count = load_count();
-    let r = Recmon::start(&["--fsync", "batch"]);
+    // The load's callbacks only in the journal: no alert lines.
+    let r = Recmon::start(&["--fsync", "batch", "--no-alerts"]);
     let acked_path = r.dir.join("acked.txt");
     let out = load_cmd(&r, count, &acked_path).output().unwrap();
     assert!(
@@ -104,7 +105,7 @@ fn load_with_retries_loses_nothing() {
 
 #[test]
 fn kill_9_mid_load_keeps_every_acknowledged_callback() {
-    let mut r = Recmon::start(&["--fsync", "batch"]);
+    let mut r = Recmon::start(&["--fsync", "batch", "--no-alerts"]);
     let acked_path = r.dir.join("acked.txt");
     // Far more than can finish before the kill.
     let load = load_cmd(&r, 10_000_000, &acked_path)
@@ -152,7 +153,11 @@ fn kill_9_mid_load_keeps_every_acknowledged_callback() {
 
     // Restart with --resume: the rebuilt state holds every acknowledged callback.
     let journal = r.journal.clone();
-    let resumed = Recmon::start_in(&r.dir, &journal, &["--resume", journal.to_str().unwrap()]);
+    let resumed = Recmon::start_in(
+        &r.dir,
+        &journal,
+        &["--no-alerts", "--resume", journal.to_str().unwrap()],
+    );
     let st = resumed.state();
     let journaled_accepted = by_seq
         .values()

@@ -432,10 +432,12 @@ fn export_session_writes_a_folder_beside_the_journal() {
 // ---------------------------------------------------------------------------------------
 // Resume
 
+// Journals that hold the callbacks only: `--no-alerts`, since an alert is a journal line too
+// (the samples' short files would fire some).
 #[test]
 fn resume_after_kill9_keeps_every_acknowledged_callback() {
     let n = 150 * scale();
-    let mut a = Recmon::start(&[]);
+    let mut a = Recmon::start(&["--no-alerts"]);
     simulate(&a, 21, n, &["--streams", "4"]);
     let before = a.state();
     // Mid-broadcast: some stream is still live when recmon dies.
@@ -452,7 +454,7 @@ fn resume_after_kill9_keeps_every_acknowledged_callback() {
     a.kill9();
 
     let journal = a.journal.to_str().unwrap().to_string();
-    let mut b = Recmon::start_in(&a.dir, &a.journal, &["--resume", &journal]);
+    let mut b = Recmon::start_in(&a.dir, &a.journal, &["--no-alerts", "--resume", &journal]);
     let after = b.state();
     assert_eq!(
         after, before,
@@ -551,7 +553,7 @@ fn resume_after_kill9_during_a_running_simulation() {
 
 #[test]
 fn crash_cut_journal_is_resumed_with_each_problem_reported() {
-    let mut a = Recmon::start(&[]);
+    let mut a = Recmon::start(&["--no-alerts"]);
     simulate(&a, 4, 40, &[]);
     a.stop();
     let path = a.journal.clone();
@@ -589,7 +591,7 @@ fn crash_cut_journal_is_resumed_with_each_problem_reported() {
     recmon::core::rebuild::rebuild(&clean, &mut expected, &mut Deduper::default(), |_| {}).unwrap();
 
     let j = path.to_str().unwrap().to_string();
-    let b = Recmon::start_in(&a.dir, &path, &["--resume", &j]);
+    let b = Recmon::start_in(&a.dir, &path, &["--no-alerts", "--resume", &j]);
     let err = b.stderr.lock().unwrap().clone();
     assert!(
         err.contains(&format!(
@@ -825,7 +827,7 @@ fn span_secs(lines: &[Value]) -> f64 {
 
 #[test]
 fn replay_keeps_the_recorded_pace_scaled_by_speed() {
-    let mut a = Recmon::start(&[]);
+    let mut a = Recmon::start(&["--no-alerts"]);
     for i in 0..3 {
         let body = format!(r#"{{"domain":"d","app":"a","stream":"s","uri":"{i}.flv"}}"#);
         assert_eq!(a.post("/cb", &body).0, 200);
@@ -840,7 +842,7 @@ fn replay_keeps_the_recorded_pace_scaled_by_speed() {
     // so process start-up does not count. Both bounds: a replay that ignores --speed (or
     // applies it twice) lands outside them. The upper slack (0.6 s) is for a loaded machine;
     // the pacer schedules from the start, so lateness does not add up.
-    let b = Recmon::start(&[]);
+    let b = Recmon::start(&["--no-alerts"]);
     let to = format!("http://{}", b.addr);
     for (i, speed) in ["1", "4"].into_iter().enumerate() {
         let out = recmon(&[

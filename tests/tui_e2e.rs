@@ -194,7 +194,7 @@ fn states_change_live_and_the_keys_work() {
     pane.assert_terminal_restored();
     let s = pane.screen();
     assert!(s.contains("5 accepted, 0 duplicate, 1 rejected"), "{s}");
-    assert_eq!(journal_lines(&pane.journal()).len(), 6);
+    assert_eq!(request_lines(&pane.journal()).len(), 6);
 }
 
 #[test]

@@ -285,7 +285,7 @@ fn every_provider_tagged_filtered_with_p_and_journaled() {
 
     // One journal line per request, in order, each with the provider that read it (a line
     // without the field is read as ApsaraVideo's).
-    let lines = journal_lines(&pane.journal());
+    let lines = request_lines(&pane.journal());
     assert_eq!(lines.len(), sent.len(), "{lines:#?}");
     for (i, (line, (provider, path))) in lines.iter().zip(&sent).enumerate() {
         assert_eq!(line["seq"], i as u64 + 1, "{line}");

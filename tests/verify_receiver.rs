@@ -66,7 +66,15 @@ fn every_accepted_recording_gets_one_verdict_line_after_its_answer() {
     flv(&media.path().join("record/live/cam1/ok.flv"), 4);
     flv(&media.path().join("record/live/cam2/cut.flv"), 2);
     let rule = format!("file://{}", media.path().display());
-    let mut r = Recmon::start(&["--verify", &rule, "--verify-missing-for", "3s"]);
+    // Requests and verdicts only in the journal (the missing and short files would fire
+    // alerts, each a line too).
+    let mut r = Recmon::start(&[
+        "--verify",
+        &rule,
+        "--verify-missing-for",
+        "3s",
+        "--no-alerts",
+    ]);
     let ok = recording("cam1", "record/live/cam1/ok.flv", 4.0);
     // Answered at once, whatever the check is doing.
     assert_eq!(r.post("/", &ok).0, 200);

@@ -140,6 +140,10 @@ pub fn check_journal(data: &[u8]) -> usize {
                 // A reconcile run's summary: plain counts, nothing to classify.
                 let _ = (r.seq, r.reconcile_run.count("missed"), r.reconcile_run.filled);
             }
+            ReadItem::Alert(a) => {
+                // An alert's transition or a page's outcome: it names its seq.
+                let _ = a.seq;
+            }
             ReadItem::Garbled { offset, .. } | ReadItem::PartialTail { offset, .. } => {
                 assert!((offset as usize) < data.len());
             }

@@ -83,6 +83,22 @@ impl Merge {
             Line::Request(e) => e,
             Line::Delivery(d) => return Ok(self.apply_delivery(store, source, line, d)),
             Line::Verdict(v) => return Ok(self.apply_verdict(store, source, line, v)),
+            Line::Alert(mut a) => {
+                // The view runs its own alert engine on what it merges (see the module's
+                // documentation): a receiver's alert line is kept in the log, renumbered when
+                // merging, and changes nothing here.
+                let kept: Arc<str> = if self.merging() {
+                    self.seq += 1;
+                    a.seq = self.seq;
+                    Arc::from(serde_json::to_string(&a).expect("an alert line serializes"))
+                } else {
+                    Arc::from(line)
+                };
+                return Ok(Applied {
+                    line: kept,
+                    outcome: Outcome::Accepted,
+                });
+            }
             Line::ReconcileRun(mut r) => {
                 // A run's summary: the store keeps the newest (each receiver's runs count),
                 // renumbered when merging.

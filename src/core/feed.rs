@@ -269,9 +269,6 @@ pub struct Feed {
     /// Chunks read from the journal file so far, by all subscribers (a measure of how often
     /// subscribers leave the ring; tests use it to see that a gap is not read again and again).
     journal_reads: AtomicU64,
-    /// Alerts firing and resolving (their JSON), for live subscribers: `event: alert`. Not
-    /// journal entries, so not kept for a later catch-up.
-    alerts: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 /// What a subscriber gets next.
@@ -302,18 +299,7 @@ impl Feed {
             journal,
             closing,
             journal_reads: AtomicU64::new(0),
-            alerts: tokio::sync::broadcast::channel(256).0,
         })
-    }
-
-    /// Publishes an alert's firing or resolution (its JSON) to the live subscribers.
-    pub fn publish_alert(&self, json: Arc<str>) {
-        let _ = self.alerts.send(json);
-    }
-
-    /// The alerts published from now on.
-    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
-        self.alerts.subscribe()
     }
 
     /// Publishes committed entries, in seq order. Called by the sequencer only; never blocks

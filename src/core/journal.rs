@@ -23,6 +23,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::core::alerts::line::AlertLine;
 use crate::core::checks::VerdictLine;
 use crate::core::outbox::DeliveryLine;
 use crate::core::reconciled::{ReconcileRunLine, ReconciledLine};
@@ -434,6 +435,7 @@ fn seq_of(line: &[u8]) -> Option<u64> {
         Line::Verdict(v) => Some(v.seq),
         Line::Reconciled(r) => Some(r.seq),
         Line::ReconcileRun(r) => Some(r.seq),
+        Line::Alert(a) => Some(a.seq),
     }
 }
 
@@ -1021,6 +1023,8 @@ pub enum Line<'a> {
     Reconciled(ReconciledLine),
     /// A reconcile run's summary (see [`crate::core::reconciled`]).
     ReconcileRun(ReconcileRunLine),
+    /// An alert's transition or a page's outcome (see [`crate::core::alerts::line`]).
+    Alert(AlertLine),
 }
 
 /// Parses one journal line (without its newline). A request line is tried first (nearly every
@@ -1054,6 +1058,11 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, serde_json::Error> {
                     return Ok(Line::ReconcileRun(r));
                 }
             }
+            if memchr::memmem::find(line.as_bytes(), b"\"alert").is_some() {
+                if let Ok(a) = serde_json::from_str::<AlertLine>(line) {
+                    return Ok(Line::Alert(a));
+                }
+            }
             Err(e)
         }
     }
@@ -1072,6 +1081,8 @@ pub enum ReadItem {
     Reconciled(Box<ReconciledLine>),
     /// A reconcile run's summary.
     ReconcileRun(Box<ReconcileRunLine>),
+    /// An alert's transition or a page's outcome.
+    Alert(Box<AlertLine>),
     /// A line in the middle that is not a journal entry; skipped.
     Garbled {
         /// 1-based line number.
@@ -1156,6 +1167,8 @@ pub enum ItemRef<'a> {
     Reconciled(ReconciledLine),
     /// A reconcile run's summary.
     ReconcileRun(ReconcileRunLine),
+    /// An alert's transition or a page's outcome.
+    Alert(AlertLine),
     /// A line that could not be used: always [`ReadItem::Garbled`] or [`ReadItem::PartialTail`].
     Damaged(ReadItem),
 }
@@ -1193,6 +1206,7 @@ impl<R: BufRead> JournalReader<R> {
             Ok(Line::Verdict(v)) => ItemRef::Verdict(v),
             Ok(Line::Reconciled(r)) => ItemRef::Reconciled(r),
             Ok(Line::ReconcileRun(r)) => ItemRef::ReconcileRun(r),
+            Ok(Line::Alert(a)) => ItemRef::Alert(a),
             Err(_) if !complete => ItemRef::Damaged(ReadItem::PartialTail {
                 line: self.line_no,
                 offset: start,
@@ -1217,6 +1231,7 @@ impl<R: BufRead> Iterator for JournalReader<R> {
             ItemRef::Verdict(v) => ReadItem::Verdict(Box::new(v)),
             ItemRef::Reconciled(r) => ReadItem::Reconciled(Box::new(r)),
             ItemRef::ReconcileRun(r) => ReadItem::ReconcileRun(Box::new(r)),
+            ItemRef::Alert(a) => ReadItem::Alert(Box::new(a)),
             ItemRef::Damaged(d) => d,
         }))
     }

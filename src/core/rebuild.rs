@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::core::alerts::line::AlertLine;
 use crate::core::checks::VerdictLine;
 use crate::core::dedup::Deduper;
 use crate::core::journal::{
@@ -82,7 +83,8 @@ pub fn problem_text(item: &ReadItem) -> Option<String> {
         | ReadItem::Delivery(_)
         | ReadItem::Verdict(_)
         | ReadItem::Reconciled(_)
-        | ReadItem::ReconcileRun(_) => None,
+        | ReadItem::ReconcileRun(_)
+        | ReadItem::Alert(_) => None,
         ReadItem::Garbled {
             line,
             offset,
@@ -118,7 +120,8 @@ pub fn for_each_entry(
             LineRef::Delivery(..)
             | LineRef::Verdict(..)
             | LineRef::Reconciled(..)
-            | LineRef::ReconcileRun(..) => ControlFlow::Continue(()),
+            | LineRef::ReconcileRun(..)
+            | LineRef::Alert(..) => ControlFlow::Continue(()),
         },
         progress,
     )
@@ -137,6 +140,8 @@ pub enum LineRef<'l, 'a> {
     Reconciled(&'l ReconciledLine, &'l str),
     /// A reconcile run's summary, and the line's text.
     ReconcileRun(&'l ReconcileRunLine, &'l str),
+    /// An alert's transition or a page's outcome, and the line's text.
+    Alert(&'l AlertLine, &'l str),
 }
 
 /// [`for_each_entry`] for readers that also read the delivery lines of forwarding (resume,
@@ -198,6 +203,11 @@ fn read_lines<R: io::BufRead>(
                 out.entries += 1;
                 out.last_seq = out.last_seq.max(r.seq);
                 visit(LineRef::ReconcileRun(&r, reader.last_line()))
+            }
+            ItemRef::Alert(a) => {
+                out.entries += 1;
+                out.last_seq = out.last_seq.max(a.seq);
+                visit(LineRef::Alert(&a, reader.last_line()))
             }
             ItemRef::Damaged(damaged) => {
                 out.problems.extend(problem_text(&damaged));
@@ -399,6 +409,10 @@ fn rebuild_from<R: io::BufRead>(
                 }
                 LineRef::ReconcileRun(r, _) => {
                     store.apply_reconcile_run(r);
+                    return ControlFlow::Continue(());
+                }
+                LineRef::Alert(a, _) => {
+                    store.apply_alert_line(a);
                     return ControlFlow::Continue(());
                 }
             };

@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::core::alerts::line::{AlertLine, AlertNote};
 use crate::core::checks::{FileVerdict, VerdictLine};
 use crate::core::dedup::{Decision, Deduper};
 use crate::core::feed::{Feed, FeedItem};
@@ -75,6 +76,7 @@ enum Item {
     Verdict(FileVerdict, DateTime<Utc>),
     Reconciled(Box<Reconciled>, DateTime<Utc>),
     ReconcileRun(Box<ReconcileRun>, DateTime<Utc>),
+    Alert(AlertNote, DateTime<Utc>),
     /// The background rebuild is done (see [`Sequencer::rebuilt`]).
     Rebuilt(Box<RebuiltState>),
 }
@@ -196,6 +198,39 @@ impl Sequencer {
         self.submit_item(Item::ReconcileRun(Box::new(run), Utc::now()))
             .await
             .map(|ack| ack.seq)
+    }
+
+    /// Journals an alert's transition or a page's outcome at a sink (a line of its own, see
+    /// [`crate::core::alerts::line`]) and waits until it is on disk and applied; returns its
+    /// seq.
+    pub async fn record_alert(&self, note: AlertNote) -> Result<u64, JournalFailed> {
+        self.submit_item(Item::Alert(note, Utc::now()))
+            .await
+            .map(|ack| ack.seq)
+    }
+
+    /// [`Sequencer::record_alert`] for one evaluation's transitions: all handed over first, in
+    /// order (so they share the journal's writes), then waited for. One result each.
+    pub async fn record_alerts(&self, notes: Vec<AlertNote>) -> Vec<Result<u64, JournalFailed>> {
+        let at = Utc::now();
+        let mut waits = Vec::with_capacity(notes.len());
+        for note in notes {
+            let (ack, rx) = oneshot::channel();
+            let item = Item::Alert(note, at);
+            let sent = self.tx.send(Some(Submission { item, ack })).await.is_ok();
+            waits.push(sent.then_some(rx));
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for wait in waits {
+            out.push(match wait {
+                None => Err(JournalFailed("recmon is shutting down".into())),
+                Some(rx) => match rx.await {
+                    Ok(r) => r.map(|ack| ack.seq),
+                    Err(_) => Err(JournalFailed("the journal writer stopped".into())),
+                },
+            });
+        }
+        out
     }
 
     /// Hands a delivery attempt's result to the journal without waiting for it to be on disk
@@ -554,6 +589,14 @@ fn stage(
             let staged_as = |line| Staged::Reconciled(Box::new((line, cb)));
             return stage_written_back(line, staged_as, ack, next_seq, buf, staged);
         }
+        Item::Alert(note, at) => {
+            let line = |seq| AlertLine {
+                seq,
+                received_at: at,
+                note,
+            };
+            return stage_written_back(line, Staged::Alert, ack, next_seq, buf, staged);
+        }
         Item::ReconcileRun(run, at) => {
             let line = |seq| ReconcileRunLine {
                 seq,
@@ -724,6 +767,7 @@ enum Staged {
     Verdict(VerdictLine),
     Reconciled(Box<(ReconciledLine, Callback)>),
     ReconcileRun(Box<ReconcileRunLine>),
+    Alert(AlertLine),
     /// The rebuilt store, swapped in at this point of the batch.
     Settle(Box<RebuiltState>),
     /// Taken (held, or swapped in).
@@ -803,6 +847,9 @@ impl Committer {
                             Staged::Verdict(v) => store.apply_verdict(v),
                             Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
                             Staged::ReconcileRun(r) => store.apply_reconcile_run(r),
+                            Staged::Alert(a) => {
+                                store.apply_alert_line(a);
+                            }
                             Staged::Settle(_) | Staged::Done => {}
                         }
                         published.push(FeedItem {
@@ -832,6 +879,9 @@ impl Committer {
                     Staged::Verdict(v) => store.apply_verdict(v),
                     Staged::Reconciled(r) => store.apply_reconciled(&r.0, &r.1),
                     Staged::ReconcileRun(r) => store.apply_reconcile_run(r),
+                    Staged::Alert(a) => {
+                        store.apply_alert_line(a);
+                    }
                     Staged::Settle(_) | Staged::Done => continue,
                 }
                 published.push(FeedItem {

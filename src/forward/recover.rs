@@ -72,7 +72,7 @@ impl Recovery {
                     open.targets[i].1 = open.targets[i].1.max(d.attempt);
                 }
             }
-            LineRef::Verdict(..) | LineRef::ReconcileRun(..) => {}
+            LineRef::Verdict(..) | LineRef::ReconcileRun(..) | LineRef::Alert(..) => {}
         }
     }
 
@@ -218,6 +218,7 @@ mod tests {
                 Line::Verdict(v) => r.observe(LineRef::Verdict(&v, l), None),
                 Line::Reconciled(x) => r.observe(LineRef::Reconciled(&x, l), None),
                 Line::ReconcileRun(x) => r.observe(LineRef::ReconcileRun(&x, l), None),
+                Line::Alert(x) => r.observe(LineRef::Alert(&x, l), None),
             }
         }
         r

@@ -52,9 +52,10 @@ pub fn received(
                     let body = serde_json::from_str(x.body.get()).ok();
                     (r.seq, x.provider, x.sent_at, body, x.callback(), true)
                 }
-                LineRef::Delivery(..) | LineRef::Verdict(..) | LineRef::ReconcileRun(..) => {
-                    return ControlFlow::Continue(())
-                }
+                LineRef::Delivery(..)
+                | LineRef::Verdict(..)
+                | LineRef::ReconcileRun(..)
+                | LineRef::Alert(..) => return ControlFlow::Continue(()),
             };
             let (seq, provider, at, body, cb, reconciled): (
                 _,

@@ -222,7 +222,6 @@ impl EventStream {
     ) -> EventStream {
         let (tx, rx) = mpsc::channel(BUFFERED_FRAMES);
         let mut sub = feed.subscribe(after);
-        let mut alerts = feed.subscribe_alerts();
         facts.last_seq = feed.last_seq();
         let feed = feed.clone();
         tokio::spawn(async move {
@@ -242,15 +241,6 @@ impl EventStream {
                     _ = tx.closed() => return,
                     // Cancel-safe: a keep-alive in the middle of a journal read loses nothing.
                     n = sub.next_shared() => n,
-                    a = alerts.recv() => {
-                        if let Ok(json) = a {
-                            let frame = one(format!("event: alert\ndata: {json}\n\n"));
-                            if tx.send(frame).await.is_err() {
-                                return;
-                            }
-                        }
-                        continue;
-                    }
                     _ = tokio::time::sleep(keep_alive) => {
                         if tx.send(vec![Bytes::from_static(b": keep-alive\n\n")]).await.is_err() {
                             return;
@@ -316,7 +306,8 @@ fn one(text: String) -> Frames {
     vec![Bytes::from(text)]
 }
 
-/// One frame of `event: entry` events.
+/// One frame of `event: entry` events; an alert line (an alert fired or resolved) is
+/// followed by an `event: alert` with the alert's JSON (as `--alert-webhook` gets it).
 fn entry_frames(items: &[FeedItem]) -> Bytes {
     let mut out = Vec::with_capacity(items.iter().map(|i| i.line.len() + 48).sum::<usize>());
     for item in items {
@@ -325,8 +316,31 @@ fn entry_frames(items: &[FeedItem]) -> Bytes {
         out.extend_from_slice(b"\nevent: entry\ndata: ");
         out.extend_from_slice(item.line.as_bytes());
         out.extend_from_slice(b"\n\n");
+        // Only lines that carry no callback can be one (a cheap look before parsing).
+        if item.callback.is_none() {
+            if let Some(json) = alert_event_of(&item.line) {
+                out.extend_from_slice(b"event: alert\ndata: ");
+                out.extend_from_slice(json.as_bytes());
+                out.extend_from_slice(b"\n\n");
+            }
+        }
     }
     Bytes::from(out)
+}
+
+/// The `event: alert` JSON of an alert line that fired or resolved an alert.
+fn alert_event_of(line: &str) -> Option<String> {
+    memchr::memmem::find(line.as_bytes(), b"\"alert\":{")?;
+    let Ok(crate::core::journal::Line::Alert(a)) = crate::core::journal::parse_line(line) else {
+        return None;
+    };
+    let crate::core::alerts::AlertNote::Alert(change) = a.note else {
+        return None;
+    };
+    let e = change.event()?;
+    let mut v = serde_json::to_value(&e.alert).ok()?;
+    v["text"] = serde_json::Value::String(change.text.clone());
+    Some(v.to_string())
 }
 
 impl Drop for EventStream {

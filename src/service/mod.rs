@@ -36,7 +36,7 @@ mod open;
 mod resume;
 
 use open::{free_port_after, take_journal};
-use resume::{already_paged, rebuild_for_resume, start_resume, Rebuild};
+use resume::{rebuild_for_resume, start_resume, Rebuild};
 pub use resume::{ResumeReport, RESUME_WAIT};
 
 /// Where the journal goes.
@@ -102,7 +102,7 @@ pub struct Service {
     /// The forwarding settings, when forwarding.
     pub forward: Option<ForwardConfig>,
     forwarder: Option<Forwarder>,
-    alerting: Option<crate::alerting::ReceiverAlerts>,
+    alerting: Option<tokio::task::JoinHandle<()>>,
     verifier: Option<crate::verifier::Verifier>,
     reconciling: Option<tokio::task::JoinHandle<()>>,
     /// The background rebuild and what starts after it, while it runs.
@@ -119,7 +119,7 @@ pub struct Service {
 struct Later {
     report: Option<ResumeReport>,
     forwarder: Option<Forwarder>,
-    alerting: Option<crate::alerting::ReceiverAlerts>,
+    alerting: Option<tokio::task::JoinHandle<()>>,
     verifier: Option<crate::verifier::Verifier>,
     reconciling: Option<tokio::task::JoinHandle<()>>,
 }
@@ -362,7 +362,7 @@ impl Service {
         ));
 
         // What needs the whole state: the forwarder (what the journal still owes), the alert
-        // engine (what was already paged), the resume report. At once without a rebuild;
+        // engine (what its journal still owes), the resume report. At once without a rebuild;
         // after the hand-over with one.
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let bar = match resume.as_ref().filter(|_| rebuilding) {
@@ -370,9 +370,8 @@ impl Service {
             None => indicatif::ProgressBar::hidden(),
         };
         let later = {
-            let (shared, feed, sequencer, cancel, bar) = (
+            let (shared, sequencer, cancel, bar) = (
                 shared.clone(),
-                feed.clone(),
                 sequencer.clone(),
                 cancel.clone(),
                 bar.clone(),
@@ -412,7 +411,6 @@ impl Service {
                             last_seq: start.last_seq,
                             problems: Vec::new(),
                             owed: 0,
-                            alive_until: start.marked,
                         },
                         recovery: Recovery::default(),
                     }),
@@ -436,9 +434,6 @@ impl Service {
                             ));
                         }
                         r.report.owed = outbox.values().map(Vec::len).sum();
-                        if alerts.is_some() {
-                            already_paged(&mut r.store, r.report.alive_until);
-                        }
                         if rebuilding {
                             let unsettled = r.unsettled.len();
                             sequencer
@@ -483,12 +478,7 @@ impl Service {
                     _ => None,
                 };
                 let alerting = alerts.is_some().then(|| {
-                    crate::alerting::start_receiver_marking(
-                        shared.clone(),
-                        feed.clone(),
-                        sinks,
-                        journal_path.as_deref(),
-                    )
+                    crate::alerting::start_receiver(shared.clone(), sequencer.clone(), sinks)
                 });
                 Ok(Some(Later {
                     report,
@@ -597,9 +587,6 @@ impl Service {
             .ok()
             .and_then(|r| r.ok())
             .unwrap_or_default();
-        if let Some(a) = &self.alerting {
-            a.after_last_write();
-        }
         let store = self.shared.lock();
         SessionSummary {
             counters: store.counters(),

@@ -15,13 +15,6 @@ pub struct ResumeReport {
     pub problems: Vec<String>,
     /// Callbacks the journal still owed the forwarding targets (sent again now).
     pub owed: usize,
-    /// Until when the journal shows its last receiver's alerts sent: the file's modification
-    /// time, which a receiver with alerts on marks every second and holds before the oldest
-    /// event a hook has not delivered yet (see [`crate::alerting`]), and sets back to it after
-    /// its last write at shutdown; the newest entry's `received_at` where the file has no mark.
-    /// What the alert rules find firing then was already sent to the hooks (see
-    /// [`already_paged`]).
-    pub alive_until: Option<chrono::DateTime<Utc>>,
 }
 
 impl ResumeReport {
@@ -63,7 +56,6 @@ pub(super) struct ResumeStart {
     pub(super) path: PathBuf,
     pub(super) len: u64,
     pub(super) last_seq: u64,
-    pub(super) marked: Option<chrono::DateTime<Utc>>,
 }
 
 /// Why `--resume` cannot read `path`, and what to do.
@@ -83,8 +75,6 @@ pub(super) fn cannot_resume(path: &Path, e: &dyn fmt::Display) -> AppError {
 /// so a journal is told at once. Then the last seq, from the tail.
 pub(super) fn start_resume(path: &Path) -> Result<ResumeStart, AppError> {
     let meta = std::fs::metadata(path).map_err(|e| cannot_resume(path, &e))?;
-    // Read before anything is written to the file (a cut last line gets its newline later).
-    let marked = meta.modified().ok().map(chrono::DateTime::<Utc>::from);
     let len = meta.len();
     if let Some(lines) = lines_before_an_entry(path, len).map_err(|e| cannot_resume(path, &e))? {
         return Err(not_a_journal(path, lines));
@@ -95,7 +85,6 @@ pub(super) fn start_resume(path: &Path) -> Result<ResumeStart, AppError> {
         path: path.to_path_buf(),
         len,
         last_seq,
-        marked,
     })
 }
 
@@ -135,7 +124,6 @@ pub(super) fn rebuild_for_resume(
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<Rebuild>, AppError> {
     let path = &start.path;
-    let mut newest: Option<chrono::DateTime<Utc>> = None;
     let mut store = Store::new(log_capacity);
     let mut deduper = Deduper::default();
     // Read whether or not this run forwards: what the journal still owes a target that is
@@ -159,12 +147,7 @@ pub(super) fn rebuild_for_resume(
                 shared.notify();
             }
         },
-        |line, cb| {
-            if let crate::core::rebuild::LineRef::Request(e) = line {
-                newest = newest.max(Some(e.received_at));
-            }
-            recovery.observe(line, cb);
-        },
+        |line, cb| recovery.observe(line, cb),
         cancel,
     )
     .map_err(|e| cannot_resume(path, &e))?;
@@ -187,7 +170,6 @@ pub(super) fn rebuild_for_resume(
         last_seq: start.last_seq,
         problems: rebuilt.problems,
         owed: recovery.owed(),
-        alive_until: start.marked.or(newest),
     };
     for p in report.problems.iter().take(PROBLEMS_SHOWN) {
         eprint_line(bar, &format!("recmon: resume: {}: {p}", path.display()));
@@ -214,28 +196,6 @@ pub(super) fn rebuild_for_resume(
     }))
 }
 
-/// Marks as already sent the alerts that were firing when the resumed journal's last
-/// receiver stopped, so that a restart does not page them again: the rules are evaluated once
-/// on the rebuilt store at `alive_until` (never later than now), before the engine's first
-/// tick, and what fires then goes into the alert book without going to `--alert-exec`,
-/// `--alert-webhook` or the feed. From the first tick on, only changes are sent: an alert
-/// that resolves is sent as resolved, one that starts firing is sent.
-///
-/// Why this and not journaled alert transitions: the journal stays one request per line for
-/// every reader, and a receiver with alerts on marks the journal's modification time every
-/// second (held back while a hook still owes an event), so `alive_until` is within a second
-/// of when its pages were last all sent, even after a crash.
-/// What this cannot know, and how it errs: an alert that became due only by time passing
-/// after that (a pause crossing its threshold while no receiver ran) is sent at the restart,
-/// as it was never sent; a journal last written with `--no-alerts` (no marks) is taken as
-/// having paged what held at its newest entry. Sending twice is preferred over never.
-pub(super) fn already_paged(store: &mut Store, alive_until: Option<chrono::DateTime<Utc>>) {
-    let Some(at) = alive_until else {
-        return;
-    };
-    let _ = crate::core::alerts::tick(store, at.min(Utc::now()));
-}
-
 /// The refusal of a file with `lines` lines, none of them a journal entry: which lines, why,
 /// and what a journal line looks like. The file is read again for the first few lines' reasons
 /// (only on this error path, so the rebuild keeps no per-line detail it rarely needs).
@@ -253,7 +213,8 @@ pub(super) fn not_a_journal(path: &Path, lines: u64) -> AppError {
                 | ReadItem::Delivery(_)
                 | ReadItem::Verdict(_)
                 | ReadItem::Reconciled(_)
-                | ReadItem::ReconcileRun(_) => continue,
+                | ReadItem::ReconcileRun(_)
+                | ReadItem::Alert(_) => continue,
             });
         }
     }

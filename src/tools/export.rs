@@ -293,7 +293,7 @@ fn read_pass(
                     }
                     return ControlFlow::Continue(());
                 }
-                LineRef::Delivery(..) | LineRef::ReconcileRun(..) => {
+                LineRef::Delivery(..) | LineRef::ReconcileRun(..) | LineRef::Alert(..) => {
                     return ControlFlow::Continue(())
                 }
             };

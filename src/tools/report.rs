@@ -818,7 +818,8 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
                             *filled.entry(domain).or_default() += 1;
                         }
                     }
-                    LineRef::Request(_) => {}
+                    // The report runs the alert rules itself, on the journal's clock.
+                    LineRef::Alert(..) | LineRef::Request(_) => {}
                 }
                 return ControlFlow::Continue(());
             };
@@ -873,10 +874,10 @@ pub fn build(journal: &Path, cfg: &AlertConfig) -> std::io::Result<Report> {
         },
         |_| {},
     )?;
-    // The clock runs to the journal's end: its last line, or its mark when later. A receiver
-    // with alerts on marks its journal (the file's modification time) every second while it
-    // runs, so the mark is when it last evaluated the rules: a broadcast that ended just
-    // before the last line and whose file never came is `not_recorded` here as it was there.
+    // The clock runs to the journal's end: its last line, or its mark when later: the file's
+    // modification time, when a receiver last wrote it. A receiver journals each alert as it
+    // fires, so a broadcast that ended just before the last callback and whose file never came
+    // is `not_recorded` here as it was there.
     // The mark is never taken past now (a clock set wrong), and a journal copied without its
     // times is read up to the copy.
     let marked = std::fs::metadata(journal)

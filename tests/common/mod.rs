@@ -200,6 +200,11 @@ impl Recmon {
         journal_lines(&self.journal)
     }
 
+    /// The journal's request lines (see [`request_lines`]).
+    pub fn request_lines(&self) -> Vec<serde_json::Value> {
+        request_lines(&self.journal)
+    }
+
     /// Waits (up to 20 s) until stderr contains `needle`; panics with what it holds if not.
     pub fn wait_stderr(&self, needle: &str) -> String {
         let mut last = String::new();
@@ -270,6 +275,15 @@ pub fn journal_lines(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad journal line {l}: {e}")))
+        .collect()
+}
+
+/// The journal's request lines: recmon's own lines (an alert, a delivery, a verdict, ...) left
+/// out. Each request line has a `method`.
+pub fn request_lines(path: &Path) -> Vec<serde_json::Value> {
+    journal_lines(path)
+        .into_iter()
+        .filter(|l| l.get("method").is_some())
         .collect()
 }
 

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::util::human::hms;
 
 /// The rules, by their names in the API, the environment and the flags' documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// A stream paused too long.
@@ -115,7 +115,7 @@ impl Rule {
 }
 
 /// How bad an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Someone should act now.
@@ -250,6 +250,98 @@ impl AlertEvent {
     }
 }
 
+/// A transition of one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// It started firing.
+    Firing,
+    /// Still firing, about something newer: a new message.
+    Updated,
+    /// It stopped firing.
+    Resolved,
+}
+
+/// One alert's transition, as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertChange {
+    /// What happened.
+    pub state: Change,
+    /// Which rule.
+    pub rule: Rule,
+    /// critical, warning or info.
+    pub severity: Severity,
+    /// `domain/app/stream`, or `None` for a rule about the whole receiver (untrusted text).
+    pub stream: Option<String>,
+    /// When it fired.
+    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    pub fired_at: DateTime<Utc>,
+    /// When it resolved.
+    #[serde(default, with = "opt_rfc3339_ms")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What is wrong, for a person (untrusted text: sanitize to show).
+    pub message: String,
+    /// One line for a chat: `recmon: ALERT critical …` (what a webhook's `text` is).
+    #[serde(default)]
+    pub text: String,
+    /// The stream's index in the store (the alert book's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_index: Option<u32>,
+    /// What the condition was about (see [`super::Condition::version`]).
+    #[serde(default)]
+    pub version: u64,
+    /// The sinks this page is owed to (`exec`, `webhook`): none for `updated`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<String>,
+}
+
+impl AlertChange {
+    /// The alert as the book and the API hold it.
+    pub fn alert(&self) -> Alert {
+        Alert {
+            rule: self.rule,
+            state: match self.state {
+                Change::Resolved => "resolved",
+                Change::Firing | Change::Updated => "firing",
+            },
+            severity: self.severity,
+            stream: self.stream.clone(),
+            fired_at: self.fired_at,
+            resolved_at: self.resolved_at,
+            message: self.message.clone(),
+        }
+    }
+
+    /// The event a person is told of (`None` for `updated`: nobody is paged for it).
+    pub fn event(&self) -> Option<AlertEvent> {
+        (self.state != Change::Updated).then(|| AlertEvent {
+            alert: self.alert(),
+        })
+    }
+}
+
+mod opt_rfc3339_ms {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&crate::core::journal::format_time(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
 /// What one evaluation found: a condition that holds now, keyed by rule and stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
@@ -271,92 +363,185 @@ pub const RECENT_KEPT: usize = 200;
 #[derive(Debug, Clone, Default)]
 pub struct AlertBook {
     firing: BTreeMap<(Rule, Option<u32>), Alert>,
-    /// Per firing alert: the version its message was made for, and the evaluation that last
-    /// saw its condition.
-    meta: std::collections::HashMap<(Rule, Option<u32>), (u64, u64)>,
-    /// Evaluations so far.
-    ticks: u64,
+    /// Per firing alert: the version its message was made for.
+    meta: std::collections::HashMap<(Rule, Option<u32>), u64>,
     recent: VecDeque<Alert>,
     /// Alerts fired so far, by rule (for /metrics and the report).
     fired_total: BTreeMap<Rule, u64>,
     /// The newest events, numbered 1, 2, ... (views print and ring for the new ones).
     log: VecDeque<(u64, AlertEvent)>,
     logged: u64,
+    /// Pages a sink has not taken yet, by the seq of their journal line: to which sinks, and
+    /// the event (a `--resume` sends these again).
+    owed: BTreeMap<u64, (Vec<String>, AlertEvent)>,
 }
 
 /// Alert events kept for the views.
 const LOG_KEPT: usize = 256;
 
+/// Pages kept owed at most: past this, the oldest are given up (a sink that never answers
+/// must not grow the store without bound).
+pub const OWED_KEPT: usize = 1000;
+
 impl AlertBook {
     /// Applies one evaluation's conditions at `now`: a condition not firing yet fires, a firing
     /// alert whose condition no longer holds resolves. Returns the changes, in rule order.
+    /// (A receiver journals [`AlertBook::decide`]'s changes and applies them from their lines;
+    /// this is for a store no journal backs: an attached view, the report.)
     pub fn apply(
         &mut self,
         conditions: Vec<Condition>,
         now: DateTime<Utc>,
         name_of: impl Fn(u32) -> String,
     ) -> Vec<AlertEvent> {
-        let mut events = Vec::new();
-        self.ticks += 1;
-        let tick = self.ticks;
-        for c in conditions {
-            let key = (c.rule, c.stream);
-            if let Some(meta) = self.meta.get_mut(&key) {
-                // Still firing; about something new (a newer file, more failures) it says so.
-                meta.1 = tick;
-                if let (Some(m), Some(a)) = (c.message, self.firing.get_mut(&key)) {
-                    a.message = m;
-                    meta.0 = c.version;
-                }
-                continue;
-            }
-            self.meta.insert(key, (c.version, tick));
-            let alert = Alert {
-                rule: key.0,
-                state: "firing",
-                severity: key.0.severity(),
-                stream: key.1.map(&name_of),
-                fired_at: now,
-                resolved_at: None,
-                message: c.message.unwrap_or_default(),
-            };
-            *self.fired_total.entry(key.0).or_default() += 1;
-            self.firing.insert(key, alert.clone());
-            events.push(AlertEvent { alert });
-        }
-        let gone: Vec<(Rule, Option<u32>)> = self
-            .meta
-            .iter()
-            .filter(|(_, m)| m.1 != tick)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in gone {
-            self.meta.remove(&key);
-            let Some(mut alert) = self.firing.remove(&key) else {
-                continue;
-            };
-            alert.state = "resolved";
-            alert.resolved_at = Some(now);
-            if self.recent.len() == RECENT_KEPT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(alert.clone());
-            events.push(AlertEvent { alert });
-        }
-        events.sort_by_key(|e| (e.alert.rule, e.resolved()));
-        for e in &events {
-            self.logged += 1;
-            if self.log.len() == LOG_KEPT {
-                self.log.pop_front();
-            }
-            self.log.push_back((self.logged, e.clone()));
+        let changes = self.decide(conditions, now, name_of);
+        let mut events = Vec::with_capacity(changes.len());
+        for c in &changes {
+            events.extend(self.apply_change(c, None));
         }
         events
     }
 
+    /// What one evaluation's conditions at `now` change, without changing anything: alerts
+    /// that start firing, firing ones about something newer (a new message), and firing ones
+    /// whose condition no longer holds. In rule order, firings before resolutions.
+    pub fn decide(
+        &self,
+        conditions: Vec<Condition>,
+        now: DateTime<Utc>,
+        name_of: impl Fn(u32) -> String,
+    ) -> Vec<AlertChange> {
+        let mut changes = Vec::new();
+        let mut seen = std::collections::HashSet::with_capacity(conditions.len());
+        for c in conditions {
+            let key = (c.rule, c.stream);
+            if !seen.insert(key) {
+                continue;
+            }
+            let state = match (self.firing.get(&key), &c.message) {
+                // Still firing, nothing new to say.
+                (Some(_), None) => continue,
+                (Some(a), Some(m))
+                    if *m == a.message && self.meta.get(&key) == Some(&c.version) =>
+                {
+                    continue
+                }
+                (Some(_), Some(_)) => Change::Updated,
+                (None, _) => Change::Firing,
+            };
+            let fired_at = self.firing.get(&key).map_or(now, |a| a.fired_at);
+            let stream = match self.firing.get(&key) {
+                Some(a) => a.stream.clone(),
+                None => key.1.map(&name_of),
+            };
+            let mut change = AlertChange {
+                state,
+                rule: key.0,
+                severity: key.0.severity(),
+                stream,
+                fired_at,
+                resolved_at: None,
+                message: c.message.unwrap_or_default(),
+                text: String::new(),
+                stream_index: key.1,
+                version: c.version,
+                sinks: Vec::new(),
+            };
+            change.text = change
+                .event()
+                .map(|e| format!("recmon: {}", e.line()))
+                .unwrap_or_default();
+            changes.push(change);
+        }
+        for (key, a) in &self.firing {
+            if seen.contains(key) {
+                continue;
+            }
+            let mut change = AlertChange {
+                state: Change::Resolved,
+                rule: a.rule,
+                severity: a.severity,
+                stream: a.stream.clone(),
+                fired_at: a.fired_at,
+                resolved_at: Some(now),
+                message: a.message.clone(),
+                text: String::new(),
+                stream_index: key.1,
+                version: self.meta.get(key).copied().unwrap_or_default(),
+                sinks: Vec::new(),
+            };
+            change.text = change
+                .event()
+                .map(|e| format!("recmon: {}", e.line()))
+                .unwrap_or_default();
+            changes.push(change);
+        }
+        changes.sort_by_key(|c| (c.rule, c.state == Change::Resolved));
+        changes
+    }
+
+    /// Applies one transition (from its journal line, `seq` its line's, or decided in memory);
+    /// returns the event a person is told of (none for an update). A transition that does not
+    /// fit the book (a resolution of an alert not firing, from a damaged journal) changes
+    /// nothing.
+    pub fn apply_change(&mut self, c: &AlertChange, seq: Option<u64>) -> Option<AlertEvent> {
+        let key = (c.rule, c.stream_index);
+        match c.state {
+            Change::Firing => {
+                self.meta.insert(key, c.version);
+                *self.fired_total.entry(c.rule).or_default() += 1;
+                self.firing.insert(key, c.alert());
+            }
+            Change::Updated => {
+                let a = self.firing.get_mut(&key)?;
+                a.message = c.message.clone();
+                self.meta.insert(key, c.version);
+                return None;
+            }
+            Change::Resolved => {
+                self.meta.remove(&key);
+                self.firing.remove(&key)?;
+                if self.recent.len() == RECENT_KEPT {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(c.alert());
+            }
+        }
+        let event = c.event()?;
+        self.logged += 1;
+        if self.log.len() == LOG_KEPT {
+            self.log.pop_front();
+        }
+        self.log.push_back((self.logged, event.clone()));
+        if let (Some(seq), false) = (seq, c.sinks.is_empty()) {
+            if self.owed.len() == OWED_KEPT {
+                self.owed.pop_first();
+            }
+            self.owed.insert(seq, (c.sinks.clone(), event.clone()));
+        }
+        Some(event)
+    }
+
+    /// A sink took (or gave up) the page journaled at `of`.
+    pub fn apply_sent(&mut self, of: u64, sink: &str) {
+        if let Some((sinks, _)) = self.owed.get_mut(&of) {
+            sinks.retain(|s| s != sink);
+            if sinks.is_empty() {
+                self.owed.remove(&of);
+            }
+        }
+    }
+
+    /// Pages some sink has not taken yet: the seq of their line, the sinks, the event.
+    pub fn owed(&self) -> impl Iterator<Item = (u64, &[String], &AlertEvent)> {
+        self.owed
+            .iter()
+            .map(|(seq, (sinks, e))| (*seq, sinks.as_slice(), e))
+    }
+
     /// Whether the alert of `rule` about `stream` is firing with a message made for `version`.
     pub fn is_firing(&self, rule: Rule, stream: Option<u32>, version: u64) -> bool {
-        self.meta.get(&(rule, stream)).map(|m| m.0) == Some(version)
+        self.meta.get(&(rule, stream)) == Some(&version)
     }
 
     /// The newest events, numbered (oldest first).

@@ -20,8 +20,13 @@
 //! | `recording_error` | the provider reported the stream's recording failed (ApsaraVideo `record_error`, `record_force_transcode_fail`, `transformat_error`; Tencent `record_start_failed`, `record_error`, push errors), until it records again | critical |
 
 pub mod book;
+pub mod line;
 
-pub use book::{Alert, AlertBook, AlertConfig, AlertEvent, Condition, Rule, Severity, RECENT_KEPT};
+pub use book::{
+    Alert, AlertBook, AlertChange, AlertConfig, AlertEvent, Change, Condition, Rule, Severity,
+    RECENT_KEPT,
+};
+pub use line::{AlertLine, AlertNote, AlertSent};
 
 use std::time::Duration;
 
@@ -49,6 +54,17 @@ pub fn tick(store: &mut Store, now: DateTime<Utc>) -> Vec<AlertEvent> {
     };
     let conditions = evaluate(store, cfg, now);
     store.apply_alert_conditions(conditions, now)
+}
+
+/// What evaluating every rule over `store` at `now` would change (see [`AlertBook::decide`]),
+/// changing nothing: a receiver journals these and applies them from their lines. Nothing
+/// with alerting off.
+pub fn decide(store: &Store, now: DateTime<Utc>) -> Vec<AlertChange> {
+    let Some(cfg) = store.alert_config() else {
+        return Vec::new();
+    };
+    let conditions = evaluate(store, cfg, now);
+    store.decide_alerts(conditions, now)
 }
 
 /// Files of a stream looked back over for the newest one with a verdict.

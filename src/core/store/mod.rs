@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::core::alerts::book::{AlertBook, AlertConfig, AlertEvent, Condition};
+use crate::core::alerts::book::{AlertBook, AlertChange, AlertConfig, AlertEvent, Condition};
+use crate::core::alerts::line::{AlertLine, AlertNote};
 use crate::core::journal::{EntryRef, JournalEntry};
 use crate::core::outbox::ForwardMode;
 use crate::event::{AuthCheck, Outcome, Provider, CALLBACK_KINDS};
@@ -327,6 +328,41 @@ impl Store {
                 .map(|s| format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream))
                 .unwrap_or_default()
         })
+    }
+
+    /// What one evaluation's conditions at `now` would change in the alert book (see
+    /// [`AlertBook::decide`]), changing nothing.
+    pub fn decide_alerts(
+        &self,
+        conditions: Vec<Condition>,
+        now: DateTime<Utc>,
+    ) -> Vec<AlertChange> {
+        let streams = &self.streams;
+        self.alerts.decide(conditions, now, |i| {
+            streams
+                .get(i as usize)
+                .map(|s| format!("{}/{}/{}", s.id.domain, s.id.app, s.id.stream))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Applies an alert line (a transition, or a page's outcome at a sink) to the alert
+    /// book; returns the event a person is told of, for a firing or a resolution.
+    pub fn apply_alert_line(&mut self, line: &AlertLine) -> Option<AlertEvent> {
+        self.last_seq = self.last_seq.max(line.seq);
+        match &line.note {
+            AlertNote::Alert(c) => self.alerts.apply_change(c, Some(line.seq)),
+            AlertNote::AlertSent(s) => {
+                self.alerts.apply_sent(s.of, &s.sink);
+                None
+            }
+        }
+    }
+
+    /// Applies an alert transition that could not be journaled (the journal is failing):
+    /// the views and the pages still say it, nothing is owed.
+    pub fn apply_alert_change_unjournaled(&mut self, c: &AlertChange) -> Option<AlertEvent> {
+        self.alerts.apply_change(c, None)
     }
 
     /// The alerts: firing and recently resolved.
