@@ -138,7 +138,11 @@ pub fn check_journal(data: &[u8]) -> usize {
             }
             ReadItem::ReconcileRun(r) => {
                 // A reconcile run's summary: plain counts, nothing to classify.
-                let _ = (r.seq, r.reconcile_run.count("missed"), r.reconcile_run.filled);
+                let _ = (
+                    r.seq,
+                    r.reconcile_run.count("missed"),
+                    r.reconcile_run.filled,
+                );
             }
             ReadItem::Alert(a) => {
                 // An alert's transition or a page's outcome: it names its seq.
