@@ -71,7 +71,7 @@ pub struct VerdictLine {
     /// Its own journal seq (numbered with the requests, in one order).
     pub seq: u64,
     /// When the verdict was reached (RFC 3339, UTC, milliseconds).
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
     /// The verdict.
     pub verdict: FileVerdict,

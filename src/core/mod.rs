@@ -13,3 +13,4 @@ pub mod rebuild;
 pub mod reconciled;
 pub mod sequencer;
 pub mod store;
+pub mod time;

@@ -143,7 +143,7 @@ pub struct DeliveryLine {
     /// Its own journal seq (delivery lines are numbered with the requests, in one order).
     pub seq: u64,
     /// When the attempt's result was known (RFC 3339, UTC, milliseconds).
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
     /// The attempt.
     pub delivery: Delivery,

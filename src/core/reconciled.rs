@@ -41,7 +41,7 @@ pub struct Reconciled {
     /// Whose callback it is.
     pub provider: Provider,
     /// When the provider says it sent it.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub sent_at: DateTime<Utc>,
     /// Where the provider sent it (its evidence; untrusted text).
     #[serde(default)]
@@ -87,7 +87,7 @@ pub struct ReconciledLine {
     /// Its own journal seq.
     pub seq: u64,
     /// When it was filled in.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
     /// The async forwarding targets it is owed to (`--forward-reconciled`); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -130,13 +130,13 @@ pub const RUN_NOTE_MAX: usize = 300;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReconcileRun {
     /// When the run started.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub at: DateTime<Utc>,
     /// The window compared: its start.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub from: DateTime<Utc>,
     /// Its end.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub to: DateTime<Utc>,
     /// What started it.
     pub by: RunTrigger,
@@ -167,7 +167,7 @@ pub struct ReconcileRunLine {
     /// Its own journal seq.
     pub seq: u64,
     /// When it was journaled (the run's end).
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
     /// The run.
     pub reconcile_run: ReconcileRun,

@@ -103,7 +103,12 @@ pub(super) async fn handle(
                     }
                 }
                 OwnEndpoint::Api(Some(ApiPath::Reconcile)) => {
-                    reconcile::post(req, remote, received_at, &ctx).await
+                    match reconcile::post(req, &ctx).await {
+                        Ok(resp) => resp,
+                        Err((parts, rej)) => {
+                            reject_parts(&parts, remote, received_at, rej, &ctx).await
+                        }
+                    }
                 }
                 OwnEndpoint::Api(Some(ApiPath::Alerts)) => {
                     let doc = api::alerts_document(&ctx.shared.lock());

@@ -8,8 +8,6 @@
 //! (`reconcile_run`): findings by kind (and per domain), how many callbacks were filled in,
 //! notes.
 
-use std::net::SocketAddr;
-
 use chrono::{DateTime, Utc};
 use hyper::body::Incoming as Body;
 use hyper::header::CONTENT_LENGTH;
@@ -20,7 +18,6 @@ use crate::core::reconciled::RunWindow;
 use crate::event::Rejection;
 use crate::server::answer::{json_response, Resp};
 use crate::server::context::Ctx;
-use crate::server::handle::reject_parts;
 use crate::server::intake::read_body;
 
 /// Largest body read (a window is two timestamps).
@@ -66,20 +63,19 @@ pub(super) fn window(body: &[u8]) -> Result<Option<RunWindow>, String> {
     }
 }
 
-/// Answers `POST /api/reconcile` (access is already granted).
+/// Answers `POST /api/reconcile` (access is already granted); `Err` is a refusal, for the
+/// caller to journal and answer with the request's head.
 pub(super) async fn post(
     req: Request<Body>,
-    remote: SocketAddr,
-    received_at: DateTime<Utc>,
     ctx: &Ctx,
-) -> Resp {
+) -> Result<Resp, (hyper::http::request::Parts, Rejection)> {
     let (parts, body) = req.into_parts();
     let Some(asks) = ctx.cfg.reconcile.clone() else {
         let rej = Rejection::new(
             409,
             "this receiver does not reconcile: start it with --reconcile-every DURATION (and the providers' credentials) to use POST /api/reconcile",
         );
-        return reject_parts(&parts, remote, received_at, rej, ctx).await;
+        return Err((parts, rej));
     };
     let declared = parts
         .headers
@@ -95,12 +91,12 @@ pub(super) async fn post(
                 "the body must be at most {BODY_MAX} bytes: {{\"from\":RFC3339,\"to\":RFC3339}}"
             ),
         );
-        return reject_parts(&parts, remote, received_at, rej, ctx).await;
+        return Err((parts, rej));
     }
     let window = match window(&bytes) {
         Ok(w) => w,
         Err(e) => {
-            return reject_parts(&parts, remote, received_at, Rejection::new(400, e), ctx).await
+            return Err((parts, Rejection::new(400, e)));
         }
     };
     let (reply, answer) = oneshot::channel();
@@ -109,9 +105,9 @@ pub(super) async fn post(
             409,
             "a reconcile run is in progress and another is already waiting for it: try again when that one is answered",
         );
-        return reject_parts(&parts, remote, received_at, rej, ctx).await;
+        return Err((parts, rej));
     }
-    match answer.await {
+    Ok(match answer.await {
         Ok(Ok(run)) => json_response(
             200,
             serde_json::to_value(&run).unwrap_or(serde_json::Value::Null),
@@ -124,7 +120,7 @@ pub(super) async fn post(
             503,
             serde_json::json!({ "ok": false, "error": "recmon is shutting down" }),
         ),
-    }
+    })
 }
 
 #[cfg(test)]

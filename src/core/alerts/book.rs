@@ -200,7 +200,7 @@ mod time_text {
     use chrono::{DateTime, Utc};
     use serde::Serializer;
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::core::journal::format_time(*t))
+        s.serialize_str(&crate::core::time::format_time(*t))
     }
 }
 
@@ -209,7 +209,7 @@ mod opt_time_text {
     use serde::Serializer;
     pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&crate::core::journal::format_time(*t)),
+            Some(t) => s.serialize_str(&crate::core::time::format_time(*t)),
             None => s.serialize_none(),
         }
     }
@@ -274,7 +274,7 @@ pub struct AlertChange {
     /// `domain/app/stream`, or `None` for a rule about the whole receiver (untrusted text).
     pub stream: Option<String>,
     /// When it fired.
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub fired_at: DateTime<Utc>,
     /// When it resolved.
     #[serde(default, with = "opt_rfc3339_ms")]
@@ -326,7 +326,7 @@ mod opt_rfc3339_ms {
 
     pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&crate::core::journal::format_time(*t)),
+            Some(t) => s.serialize_str(&crate::core::time::format_time(*t)),
             None => s.serialize_none(),
         }
     }

@@ -54,7 +54,7 @@ pub struct AlertLine {
     /// Its own journal seq (numbered with the requests, in one order).
     pub seq: u64,
     /// When it was decided (RFC 3339, UTC, milliseconds).
-    #[serde(with = "crate::core::journal::rfc3339_ms")]
+    #[serde(with = "crate::core::time::rfc3339_ms")]
     pub received_at: DateTime<Utc>,
     /// The transition or the outcome.
     #[serde(flatten)]

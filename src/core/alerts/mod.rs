@@ -184,7 +184,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                         name(),
                         duration_words(limit),
                         s.state_since
-                            .map(crate::core::journal::format_time)
+                            .map(crate::core::time::format_time)
                             .unwrap_or_default()
                     )
                 });
@@ -200,7 +200,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                         "{} has been live for over {} without recording (no record_started; live since {})",
                         name(),
                         duration_words(limit),
-                        s.ingest_since.map(crate::core::journal::format_time).unwrap_or_default()
+                        s.ingest_since.map(crate::core::time::format_time).unwrap_or_default()
                     )
                 });
             }
@@ -265,8 +265,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                             format!(
                                 "{}: no recording file since {} (its cycle is {}, {} of slack)",
                                 name(),
-                                from.map(crate::core::journal::format_time)
-                                    .unwrap_or_default(),
+                                from.map(crate::core::time::format_time).unwrap_or_default(),
                                 duration_words(Duration::from_secs(cycle.as_secs())),
                                 duration_words(slack)
                             )
@@ -352,7 +351,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                     duration_words(limit),
                     store
                         .last_callback_at()
-                        .map(crate::core::journal::format_time)
+                        .map(crate::core::time::format_time)
                         .unwrap_or_else(|| "-".into())
                 )
             });
@@ -387,7 +386,7 @@ pub fn evaluate(store: &Store, cfg: &AlertConfig, now: DateTime<Utc>) -> Vec<Con
                         "forwarding to {} is behind: callbacks pending since {}{}",
                         t.name,
                         t.oldest_pending()
-                            .map(crate::core::journal::format_time)
+                            .map(crate::core::time::format_time)
                             .unwrap_or_default(),
                         t.last_error
                             .as_ref()
@@ -761,7 +760,7 @@ mod tests {
         let line = |seq: u64, at: i64, event: &str| {
             format!(
                 r#"{{"seq":{seq},"received_at":"{}","remote":"r","method":"POST","path":"/","outcome":"accepted","status":200,"kind":"status","body":{{"domain":"d","app":"a","stream":"cam","event":"{event}"}}}}"#,
-                crate::core::journal::format_time(t(at))
+                crate::core::time::format_time(t(at))
             )
         };
         let dir = tempfile::tempdir().unwrap();
